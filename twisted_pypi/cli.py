@@ -1,0 +1,87 @@
+"""
+The ``pypiproxy`` command.
+
+``pypiproxy serve [options]`` runs the same service as
+``twistd -n pypiproxy [options]``, in the foreground, logging to standard
+output.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+from twisted.application.service import IService
+from twisted.internet.defer import Deferred
+from twisted.python import usage
+
+from . import __version__
+from .tap import Options as ServeOptions
+
+
+class Options(usage.Options):
+    """
+    The ``pypiproxy`` command line.
+    """
+
+    synopsis = "pypiproxy <command> [options]"
+    subCommands = [
+        ["serve", None, ServeOptions, "Run the proxy in the foreground."],
+    ]
+
+    def opt_version(self) -> None:
+        """
+        Print the version and exit.
+        """
+        print(f"twisted-pypi {__version__}")
+        sys.exit(0)
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("a command is required, e.g. 'pypiproxy serve'")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """
+    Run the ``pypiproxy`` command.
+
+    :param argv: The arguments, without the program name; ``sys.argv[1:]``
+        when ``None``.
+    """
+    options = Options()
+    try:
+        options.parseOptions(list(sys.argv[1:] if argv is None else argv))
+    except usage.UsageError as e:
+        sys.stderr.write(f"{options}\npypiproxy: error: {e}\n")
+        raise SystemExit(2) from None
+    if options.subCommand == "serve":
+        serve(options.subOptions)
+
+
+def serve(options: ServeOptions) -> None:
+    """
+    Run the proxy service until interrupted, logging to standard output.
+
+    :param options: Parsed ``serve`` options.
+    """
+    from twisted.internet import reactor
+    from twisted.logger import globalLogBeginner, textFileLogObserver
+
+    from .service import make_service
+
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
+    service: IService = make_service(options["config"], reactor)
+
+    def start() -> None:
+        try:
+            service.startService()
+        except Exception:
+            reactor.stop()  # type: ignore[attr-defined]
+            raise
+
+    def stop() -> Deferred[None] | None:
+        return service.stopService()  # type: ignore[no-any-return]
+
+    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
+    reactor.addSystemEventTrigger("before", "shutdown", stop)  # type: ignore[attr-defined]
+    reactor.run()  # type: ignore[attr-defined]

@@ -1,0 +1,114 @@
+"""
+Records for what a simple index says: one distribution file, one project page,
+the project list.
+
+The model is JSON-shaped (PEP 691 is a superset of PEP 503 HTML), so a page read
+from either format keeps everything it said and both representations are
+rendered from the same record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Union
+
+from attrs import field, frozen
+
+#: A file's ``core-metadata``: ``None`` when the index said nothing, a boolean,
+#: or a mapping of hash name to hex digest of the ``.metadata`` file.
+CoreMetadata = Union[None, bool, Mapping[str, str]]
+
+#: A file's ``yanked`` state: ``False``, ``True`` (no reason), or the reason.
+Yanked = Union[bool, str]
+
+#: The newest simple API version this proxy knows how to pass through.
+NEWEST_API_VERSION = (1, 4)
+
+
+def _frozen_mapping(value: Mapping[str, Any] | None) -> Mapping[str, Any]:
+    return dict(value or {})
+
+
+@frozen
+class DistFile:
+    """
+    One file listed on a project page.
+
+    :ivar filename: The file's name, a valid wheel or sdist filename.
+    :ivar url: The absolute upstream URL of the file, without a fragment.
+    :ivar hashes: Hash name (lower case) to hex digest, as the index gave them.
+    :ivar requires_python: The ``requires-python`` value, unescaped, or ``None``.
+    :ivar yanked: ``False``, ``True``, or the yank reason.
+    :ivar core_metadata: See :data:`CoreMetadata`.
+    :ivar gpg_sig: Whether the index says a ``.asc`` signature exists, or ``None``.
+    :ivar size: The size in bytes, if the index gave it.
+    :ivar upload_time: The upload time as the index gave it (ISO 8601, ``Z``).
+    :ivar provenance: The absolute https URL of the PEP 740 provenance, or ``None``.
+    :ivar extra: Keys of the JSON file object that this model does not know;
+        passed through unchanged.
+    """
+
+    filename: str
+    url: str
+    hashes: Mapping[str, str] = field(factory=dict, converter=_frozen_mapping)
+    requires_python: str | None = None
+    yanked: Yanked = False
+    core_metadata: CoreMetadata = None
+    gpg_sig: bool | None = None
+    size: int | None = None
+    upload_time: str | None = None
+    provenance: str | None = None
+    extra: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping)
+
+
+@frozen
+class ProjectPage:
+    """
+    A project's page on one index.
+
+    :ivar name: The project's normalized name.
+    :ivar files: The files, in the order the index listed them.
+    :ivar versions: The PEP 700 ``versions`` list, or ``None`` if not given.
+    :ivar api_version: The ``(major, minor)`` API version the upstream declared.
+    :ivar status: The PEP 792 project status, or ``None``.
+    :ivar status_reason: The PEP 792 status reason, or ``None``.
+    :ivar meta_extra: Keys of the JSON ``meta`` object besides ``api-version``
+        (for example ``_last-serial``); passed through.
+    :ivar extra: Top-level JSON keys this model does not know (for example
+        ``alternate-locations``); passed through.
+    """
+
+    name: str
+    files: tuple[DistFile, ...] = ()
+    versions: tuple[str, ...] | None = None
+    api_version: tuple[int, int] = (1, 0)
+    status: str | None = None
+    status_reason: str | None = None
+    meta_extra: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping)
+    extra: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping)
+
+    def served_api_version(self) -> tuple[int, int]:
+        """
+        The API version this page may claim when the proxy serves it.
+
+        Never higher than what the upstream declared or what this proxy knows,
+        and 1.0 unless every PEP 700 field that 1.1 makes mandatory is present.
+        """
+        if self.versions is None or any(f.size is None for f in self.files):
+            return (1, 0)
+        return min(self.api_version, NEWEST_API_VERSION)
+
+
+@frozen
+class ProjectList:
+    """
+    The list of projects an index offers.
+
+    :ivar names: The project names as the index displays them.
+    :ivar api_version: The ``(major, minor)`` API version the upstream declared.
+    :ivar meta_extra: Keys of the JSON ``meta`` object besides ``api-version``.
+    """
+
+    names: tuple[str, ...] = ()
+    api_version: tuple[int, int] = (1, 0)
+    meta_extra: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping)

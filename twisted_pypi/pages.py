@@ -1,0 +1,464 @@
+"""
+The cache of index pages: the project list and one page per project, kept in
+memory and on disk, fresh for the index's TTL, revalidated with
+``If-None-Match``, and served stale when the upstream fails or is slow.
+
+Each page is parsed once per upstream change and each of its representations
+(HTML, JSON, plain or gzipped) rendered once, on first use; requests are then
+answered with ready bytes.
+"""
+
+from __future__ import annotations
+
+import enum
+import gzip
+import json
+from collections import OrderedDict
+from collections.abc import Callable
+from hashlib import blake2b
+from typing import Union
+
+from attrs import define, field, frozen
+from twisted.internet.defer import Deferred, race
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
+from twisted.python.filepath import FilePath
+
+from .config import IndexConfig, ProxyConfig
+from .links import local_path, local_segments
+from .model import DistFile, ProjectList, ProjectPage
+from .names import normalize
+from .parse import PageParseError, parse_project_list, parse_project_page
+from .render import (
+    render_list_html,
+    render_list_json,
+    render_project_html,
+    render_project_json,
+)
+from .upstream import PageClient, PageResponse, UpstreamError, UpstreamTimeout, fetch_page
+
+log = Logger()
+
+#: The key under which the project list is cached (no project name has "_").
+LIST_KEY = "_list"
+
+#: How many parsed pages stay in memory.
+MEMORY_PAGES = 2048
+
+#: The longest time an upstream "not found" is remembered.
+NEGATIVE_TTL = 60.0
+
+
+class CacheStatus(enum.Enum):
+    """
+    How a response relates to the cache; sent as ``X-Cache``.
+    """
+
+    HIT = "HIT"
+    MISS = "MISS"
+    STALE = "STALE"
+
+
+@frozen
+class Rendition:
+    """
+    One representation of a page, ready to send.
+
+    :ivar body: The uncompressed bytes.
+    :ivar etag: A strong, quoted ETag of ``body``.
+    :ivar gzipped: ``body`` gzip-compressed.
+    :ivar gzip_etag: The ETag of ``gzipped``.
+    """
+
+    body: bytes
+    etag: str
+    gzipped: bytes
+    gzip_etag: str
+
+    @classmethod
+    def of(cls, body: bytes) -> Rendition:
+        """
+        Compress and tag ``body``.
+
+        :param body: The bytes of the representation.
+        """
+        digest = blake2b(body, digest_size=12).hexdigest()
+        return cls(
+            body=body,
+            etag=f'"{digest}"',
+            gzipped=gzip.compress(body, compresslevel=6, mtime=0),
+            gzip_etag=f'"{digest}-gz"',
+        )
+
+
+@define
+class PageEntry:
+    """
+    A cached page (a project's or the project list) with what it was fetched
+    with.
+
+    :ivar index: The index the page came from.
+    :ivar page: The parsed page.
+    :ivar fetched_at: When the upstream last confirmed it, in clock seconds.
+    :ivar upstream_etag: The upstream's ETag, for revalidation.
+    """
+
+    index: IndexConfig
+    page: Union[ProjectPage, ProjectList]
+    fetched_at: float
+    upstream_etag: str | None
+    _renderer: Callable[[PageEntry, bool], bytes]
+    _renditions: dict[bool, Rendition] = field(factory=dict)
+    _files: dict[tuple[str, ...], DistFile] | None = None
+
+    def rendition(self, as_json: bool) -> Rendition:
+        """
+        The JSON or HTML representation, rendered on first use.
+
+        :param as_json: ``True`` for JSON, ``False`` for HTML.
+        """
+        rendition = self._renditions.get(as_json)
+        if rendition is None:
+            rendition = Rendition.of(self._renderer(self, as_json))
+            self._renditions[as_json] = rendition
+        return rendition
+
+    def file_at(self, segments: tuple[str, ...]) -> DistFile | None:
+        """
+        The file this page lists at the proxy path ``segments``.
+
+        :param segments: ``(index_name, scheme, host, *path)``.
+        """
+        if self._files is None:
+            files = self.page.files if isinstance(self.page, ProjectPage) else ()
+            self._files = {}
+            for f in files:
+                key = local_segments(self.index.name, f.url)
+                if key is not None:
+                    self._files.setdefault(key, f)
+        return self._files.get(segments)
+
+
+@frozen
+class Lookup:
+    """
+    The outcome of asking the cache for a page.
+
+    :ivar entry: The page, or ``None`` when there is none to serve.
+    :ivar status: How the answer relates to the cache.
+    :ivar not_found: The upstream says the page does not exist.
+    :ivar error: Why the upstream could not be asked, when it could not.
+    :ivar timeout: Whether that error was a timeout.
+    """
+
+    entry: PageEntry | None
+    status: CacheStatus = CacheStatus.MISS
+    not_found: bool = False
+    error: str | None = None
+    timeout: bool = False
+
+
+@frozen
+class _Stored:
+    url: str
+    body: bytes
+    content_type: str | None
+    etag: str | None
+    fetched_at: float
+
+
+class PageStore:
+    """
+    Upstream page bodies on disk, one file per page, written atomically.
+
+    Each file holds one line of JSON (URL, Content-Type, ETag, fetch time)
+    and then the body exactly as the upstream sent it.
+    """
+
+    def __init__(self, root: FilePath[str]) -> None:
+        """
+        :param root: The directory for pages (``<cache-dir>/pages``).
+        """
+        self._root = root
+
+    def _path(self, index: str, key: str) -> FilePath[str]:
+        return self._root.child(index).child(key + ".page")
+
+    def load(self, index: str, key: str) -> _Stored | None:
+        """
+        The stored page, or ``None`` if there is none or it is unreadable.
+        """
+        try:
+            data = self._path(index, key).getContent()
+            head, _, body = data.partition(b"\n")
+            meta = json.loads(head)
+            return _Stored(
+                url=meta["url"],
+                body=body,
+                content_type=meta.get("content_type"),
+                etag=meta.get("etag"),
+                fetched_at=float(meta["fetched_at"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def save(self, index: str, key: str, stored: _Stored) -> None:
+        """
+        Store a page; a failure to write is logged and otherwise ignored
+        (the page is still served from memory).
+        """
+        head = json.dumps(
+            {
+                "url": stored.url,
+                "content_type": stored.content_type,
+                "etag": stored.etag,
+                "fetched_at": stored.fetched_at,
+            }
+        ).encode()
+        path = self._path(index, key)
+        try:
+            path.parent().makedirs(ignoreExistingDirectory=True)
+            path.setContent(head + b"\n" + stored.body, ext=b".tmp")
+        except OSError as e:
+            log.warn("Could not store the page {key}: {error}", key=key, error=e)
+
+    def remove(self, index: str, key: str) -> None:
+        """
+        Forget a stored page.
+        """
+        try:
+            self._path(index, key).remove()
+        except OSError:
+            pass
+
+
+class _Flights:
+    """
+    One running refresh per key; every caller gets its own Deferred.
+    """
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, list[Deferred[Lookup]]] = {}
+
+    def join(self, key: str, start: Callable[[], Deferred[Lookup]]) -> Deferred[Lookup]:
+        waiter: Deferred[Lookup] = Deferred()
+        if key in self._waiting:
+            self._waiting[key].append(waiter)
+            return waiter
+        self._waiting[key] = [waiter]
+
+        def finish(result: Lookup) -> None:
+            for d in self._waiting.pop(key):
+                if not d.called:
+                    d.callback(result)
+
+        start().addCallback(finish)
+        return waiter
+
+
+class PageCache:
+    """
+    Pages of one upstream index.
+    """
+
+    def __init__(
+        self,
+        index: IndexConfig,
+        config: ProxyConfig,
+        client: PageClient,
+        clock: IReactorTime,
+        store: PageStore,
+    ) -> None:
+        """
+        :param index: The upstream index.
+        :param config: Timeouts, limits and the base URL.
+        :param client: The HTTP client for page requests.
+        :param clock: The time source for TTLs and timeouts.
+        :param store: Where pages persist.
+        """
+        self.index = index
+        self._config = config
+        self._client = client
+        self._clock = clock
+        self._store = store
+        self._memory: OrderedDict[str, PageEntry] = OrderedDict()
+        self._not_found: dict[str, float] = {}
+        self._flights = _Flights()
+        base = config.base_url
+        self._file_prefix = base if base is not None else "../../"
+        self._project_prefix = base + "simple/" if base is not None else ""
+
+    def get_project(self, project: str) -> Deferred[Lookup]:
+        """
+        A project's page: fresh from the cache, refreshed, or stale.
+
+        :param project: The normalized project name.
+        """
+        return Deferred.fromCoroutine(self._get(project))
+
+    def get_list(self) -> Deferred[Lookup]:
+        """
+        The index's project list.
+        """
+        return Deferred.fromCoroutine(self._get(LIST_KEY))
+
+    def cached_project(self, project: str) -> PageEntry | None:
+        """
+        A project's cached page of any age, without asking the upstream.
+
+        :param project: The normalized project name.
+        """
+        return self._cached(project)
+
+    def _cached(self, key: str) -> PageEntry | None:
+        entry = self._memory.get(key)
+        if entry is not None:
+            self._memory.move_to_end(key)
+            return entry
+        stored = self._store.load(self.index.name, key)
+        if stored is None:
+            return None
+        try:
+            entry = self._entry(key, stored)
+        except PageParseError:
+            return None
+        self._remember(key, entry)
+        return entry
+
+    def _remember(self, key: str, entry: PageEntry) -> None:
+        self._memory[key] = entry
+        self._memory.move_to_end(key)
+        while len(self._memory) > MEMORY_PAGES:
+            self._memory.popitem(last=False)
+
+    async def _get(self, key: str) -> Lookup:
+        now = self._clock.seconds()
+        entry = self._cached(key)
+        if entry is not None and now - entry.fetched_at < self.index.ttl:
+            return Lookup(entry, CacheStatus.HIT)
+        if entry is None and self._not_found.get(key, -1.0) > now:
+            return Lookup(None, not_found=True)
+        refresh = self._flights.join(key, lambda: self._refresh(key, entry))
+        if entry is None:
+            return await refresh
+        wait: Deferred[None] = deferLater(self._clock, self._config.stale_wait)
+        winner, result = await race([refresh, wait])
+        if winner == 0 and isinstance(result, Lookup):
+            return result
+        log.info("Serving {key} stale while it refreshes", key=key)
+        return Lookup(entry, CacheStatus.STALE)
+
+    def _refresh(self, key: str, entry: PageEntry | None) -> Deferred[Lookup]:
+        return Deferred.fromCoroutine(self._fetch(key, entry))
+
+    async def _fetch(self, key: str, entry: PageEntry | None) -> Lookup:
+        url = self.index.url if key == LIST_KEY else f"{self.index.url}{key}/"
+        limit = self._config.max_list_size if key == LIST_KEY else self._config.max_page_size
+        try:
+            response = await fetch_page(
+                self._client,
+                self._clock,
+                url,
+                etag=entry.upstream_etag if entry is not None else None,
+                limit=limit,
+                connect_timeout=self._config.connect_timeout,
+                idle_timeout=self._config.idle_timeout,
+            )
+        except UpstreamError as e:
+            return self._failed(key, entry, str(e), isinstance(e, UpstreamTimeout))
+        now = self._clock.seconds()
+        if response.status == 304 and entry is not None:
+            return self._revalidated(key, entry, now)
+        if response.status in (404, 410):
+            self._forget(key)
+            self._not_found[key] = now + min(self.index.ttl, NEGATIVE_TTL)
+            return Lookup(None, not_found=True)
+        if response.status != 200:
+            return self._failed(key, entry, f"{url} answered {response.status}", False)
+        stored = _stored(response, now)
+        try:
+            new = self._entry(key, stored)
+        except PageParseError as e:
+            return self._failed(key, entry, f"{url} could not be parsed: {e}", False)
+        self._store.save(self.index.name, key, stored)
+        self._remember(key, new)
+        self._not_found.pop(key, None)
+        return Lookup(new, CacheStatus.MISS)
+
+    def _revalidated(self, key: str, entry: PageEntry, now: float) -> Lookup:
+        stored = self._store.load(self.index.name, key)
+        if stored is not None:
+            self._store.save(
+                self.index.name,
+                key,
+                _Stored(stored.url, stored.body, stored.content_type, stored.etag, now),
+            )
+        entry.fetched_at = now
+        return Lookup(entry, CacheStatus.HIT)
+
+    def _failed(
+        self, key: str, entry: PageEntry | None, error: str, timeout: bool
+    ) -> Lookup:
+        log.warn("Upstream {index} failed for {key}: {error}", index=self.index.name,
+                 key=key, error=error)
+        if entry is not None:
+            return Lookup(entry, CacheStatus.STALE, error=error, timeout=timeout)
+        return Lookup(None, error=error, timeout=timeout)
+
+    def _forget(self, key: str) -> None:
+        self._memory.pop(key, None)
+        self._store.remove(self.index.name, key)
+
+    def _entry(self, key: str, stored: _Stored) -> PageEntry:
+        page: ProjectPage | ProjectList
+        if key == LIST_KEY:
+            page = parse_project_list(stored.body, stored.content_type)
+        else:
+            page = parse_project_page(stored.body, stored.content_type, stored.url, key)
+            if page.status == "quarantined":
+                page = ProjectPage(
+                    name=page.name,
+                    versions=page.versions,
+                    api_version=page.api_version,
+                    status=page.status,
+                    status_reason=page.status_reason,
+                    meta_extra=page.meta_extra,
+                    extra=page.extra,
+                )
+        return PageEntry(
+            index=self.index,
+            page=page,
+            fetched_at=stored.fetched_at,
+            upstream_etag=stored.etag,
+            renderer=self._render,
+        )
+
+    def _render(self, entry: PageEntry, as_json: bool) -> bytes:
+        page = entry.page
+        if isinstance(page, ProjectList):
+            if as_json:
+                return render_list_json(page, self._project_link)
+            return render_list_html(page, self._project_link)
+        if as_json:
+            return render_project_json(page, self._file_link)
+        return render_project_html(page, self._file_link)
+
+    def _project_link(self, name: str) -> str:
+        return f"{self._project_prefix}{normalize(name)}/"
+
+    def _file_link(self, dist: DistFile) -> str:
+        segments = local_segments(self.index.name, dist.url)
+        if segments is None:  # parse drops these; never link upstream
+            raise ValueError(f"unmappable file URL {dist.url!r}")
+        return self._file_prefix + local_path(segments)
+
+
+def _stored(response: PageResponse, now: float) -> _Stored:
+    return _Stored(
+        url=response.url,
+        body=response.body,
+        content_type=response.content_type,
+        etag=response.etag,
+        fetched_at=now,
+    )

@@ -1,0 +1,152 @@
+"""
+The ``/simple/`` part of the resource tree: the project list and project pages,
+with PEP 503 redirects, PEP 691 negotiation, conditional requests and gzip.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.web import http
+from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+from .negotiate import Representation, choose
+from .names import is_valid_project_name, normalize
+from .pages import CacheStatus, Lookup, PageCache
+from .respond import accepts_gzip, error_page, location, redirect, when_done
+
+log = Logger()
+
+#: The longest time a client may keep a page without asking again.
+MAX_PAGE_AGE = 600
+
+
+class SimpleIndex(Resource):
+    """
+    ``/simple/``: the project list; its children are project pages.
+    """
+
+    def __init__(self, pages: PageCache, base_url: str | None) -> None:
+        """
+        :param pages: The page cache of the upstream index.
+        :param base_url: The proxy's external URL, or ``None``.
+        """
+        super().__init__()
+        self._pages = pages
+        self._base_url = base_url
+
+    def getChild(self, path: bytes, request: IRequest) -> Resource:
+        if path == b"":
+            return self
+        return ProjectPageResource(self._pages, self._base_url, path)
+
+    def render_GET(self, request: Request) -> bytes | int:
+        if not request.path.endswith(b"/"):
+            return redirect(request, location(request, self._base_url, "simple/"))
+        return serve_page(request, self._pages.get_list(), self._pages.index.ttl)
+
+
+class ProjectPageResource(Resource):
+    """
+    ``/simple/<project>/``.
+    """
+
+    isLeaf = True
+
+    def __init__(self, pages: PageCache, base_url: str | None, name: bytes) -> None:
+        """
+        :param pages: The page cache of the upstream index.
+        :param base_url: The proxy's external URL, or ``None``.
+        :param name: The project name as the client wrote it.
+        """
+        super().__init__()
+        self._pages = pages
+        self._base_url = base_url
+        self._name = name
+
+    def render_GET(self, request: Request) -> bytes | int:
+        try:
+            name = self._name.decode("utf-8")
+        except UnicodeDecodeError:
+            name = ""
+        if not is_valid_project_name(name) or request.postpath not in ([], [b""]):
+            return error_page(request, http.NOT_FOUND, "No such project.")
+        project = normalize(name)
+        if project != name or request.postpath != [b""]:
+            return redirect(
+                request, location(request, self._base_url, f"simple/{project}/")
+            )
+        return serve_page(
+            request, self._pages.get_project(project), self._pages.index.ttl
+        )
+
+
+def serve_page(request: Request, lookup: Deferred[Lookup], ttl: float) -> bytes | int:
+    """
+    Answer ``request`` with the page ``lookup`` finds, in the representation
+    the client asked for.
+
+    :param request: The client's request.
+    :param lookup: The page cache's answer, to come.
+    :param ttl: The index TTL; bounds the ``max-age`` sent to the client.
+    :return: ``NOT_DONE_YET``, or the body of an immediate 406.
+    """
+    request.setHeader(b"vary", b"Accept, Accept-Encoding")
+    fmt = request.args.get(b"format", [None])[0]
+    representation = choose(
+        request.getHeader(b"accept"),
+        fmt.decode("utf-8", "replace") if fmt is not None else None,
+    )
+    if representation is None:
+        return error_page(
+            request,
+            http.NOT_ACCEPTABLE,
+            "Acceptable: application/vnd.pypi.simple.v1+json, "
+            "application/vnd.pypi.simple.v1+html, text/html.",
+        )
+    when_done(
+        request,
+        lookup.addCallback(_send, request, representation, ttl),
+        "page",
+    )
+    return NOT_DONE_YET
+
+
+def _send(
+    result: Lookup, request: Request, representation: Representation, ttl: float
+) -> None:
+    entry = result.entry
+    if entry is None:
+        if result.not_found:
+            error_page(request, http.NOT_FOUND, "No such project.", finish=True)
+        elif result.timeout:
+            error_page(
+                request, http.GATEWAY_TIMEOUT, f"Upstream timed out: {result.error}",
+                finish=True,
+            )
+        else:
+            error_page(
+                request, http.BAD_GATEWAY, f"Upstream failed: {result.error}",
+                finish=True,
+            )
+        return
+    rendition = entry.rendition(representation is Representation.JSON)
+    request.setHeader(b"x-cache", result.status.value.encode())
+    request.setHeader(b"x-pypi-index", entry.index.name.encode())
+    request.setHeader(b"content-type", representation.content_type)
+    age = 0 if result.status is CacheStatus.STALE else int(min(ttl, MAX_PAGE_AGE))
+    request.setHeader(b"cache-control", f"max-age={age}, public".encode())
+    if accepts_gzip(request):
+        body, etag = rendition.gzipped, rendition.gzip_etag
+        request.setHeader(b"content-encoding", b"gzip")
+    else:
+        body, etag = rendition.body, rendition.etag
+    if request.setETag(etag.encode()) is http.CACHED:
+        request.finish()
+        return
+    request.setHeader(b"content-length", str(len(body)).encode())
+    if request.method != b"HEAD":
+        request.write(body)
+    request.finish()

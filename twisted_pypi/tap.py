@@ -1,0 +1,155 @@
+"""
+Command-line options and the service maker for ``twistd pypiproxy`` (and
+``pypiproxy serve``, which takes the same options).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import platformdirs
+from twisted.application.service import IService
+from twisted.internet.endpoints import serverFromString
+from twisted.python import usage
+
+from .config import (
+    DEFAULT_INDEX,
+    IndexConfig,
+    ProxyConfig,
+    index_name_for,
+    parse_http_url,
+    parse_seconds,
+    parse_size,
+)
+
+
+def default_cache_dir() -> str:
+    """
+    The user's cache directory for the proxy, such as
+    ``~/.cache/twisted-pypi`` on Linux.
+    """
+    return platformdirs.user_cache_dir("twisted-pypi", appauthor=False)
+
+
+class Options(usage.Options):
+    """
+    Options of the proxy service.
+    """
+
+    synopsis = "[options]"
+    longdesc = (
+        "A caching proxy for Python package indexes: point pip, uv, poetry or "
+        "pdm at http://HOST:PORT/simple/. Uncached files are downloaded once and "
+        "streamed to every waiting client while they are saved."
+    )
+
+    optParameters = [
+        ["cache-dir", None, None,
+         "Directory for cached pages and files [default: the user's cache "
+         "directory, e.g. ~/.cache/twisted-pypi]."],
+        ["cache-size", None, None,
+         "The most the file cache may hold, e.g. 500M or 20G "
+         "[default: unlimited].", parse_size],
+        ["index-ttl", None, 600.0,
+         "Seconds a cached index page stays fresh.", parse_seconds],
+        ["base-url", None, None,
+         "The proxy's external URL when it sits behind another server, e.g. "
+         "https://pypi.example.com/ [default: links are relative]."],
+        ["timeout", None, 10.0,
+         "Seconds to wait for an upstream to connect and answer.", parse_seconds],
+        ["idle-timeout", None, 30.0,
+         "Seconds an upstream download may stay silent before it is abandoned.",
+         parse_seconds],
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+        self["index"] = []
+
+    def opt_listen(self, description: str) -> None:
+        """
+        A Twisted server endpoint to listen on, e.g. tcp:8080,
+        tcp:8443:interface=0.0.0.0, ssl:8443:privateKey=key.pem, unix:/run/p.sock
+        (repeatable) [default: tcp:8080].
+        """
+        try:
+            # Parsing builds the endpoint object without listening.
+            serverFromString(_NO_REACTOR, description)
+        except (ValueError, KeyError, TypeError, OSError) as e:
+            raise usage.UsageError(
+                f"--listen {description!r} is not a valid endpoint: {e}"
+            ) from None
+        self["listen"].append(description)
+
+    def opt_index(self, url: str) -> None:
+        """
+        The upstream simple index URL [default: https://pypi.org/simple/].
+        """
+        try:
+            self["index"].append(parse_http_url(url, "--index"))
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+
+    def postOptions(self) -> None:
+        base_url = self["base-url"]
+        if base_url is not None:
+            try:
+                base_url = parse_http_url(base_url, "--base-url")
+            except ValueError as e:
+                raise usage.UsageError(str(e)) from None
+        cache_dir = os.path.abspath(
+            os.path.expanduser(self["cache-dir"] or default_cache_dir())
+        )
+        _check_cache_dir(cache_dir)
+        urls = self["index"] or [DEFAULT_INDEX]
+        ttl = self["index-ttl"]
+        self["config"] = ProxyConfig(
+            listen=tuple(self["listen"] or ["tcp:8080"]),
+            indexes=tuple(IndexConfig(index_name_for(u), u, ttl) for u in urls),
+            cache_dir=cache_dir,
+            cache_size=self["cache-size"],
+            base_url=base_url,
+            connect_timeout=self["timeout"] or 10.0,
+            idle_timeout=self["idle-timeout"] or 30.0,
+        )
+
+
+class _NoReactor:
+    """
+    Stands in for a reactor while endpoint strings are only being parsed.
+    """
+
+
+_NO_REACTOR: Any = _NoReactor()
+
+
+def _check_cache_dir(path: str) -> None:
+    """
+    Refuse a cache directory that is a file or cannot be created or written.
+    """
+    existing = path
+    while not os.path.exists(existing):
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            break
+        existing = parent
+    if not os.path.isdir(existing):
+        raise usage.UsageError(f"--cache-dir {path!r}: {existing!r} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise usage.UsageError(f"--cache-dir {path!r}: {existing!r} is not writable")
+
+
+def makeService(options: Options) -> IService:
+    """
+    Build the proxy service from parsed options (the twistd plugin entry
+    point).
+
+    :param options: Parsed :class:`Options`.
+    """
+    from twisted.internet import reactor
+
+    from .service import make_service
+
+    return make_service(options["config"], reactor)
