@@ -1,0 +1,173 @@
+"""
+A fake upstream simple index: a twisted.web resource serving projects made of
+real wheels, in JSON or HTML, that tests can count, break and pause.
+
+Used in memory behind ``treq.testing.StubTreq`` and on 127.0.0.1 for the
+end-to-end tests.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from html import escape
+from typing import Any
+
+from attrs import define, field
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+from .wheels import BuiltWheel
+
+
+@define
+class FakeFile:
+    """
+    A file listed by the fake index.
+
+    :ivar wheel: The wheel (content and metadata).
+    :ivar yanked: ``False``, ``True`` or a reason.
+    :ivar requires_python: The ``requires-python`` advertised.
+    :ivar hash_override: A (wrong) sha256 to advertise instead of the real one.
+    """
+
+    wheel: BuiltWheel
+    yanked: bool | str = False
+    requires_python: str | None = None
+    hash_override: str | None = None
+
+    @property
+    def sha256(self) -> str:
+        """
+        The sha256 the index advertises.
+        """
+        return self.hash_override or self.wheel.sha256
+
+
+@define
+class FakeIndex(Resource):
+    """
+    The fake index. ``mode`` is ``json``, ``html`` or ``html-no-type`` (HTML
+    with no Content-Type header).
+    """
+
+    projects: dict[str, list[FakeFile]] = field(factory=dict)
+    mode: str = "json"
+    requests: list[tuple[str, str]] = field(factory=list)
+    fail: dict[str, int] = field(factory=dict)
+    hold_files: bool = False
+    held: list[Request] = field(factory=list)
+    isLeaf = True
+
+    def __attrs_post_init__(self) -> None:
+        Resource.__init__(self)
+
+    def add(self, name: str, *files: FakeFile) -> None:
+        """
+        Add files to a project (created if new).
+        """
+        self.projects.setdefault(name, []).extend(files)
+
+    def count(self, path: str, method: str = "GET") -> int:
+        """
+        How many requests were made for ``path``.
+        """
+        return sum(1 for m, p in self.requests if p == path and m == method)
+
+    def render(self, request: Request) -> bytes | int:  # type: ignore[override]
+        path = request.path.decode()
+        self.requests.append((request.method.decode(), path))
+        if path in self.fail:
+            request.setResponseCode(self.fail[path])
+            return b"failure"
+        parts = path.strip("/").split("/")
+        if parts == ["simple"]:
+            return self._list(request)
+        if len(parts) == 2 and parts[0] == "simple" and parts[1] in self.projects:
+            return self._page(request, parts[1])
+        if len(parts) == 2 and parts[0] == "packages":
+            return self._file(request, parts[1])
+        request.setResponseCode(404)
+        return b"not found"
+
+    def _send(self, request: Request, body: bytes, ctype: str) -> bytes:
+        etag = '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
+        if request.getHeader(b"if-none-match") == etag.encode():
+            request.setResponseCode(304)
+            return b""
+        request.setHeader(b"etag", etag.encode())
+        if ctype:
+            request.setHeader(b"content-type", ctype.encode())
+        return body
+
+    def _list(self, request: Request) -> bytes:
+        if self.mode == "json":
+            body = json.dumps(
+                {"meta": {"api-version": "1.1"},
+                 "projects": [{"name": n} for n in self.projects]}
+            ).encode()
+            return self._send(request, body, "application/vnd.pypi.simple.v1+json")
+        links = "".join(f'<a href="{n}/">{n}</a>' for n in self.projects)
+        return self._send(request, f"<html><body>{links}</body></html>".encode(), "text/html")
+
+    def _page(self, request: Request, name: str) -> bytes:
+        files = self.projects[name]
+        if self.mode == "json":
+            entries: list[dict[str, Any]] = []
+            for f in files:
+                entry: dict[str, Any] = {
+                    "filename": f.wheel.filename,
+                    "url": f"../../packages/{f.wheel.filename}",
+                    "hashes": {"sha256": f.sha256},
+                    "size": len(f.wheel.content),
+                    "upload-time": "2024-01-02T03:04:05.123456Z",
+                    "core-metadata": {
+                        "sha256": hashlib.sha256(f.wheel.metadata).hexdigest()
+                    },
+                }
+                if f.requires_python:
+                    entry["requires-python"] = f.requires_python
+                if f.yanked:
+                    entry["yanked"] = f.yanked
+                entries.append(entry)
+            versions = sorted({f.wheel.filename.split("-")[1] for f in files})
+            body = json.dumps(
+                {"meta": {"api-version": "1.1", "_last-serial": 7}, "name": name,
+                 "files": entries, "versions": versions}
+            ).encode()
+            return self._send(request, body, "application/vnd.pypi.simple.v1+json")
+        anchors = []
+        for f in files:
+            attrs = ""
+            if f.requires_python:
+                attrs += f' data-requires-python="{escape(f.requires_python)}"'
+            if f.yanked:
+                reason = f.yanked if isinstance(f.yanked, str) else ""
+                attrs += f' data-yanked="{escape(reason)}"'
+            meta = hashlib.sha256(f.wheel.metadata).hexdigest()
+            attrs += f' data-dist-info-metadata="sha256={meta}"'
+            anchors.append(
+                f'<a href="../../packages/{f.wheel.filename}#sha256={f.sha256}"{attrs}>'
+                f"{f.wheel.filename}</a><br/>"
+            )
+        body = f"<!DOCTYPE html><html><body>{''.join(anchors)}</body></html>".encode()
+        ctype = "" if self.mode == "html-no-type" else "text/html; charset=utf-8"
+        return self._send(request, body, ctype)
+
+    def _file(self, request: Request, filename: str) -> bytes | int:
+        for files in self.projects.values():
+            for f in files:
+                if filename == f.wheel.filename:
+                    content = f.wheel.content
+                elif filename == f.wheel.filename + ".metadata":
+                    content = f.wheel.metadata
+                else:
+                    continue
+                request.setHeader(b"content-type", b"application/octet-stream")
+                if self.hold_files and not filename.endswith(".metadata"):
+                    request.setHeader(b"content-length", str(len(content)).encode())
+                    self.held.append(request)
+                    return NOT_DONE_YET
+                return content
+        request.setResponseCode(404)
+        return b"no such file"

@@ -1,0 +1,90 @@
+"""
+Real, installable wheels built in memory for the tests.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import zipfile
+from collections.abc import Iterable, Mapping
+
+from attrs import frozen
+from packaging.utils import canonicalize_name
+
+
+@frozen
+class BuiltWheel:
+    """
+    A wheel and its core metadata.
+
+    :ivar filename: The wheel's filename.
+    :ivar content: The wheel's bytes.
+    :ivar metadata: The bytes of its ``METADATA`` file.
+    """
+
+    filename: str
+    content: bytes
+    metadata: bytes
+
+    @property
+    def sha256(self) -> str:
+        """
+        The hex sha256 of the wheel.
+        """
+        return hashlib.sha256(self.content).hexdigest()
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+    return "sha256=" + digest.decode()
+
+
+def build_wheel(
+    name: str,
+    version: str,
+    *,
+    requires: Iterable[str] = (),
+    requires_python: str | None = None,
+    modules: Mapping[str, str] | None = None,
+    padding: int = 0,
+) -> BuiltWheel:
+    """
+    Build a pure-Python ``py3-none-any`` wheel.
+
+    :param name: The project name.
+    :param version: The version.
+    :param requires: ``Requires-Dist`` lines.
+    :param requires_python: The ``Requires-Python`` value.
+    :param modules: Module file name to source; default one module named after
+        the project that defines ``VERSION``.
+    :param padding: Bytes of incompressible data to add, to make a large wheel.
+    """
+    dist = canonicalize_name(name).replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    lines = ["Metadata-Version: 2.1", f"Name: {name}", f"Version: {version}"]
+    if requires_python:
+        lines.append(f"Requires-Python: {requires_python}")
+    lines += [f"Requires-Dist: {r}" for r in requires]
+    metadata = ("\n".join(lines) + "\n").encode()
+    files: dict[str, bytes] = {}
+    for module, source in (modules or {f"{dist}.py": f"VERSION = {version!r}\n"}).items():
+        files[module] = source.encode()
+    if padding:
+        files[f"{dist}_data.bin"] = hashlib.shake_256(name.encode()).digest(padding)
+    files[f"{info}/METADATA"] = metadata
+    files[f"{info}/WHEEL"] = (
+        b"Wheel-Version: 1.0\nGenerator: twisted-pypi-tests\n"
+        b"Root-Is-Purelib: true\nTag: py3-none-any\n"
+    )
+    record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
+    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, data in files.items():
+            entry = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
+            entry.compress_type = zipfile.ZIP_STORED if path.endswith(".bin") else zipfile.ZIP_DEFLATED
+            entry.external_attr = 0o644 << 16
+            archive.writestr(entry, data)
+    return BuiltWheel(f"{dist}-{version}-py3-none-any.whl", buffer.getvalue(), metadata)

@@ -1,0 +1,155 @@
+"""
+Assembling the proxy: HTTP clients, caches, the resource tree, the site, and a
+service that listens on every configured endpoint.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IListeningPort
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.python.filepath import FilePath
+from twisted.web.client import Agent, HTTPConnectionPool, RedirectAgent
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IResponse
+
+from treq.client import HTTPClient
+
+from .cache import FileCache
+from .config import ProxyConfig
+from .download import Downloads
+from .pages import PageCache, PageStore
+from .root import make_root
+from .site import ProxySite
+from .upstream import USER_AGENT
+
+log = Logger()
+
+
+class ProxyService(MultiService):
+    """
+    Listens on the configured endpoints and serves the proxy's site.
+    """
+
+    def __init__(
+        self,
+        config: ProxyConfig,
+        reactor: Any,
+        site: ProxySite,
+        cache: FileCache,
+        pool: HTTPConnectionPool | None = None,
+    ) -> None:
+        """
+        :param config: The settings.
+        :param reactor: The reactor to listen with.
+        :param site: The site to serve.
+        :param cache: The file cache, scanned when the service starts.
+        :param pool: The upstream connection pool, closed when it stops.
+        """
+        super().__init__()
+        self.config = config
+        self.site = site
+        self.ports: list[IListeningPort] = []
+        self._reactor = reactor
+        self._cache = cache
+        self._pool = pool
+
+    def startService(self) -> None:
+        super().startService()
+        self._cache.scan()
+        for index in self.config.indexes:
+            log.info("Upstream index {name}: {url} (pages fresh for {ttl:g} s)",
+                     name=index.name, url=index.url, ttl=index.ttl)
+        limit = self.config.cache_size
+        log.info("Cache: {dir} ({size} in files, limit {limit})",
+                 dir=self.config.cache_dir, size=_human(self._cache.total_size),
+                 limit=_human(limit) if limit else "none")
+        for description in self.config.listen:
+            endpoint = serverFromString(self._reactor, description)
+            d = endpoint.listen(self.site)
+            failures: list[Failure] = []
+            d.addCallbacks(self._listening, failures.append,
+                           callbackArgs=(description,))
+            if failures:
+                # Listening on TCP, SSL and UNIX endpoints happens at once: a
+                # port in use must stop the start-up with a readable error.
+                failures[0].raiseException()
+
+    def _listening(self, port: IListeningPort, description: str) -> None:
+        self.ports.append(port)
+        address = port.getHost()
+        host = getattr(address, "host", None)
+        where = f"http://{host}:{address.port}/simple/" if host else str(address)  # type: ignore[attr-defined]
+        log.info("Listening on {endpoint}: {where}", endpoint=description, where=where)
+
+    def stopService(self) -> Deferred[Any]:
+        super().stopService()
+        stops: list[Deferred[Any]] = [
+            Deferred.fromCoroutine(_stop(port)) for port in self.ports
+        ]
+        self.ports = []
+        if self._pool is not None:
+            stops.append(self._pool.closeCachedConnections())
+        return DeferredList(stops)
+
+
+async def _stop(port: IListeningPort) -> None:
+    await port.stopListening()
+
+
+def _human(size: int | None) -> str:
+    if size is None:
+        return "-"
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if value < 1024:
+            return f"{value:.1f} {unit}" if unit != "B" else f"{size} B"
+        value /= 1024
+    return f"{value:.1f} TiB"
+
+
+def file_fetcher(agent: Any, clock: Any, timeout: float) -> Any:
+    """
+    A function that GETs an upstream file as raw bytes (no content decoding,
+    identity encoding asked for) and fails if no response headers arrive in
+    ``timeout`` seconds.
+
+    :param agent: An ``IAgent``.
+    :param clock: The reactor that times out the request.
+    :param timeout: Seconds allowed until the response headers.
+    """
+    headers = Headers({b"accept-encoding": [b"identity"],
+                       b"user-agent": [USER_AGENT.encode()]})
+
+    def fetch(url: str, method: bytes = b"GET") -> Deferred[IResponse]:
+        d: Deferred[IResponse] = agent.request(method, url.encode("ascii"), headers)
+        return d.addTimeout(timeout, clock)
+
+    return fetch
+
+
+def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
+    """
+    Build the whole proxy for ``config`` on ``reactor``.
+
+    :param config: The settings.
+    :param reactor: The reactor: listens, connects, and keeps time.
+    """
+    pool = HTTPConnectionPool(reactor)
+    pool.maxPersistentPerHost = 8
+    agent = Agent(reactor, pool=pool, connectTimeout=config.connect_timeout)
+    page_client = HTTPClient(agent)
+    fetch = file_fetcher(RedirectAgent(agent), reactor, config.connect_timeout)
+    root = FilePath(config.cache_dir)
+    cache = FileCache(root, config.cache_size, reactor)
+    downloads = Downloads(cache, fetch, reactor, idle_timeout=config.idle_timeout)
+    index = config.indexes[0]
+    pages = PageCache(index, config, page_client, reactor, PageStore(root.child("pages")))
+    site = ProxySite(make_root(config, pages, cache, downloads, fetch), reactor,
+                     reactor=reactor)
+    return ProxyService(config, reactor, site, cache, pool)
