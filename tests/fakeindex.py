@@ -74,7 +74,7 @@ class FakeIndex(Resource):
         """
         return sum(1 for m, p in self.requests if p == path and m == method)
 
-    def render(self, request: Request) -> bytes | int:  # type: ignore[override]
+    def render(self, request: Request) -> bytes | int:
         path = request.path.decode()
         self.requests.append((request.method.decode(), path))
         if path in self.fail:

@@ -72,7 +72,7 @@ class FakeResponse:
         Remember the protocol and connect it to a fake transport.
         """
         self.protocol = protocol
-        protocol.makeConnection(self.transport)  # type: ignore[arg-type]
+        protocol.makeConnection(self.transport)
         if self.body is not None:
             self.write(self.body)
             self.finish()
@@ -101,16 +101,30 @@ class FakeClient:
 
     calls: list[tuple[str, dict[str, Any], Deferred[Any]]] = field(factory=list)
 
-    def get(self, url: str, **kwargs: Any) -> Deferred[Any]:
+    def get(
+        self,
+        url: str,
+        /,
+        *,
+        headers: dict[bytes | str, bytes | str],
+        unbuffered: bool,
+        timeout: float,
+        reactor: IReactorTime,
+    ) -> Deferred[Any]:
         """
         Record a GET and return its unanswered Deferred.
         """
         d: Deferred[Any] = Deferred()
-        timeout = kwargs.get("timeout")
-        reactor: IReactorTime | None = kwargs.get("reactor")
-        if timeout and reactor is not None:
+        if timeout:
             call = reactor.callLater(timeout, d.cancel)
-            d.addBoth(lambda r: (call.active() and call.cancel(), r)[1])
+
+            def stop_timer(result: object) -> object:
+                if call.active():
+                    call.cancel()
+                return result
+
+            d.addBoth(stop_timer)
+        kwargs = {"headers": headers, "unbuffered": unbuffered, "timeout": timeout}
         self.calls.append((url, kwargs, d))
         return d
 

@@ -76,12 +76,12 @@ def serve(options: ServeOptions) -> None:
         try:
             service.startService()
         except Exception:
-            reactor.stop()  # type: ignore[attr-defined]
+            reactor.stop()
             raise
 
     def stop() -> Deferred[None] | None:
         return service.stopService()  # type: ignore[no-any-return]
 
-    reactor.callWhenRunning(start)  # type: ignore[attr-defined]
-    reactor.addSystemEventTrigger("before", "shutdown", stop)  # type: ignore[attr-defined]
-    reactor.run()  # type: ignore[attr-defined]
+    reactor.callWhenRunning(start)
+    reactor.addSystemEventTrigger("before", "shutdown", stop)
+    reactor.run()

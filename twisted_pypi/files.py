@@ -10,7 +10,6 @@ file before anything is downloaded.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -22,7 +21,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from .cache import FileCache
 from .download import Downloads, FileSpec, UpstreamError, UpstreamTimeout
-from .fileserve import serve_cached
+from .fileserve import IMMUTABLE, content_type, serve_cached
 from .names import is_safe_segment, project_of_filename
 from .pages import PageCache
 from .respond import error_page, when_done
@@ -30,9 +29,6 @@ from .respond import error_page, when_done
 log = Logger()
 
 METADATA = ".metadata"
-
-#: What a file's ``Cache-Control`` says: it never changes.
-IMMUTABLE = b"max-age=365000000, immutable"
 
 
 class _Answered(Exception):
@@ -69,12 +65,12 @@ class FilesResource(Resource):
         self._fetch = fetch
 
     def render_GET(self, request: Request) -> bytes | int:
-        segments = _segments(request.postpath)
+        segments = _segments(request.postpath or [])
         if segments is None or segments[0] not in self._pages:
             return error_page(request, http.NOT_FOUND, "No such file.")
         if self._cache.lookup(segments) is not None:
             request.setHeader(b"x-cache", b"HIT")
-            return serve_cached(request, self._cache, segments)  # type: ignore[no-any-return]
+            return serve_cached(request, self._cache, segments)
         request.setHeader(b"x-cache", b"MISS")
         download = self._downloads.get(segments)
         if download is not None and request.method != b"HEAD":
@@ -157,7 +153,7 @@ class FilesResource(Resource):
             if response.length is not UNKNOWN_LENGTH:
                 length = int(response.length)
         request.setResponseCode(http.OK)
-        request.setHeader(b"content-type", b"application/octet-stream")
+        request.setHeader(b"content-type", content_type(spec.segments[-1]))
         request.setHeader(b"cache-control", IMMUTABLE)
         if length is not None:
             request.setHeader(b"content-length", str(length).encode())
@@ -186,7 +182,3 @@ def _segments(postpath: list[bytes]) -> tuple[str, ...] | None:
     if not all(is_safe_segment(s) for s in segments):
         return None
     return segments
-
-
-def _unused(_: Any) -> None:  # pragma: no cover
-    pass

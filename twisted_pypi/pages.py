@@ -342,9 +342,12 @@ class PageCache:
         refresh = self._flights.join(key, lambda: self._refresh(key, entry))
         if entry is None:
             return await refresh
-        wait: Deferred[None] = deferLater(self._clock, self._config.stale_wait)
-        winner, result = await race([refresh, wait])
-        if winner == 0 and isinstance(result, Lookup):
+        wait: Deferred[Lookup | None] = deferLater(
+            self._clock, self._config.stale_wait, lambda: None
+        )
+        contenders: list[Deferred[Lookup | None]] = [refresh, wait]  # type: ignore[list-item]
+        _, result = await race(contenders)
+        if result is not None:
             return result
         log.info("Serving {key} stale while it refreshes", key=key)
         return Lookup(entry, CacheStatus.STALE)

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred, DeferredList
+from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
@@ -99,7 +99,7 @@ class ProxyService(MultiService):
 
 
 async def _stop(port: IListeningPort) -> None:
-    await port.stopListening()
+    await maybeDeferred(port.stopListening)
 
 
 def _human(size: int | None) -> str:
@@ -147,7 +147,9 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     fetch = file_fetcher(RedirectAgent(agent), reactor, config.connect_timeout)
     root = FilePath(config.cache_dir)
     cache = FileCache(root, config.cache_size, reactor)
-    downloads = Downloads(cache, fetch, reactor, idle_timeout=config.idle_timeout)
+    downloads = Downloads(
+        cache, fetch, reactor, idle_timeout=config.idle_timeout, chunk_size=256 * 1024
+    )
     index = config.indexes[0]
     pages = PageCache(index, config, page_client, reactor, PageStore(root.child("pages")))
     site = ProxySite(make_root(config, pages, cache, downloads, fetch), reactor,

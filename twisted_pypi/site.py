@@ -11,7 +11,8 @@ from weakref import WeakKeyDictionary
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.web.resource import IResource
-from twisted.web.server import Request, Site
+from twisted.web.http import Request
+from twisted.web.server import Site
 
 log = Logger()
 

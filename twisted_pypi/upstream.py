@@ -49,7 +49,16 @@ class PageClient(TypingProtocol):
     The part of ``treq.client.HTTPClient`` this module uses.
     """
 
-    def get(self, url: str, **kwargs: Any) -> Deferred[Any]:
+    def get(
+        self,
+        url: str,
+        /,
+        *,
+        headers: dict[bytes | str, bytes | str],
+        unbuffered: bool,
+        timeout: float,
+        reactor: Any,
+    ) -> Deferred[Any]:
         """
         Issue a GET request; see ``treq.client.HTTPClient.get``.
         """
@@ -169,7 +178,10 @@ async def fetch_page(
         bodies of a 200 that cannot be read raise.
     :raises UpstreamError: When no complete answer arrived.
     """
-    headers = {"Accept": PAGE_ACCEPT, "User-Agent": USER_AGENT}
+    headers: dict[bytes | str, bytes | str] = {
+        "Accept": PAGE_ACCEPT,
+        "User-Agent": USER_AGENT,
+    }
     if etag is not None:
         headers["If-None-Match"] = etag
     try:
