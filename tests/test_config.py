@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_pypi.config import index_name_for, parse_http_url, parse_seconds, parse_size
+from twisted_pypi.config import (
+    index_name_for,
+    parse_http_url,
+    parse_seconds,
+    parse_size,
+)
 
 
 class ParserTests(SynchronousTestCase):

@@ -145,7 +145,7 @@ class FileResource(Resource):
 
     def _failed(self, failure: Failure, request: Request) -> None:
         """Answer 504 for a timeout, else 502 (no header was sent)."""
-        failure.trap(DownloadError)
+        failure.trap(DownloadError, UpstreamError)
         request.setResponseCode(504 if failure.check(UpstreamTimeout) else 502)
         request.setHeader(b"content-length", b"15")
         request.write(b"upstream failed")

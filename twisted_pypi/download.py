@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 from attrs import define, field, frozen
 from twisted.internet import error
 from twisted.internet.defer import Deferred, TimeoutError, fail, maybeDeferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -34,10 +34,11 @@ from twisted.python.filepath import FilePath
 from twisted.web.client import PotentialDataLoss, ResponseDone
 from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 from twisted.web.server import Request
-from zope.interface import implementer
 
 from .cache import FileCache, Reservation
-from .fileserve import IMMUTABLE, content_type
+from .fileserve import content_type
+from .follower import Follower
+from .upstream import UpstreamError, UpstreamTimeout
 
 _log = Logger()
 _T = TypeVar("_T")
@@ -49,17 +50,9 @@ _HASHES = ("sha256", "sha512", "sha3_512", "blake2b", "sha384", "sha3_384",
 
 class DownloadError(Exception):
     """
-    A download failed; nothing was cached.  Not an :class:`UpstreamError`:
-    a local (disk) problem.
+    A download failed for a local (disk) reason; nothing was cached.  An
+    upstream's failure is an :class:`~twisted_pypi.upstream.UpstreamError`.
     """
-
-
-class UpstreamError(DownloadError):
-    """The upstream failed: error status, connection problem, body cut short."""
-
-
-class UpstreamTimeout(UpstreamError):  # noqa: N818 (the resource layer's name)
-    """The upstream did not answer, or sent nothing for the idle timeout."""
 
 
 class VerificationError(UpstreamError):
@@ -132,20 +125,12 @@ def _as_download_error(reason: Failure) -> Failure:
     :return: ``reason`` as a :class:`DownloadError`: a timeout becomes an
         :class:`UpstreamTimeout`, anything else an :class:`UpstreamError`.
     """
-    if reason.check(DownloadError):
+    if reason.check(DownloadError, UpstreamError):
         return reason
     timeout = reason.check(TimeoutError, error.TimeoutError)
     exc = (UpstreamTimeout if timeout else UpstreamError)(reason.getErrorMessage())
     exc.__cause__ = reason.value
     return Failure(exc)
-
-
-def _abort(request: Request) -> None:
-    """Abort the connection of ``request`` unless it is gone already."""
-    if getattr(request, "channel", None) is not None:
-        request.unregisterProducer()
-        transport: Any = request.transport
-        transport.abortConnection()
 
 
 class _BodyWriter(Protocol):
@@ -273,13 +258,20 @@ class Download:
             raise ValueError("HEAD is not served by a download")
         if self.failure is not None:
             return fail(self.failure)
-        follower = Follower(self, request, self._chunk_size)
+        follower = Follower(self, request, self._chunk_size, content_type(self.spec.segments[-1]))
         self._cache.pin(self.spec.segments)
         self._followers.append(follower)
         result = follower.attach()
         if self.state is not State.WAITING:
             follower.begin(self.expected_length)
         return result
+
+    @property
+    def complete(self) -> bool:
+        """
+        Whether the file was verified and committed (all bytes are written).
+        """
+        return self.state is State.DONE
 
     def open_reader(self) -> int:
         """
@@ -305,7 +297,7 @@ class Download:
         self._writer = _BodyWriter(self)
         length = None if response.length is UNKNOWN_LENGTH else response.length
         size = self.spec.size
-        problem: DownloadError | None = None
+        problem: Exception | None = None
         if response.code != 200:
             problem = UpstreamError(f"upstream answered {response.code}")
         elif size is not None and length is not None and size != length:
@@ -359,7 +351,7 @@ class Download:
             return
         expected, hashed = self.expected_length, self._hash
         if not reason.check(ResponseDone, PotentialDataLoss):
-            why: DownloadError | None = UpstreamError(
+            why: Exception | None = UpstreamError(
                 f"body cut short: {reason.getErrorMessage()}"
             )
         elif expected is not None and self.written != expected:
@@ -436,144 +428,9 @@ class Download:
             why=reason.getErrorMessage(),
         )
         for follower in self._followers[:]:
-            follower.upstream_failed(reason)
+            follower.source_failed(reason)
         _fire(self._started, reason)
         _fire(self._done, reason)
-
-
-@implementer(IPushProducer)
-@define(eq=False)
-class Follower:
-    """
-    One client of a :class:`Download` (made by :meth:`Download.serve`):
-    reads the file at its own offset, never past the bytes written, at most
-    ``chunk_size`` at a time, and writes only while its client is not paused.
-    """
-
-    _download: Download
-    _request: Request
-    _chunk_size: int
-    _result: Deferred[None] | None = field(default=None, init=False)
-    _fd: int | None = field(default=None, init=False)
-    _offset: int = field(default=0, init=False)
-    _paused: bool = field(default=False, init=False)
-    _sending: bool = field(default=False, init=False)
-    _ended: bool = field(default=False, init=False)
-    _pumping: bool = field(default=False, init=False)
-
-    def attach(self) -> Deferred[None]:
-        """
-        Watch for the client leaving.
-
-        :return: The Deferred :meth:`Download.serve` returns.
-        """
-        self._result = Deferred(self._cancel)
-        self._request.notifyFinish().addBoth(self._request_done)
-        return self._result
-
-    def begin(self, length: int | None) -> None:
-        """
-        The upstream's 200 headers arrived: send ours, start streaming.
-
-        :param length: The body's length, if known.
-        """
-        if self._ended or self._sending:
-            return
-        try:
-            self._fd = self._download.open_reader()
-        except OSError as e:
-            self._end(Failure(DownloadError(f"cannot read the download: {e}")))
-            return
-        request = self._request
-        request.setResponseCode(200)
-        if length is not None:
-            request.setHeader(b"content-length", b"%d" % (length,))
-        filename = self._download.spec.segments[-1]
-        request.setHeader(b"content-type", content_type(filename))
-        request.setHeader(b"cache-control", IMMUTABLE)
-        request.responseHeaders.removeHeader(b"accept-ranges")
-        request.responseHeaders.removeHeader(b"content-encoding")
-        self._sending = True
-        request.registerProducer(self, True)
-        request.write(b"")
-        self.progress()
-
-    def progress(self) -> None:
-        """
-        Send what was written and not yet sent, unless paused; finish once
-        the download is done and everything was sent.
-        """
-        if self._pumping:
-            return
-        self._pumping = True
-        try:
-            while self._fd is not None and not self._paused:
-                available = self._download.written - self._offset
-                if available > 0:
-                    data = os.pread(
-                        self._fd, min(self._chunk_size, available), self._offset
-                    )
-                    if not data:
-                        return self._end(None, abort=True)
-                    self._offset += len(data)
-                    self._request.write(data)
-                elif self._download.state is State.DONE:
-                    self._request.unregisterProducer()
-                    self._request.finish()
-                    self._end(None)
-                else:
-                    return
-        finally:
-            self._pumping = False
-
-    def upstream_failed(self, reason: Failure) -> None:
-        """
-        The download failed: abort the connection if headers were sent,
-        else hand the failure to the caller of :meth:`Download.serve`.
-
-        :param reason: The :class:`DownloadError`.
-        """
-        if self._sending:
-            self._end(None, abort=True)
-        else:
-            self._end(reason)
-
-    def pauseProducing(self) -> None:
-        """The client's connection is full: stop writing."""
-        self._paused = True
-
-    def resumeProducing(self) -> None:
-        """The client's connection has room again."""
-        self._paused = False
-        self.progress()
-
-    def stopProducing(self) -> None:
-        """The client's connection is gone: detach."""
-        self._end(None)
-
-    def _request_done(self, result: None | Failure) -> None:
-        """The response finished, or the client left (then detach)."""
-        self._end(None)
-
-    def _cancel(self, result: Deferred[None]) -> None:
-        """The caller gave up: detach, aborting if headers were sent."""
-        self._result = None
-        self._end(None, abort=self._sending)
-
-    def _end(self, outcome: Failure | None, abort: bool = False) -> None:
-        """Detach once: close the file, maybe abort, report ``outcome``."""
-        if self._ended:
-            return
-        self._ended = True
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
-        self._download.detach(self)
-        if abort:
-            _abort(self._request)
-        result, self._result = self._result, None
-        if result is not None:
-            result.callback(None) if outcome is None else result.errback(outcome)
 
 
 @define

@@ -16,7 +16,6 @@ import json
 from collections import OrderedDict
 from collections.abc import Callable
 from hashlib import blake2b
-from typing import Union
 
 from attrs import define, field, frozen
 from twisted.internet.defer import Deferred, race
@@ -36,7 +35,13 @@ from .render import (
     render_project_html,
     render_project_json,
 )
-from .upstream import PageClient, PageResponse, UpstreamError, UpstreamTimeout, fetch_page
+from .upstream import (
+    PageClient,
+    PageResponse,
+    UpstreamError,
+    UpstreamTimeout,
+    fetch_page,
+)
 
 log = Logger()
 
@@ -105,7 +110,7 @@ class PageEntry:
     """
 
     index: IndexConfig
-    page: Union[ProjectPage, ProjectList]
+    page: ProjectPage | ProjectList
     fetched_at: float
     upstream_etag: str | None
     _renderer: Callable[[PageEntry, bool], bytes]

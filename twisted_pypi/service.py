@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from treq.client import HTTPClient
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.internet.endpoints import serverFromString
@@ -17,8 +18,6 @@ from twisted.python.filepath import FilePath
 from twisted.web.client import Agent, HTTPConnectionPool, RedirectAgent
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IResponse
-
-from treq.client import HTTPClient
 
 from .cache import FileCache
 from .config import ProxyConfig

@@ -12,8 +12,8 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from .negotiate import Representation, choose
 from .names import is_valid_project_name, normalize
+from .negotiate import Representation, choose
 from .pages import CacheStatus, Lookup, PageCache
 from .respond import accepts_gzip, error_page, location, redirect, when_done
 

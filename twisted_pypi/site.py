@@ -10,8 +10,8 @@ from weakref import WeakKeyDictionary
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
-from twisted.web.resource import IResource
 from twisted.web.http import Request
+from twisted.web.resource import IResource
 from twisted.web.server import Site
 
 log = Logger()

@@ -9,7 +9,8 @@ that drives the timeouts.
 
 from __future__ import annotations
 
-from typing import Any, Protocol as TypingProtocol
+from typing import Any
+from typing import Protocol as TypingProtocol
 
 from attrs import frozen
 from twisted.internet.defer import CancelledError, Deferred
