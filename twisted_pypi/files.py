@@ -109,7 +109,7 @@ class FilesResource(Resource):
         pages = self._pages[segments[0]]
         if project is None:
             self._not_found(request)
-        entry = pages.cached_project(project)  # type: ignore[arg-type]
+        entry = await pages.cached_project(project)  # type: ignore[arg-type]
         listed = entry.file_at(base) if entry is not None else None
         if listed is None:
             lookup = await pages.get_project(project)  # type: ignore[arg-type]

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from hashlib import blake2b
 
 from attrs import define, field, frozen
-from twisted.internet.defer import Deferred, race
+from twisted.internet.defer import Deferred, fail, race, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
@@ -45,6 +45,9 @@ from .upstream import (
 
 log = Logger()
 
+#: Runs a piece of work (page parsing) and gives its result.
+Runner = Callable[[Callable[[], "PageEntry"]], "Deferred[PageEntry]"]
+
 #: The key under which the project list is cached (no project name has "_").
 LIST_KEY = "_list"
 
@@ -65,36 +68,44 @@ class CacheStatus(enum.Enum):
     STALE = "STALE"
 
 
-@frozen
+@define
 class Rendition:
     """
-    One representation of a page, ready to send.
+    One representation of a page, ready to send; the gzipped form is made on
+    first use.
 
     :ivar body: The uncompressed bytes.
     :ivar etag: A strong, quoted ETag of ``body``.
-    :ivar gzipped: ``body`` gzip-compressed.
-    :ivar gzip_etag: The ETag of ``gzipped``.
     """
 
     body: bytes
     etag: str
-    gzipped: bytes
-    gzip_etag: str
+    _gzipped: bytes | None = None
 
     @classmethod
     def of(cls, body: bytes) -> Rendition:
         """
-        Compress and tag ``body``.
+        Tag ``body``.
 
         :param body: The bytes of the representation.
         """
-        digest = blake2b(body, digest_size=12).hexdigest()
-        return cls(
-            body=body,
-            etag=f'"{digest}"',
-            gzipped=gzip.compress(body, compresslevel=6, mtime=0),
-            gzip_etag=f'"{digest}-gz"',
-        )
+        return cls(body, f'"{blake2b(body, digest_size=12).hexdigest()}"')
+
+    @property
+    def gzipped(self) -> bytes:
+        """
+        ``body``, gzip-compressed (computed once).
+        """
+        if self._gzipped is None:
+            self._gzipped = gzip.compress(self.body, compresslevel=6, mtime=0)
+        return self._gzipped
+
+    @property
+    def gzip_etag(self) -> str:
+        """
+        The ETag of :attr:`gzipped`.
+        """
+        return self.etag[:-1] + '-gz"'
 
 
 @define
@@ -274,6 +285,7 @@ class PageCache:
         client: PageClient,
         clock: IReactorTime,
         store: PageStore,
+        run: Runner | None = None,
     ) -> None:
         """
         :param index: The upstream index.
@@ -281,6 +293,9 @@ class PageCache:
         :param client: The HTTP client for page requests.
         :param clock: The time source for TTLs and timeouts.
         :param store: Where pages persist.
+        :param run: Runs page parsing, which can take a while for large
+            pages, away from the reactor (for example in a thread pool);
+            by default it runs at once.
         """
         self.index = index
         self._config = config
@@ -290,6 +305,7 @@ class PageCache:
         self._memory: OrderedDict[str, PageEntry] = OrderedDict()
         self._not_found: dict[str, float] = {}
         self._flights = _Flights()
+        self._run: Runner = run if run is not None else _run_now
         base = config.base_url
         self._file_prefix = base if base is not None else "../../"
         self._project_prefix = base + "simple/" if base is not None else ""
@@ -308,15 +324,15 @@ class PageCache:
         """
         return Deferred.fromCoroutine(self._get(LIST_KEY))
 
-    def cached_project(self, project: str) -> PageEntry | None:
+    def cached_project(self, project: str) -> Deferred[PageEntry | None]:
         """
         A project's cached page of any age, without asking the upstream.
 
         :param project: The normalized project name.
         """
-        return self._cached(project)
+        return Deferred.fromCoroutine(self._cached(project))
 
-    def _cached(self, key: str) -> PageEntry | None:
+    async def _cached(self, key: str) -> PageEntry | None:
         entry = self._memory.get(key)
         if entry is not None:
             self._memory.move_to_end(key)
@@ -325,7 +341,7 @@ class PageCache:
         if stored is None:
             return None
         try:
-            entry = self._entry(key, stored)
+            entry = await self._run(lambda: self._entry(key, stored))
         except PageParseError:
             return None
         self._remember(key, entry)
@@ -338,8 +354,8 @@ class PageCache:
             self._memory.popitem(last=False)
 
     async def _get(self, key: str) -> Lookup:
+        entry = await self._cached(key)
         now = self._clock.seconds()
-        entry = self._cached(key)
         if entry is not None and now - entry.fetched_at < self.index.ttl:
             return Lookup(entry, CacheStatus.HIT)
         if entry is None and self._not_found.get(key, -1.0) > now:
@@ -386,7 +402,7 @@ class PageCache:
             return self._failed(key, entry, f"{url} answered {response.status}", False)
         stored = _stored(response, now)
         try:
-            new = self._entry(key, stored)
+            new = await self._run(lambda: self._entry(key, stored))
         except PageParseError as e:
             return self._failed(key, entry, f"{url} could not be parsed: {e}", False)
         self._store.save(self.index.name, key, stored)
@@ -460,6 +476,16 @@ class PageCache:
         if segments is None:  # parse drops these; never link upstream
             raise ValueError(f"unmappable file URL {dist.url!r}")
         return self._file_prefix + local_path(segments)
+
+
+def _run_now(work: Callable[[], PageEntry]) -> Deferred[PageEntry]:
+    """
+    Run ``work`` at once.
+    """
+    try:
+        return succeed(work())
+    except Exception:
+        return fail()
 
 
 def _stored(response: PageResponse, now: float) -> _Stored:

@@ -11,6 +11,7 @@ from treq.client import HTTPClient
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.threads import deferToThreadPool
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -150,7 +151,10 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
         cache, fetch, reactor, idle_timeout=config.idle_timeout, chunk_size=256 * 1024
     )
     index = config.indexes[0]
-    pages = PageCache(index, config, page_client, reactor, PageStore(root.child("pages")))
+    pages = PageCache(
+        index, config, page_client, reactor, PageStore(root.child("pages")),
+        run=lambda work: deferToThreadPool(reactor, reactor.getThreadPool(), work),
+    )
     site = ProxySite(make_root(config, pages, cache, downloads, fetch), reactor,
                      reactor=reactor)
     return ProxyService(config, reactor, site, cache, pool)
