@@ -137,9 +137,12 @@ def _bigindex_files(count: int) -> list[dict[str, Any]]:
     :return: PEP 691 file dicts for ``bench-bigindex``.
     """
     rng = random.Random(503)
-    tags = ("cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64",
-            "cp311-cp311-macosx_11_0_arm64", "cp311-cp311-win_amd64",
-            "py3-none-any")  # fmt: skip
+    tags = (
+        "cp311-cp311-manylinux_2_17_x86_64.manylinux2014_x86_64",
+        "cp311-cp311-macosx_11_0_arm64",
+        "cp311-cp311-win_amd64",
+        "py3-none-any",
+    )
     files: list[dict[str, Any]] = []
     for v in range(count // 5):
         version = f"{v // 100}.{(v // 10) % 10}.{v % 10}"

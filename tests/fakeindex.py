@@ -29,12 +29,14 @@ class FakeFile:
     :ivar yanked: ``False``, ``True`` or a reason.
     :ivar requires_python: The ``requires-python`` advertised.
     :ivar hash_override: A (wrong) sha256 to advertise instead of the real one.
+    :ivar size_override: A (wrong) size to advertise instead of the real one.
     """
 
     wheel: BuiltWheel
     yanked: bool | str = False
     requires_python: str | None = None
     hash_override: str | None = None
+    size_override: int | None = None
 
     @property
     def sha256(self) -> str:
@@ -43,12 +45,25 @@ class FakeFile:
         """
         return self.hash_override or self.wheel.sha256
 
+    @property
+    def size(self) -> int:
+        """
+        The size the index advertises.
+        """
+        if self.size_override is not None:
+            return self.size_override
+        return len(self.wheel.content)
+
 
 @define
 class FakeIndex(Resource):
     """
     The fake index. ``mode`` is ``json``, ``html`` or ``html-no-type`` (HTML
     with no Content-Type header).
+
+    Requests for a path in ``fail`` are answered with that status; requests
+    for a path in ``hold_paths``, and file requests while ``hold_files`` is
+    set, are kept unanswered in ``held`` for the test to finish.
     """
 
     projects: dict[str, list[FakeFile]] = field(factory=dict)
@@ -57,6 +72,7 @@ class FakeIndex(Resource):
     fail: dict[str, int] = field(factory=dict)
     hold_files: bool = False
     held: list[Request] = field(factory=list)
+    hold_paths: set[str] = field(factory=set)
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -80,6 +96,9 @@ class FakeIndex(Resource):
         if path in self.fail:
             request.setResponseCode(self.fail[path])
             return b"failure"
+        if path in self.hold_paths:
+            self.held.append(request)
+            return NOT_DONE_YET
         parts = path.strip("/").split("/")
         if parts == ["simple"]:
             return self._list(request)
@@ -108,7 +127,8 @@ class FakeIndex(Resource):
             ).encode()
             return self._send(request, body, "application/vnd.pypi.simple.v1+json")
         links = "".join(f'<a href="{n}/">{n}</a>' for n in self.projects)
-        return self._send(request, f"<html><body>{links}</body></html>".encode(), "text/html")
+        body = f"<html><body>{links}</body></html>".encode()
+        return self._send(request, body, "text/html")
 
     def _page(self, request: Request, name: str) -> bytes:
         files = self.projects[name]
@@ -119,7 +139,7 @@ class FakeIndex(Resource):
                     "filename": f.wheel.filename,
                     "url": f"../../packages/{f.wheel.filename}",
                     "hashes": {"sha256": f.sha256},
-                    "size": len(f.wheel.content),
+                    "size": f.size,
                     "upload-time": "2024-01-02T03:04:05.123456Z",
                     "core-metadata": {
                         "sha256": hashlib.sha256(f.wheel.metadata).hexdigest()

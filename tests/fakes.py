@@ -1,19 +1,38 @@
 """
 Hand-driven stand-ins for an HTTP client and its responses, for tests that
-need to decide exactly when an upstream answers.
+need to decide exactly when an upstream answers; and :class:`MemoryProxy`,
+the whole proxy in memory in front of a fake index.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
+from urllib.parse import quote
 
-from attrs import define, field
+from attrs import define, field, frozen
+from treq import content
+from treq.testing import RequestTraversalAgent, StubTreq
+from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
+from twisted.python.filepath import FilePath
 from twisted.web.client import ResponseDone
 from twisted.web.http_headers import Headers
+from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
+
+from twisted_pypi.cache import FileCache
+from twisted_pypi.config import IndexConfig, ProxyConfig, index_name_for
+from twisted_pypi.download import Downloads
+from twisted_pypi.pages import PageCache, PageStore
+from twisted_pypi.root import make_root
+from twisted_pypi.service import file_fetcher
+from twisted_pypi.site import ProxySite
+
+from .fakeindex import FakeIndex
 
 
 @define
@@ -152,3 +171,191 @@ def page_response(
     if etag is not None:
         headers.setRawHeaders(b"etag", [etag.encode()])
     return FakeResponse(code=code, headers=headers, url=url, body=body)
+
+
+@frozen
+class Answer:
+    """
+    A complete HTTP response, as a client saw it.
+
+    :ivar code: The status.
+    :ivar headers: The response headers (Twisted's client moves
+        ``Content-Length`` out of them, into ``length``).
+    :ivar body: The body.
+    :ivar length: The ``Content-Length``, or ``None`` if there was none.
+    """
+
+    code: int
+    headers: Headers
+    body: bytes
+    length: int | None = None
+
+    def header(self, name: str) -> str | None:
+        """
+        The last value of header ``name``, or ``None``.
+        """
+        values = self.headers.getRawHeaders(name)
+        return values[-1] if values else None
+
+
+def result_now(d: Deferred[Any]) -> Any:
+    """
+    The result ``d`` already has; raises its failure, or ``AssertionError``
+    if it has none yet.
+    """
+    results: list[Any] = []
+    d.addBoth(results.append)
+    if not results:
+        raise AssertionError(f"{d!r} has no result yet")
+    if isinstance(results[0], Failure):
+        results[0].raiseException()
+    return results[0]
+
+
+class MemoryProxy:
+    """
+    The proxy's real resource tree in memory, in front of a ``FakeIndex``.
+
+    Pages are fetched with a ``StubTreq`` over the index, files with the
+    proxy's own ``file_fetcher`` over a ``RequestTraversalAgent`` of the
+    index, and clients talk to the tree through the agent inside ``StubTreq``,
+    a ``RequestTraversalAgent`` (not ``StubTreq`` itself, which always asks
+    for gzip and decodes it), or with raw bytes over a ``StringTransport``
+    (see :meth:`raw`). Time is a ``Clock``.
+
+    :ivar index: The fake upstream.
+    :ivar clock: The proxy's time.
+    :ivar config: The proxy's settings.
+    :ivar cache: The file cache.
+    :ivar pages: The page cache.
+    :ivar root: The resource tree.
+    """
+
+    #: The URL the upstream index is known by.
+    UPSTREAM = "http://upstream.test/simple/"
+
+    #: Where clients reach the proxy.
+    ORIGIN = "http://proxy.test"
+
+    def __init__(
+        self,
+        index: FakeIndex,
+        cache_dir: FilePath[str],
+        *,
+        base_url: str | None = None,
+        ttl: float = 100.0,
+    ) -> None:
+        """
+        :param index: The fake upstream.
+        :param cache_dir: The proxy's cache directory.
+        :param base_url: The proxy's ``--base-url``.
+        :param ttl: Seconds pages stay fresh.
+        """
+        self.index = index
+        self.clock = Clock()
+        self.clock.advance(1_000_000)
+        upstream = IndexConfig(index_name_for(self.UPSTREAM), self.UPSTREAM, ttl)
+        self.config = ProxyConfig(
+            listen=(), indexes=(upstream,), cache_dir=cache_dir.path, base_url=base_url
+        )
+        self._page_client: Any = cast(Any, StubTreq(index))
+        self._file_agent: Any = RequestTraversalAgent(index)
+        self.cache = FileCache(cache_dir, None, self.clock)
+        self.cache.scan()
+        fetch = file_fetcher(self._file_agent, self.clock, self.config.connect_timeout)
+        downloads = Downloads(
+            self.cache, fetch, self.clock, idle_timeout=self.config.idle_timeout
+        )
+        self.pages = PageCache(
+            upstream, self.config, self._page_client, self.clock,
+            PageStore(cache_dir.child("pages")),
+        )  # fmt: skip
+        self.root = make_root(self.config, self.pages, self.cache, downloads, fetch)
+        self._client_agent: Any = RequestTraversalAgent(self.root)
+
+    @property
+    def index_name(self) -> str:
+        """
+        The name of the upstream index in file URLs.
+        """
+        return self.config.indexes[0].name
+
+    def file_path(self, filename: str) -> str:
+        """
+        The proxy's path for a file the fake index serves at
+        ``/packages/<filename>``.
+        """
+        name = quote(self.index_name, safe="")
+        return f"/files/{name}/http/upstream.test/packages/{filename}"
+
+    def flush(self) -> None:
+        """
+        Move every byte between client, proxy and upstream until all rest.
+        """
+        for _ in range(10):
+            self._page_client.flush()
+            self._file_agent.flush()
+            self._client_agent.flush()
+
+    def request(
+        self, path: str, method: str = "GET", headers: dict[str, str] | None = None
+    ) -> Deferred[IResponse]:
+        """
+        Start a request for ``path`` (below the proxy's origin) with exactly
+        ``headers`` (no ``Accept-Encoding`` is added, no redirect followed).
+        Call :meth:`flush` to let it progress.
+        """
+        raw = Headers({k: [v] for k, v in (headers or {}).items()})
+        url = (self.ORIGIN + path).encode("ascii")
+        d: Deferred[IResponse] = self._client_agent.request(method.encode(), url, raw)
+        return d
+
+    def answer(self, response: IResponse) -> Answer:
+        """
+        Read the whole body of a response from :meth:`request`.
+        """
+        body = content(response)
+        self.flush()
+        length = None if response.length is UNKNOWN_LENGTH else int(response.length)
+        return Answer(response.code, response.headers, result_now(body), length)
+
+    def get(
+        self, path: str, method: str = "GET", headers: dict[str, str] | None = None
+    ) -> Answer:
+        """
+        Make a request and return its complete response.
+        """
+        d = self.request(path, method, headers)
+        self.flush()
+        return self.answer(result_now(d))
+
+    def raw(self, data: bytes) -> StringTransport:
+        """
+        Send raw request bytes to a ``ProxySite`` over the tree.
+
+        :return: The server's transport: ``value()`` holds what was sent,
+            ``disconnected`` says whether the connection was aborted.
+        """
+        site = ProxySite(self.root, self.clock, reactor=self.clock)
+        protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
+        assert protocol is not None
+        transport = StringTransport()
+        protocol.makeConnection(transport)
+        protocol.dataReceived(data)
+        self.flush()
+        return transport
+
+
+def parse_raw(data: bytes) -> tuple[int, dict[bytes, bytes], bytes]:
+    """
+    The status, headers (lower-case names, last value) and the rest of the
+    bytes of one raw HTTP/1.1 response.
+    """
+    head, _, body = data.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    status = int(lines[0].split(b" ")[1])
+    headers: dict[bytes, bytes] = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.strip().lower()] = value.strip()
+    return status, headers, body

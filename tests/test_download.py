@@ -388,7 +388,9 @@ class HeaderTests(_Base):
         a range.
         """
         client = Client(self.site).get(b"Range: bytes=0-9\r\nAccept-Encoding: gzip\r\n")
-        self.upstream.respond(FakeResponse()).send(DATA)
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        response.end()
         self.assertTrue(client.head().startswith(b"HTTP/1.1 200 OK\r\n"))
         headers = client.headers()
         self.assertEqual(headers[b"content-type"], b"application/gzip")
@@ -397,6 +399,33 @@ class HeaderTests(_Base):
         self.assertNotIn(b"content-encoding", headers)
         self.assertNotIn(b"accept-ranges", headers)
         self.assertEqual(client.body(), DATA)
+
+    def test_last_byte_waits_for_verification(self) -> None:
+        """
+        With the length announced, the last byte is held back until the hash
+        is checked: a client never holds a whole-looking body that fails
+        verification.
+        """
+        client = Client(self.site).get()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        self.assertEqual(client.body(), DATA[:-1])
+        response.end()
+        self.assertEqual(client.body(), DATA)
+
+    def test_bad_hash_never_whole(self) -> None:
+        """
+        When the hash does not match, the client got all but the last byte
+        and then an aborted connection.
+        """
+        self.use(FileSpec(self.spec.url, self.spec.segments, self.spec.size,
+                          {"sha256": "0" * 64}))
+        client = Client(self.site).get()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        response.end()
+        self.assertEqual(client.body(), DATA[:-1])
+        self.assertAborted(client)
 
     def test_head_refused(self) -> None:
         """A download does not serve HEAD requests."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import tarfile
 import zipfile
 from collections.abc import Iterable, Mapping
 
@@ -69,7 +70,8 @@ def build_wheel(
     lines += [f"Requires-Dist: {r}" for r in requires]
     metadata = ("\n".join(lines) + "\n").encode()
     files: dict[str, bytes] = {}
-    for module, source in (modules or {f"{dist}.py": f"VERSION = {version!r}\n"}).items():
+    sources = modules or {f"{dist}.py": f"VERSION = {version!r}\n"}
+    for module, source in sources.items():
         files[module] = source.encode()
     if padding:
         files[f"{dist}_data.bin"] = hashlib.shake_256(name.encode()).digest(padding)
@@ -78,13 +80,37 @@ def build_wheel(
         b"Wheel-Version: 1.0\nGenerator: twisted-pypi-tests\n"
         b"Root-Is-Purelib: true\nTag: py3-none-any\n"
     )
-    record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
+    record = "".join(
+        f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items()
+    )
     files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for path, data in files.items():
             entry = zipfile.ZipInfo(path, date_time=(2020, 1, 1, 0, 0, 0))
-            entry.compress_type = zipfile.ZIP_STORED if path.endswith(".bin") else zipfile.ZIP_DEFLATED
+            stored = path.endswith(".bin")
+            entry.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
             entry.external_attr = 0o644 << 16
             archive.writestr(entry, data)
     return BuiltWheel(f"{dist}-{version}-py3-none-any.whl", buffer.getvalue(), metadata)
+
+
+def build_sdist(name: str, version: str) -> BuiltWheel:
+    """
+    Build a minimal source distribution (``.tar.gz``) holding ``PKG-INFO``.
+
+    It is returned as a :class:`BuiltWheel` (filename, bytes and metadata)
+    so that the fake index can list and serve it like a wheel.
+
+    :param name: The project name.
+    :param version: The version.
+    """
+    dist = canonicalize_name(name).replace("-", "_")
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
+        entry = tarfile.TarInfo(f"{dist}-{version}/PKG-INFO")
+        entry.size = len(metadata)
+        entry.mtime = 1577836800
+        archive.addfile(entry, io.BytesIO(metadata))
+    return BuiltWheel(f"{dist}-{version}.tar.gz", buffer.getvalue(), metadata)

@@ -25,6 +25,10 @@ class Options(usage.Options):
     """
 
     synopsis = "pypiproxy <command> [options]"
+    longdesc = (
+        "twisted-pypi: a caching proxy for Python package indexes. "
+        "'pypiproxy serve --help' lists the proxy's options."
+    )
     subCommands = [
         ["serve", None, ServeOptions, "Run the proxy in the foreground."],
     ]

@@ -73,6 +73,7 @@ class Follower:
     _result: Deferred[None] | None = field(default=None, init=False)
     _fd: int | None = field(default=None, init=False)
     _offset: int = field(default=0, init=False)
+    _length: int | None = field(default=None, init=False)
     _paused: bool = field(default=False, init=False)
     _sending: bool = field(default=False, init=False)
     _ended: bool = field(default=False, init=False)
@@ -102,6 +103,7 @@ class Follower:
             self._end(Failure(e))
             return
         request = self._request
+        self._length = length
         request.setResponseCode(200)
         if length is not None:
             request.setHeader(b"content-length", b"%d" % (length,))
@@ -118,13 +120,21 @@ class Follower:
         """
         Send what was written and not yet sent, unless paused; finish once
         the download is done and everything was sent.
+
+        When the length was announced, the last byte is held back until the
+        download is verified: a client that has every byte would otherwise
+        take a body that fails the hash check for a whole one, since the
+        abort that follows a failed check could arrive after it.
         """
         if self._pumping:
             return
         self._pumping = True
         try:
             while self._fd is not None and not self._paused:
-                available = self._download.written - self._offset
+                sendable = self._download.written
+                if self._length is not None and not self._download.complete:
+                    sendable = min(sendable, self._length - 1)
+                available = sendable - self._offset
                 if available > 0:
                     data = os.pread(
                         self._fd, min(self._chunk_size, available), self._offset

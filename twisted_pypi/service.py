@@ -9,10 +9,10 @@ from typing import Any
 
 from treq.client import HTTPClient
 from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
+from twisted.internet.defer import Deferred, DeferredList, TimeoutError, maybeDeferred
 from twisted.internet.endpoints import serverFromString
-from twisted.internet.threads import deferToThreadPool
 from twisted.internet.interfaces import IListeningPort
+from twisted.internet.threads import deferToThreadPool
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
@@ -126,9 +126,18 @@ def file_fetcher(agent: Any, clock: Any, timeout: float) -> Any:
     headers = Headers({b"accept-encoding": [b"identity"],
                        b"user-agent": [USER_AGENT.encode()]})
 
+    def timed_out(
+        result: IResponse | Failure, timeout: float
+    ) -> IResponse | Failure:
+        # Cancelling an Agent request fails it with ResponseNeverReceived, not
+        # the CancelledError that addTimeout turns into a TimeoutError.
+        if isinstance(result, Failure):
+            raise TimeoutError(f"no response headers within {timeout:g} s")
+        return result
+
     def fetch(url: str, method: bytes = b"GET") -> Deferred[IResponse]:
         d: Deferred[IResponse] = agent.request(method, url.encode("ascii"), headers)
-        return d.addTimeout(timeout, clock)
+        return d.addTimeout(timeout, clock, onTimeoutCancel=timed_out)
 
     return fetch
 

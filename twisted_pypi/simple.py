@@ -5,6 +5,8 @@ with PEP 503 redirects, PEP 691 negotiation, conditional requests and gzip.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.web import http
@@ -45,7 +47,7 @@ class SimpleIndex(Resource):
     def render_GET(self, request: Request) -> bytes | int:
         if not request.path.endswith(b"/"):
             return redirect(request, location(request, self._base_url, "simple/"))
-        return serve_page(request, self._pages.get_list(), self._pages.index.ttl)
+        return serve_page(request, self._pages.get_list, self._pages.index.ttl)
 
 
 class ProjectPageResource(Resource):
@@ -79,17 +81,20 @@ class ProjectPageResource(Resource):
                 request, location(request, self._base_url, f"simple/{project}/")
             )
         return serve_page(
-            request, self._pages.get_project(project), self._pages.index.ttl
+            request, lambda: self._pages.get_project(project), self._pages.index.ttl
         )
 
 
-def serve_page(request: Request, lookup: Deferred[Lookup], ttl: float) -> bytes | int:
+def serve_page(
+    request: Request, lookup: Callable[[], Deferred[Lookup]], ttl: float
+) -> bytes | int:
     """
     Answer ``request`` with the page ``lookup`` finds, in the representation
     the client asked for.
 
     :param request: The client's request.
-    :param lookup: The page cache's answer, to come.
+    :param lookup: Asks the page cache; called only once the client's
+        ``Accept`` header was found acceptable.
     :param ttl: The index TTL; bounds the ``max-age`` sent to the client.
     :return: ``NOT_DONE_YET``, or the body of an immediate 406.
     """
@@ -97,7 +102,9 @@ def serve_page(request: Request, lookup: Deferred[Lookup], ttl: float) -> bytes 
     fmt = request.args.get(b"format", [None])[0]
     representation = choose(
         request.getHeader(b"accept"),
-        fmt.decode("utf-8", "replace") if fmt is not None else None,
+        # Query decoding turns the "+" of "...v1+json" into a space; no media
+        # type has one, so an unencoded "+" (as in PyPI's links) still works.
+        fmt.decode("utf-8", "replace").replace(" ", "+") if fmt is not None else None,
     )
     if representation is None:
         return error_page(
@@ -108,7 +115,7 @@ def serve_page(request: Request, lookup: Deferred[Lookup], ttl: float) -> bytes 
         )
     when_done(
         request,
-        lookup.addCallback(_send, request, representation, ttl),
+        lookup().addCallback(_send, request, representation, ttl),
         "page",
     )
     return NOT_DONE_YET

@@ -193,11 +193,13 @@ async def fetch_page(
             timeout=connect_timeout,
             reactor=clock,
         )
-    except CancelledError:
-        raise UpstreamTimeout(
-            f"no answer from {url} within {connect_timeout:g} s"
-        ) from None
     except Exception as e:
+        # The timeout cancels the request: treq's Agent reports that as a
+        # ResponseNeverReceived wrapping the CancelledError once connected.
+        if isinstance(e, CancelledError) or _cancelled(e):
+            raise UpstreamTimeout(
+                f"no answer from {url} within {connect_timeout:g} s"
+            ) from None
         raise UpstreamError(f"{url}: {_describe(e)}") from e
     final_url = _final_url(response, url)
     status = int(response.code)
@@ -250,6 +252,15 @@ class _Discard(Protocol):
 
     def connectionLost(self, reason: Failure = ResponseDone()) -> None:  # type: ignore[assignment]
         pass
+
+
+def _cancelled(error: BaseException) -> bool:
+    """
+    Whether ``error`` wraps a ``CancelledError`` (as Twisted's
+    ``ResponseNeverReceived`` does when a request is cancelled).
+    """
+    reasons = getattr(error, "reasons", None) or []
+    return any(isinstance(r, Failure) and r.check(CancelledError) for r in reasons)
 
 
 def _describe(error: BaseException) -> str:
