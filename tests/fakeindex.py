@@ -122,8 +122,10 @@ class FakeIndex(Resource):
     def _list(self, request: Request) -> bytes:
         if self.mode == "json":
             body = json.dumps(
-                {"meta": {"api-version": "1.1"},
-                 "projects": [{"name": n} for n in self.projects]}
+                {
+                    "meta": {"api-version": "1.1"},
+                    "projects": [{"name": n} for n in self.projects],
+                }
             ).encode()
             return self._send(request, body, "application/vnd.pypi.simple.v1+json")
         links = "".join(f'<a href="{n}/">{n}</a>' for n in self.projects)
@@ -152,8 +154,12 @@ class FakeIndex(Resource):
                 entries.append(entry)
             versions = sorted({f.wheel.filename.split("-")[1] for f in files})
             body = json.dumps(
-                {"meta": {"api-version": "1.1", "_last-serial": 7}, "name": name,
-                 "files": entries, "versions": versions}
+                {
+                    "meta": {"api-version": "1.1", "_last-serial": 7},
+                    "name": name,
+                    "files": entries,
+                    "versions": versions,
+                }
             ).encode()
             return self._send(request, body, "application/vnd.pypi.simple.v1+json")
         anchors = []

@@ -418,8 +418,11 @@ class HeaderTests(_Base):
         When the hash does not match, the client got all but the last byte
         and then an aborted connection.
         """
-        self.use(FileSpec(self.spec.url, self.spec.segments, self.spec.size,
-                          {"sha256": "0" * 64}))
+        self.use(
+            FileSpec(
+                self.spec.url, self.spec.segments, self.spec.size, {"sha256": "0" * 64}
+            )
+        )
         client = Client(self.site).get()
         response = self.upstream.respond(FakeResponse())
         response.send(DATA)

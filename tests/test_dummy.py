@@ -89,8 +89,7 @@ class ParseSpecTests(SynchronousTestCase):
         spec = parse_dummy_spec("PyYAML")
         self.assertEqual((spec.project, spec.module), ("pyyaml", "yaml"))
         spec = parse_dummy_spec("Opencv_Python.Headless:stub")
-        self.assertEqual((spec.project, spec.module),
-                         ("opencv-python-headless", "cv2"))
+        self.assertEqual((spec.project, spec.module), ("opencv-python-headless", "cv2"))
 
     def test_one_version(self) -> None:
         """
@@ -222,9 +221,15 @@ class DummySpecTests(SynchronousTestCase):
         An unnormalized or invalid name, no versions, an invalid version or
         an invalid stub module raise ``ValueError``.
         """
-        for args in [("Torch",), ("a b",), ("torch", ()), ("torch", ("x",)),
-                     ("torch", ("2.0 ",)), ("torch", ("1.0-1",)),
-                     ("torch", None, ImportMode.STUB, "a-b")]:
+        for args in [
+            ("Torch",),
+            ("a b",),
+            ("torch", ()),
+            ("torch", ("x",)),
+            ("torch", ("2.0 ",)),
+            ("torch", ("1.0-1",)),
+            ("torch", None, ImportMode.STUB, "a-b"),
+        ]:
             self.assertRaises(ValueError, DummySpec, *args)
 
 
@@ -238,16 +243,26 @@ class ImportNameTests(SynchronousTestCase):
         Projects whose import name differs from their name map to it.
         """
         expected = {
-            "opencv-python": "cv2", "opencv-python-headless": "cv2",
+            "opencv-python": "cv2",
+            "opencv-python-headless": "cv2",
             "opencv-contrib-python": "cv2",
-            "opencv-contrib-python-headless": "cv2", "pillow": "PIL",
-            "scikit-learn": "sklearn", "scikit-image": "skimage",
-            "pyyaml": "yaml", "beautifulsoup4": "bs4",
-            "tensorflow-cpu": "tensorflow", "tensorflow-gpu": "tensorflow",
-            "tf-nightly": "tensorflow", "faiss-cpu": "faiss", "faiss-gpu": "faiss",
-            "onnxruntime-gpu": "onnxruntime", "python-dateutil": "dateutil",
-            "protobuf": "google.protobuf", "torch": "torch",
-            "torchvision": "torchvision", "torchaudio": "torchaudio",
+            "opencv-contrib-python-headless": "cv2",
+            "pillow": "PIL",
+            "scikit-learn": "sklearn",
+            "scikit-image": "skimage",
+            "pyyaml": "yaml",
+            "beautifulsoup4": "bs4",
+            "tensorflow-cpu": "tensorflow",
+            "tensorflow-gpu": "tensorflow",
+            "tf-nightly": "tensorflow",
+            "faiss-cpu": "faiss",
+            "faiss-gpu": "faiss",
+            "onnxruntime-gpu": "onnxruntime",
+            "python-dateutil": "dateutil",
+            "protobuf": "google.protobuf",
+            "torch": "torch",
+            "torchvision": "torchvision",
+            "torchaudio": "torchaudio",
         }
         self.assertEqual(dict(KNOWN_IMPORT_NAMES), expected)
         for project, module in expected.items():
@@ -274,8 +289,18 @@ class ImportNameTests(SynchronousTestCase):
         """
         for name in ("cv2", "PIL", "_x", "google.protobuf", "a.b.c"):
             self.assertTrue(is_import_name(name), name)
-        for name in ("", "2d", "a-b", "a.", ".a", "a..b", "class", "a.None",
-                     "t\u00f6rch", "a/b"):
+        for name in (
+            "",
+            "2d",
+            "a-b",
+            "a.",
+            ".a",
+            "a..b",
+            "class",
+            "a.None",
+            "t\u00f6rch",
+            "a/b",
+        ):
             self.assertFalse(is_import_name(name), name)
 
 
@@ -291,8 +316,7 @@ class WheelTests(SynchronousTestCase):
         """
         for project, version, filename in [
             ("torch", "2.3.1", "torch-2.3.1-py3-none-any.whl"),
-            ("opencv-python", "4.9.0.80",
-             "opencv_python-4.9.0.80-py3-none-any.whl"),
+            ("opencv-python", "4.9.0.80", "opencv_python-4.9.0.80-py3-none-any.whl"),
             ("torch", "2.4.0rc1", "torch-2.4.0rc1-py3-none-any.whl"),
             ("torch", "2.3.1+cpu", "torch-2.3.1+cpu-py3-none-any.whl"),
             ("torch", "1!2.0", "torch-1!2.0-py3-none-any.whl"),
@@ -314,8 +338,9 @@ class WheelTests(SynchronousTestCase):
             for mode in ImportMode:
                 wheel = build_dummy_wheel(DummySpec("torch", mode=mode), version, None)
                 files = read(wheel)
-                self.assertEqual(files[f"torch-{version}.dist-info/METADATA"],
-                                 wheel.metadata)
+                self.assertEqual(
+                    files[f"torch-{version}.dist-info/METADATA"], wheel.metadata
+                )
                 parsed = headers(wheel.metadata)
                 self.assertEqual(parsed["Metadata-Version"], "2.1")
                 self.assertEqual(parsed["Name"], "torch")
@@ -348,8 +373,9 @@ class WheelTests(SynchronousTestCase):
         """
         wheel = build_dummy_wheel(DummySpec("torch"), "2.3.1", None)
         self.assertEqual(wheel.sha256, hashlib.sha256(wheel.content).hexdigest())
-        self.assertEqual(wheel.metadata_sha256,
-                         hashlib.sha256(wheel.metadata).hexdigest())
+        self.assertEqual(
+            wheel.metadata_sha256, hashlib.sha256(wheel.metadata).hexdigest()
+        )
         self.assertEqual(wheel.size, len(wheel.content))
 
     def test_requires_python(self) -> None:
@@ -357,6 +383,7 @@ class WheelTests(SynchronousTestCase):
         ``Requires-Python`` is mirrored, kept on one line, and left out when
         not given or empty.
         """
+
         def requires(value: str | None) -> str | None:
             wheel = build_dummy_wheel(DummySpec("torch"), "2.3.1", value)
             return headers(wheel.metadata)["Requires-Python"]
@@ -371,8 +398,9 @@ class WheelTests(SynchronousTestCase):
         An invalid ``Requires-Python`` raises ``ValueError``.
         """
         for value in (">=3.8\nRequires-Dist: x", "3.8", ">=3.8;"):
-            self.assertRaises(ValueError, build_dummy_wheel,
-                              DummySpec("torch"), "2.3.1", value)
+            self.assertRaises(
+                ValueError, build_dummy_wheel, DummySpec("torch"), "2.3.1", value
+            )
 
     def test_invalid_version(self) -> None:
         """
@@ -380,8 +408,9 @@ class WheelTests(SynchronousTestCase):
         written raises ``ValueError``.
         """
         for version in ("banana", "2.3.1 ", "2.3.1\n", "1.0-1", "2.*"):
-            self.assertRaises(ValueError, build_dummy_wheel,
-                              DummySpec("torch"), version, None)
+            self.assertRaises(
+                ValueError, build_dummy_wheel, DummySpec("torch"), version, None
+            )
 
     def test_record(self) -> None:
         """
@@ -412,8 +441,15 @@ class WheelTests(SynchronousTestCase):
         """
         files = read(build_dummy_wheel(DummySpec("torch"), "2.3.1", None))
         info = "torch-2.3.1.dist-info/"
-        self.assertEqual(list(files), [info + "METADATA", info + "WHEEL",
-                                       info + "top_level.txt", info + "RECORD"])
+        self.assertEqual(
+            list(files),
+            [
+                info + "METADATA",
+                info + "WHEEL",
+                info + "top_level.txt",
+                info + "RECORD",
+            ],
+        )
         self.assertEqual(files[info + "top_level.txt"], b"")
 
     def test_stub_contents(self) -> None:
@@ -424,9 +460,16 @@ class WheelTests(SynchronousTestCase):
         spec = DummySpec("opencv-python", mode=ImportMode.STUB)
         files = read(build_dummy_wheel(spec, "4.9.0.80", None))
         info = "opencv_python-4.9.0.80.dist-info/"
-        self.assertEqual(list(files), ["cv2/__init__.py", info + "METADATA",
-                                       info + "WHEEL", info + "top_level.txt",
-                                       info + "RECORD"])
+        self.assertEqual(
+            list(files),
+            [
+                "cv2/__init__.py",
+                info + "METADATA",
+                info + "WHEEL",
+                info + "top_level.txt",
+                info + "RECORD",
+            ],
+        )
         self.assertEqual(files[info + "top_level.txt"], b"cv2\n")
 
     def test_dotted_stub(self) -> None:
@@ -437,8 +480,10 @@ class WheelTests(SynchronousTestCase):
         spec = DummySpec("acme-core", mode=ImportMode.STUB, module="acme.core")
         files = read(build_dummy_wheel(spec, "1.0", None))
         self.assertIn("acme/core/__init__.py", files)
-        self.assertEqual([p for p in files if not p.startswith("acme_core-")],
-                         ["acme/core/__init__.py"])
+        self.assertEqual(
+            [p for p in files if not p.startswith("acme_core-")],
+            ["acme/core/__init__.py"],
+        )
         self.assertEqual(files["acme_core-1.0.dist-info/top_level.txt"], b"acme\n")
 
     def test_wheel_file(self) -> None:
@@ -477,8 +522,9 @@ class UpstreamFilenameTests(SynchronousTestCase):
         """
         The files of a ``torch`` dummy imitating ``filename``.
         """
-        wheel = build_dummy_wheel(DummySpec("torch"), version, ">=3.8",
-                                  upstream_filename=filename)
+        wheel = build_dummy_wheel(
+            DummySpec("torch"), version, ">=3.8", upstream_filename=filename
+        )
         self.assertEqual(wheel.filename, filename)
         return read(wheel)
 
@@ -487,8 +533,10 @@ class UpstreamFilenameTests(SynchronousTestCase):
         The filename is kept exactly and ``WHEEL`` lists its tag.
         """
         files = self.build("torch-2.3.1+cpu-cp311-cp311-linux_x86_64.whl")
-        self.assertIn(b"\nTag: cp311-cp311-linux_x86_64\n",
-                      files["torch-2.3.1+cpu.dist-info/WHEEL"])
+        self.assertIn(
+            b"\nTag: cp311-cp311-linux_x86_64\n",
+            files["torch-2.3.1+cpu.dist-info/WHEEL"],
+        )
 
     def test_compressed_tags_and_build(self) -> None:
         """
@@ -515,13 +563,21 @@ class UpstreamFilenameTests(SynchronousTestCase):
         A filename of another project or version, or no wheel filename at
         all, raises ``ValueError``.
         """
-        for filename in ("torchvision-2.3.1+cpu-py3-none-any.whl",
-                         "torch-2.3.2-py3-none-any.whl",
-                         "torch-2.3.1+cpu.tar.gz",
-                         "torch-2.3.1+cpu-1\n-py3-none-any.whl",
-                         "torch-2.3.1+cpu-py3-none.whl"):
-            self.assertRaises(ValueError, build_dummy_wheel, DummySpec("torch"),
-                              "2.3.1+cpu", None, upstream_filename=filename)
+        for filename in (
+            "torchvision-2.3.1+cpu-py3-none-any.whl",
+            "torch-2.3.2-py3-none-any.whl",
+            "torch-2.3.1+cpu.tar.gz",
+            "torch-2.3.1+cpu-1\n-py3-none-any.whl",
+            "torch-2.3.1+cpu-py3-none.whl",
+        ):
+            self.assertRaises(
+                ValueError,
+                build_dummy_wheel,
+                DummySpec("torch"),
+                "2.3.1+cpu",
+                None,
+                upstream_filename=filename,
+            )
 
 
 class StubModuleTests(SynchronousTestCase):
@@ -565,14 +621,14 @@ class StubModuleTests(SynchronousTestCase):
         """
         Missing dunder names raise a plain ``AttributeError``, as any module.
         """
-        module = stub(DummySpec("acme-core", mode=ImportMode.STUB,
-                                module="acme.core"))
+        module = stub(DummySpec("acme-core", mode=ImportMode.STUB, module="acme.core"))
         for name in ("__path__", "__wrapped__", "__torch_function__"):
             with self.assertRaises(AttributeError) as raised:
                 getattr(module, name)
             self.assertIs(type(raised.exception), AttributeError)
-            self.assertEqual(str(raised.exception),
-                             f"module 'acme.core' has no attribute '{name}'")
+            self.assertEqual(
+                str(raised.exception), f"module 'acme.core' has no attribute '{name}'"
+            )
 
 
 class DeterminismTests(SynchronousTestCase):
@@ -603,8 +659,9 @@ class DeterminismTests(SynchronousTestCase):
         whatever the Python or ``zipfile`` version.
         """
         spec = DummySpec("torch", mode=ImportMode.STUB)
-        self.assertEqual(build_dummy_wheel(spec, "2.3.1", ">=3.8").sha256,
-                         GOLDEN_SHA256)
+        self.assertEqual(
+            build_dummy_wheel(spec, "2.3.1", ">=3.8").sha256, GOLDEN_SHA256
+        )
 
     def test_other_processes(self) -> None:
         """
@@ -612,8 +669,9 @@ class DeterminismTests(SynchronousTestCase):
         wheels as this one.
         """
         expected = [
-            build_dummy_wheel(parse_dummy_spec(text), version, python,
-                              upstream_filename=upstream).sha256
+            build_dummy_wheel(
+                parse_dummy_spec(text), version, python, upstream_filename=upstream
+            ).sha256
             for text, version, python, upstream in self.CASES
         ]
         self.assertEqual(len(set(expected)), len(self.CASES))
@@ -623,13 +681,23 @@ class DeterminismTests(SynchronousTestCase):
             "    print(build_dummy_wheel(parse_dummy_spec(text), version, python,"
             " upstream_filename=upstream).sha256)\n"
         )
-        for seed, tz, locale in [("0", "UTC", "C"),
-                                 ("4242", "Pacific/Kiritimati", "C.UTF-8")]:
-            env = {"PYTHONPATH": ROOT, "PYTHONHASHSEED": seed, "TZ": tz,
-                   "LC_ALL": locale, "PATH": os.environ.get("PATH", "")}
+        for seed, tz, locale in [
+            ("0", "UTC", "C"),
+            ("4242", "Pacific/Kiritimati", "C.UTF-8"),
+        ]:
+            env = {
+                "PYTHONPATH": ROOT,
+                "PYTHONHASHSEED": seed,
+                "TZ": tz,
+                "LC_ALL": locale,
+                "PATH": os.environ.get("PATH", ""),
+            }
             result = subprocess.run(
-                [sys.executable, "-c", script], env=env, capture_output=True,
-                text=True, timeout=60,
+                [sys.executable, "-c", script],
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=60,
             )
             self.assertEqual(result.returncode, 0, result.stderr)
             self.assertEqual(result.stdout.split(), expected)

@@ -34,9 +34,12 @@ else:
 INSTALLED = [
     ("torch:stub", "2.3.1", None),
     ("torchaudio", "2.3.1+cpu", None),
-    ("tensorflow", "2.16.0rc0",
-     f"tensorflow-2.16.0rc0-1-{interpreter_name()}{interpreter_version()}"
-     "-none-any.whl"),
+    (
+        "tensorflow",
+        "2.16.0rc0",
+        f"tensorflow-2.16.0rc0-1-{interpreter_name()}{interpreter_version()}"
+        "-none-any.whl",
+    ),
     ("acme-core:stub:module=acme.core", "1.0", None),
 ]
 
@@ -47,11 +50,13 @@ def clean_environment() -> dict[str, str]:
     Python, and with pip's configuration files ignored.
     """
     env = {
-        key: value for key, value in os.environ.items()
+        key: value
+        for key, value in os.environ.items()
         if not key.startswith(("PIP_", "UV_", "PYTHON", "VIRTUAL_ENV", "CONDA"))
     }
-    env.update(PIP_CONFIG_FILE=os.devnull, UV_NO_CONFIG="1",
-               UV_PYTHON_DOWNLOADS="never")
+    env.update(
+        PIP_CONFIG_FILE=os.devnull, UV_NO_CONFIG="1", UV_PYTHON_DOWNLOADS="never"
+    )
     return env
 
 
@@ -97,8 +102,9 @@ class _InstalledDummyTests(_TestCase):
         atexit.register(shutil.rmtree, directory, True)
         wheels = []
         for text, version, upstream in INSTALLED:
-            wheel = build_dummy_wheel(parse_dummy_spec(text), version, ">=3.8",
-                                      upstream_filename=upstream)
+            wheel = build_dummy_wheel(
+                parse_dummy_spec(text), version, ">=3.8", upstream_filename=upstream
+            )
             path = os.path.join(directory, wheel.filename)
             with open(path, "wb") as f:
                 f.write(wheel.content)
@@ -108,10 +114,16 @@ class _InstalledDummyTests(_TestCase):
         python = os.path.join(venv, bindir, "python")
         command = cls.install_command(python, wheels)
         env = clean_environment()
-        subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv],
-                       env=env, check=True, capture_output=True, timeout=120)
-        result = subprocess.run(command, env=env, capture_output=True, text=True,
-                                timeout=120)
+        subprocess.run(
+            [sys.executable, "-m", "venv", "--without-pip", venv],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        result = subprocess.run(
+            command, env=env, capture_output=True, text=True, timeout=120
+        )
         if result.returncode != 0:
             raise AssertionError(f"{command} failed:\n{result.stdout}{result.stderr}")
         cls.python = python
@@ -122,8 +134,11 @@ class _InstalledDummyTests(_TestCase):
         Run ``code`` in the environment; it prints one JSON value, returned.
         """
         result = subprocess.run(
-            [self.environment(), "-c", code], env=clean_environment(),
-            capture_output=True, text=True, timeout=60,
+            [self.environment(), "-c", code],
+            env=clean_environment(),
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         self.assertEqual(result.returncode, 0, result.stderr)
         return json.loads(result.stdout)
@@ -133,57 +148,72 @@ class _InstalledDummyTests(_TestCase):
         An absent-mode dummy has no module: ``find_spec`` is ``None`` and the
         import raises ``ModuleNotFoundError``.
         """
-        self.assertEqual(self.probe(
-            "import importlib.util, json\n"
-            "try:\n"
-            "    import torchaudio\n"
-            "    error = None\n"
-            "except ImportError as e:\n"
-            "    error = [type(e).__name__, e.name]\n"
-            "print(json.dumps([importlib.util.find_spec('torchaudio'), error]))\n"
-        ), [None, ["ModuleNotFoundError", "torchaudio"]])
+        self.assertEqual(
+            self.probe(
+                "import importlib.util, json\n"
+                "try:\n"
+                "    import torchaudio\n"
+                "    error = None\n"
+                "except ImportError as e:\n"
+                "    error = [type(e).__name__, e.name]\n"
+                "print(json.dumps([importlib.util.find_spec('torchaudio'), error]))\n"
+            ),
+            [None, ["ModuleNotFoundError", "torchaudio"]],
+        )
 
     def test_absent_installed(self) -> None:
         """
         The installed distribution has the dummy's version, the mirrored
         ``Requires-Python`` and no requirements, so dependents are satisfied.
         """
-        self.assertEqual(self.probe(
-            "import importlib.metadata as m, json\n"
-            "d = m.distribution('torchaudio')\n"
-            "print(json.dumps([d.version, d.metadata['Requires-Python'],"
-            " d.requires]))\n"
-        ), ["2.3.1+cpu", ">=3.8", None])
+        self.assertEqual(
+            self.probe(
+                "import importlib.metadata as m, json\n"
+                "d = m.distribution('torchaudio')\n"
+                "print(json.dumps([d.version, d.metadata['Requires-Python'],"
+                " d.requires]))\n"
+            ),
+            ["2.3.1+cpu", ">=3.8", None],
+        )
 
     def test_interpreter_tagged_wheel(self) -> None:
         """
         A dummy named like an interpreter-specific upstream wheel with a build
         tag installs, and its pre-release version is recorded.
         """
-        self.assertEqual(self.probe(
-            "import importlib.metadata as m, importlib.util, json\n"
-            "print(json.dumps([m.version('tensorflow'),"
-            " importlib.util.find_spec('tensorflow')]))\n"
-        ), ["2.16.0rc0", None])
+        self.assertEqual(
+            self.probe(
+                "import importlib.metadata as m, importlib.util, json\n"
+                "print(json.dumps([m.version('tensorflow'),"
+                " importlib.util.find_spec('tensorflow')]))\n"
+            ),
+            ["2.16.0rc0", None],
+        )
 
     def test_stub_version(self) -> None:
         """
         A stub imports and has the dummy's version.
         """
-        self.assertEqual(self.probe(
-            "import importlib.metadata as m, json, torch\n"
-            "print(json.dumps([torch.__version__, m.version('torch')]))\n"
-        ), ["2.3.1", "2.3.1"])
+        self.assertEqual(
+            self.probe(
+                "import importlib.metadata as m, json, torch\n"
+                "print(json.dumps([torch.__version__, m.version('torch')]))\n"
+            ),
+            ["2.3.1", "2.3.1"],
+        )
 
     def test_stub_hasattr(self) -> None:
         """
         ``hasattr`` on a stub is false, and ``getattr`` gives the default.
         """
-        self.assertEqual(self.probe(
-            "import json, torch\n"
-            "print(json.dumps([hasattr(torch, 'cuda'),"
-            " getattr(torch, 'nn', 'default')]))\n"
-        ), [False, "default"])
+        self.assertEqual(
+            self.probe(
+                "import json, torch\n"
+                "print(json.dumps([hasattr(torch, 'cuda'),"
+                " getattr(torch, 'nn', 'default')]))\n"
+            ),
+            [False, "default"],
+        )
 
     def test_stub_use_raises(self) -> None:
         """
@@ -209,20 +239,23 @@ class _InstalledDummyTests(_TestCase):
         ``__path__`` exist, a missing dunder is a plain ``AttributeError``,
         ``from torch import *`` works and a submodule is not found.
         """
-        self.assertEqual(self.probe(
-            "import json, torch\n"
-            "from torch import *\n"
-            "out = [torch.__spec__.name, len(torch.__path__)]\n"
-            "try:\n"
-            "    torch.__wrapped__\n"
-            "except AttributeError as e:\n"
-            "    out.append(type(e).__name__)\n"
-            "try:\n"
-            "    import torch.nn\n"
-            "except ImportError as e:\n"
-            "    out.append(type(e).__name__)\n"
-            "print(json.dumps(out))\n"
-        ), ["torch", 1, "AttributeError", "ModuleNotFoundError"])
+        self.assertEqual(
+            self.probe(
+                "import json, torch\n"
+                "from torch import *\n"
+                "out = [torch.__spec__.name, len(torch.__path__)]\n"
+                "try:\n"
+                "    torch.__wrapped__\n"
+                "except AttributeError as e:\n"
+                "    out.append(type(e).__name__)\n"
+                "try:\n"
+                "    import torch.nn\n"
+                "except ImportError as e:\n"
+                "    out.append(type(e).__name__)\n"
+                "print(json.dumps(out))\n"
+            ),
+            ["torch", 1, "AttributeError", "ModuleNotFoundError"],
+        )
 
     def test_dotted_stub(self) -> None:
         """
@@ -260,9 +293,21 @@ class PipInstallTests(_InstalledDummyTests, SynchronousTestCase):
             raise SkipTest("pip is not installed") from None
         if Version(pip_version) < Version("22.3"):
             raise SkipTest(f"pip {pip_version} has no --python")
-        return [sys.executable, "-m", "pip", "--python", python, "--isolated",
-                "--disable-pip-version-check", "install", "--no-cache-dir",
-                "--no-deps", "--no-index", "--no-input", *wheels]
+        return [
+            sys.executable,
+            "-m",
+            "pip",
+            "--python",
+            python,
+            "--isolated",
+            "--disable-pip-version-check",
+            "install",
+            "--no-cache-dir",
+            "--no-deps",
+            "--no-index",
+            "--no-input",
+            *wheels,
+        ]
 
 
 class UvInstallTests(_InstalledDummyTests, SynchronousTestCase):
@@ -278,5 +323,16 @@ class UvInstallTests(_InstalledDummyTests, SynchronousTestCase):
         uv = find_uv()
         if uv is None:
             raise SkipTest("uv is not installed")
-        return [uv, "pip", "install", "--python", python, "--no-config",
-                "--no-cache", "--offline", "--no-deps", "--no-index", *wheels]
+        return [
+            uv,
+            "pip",
+            "install",
+            "--python",
+            python,
+            "--no-config",
+            "--no-cache",
+            "--offline",
+            "--no-deps",
+            "--no-index",
+            *wheels,
+        ]

@@ -20,7 +20,9 @@ def installed_script(name: str) -> str:
     try:
         distribution("twisted-pypi")
     except PackageNotFoundError:
-        raise SkipTest("twisted-pypi is not installed; run the suite through tox")
+        raise SkipTest(
+            "twisted-pypi is not installed; run the suite through tox"
+        ) from None
     path = os.path.join(os.path.dirname(sys.executable), name)
     if not os.path.exists(path):
         raise SkipTest(f"{name} is not installed beside {sys.executable}")
@@ -37,9 +39,14 @@ class InstalledTests(SynchronousTestCase):
         Run an installed script outside the source tree, so that only the
         installed package can answer.
         """
+        cwd = self.mktemp()
+        os.makedirs(cwd)
         return subprocess.run(
-            list(args), capture_output=True, text=True, timeout=60,
-            cwd=self.mktemp() if os.makedirs(self.mktemp(), exist_ok=True) else None,
+            list(args),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=cwd,
             env={**os.environ, "PYTHONPATH": ""},
         )
 
@@ -57,8 +64,14 @@ class InstalledTests(SynchronousTestCase):
         """
         result = self.run_script(installed_script("twistd"), "pypiproxy", "--help")
         self.assertEqual(result.returncode, 0, result.stderr)
-        for option in ("--listen", "--index", "--cache-dir", "--cache-size",
-                       "--index-ttl", "--base-url"):
+        for option in (
+            "--listen",
+            "--index",
+            "--cache-dir",
+            "--cache-size",
+            "--index-ttl",
+            "--base-url",
+        ):
             self.assertIn(option, result.stdout)
 
     def test_console_script_bad_option(self) -> None:

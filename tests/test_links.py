@@ -24,8 +24,16 @@ class LinkTests(SynchronousTestCase):
         segments = local_segments("pypi", WHEEL)
         self.assertEqual(
             segments,
-            ("pypi", "https", "files.pythonhosted.org", "packages", "ab", "cd",
-             "ef", "attrs-23.1.0-py3-none-any.whl"),
+            (
+                "pypi",
+                "https",
+                "files.pythonhosted.org",
+                "packages",
+                "ab",
+                "cd",
+                "ef",
+                "attrs-23.1.0-py3-none-any.whl",
+            ),
         )
         assert segments is not None
         self.assertEqual(upstream_url(segments), WHEEL)
@@ -54,9 +62,12 @@ class LinkTests(SynchronousTestCase):
         )
         assert segments is not None
         self.assertEqual(
-            local_path(segments), "files/local/http/127.0.0.1%3A8080/p/a%20b/x-1.0.tar.gz"
+            local_path(segments),
+            "files/local/http/127.0.0.1%3A8080/p/a%20b/x-1.0.tar.gz",
         )
-        self.assertEqual(upstream_url(segments), "http://127.0.0.1:8080/p/a%20b/x-1.0.tar.gz")
+        self.assertEqual(
+            upstream_url(segments), "http://127.0.0.1:8080/p/a%20b/x-1.0.tar.gz"
+        )
 
     def test_unsafe_refused(self) -> None:
         """

@@ -49,16 +49,31 @@ class SegmentTests(SynchronousTestCase):
         Empty, dot, dot-dot, hidden, slash, backslash, NUL and over-long
         segments are refused.
         """
-        for segment in ("", ".", "..", ".hidden", "a/b", "a\\b", "a\x00b",
-                        "x" * 256, "a\nb"):
+        for segment in (
+            "",
+            ".",
+            "..",
+            ".hidden",
+            "a/b",
+            "a\\b",
+            "a\x00b",
+            "x" * 256,
+            "a\nb",
+        ):
             self.assertFalse(is_safe_segment(segment), repr(segment))
 
     def test_safe(self) -> None:
         """
         Ordinary names, hosts with ports and digests are accepted.
         """
-        for segment in ("packages", "127.0.0.1:8080", "[::1]:80", "ab",
-                        "x-1.0-py3-none-any.whl", "x" * 255):
+        for segment in (
+            "packages",
+            "127.0.0.1:8080",
+            "[::1]:80",
+            "ab",
+            "x-1.0-py3-none-any.whl",
+            "x" * 255,
+        ):
             self.assertTrue(is_safe_segment(segment), segment)
 
 
@@ -71,9 +86,7 @@ class FilenameTests(SynchronousTestCase):
         """
         Wheel and sdist filenames give their normalized project name.
         """
-        self.assertEqual(
-            project_of_filename("Foo_Bar-1.0-py3-none-any.whl"), "foo-bar"
-        )
+        self.assertEqual(project_of_filename("Foo_Bar-1.0-py3-none-any.whl"), "foo-bar")
         self.assertEqual(project_of_filename("foo_bar-1.0.tar.gz"), "foo-bar")
         self.assertEqual(project_of_filename("foo-bar-2.0rc1.zip"), "foo-bar")
 
@@ -82,7 +95,14 @@ class FilenameTests(SynchronousTestCase):
         Other files, broken names and path tricks are not distribution
         filenames.
         """
-        for name in ("foo-1.0.exe", "foo-1.0.egg", "foo-1.0-py3.whl",
-                     "../foo-1.0.tar.gz", "foo/../bar-1.0.tar.gz",
-                     ".foo-1.0.tar.gz", "foo-1.0.tar.gz\x00", "notaversion.tar.gz"):
+        for name in (
+            "foo-1.0.exe",
+            "foo-1.0.egg",
+            "foo-1.0-py3.whl",
+            "../foo-1.0.tar.gz",
+            "foo/../bar-1.0.tar.gz",
+            ".foo-1.0.tar.gz",
+            "foo-1.0.tar.gz\x00",
+            "notaversion.tar.gz",
+        ):
             self.assertFalse(is_distribution_filename(name), name)

@@ -34,7 +34,9 @@ def page_body(*versions: str, status: str | None = None) -> bytes:
         for v in versions
     ]
     page: dict[str, object] = {
-        "meta": {"api-version": "1.1"}, "name": "demo", "files": files,
+        "meta": {"api-version": "1.1"},
+        "name": "demo",
+        "files": files,
         "versions": list(versions),
     }
     if status:
@@ -229,7 +231,8 @@ class PageCacheTests(SynchronousTestCase):
         html = result.entry.rendition(False).body
         self.assertIn(
             b'href="https://proxy.example/pypi/files/up/http/upstream.test/packages/'
-            b'demo-1.0-py3-none-any.whl#sha256=', html,
+            b"demo-1.0-py3-none-any.whl#sha256=",
+            html,
         )
 
     def test_renditions_once(self) -> None:
@@ -274,8 +277,9 @@ class PageCacheTests(SynchronousTestCase):
         """
         d = self.cache.get_list()
         self.assertEqual(self.client.calls[0][0], "http://upstream.test/simple/")
-        body = json.dumps({"meta": {"api-version": "1.0"},
-                           "projects": [{"name": "Foo.Bar"}]}).encode()
+        body = json.dumps(
+            {"meta": {"api-version": "1.0"}, "projects": [{"name": "Foo.Bar"}]}
+        ).encode()
         self.client.answer(0, page_response(body, url="http://upstream.test/simple/"))
         result = self.successResultOf(d)
         assert result.entry is not None

@@ -104,9 +104,7 @@ class ServiceTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.cache_dir = FilePath(self.mktemp())
 
-    def make(
-        self, reactor: ListeningReactor, *listen: str
-    ) -> ProxyService:
+    def make(self, reactor: ListeningReactor, *listen: str) -> ProxyService:
         """
         A service listening on ``listen``, caching in ``self.cache_dir``.
         """
@@ -143,8 +141,7 @@ class ServiceTests(SynchronousTestCase):
             service.startService()
         lines = messages(events, "twisted_pypi.service")
         self.assertIn(
-            "Listening on tcp:8123:interface=127.0.0.1: "
-            "http://127.0.0.1:8123/simple/",
+            "Listening on tcp:8123:interface=127.0.0.1: http://127.0.0.1:8123/simple/",
             lines,
         )
         self.assertIn(

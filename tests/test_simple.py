@@ -512,9 +512,7 @@ class NegotiationTests(ProxyTestCase):
         assert etag is not None
         conditional = {"Accept": PIP, "If-None-Match": etag}
         answers.append(self.proxy.get("/simple/demo/", headers=conditional))
-        self.assertEqual(
-            [a.code for a in answers], [200, 200, 200, 200, 404, 406, 304]
-        )
+        self.assertEqual([a.code for a in answers], [200, 200, 200, 200, 404, 406, 304])
         for answer in answers:
             self.assertEqual(answer.headers.getRawHeaders("vary"),
                              ["Accept, Accept-Encoding"], answer.code)  # fmt: skip

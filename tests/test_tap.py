@@ -84,9 +84,12 @@ class OptionsTests(SynchronousTestCase):
         order.
         """
         config = parse(
-            "--cache-dir", self.cache,
-            "--listen", "tcp:0:interface=127.0.0.1",
-            "--listen", "unix:/tmp/pypiproxy.sock",
+            "--cache-dir",
+            self.cache,
+            "--listen",
+            "tcp:0:interface=127.0.0.1",
+            "--listen",
+            "unix:/tmp/pypiproxy.sock",
         )
         self.assertEqual(
             config.listen, ("tcp:0:interface=127.0.0.1", "unix:/tmp/pypiproxy.sock")
@@ -97,11 +100,16 @@ class OptionsTests(SynchronousTestCase):
         Every option lands in the configuration, converted to its type.
         """
         config = parse(
-            "--cache-dir", self.cache,
-            "--index", "http://127.0.0.1:9000/simple",
-            "--cache-size", "500M",
-            "--index-ttl", "30",
-            "--base-url", "https://pypi.example.com/mirror",
+            "--cache-dir",
+            self.cache,
+            "--index",
+            "http://127.0.0.1:9000/simple",
+            "--cache-size",
+            "500M",
+            "--index-ttl",
+            "30",
+            "--base-url",
+            "https://pypi.example.com/mirror",
         )
         self.assertEqual(config.indexes[0].url, "http://127.0.0.1:9000/simple/")
         self.assertEqual(config.indexes[0].name, "127.0.0.1:9000")

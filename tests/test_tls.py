@@ -4,6 +4,8 @@ The proxy verifies its upstreams' TLS certificates.
 
 from __future__ import annotations
 
+from typing import Any
+
 import treq
 from service_identity.exceptions import CertificateError
 from twisted.internet import reactor, ssl
@@ -45,7 +47,8 @@ class UpstreamCertificateTests(TestCase):
         )
         service.startService()
         self.addCleanup(service.stopService)
-        proxy = f"http://127.0.0.1:{service.ports[0].getHost().port}"
+        address: Any = service.ports[0].getHost()
+        proxy = f"http://127.0.0.1:{address.port}"
         response = await treq.get(f"{proxy}/simple/demo/", persistent=False)
         body = await response.text()
         self.assertEqual(response.code, 502, body)

@@ -30,14 +30,21 @@ class FetchPageTests(SynchronousTestCase):
         self.clock = Clock()
         self.client = FakeClient()
 
-    def fetch(self, etag: str | None = None, limit: int = 1000) -> Deferred[PageResponse]:
+    def fetch(
+        self, etag: str | None = None, limit: int = 1000
+    ) -> Deferred[PageResponse]:
         """
         Start fetching the demo page.
         """
         return Deferred.fromCoroutine(
             fetch_page(
-                self.client, self.clock, "http://upstream.test/simple/demo/",
-                etag=etag, limit=limit, connect_timeout=10, idle_timeout=5,
+                self.client,
+                self.clock,
+                "http://upstream.test/simple/demo/",
+                etag=etag,
+                limit=limit,
+                connect_timeout=10,
+                idle_timeout=5,
             )
         )
 
@@ -51,13 +58,19 @@ class FetchPageTests(SynchronousTestCase):
         self.assertEqual(kwargs["headers"]["Accept"], PAGE_ACCEPT)
         self.assertEqual(kwargs["headers"]["If-None-Match"], '"abc"')
         self.assertTrue(kwargs["unbuffered"])
-        self.client.answer(0, page_response(b"{}", etag='"new"',
-                                            url="http://mirror.test/simple/demo/"))
+        self.client.answer(
+            0, page_response(b"{}", etag='"new"', url="http://mirror.test/simple/demo/")
+        )
         result = self.successResultOf(d)
         self.assertEqual(
             result,
-            PageResponse(200, "http://mirror.test/simple/demo/", b"{}",
-                         "application/vnd.pypi.simple.v1+json", '"new"'),
+            PageResponse(
+                200,
+                "http://mirror.test/simple/demo/",
+                b"{}",
+                "application/vnd.pypi.simple.v1+json",
+                '"new"',
+            ),
         )
 
     def test_other_status_returned(self) -> None:

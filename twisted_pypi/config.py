@@ -71,9 +71,7 @@ def parse_http_url(text: str, what: str) -> str:
     except ValueError as e:
         raise ValueError(f"{what} {text!r} is not a valid URL: {e}") from None
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise ValueError(
-            f"{what} {text!r} must be an absolute http:// or https:// URL"
-        )
+        raise ValueError(f"{what} {text!r} must be an absolute http:// or https:// URL")
     if parts.query or parts.fragment:
         raise ValueError(f"{what} {text!r} must not have a query or fragment")
     return text if text.endswith("/") else text + "/"

@@ -258,7 +258,9 @@ class Download:
             raise ValueError("HEAD is not served by a download")
         if self.failure is not None:
             return fail(self.failure)
-        follower = Follower(self, request, self._chunk_size, content_type(self.spec.segments[-1]))
+        follower = Follower(
+            self, request, self._chunk_size, content_type(self.spec.segments[-1])
+        )
         self._cache.pin(self.spec.segments)
         self._followers.append(follower)
         result = follower.attach()

@@ -44,17 +44,30 @@ DUMMY_SPEC_SYNTAX: Final = (
 #: Normalized project name to import name, for projects whose import name is
 #: not their name with ``-`` turned into ``_``.  A dotted name is a module
 #: inside a namespace package (see :func:`build_dummy_wheel`).
-KNOWN_IMPORT_NAMES: Final[Mapping[str, str]] = MappingProxyType({
-    "beautifulsoup4": "bs4", "pillow": "PIL", "protobuf": "google.protobuf",
-    "python-dateutil": "dateutil", "pyyaml": "yaml",
-    "scikit-image": "skimage", "scikit-learn": "sklearn",
-    "faiss-cpu": "faiss", "faiss-gpu": "faiss", "onnxruntime-gpu": "onnxruntime",
-    "opencv-python": "cv2", "opencv-python-headless": "cv2",
-    "opencv-contrib-python": "cv2", "opencv-contrib-python-headless": "cv2",
-    "tensorflow-cpu": "tensorflow", "tensorflow-gpu": "tensorflow",
-    "tf-nightly": "tensorflow",
-    "torch": "torch", "torchaudio": "torchaudio", "torchvision": "torchvision",
-})
+KNOWN_IMPORT_NAMES: Final[Mapping[str, str]] = MappingProxyType(
+    {
+        "beautifulsoup4": "bs4",
+        "pillow": "PIL",
+        "protobuf": "google.protobuf",
+        "python-dateutil": "dateutil",
+        "pyyaml": "yaml",
+        "scikit-image": "skimage",
+        "scikit-learn": "sklearn",
+        "faiss-cpu": "faiss",
+        "faiss-gpu": "faiss",
+        "onnxruntime-gpu": "onnxruntime",
+        "opencv-python": "cv2",
+        "opencv-python-headless": "cv2",
+        "opencv-contrib-python": "cv2",
+        "opencv-contrib-python-headless": "cv2",
+        "tensorflow-cpu": "tensorflow",
+        "tensorflow-gpu": "tensorflow",
+        "tf-nightly": "tensorflow",
+        "torch": "torch",
+        "torchaudio": "torchaudio",
+        "torchvision": "torchvision",
+    }
+)
 
 # Every file gets the same timestamp (the earliest a zip can hold), mode and
 # creating system, so nothing about the machine or the moment leaks into the
@@ -181,8 +194,9 @@ def _parse_versions(text: str, versions: str) -> tuple[str, ...]:
             version = Version(item)
         except InvalidVersion:
             raise _spec_error(
-                text, f"{item!r} is not a valid version (wildcards and ranges"
-                " are not supported)"
+                text,
+                f"{item!r} is not a valid version (wildcards and ranges"
+                " are not supported)",
             ) from None
         if version not in parsed:
             parsed.append(version)
@@ -235,8 +249,9 @@ def parse_dummy_spec(text: str) -> DummySpec:
             module = value
         else:
             raise _spec_error(
-                text, f"unknown option {option!r} (the options are :absent,"
-                " :stub and :module=IMPORT_NAME)"
+                text,
+                f"unknown option {option!r} (the options are :absent,"
+                " :stub and :module=IMPORT_NAME)",
             )
     mode = mode or ImportMode.ABSENT
     if module is not None and mode is not ImportMode.STUB:
@@ -245,8 +260,9 @@ def parse_dummy_spec(text: str) -> DummySpec:
     module = module or default_module(project)
     if mode is ImportMode.STUB and not is_import_name(module):
         raise _spec_error(
-            text, f"the default import name {module!r} is not a valid Python"
-            " name; give one with :module=IMPORT_NAME"
+            text,
+            f"the default import name {module!r} is not a valid Python"
+            " name; give one with :module=IMPORT_NAME",
         )
     return DummySpec(project, versions, mode, module)
 
@@ -446,10 +462,13 @@ def build_dummy_wheel(
     if cleaned_python is not None:
         headers.append(f"Requires-Python: {cleaned_python}")
     metadata = ("\n".join(headers) + "\n\n" + _describe(spec, version)).encode()
-    wheel = "\n".join(
-        ["Wheel-Version: 1.0", "Generator: twisted-pypi", "Root-Is-Purelib: true"]
-        + wheel_lines
-    ) + "\n"
+    wheel = (
+        "\n".join(
+            ["Wheel-Version: 1.0", "Generator: twisted-pypi", "Root-Is-Purelib: true"]
+            + wheel_lines
+        )
+        + "\n"
+    )
 
     files: list[tuple[str, bytes]] = []
     top_level = ""
@@ -462,8 +481,9 @@ def build_dummy_wheel(
         (f"{info}/WHEEL", wheel.encode()),
         (f"{info}/top_level.txt", top_level.encode()),
     ]
-    record = "".join(
-        f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files
-    ) + f"{info}/RECORD,,\n"
+    record = (
+        "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files)
+        + f"{info}/RECORD,,\n"
+    )
     files.append((f"{info}/RECORD", record.encode()))
     return DummyWheel(filename, _zip(files), metadata)

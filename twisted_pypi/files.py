@@ -74,7 +74,11 @@ class FilesResource(Resource):
         request.setHeader(b"x-cache", b"MISS")
         download = self._downloads.get(segments)
         if download is not None and request.method != b"HEAD":
-            when_done(request, download.serve(request).addErrback(_upstream_failed, request), "file")
+            when_done(
+                request,
+                download.serve(request).addErrback(_upstream_failed, request),
+                "file",
+            )
             return NOT_DONE_YET
         work = Deferred.fromCoroutine(self._miss(request, segments))
         when_done(request, work, "file")
@@ -115,7 +119,9 @@ class FilesResource(Resource):
             lookup = await pages.get_project(project)  # type: ignore[arg-type]
             if lookup.entry is None and lookup.error is not None:
                 code = http.GATEWAY_TIMEOUT if lookup.timeout else http.BAD_GATEWAY
-                error_page(request, code, f"Upstream failed: {lookup.error}", finish=True)
+                error_page(
+                    request, code, f"Upstream failed: {lookup.error}", finish=True
+                )
                 raise _Answered()
             listed = lookup.entry.file_at(base) if lookup.entry is not None else None
         if listed is None:
@@ -147,7 +153,8 @@ class FilesResource(Resource):
                 return
             if response.code != 200:
                 _upstream_failed(
-                    Failure(UpstreamError(f"upstream answered {response.code}")), request
+                    Failure(UpstreamError(f"upstream answered {response.code}")),
+                    request,
                 )
                 return
             if response.length is not UNKNOWN_LENGTH:
@@ -166,7 +173,9 @@ def _upstream_failed(failure: Failure, request: Request) -> None:
     """
     failure.trap(UpstreamError)
     code = http.GATEWAY_TIMEOUT if failure.check(UpstreamTimeout) else http.BAD_GATEWAY
-    error_page(request, code, f"Upstream failed: {failure.getErrorMessage()}", finish=True)
+    error_page(
+        request, code, f"Upstream failed: {failure.getErrorMessage()}", finish=True
+    )
 
 
 def _segments(postpath: list[bytes]) -> tuple[str, ...] | None:

@@ -56,7 +56,6 @@ def _abort(request: Request) -> None:
         transport.abortConnection()
 
 
-
 @implementer(IPushProducer)
 @define(eq=False)
 class Follower:

@@ -16,10 +16,10 @@ from attrs import field, frozen
 
 #: A file's ``core-metadata``: ``None`` when the index said nothing, a boolean,
 #: or a mapping of hash name to hex digest of the ``.metadata`` file.
-CoreMetadata = Union[None, bool, Mapping[str, str]]
+CoreMetadata = Union[None, bool, Mapping[str, str]]  # noqa: UP007 (a runtime alias)
 
 #: A file's ``yanked`` state: ``False``, ``True`` (no reason), or the reason.
-Yanked = Union[bool, str]
+Yanked = Union[bool, str]  # noqa: UP007 (a runtime alias on 3.10)
 
 #: The newest simple API version this proxy knows how to pass through.
 NEWEST_API_VERSION = (1, 4)

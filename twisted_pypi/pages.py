@@ -378,7 +378,11 @@ class PageCache:
 
     async def _fetch(self, key: str, entry: PageEntry | None) -> Lookup:
         url = self.index.url if key == LIST_KEY else f"{self.index.url}{key}/"
-        limit = self._config.max_list_size if key == LIST_KEY else self._config.max_page_size
+        limit = (
+            self._config.max_list_size
+            if key == LIST_KEY
+            else self._config.max_page_size
+        )
         try:
             response = await fetch_page(
                 self._client,
@@ -424,8 +428,12 @@ class PageCache:
     def _failed(
         self, key: str, entry: PageEntry | None, error: str, timeout: bool
     ) -> Lookup:
-        log.warn("Upstream {index} failed for {key}: {error}", index=self.index.name,
-                 key=key, error=error)
+        log.warn(
+            "Upstream {index} failed for {key}: {error}",
+            index=self.index.name,
+            key=key,
+            error=error,
+        )
         if entry is not None:
             return Lookup(entry, CacheStatus.STALE, error=error, timeout=timeout)
         return Lookup(None, error=error, timeout=timeout)

@@ -124,14 +124,20 @@ def when_done(request: Request, work: Deferred[Any], what: str) -> None:
     def failed(failure: Failure) -> None:
         if gone:
             if not failure.check(CancelledError):
-                log.failure("Error serving {what} after the client left", failure,
-                            what=what)
+                log.failure(
+                    "Error serving {what} after the client left", failure, what=what
+                )
             return
-        log.failure("Error serving {what} {path}", failure, what=what,
-                    path=request.path)
+        log.failure(
+            "Error serving {what} {path}", failure, what=what, path=request.path
+        )
         if not request.startedWriting:
-            error_page(request, http.INTERNAL_SERVER_ERROR,
-                       "The proxy failed; see its log.", finish=True)
+            error_page(
+                request,
+                http.INTERNAL_SERVER_ERROR,
+                "The proxy failed; see its log.",
+                finish=True,
+            )
         else:
             abort(request)
 

@@ -53,7 +53,8 @@ class Root(Resource):
         return (
             "<!DOCTYPE html><html><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width'>"
-            f"<title>twisted-pypi</title></head><body><h1>twisted-pypi {__version__}</h1>"
+            "<title>twisted-pypi</title></head>"
+            f"<body><h1>twisted-pypi {__version__}</h1>"
             f"<p>A caching proxy for Python package indexes.</p><ul>{upstreams}</ul>"
             f"<pre>pip install --index-url {index} PACKAGE\n"
             f"uv pip install --index-url {index} PACKAGE</pre></body></html>\n"

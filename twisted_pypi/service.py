@@ -63,18 +63,26 @@ class ProxyService(MultiService):
         super().startService()
         self._cache.scan()
         for index in self.config.indexes:
-            log.info("Upstream index {name}: {url} (pages fresh for {ttl:g} s)",
-                     name=index.name, url=index.url, ttl=index.ttl)
+            log.info(
+                "Upstream index {name}: {url} (pages fresh for {ttl:g} s)",
+                name=index.name,
+                url=index.url,
+                ttl=index.ttl,
+            )
         limit = self.config.cache_size
-        log.info("Cache: {dir} ({size} in files, limit {limit})",
-                 dir=self.config.cache_dir, size=_human(self._cache.total_size),
-                 limit=_human(limit) if limit else "none")
+        log.info(
+            "Cache: {dir} ({size} in files, limit {limit})",
+            dir=self.config.cache_dir,
+            size=_human(self._cache.total_size),
+            limit=_human(limit) if limit else "none",
+        )
         for description in self.config.listen:
             endpoint = serverFromString(self._reactor, description)
             d = endpoint.listen(self.site)
             failures: list[Failure] = []
-            d.addCallbacks(self._listening, failures.append,
-                           callbackArgs=(description,))
+            d.addCallbacks(
+                self._listening, failures.append, callbackArgs=(description,)
+            )
             if failures:
                 # Listening on TCP, SSL and UNIX endpoints happens at once: a
                 # port in use must stop the start-up with a readable error.
@@ -123,12 +131,11 @@ def file_fetcher(agent: Any, clock: Any, timeout: float) -> Any:
     :param clock: The reactor that times out the request.
     :param timeout: Seconds allowed until the response headers.
     """
-    headers = Headers({b"accept-encoding": [b"identity"],
-                       b"user-agent": [USER_AGENT.encode()]})
+    headers = Headers(
+        {b"accept-encoding": [b"identity"], b"user-agent": [USER_AGENT.encode()]}
+    )
 
-    def timed_out(
-        result: IResponse | Failure, timeout: float
-    ) -> IResponse | Failure:
+    def timed_out(result: IResponse | Failure, timeout: float) -> IResponse | Failure:
         # Cancelling an Agent request fails it with ResponseNeverReceived, not
         # the CancelledError that addTimeout turns into a TimeoutError.
         if isinstance(result, Failure):
@@ -161,9 +168,14 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     )
     index = config.indexes[0]
     pages = PageCache(
-        index, config, page_client, reactor, PageStore(root.child("pages")),
+        index,
+        config,
+        page_client,
+        reactor,
+        PageStore(root.child("pages")),
         run=lambda work: deferToThreadPool(reactor, reactor.getThreadPool(), work),
     )
-    site = ProxySite(make_root(config, pages, cache, downloads, fetch), reactor,
-                     reactor=reactor)
+    site = ProxySite(
+        make_root(config, pages, cache, downloads, fetch), reactor, reactor=reactor
+    )
     return ProxyService(config, reactor, site, cache, pool)

@@ -130,12 +130,16 @@ def _send(
             error_page(request, http.NOT_FOUND, "No such project.", finish=True)
         elif result.timeout:
             error_page(
-                request, http.GATEWAY_TIMEOUT, f"Upstream timed out: {result.error}",
+                request,
+                http.GATEWAY_TIMEOUT,
+                f"Upstream timed out: {result.error}",
                 finish=True,
             )
         else:
             error_page(
-                request, http.BAD_GATEWAY, f"Upstream failed: {result.error}",
+                request,
+                http.BAD_GATEWAY,
+                f"Upstream failed: {result.error}",
                 finish=True,
             )
         return

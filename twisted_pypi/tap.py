@@ -45,22 +45,48 @@ class Options(usage.Options):
     )
 
     optParameters = [
-        ["cache-dir", None, None,
-         "Directory for cached pages and files [default: the user's cache "
-         "directory, e.g. ~/.cache/twisted-pypi]."],
-        ["cache-size", None, None,
-         "The most the file cache may hold, e.g. 500M or 20G "
-         "[default: unlimited].", parse_size],
-        ["index-ttl", None, 600.0,
-         "Seconds a cached index page stays fresh.", parse_seconds],
-        ["base-url", None, None,
-         "The proxy's external URL when it sits behind another server, e.g. "
-         "https://pypi.example.com/ [default: links are relative]."],
-        ["timeout", None, 10.0,
-         "Seconds to wait for an upstream to connect and answer.", parse_seconds],
-        ["idle-timeout", None, 30.0,
-         "Seconds an upstream download may stay silent before it is abandoned.",
-         parse_seconds],
+        [
+            "cache-dir",
+            None,
+            None,
+            "Directory for cached pages and files [default: the user's cache "
+            "directory, e.g. ~/.cache/twisted-pypi].",
+        ],
+        [
+            "cache-size",
+            None,
+            None,
+            "The most the file cache may hold, e.g. 500M or 20G [default: unlimited].",
+            parse_size,
+        ],
+        [
+            "index-ttl",
+            None,
+            600.0,
+            "Seconds a cached index page stays fresh.",
+            parse_seconds,
+        ],
+        [
+            "base-url",
+            None,
+            None,
+            "The proxy's external URL when it sits behind another server, e.g. "
+            "https://pypi.example.com/ [default: links are relative].",
+        ],
+        [
+            "timeout",
+            None,
+            10.0,
+            "Seconds to wait for an upstream to connect and answer.",
+            parse_seconds,
+        ],
+        [
+            "idle-timeout",
+            None,
+            30.0,
+            "Seconds an upstream download may stay silent before it is abandoned.",
+            parse_seconds,
+        ],
     ]
 
     def __init__(self) -> None:

@@ -28,6 +28,9 @@ PAGE_ACCEPT = (
     "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 )
 
+#: How a body that ended normally is reported.
+_DONE = Failure(ResponseDone())
+
 #: The User-Agent of every upstream request.
 USER_AGENT = f"twisted-pypi/{__version__}"
 
@@ -123,7 +126,7 @@ class _BodyCollector(Protocol):
         if self._timer is not None:
             self._timer.reset(self._idle)
 
-    def connectionLost(self, reason: Failure = ResponseDone()) -> None:  # type: ignore[assignment]
+    def connectionLost(self, reason: Failure = _DONE) -> None:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
@@ -250,7 +253,7 @@ class _Discard(Protocol):
             self.transport.stopProducing()  # type: ignore[attr-defined]
             self._left = 1 << 62
 
-    def connectionLost(self, reason: Failure = ResponseDone()) -> None:  # type: ignore[assignment]
+    def connectionLost(self, reason: Failure = _DONE) -> None:
         pass
 
 
