@@ -153,6 +153,26 @@ class CommitTests(SynchronousTestCase, _CacheTestMixin):
         cache.discard(temp)
 
 
+class RemoveTests(SynchronousTestCase, _CacheTestMixin):
+    """
+    Deleting one cached file on purpose.
+    """
+
+    def test_remove(self) -> None:
+        """
+        Removing a cached file deletes it and its emptied directories, and
+        takes its size off the total; removing it again says there was none.
+        """
+        cache, _ = self.make_cache(self)
+        path = put(cache, A, b"hello")
+        self.assertTrue(cache.remove(A))
+        self.assertFalse(path.exists())
+        self.assertFalse(path.parent().exists())
+        self.assertIsNone(cache.lookup(A))
+        self.assertEqual(cache.total_size, 0)
+        self.assertFalse(cache.remove(A))
+
+
 class ScanTests(SynchronousTestCase):
     """
     :meth:`FileCache.scan`.

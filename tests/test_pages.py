@@ -270,6 +270,29 @@ class PageCacheTests(SynchronousTestCase):
         self.assertEqual(data["files"], [])
         self.assertEqual(data["project-status"]["status"], "quarantined")
 
+    def test_quarantine_drops_cached_files(self) -> None:
+        """
+        When a refresh finds the project quarantined, the files (and
+        ``.metadata``) its previous page listed are dropped from the cache.
+        """
+        forgotten: list[tuple[str, ...]] = []
+        config = ProxyConfig(indexes=(INDEX,), stale_wait=3)
+        self.cache = PageCache(
+            INDEX,
+            config,
+            self.client,
+            self.clock,
+            PageStore(self.root),
+            forget_file=forgotten.append,
+        )
+        self.first(page_body("1.0"))
+        self.clock.advance(101)
+        d = self.cache.get_project("demo")
+        self.client.answer(1, page_response(page_body(status="quarantined")))
+        self.successResultOf(d)
+        wheel = ("up", "http", "upstream.test", "packages", "demo-1.0-py3-none-any.whl")
+        self.assertEqual(forgotten, [wheel, (*wheel[:-1], wheel[-1] + ".metadata")])
+
     def test_project_list(self) -> None:
         """
         The project list is fetched from the index root and links each

@@ -407,22 +407,42 @@ class FileCache:
             if victim is None:
                 return
             size = self._entries[victim].size
-            self._forget(victim)
             self.evictions += 1
-            path = self.path_for(victim)
-            try:
-                os.remove(path.path)
-            except FileNotFoundError:
-                pass
-            except OSError as e:
-                _log.warn("Cannot evict {path}: {error}", path=path.path, error=e)
+            path = self._delete(victim)
             _log.info(
                 "Evicted {path} ({size} bytes) to stay within {max_size} bytes",
                 path=path.path,
                 size=size,
                 max_size=self.max_size,
             )
-            self._prune(path.parent())
+
+    def remove(self, segments: Sequence[str]) -> bool:
+        """
+        Delete a cached file (clients already reading it finish reading).
+
+        :param segments: The file's place in the cache.
+        :return: Whether there was such a file.
+        """
+        key = tuple(segments)
+        if key not in self._entries and self.lookup(key) is None:
+            return False
+        self._delete(key)
+        return True
+
+    def _delete(self, key: Key) -> FilePath[str]:
+        """
+        Forget a file and delete it from disk, with its empty directories.
+        """
+        self._forget(key)
+        path = self.path_for(key)
+        try:
+            os.remove(path.path)
+        except FileNotFoundError:
+            pass
+        except OSError as e:
+            _log.warn("Cannot delete {path}: {error}", path=path.path, error=e)
+        self._prune(path.parent())
+        return path
 
     def _prune(self, directory: FilePath[str]) -> None:
         """Remove ``directory`` and its ancestors below ``files/`` while empty."""

@@ -286,6 +286,7 @@ class PageCache:
         clock: IReactorTime,
         store: PageStore,
         run: Runner | None = None,
+        forget_file: Callable[[tuple[str, ...]], object] | None = None,
     ) -> None:
         """
         :param index: The upstream index.
@@ -296,6 +297,8 @@ class PageCache:
         :param run: Runs page parsing, which can take a while for large
             pages, away from the reactor (for example in a thread pool);
             by default it runs at once.
+        :param forget_file: Deletes a cached file, given its place in the
+            cache; called for the files of a project that became quarantined.
         """
         self.index = index
         self._config = config
@@ -306,6 +309,7 @@ class PageCache:
         self._not_found: dict[str, float] = {}
         self._flights = _Flights()
         self._run: Runner = run if run is not None else _run_now
+        self._forget_file = forget_file
         base = config.base_url
         self._file_prefix = base if base is not None else "../../"
         self._project_prefix = base + "simple/" if base is not None else ""
@@ -410,9 +414,29 @@ class PageCache:
         except PageParseError as e:
             return self._failed(key, entry, f"{url} could not be parsed: {e}", False)
         self._store.save(self.index.name, key, stored)
+        if entry is not None and _quarantined(new.page):
+            self._purge(entry)
         self._remember(key, new)
         self._not_found.pop(key, None)
         return Lookup(new, CacheStatus.MISS)
+
+    def _purge(self, entry: PageEntry) -> None:
+        """
+        Delete the cached files (and ``.metadata``) that ``entry`` listed: the
+        upstream quarantined the project, so they must not be served.
+        """
+        page = entry.page
+        if self._forget_file is None or not isinstance(page, ProjectPage):
+            return
+        log.warn(
+            "{project} is quarantined upstream: dropping its cached files",
+            project=page.name,
+        )
+        for dist in page.files:
+            segments = local_segments(self.index.name, dist.url)
+            if segments is not None:
+                self._forget_file(segments)
+                self._forget_file((*segments[:-1], segments[-1] + ".metadata"))
 
     def _revalidated(self, key: str, entry: PageEntry, now: float) -> Lookup:
         stored = self._store.load(self.index.name, key)
@@ -448,7 +472,7 @@ class PageCache:
             page = parse_project_list(stored.body, stored.content_type)
         else:
             page = parse_project_page(stored.body, stored.content_type, stored.url, key)
-            if page.status == "quarantined":
+            if _quarantined(page):
                 page = ProjectPage(
                     name=page.name,
                     versions=page.versions,
@@ -484,6 +508,13 @@ class PageCache:
         if segments is None:  # parse drops these; never link upstream
             raise ValueError(f"unmappable file URL {dist.url!r}")
         return self._file_prefix + local_path(segments)
+
+
+def _quarantined(page: ProjectPage | ProjectList) -> bool:
+    """
+    Whether a page is a PEP 792 quarantined project's (which offers no files).
+    """
+    return isinstance(page, ProjectPage) and page.status == "quarantined"
 
 
 def _run_now(work: Callable[[], PageEntry]) -> Deferred[PageEntry]:

@@ -174,6 +174,7 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
         reactor,
         PageStore(root.child("pages")),
         run=lambda work: deferToThreadPool(reactor, reactor.getThreadPool(), work),
+        forget_file=cache.remove,
     )
     site = ProxySite(
         make_root(config, pages, cache, downloads, fetch), reactor, reactor=reactor
