@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 
 from attrs import field, frozen
 
+from .dummy import DummySpec
+
 #: The upstream index used when none is given.
 DEFAULT_INDEX = "https://pypi.org/simple/"
 
@@ -121,6 +123,7 @@ class ProxyConfig:
         copy is served instead.
     :ivar max_page_size: The largest upstream project page accepted, in bytes.
     :ivar max_list_size: The largest upstream project list accepted, in bytes.
+    :ivar dummies: Projects answered with generated placeholder wheels.
     """
 
     listen: tuple[str, ...] = ("tcp:8080",)
@@ -135,3 +138,4 @@ class ProxyConfig:
     stale_wait: float = 3.0
     max_page_size: int = 64 << 20
     max_list_size: int = 512 << 20
+    dummies: tuple[DummySpec, ...] = ()

@@ -22,6 +22,7 @@ from .config import (
     parse_seconds,
     parse_size,
 )
+from .dummy import parse_dummy_spec
 
 
 def default_cache_dir() -> str:
@@ -93,6 +94,7 @@ class Options(usage.Options):
         super().__init__()
         self["listen"] = []
         self["index"] = []
+        self["dummy"] = {}
 
     def opt_listen(self, description: str) -> None:
         """
@@ -118,6 +120,23 @@ class Options(usage.Options):
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
 
+    def opt_dummy(self, spec: str) -> None:
+        """
+        Serve tiny generated wheels instead of a project (repeatable):
+        NAME (every version the upstream lists), NAME==V1,V2 (only those;
+        needs no upstream), with :stub for an importable module that
+        explains itself (default :absent, no module) and :module=NAME where
+        the import name differs, e.g. torch, tensorflow==2.16.1,
+        opencv-python:stub.
+        """
+        try:
+            parsed = parse_dummy_spec(spec)
+        except ValueError as e:
+            raise usage.UsageError(f"--dummy: {e}") from None
+        if parsed.project in self["dummy"]:
+            raise usage.UsageError(f"--dummy {parsed.project} is given twice")
+        self["dummy"][parsed.project] = parsed
+
     def postOptions(self) -> None:
         base_url = self["base-url"]
         if base_url is not None:
@@ -139,6 +158,7 @@ class Options(usage.Options):
             base_url=base_url,
             connect_timeout=self["timeout"] or 10.0,
             idle_timeout=self["idle-timeout"] or 30.0,
+            dummies=tuple(self["dummy"].values()),
         )
 
 
