@@ -66,6 +66,7 @@ class CacheStatus(enum.Enum):
     HIT = "HIT"
     MISS = "MISS"
     STALE = "STALE"
+    DUMMY = "DUMMY"
 
 
 @define

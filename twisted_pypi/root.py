@@ -16,6 +16,7 @@ from . import __version__
 from .cache import FileCache
 from .config import ProxyConfig
 from .download import Downloads
+from .dummies import DUMMY_PREFIX, Dummies, DummyFilesResource
 from .files import FilesResource
 from .links import FILES_PREFIX
 from .pages import PageCache
@@ -78,7 +79,9 @@ def make_root(
     :param fetch: Issues upstream file requests.
     """
     root = Root(config)
-    root.putChild(b"simple", SimpleIndex(pages, config.base_url))
+    dummies = Dummies(config.dummies, pages, config.base_url)
+    root.putChild(b"simple", SimpleIndex(pages, config.base_url, dummies))
+    root.putChild(DUMMY_PREFIX.encode(), DummyFilesResource(dummies))
     root.putChild(
         FILES_PREFIX.encode(),
         FilesResource({pages.index.name: pages}, cache, downloads, fetch),

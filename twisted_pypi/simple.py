@@ -14,6 +14,7 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
+from .dummies import Dummies
 from .names import is_valid_project_name, normalize
 from .negotiate import Representation, choose
 from .pages import CacheStatus, Lookup, PageCache
@@ -30,19 +31,23 @@ class SimpleIndex(Resource):
     ``/simple/``: the project list; its children are project pages.
     """
 
-    def __init__(self, pages: PageCache, base_url: str | None) -> None:
+    def __init__(
+        self, pages: PageCache, base_url: str | None, dummies: Dummies | None = None
+    ) -> None:
         """
         :param pages: The page cache of the upstream index.
         :param base_url: The proxy's external URL, or ``None``.
+        :param dummies: The dummy projects, which take precedence.
         """
         super().__init__()
         self._pages = pages
         self._base_url = base_url
+        self._dummies = dummies
 
     def getChild(self, path: bytes, request: IRequest) -> Resource:
         if path == b"":
             return self
-        return ProjectPageResource(self._pages, self._base_url, path)
+        return ProjectPageResource(self._pages, self._base_url, path, self._dummies)
 
     def render_GET(self, request: Request) -> bytes | int:
         if not request.path.endswith(b"/"):
@@ -57,16 +62,24 @@ class ProjectPageResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, pages: PageCache, base_url: str | None, name: bytes) -> None:
+    def __init__(
+        self,
+        pages: PageCache,
+        base_url: str | None,
+        name: bytes,
+        dummies: Dummies | None = None,
+    ) -> None:
         """
         :param pages: The page cache of the upstream index.
         :param base_url: The proxy's external URL, or ``None``.
         :param name: The project name as the client wrote it.
+        :param dummies: The dummy projects, which take precedence.
         """
         super().__init__()
         self._pages = pages
         self._base_url = base_url
         self._name = name
+        self._dummies = dummies
 
     def render_GET(self, request: Request) -> bytes | int:
         try:
@@ -80,9 +93,11 @@ class ProjectPageResource(Resource):
             return redirect(
                 request, location(request, self._base_url, f"simple/{project}/")
             )
-        return serve_page(
-            request, lambda: self._pages.get_project(project), self._pages.index.ttl
-        )
+        ttl = self._pages.index.ttl
+        if self._dummies is not None and project in self._dummies.specs:
+            dummies = self._dummies
+            return serve_page(request, lambda: dummies.page(project), ttl)
+        return serve_page(request, lambda: self._pages.get_project(project), ttl)
 
 
 def serve_page(

@@ -1,0 +1,282 @@
+"""
+Serving dummy projects: the page of a project named with ``--dummy`` lists
+one generated placeholder wheel per version, and those wheels (and their
+``.metadata``) are served from memory under ``/dummy/<project>/``.
+
+For an "auto" dummy the versions (with their ``requires-python``, yank state
+and upload time) come from the real project's page, cached like any page; for
+explicit versions no upstream is asked at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+
+from attrs import frozen
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.web import http
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+from .config import IndexConfig
+from .dummy import DummySpec, DummyWheel, build_dummy_wheel
+from .fileserve import IMMUTABLE, content_type
+from .model import DistFile, ProjectPage, Yanked
+from .pages import CacheStatus, Lookup, PageCache, PageEntry
+from .render import render_project_html, render_project_json
+from .respond import error_page, when_done
+
+log = Logger()
+
+#: The first segment of the URLs of dummy files.
+DUMMY_PREFIX = "dummy"
+
+METADATA = ".metadata"
+
+
+@frozen
+class DummyVersion:
+    """
+    One version a dummy offers, with what it mirrors of the real release.
+
+    :ivar version: The version, as in the wheel filename.
+    :ivar requires_python: The real release's ``requires-python``.
+    :ivar yanked: ``False``, or the real release's yank (every file yanked).
+    :ivar upload_time: The real release's earliest upload time.
+    """
+
+    version: str
+    requires_python: str | None = None
+    yanked: Yanked = False
+    upload_time: str | None = None
+
+
+def _file_version(filename: str) -> Version | None:
+    try:
+        if filename.endswith(".whl"):
+            return parse_wheel_filename(filename)[1]
+        return parse_sdist_filename(filename)[1]
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+
+
+def mirrored_versions(page: ProjectPage) -> list[DummyVersion]:
+    """
+    Every version a real project's page lists, oldest first, each with the
+    ``requires-python``, yank state and upload time of its files.
+
+    :param page: The real project's page.
+    """
+    files: dict[Version, list[DistFile]] = {}
+    for dist in page.files:
+        version = _file_version(dist.filename)
+        if version is not None:
+            files.setdefault(version, []).append(dist)
+    for text in page.versions or ():
+        try:
+            files.setdefault(Version(text), [])
+        except InvalidVersion:
+            continue
+    return [_mirror(version, files[version]) for version in sorted(files)]
+
+
+def _mirror(version: Version, files: list[DistFile]) -> DummyVersion:
+    requires = [f.requires_python for f in files if f.requires_python]
+    yanked: Yanked = False
+    if files and all(f.yanked for f in files):
+        yanked = files[0].yanked
+    times = sorted(f.upload_time for f in files if f.upload_time)
+    return DummyVersion(
+        version=str(version),
+        requires_python=max(set(requires), key=requires.count) if requires else None,
+        yanked=yanked,
+        upload_time=times[0] if times else None,
+    )
+
+
+class Dummies:
+    """
+    The dummy projects, their pages and their wheels.
+    """
+
+    def __init__(
+        self,
+        specs: Iterable[DummySpec],
+        pages: PageCache,
+        base_url: str | None,
+    ) -> None:
+        """
+        :param specs: The ``--dummy`` specifications.
+        :param pages: The page cache of the upstream whose versions "auto"
+            dummies mirror.
+        :param base_url: The proxy's external URL, or ``None`` for relative
+            links.
+        """
+        self._specs = {spec.project: spec for spec in specs}
+        self._pages = pages
+        self._prefix = base_url if base_url is not None else "../../"
+        self._index = IndexConfig(DUMMY_PREFIX, "", pages.index.ttl)
+        self._entries: dict[str, tuple[PageEntry | None, PageEntry]] = {}
+        self._wheels: dict[tuple[str, str], DummyWheel] = {}
+
+    @property
+    def specs(self) -> Mapping[str, DummySpec]:
+        """
+        The dummy specifications by normalized project name.
+        """
+        return self._specs
+
+    def page(self, project: str) -> Deferred[Lookup]:
+        """
+        The dummy page of ``project`` (which must be a dummy).
+
+        :param project: The normalized project name.
+        :return: A lookup whose status is ``DUMMY``, or the upstream's error
+            or "not found" for an "auto" dummy whose real page cannot be had.
+        """
+        return Deferred.fromCoroutine(self._page(project))
+
+    async def _page(self, project: str) -> Lookup:
+        spec = self._specs[project]
+        source: PageEntry | None = None
+        if spec.versions is not None:
+            versions = [DummyVersion(v) for v in spec.versions]
+        else:
+            lookup = await self._pages.get_project(project)
+            source = lookup.entry
+            if source is None or not isinstance(source.page, ProjectPage):
+                return lookup
+            cached = self._entries.get(project)
+            if cached is not None and cached[0] is source:
+                return Lookup(cached[1], CacheStatus.DUMMY)
+            versions = mirrored_versions(source.page)
+        entry = self._build(spec, versions, source)
+        self._entries[project] = (source, entry)
+        return Lookup(entry, CacheStatus.DUMMY)
+
+    def _build(
+        self, spec: DummySpec, versions: list[DummyVersion], source: PageEntry | None
+    ) -> PageEntry:
+        files = []
+        for offered in versions:
+            try:
+                wheel = build_dummy_wheel(
+                    spec, offered.version, offered.requires_python
+                )
+            except ValueError as e:
+                log.warn(
+                    "No dummy for {project} {version}: {error}",
+                    project=spec.project,
+                    version=offered.version,
+                    error=e,
+                )
+                continue
+            self._wheels[spec.project, wheel.filename] = wheel
+            files.append(
+                DistFile(
+                    filename=wheel.filename,
+                    url=f"{DUMMY_PREFIX}:{spec.project}/{wheel.filename}",
+                    hashes={"sha256": wheel.sha256},
+                    requires_python=offered.requires_python,
+                    yanked=offered.yanked,
+                    core_metadata={"sha256": wheel.metadata_sha256},
+                    size=wheel.size,
+                    upload_time=offered.upload_time,
+                )
+            )
+        page = ProjectPage(
+            name=spec.project,
+            files=tuple(files),
+            versions=tuple(v.version for v in versions),
+            api_version=(1, 1),
+        )
+        fetched = source.fetched_at if source is not None else 0.0
+        return PageEntry(
+            index=self._index,
+            page=page,
+            fetched_at=fetched,
+            upstream_etag=None,
+            renderer=self._render,
+        )
+
+    def _render(self, entry: PageEntry, as_json: bool) -> bytes:
+        page = entry.page
+        assert isinstance(page, ProjectPage)
+
+        def link(dist: DistFile) -> str:
+            return f"{self._prefix}{DUMMY_PREFIX}/{page.name}/{dist.filename}"
+
+        if as_json:
+            return render_project_json(page, link)
+        return render_project_html(page, link)
+
+    async def file(self, project: str, filename: str) -> bytes | None:
+        """
+        The bytes of a dummy wheel, or of its ``.metadata``.
+
+        :param project: The normalized project name.
+        :param filename: The wheel's filename, or it with ``.metadata``.
+        :return: The bytes, or ``None`` if the dummy offers no such file.
+        """
+        if project not in self._specs:
+            return None
+        wheel_name = (
+            filename[: -len(METADATA)] if filename.endswith(METADATA) else filename
+        )
+        wheel = self._wheels.get((project, wheel_name))
+        if wheel is None:
+            await self._page(project)
+            wheel = self._wheels.get((project, wheel_name))
+        if wheel is None:
+            return None
+        return wheel.metadata if filename.endswith(METADATA) else wheel.content
+
+
+class DummyFilesResource(Resource):
+    """
+    ``/dummy/<project>/<wheel>`` and ``/dummy/<project>/<wheel>.metadata``.
+    """
+
+    isLeaf = True
+
+    def __init__(self, dummies: Dummies) -> None:
+        """
+        :param dummies: The dummy projects.
+        """
+        super().__init__()
+        self._dummies = dummies
+
+    def render_GET(self, request: Request) -> bytes | int:
+        path = request.postpath or []
+        try:
+            project, filename = (segment.decode("utf-8") for segment in path)
+        except (ValueError, UnicodeDecodeError):
+            return error_page(request, http.NOT_FOUND, "No such dummy file.")
+        work = Deferred.fromCoroutine(self._dummies.file(project, filename))
+        when_done(request, work.addCallback(self._send, request, filename), "dummy")
+        return NOT_DONE_YET
+
+    def _send(self, content: bytes | None, request: Request, filename: str) -> None:
+        if content is None:
+            error_page(request, http.NOT_FOUND, "No such dummy file.", finish=True)
+            return
+        request.setHeader(b"x-cache", CacheStatus.DUMMY.value.encode())
+        request.setHeader(b"content-type", content_type(filename))
+        request.setHeader(b"cache-control", IMMUTABLE)
+        etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
+        if request.setETag(etag.encode()) is http.CACHED:
+            request.finish()
+            return
+        request.setHeader(b"content-length", str(len(content)).encode())
+        if request.method != b"HEAD":
+            request.write(content)
+        request.finish()
