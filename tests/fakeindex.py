@@ -30,6 +30,7 @@ class FakeFile:
     :ivar requires_python: The ``requires-python`` advertised.
     :ivar hash_override: A (wrong) sha256 to advertise instead of the real one.
     :ivar size_override: A (wrong) size to advertise instead of the real one.
+    :ivar upload_time: The upload time advertised (JSON only).
     """
 
     wheel: BuiltWheel
@@ -37,6 +38,7 @@ class FakeFile:
     requires_python: str | None = None
     hash_override: str | None = None
     size_override: int | None = None
+    upload_time: str = "2024-01-02T03:04:05.123456Z"
 
     @property
     def sha256(self) -> str:
@@ -142,7 +144,7 @@ class FakeIndex(Resource):
                     "url": f"../../packages/{f.wheel.filename}",
                     "hashes": {"sha256": f.sha256},
                     "size": f.size,
-                    "upload-time": "2024-01-02T03:04:05.123456Z",
+                    "upload-time": f.upload_time,
                     "core-metadata": {
                         "sha256": hashlib.sha256(f.wheel.metadata).hexdigest()
                     },

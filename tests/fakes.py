@@ -27,6 +27,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 from twisted_pypi.cache import FileCache
 from twisted_pypi.config import IndexConfig, ProxyConfig, index_name_for
 from twisted_pypi.download import Downloads
+from twisted_pypi.dummy import DummySpec
 from twisted_pypi.pages import PageCache, PageStore
 from twisted_pypi.root import make_root
 from twisted_pypi.service import file_fetcher
@@ -244,19 +245,25 @@ class MemoryProxy:
         *,
         base_url: str | None = None,
         ttl: float = 100.0,
+        dummies: tuple[DummySpec, ...] = (),
     ) -> None:
         """
         :param index: The fake upstream.
         :param cache_dir: The proxy's cache directory.
         :param base_url: The proxy's ``--base-url``.
         :param ttl: Seconds pages stay fresh.
+        :param dummies: The proxy's ``--dummy`` projects.
         """
         self.index = index
         self.clock = Clock()
         self.clock.advance(1_000_000)
         upstream = IndexConfig(index_name_for(self.UPSTREAM), self.UPSTREAM, ttl)
         self.config = ProxyConfig(
-            listen=(), indexes=(upstream,), cache_dir=cache_dir.path, base_url=base_url
+            listen=(),
+            indexes=(upstream,),
+            cache_dir=cache_dir.path,
+            base_url=base_url,
+            dummies=dummies,
         )
         self._page_client: Any = cast(Any, StubTreq(index))
         self._file_agent: Any = RequestTraversalAgent(index)

@@ -149,7 +149,9 @@ class OptionsTests(SynchronousTestCase):
             "--dummy", "Torch",
             "--dummy", "opencv-python==4.9.0.80:stub",
         )  # fmt: skip
-        self.assertEqual([d.project for d in config.dummies], ["torch", "opencv-python"])
+        self.assertEqual(
+            [d.project for d in config.dummies], ["torch", "opencv-python"]
+        )
         self.assertIsNone(config.dummies[0].versions)
         self.assertEqual(config.dummies[1].versions, ("4.9.0.80",))
         self.assertEqual(config.dummies[1].module, "cv2")

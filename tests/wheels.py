@@ -95,7 +95,14 @@ def build_wheel(
     return BuiltWheel(f"{dist}-{version}-py3-none-any.whl", buffer.getvalue(), metadata)
 
 
-def build_sdist(name: str, version: str) -> BuiltWheel:
+def build_sdist(
+    name: str,
+    version: str,
+    *,
+    requires: Iterable[str] = (),
+    metadata_version: str = "2.1",
+    dynamic: Iterable[str] = (),
+) -> BuiltWheel:
     """
     Build a minimal source distribution (``.tar.gz``) holding ``PKG-INFO``.
 
@@ -104,9 +111,15 @@ def build_sdist(name: str, version: str) -> BuiltWheel:
 
     :param name: The project name.
     :param version: The version.
+    :param requires: ``Requires-Dist`` lines of its ``PKG-INFO``.
+    :param metadata_version: Its ``Metadata-Version``.
+    :param dynamic: Its ``Dynamic`` fields (metadata 2.2 and later).
     """
     dist = canonicalize_name(name).replace("-", "_")
-    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    lines = [f"Metadata-Version: {metadata_version}", f"Name: {name}"]
+    lines += [f"Version: {version}", *(f"Dynamic: {field}" for field in dynamic)]
+    lines += [f"Requires-Dist: {r}" for r in requires]
+    metadata = ("\n".join(lines) + "\n").encode()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
         entry = tarfile.TarInfo(f"{dist}-{version}/PKG-INFO")

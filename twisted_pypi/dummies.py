@@ -14,6 +14,7 @@ import hashlib
 from collections.abc import Iterable, Mapping
 
 from attrs import frozen
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -74,6 +75,10 @@ def mirrored_versions(page: ProjectPage) -> list[DummyVersion]:
     Every version a real project's page lists, oldest first, each with the
     ``requires-python``, yank state and upload time of its files.
 
+    The ``requires-python`` is the most common valid one among the version's
+    files (ties go to the first listed; invalid ones are ignored, as
+    installers do).
+
     :param page: The real project's page.
     """
     files: dict[Version, list[DistFile]] = {}
@@ -89,15 +94,32 @@ def mirrored_versions(page: ProjectPage) -> list[DummyVersion]:
     return [_mirror(version, files[version]) for version in sorted(files)]
 
 
+def _valid_specifier(requires_python: str | None) -> bool:
+    """
+    Whether ``requires_python`` is a non-empty, valid specifier set: installers
+    ignore an invalid one, and a dummy cannot be built with it.
+    """
+    if not requires_python or not requires_python.strip():
+        return False
+    try:
+        SpecifierSet(requires_python)
+    except InvalidSpecifier:
+        return False
+    return True
+
+
 def _mirror(version: Version, files: list[DistFile]) -> DummyVersion:
-    requires = [f.requires_python for f in files if f.requires_python]
+    requires = [f.requires_python for f in files if _valid_specifier(f.requires_python)]
     yanked: Yanked = False
     if files and all(f.yanked for f in files):
         yanked = files[0].yanked
     times = sorted(f.upload_time for f in files if f.upload_time)
     return DummyVersion(
         version=str(version),
-        requires_python=max(set(requires), key=requires.count) if requires else None,
+        # The most common value, ties going to the first listed: never a
+        # set's order, which changes between processes (and with it the
+        # wheel's bytes and hash).
+        requires_python=max(requires, key=requires.count) if requires else None,
         yanked=yanked,
         upload_time=times[0] if times else None,
     )
