@@ -43,7 +43,14 @@ if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench import load, procs, spy  # noqa: E402
-from bench.tree import BIGFILE, BIGINDEX, JSON_TYPE, Tree, make_tree  # noqa: E402
+from bench.tree import (  # noqa: E402
+    BIGFILE,
+    BIGINDEX,
+    JSON_TYPE,
+    Tree,
+    add_install_projects,
+    make_tree,
+)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -201,6 +208,37 @@ class ColdResult:
 
 
 @define
+class InstallResult:
+    """
+    Test d for one proxy and one installer.
+
+    :ivar proxy: The proxy's name.
+    :ivar tool: ``pip`` or ``uv``.
+    :ivar cold_s: The times of installs of projects the proxy had never
+        seen.
+    :ivar warm_s: The times of the next installs (fresh targets, no client
+        cache).
+    :ivar error: Why it failed, if it did.
+    """
+
+    proxy: str
+    tool: str
+    cold_s: list[float] = field(factory=list)
+    warm_s: list[float] = field(factory=list)
+    error: str | None = None
+
+    @property
+    def cold_median(self) -> float | None:
+        """The median cold time."""
+        return load.median(self.cold_s) if self.cold_s else None
+
+    @property
+    def warm_median(self) -> float | None:
+        """The median warm time."""
+        return load.median(self.warm_s) if self.warm_s else None
+
+
+@define
 class Results:
     """
     Everything one run measured.
@@ -214,6 +252,8 @@ class Results:
     :ivar files: Test b.
     :ivar direct: The upstream transfer, for test c.
     :ivar cold: Test c.
+    :ivar installs: Test d.
+    :ivar install_projects: How many projects one install of test d installs.
     :ivar proxy_rss_start_kib: twisted-pypi's RSS once listening, idle.
     :ivar proxy_rss_end_kib: twisted-pypi's RSS at the end.
     :ivar seconds: How long the run took.
@@ -228,6 +268,8 @@ class Results:
     files: list[FileResult] = field(factory=list)
     direct: ColdResult | None = None
     cold: list[ColdResult] = field(factory=list)
+    installs: list[InstallResult] = field(factory=list)
+    install_projects: int = 0
     proxy_rss_start_kib: int | None = None
     proxy_rss_end_kib: int | None = None
     seconds: float = 0.0
@@ -452,6 +494,128 @@ def cold_test(
     return result
 
 
+def uv_binary() -> str | None:
+    """:return: uv, from PATH or beside this interpreter, or ``None``."""
+    beside = Path(sys.executable).parent / "uv"
+    return shutil.which("uv") or (str(beside) if beside.exists() else None)
+
+
+def _install_env() -> dict[str, str]:
+    """
+    The environment of an installer: no ``PIP_*``/``UV_*`` settings and no
+    pip or uv configuration files, so nothing but the proxy is asked.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_"))}
+    env["PIP_CONFIG_FILE"] = os.devnull
+    env["PIP_DISABLE_PIP_VERSION_CHECK"] = "1"
+    env["UV_NO_CONFIG"] = "1"
+    env["UV_PYTHON_DOWNLOADS"] = "never"
+    return env
+
+
+def install(
+    tool: str, index_url: str, project: str, target: Path, timeout: float
+) -> float:
+    """
+    Install ``project`` and its dependencies from ``index_url`` into the
+    empty directory ``target`` (``--target``: no virtualenv to create), with
+    no client cache, wheels only.
+
+    :param tool: ``pip`` or ``uv``.
+    :param index_url: The proxy's ``/simple/`` URL.
+    :param project: What to install.
+    :param target: Where to (must not exist yet).
+    :param timeout: Seconds allowed.
+    :return: Seconds the installer took.
+    :raise RuntimeError: If it failed.
+    """
+    if tool == "pip":
+        argv = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-cache-dir",
+            "--no-input",
+            "-q",
+            "--only-binary",
+            ":all:",
+        ]
+        argv += ["--index-url", index_url, "--target", str(target), project]
+    else:
+        uv = uv_binary()
+        if uv is None:
+            raise RuntimeError("uv is not installed")
+        argv = [
+            uv,
+            "pip",
+            "install",
+            "--no-cache",
+            "--no-config",
+            "-q",
+            "--python",
+            sys.executable,
+            "--only-binary",
+            ":all:",
+        ]
+        argv += ["--default-index", index_url, "--target", str(target), project]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    out = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=_install_env(),
+        cwd=target.parent,
+        stdin=subprocess.DEVNULL,
+    )
+    elapsed = time.perf_counter() - started
+    if out.returncode != 0:
+        raise RuntimeError(
+            f"{tool} failed: {(out.stderr or out.stdout).strip()[-500:]}"
+        )
+    return elapsed
+
+
+def install_test(
+    tool: str,
+    indexes: Sequence[tuple[str, str]],
+    cold_projects: Sequence[str],
+    work: Path,
+    warm_runs: int,
+) -> list[InstallResult]:
+    """
+    Test d for one installer: a cold install of each of ``cold_projects``
+    (never asked of any proxy before) through each proxy, then ``warm_runs``
+    installs of the first one again, the proxies taking turns.
+
+    :param tool: ``pip`` or ``uv``.
+    :param indexes: ``(proxy name, its /simple/ URL)`` pairs.
+    :param cold_projects: Independent projects to install, one per cold run.
+    :param work: A directory for the targets.
+    :param warm_runs: Warm installs per proxy.
+    :return: One result per proxy.
+    """
+    results = [InstallResult(name, tool) for name, _ in indexes]
+    runs = [(f"cold{k}", project) for k, project in enumerate(cold_projects)]
+    runs += [(f"warm{n}", cold_projects[0]) for n in range(warm_runs)]
+    for label, project in runs:
+        for result, (name, index_url) in zip(results, indexes, strict=True):
+            if result.error is not None:
+                continue
+            slug = re.sub(r"[^a-z0-9]+", "-", name.lower())
+            try:
+                took = install(
+                    tool, index_url, project, work / f"{tool}-{slug}-{label}", 300
+                )
+            except (RuntimeError, subprocess.TimeoutExpired) as e:
+                result.error = str(e)
+                continue
+            (result.cold_s if label.startswith("cold") else result.warm_s).append(took)
+    return results
+
+
 # The run -------------------------------------------------------------------------
 
 
@@ -482,6 +646,14 @@ def run(args: argparse.Namespace, results: Results, stack: ExitStack) -> None:
     print(f"generating the upstream tree in {tmp} ...", file=sys.stderr)
     tree = make_tree(tmp / "upstream", args.files, args.size_mib * MIB)
     results.tree = tree
+    install_projects: dict[str, list[str]] = {}
+    if "d" in phases:
+        for tool in ("pip", "uv"):
+            install_projects[tool] = [
+                add_install_projects(tree.root, f"bench-{tool}{k}", args.libraries)
+                for k in range(1, args.install_runs + 1)
+            ]
+        results.install_projects = args.libraries + 1
 
     upstream_port = procs.free_port()
     upstream_prefix = tmp / "nginx-upstream"
@@ -636,6 +808,18 @@ def run(args: argparse.Namespace, results: Results, stack: ExitStack) -> None:
         with spy.recording(proxy.pid, _profile(args, "a-page-identity")):
             page_load(identity, args.duration)
         results.pages.append(identity)
+    if "d" in phases:
+        indexes = [("twisted-pypi", f"{proxy_url}/simple/")]
+        if reference is not None:
+            indexes.append(("nginx proxy_cache", f"{reference_url}/simple/"))
+        for tool, projects in install_projects.items():
+            if tool == "uv" and uv_binary() is None:
+                results.notes.append("uv not installed, skipped: test d with uv.")
+                continue
+            print(f"d: {tool} installs ...", file=sys.stderr)
+            results.installs += install_test(
+                tool, indexes, projects, tmp / "installs", args.install_runs
+            )
     results.proxy_rss_end_kib = procs.status_kib(proxy.pid, "VmRSS")
     if proxy.process.poll() is not None:
         results.notes.append(f"twisted-pypi exited with {proxy.process.returncode}!")
@@ -693,12 +877,7 @@ def report(results: Results) -> str:
     out += _report_pages(results, summary)
     out += _report_files(results, summary)
     out += _report_cold(results, summary)
-    out += [
-        "### d. pip and uv installs",
-        "",
-        "Not measured: not automated yet (optional part of the brief).",
-        "",
-    ]
+    out += _report_installs(results, summary)
     if (
         results.proxy_rss_start_kib is not None
         and results.proxy_rss_end_kib is not None
@@ -708,9 +887,10 @@ def report(results: Results) -> str:
             f"{results.proxy_rss_start_kib * 1024 / MB:.1f} MB once listening "
             "(idle, nothing cached), "
             f"{results.proxy_rss_end_kib * 1024 / MB:.1f} MB at the end of the run "
-            "(the tests run in the order c, b, a: test c's peak is measured on a "
-            "fresh process, the end figure includes the big page parsed and "
-            "rendered).",
+            "(the tests run in the order c, b, a, d: test c's peak is measured on "
+            "a fresh process; the end figure includes the big page parsed and "
+            "rendered, and what serving it to 16 connections at once left "
+            "behind).",
             "",
         ]
     table = [
@@ -791,7 +971,8 @@ def _report_files(results: Results, summary: list[str]) -> list[str]:
     if not results.files:
         return out + ["Not run.", ""]
     out += [
-        "`curl -s -o /dev/null -w '%{speed_download}'`, the proxies taking turns.",
+        "`curl -s -o /dev/null -w '%{speed_download}'`, the proxies taking turns, "
+        f"{len(results.files[0].speeds)} runs each; the medians count.",
         "",
         "| proxy | X-Cache | runs MB/s | median MB/s | ratio to nginx "
         "| proxy CPU s per GB |",
@@ -915,6 +1096,64 @@ def _report_cold(results: Results, summary: list[str]) -> list[str]:
     return out
 
 
+def _report_installs(results: Results, summary: list[str]) -> list[str]:
+    out = ["### d. pip and uv installs", ""]
+    if not results.installs:
+        return out + ["Not run.", ""]
+    runs = max(len(r.cold_s) for r in results.installs)
+    out += [
+        f"`pip install` / `uv pip install` of one project and its "
+        f"{results.install_projects - 1} dependencies (wheels of 20-400 KB, 3 "
+        "versions each, no PEP 658 metadata) into an empty `--target`, with no "
+        f"client cache; the proxies take turns. Cold: {runs} installs of "
+        "independent copies of the project set that no proxy had seen; warm: "
+        "the first set again. Medians, then each run's time.",
+        "",
+        "| proxy | pip cold s | pip warm s | uv cold s | uv warm s |",
+        "|---|--:|--:|--:|--:|",
+    ]
+
+    def find(proxy: str, tool: str) -> InstallResult | None:
+        return next(
+            (r for r in results.installs if r.proxy == proxy and r.tool == tool), None
+        )
+
+    def cell(median: float | None, times: list[float]) -> str:
+        if median is None:
+            return "-"
+        return f"{median:.2f} ({' / '.join(f'{t:.2f}' for t in times)})"
+
+    proxies = list(dict.fromkeys(r.proxy for r in results.installs))
+    for proxy in proxies:
+        cells = []
+        for tool in ("pip", "uv"):
+            r = find(proxy, tool)
+            if r is None or r.error is not None:
+                cells += ["failed" if r is not None else "-"] * 2
+                continue
+            cells += [cell(r.cold_median, r.cold_s), cell(r.warm_median, r.warm_s)]
+        out.append(f"| {proxy} | " + " | ".join(cells) + " |")
+    out.append("")
+    for r in results.installs:
+        if r.error:
+            out += [f"{r.tool} through {r.proxy} failed: `{r.error}`", ""]
+    mine, nginx = find("twisted-pypi", "uv"), find("nginx proxy_cache", "uv")
+    if mine is None or nginx is None or mine.error or nginx.error:
+        why = "nginx not installed, skipped" if nginx is None else "not measured"
+        summary.append(f"| d. uv cold ≤ 0.7 x nginx, warm ≤ 1.0 x nginx | {why} | |")
+        return out
+    for kind, target, a, b in (
+        ("cold", 0.7, mine.cold_median, nginx.cold_median),
+        ("warm", 1.0, mine.warm_median, nginx.warm_median),
+    ):
+        if a is not None and b:
+            summary.append(
+                f"| d. uv {kind} ≤ {target} x nginx | {a / b:.2f} x "
+                f"| {_verdict(a / b <= target)} |"
+            )
+    return out
+
+
 def write_doc(path: Path, section: str) -> None:
     """
     Replace the generated section of ``path`` (create the file with the
@@ -951,8 +1190,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--phases",
-        default="a,b,c",
-        help="tests to run, comma-separated (default: a,b,c)",
+        default="a,b,c,d",
+        help="tests to run, comma-separated (default: a,b,c,d)",
+    )
+    parser.add_argument(
+        "--libraries",
+        type=int,
+        default=14,
+        help="dependencies of the project installed in test d (default: 14)",
     )
     parser.add_argument(
         "--files",
@@ -985,7 +1230,16 @@ def _parser() -> argparse.ArgumentParser:
         "median counts (default: 3)",
     )
     parser.add_argument(
-        "--runs", type=int, default=3, help="downloads per proxy in test b (default: 3)"
+        "--runs",
+        type=int,
+        default=7,
+        help="downloads per proxy in test b; the median counts (default: 7)",
+    )
+    parser.add_argument(
+        "--install-runs",
+        type=int,
+        default=3,
+        help="cold and warm installs per proxy and installer in test d (default: 3)",
     )
     parser.add_argument(
         "--clients",

@@ -18,10 +18,13 @@ under its own address and twisted-pypi resolves them against the page URL.
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import io
 import json
 import os
 import random
+import zipfile
 from html import escape
 from pathlib import Path
 from typing import Any
@@ -227,3 +230,94 @@ def make_tree(root: Path, index_files: int, bigfile_size: int) -> Tree:
         f"<!DOCTYPE html><html><body>\n{links}</body></html>\n", encoding="utf-8"
     )
     return Tree(root, big, len(files))
+
+
+# Installable projects (test d) ----------------------------------------------
+
+
+def build_wheel(name: str, version: str, requires: list[str], padding: int) -> bytes:
+    """
+    A pure-Python ``py3-none-any`` wheel that pip and uv install.
+
+    :param name: The project name (``-`` separated).
+    :param version: The version.
+    :param requires: ``Requires-Dist`` values.
+    :param padding: Random (incompressible) bytes to add as a data file.
+    :return: The wheel's bytes.
+    """
+    dist = name.replace("-", "_")
+    info = f"{dist}-{version}.dist-info"
+    metadata = "".join(
+        [f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"]
+        + [f"Requires-Dist: {r}\n" for r in requires]
+    )
+    files = {
+        f"{dist}/__init__.py": f"VERSION = {version!r}\n".encode(),
+        f"{dist}/data.bin": os.urandom(padding),
+        f"{info}/METADATA": metadata.encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: bench\n"
+        b"Root-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = [
+        f"{path},sha256={_record_digest(data)},{len(data)}"
+        for path, data in files.items()
+    ]
+    record.append(f"{info}/RECORD,,")
+    files[f"{info}/RECORD"] = ("\n".join(record) + "\n").encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path, data in files.items():
+            zf.writestr(path, data)
+    return out.getvalue()
+
+
+def _record_digest(data: bytes) -> str:
+    """The urlsafe-base64 sha256 a wheel's RECORD gives."""
+    digest = hashlib.sha256(data).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def add_install_projects(root: Path, prefix: str, libraries: int) -> str:
+    """
+    Add ``<prefix>-app`` and ``<prefix>-lib-1`` .. ``-<libraries>``, three
+    versions each, wheels only, without PEP 658 metadata (so uv reads wheels
+    with ``Range`` requests, as for many real indexes).  The app needs every
+    library; each library needs the next one.
+
+    :param root: The document root made by :func:`make_tree`.
+    :param prefix: Distinguishes independent sets (one per cold install).
+    :param libraries: How many libraries.
+    :return: The project to install (``<prefix>-app``).
+    """
+    rng = random.Random(prefix)
+    names = [f"{prefix}-lib-{i}" for i in range(1, libraries + 1)]
+    for index, name in enumerate([f"{prefix}-app", *names]):
+        if index == 0:
+            requires = [f"{lib}>=1.0" for lib in names]
+        elif index < libraries:
+            requires = [f"{names[index]}>=1.0"]
+        else:
+            requires = []
+        files = []
+        for version in ("1.0", "1.1", "2.0"):
+            filename = f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
+            content = build_wheel(
+                name, version, requires, rng.randrange(20_000, 400_000)
+            )
+            url_path = _package_path(rng, filename)
+            path = root / url_path.lstrip("/")
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+            files.append(
+                {
+                    "filename": filename,
+                    "url": "../.." + url_path,
+                    "hashes": {"sha256": hashlib.sha256(content).hexdigest()},
+                    "requires-python": ">=3.8",
+                    "size": len(content),
+                    "upload-time": "2025-01-01T00:00:00.000000Z",
+                    "yanked": False,
+                }
+            )
+        _write_page(root / "simple" / name, name, files)
+    return f"{prefix}-app"

@@ -293,6 +293,23 @@ class PageCacheTests(SynchronousTestCase):
         wheel = ("up", "http", "upstream.test", "packages", "demo-1.0-py3-none-any.whl")
         self.assertEqual(forgotten, [wheel, (*wheel[:-1], wheel[-1] + ".metadata")])
 
+    def test_memory_bounded_by_bytes(self) -> None:
+        """
+        Pages beyond the memory budget are dropped from memory, oldest first,
+        and read back from disk (without asking the upstream) when needed.
+        """
+        from twisted_pypi import pages
+
+        self.patch(pages, "MEMORY_BYTES", 4 * len(page_body("1.0")) + 1)
+        self.first(page_body("1.0"))
+        d = self.cache.get_project("other")
+        self.client.answer(1, page_response(page_body("1.0")))
+        self.successResultOf(d)
+        self.assertEqual(list(self.cache._memory), ["other"])
+        again = self.successResultOf(self.cache.get_project("demo"))
+        self.assertEqual(again.status, CacheStatus.HIT)
+        self.assertEqual(len(self.client.calls), 2)
+
     def test_project_list(self) -> None:
         """
         The project list is fetched from the index root and links each

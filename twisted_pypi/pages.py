@@ -54,6 +54,11 @@ LIST_KEY = "_list"
 #: How many parsed pages stay in memory.
 MEMORY_PAGES = 2048
 
+#: Roughly how many bytes parsed and rendered pages may take in memory (a
+#: page is reckoned at four times its upstream body: the parsed records and
+#: the renditions); pages past it are read again from disk when needed.
+MEMORY_BYTES = 128 << 20
+
 #: The longest time an upstream "not found" is remembered.
 NEGATIVE_TTL = 60.0
 
@@ -126,6 +131,7 @@ class PageEntry:
     fetched_at: float
     upstream_etag: str | None
     _renderer: Callable[[PageEntry, bool], bytes]
+    weight: int = 0
     _renditions: dict[bool, Rendition] = field(factory=dict)
     _files: dict[tuple[str, ...], DistFile] | None = None
 
@@ -307,6 +313,7 @@ class PageCache:
         self._clock = clock
         self._store = store
         self._memory: OrderedDict[str, PageEntry] = OrderedDict()
+        self._weight = 0
         self._not_found: dict[str, float] = {}
         self._flights = _Flights()
         self._run: Runner = run if run is not None else _run_now
@@ -353,10 +360,16 @@ class PageCache:
         return entry
 
     def _remember(self, key: str, entry: PageEntry) -> None:
+        old = self._memory.pop(key, None)
+        if old is not None:
+            self._weight -= old.weight
         self._memory[key] = entry
-        self._memory.move_to_end(key)
-        while len(self._memory) > MEMORY_PAGES:
-            self._memory.popitem(last=False)
+        self._weight += entry.weight
+        while len(self._memory) > 1 and (
+            len(self._memory) > MEMORY_PAGES or self._weight > MEMORY_BYTES
+        ):
+            _, dropped = self._memory.popitem(last=False)
+            self._weight -= dropped.weight
 
     async def _get(self, key: str) -> Lookup:
         entry = await self._cached(key)
@@ -464,7 +477,9 @@ class PageCache:
         return Lookup(None, error=error, timeout=timeout)
 
     def _forget(self, key: str) -> None:
-        self._memory.pop(key, None)
+        dropped = self._memory.pop(key, None)
+        if dropped is not None:
+            self._weight -= dropped.weight
         self._store.remove(self.index.name, key)
 
     def _entry(self, key: str, stored: _Stored) -> PageEntry:
@@ -489,6 +504,7 @@ class PageCache:
             fetched_at=stored.fetched_at,
             upstream_etag=stored.etag,
             renderer=self._render,
+            weight=4 * len(stored.body),
         )
 
     def _render(self, entry: PageEntry, as_json: bool) -> bytes:

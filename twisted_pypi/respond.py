@@ -9,10 +9,12 @@ from html import escape
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.server import Request
+from zope.interface import implementer
 
 log = Logger()
 
@@ -153,3 +155,80 @@ def abort(request: Request) -> None:
     transport: Any = request.channel.transport if request.channel else None
     if transport is not None:
         transport.abortConnection()
+
+
+#: The most bytes of a response body handed to the connection at once.
+SLICE = 64 * 1024
+
+
+def send_body(request: Request, body: bytes) -> None:
+    """
+    Write ``body`` and finish ``request``.
+
+    A large body is written in slices while the client's connection has
+    room, rather than in one write that the transport would copy whole for
+    every connection.
+
+    :param request: The request, with its headers set.
+    :param body: The whole body.
+    """
+    if request.method == b"HEAD" or len(body) <= SLICE:
+        if request.method != b"HEAD":
+            request.write(body)
+        request.finish()
+        return
+    _SlicedBody(request, memoryview(body)).start()
+
+
+@implementer(IPushProducer)
+class _SlicedBody:
+    """
+    Writes a body in slices while the connection is not paused.
+    """
+
+    def __init__(self, request: Request, body: memoryview) -> None:
+        self._request: Request | None = request
+        self._body = body
+        self._offset = 0
+        self._paused = False
+
+    def start(self) -> None:
+        """
+        Register with the request and start writing.
+        """
+        assert self._request is not None
+        self._request.registerProducer(self, True)
+        self._request.notifyFinish().addErrback(lambda _: self.stopProducing())
+        self._pump()
+
+    def _pump(self) -> None:
+        while self._request is not None and not self._paused:
+            request = self._request
+            if self._offset >= len(self._body):
+                self._request = None
+                request.unregisterProducer()
+                request.finish()
+                return
+            end = self._offset + SLICE
+            chunk = self._body[self._offset : end].tobytes()
+            self._offset = end
+            request.write(chunk)
+
+    def pauseProducing(self) -> None:
+        """
+        The connection is full.
+        """
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        """
+        The connection has room again.
+        """
+        self._paused = False
+        self._pump()
+
+    def stopProducing(self) -> None:
+        """
+        The client went away.
+        """
+        self._request = None

@@ -18,7 +18,14 @@ from .dummies import Dummies
 from .names import is_valid_project_name, normalize
 from .negotiate import Representation, choose
 from .pages import CacheStatus, Lookup, PageCache
-from .respond import accepts_gzip, error_page, location, redirect, when_done
+from .respond import (
+    accepts_gzip,
+    error_page,
+    location,
+    redirect,
+    send_body,
+    when_done,
+)
 
 log = Logger()
 
@@ -173,6 +180,4 @@ def _send(
         request.finish()
         return
     request.setHeader(b"content-length", str(len(body)).encode())
-    if request.method != b"HEAD":
-        request.write(body)
-    request.finish()
+    send_body(request, body)
