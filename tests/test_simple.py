@@ -18,17 +18,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from .fakeindex import FakeFile, FakeIndex
 from .fakes import Answer, MemoryProxy, parse_raw
+from .test_negotiate import PIP, POETRY, UV
 from .wheels import build_wheel
 
-PIP = (
-    "application/vnd.pypi.simple.v1+json, "
-    "application/vnd.pypi.simple.v1+html; q=0.1, text/html; q=0.01"
-)
-UV = (
-    "application/vnd.pypi.simple.v1+json, "
-    "application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
-)
-POETRY = "application/vnd.pypi.simple.v1+json, */*;q=0.1"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "text/html; charset=utf-8"
 
@@ -225,6 +217,9 @@ class ErrorTests(ProxyTestCase):
         answer = self.proxy.get("/simple/nothing-here/", headers={"Accept": PIP})
         self.assertEqual(answer.code, 404)
         self.assertEqual(self.index.count("/simple/nothing-here/"), 1)
+        # The upstream's whole project list is never fetched to answer for
+        # one project.
+        self.assertEqual(self.index.requests, [("GET", "/simple/nothing-here/")])
 
     def test_invalid_name(self) -> None:
         """
