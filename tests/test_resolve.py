@@ -14,7 +14,7 @@ from typing import Any
 from packaging.requirements import Requirement
 from treq.client import HTTPClient
 from twisted.internet import reactor
-from twisted.internet.defer import maybeDeferred
+from twisted.internet.defer import CancelledError, Deferred, maybeDeferred
 from twisted.internet.task import deferLater
 from twisted.protocols.policies import WrappingFactory
 from twisted.python.filepath import FilePath
@@ -27,10 +27,11 @@ from twisted_pypi.config import IndexConfig, ProxyConfig, index_name_for
 from twisted_pypi.coremetadata import IndexMetadataSource
 from twisted_pypi.dummy import DummySpec
 from twisted_pypi.model import DistFile, ProjectPage
-from twisted_pypi.pages import PageCache, PageStore
+from twisted_pypi.pages import Lookup, PageCache, PageStore
 from twisted_pypi.resolve import (
     Resolution,
     ResolutionFailed,
+    _Bridge,
     resolve,
     resolve_now,
 )
@@ -412,6 +413,25 @@ class DummyResolveTests(SynchronousTestCase):
         self.assertEqual(versions(result), {"gpu": "1.0"})
 
 
+class BridgeTests(SynchronousTestCase):
+    """
+    The bridge between the resolver's thread and the reactor thread.
+    """
+
+    def test_stop_fails_requests(self) -> None:
+        """
+        Stopping (at reactor shutdown) fails the requests in flight and every
+        later one, so the resolver's thread ends.
+        """
+        pending: Deferred[Lookup] = Deferred()
+        bridge = _Bridge(None, lambda name: pending, MemoryIndex(), None)  # type: ignore[arg-type]
+        first = bridge._start_page("app")
+        self.assertNoResult(first)
+        bridge.stop()
+        self.failureResultOf(first, CancelledError)
+        self.failureResultOf(bridge._start_page("lib"), CancelledError)
+
+
 class LoopbackIndex:
     """
     A :class:`FakeIndex` listening on 127.0.0.1 for the real reactor.
@@ -431,9 +451,11 @@ class LoopbackIndex:
 
     async def stop(self) -> None:
         """
-        Stop listening and wait for every connection to close.
+        Stop listening (if still listening) and wait for every connection to
+        close.
         """
-        await maybeDeferred(self._port.stopListening)
+        if self._port.connected:  # type: ignore[attr-defined]
+            await maybeDeferred(self._port.stopListening)
         for protocol in list(self._connections.protocols):
             protocol.transport.loseConnection()
         for _ in range(200):

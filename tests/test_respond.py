@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
@@ -53,7 +54,7 @@ def connect(body: bytes) -> StringTransport:
     """
     Send a GET to a site answering with ``body``; return the connection.
     """
-    site = Site(_Body(body))
+    site = Site(_Body(body), reactor=Clock())
     protocol = site.buildProtocol(None)
     transport = StringTransport()
     assert protocol is not None
@@ -84,7 +85,7 @@ class SendBodyTests(SynchronousTestCase):
         """
         body = bytes(range(256)) * (SLICE * 3 // 256 + 7)
         resource = _Body(body, paused=True)
-        site = Site(resource)
+        site = Site(resource, reactor=Clock())
         protocol = site.buildProtocol(None)
         assert protocol is not None
         transport = StringTransport()
@@ -106,7 +107,7 @@ class SendBodyTests(SynchronousTestCase):
         """
         body = b"x" * (SLICE * 3)
         resource = _Body(body)
-        site = Site(resource)
+        site = Site(resource, reactor=Clock())
         protocol = site.buildProtocol(None)
         assert protocol is not None
         transport = StringTransport()

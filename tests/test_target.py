@@ -37,6 +37,16 @@ class CurrentTargetTests(SynchronousTestCase):
         self.assertIsNone(target.platform)
         self.assertIn("this machine", target.describe())
 
+    def test_platform_only(self) -> None:
+        """
+        A platform alone keeps the running Python's exact version.
+        """
+        target = Target.create(platform="win_amd64")
+        here = Target.current()
+        self.assertEqual(target.python_full_version, here.python_full_version)
+        self.assertEqual(target.python_version, here.python_version)
+        self.assertEqual(target.environment["sys_platform"], "win32")
+
     def test_python_version_only(self) -> None:
         """
         A Python version alone keeps this machine's platforms and marker

@@ -3,7 +3,8 @@ The ``pypiproxy`` command.
 
 ``pypiproxy serve [options]`` runs the same service as
 ``twistd -n pypiproxy [options]``, in the foreground, logging to standard
-output.
+output.  ``pypiproxy analyze PROJECT`` shows a project's dependency tree with
+download sizes and what ``--dummy`` projects would save.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from twisted.internet.defer import Deferred
 from twisted.python import usage
 
 from . import __version__
+from .analyze import AnalyzeOptions
 from .tap import Options as ServeOptions
 
 
@@ -31,6 +33,12 @@ class Options(usage.Options):
     )
     subCommands = [
         ["serve", None, ServeOptions, "Run the proxy in the foreground."],
+        [
+            "analyze",
+            None,
+            AnalyzeOptions,
+            "Show a project's dependencies, their sizes and what dummies save.",
+        ],
     ]
 
     def opt_version(self) -> None:
@@ -60,6 +68,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         raise SystemExit(2) from None
     if options.subCommand == "serve":
         serve(options.subOptions)
+    elif options.subCommand == "analyze":
+        analyze(options.subOptions)
+
+
+def analyze(options: AnalyzeOptions) -> None:
+    """
+    Run ``pypiproxy analyze`` and exit: 0 on success, 1 if the resolution
+    failed.
+
+    :param options: Parsed ``analyze`` options.
+    """
+    from twisted.internet.task import react
+
+    from .analyze import main
+
+    react(main, [options])
 
 
 def serve(options: ServeOptions) -> None:
