@@ -130,6 +130,7 @@ class FakeClient:
         unbuffered: bool,
         timeout: float,
         reactor: IReactorTime,
+        auth: tuple[str, str] | None = None,
     ) -> Deferred[Any]:
         """
         Record a GET and return its unanswered Deferred.
@@ -144,7 +145,12 @@ class FakeClient:
                 return result
 
             d.addBoth(stop_timer)
-        kwargs = {"headers": headers, "unbuffered": unbuffered, "timeout": timeout}
+        kwargs = {
+            "headers": headers,
+            "unbuffered": unbuffered,
+            "timeout": timeout,
+            "auth": auth,
+        }
         self.calls.append((url, kwargs, d))
         return d
 
@@ -277,7 +283,7 @@ class MemoryProxy:
             upstream, self.config, self._page_client, self.clock,
             PageStore(cache_dir.child("pages")),
         )  # fmt: skip
-        self.root = make_root(self.config, self.pages, self.cache, downloads, fetch)
+        self.root = make_root(self.config, [self.pages], self.cache, downloads, fetch)
         self._client_agent: Any = RequestTraversalAgent(self.root)
 
     @property

@@ -9,6 +9,7 @@ command-line layer turns it into a ``UsageError``.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from urllib.parse import urlsplit
 
 from attrs import field, frozen
@@ -96,13 +97,39 @@ class IndexConfig:
     One upstream simple index.
 
     :ivar name: A short name, used in file URLs, cache paths and logs.
-    :ivar url: The index's base URL, ending in ``/``.
+    :ivar url: The index's base URL, ending in ``/``, without credentials.
     :ivar ttl: Seconds a cached page from this index stays fresh.
+    :ivar username: The user for HTTP basic auth, or ``None``.
+    :ivar password: The password for HTTP basic auth (never shown in ``repr``).
     """
 
     name: str
     url: str
     ttl: float = 600.0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def credentials(self) -> tuple[str, str] | None:
+        """
+        ``(username, password)`` when the index needs HTTP basic auth.
+        """
+        if self.username is None:
+            return None
+        return (self.username, self.password or "")
+
+
+@frozen
+class LocalConfig:
+    """
+    A directory of wheels and sdists served as an index of its own.
+
+    :ivar name: A short name, used in URLs and logs.
+    :ivar path: The directory, absolute.
+    """
+
+    name: str
+    path: str
 
 
 @frozen
@@ -124,6 +151,11 @@ class ProxyConfig:
     :ivar max_page_size: The largest upstream project page accepted, in bytes.
     :ivar max_list_size: The largest upstream project list accepted, in bytes.
     :ivar dummies: Projects answered with generated placeholder wheels.
+    :ivar locals: Local indexes; they rank above every remote index.
+    :ivar routes: Project (normalized) to the name of the one index that
+        serves it.
+    :ivar merge: Projects (normalized) whose files are merged from every
+        index that has them, the first index winning on a filename.
     """
 
     listen: tuple[str, ...] = ("tcp:8080",)
@@ -139,3 +171,6 @@ class ProxyConfig:
     max_page_size: int = 64 << 20
     max_list_size: int = 512 << 20
     dummies: tuple[DummySpec, ...] = ()
+    locals: tuple[LocalConfig, ...] = ()
+    routes: Mapping[str, str] = field(factory=dict)
+    merge: frozenset[str] = frozenset()

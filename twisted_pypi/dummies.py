@@ -11,7 +11,7 @@ explicit versions no upstream is asked at all.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 from attrs import frozen
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -32,7 +32,7 @@ from .config import IndexConfig
 from .dummy import DummySpec, DummyWheel, build_dummy_wheel
 from .fileserve import IMMUTABLE, content_type
 from .model import DistFile, ProjectPage, Yanked
-from .pages import CacheStatus, Lookup, PageCache, PageEntry
+from .pages import CacheStatus, Lookup, PageEntry
 from .render import render_project_html, render_project_json
 from .respond import error_page, when_done
 
@@ -133,20 +133,22 @@ class Dummies:
     def __init__(
         self,
         specs: Iterable[DummySpec],
-        pages: PageCache,
+        pages: Callable[[str], Deferred[Lookup]],
         base_url: str | None,
+        ttl: float = 600.0,
     ) -> None:
         """
         :param specs: The ``--dummy`` specifications.
-        :param pages: The page cache of the upstream whose versions "auto"
-            dummies mirror.
+        :param pages: Gives the real project's page, whose versions "auto"
+            dummies mirror (the router).
         :param base_url: The proxy's external URL, or ``None`` for relative
             links.
+        :param ttl: How long clients may keep a dummy page.
         """
         self._specs = {spec.project: spec for spec in specs}
         self._pages = pages
         self._prefix = base_url if base_url is not None else "../../"
-        self._index = IndexConfig(DUMMY_PREFIX, "", pages.index.ttl)
+        self._index = IndexConfig(DUMMY_PREFIX, "", ttl)
         self._entries: dict[str, tuple[PageEntry | None, PageEntry]] = {}
         self._wheels: dict[tuple[str, str], DummyWheel] = {}
 
@@ -173,7 +175,7 @@ class Dummies:
         if spec.versions is not None:
             versions = [DummyVersion(v) for v in spec.versions]
         else:
-            lookup = await self._pages.get_project(project)
+            lookup = await self._pages(project)
             source = lookup.entry
             if source is None or not isinstance(source.page, ProjectPage):
                 return lookup

@@ -293,6 +293,26 @@ def serve_cached(
     cache.pin(key)
     request.notifyFinish().addBoth(lambda _: cache.unpin(key))
     cache.touch(key)
+    return serve_path(request, path.path, st, chunk_size)
+
+
+def serve_path(
+    request: Request,
+    path: str,
+    st: os.stat_result,
+    chunk_size: int = DEFAULT_CHUNK_SIZE,
+) -> bytes | int:
+    """
+    Answer a ``GET`` or ``HEAD`` with a complete file: ``ETag``
+    (``If-None-Match`` → 304), ``Cache-Control: immutable``, ``If-Range``,
+    ranges, and never a ``Content-Encoding``.
+
+    :param request: The request.
+    :param path: The file.
+    :param st: The file's ``os.stat`` result.
+    :param chunk_size: Bytes read per write to the client.
+    :return: What ``render`` returns.
+    """
     etag = etag_for(st.st_size, st.st_mtime_ns)
     last_modified = http.datetimeToString(math.ceil(st.st_mtime))
     request.setHeader(b"etag", etag)
@@ -307,5 +327,5 @@ def serve_cached(
     if_range = request.getHeader(b"if-range")
     if if_range is not None and if_range.strip() not in (etag, last_modified):
         request.requestHeaders.removeHeader(b"range")
-    result: bytes | int = CachedFile(path.path, chunk_size).render(request)
+    result: bytes | int = CachedFile(path, chunk_size).render(request)
     return result

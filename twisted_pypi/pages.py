@@ -72,6 +72,7 @@ class CacheStatus(enum.Enum):
     MISS = "MISS"
     STALE = "STALE"
     DUMMY = "DUMMY"
+    LOCAL = "LOCAL"
 
 
 @define
@@ -407,6 +408,7 @@ class PageCache:
                 self._clock,
                 url,
                 etag=entry.upstream_etag if entry is not None else None,
+                auth=self.index.credentials,
                 limit=limit,
                 connect_timeout=self._config.connect_timeout,
                 idle_timeout=self._config.idle_timeout,
@@ -514,13 +516,18 @@ class PageCache:
                 return render_list_json(page, self._project_link)
             return render_list_html(page, self._project_link)
         if as_json:
-            return render_project_json(page, self._file_link)
-        return render_project_html(page, self._file_link)
+            return render_project_json(page, self.file_link)
+        return render_project_html(page, self.file_link)
 
     def _project_link(self, name: str) -> str:
         return f"{self._project_prefix}{normalize(name)}/"
 
-    def _file_link(self, dist: DistFile) -> str:
+    def file_link(self, dist: DistFile) -> str:
+        """
+        The proxy URL of one of this index's files, as a page links it.
+
+        :param dist: A file this index listed.
+        """
         segments = local_segments(self.index.name, dist.url)
         if segments is None:  # parse drops these; never link upstream
             raise ValueError(f"unmappable file URL {dist.url!r}")

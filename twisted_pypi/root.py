@@ -4,7 +4,7 @@ The root of the resource tree: ``/simple/``, ``/files/`` and a front page.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from html import escape
 
 from twisted.internet.defer import Deferred
@@ -19,7 +19,9 @@ from .download import Downloads
 from .dummies import DUMMY_PREFIX, Dummies, DummyFilesResource
 from .files import FilesResource
 from .links import FILES_PREFIX
+from .local import LOCAL_PREFIX, LocalFilesResource, LocalIndex
 from .pages import PageCache
+from .router import Router
 from .simple import SimpleIndex
 
 
@@ -64,26 +66,35 @@ class Root(Resource):
 
 def make_root(
     config: ProxyConfig,
-    pages: PageCache,
+    pages: Sequence[PageCache],
     cache: FileCache,
     downloads: Downloads,
     fetch: Callable[..., Deferred[IResponse]],
+    local: Sequence[LocalIndex] = (),
 ) -> Resource:
     """
     The proxy's resource tree.
 
     :param config: The settings.
-    :param pages: The page cache of the upstream index.
+    :param pages: The page caches of the remote indexes, highest priority
+        first.
     :param cache: The file cache.
     :param downloads: The downloads in flight.
     :param fetch: Issues upstream file requests.
+    :param local: The local indexes, highest priority first; they rank above
+        the remote ones.
     """
+    router = Router([*local, *pages], config.routes, config.merge, config.base_url)
     root = Root(config)
-    dummies = Dummies(config.dummies, pages, config.base_url)
-    root.putChild(b"simple", SimpleIndex(pages, config.base_url, dummies))
+    ttl = min((p.index.ttl for p in pages), default=600.0)
+    dummies = Dummies(config.dummies, router.get_project, config.base_url, ttl)
+    root.putChild(b"simple", SimpleIndex(router, config.base_url, dummies))
     root.putChild(DUMMY_PREFIX.encode(), DummyFilesResource(dummies))
     root.putChild(
+        LOCAL_PREFIX.encode(), LocalFilesResource({i.index.name: i for i in local})
+    )
+    root.putChild(
         FILES_PREFIX.encode(),
-        FilesResource({pages.index.name: pages}, cache, downloads, fetch),
+        FilesResource({p.index.name: p for p in pages}, cache, downloads, fetch),
     )
     return root

@@ -5,7 +5,10 @@ service that listens on every configured endpoint.
 
 from __future__ import annotations
 
+import base64
+from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from treq.client import HTTPClient
 from twisted.application.service import MultiService
@@ -23,6 +26,7 @@ from twisted.web.iweb import IResponse
 from .cache import FileCache
 from .config import ProxyConfig
 from .download import Downloads
+from .local import LocalIndex
 from .pages import PageCache, PageStore
 from .root import make_root
 from .site import ProxySite
@@ -62,6 +66,8 @@ class ProxyService(MultiService):
     def startService(self) -> None:
         super().startService()
         self._cache.scan()
+        for local in self.config.locals:
+            log.info("Local index {name}: {path}", name=local.name, path=local.path)
         for index in self.config.indexes:
             log.info(
                 "Upstream index {name}: {url} (pages fresh for {ttl:g} s)",
@@ -121,7 +127,12 @@ def _human(size: int | None) -> str:
     return f"{value:.1f} TiB"
 
 
-def file_fetcher(agent: Any, clock: Any, timeout: float) -> Any:
+def file_fetcher(
+    agent: Any,
+    clock: Any,
+    timeout: float,
+    credentials: Mapping[str, tuple[str, str]] | None = None,
+) -> Any:
     """
     A function that GETs an upstream file as raw bytes (no content decoding,
     identity encoding asked for) and fails if no response headers arrive in
@@ -130,10 +141,15 @@ def file_fetcher(agent: Any, clock: Any, timeout: float) -> Any:
     :param agent: An ``IAgent``.
     :param clock: The reactor that times out the request.
     :param timeout: Seconds allowed until the response headers.
+    :param credentials: HTTP basic auth by ``host[:port]``: sent only to the
+        host of the index that needs it (never to another host, such as a
+        CDN its pages link to).
     """
-    headers = Headers(
-        {b"accept-encoding": [b"identity"], b"user-agent": [USER_AGENT.encode()]}
-    )
+    plain = {b"accept-encoding": [b"identity"], b"user-agent": [USER_AGENT.encode()]}
+    authorizations = {
+        netloc: b"Basic " + base64.b64encode(f"{user}:{password}".encode())
+        for netloc, (user, password) in (credentials or {}).items()
+    }
 
     def timed_out(result: IResponse | Failure, timeout: float) -> IResponse | Failure:
         # Cancelling an Agent request fails it with ResponseNeverReceived, not
@@ -143,6 +159,10 @@ def file_fetcher(agent: Any, clock: Any, timeout: float) -> Any:
         return result
 
     def fetch(url: str, method: bytes = b"GET") -> Deferred[IResponse]:
+        headers = Headers(plain)
+        authorization = authorizations.get(urlsplit(url).netloc)
+        if authorization is not None:
+            headers.setRawHeaders(b"authorization", [authorization])
         d: Deferred[IResponse] = agent.request(method, url.encode("ascii"), headers)
         return d.addTimeout(timeout, clock, onTimeoutCancel=timed_out)
 
@@ -160,23 +180,37 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     pool.maxPersistentPerHost = 8
     agent = Agent(reactor, pool=pool, connectTimeout=config.connect_timeout)
     page_client = HTTPClient(agent)
-    fetch = file_fetcher(RedirectAgent(agent), reactor, config.connect_timeout)
+    credentials = {
+        urlsplit(index.url).netloc: index.credentials
+        for index in reversed(config.indexes)
+        if index.credentials is not None
+    }
+    fetch = file_fetcher(
+        RedirectAgent(agent), reactor, config.connect_timeout, credentials
+    )
     root = FilePath(config.cache_dir)
     cache = FileCache(root, config.cache_size, reactor)
     downloads = Downloads(
         cache, fetch, reactor, idle_timeout=config.idle_timeout, chunk_size=256 * 1024
     )
-    index = config.indexes[0]
-    pages = PageCache(
-        index,
-        config,
-        page_client,
-        reactor,
-        PageStore(root.child("pages")),
-        run=lambda work: deferToThreadPool(reactor, reactor.getThreadPool(), work),
-        forget_file=cache.remove,
-    )
-    site = ProxySite(
-        make_root(config, pages, cache, downloads, fetch), reactor, reactor=reactor
-    )
+
+    def run(work: Callable[[], Any]) -> Deferred[Any]:
+        return deferToThreadPool(reactor, reactor.getThreadPool(), work)
+
+    store = PageStore(root.child("pages"))
+    pages = [
+        PageCache(
+            index,
+            config,
+            page_client,
+            reactor,
+            store,
+            run=run,
+            forget_file=cache.remove,
+        )
+        for index in config.indexes
+    ]
+    local = [LocalIndex(c, config.base_url, run=run) for c in config.locals]
+    tree = make_root(config, pages, cache, downloads, fetch, local)
+    site = ProxySite(tree, reactor, reactor=reactor)
     return ProxyService(config, reactor, site, cache, pool)

@@ -6,6 +6,7 @@ with PEP 503 redirects, PEP 691 negotiation, conditional requests and gzip.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -17,7 +18,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from .dummies import Dummies
 from .names import is_valid_project_name, normalize
 from .negotiate import Representation, choose
-from .pages import CacheStatus, Lookup, PageCache
+from .pages import CacheStatus, Lookup
 from .respond import (
     accepts_gzip,
     error_page,
@@ -29,6 +30,23 @@ from .respond import (
 
 log = Logger()
 
+
+class Pages(Protocol):
+    """
+    Where project pages and the project list come from (the router).
+    """
+
+    def get_project(self, project: str) -> Deferred[Lookup]:
+        """
+        A project's page.
+        """
+
+    def get_list(self) -> Deferred[Lookup]:
+        """
+        The project list.
+        """
+
+
 #: The longest time a client may keep a page without asking again.
 MAX_PAGE_AGE = 600
 
@@ -39,10 +57,10 @@ class SimpleIndex(Resource):
     """
 
     def __init__(
-        self, pages: PageCache, base_url: str | None, dummies: Dummies | None = None
+        self, pages: Pages, base_url: str | None, dummies: Dummies | None = None
     ) -> None:
         """
-        :param pages: The page cache of the upstream index.
+        :param pages: Where pages come from.
         :param base_url: The proxy's external URL, or ``None``.
         :param dummies: The dummy projects, which take precedence.
         """
@@ -59,7 +77,7 @@ class SimpleIndex(Resource):
     def render_GET(self, request: Request) -> bytes | int:
         if not request.path.endswith(b"/"):
             return redirect(request, location(request, self._base_url, "simple/"))
-        return serve_page(request, self._pages.get_list, self._pages.index.ttl)
+        return serve_page(request, self._pages.get_list)
 
 
 class ProjectPageResource(Resource):
@@ -71,13 +89,13 @@ class ProjectPageResource(Resource):
 
     def __init__(
         self,
-        pages: PageCache,
+        pages: Pages,
         base_url: str | None,
         name: bytes,
         dummies: Dummies | None = None,
     ) -> None:
         """
-        :param pages: The page cache of the upstream index.
+        :param pages: Where pages come from.
         :param base_url: The proxy's external URL, or ``None``.
         :param name: The project name as the client wrote it.
         :param dummies: The dummy projects, which take precedence.
@@ -100,16 +118,13 @@ class ProjectPageResource(Resource):
             return redirect(
                 request, location(request, self._base_url, f"simple/{project}/")
             )
-        ttl = self._pages.index.ttl
         if self._dummies is not None and project in self._dummies.specs:
             dummies = self._dummies
-            return serve_page(request, lambda: dummies.page(project), ttl)
-        return serve_page(request, lambda: self._pages.get_project(project), ttl)
+            return serve_page(request, lambda: dummies.page(project))
+        return serve_page(request, lambda: self._pages.get_project(project))
 
 
-def serve_page(
-    request: Request, lookup: Callable[[], Deferred[Lookup]], ttl: float
-) -> bytes | int:
+def serve_page(request: Request, lookup: Callable[[], Deferred[Lookup]]) -> bytes | int:
     """
     Answer ``request`` with the page ``lookup`` finds, in the representation
     the client asked for.
@@ -117,7 +132,6 @@ def serve_page(
     :param request: The client's request.
     :param lookup: Asks the page cache; called only once the client's
         ``Accept`` header was found acceptable.
-    :param ttl: The index TTL; bounds the ``max-age`` sent to the client.
     :return: ``NOT_DONE_YET``, or the body of an immediate 406.
     """
     request.setHeader(b"vary", b"Accept, Accept-Encoding")
@@ -137,15 +151,13 @@ def serve_page(
         )
     when_done(
         request,
-        lookup().addCallback(_send, request, representation, ttl),
+        lookup().addCallback(_send, request, representation),
         "page",
     )
     return NOT_DONE_YET
 
 
-def _send(
-    result: Lookup, request: Request, representation: Representation, ttl: float
-) -> None:
+def _send(result: Lookup, request: Request, representation: Representation) -> None:
     entry = result.entry
     if entry is None:
         if result.not_found:
@@ -169,6 +181,7 @@ def _send(
     request.setHeader(b"x-cache", result.status.value.encode())
     request.setHeader(b"x-pypi-index", entry.index.name.encode())
     request.setHeader(b"content-type", representation.content_type)
+    ttl = entry.index.ttl
     age = 0 if result.status is CacheStatus.STALE else int(min(ttl, MAX_PAGE_AGE))
     request.setHeader(b"cache-control", f"max-age={age}, public".encode())
     if accepts_gzip(request):

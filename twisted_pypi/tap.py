@@ -15,14 +15,13 @@ from twisted.python import usage
 
 from .config import (
     DEFAULT_INDEX,
-    IndexConfig,
     ProxyConfig,
-    index_name_for,
     parse_http_url,
     parse_seconds,
     parse_size,
 )
 from .dummy import parse_dummy_spec
+from .sources import parse_index, parse_local, parse_project, parse_route
 
 
 def default_cache_dir() -> str:
@@ -95,6 +94,9 @@ class Options(usage.Options):
         self["listen"] = []
         self["index"] = []
         self["dummy"] = {}
+        self["local"] = []
+        self["route"] = {}
+        self["merge"] = set()
 
     def opt_listen(self, description: str) -> None:
         """
@@ -111,12 +113,41 @@ class Options(usage.Options):
             ) from None
         self["listen"].append(description)
 
-    def opt_index(self, url: str) -> None:
+    def opt_index(self, spec: str) -> None:
         """
-        The upstream simple index URL [default: https://pypi.org/simple/].
+        An upstream simple index, [NAME=]URL[,ttl=SECONDS][,auth=USER:PASSWORD
+        or auth=@FILE] (repeatable; the order given is the priority)
+        [default: https://pypi.org/simple/].
+        """
+        self["index"].append(spec)
+
+    def opt_local(self, spec: str) -> None:
+        """
+        A directory of wheels and sdists served as an index of its own,
+        NAME=DIR (repeatable); local indexes rank above remote ones.
         """
         try:
-            self["index"].append(parse_http_url(url, "--index"))
+            self["local"].append(parse_local(spec))
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+
+    def opt_route(self, spec: str) -> None:
+        """
+        PROJECT=NAME: that project comes from that index only (repeatable).
+        """
+        try:
+            project, name = parse_route(spec)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+        self["route"][project] = name
+
+    def opt_merge(self, project: str) -> None:
+        """
+        Merge the files of every index that has PROJECT (repeatable); the
+        first index wins when two offer the same filename.
+        """
+        try:
+            self["merge"].add(parse_project(project, "--merge"))
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
 
@@ -148,11 +179,32 @@ class Options(usage.Options):
             os.path.expanduser(self["cache-dir"] or default_cache_dir())
         )
         _check_cache_dir(cache_dir)
-        urls = self["index"] or [DEFAULT_INDEX]
-        ttl = self["index-ttl"]
+        try:
+            indexes = [
+                parse_index(spec, self["index-ttl"])
+                for spec in self["index"] or [DEFAULT_INDEX]
+            ]
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+        names = [i.name for i in indexes] + [local.name for local in self["local"]]
+        for name in names:
+            if names.count(name) > 1:
+                raise usage.UsageError(
+                    f"the index name {name!r} is used twice: name each index "
+                    "with NAME=URL"
+                )
+        for project, name in self["route"].items():
+            if name not in names:
+                raise usage.UsageError(
+                    f"--route {project}={name}: there is no index named {name!r} "
+                    f"(the indexes are: {', '.join(names)})"
+                )
         self["config"] = ProxyConfig(
             listen=tuple(self["listen"] or ["tcp:8080"]),
-            indexes=tuple(IndexConfig(index_name_for(u), u, ttl) for u in urls),
+            indexes=tuple(indexes),
+            locals=tuple(self["local"]),
+            routes=dict(self["route"]),
+            merge=frozenset(self["merge"]),
             cache_dir=cache_dir,
             cache_size=self["cache-size"],
             base_url=base_url,

@@ -62,6 +62,7 @@ class PageClient(TypingProtocol):
         unbuffered: bool,
         timeout: float,
         reactor: Any,
+        auth: tuple[str, str] | None = None,
     ) -> Deferred[Any]:
         """
         Issue a GET request; see ``treq.client.HTTPClient.get``.
@@ -164,6 +165,7 @@ async def fetch_page(
     url: str,
     *,
     etag: str | None = None,
+    auth: tuple[str, str] | None = None,
     limit: int,
     connect_timeout: float,
     idle_timeout: float,
@@ -175,6 +177,7 @@ async def fetch_page(
     :param clock: Drives the timeouts.
     :param url: The page URL.
     :param etag: The ``ETag`` of a cached copy; sent as ``If-None-Match``.
+    :param auth: ``(user, password)`` for HTTP basic auth, or ``None``.
     :param limit: The largest body accepted.
     :param connect_timeout: Seconds allowed until the response headers.
     :param idle_timeout: Seconds the body may stay silent.
@@ -195,6 +198,7 @@ async def fetch_page(
             unbuffered=True,
             timeout=connect_timeout,
             reactor=clock,
+            auth=auth,
         )
     except Exception as e:
         # The timeout cancels the request: treq's Agent reports that as a
