@@ -31,6 +31,8 @@ class FakeFile:
     :ivar hash_override: A (wrong) sha256 to advertise instead of the real one.
     :ivar size_override: A (wrong) size to advertise instead of the real one.
     :ivar upload_time: The upload time advertised (JSON only).
+    :ivar url: The URL the page gives for the file, such as one on another
+        host [default: ``../../packages/<filename>``, this index's].
     """
 
     wheel: BuiltWheel
@@ -39,6 +41,14 @@ class FakeFile:
     hash_override: str | None = None
     size_override: int | None = None
     upload_time: str = "2024-01-02T03:04:05.123456Z"
+    url: str | None = None
+
+    @property
+    def href(self) -> str:
+        """
+        The URL the page gives for the file.
+        """
+        return self.url or f"../../packages/{self.wheel.filename}"
 
     @property
     def sha256(self) -> str:
@@ -63,6 +73,10 @@ class FakeIndex(Resource):
     The fake index. ``mode`` is ``json``, ``html`` or ``html-no-type`` (HTML
     with no Content-Type header).
 
+    Each request's path and ``Authorization`` header (or ``None``) are kept
+    in ``authorizations``; when ``require_auth`` is set, a request without
+    exactly that ``Authorization`` header is answered with 401.
+
     Requests for a path in ``fail`` are answered with that status; requests
     for a path in ``hold_paths``, and file requests while ``hold_files`` is
     set, are kept unanswered in ``held`` for the test to finish.
@@ -75,6 +89,8 @@ class FakeIndex(Resource):
     hold_files: bool = False
     held: list[Request] = field(factory=list)
     hold_paths: set[str] = field(factory=set)
+    authorizations: list[tuple[str, str | None]] = field(factory=list)
+    require_auth: str | None = None
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -95,6 +111,13 @@ class FakeIndex(Resource):
     def render(self, request: Request) -> bytes | int:
         path = request.path.decode()
         self.requests.append((request.method.decode(), path))
+        authorization = request.getHeader(b"authorization")
+        given = authorization.decode("latin-1") if authorization else None
+        self.authorizations.append((path, given))
+        if self.require_auth is not None and given != self.require_auth:
+            request.setResponseCode(401)
+            request.setHeader(b"www-authenticate", b'Basic realm="fake"')
+            return b"unauthorized"
         if path in self.fail:
             request.setResponseCode(self.fail[path])
             return b"failure"
@@ -141,7 +164,7 @@ class FakeIndex(Resource):
             for f in files:
                 entry: dict[str, Any] = {
                     "filename": f.wheel.filename,
-                    "url": f"../../packages/{f.wheel.filename}",
+                    "url": f.href,
                     "hashes": {"sha256": f.sha256},
                     "size": f.size,
                     "upload-time": f.upload_time,
@@ -175,7 +198,7 @@ class FakeIndex(Resource):
             meta = hashlib.sha256(f.wheel.metadata).hexdigest()
             attrs += f' data-dist-info-metadata="sha256={meta}"'
             anchors.append(
-                f'<a href="../../packages/{f.wheel.filename}#sha256={f.sha256}"{attrs}>'
+                f'<a href="{escape(f.href)}#sha256={f.sha256}"{attrs}>'
                 f"{f.wheel.filename}</a><br/>"
             )
         body = f"<!DOCTYPE html><html><body>{''.join(anchors)}</body></html>".encode()

@@ -6,14 +6,17 @@ the whole proxy in memory in front of a fake index.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any, cast
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from attrs import define, field, frozen
 from treq import content
+from treq.client import HTTPClient
 from treq.testing import RequestTraversalAgent, StubTreq
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, fail
+from twisted.internet.error import ConnectionRefusedError
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
@@ -22,16 +25,20 @@ from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.web.client import ResponseDone
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
+from twisted.web.iweb import UNKNOWN_LENGTH, IAgent, IBodyProducer, IResponse
+from twisted.web.resource import IResource
+from zope.interface import implementer
 
 from twisted_pypi.cache import FileCache
-from twisted_pypi.config import IndexConfig, ProxyConfig, index_name_for
+from twisted_pypi.config import IndexConfig, LocalConfig, ProxyConfig, index_name_for
 from twisted_pypi.download import Downloads
 from twisted_pypi.dummy import DummySpec
+from twisted_pypi.local import LocalIndex
 from twisted_pypi.pages import PageCache, PageStore
 from twisted_pypi.root import make_root
 from twisted_pypi.service import file_fetcher
 from twisted_pypi.site import ProxySite
+from twisted_pypi.stats import Stats
 
 from .fakeindex import FakeIndex
 
@@ -219,6 +226,62 @@ def result_now(d: Deferred[Any]) -> Any:
     return results[0]
 
 
+@implementer(IAgent)
+class HostAgent:
+    """
+    An agent that sends each request, in memory, to the resource of its URL's
+    ``host[:port]`` (or to ``default``), recording what was asked for; a host
+    it does not know, or mapped to ``None``, refuses the connection.
+
+    :ivar requests: ``(method, url, headers)`` of every request.
+    """
+
+    def __init__(
+        self, hosts: Mapping[str, IResource | None], default: IResource | None = None
+    ) -> None:
+        """
+        :param hosts: The resource that answers for each ``host[:port]``.
+        :param default: The resource that answers for any other host.
+        """
+        self._agents = {
+            host: RequestTraversalAgent(r) for host, r in hosts.items() if r is not None
+        }
+        self._down = {host for host, r in hosts.items() if r is None}
+        self._default = RequestTraversalAgent(default) if default is not None else None
+        self.requests: list[tuple[str, str, Headers]] = []
+
+    def request(
+        self,
+        method: bytes,
+        uri: bytes,
+        headers: Headers | None = None,
+        bodyProducer: IBodyProducer | None = None,
+    ) -> Deferred[IResponse]:
+        """
+        Record the request and pass it to the host's resource.
+        """
+        url = uri.decode("ascii")
+        copied = headers.copy() if headers is not None else Headers()
+        self.requests.append((method.decode("ascii"), url, copied))
+        netloc = urlsplit(url).netloc
+        agent = (
+            None if netloc in self._down else self._agents.get(netloc, self._default)
+        )
+        if agent is None:
+            return fail(ConnectionRefusedError(url))
+        d: Deferred[IResponse] = agent.request(method, uri, headers, bodyProducer)
+        return d
+
+    def flush(self) -> None:
+        """
+        Move every pending byte between the requests and the resources.
+        """
+        for agent in self._agents.values():
+            agent.flush()
+        if self._default is not None:
+            self._default.flush()
+
+
 class MemoryProxy:
     """
     The proxy's real resource tree in memory, in front of a ``FakeIndex``.
@@ -230,11 +293,20 @@ class MemoryProxy:
     for gzip and decodes it), or with raw bytes over a ``StringTransport``
     (see :meth:`raw`). Time is a ``Clock``.
 
+    With several upstreams (``more``, ``upstream`` or ``hosts`` given), pages
+    and files are fetched through :class:`HostAgent` instances instead
+    (``page_agent`` and ``file_agent``), each index answering at the host of
+    its URL.
+
     :ivar index: The fake upstream.
     :ivar clock: The proxy's time.
     :ivar config: The proxy's settings.
     :ivar cache: The file cache.
-    :ivar pages: The page cache.
+    :ivar pages: The page cache of the first upstream.
+    :ivar all_pages: The page caches of every upstream, by priority.
+    :ivar local_indexes: The local indexes.
+    :ivar stats: The running totals (requests, upstream fetches, dummies).
+    :ivar downloads: The downloads in flight.
     :ivar root: The resource tree.
     """
 
@@ -252,6 +324,13 @@ class MemoryProxy:
         base_url: str | None = None,
         ttl: float = 100.0,
         dummies: tuple[DummySpec, ...] = (),
+        upstream: IndexConfig | None = None,
+        more: Sequence[tuple[IndexConfig, FakeIndex]] = (),
+        hosts: Mapping[str, FakeIndex | None] | None = None,
+        local: Sequence[LocalConfig] = (),
+        routes: Mapping[str, str] | None = None,
+        merge: frozenset[str] = frozenset(),
+        cache_size: int | None = None,
     ) -> None:
         """
         :param index: The fake upstream.
@@ -259,32 +338,89 @@ class MemoryProxy:
         :param base_url: The proxy's ``--base-url``.
         :param ttl: Seconds pages stay fresh.
         :param dummies: The proxy's ``--dummy`` projects.
+        :param upstream: The first upstream's settings (name, URL, TTL,
+            credentials) [default: :attr:`UPSTREAM` with ``ttl``].
+        :param more: Further upstreams, by priority, each answering at the
+            host of its URL.
+        :param hosts: Further hosts (such as a CDN that pages link to) and
+            the fake that answers for each (``None``: the host refuses
+            connections, even if it is an upstream's).
+        :param local: The proxy's ``--local`` directories.
+        :param routes: The proxy's ``--route`` settings.
+        :param merge: The proxy's ``--merge`` projects.
+        :param cache_size: The proxy's ``--cache-size``.
         """
         self.index = index
         self.clock = Clock()
         self.clock.advance(1_000_000)
-        upstream = IndexConfig(index_name_for(self.UPSTREAM), self.UPSTREAM, ttl)
+        if upstream is None:
+            upstream = IndexConfig(index_name_for(self.UPSTREAM), self.UPSTREAM, ttl)
+        indexes = (upstream, *(config for config, _ in more))
         self.config = ProxyConfig(
             listen=(),
-            indexes=(upstream,),
+            indexes=indexes,
             cache_dir=cache_dir.path,
             base_url=base_url,
             dummies=dummies,
+            locals=tuple(local),
+            routes=dict(routes or {}),
+            merge=merge,
+            cache_size=cache_size,
         )
-        self._page_client: Any = cast(Any, StubTreq(index))
-        self._file_agent: Any = RequestTraversalAgent(index)
-        self.cache = FileCache(cache_dir, None, self.clock)
+        self.stats = Stats(self.clock)
+        self._page_client: Any
+        self._file_agent: Any
+        if upstream.url == self.UPSTREAM and not more and hosts is None:
+            self._page_client = cast(Any, StubTreq(index))
+            self._file_agent = RequestTraversalAgent(index)
+            self._page_pump: Any = self._page_client
+        else:
+            by_host: dict[str, IResource | None] = {
+                urlsplit(upstream.url).netloc: index
+            }
+            by_host.update((urlsplit(c.url).netloc, fake) for c, fake in more)
+            by_host.update(hosts or {})
+            self.page_agent = HostAgent(by_host)
+            self.file_agent = HostAgent(by_host)
+            self._page_client = HTTPClient(self.page_agent)
+            self._file_agent = self.file_agent
+            self._page_pump = self.page_agent
+        self.cache = FileCache(cache_dir, cache_size, self.clock)
         self.cache.scan()
-        fetch = file_fetcher(self._file_agent, self.clock, self.config.connect_timeout)
-        downloads = Downloads(
+        credentials = {
+            i.url: i.credentials for i in reversed(indexes) if i.credentials is not None
+        }
+        fetch = file_fetcher(
+            self._file_agent, self.clock, self.config.connect_timeout, credentials
+        )
+        self.downloads = downloads = Downloads(
             self.cache, fetch, self.clock, idle_timeout=self.config.idle_timeout
         )
-        self.pages = PageCache(
-            upstream, self.config, self._page_client, self.clock,
-            PageStore(cache_dir.child("pages")),
+        store = PageStore(cache_dir.child("pages"))
+        self.all_pages = [
+            PageCache(
+                config,
+                self.config,
+                self._page_client,
+                self.clock,
+                store,
+                stats=self.stats,
+            )  # fmt: skip
+            for config in indexes
+        ]
+        self.pages = self.all_pages[0]
+        self.local_indexes = [LocalIndex(c, base_url) for c in local]
+        self.root = make_root(
+            self.config, self.all_pages, self.cache, downloads, fetch,
+            self.local_indexes, stats=self.stats,
         )  # fmt: skip
-        self.root = make_root(self.config, [self.pages], self.cache, downloads, fetch)
         self._client_agent: Any = RequestTraversalAgent(self.root)
+        # Clients talk to a ProxySite, as in the service, so that requests
+        # are counted in the stats (treq builds a plain Site otherwise).
+        self._client_agent._serverFactory = ProxySite(
+            self.root, self.clock, self.stats,
+            reactor=self._client_agent._memoryReactor,
+        )  # fmt: skip
 
     @property
     def index_name(self) -> str:
@@ -293,20 +429,24 @@ class MemoryProxy:
         """
         return self.config.indexes[0].name
 
-    def file_path(self, filename: str) -> str:
+    def file_path(self, filename: str, upstream: int = 0) -> str:
         """
         The proxy's path for a file the fake index serves at
         ``/packages/<filename>``.
+
+        :param upstream: Which upstream lists the file, by priority.
         """
-        name = quote(self.index_name, safe="")
-        return f"/files/{name}/http/upstream.test/packages/{filename}"
+        config = self.config.indexes[upstream]
+        name = quote(config.name, safe="")
+        parts = urlsplit(config.url)
+        return f"/files/{name}/{parts.scheme}/{parts.netloc}/packages/{filename}"
 
     def flush(self) -> None:
         """
         Move every byte between client, proxy and upstream until all rest.
         """
         for _ in range(10):
-            self._page_client.flush()
+            self._page_pump.flush()
             self._file_agent.flush()
             self._client_agent.flush()
 
@@ -349,7 +489,7 @@ class MemoryProxy:
         :return: The server's transport: ``value()`` holds what was sent,
             ``disconnected`` says whether the connection was aborted.
         """
-        site = ProxySite(self.root, self.clock, reactor=self.clock)
+        site = ProxySite(self.root, self.clock, self.stats, reactor=self.clock)
         protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 40000))
         assert protocol is not None
         transport = StringTransport()

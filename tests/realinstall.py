@@ -14,7 +14,7 @@ import os
 import shutil
 import sys
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from twisted.internet import reactor
@@ -29,7 +29,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, TestCase
 from twisted.web.server import Site
 
-from twisted_pypi.config import IndexConfig, ProxyConfig, index_name_for
+from twisted_pypi.config import IndexConfig, LocalConfig, ProxyConfig, index_name_for
 from twisted_pypi.dummy import DummySpec
 from twisted_pypi.service import make_service
 
@@ -238,11 +238,40 @@ class RealInstallTestCase(TestCase):
         :param dummies: The proxy's ``--dummy`` projects.
         :return: Its index URL.
         """
+        return await self.start_proxy_with(
+            [IndexConfig(index_name_for(upstream.url), upstream.url)], dummies=dummies
+        )
+
+    async def start_proxy_with(
+        self,
+        indexes: Sequence[IndexConfig],
+        *,
+        local: Sequence[LocalConfig] = (),
+        routes: Mapping[str, str] | None = None,
+        merge: Iterable[str] = (),
+        dummies: tuple[DummySpec, ...] = (),
+        upload_users: str | None = None,
+    ) -> str:
+        """
+        A proxy on 127.0.0.1 with a fresh cache in front of several indexes.
+
+        :param indexes: The remote indexes, by priority.
+        :param local: The ``--local`` directories.
+        :param routes: The ``--route`` settings.
+        :param merge: The ``--merge`` projects.
+        :param dummies: The proxy's ``--dummy`` projects.
+        :param upload_users: The ``--upload-users`` file, if any.
+        :return: Its index URL.
+        """
         config = ProxyConfig(
             listen=("tcp:0:interface=127.0.0.1",),
-            indexes=(IndexConfig(index_name_for(upstream.url), upstream.url),),
+            indexes=tuple(indexes),
             cache_dir=self.scratch().path,
             dummies=dummies,
+            locals=tuple(local),
+            routes=dict(routes or {}),
+            merge=frozenset(merge),
+            upload_users=upload_users,
         )
         service = make_service(config, reactor)
         service.startService()

@@ -190,8 +190,8 @@ class ScanTests(SynchronousTestCase):
     def test_registers_files_in_lru_order(self) -> None:
         """
         Scanning registers every file under ``files/`` with its size, least
-        recently used first, deletes what is in ``tmp/``, and leaves other
-        areas alone.
+        recently used first, deletes the stale partial downloads in ``tmp/``,
+        and leaves other areas alone.
         """
         root = FilePath(self.mktemp())
         files = root.child("files")
@@ -203,6 +203,7 @@ class ScanTests(SynchronousTestCase):
             os.utime(path.path, (when, when))
         root.child("tmp").makedirs()
         root.child("tmp").child("dl-x.part").setContent(b"partial")
+        os.utime(root.child("tmp").child("dl-x.part").path, (1000, 1000))
         root.child("pages").makedirs()
         root.child("pages").child("page").setContent(b"<html>")
         cache = FileCache(root, None, Clock())

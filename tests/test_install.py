@@ -5,9 +5,9 @@ The installed package: the twistd plugin and the console script.
 from __future__ import annotations
 
 import os
+import site
 import subprocess
 import sys
-from importlib.metadata import PackageNotFoundError, distribution
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
@@ -15,14 +15,19 @@ from twisted.trial.unittest import SkipTest, SynchronousTestCase
 def installed_script(name: str) -> str:
     """
     The path of a console script installed beside the running interpreter;
-    skips the test when the project is not installed (a bare checkout).
+    skips the test unless the project is really installed (its twistd plugin
+    file is in site-packages: a bare checkout, or an editable install, which
+    hides the plugin, does not count).
     """
-    try:
-        distribution("twisted-pypi")
-    except PackageNotFoundError:
+    plugin = os.path.join("twisted", "plugins", "twisted_pypi_plugin.py")
+    if not any(
+        os.path.exists(os.path.join(directory, plugin))
+        for directory in site.getsitepackages()
+    ):
         raise SkipTest(
-            "twisted-pypi is not installed; run the suite through tox"
-        ) from None
+            "twisted-pypi is not installed (non-editable) in this environment; "
+            "run the suite through tox"
+        )
     path = os.path.join(os.path.dirname(sys.executable), name)
     if not os.path.exists(path):
         raise SkipTest(f"{name} is not installed beside {sys.executable}")

@@ -163,6 +163,37 @@ class OptionsTests(SynchronousTestCase):
                 parse("--cache-dir", self.cache, *args)
             self.assertIn(message, str(caught.exception))
 
+    def test_upload_users(self) -> None:
+        """
+        ``--upload-users`` needs a ``--local`` index and a valid users file,
+        and lands (absolute) in the configuration with the upload limit.
+        """
+        import bcrypt
+
+        local = self.mktemp()
+        os.makedirs(local)
+        users = os.path.abspath(self.mktemp())
+        hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()
+        with open(users, "w") as f:
+            f.write(f"alice:{hashed}\n")
+        config = parse(
+            "--cache-dir", self.cache,
+            "--local", f"private={local}",
+            "--upload-users", users,
+            "--max-upload-size", "10M",
+        )  # fmt: skip
+        self.assertEqual(config.upload_users, users)
+        self.assertEqual(config.max_upload_size, 10 << 20)
+        with self.assertRaises(UsageError) as caught:
+            parse("--cache-dir", self.cache, "--upload-users", users)
+        self.assertIn("needs a --local", str(caught.exception))
+        with open(users, "w") as f:
+            f.write("alice:plaintext\n")
+        with self.assertRaises(UsageError) as caught:
+            parse("--cache-dir", self.cache, "--local", f"private={local}",
+                  "--upload-users", users)  # fmt: skip
+        self.assertIn("--upload-users", str(caught.exception))
+
     def test_cache_dir_is_a_file(self) -> None:
         """
         A cache directory that is an existing file is refused with a

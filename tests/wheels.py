@@ -95,6 +95,55 @@ def build_wheel(
     return BuiltWheel(f"{dist}-{version}-py3-none-any.whl", buffer.getvalue(), metadata)
 
 
+#: An in-tree PEP 517 build backend (``backend-path = ["."]``): it builds a
+#: wheel of one module from the sdist's ``PKG-INFO`` with the standard
+#: library alone, so installers build the sdist with nothing from an index.
+_BACKEND = """\
+import base64, hashlib, os, zipfile
+
+MODULE = {module!r}
+SOURCE = {source!r}
+
+
+def _hash(data):
+    digest = hashlib.sha256(data).digest()
+    return "sha256=" + base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+
+
+def get_requires_for_build_wheel(config_settings=None):
+    return []
+
+
+def get_requires_for_build_sdist(config_settings=None):
+    return []
+
+
+def build_wheel(wheel_directory, config_settings=None, metadata_directory=None):
+    with open("PKG-INFO", "rb") as f:
+        metadata = f.read()
+    info = {info!r}
+    files = {{
+        MODULE + ".py": SOURCE.encode(),
+        info + "/METADATA": metadata,
+        info + "/WHEEL": b"Wheel-Version: 1.0\\nGenerator: tp\\n"
+        b"Root-Is-Purelib: true\\nTag: py3-none-any\\n",
+    }}
+    record = "".join(
+        "%s,%s,%d\\n" % (path, _hash(data), len(data)) for path, data in files.items()
+    )
+    files[info + "/RECORD"] = (record + info + "/RECORD,,\\n").encode()
+    name = {wheel!r}
+    with zipfile.ZipFile(os.path.join(wheel_directory, name), "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return name
+
+
+def build_sdist(sdist_directory, config_settings=None):
+    raise NotImplementedError("built by the tests")
+"""
+
+
 def build_sdist(
     name: str,
     version: str,
@@ -102,6 +151,8 @@ def build_sdist(
     requires: Iterable[str] = (),
     metadata_version: str = "2.1",
     dynamic: Iterable[str] = (),
+    buildable: bool = False,
+    build_requires: Iterable[str] | None = None,
 ) -> BuiltWheel:
     """
     Build a minimal source distribution (``.tar.gz``) holding ``PKG-INFO``.
@@ -114,16 +165,36 @@ def build_sdist(
     :param requires: ``Requires-Dist`` lines of its ``PKG-INFO``.
     :param metadata_version: Its ``Metadata-Version``.
     :param dynamic: Its ``Dynamic`` fields (metadata 2.2 and later).
+    :param buildable: Whether installers can build it: it then holds a
+        ``pyproject.toml`` whose in-tree backend (``_tpbuild.py``) builds a
+        wheel of one module named after the project (defining ``VERSION``)
+        with the standard library alone.
+    :param build_requires: Its ``[build-system] requires`` (with
+        ``buildable``; default none).
     """
     dist = canonicalize_name(name).replace("-", "_")
     lines = [f"Metadata-Version: {metadata_version}", f"Name: {name}"]
     lines += [f"Version: {version}", *(f"Dynamic: {field}" for field in dynamic)]
     lines += [f"Requires-Dist: {r}" for r in requires]
     metadata = ("\n".join(lines) + "\n").encode()
+    members = {"PKG-INFO": metadata}
+    if buildable:
+        listed = ", ".join(f'"{r}"' for r in build_requires or ())
+        members["pyproject.toml"] = (
+            f"[build-system]\nrequires = [{listed}]\n"
+            'build-backend = "_tpbuild"\nbackend-path = ["."]\n'
+        ).encode()
+        members["_tpbuild.py"] = _BACKEND.format(
+            module=dist,
+            source=f"VERSION = {version!r}\n",
+            info=f"{dist}-{version}.dist-info",
+            wheel=f"{dist}-{version}-py3-none-any.whl",
+        ).encode()
     buffer = io.BytesIO()
     with tarfile.open(fileobj=buffer, mode="w:gz") as archive:
-        entry = tarfile.TarInfo(f"{dist}-{version}/PKG-INFO")
-        entry.size = len(metadata)
-        entry.mtime = 1577836800
-        archive.addfile(entry, io.BytesIO(metadata))
+        for member, data in members.items():
+            entry = tarfile.TarInfo(f"{dist}-{version}/{member}")
+            entry.size = len(data)
+            entry.mtime = 1577836800
+            archive.addfile(entry, io.BytesIO(data))
     return BuiltWheel(f"{dist}-{version}.tar.gz", buffer.getvalue(), metadata)

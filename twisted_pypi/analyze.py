@@ -21,18 +21,15 @@ from typing import Any, TextIO
 
 from attrs import frozen
 from packaging.requirements import InvalidRequirement, Requirement
-from treq.client import HTTPClient
 from twisted.internet.defer import CancelledError
-from twisted.internet.threads import deferToThreadPool
 from twisted.python import usage
 from twisted.python.filepath import FilePath
-from twisted.web.client import Agent, HTTPConnectionPool
 
 from .cache import FileCache
 from .config import ProxyConfig
 from .coremetadata import CachedMetadataSource, IndexMetadataSource
-from .pages import PageCache, PageStore
 from .resolve import Resolution, ResolutionFailed, resolve
+from .service import make_page_caches, thread_runner, upstream_clients
 from .tap import Options as ServeOptions
 from .target import PLATFORM_SYNTAX, Target, full_python_version
 
@@ -85,6 +82,12 @@ class AnalyzeOptions(ServeOptions):
         Not used: analyze does not listen (an option of serve).
         """
         raise usage.UsageError("--listen is an option of serve, not of analyze")
+
+    def opt_offline(self) -> None:
+        """
+        Not used: analyze asks the upstream (an option of serve).
+        """
+        raise usage.UsageError("--offline is an option of serve, not of analyze")
 
     def parseArgs(self, *projects: str) -> None:
         """
@@ -391,22 +394,18 @@ async def run_analyze(
         err.write(message + "\n")
         err.flush()
 
-    pool = HTTPConnectionPool(reactor)
-    client = HTTPClient(
-        Agent(reactor, pool=pool, connectTimeout=config.connect_timeout)
-    )
-    pages = PageCache(
-        config.indexes[0],
-        config,
-        client,
-        reactor,
-        PageStore(FilePath(config.cache_dir).child("pages")),
-        run=lambda work: deferToThreadPool(reactor, reactor.getThreadPool(), work),
-    )
-    upstream = IndexMetadataSource(
-        client, reactor, config.connect_timeout, config.idle_timeout, progress=say
-    )
+    clients = upstream_clients(config, reactor)
     files = FileCache(FilePath(config.cache_dir), None, reactor)
+    pages = make_page_caches(
+        config, clients.pages, reactor, files, thread_runner(reactor)
+    )[0]
+    upstream = IndexMetadataSource(
+        clients.pages,
+        reactor,
+        config.connect_timeout,
+        config.idle_timeout,
+        progress=say,
+    )
     metadata = CachedMetadataSource(files, config.indexes[0].name, upstream)
     asked = " ".join(str(r) for r in requirements)
     say(f"analyzing {asked} for {target.describe()}…")
@@ -423,7 +422,7 @@ async def run_analyze(
         say("pypiproxy analyze: interrupted")
         return 1
     finally:
-        await pool.closeCachedConnections()
+        await clients.close()
     dummies = [spec.project for spec in config.dummies]
     out.write(format_report(build_report(resolution, dummies, options["top"])))
     out.flush()

@@ -8,7 +8,9 @@ Layout under the cache root:
     Complete, verified files, one per upstream file; the segments are the
     ones :func:`twisted_pypi.links.local_segments` gives.
 ``tmp/``
-    Partial downloads under unique names; deleted at startup.
+    Partial downloads under unique names.  At startup only those untouched
+    for :data:`STALE_TEMP_AGE` are deleted: another process (``pypiproxy
+    warm``, another proxy) may be writing the others into the same cache.
 ``<other areas>/``
     Directories other parts of the proxy own (for example ``pages/``), see
     :meth:`FileCache.area`.  The file cache never scans or evicts there.
@@ -26,6 +28,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+import time
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
@@ -41,6 +44,13 @@ FILES_DIR = "files"
 
 #: The directory of partial downloads, under the cache root.
 TMP_DIR = "tmp"
+
+#: How long, in seconds, a partial download must have gone unwritten before
+#: :meth:`FileCache.scan` deletes it.  A download in progress writes at least
+#: once per idle timeout (30 s by default) or fails, so an older one is a
+#: leftover of a process that died; a younger one may belong to a process
+#: still running on the same cache directory.
+STALE_TEMP_AGE = 600.0
 
 #: The least time, in seconds, between two updates of one file's access time
 #: on disk; the in-memory order is updated on every use.
@@ -162,20 +172,20 @@ class FileCache:
         directory.makedirs(ignoreExistingDirectory=True)
         return directory
 
-    def scan(self) -> None:
+    def scan(self, stale_after: float = STALE_TEMP_AGE) -> None:
         """
         Rebuild the index from disk: delete leftover partial downloads, then
         register every complete file with its size, ordered by last use (the
         later of its access and modification times).  Missing directories
         are created.  Evicts if the files exceed the budget.
+
+        :param stale_after: Only partial downloads not written for this many
+            seconds (by the wall clock: file times are) are deleted; younger
+            ones may belong to another process using the same cache.
         """
         self.files_dir.makedirs(ignoreExistingDirectory=True)
         self.tmp_dir.makedirs(ignoreExistingDirectory=True)
-        for leftover in self.tmp_dir.children():
-            try:
-                leftover.remove()
-            except OSError as e:
-                _log.warn("Cannot delete {path}: {error}", path=leftover.path, error=e)
+        self._delete_stale_temps(stale_after)
         found: list[tuple[int, Key, int]] = []
         top = self.files_dir.path
         for dirpath, dirnames, filenames in os.walk(top):
@@ -201,6 +211,22 @@ class FileCache:
             size=self.total_size,
         )
         self._evict()
+
+    def _delete_stale_temps(self, stale_after: float) -> None:
+        """
+        Delete the partial downloads in ``tmp/`` last written more than
+        ``stale_after`` seconds ago.
+        """
+        now = time.time()
+        for leftover in self.tmp_dir.children():
+            try:
+                if now - os.lstat(leftover.path).st_mtime < stale_after:
+                    continue
+                leftover.remove()
+            except FileNotFoundError:
+                continue  # its process committed or discarded it meanwhile
+            except OSError as e:
+                _log.warn("Cannot delete {path}: {error}", path=leftover.path, error=e)
 
     def path_for(self, segments: Sequence[str]) -> FilePath[str]:
         """

@@ -4,21 +4,69 @@ The ``pypiproxy`` command.
 ``pypiproxy serve [options]`` runs the same service as
 ``twistd -n pypiproxy [options]``, in the foreground, logging to standard
 output.  ``pypiproxy analyze PROJECT`` shows a project's dependency tree with
-download sizes and what ``--dummy`` projects would save.
+download sizes and what ``--dummy`` projects would save.  ``pypiproxy passwd
+FILE USER`` adds a user to an upload users file or changes their password.
+``pypiproxy warm -r requirements.txt`` fills the cache for an offline proxy
+(``serve --offline``); ``pypiproxy export DIR`` writes the cache as a static
+index (see ``docs/offline.md``).  ``pypiproxy cache list|stats|purge|verify``
+works on the cache directory (see ``docs/configuration.md``).
 """
 
 from __future__ import annotations
 
+import getpass
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import IO
 
 from twisted.application.service import IService
 from twisted.internet.defer import Deferred
 from twisted.python import usage
 
-from . import __version__
+from . import __version__, users
 from .analyze import AnalyzeOptions
+from .cachecli import CacheOptions
+from .export import ExportOptions
 from .tap import Options as ServeOptions
+from .warm import WarmOptions
+
+
+class PasswdOptions(usage.Options):
+    """
+    ``pypiproxy passwd FILE USER``.
+    """
+
+    synopsis = "[options] FILE USER"
+    longdesc = (
+        "Add USER to the upload users FILE, or change their password, with a "
+        "bcrypt hash. The password is asked for twice, or read from standard "
+        "input with --password-stdin."
+    )
+    optFlags = [
+        ["password-stdin", None, "Read the password (one line) from standard input."]
+    ]
+    optParameters = [
+        ["rounds", None, users.DEFAULT_ROUNDS, "The bcrypt cost, 4 to 31.", int],
+    ]
+
+    def parseArgs(self, *args: str) -> None:
+        """
+        The users file and the user name.
+        """
+        if len(args) != 2:
+            raise usage.UsageError("expected two arguments: FILE USER")
+        file, user = args
+        if not users.is_valid_user(user):
+            raise usage.UsageError(
+                f"{user!r} is not a valid user name: no spaces or colons,"
+                " and it may not start with '#'"
+            )
+        self["file"] = file
+        self["user"] = user
+
+    def postOptions(self) -> None:
+        if not 4 <= self["rounds"] <= 31:
+            raise usage.UsageError("--rounds must be between 4 and 31")
 
 
 class Options(usage.Options):
@@ -38,6 +86,30 @@ class Options(usage.Options):
             None,
             AnalyzeOptions,
             "Show a project's dependencies, their sizes and what dummies save.",
+        ],
+        [
+            "passwd",
+            None,
+            PasswdOptions,
+            "Add a user to an upload users file, or change their password.",
+        ],
+        [
+            "warm",
+            None,
+            WarmOptions,
+            "Put into the cache everything installing some requirements needs.",
+        ],
+        [
+            "export",
+            None,
+            ExportOptions,
+            "Write the cache as a static index (HTML and JSON pages, files).",
+        ],
+        [
+            "cache",
+            None,
+            CacheOptions,
+            "List, count, purge or verify what the cache directory holds.",
         ],
     ]
 
@@ -70,6 +142,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         serve(options.subOptions)
     elif options.subCommand == "analyze":
         analyze(options.subOptions)
+    elif options.subCommand == "passwd":
+        raise SystemExit(passwd(options.subOptions))
+    elif options.subCommand == "warm":
+        warm(options.subOptions)
+    elif options.subCommand == "export":
+        export(options.subOptions)
+    elif options.subCommand == "cache":
+        from .cachecli import run
+
+        raise SystemExit(run(options.subOptions))
 
 
 def analyze(options: AnalyzeOptions) -> None:
@@ -82,6 +164,33 @@ def analyze(options: AnalyzeOptions) -> None:
     from twisted.internet.task import react
 
     from .analyze import main
+
+    react(main, [options])
+
+
+def warm(options: WarmOptions) -> None:
+    """
+    Run ``pypiproxy warm`` and exit: 0 on success, 1 if anything could not
+    be resolved or fetched.
+
+    :param options: Parsed ``warm`` options.
+    """
+    from twisted.internet.task import react
+
+    from .warm import main
+
+    react(main, [options])
+
+
+def export(options: ExportOptions) -> None:
+    """
+    Run ``pypiproxy export`` and exit: 0 on success, 1 on failure.
+
+    :param options: Parsed ``export`` options.
+    """
+    from twisted.internet.task import react
+
+    from .export import main
 
     react(main, [options])
 
@@ -113,3 +222,37 @@ def serve(options: ServeOptions) -> None:
     reactor.callWhenRunning(start)
     reactor.addSystemEventTrigger("before", "shutdown", stop)
     reactor.run()
+
+
+def passwd(
+    options: PasswdOptions,
+    *,
+    stdin: IO[str] | None = None,
+    ask: Callable[[str], str] = getpass.getpass,
+    err: IO[str] | None = None,
+) -> int:
+    """
+    Run ``pypiproxy passwd``.
+
+    :param options: The parsed options.
+    :param stdin: Where ``--password-stdin`` reads; ``sys.stdin`` by default.
+    :param ask: Prompts for a password without echoing it.
+    :param err: Where messages go; ``sys.stderr`` by default.
+    :return: The exit code.
+    """
+    err = err or sys.stderr
+    if options["password-stdin"]:
+        password = (stdin or sys.stdin).readline().rstrip("\r\n")
+    else:
+        password = ask(f"Password for {options['user']}: ")
+        if ask("Again: ") != password:
+            err.write("pypiproxy passwd: the passwords do not match\n")
+            return 1
+    try:
+        hashed = users.hash_password(password, options["rounds"])
+        users.set_password(options["file"], options["user"], hashed)
+    except (ValueError, OSError) as e:
+        err.write(f"pypiproxy passwd: {e}\n")
+        return 1
+    err.write(f"Set the password of {options['user']} in {options['file']}\n")
+    return 0

@@ -156,6 +156,13 @@ class ProxyConfig:
         serves it.
     :ivar merge: Projects (normalized) whose files are merged from every
         index that has them, the first index winning on a filename.
+    :ivar offline: Make no outbound connection: serve only what the cache
+        holds (see ``docs/offline.md``).
+    :ivar admin_token: The token that ``DELETE`` requests under
+        ``/-/cache/`` must carry, or ``None`` to turn cache control over
+        HTTP off (never shown in ``repr``).
+    :ivar access_log: The file that gets one Combined Log Format line per
+        request, or ``None``.
     """
 
     listen: tuple[str, ...] = ("tcp:8080",)
@@ -174,3 +181,8 @@ class ProxyConfig:
     locals: tuple[LocalConfig, ...] = ()
     routes: Mapping[str, str] = field(factory=dict)
     merge: frozenset[str] = frozenset()
+    upload_users: str | None = None
+    max_upload_size: int = 100 << 20
+    offline: bool = False
+    admin_token: str | None = field(default=None, repr=False)
+    access_log: str | None = None

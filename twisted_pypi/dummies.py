@@ -35,6 +35,7 @@ from .model import DistFile, ProjectPage, Yanked
 from .pages import CacheStatus, Lookup, PageEntry
 from .render import render_project_html, render_project_json
 from .respond import error_page, when_done
+from .stats import Stats
 
 log = Logger()
 
@@ -136,6 +137,7 @@ class Dummies:
         pages: Callable[[str], Deferred[Lookup]],
         base_url: str | None,
         ttl: float = 600.0,
+        stats: Stats | None = None,
     ) -> None:
         """
         :param specs: The ``--dummy`` specifications.
@@ -144,7 +146,10 @@ class Dummies:
         :param base_url: The proxy's external URL, or ``None`` for relative
             links.
         :param ttl: How long clients may keep a dummy page.
+        :param stats: Where dummy wheels served, and the bytes they saved,
+            are counted, if anywhere.
         """
+        self._stats = stats
         self._specs = {spec.project: spec for spec in specs}
         self._pages = pages
         self._prefix = base_url if base_url is not None else "../../"
@@ -243,6 +248,31 @@ class Dummies:
             return render_project_json(page, link)
         return render_project_html(page, link)
 
+    def served(self, project: str, filename: str) -> None:
+        """
+        Count a dummy file sent to a client.  A wheel (not a ``.metadata``)
+        stands in for a real file of its version: the smallest one the real
+        page lists with a size (the least the client was spared), or one of
+        unknown size when the page gave none (or the versions are explicit).
+
+        :param project: The normalized project name.
+        :param filename: The file sent.
+        """
+        if self._stats is None or filename.endswith(METADATA):
+            return
+        cached = self._entries.get(project)
+        source = cached[0] if cached is not None else None
+        version = _file_version(filename)
+        sizes: list[int] = []
+        if version is not None and source is not None:
+            assert isinstance(source.page, ProjectPage)
+            sizes = [
+                dist.size
+                for dist in source.page.files
+                if dist.size is not None and _file_version(dist.filename) == version
+            ]
+        self._stats.dummy_served(min(sizes) if sizes else None)
+
     async def file(self, project: str, filename: str) -> bytes | None:
         """
         The bytes of a dummy wheel, or of its ``.metadata``.
@@ -286,10 +316,13 @@ class DummyFilesResource(Resource):
         except (ValueError, UnicodeDecodeError):
             return error_page(request, http.NOT_FOUND, "No such dummy file.")
         work = Deferred.fromCoroutine(self._dummies.file(project, filename))
-        when_done(request, work.addCallback(self._send, request, filename), "dummy")
+        work.addCallback(self._send, request, project, filename)
+        when_done(request, work, "dummy")
         return NOT_DONE_YET
 
-    def _send(self, content: bytes | None, request: Request, filename: str) -> None:
+    def _send(
+        self, content: bytes | None, request: Request, project: str, filename: str
+    ) -> None:
         if content is None:
             error_page(request, http.NOT_FOUND, "No such dummy file.", finish=True)
             return
@@ -303,4 +336,5 @@ class DummyFilesResource(Resource):
         request.setHeader(b"content-length", str(len(content)).encode())
         if request.method != b"HEAD":
             request.write(content)
+            self._dummies.served(project, filename)
         request.finish()

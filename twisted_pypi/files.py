@@ -51,18 +51,21 @@ class FilesResource(Resource):
         cache: FileCache,
         downloads: Downloads,
         fetch: Callable[..., Deferred[IResponse]],
+        offline: bool = False,
     ) -> None:
         """
         :param pages: The page cache of each index, by index name.
         :param cache: The file cache.
         :param downloads: The downloads in flight.
         :param fetch: Issues upstream file requests: ``fetch(url, method)``.
+        :param offline: Serve cached files only: anything else is 404.
         """
         super().__init__()
         self._pages = pages
         self._cache = cache
         self._downloads = downloads
         self._fetch = fetch
+        self._offline = offline
 
     def render_GET(self, request: Request) -> bytes | int:
         segments = _segments(request.postpath or [])
@@ -72,6 +75,8 @@ class FilesResource(Resource):
             request.setHeader(b"x-cache", b"HIT")
             return serve_cached(request, self._cache, segments)
         request.setHeader(b"x-cache", b"MISS")
+        if self._offline:
+            return error_page(request, http.NOT_FOUND, "Not cached (offline).")
         download = self._downloads.get(segments)
         if download is not None and request.method != b"HEAD":
             when_done(

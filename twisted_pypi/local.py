@@ -4,7 +4,13 @@ Local indexes: a directory of wheels and sdists served as an index of its own.
 Hashes are computed and ``.metadata`` extracted from wheels (``requires-python``
 read from the metadata) once per file, in a thread; a file added to the
 directory (by hand or by an upload) appears on the next request, because the
-directory's modification time is checked on every request.
+directory's modification time is checked on every request (and the directory
+looked at again while it or a file in it changed in the last seconds: a copy
+may be in progress, and a change may fall in the same timestamp tick).
+
+The local index ranks above the remote ones, so it never says "not found" for
+a project it cannot vouch for: while its directory was never read, or when
+every file of a project is unreadable, it answers with an error instead.
 """
 
 from __future__ import annotations
@@ -12,11 +18,13 @@ from __future__ import annotations
 import email.parser
 import hashlib
 import os
+import time
+import zlib
 from collections.abc import Callable
 from datetime import datetime, timezone
 
 from attrs import frozen
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, DeferredLock
 from twisted.logger import Logger
 from twisted.web import http
 from twisted.web.resource import Resource
@@ -42,6 +50,10 @@ log = Logger()
 LOCAL_PREFIX = "local"
 
 METADATA = ".metadata"
+
+#: A directory whose newest change is younger than this is looked at again on
+#: the next request.
+RACY_SECONDS = 2.0
 
 #: Runs blocking work (hashing, reading archives) away from the reactor.
 Runner = Callable[[Callable[[], object]], Deferred[object]]
@@ -99,7 +111,7 @@ def inspect_file(path: str, filename: str, project: str) -> LocalFile:
                 metadata = metadata_from_wheel(f, filename)
             else:
                 metadata = metadata_from_sdist(f.read(), filename)
-        except MetadataUnavailable as e:
+        except (MetadataUnavailable, zlib.error) as e:
             log.warn("No metadata in {path}: {error}", path=path, error=e)
             metadata = None
     requires = None
@@ -141,6 +153,11 @@ class LocalIndex:
         self._dir_mtime: int | None = None
         self._files: dict[str, LocalFile] = {}
         self._entries: dict[str, PageEntry] = {}
+        self._list_entry: PageEntry | None = None
+        self._lock = DeferredLock()
+        self._scanned = False
+        self._error: str | None = None
+        self._unreadable: dict[str, str] = {}
 
     @property
     def directory(self) -> str:
@@ -181,6 +198,11 @@ class LocalIndex:
                 key=lambda f: f.filename,
             )
             if not files:
+                error = self._error or self._unreadable.get(project)
+                if error is not None:
+                    return Lookup(
+                        None, error=f"local index {self.config.name}: {error}"
+                    )
                 return Lookup(None, not_found=True)
             page = ProjectPage(
                 name=project,
@@ -194,8 +216,12 @@ class LocalIndex:
 
     async def _list(self) -> Lookup:
         await self.refresh()
-        names = tuple(sorted({f.project for f in self._files.values()}))
-        return Lookup(self._entry(ProjectList(names=names)), CacheStatus.LOCAL)
+        if self._error is not None:
+            return Lookup(None, error=f"local index {self.config.name}: {self._error}")
+        if self._list_entry is None:
+            names = tuple(sorted({f.project for f in self._files.values()}))
+            self._list_entry = self._entry(ProjectList(names=names))
+        return Lookup(self._list_entry, CacheStatus.LOCAL)
 
     def _entry(self, page: ProjectPage | ProjectList) -> PageEntry:
         return PageEntry(
@@ -245,35 +271,56 @@ class LocalIndex:
 
     async def refresh(self) -> None:
         """
-        Pick up files added, changed or removed since the last look.
+        Pick up files added, changed or removed since the last look; one look
+        at a time, so that no request is answered from a half-done one.
         """
+        await self._lock.run(self._rescan)
+
+    async def _rescan(self) -> None:
         try:
             mtime = os.stat(self.config.path).st_mtime_ns
+            if mtime == self._dir_mtime:
+                return
+            entries = list(os.scandir(self.config.path))
         except OSError as e:
             log.warn("Local index {name}: {error}", name=self.config.name, error=e)
+            if not self._scanned:
+                self._error = f"cannot read {self.config.path}: {e.strerror or e}"
             return
-        if mtime == self._dir_mtime:
-            return
-        self._dir_mtime = mtime
         found: dict[str, LocalFile] = {}
-        for entry in os.scandir(self.config.path):
+        unreadable: dict[str, str] = {}
+        newest = mtime
+        for entry in entries:
             project = project_of_filename(entry.name)
-            if project is None or not entry.is_file():
-                continue
-            st = entry.stat()
-            known = self._files.get(entry.name)
-            if known is not None and (known.size, known.mtime_ns) == (
-                st.st_size,
-                st.st_mtime_ns,
-            ):
-                found[entry.name] = known
+            if project is None:
                 continue
             try:
+                if not entry.is_file():
+                    continue
+                st = entry.stat()
+                newest = max(newest, st.st_mtime_ns)
+                known = self._files.get(entry.name)
+                if known is not None and (known.size, known.mtime_ns) == (
+                    st.st_size,
+                    st.st_mtime_ns,
+                ):
+                    found[entry.name] = known
+                    continue
                 found[entry.name] = await self._inspect(entry.path, entry.name, project)
             except OSError as e:
                 log.warn("Cannot read {path}: {error}", path=entry.path, error=e)
-        self._files = found
-        self._entries = {}
+                unreadable[project] = f"cannot read {entry.name}: {e.strerror or e}"
+        # A change this recent may go on (a copy in progress) or be followed by
+        # one within the same timestamp tick: look again next time.
+        racy = time.time_ns() - newest < RACY_SECONDS * 1e9
+        self._dir_mtime = None if racy else mtime
+        self._scanned = True
+        self._error = None
+        self._unreadable = unreadable
+        if found != self._files:
+            self._files = found
+            self._entries = {}
+            self._list_entry = None
 
     async def _inspect(self, path: str, filename: str, project: str) -> LocalFile:
         if self._run is None:
@@ -315,7 +362,11 @@ class LocalFilesResource(Resource):
             filename[: -len(METADATA)] if is_metadata else filename
         )
         request.setHeader(b"x-cache", CacheStatus.LOCAL.value.encode())
-        if local is None or (is_metadata and local.metadata is None):
+        if local is None or (
+            # Only a wheel's metadata is offered (an sdist's may be unreliable).
+            is_metadata
+            and (local.metadata is None or not local.filename.endswith(".whl"))
+        ):
             error_page(request, http.NOT_FOUND, "No such file.", finish=True)
             return
         if is_metadata:

@@ -35,6 +35,7 @@ from .render import (
     render_project_html,
     render_project_json,
 )
+from .stats import Stats
 from .upstream import (
     PageClient,
     PageResponse,
@@ -247,14 +248,30 @@ class PageStore:
         except OSError as e:
             log.warn("Could not store the page {key}: {error}", key=key, error=e)
 
-    def remove(self, index: str, key: str) -> None:
+    def keys(self, index: str) -> list[str]:
+        """
+        The keys of every page stored for ``index`` (normalized project
+        names, and :data:`LIST_KEY` if the project list is stored), sorted.
+
+        :param index: The index's name.
+        """
+        try:
+            names = self._root.child(index).listdir()
+        except OSError:
+            return []
+        return sorted(n[: -len(".page")] for n in names if n.endswith(".page"))
+
+    def remove(self, index: str, key: str) -> bool:
         """
         Forget a stored page.
+
+        :return: Whether there was one.
         """
         try:
             self._path(index, key).remove()
         except OSError:
-            pass
+            return False
+        return True
 
 
 class _Flights:
@@ -295,6 +312,7 @@ class PageCache:
         store: PageStore,
         run: Runner | None = None,
         forget_file: Callable[[tuple[str, ...]], object] | None = None,
+        stats: Stats | None = None,
     ) -> None:
         """
         :param index: The upstream index.
@@ -307,6 +325,8 @@ class PageCache:
             by default it runs at once.
         :param forget_file: Deletes a cached file, given its place in the
             cache; called for the files of a project that became quarantined.
+        :param stats: Where each upstream fetch's latency and outcome are
+            recorded, if anywhere.
         """
         self.index = index
         self._config = config
@@ -319,9 +339,24 @@ class PageCache:
         self._flights = _Flights()
         self._run: Runner = run if run is not None else _run_now
         self._forget_file = forget_file
+        self._stats = stats
         base = config.base_url
         self._file_prefix = base if base is not None else "../../"
         self._project_prefix = base + "simple/" if base is not None else ""
+
+    @property
+    def store(self) -> PageStore:
+        """
+        Where this cache's pages persist.
+        """
+        return self._store
+
+    @property
+    def clock(self) -> IReactorTime:
+        """
+        The time source that ages this cache's pages.
+        """
+        return self._clock
 
     def get_project(self, project: str) -> Deferred[Lookup]:
         """
@@ -393,7 +428,17 @@ class PageCache:
         return Lookup(entry, CacheStatus.STALE)
 
     def _refresh(self, key: str, entry: PageEntry | None) -> Deferred[Lookup]:
-        return Deferred.fromCoroutine(self._fetch(key, entry))
+        return Deferred.fromCoroutine(self._fetch(key, entry)).addCallback(self._record)
+
+    def _record(self, lookup: Lookup) -> Lookup:
+        """
+        Count a fetch's outcome in the stats ("not found" is a good answer).
+        """
+        if self._stats is not None and lookup.error is None:
+            self._stats.upstream_succeeded(self.index.name)
+        elif self._stats is not None and lookup.error is not None:
+            self._stats.upstream_failed(self.index.name, lookup.error)
+        return lookup
 
     async def _fetch(self, key: str, entry: PageEntry | None) -> Lookup:
         url = self.index.url if key == LIST_KEY else f"{self.index.url}{key}/"
@@ -402,6 +447,7 @@ class PageCache:
             if key == LIST_KEY
             else self._config.max_page_size
         )
+        started = self._clock.seconds()
         try:
             response = await fetch_page(
                 self._client,
@@ -416,6 +462,8 @@ class PageCache:
         except UpstreamError as e:
             return self._failed(key, entry, str(e), isinstance(e, UpstreamTimeout))
         now = self._clock.seconds()
+        if self._stats is not None:
+            self._stats.upstream_answered(self.index.name, now - started)
         if response.status == 304 and entry is not None:
             return self._revalidated(key, entry, now)
         if response.status in (404, 410):
@@ -478,11 +526,23 @@ class PageCache:
             return Lookup(entry, CacheStatus.STALE, error=error, timeout=timeout)
         return Lookup(None, error=error, timeout=timeout)
 
-    def _forget(self, key: str) -> None:
+    def _forget(self, key: str) -> bool:
         dropped = self._memory.pop(key, None)
         if dropped is not None:
             self._weight -= dropped.weight
-        self._store.remove(self.index.name, key)
+        return self._store.remove(self.index.name, key) or dropped is not None
+
+    def invalidate(self, key: str) -> bool:
+        """
+        Forget a page in memory and on disk, and that the upstream lacked it:
+        the next request asks the upstream.  A refresh already under way
+        still stores what it gets.
+
+        :param key: A normalized project name, or :data:`LIST_KEY`.
+        :return: Whether a page was cached.
+        """
+        self._not_found.pop(key, None)
+        return self._forget(key)
 
     def _entry(self, key: str, stored: _Stored) -> PageEntry:
         page: ProjectPage | ProjectList

@@ -1,67 +1,41 @@
 """
-The root of the resource tree: ``/simple/``, ``/files/`` and a front page.
+The root of the resource tree: ``/simple/``, ``/files/`` and the status page
+(with ``/-/health`` and ``/-/metrics``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from html import escape
 
 from twisted.internet.defer import Deferred
-from twisted.web.iweb import IRequest, IResponse
+from twisted.web.iweb import IResponse
 from twisted.web.resource import Resource
-from twisted.web.server import Request
 
-from . import __version__
 from .cache import FileCache
+from .cachecontrol import CacheControlResource, mount
 from .config import ProxyConfig
 from .download import Downloads
 from .dummies import DUMMY_PREFIX, Dummies, DummyFilesResource
 from .files import FilesResource
+from .jsonapi import JSON_PREFIX, JsonApiResource
+from .jsoncache import JsonCache
+from .jsonstore import JSON_AREA, JsonStore
 from .links import FILES_PREFIX
 from .local import LOCAL_PREFIX, LocalFilesResource, LocalIndex
-from .pages import PageCache
+from .offline import offline_routers
+from .pages import Lookup, PageCache
 from .router import Router
 from .simple import SimpleIndex
+from .stats import Stats
+from .status import install_status
+from .upstream import PageClient
 
 
 class Root(Resource):
     """
-    ``/``: a short page saying how to use the proxy.
+    The root of the tree; ``/`` itself is its child ``b""``, the status page
+    (see :func:`~twisted_pypi.status.install_status`).
     """
-
-    def __init__(self, config: ProxyConfig) -> None:
-        """
-        :param config: The settings shown on the page.
-        """
-        super().__init__()
-        self._config = config
-
-    def getChild(self, path: bytes, request: IRequest) -> Resource:
-        if path == b"":
-            return self
-        return super().getChild(path, request)  # type: ignore[no-any-return]
-
-    def render_GET(self, request: Request) -> bytes:
-        base = self._config.base_url
-        if base is None:
-            host = request.getHeader(b"host") or b"localhost"
-            scheme = "https" if request.isSecure() else "http"
-            base = f"{scheme}://{host.decode('ascii', 'replace')}/"
-        index = escape(base + "simple/")
-        upstreams = "".join(
-            f"<li>{escape(i.name)}: {escape(i.url)}</li>" for i in self._config.indexes
-        )
-        request.setHeader(b"content-type", b"text/html; charset=utf-8")
-        return (
-            "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width'>"
-            "<title>twisted-pypi</title></head>"
-            f"<body><h1>twisted-pypi {__version__}</h1>"
-            f"<p>A caching proxy for Python package indexes.</p><ul>{upstreams}</ul>"
-            f"<pre>pip install --index-url {index} PACKAGE\n"
-            f"uv pip install --index-url {index} PACKAGE</pre></body></html>\n"
-        ).encode()
 
 
 def make_root(
@@ -71,6 +45,9 @@ def make_root(
     downloads: Downloads,
     fetch: Callable[..., Deferred[IResponse]],
     local: Sequence[LocalIndex] = (),
+    stats: Stats | None = None,
+    *,
+    json_client: PageClient | None = None,
 ) -> Resource:
     """
     The proxy's resource tree.
@@ -83,11 +60,22 @@ def make_root(
     :param fetch: Issues upstream file requests.
     :param local: The local indexes, highest priority first; they rank above
         the remote ones.
+    :param stats: Where requests, upstream fetches and dummies are counted
+        (the page caches and the site record into it too); by default, new
+        ones on the file cache's clock.
+    :param json_client: The HTTP client for the upstreams' JSON API; without
+        one there is no ``/pypi/``.
     """
+    if stats is None:
+        stats = Stats(cache.clock)
     router = Router([*local, *pages], config.routes, config.merge, config.base_url)
-    root = Root(config)
+    real_pages: Callable[[str], Deferred[Lookup]] = router.get_project
+    if config.offline:
+        router, real_pages = offline_routers(config, pages, cache, local)
+    root = Root()
+    install_status(root, config, stats, cache, downloads)
     ttl = min((p.index.ttl for p in pages), default=600.0)
-    dummies = Dummies(config.dummies, router.get_project, config.base_url, ttl)
+    dummies = Dummies(config.dummies, real_pages, config.base_url, ttl, stats)
     root.putChild(b"simple", SimpleIndex(router, config.base_url, dummies))
     root.putChild(DUMMY_PREFIX.encode(), DummyFilesResource(dummies))
     root.putChild(
@@ -95,6 +83,29 @@ def make_root(
     )
     root.putChild(
         FILES_PREFIX.encode(),
-        FilesResource({p.index.name: p for p in pages}, cache, downloads, fetch),
+        FilesResource(
+            {p.index.name: p for p in pages},
+            cache,
+            downloads,
+            fetch,
+            offline=config.offline,
+        ),
     )
+    documents = None
+    if json_client is not None:
+        store = JsonStore(cache.root.child(JSON_AREA))
+        documents = JsonCache(config, json_client, cache.clock, store)
+        json_api = JsonApiResource(
+            router,
+            {p.index.name: p for p in pages},
+            documents,
+            config.base_url,
+            {d.project for d in config.dummies},
+        )
+        root.putChild(JSON_PREFIX.encode(), json_api)
+    if config.admin_token is not None:
+        control = CacheControlResource(
+            config.admin_token, pages, cache, downloads, documents
+        )
+        mount(root, control)
     return root

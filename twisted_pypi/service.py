@@ -10,6 +10,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
+from attrs import frozen
 from treq.client import HTTPClient
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, DeferredList, TimeoutError, maybeDeferred
@@ -23,13 +24,17 @@ from twisted.web.client import Agent, HTTPConnectionPool, RedirectAgent
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IResponse
 
+from .accesslog import AccessLogSite
 from .cache import FileCache
 from .config import ProxyConfig
 from .download import Downloads
 from .local import LocalIndex
+from .upload import UPLOAD_PREFIX, limited_request, make_upload_resource
+from .offline import OfflineClient, offline_fetch
 from .pages import PageCache, PageStore
 from .root import make_root
 from .site import ProxySite
+from .stats import Stats
 from .upstream import USER_AGENT
 
 log = Logger()
@@ -74,6 +79,11 @@ class ProxyService(MultiService):
                 name=index.name,
                 url=index.url,
                 ttl=index.ttl,
+            )
+        if self.config.offline:
+            log.info(
+                "Offline: no upstream is contacted; serving only the pages and"
+                " files in the cache"
             )
         limit = self.config.cache_size
         log.info(
@@ -127,6 +137,28 @@ def _human(size: int | None) -> str:
     return f"{value:.1f} TiB"
 
 
+#: The port each scheme implies.
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str) -> tuple[str, str, int] | None:
+    """
+    The scheme, lower-case host and port (explicit or implied by the scheme)
+    of a URL, or ``None`` when it has no host.
+
+    :param url: An absolute URL.
+    """
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if not parts.hostname or scheme not in _DEFAULT_PORTS:
+        return None
+    return (scheme, parts.hostname.lower(), port or _DEFAULT_PORTS[scheme])
+
+
 def file_fetcher(
     agent: Any,
     clock: Any,
@@ -141,15 +173,16 @@ def file_fetcher(
     :param agent: An ``IAgent``.
     :param clock: The reactor that times out the request.
     :param timeout: Seconds allowed until the response headers.
-    :param credentials: HTTP basic auth by ``host[:port]``: sent only to the
-        host of the index that needs it (never to another host, such as a
-        CDN its pages link to).
+    :param credentials: HTTP basic auth by index URL: sent only to the
+        scheme, host and port of that URL (never to another host, such as a
+        CDN its pages link to, nor to another port or over plain HTTP).
     """
     plain = {b"accept-encoding": [b"identity"], b"user-agent": [USER_AGENT.encode()]}
     authorizations = {
-        netloc: b"Basic " + base64.b64encode(f"{user}:{password}".encode())
-        for netloc, (user, password) in (credentials or {}).items()
+        origin_of(url): b"Basic " + base64.b64encode(f"{user}:{password}".encode())
+        for url, (user, password) in (credentials or {}).items()
     }
+    authorizations.pop(None, None)
 
     def timed_out(result: IResponse | Failure, timeout: float) -> IResponse | Failure:
         # Cancelling an Agent request fails it with ResponseNeverReceived, not
@@ -160,13 +193,110 @@ def file_fetcher(
 
     def fetch(url: str, method: bytes = b"GET") -> Deferred[IResponse]:
         headers = Headers(plain)
-        authorization = authorizations.get(urlsplit(url).netloc)
+        authorization = authorizations.get(origin_of(url))
         if authorization is not None:
             headers.setRawHeaders(b"authorization", [authorization])
         d: Deferred[IResponse] = agent.request(method, url.encode("ascii"), headers)
         return d.addTimeout(timeout, clock, onTimeoutCancel=timed_out)
 
     return fetch
+
+
+@frozen
+class UpstreamClients:
+    """
+    What talks to the upstream indexes.
+
+    :ivar pages: The page client (``treq.client.HTTPClient``).
+    :ivar fetch: The file fetcher, see :func:`file_fetcher`.
+    :ivar pool: Their connection pool; ``None`` offline.
+    """
+
+    pages: Any
+    fetch: Callable[..., Deferred[IResponse]]
+    pool: HTTPConnectionPool | None = None
+
+    async def close(self) -> None:
+        """
+        Close the pool's idle connections.
+        """
+        if self.pool is not None:
+            await self.pool.closeCachedConnections()
+
+
+def upstream_clients(config: ProxyConfig, reactor: Any) -> UpstreamClients:
+    """
+    The page client and file fetcher for ``config``'s indexes, sharing one
+    connection pool; with ``config.offline``, no pool and clients that fail
+    every request at once without connecting.
+
+    :param config: The settings.
+    :param reactor: Connects and times out.
+    """
+    if config.offline:
+        return UpstreamClients(OfflineClient(), offline_fetch)
+    pool = HTTPConnectionPool(reactor)
+    pool.maxPersistentPerHost = 8
+    agent = Agent(reactor, pool=pool, connectTimeout=config.connect_timeout)
+    page_client = HTTPClient(agent)
+    credentials = {
+        index.url: index.credentials
+        for index in reversed(config.indexes)
+        if index.credentials is not None
+    }
+    fetch = file_fetcher(
+        RedirectAgent(agent), reactor, config.connect_timeout, credentials
+    )
+    return UpstreamClients(page_client, fetch, pool)
+
+
+def thread_runner(reactor: Any) -> Callable[[Callable[[], Any]], Deferred[Any]]:
+    """
+    Runs blocking work (page parsing, hashing) in ``reactor``'s thread pool.
+
+    :param reactor: The reactor.
+    """
+
+    def run(work: Callable[[], Any]) -> Deferred[Any]:
+        return deferToThreadPool(reactor, reactor.getThreadPool(), work)
+
+    return run
+
+
+def make_page_caches(
+    config: ProxyConfig,
+    client: Any,
+    reactor: Any,
+    cache: FileCache,
+    run: Callable[[Callable[[], Any]], Deferred[Any]] | None = None,
+    stats: Stats | None = None,
+) -> list[PageCache]:
+    """
+    The page cache of each remote index, highest priority first, all storing
+    pages in ``<cache-dir>/pages``.
+
+    :param config: The settings.
+    :param client: The page client.
+    :param reactor: The clock.
+    :param cache: The file cache (the files of a quarantined project are
+        dropped from it).
+    :param run: Runs page parsing, see :func:`thread_runner`.
+    :param stats: Where upstream fetches are recorded, if anywhere.
+    """
+    store = PageStore(FilePath(config.cache_dir).child("pages"))
+    return [
+        PageCache(
+            index,
+            config,
+            client,
+            reactor,
+            store,
+            run=run,
+            forget_file=cache.remove,
+            stats=stats,
+        )
+        for index in config.indexes
+    ]
 
 
 def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
@@ -176,41 +306,38 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     :param config: The settings.
     :param reactor: The reactor: listens, connects, and keeps time.
     """
-    pool = HTTPConnectionPool(reactor)
-    pool.maxPersistentPerHost = 8
-    agent = Agent(reactor, pool=pool, connectTimeout=config.connect_timeout)
-    page_client = HTTPClient(agent)
-    credentials = {
-        urlsplit(index.url).netloc: index.credentials
-        for index in reversed(config.indexes)
-        if index.credentials is not None
-    }
-    fetch = file_fetcher(
-        RedirectAgent(agent), reactor, config.connect_timeout, credentials
-    )
+    clients = upstream_clients(config, reactor)
+    pool, page_client, fetch = clients.pool, clients.pages, clients.fetch
     root = FilePath(config.cache_dir)
     cache = FileCache(root, config.cache_size, reactor)
     downloads = Downloads(
         cache, fetch, reactor, idle_timeout=config.idle_timeout, chunk_size=256 * 1024
     )
 
-    def run(work: Callable[[], Any]) -> Deferred[Any]:
-        return deferToThreadPool(reactor, reactor.getThreadPool(), work)
-
-    store = PageStore(root.child("pages"))
-    pages = [
-        PageCache(
-            index,
-            config,
-            page_client,
-            reactor,
-            store,
-            run=run,
-            forget_file=cache.remove,
-        )
-        for index in config.indexes
-    ]
+    run = thread_runner(reactor)
+    stats = Stats(reactor)
+    pages = make_page_caches(config, page_client, reactor, cache, run, stats)
     local = [LocalIndex(c, config.base_url, run=run) for c in config.locals]
-    tree = make_root(config, pages, cache, downloads, fetch, local)
-    site = ProxySite(tree, reactor, reactor=reactor)
+    tree = make_root(
+        config, pages, cache, downloads, fetch, local, stats, json_client=page_client
+    )
+    extra: dict[str, Any] = {}
+    if config.upload_users is not None:
+        tree.putChild(
+            UPLOAD_PREFIX.encode(),
+            make_upload_resource(
+                {c.name: c.path for c in config.locals},
+                config.upload_users,
+                clock=reactor,
+                runner=run,
+                max_size=config.max_upload_size,
+            ),
+        )
+        extra["requestFactory"] = limited_request(config.max_upload_size)
+    if config.access_log is not None:
+        site: ProxySite = AccessLogSite(
+            tree, reactor, config.access_log, stats=stats, reactor=reactor, **extra
+        )
+    else:
+        site = ProxySite(tree, reactor, stats, reactor=reactor, **extra)
     return ProxyService(config, reactor, site, cache, pool)

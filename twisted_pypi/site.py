@@ -14,6 +14,8 @@ from twisted.web.http import Request
 from twisted.web.resource import IResource
 from twisted.web.server import Site
 
+from .stats import Stats
+
 log = Logger()
 
 
@@ -24,14 +26,23 @@ class ProxySite(Site):
 
     displayTracebacks = False
 
-    def __init__(self, resource: IResource, clock: IReactorTime, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        resource: IResource,
+        clock: IReactorTime,
+        stats: Stats | None = None,
+        **kwargs: Any,
+    ) -> None:
         """
         :param resource: The root resource.
         :param clock: The time source for request durations.
+        :param stats: Where each request is counted (by status and
+            ``X-Cache``, with its bytes), if anywhere.
         :param kwargs: Passed on to ``Site``.
         """
         super().__init__(resource, **kwargs)
         self._clock = clock
+        self._stats = stats
         self._started: WeakKeyDictionary[Request, float] = WeakKeyDictionary()
 
     def getResourceFor(self, request: Request) -> IResource:
@@ -57,3 +68,7 @@ class ProxySite(Site):
             aborted=" (aborted)" if aborted else "",
             client=getattr(request.getClientAddress(), "host", "-"),
         )
+        if self._stats is not None:
+            self._stats.request_served(
+                request.code, cache.decode("ascii", "replace"), request.sentLength
+            )

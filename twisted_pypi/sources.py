@@ -62,7 +62,10 @@ def parse_index(text: str, default_ttl: float) -> IndexConfig:
     parts = urlsplit(url)
     username = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password else None
-    if username is not None:
+    if password is not None and username is None:
+        # Never keep a secret in the URL (it is shown and logged).
+        raise ValueError("--index: credentials in the URL need a user (USER:PASSWORD@)")
+    if "@" in parts.netloc:
         netloc = parts.hostname or ""
         if ":" in netloc:
             netloc = f"[{netloc}]"

@@ -6,6 +6,8 @@ Command-line options and the service maker for ``twistd pypiproxy`` (and
 from __future__ import annotations
 
 import os
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import platformdirs
@@ -13,6 +15,8 @@ from twisted.application.service import IService
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
+from .accesslog import check_access_log
+from .cachecontrol import read_admin_token
 from .config import (
     DEFAULT_INDEX,
     ProxyConfig,
@@ -20,7 +24,9 @@ from .config import (
     parse_seconds,
     parse_size,
 )
+from .configfile import settings_arguments
 from .dummy import parse_dummy_spec
+from .users import load_users
 from .sources import parse_index, parse_local, parse_project, parse_route
 
 
@@ -43,6 +49,15 @@ class Options(usage.Options):
         "pdm at http://HOST:PORT/simple/. Uncached files are downloaded once and "
         "streamed to every waiting client while they are saved."
     )
+
+    optFlags = [
+        [
+            "offline",
+            None,
+            "Make no outbound connection: serve only the pages and files in the "
+            "cache (fill it with 'pypiproxy warm').",
+        ],
+    ]
 
     optParameters = [
         [
@@ -74,6 +89,20 @@ class Options(usage.Options):
             "https://pypi.example.com/ [default: links are relative].",
         ],
         [
+            "upload-users",
+            None,
+            None,
+            "A file of user:bcrypt-hash lines (see 'pypiproxy passwd'); turns on "
+            "uploads (twine, uv publish) to the local indexes at /upload/NAME/.",
+        ],
+        [
+            "max-upload-size",
+            None,
+            100 << 20,
+            "The largest file an upload may carry, e.g. 100M.",
+            parse_size,
+        ],
+        [
             "timeout",
             None,
             10.0,
@@ -87,7 +116,25 @@ class Options(usage.Options):
             "Seconds an upstream download may stay silent before it is abandoned.",
             parse_seconds,
         ],
+        [
+            "admin-token",
+            None,
+            None,
+            "Turn on cache control over HTTP (DELETE under /-/cache/) for "
+            "requests that carry this token (Authorization: Bearer TOKEN); "
+            "@FILE reads the token from a file [default: off].",
+        ],
+        [
+            "access-log",
+            None,
+            None,
+            "Append one line per request to this file, in the Combined Log "
+            "Format [default: none].",
+        ],
     ]
+
+    #: Where ``PYPIPROXY_*`` settings are read from (tests replace it).
+    environ: Mapping[str, str] = os.environ
 
     def __init__(self) -> None:
         super().__init__()
@@ -97,6 +144,25 @@ class Options(usage.Options):
         self["local"] = []
         self["route"] = {}
         self["merge"] = set()
+
+    def opt_config(self, path: str) -> None:
+        """
+        Read settings from this TOML file (keys named like the options, e.g.
+        cache-dir = "/var/cache/twisted-pypi"); PYPIPROXY_* environment
+        variables win over it, and options win over both (see
+        docs/configuration.md).
+        """
+        self["config-file"] = path
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        """
+        Parse the settings of the ``--config`` file and of the environment,
+        then ``options`` (the command line, which wins).
+
+        :param options: The arguments; ``sys.argv[1:]`` when ``None``.
+        """
+        argv = list(sys.argv[1:] if options is None else options)
+        super().parseOptions([*settings_arguments(self, argv, self.environ), *argv])
 
     def opt_listen(self, description: str) -> None:
         """
@@ -199,18 +265,41 @@ class Options(usage.Options):
                     f"--route {project}={name}: there is no index named {name!r} "
                     f"(the indexes are: {', '.join(names)})"
                 )
+        try:
+            token = self["admin-token"]
+            admin_token = read_admin_token(token) if token is not None else None
+            access_log = self["access-log"]
+            access_log = check_access_log(access_log) if access_log else None
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+        upload_users = self["upload-users"]
+        if upload_users is not None:
+            if not self["local"]:
+                raise usage.UsageError(
+                    "--upload-users needs a --local NAME=DIR to upload to"
+                )
+            upload_users = os.path.abspath(os.path.expanduser(upload_users))
+            try:
+                load_users(upload_users)
+            except ValueError as e:
+                raise usage.UsageError(f"--upload-users: {e}") from None
         self["config"] = ProxyConfig(
             listen=tuple(self["listen"] or ["tcp:8080"]),
             indexes=tuple(indexes),
             locals=tuple(self["local"]),
             routes=dict(self["route"]),
             merge=frozenset(self["merge"]),
+            upload_users=upload_users,
+            max_upload_size=self["max-upload-size"],
             cache_dir=cache_dir,
             cache_size=self["cache-size"],
             base_url=base_url,
             connect_timeout=self["timeout"] or 10.0,
             idle_timeout=self["idle-timeout"] or 30.0,
             dummies=tuple(self["dummy"].values()),
+            offline=bool(self["offline"]),
+            admin_token=admin_token,
+            access_log=access_log,
         )
 
 
