@@ -28,14 +28,18 @@ class Leaf(Resource):
 
     isLeaf = True
 
-    def __init__(self, body: bytes, cache: bytes | None = None) -> None:
+    def __init__(
+        self, body: bytes, cache: bytes | None = None, index: bytes | None = None
+    ) -> None:
         """
         :param body: The body.
         :param cache: The ``X-Cache`` value, or ``None`` for none.
+        :param index: The ``X-PyPI-Index`` value, or ``None`` for none.
         """
         super().__init__()
         self.body = body
         self.cache = cache
+        self.index = index
 
     def render_GET(self, request: Request) -> bytes:
         """
@@ -43,6 +47,8 @@ class Leaf(Resource):
         """
         if self.cache is not None:
             request.setHeader(b"x-cache", self.cache)
+        if self.index is not None:
+            request.setHeader(b"x-pypi-index", self.index)
         return self.body
 
 
@@ -86,6 +92,7 @@ class SiteLogTests(SynchronousTestCase):
         root = Resource()
         root.putChild(b"fast", Leaf(b"hello", b"HIT"))
         root.putChild(b"plain", Leaf(b"plain body"))
+        root.putChild(b"page", Leaf(b"page", b"HIT", b"corp"))
         root.putChild(b"slow", self.slow)
         self.site = ProxySite(root, self.clock, reactor=self.clock)
         self.transport = StringTransport()
@@ -116,6 +123,15 @@ class SiteLogTests(SynchronousTestCase):
             ("GET", "/fast?x=1", 200, "HIT", 5),
         )  # fmt: skip
         self.assertEqual(formatEvent(event), "GET /fast?x=1 200 HIT 5 B 0.0 ms")
+
+    def test_index_named(self) -> None:
+        """
+        The line names the index that answered, from ``X-PyPI-Index``.
+        """
+        with capturedLogs() as events:
+            self.send("GET", "/page")
+        [event] = lines(events)
+        self.assertEqual(formatEvent(event), "GET /page 200 HIT from corp 4 B 0.0 ms")
 
     def test_duration(self) -> None:
         """

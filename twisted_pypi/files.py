@@ -71,6 +71,7 @@ class FilesResource(Resource):
         segments = _segments(request.postpath or [])
         if segments is None or segments[0] not in self._pages:
             return error_page(request, http.NOT_FOUND, "No such file.")
+        request.setHeader(b"x-pypi-index", segments[0].encode())
         if self._cache.lookup(segments) is not None:
             request.setHeader(b"x-cache", b"HIT")
             return serve_cached(request, self._cache, segments)

@@ -57,12 +57,14 @@ class ProxySite(Site):
         started = self._started.pop(request, None)
         elapsed = self._clock.seconds() - started if started is not None else 0.0
         cache = request.responseHeaders.getRawHeaders(b"x-cache", [b"-"])[0]
+        index = request.responseHeaders.getRawHeaders(b"x-pypi-index", [b""])[0]
         log.info(
-            "{method} {path} {code} {cache} {bytes} B {ms:.1f} ms{aborted}",
+            "{method} {path} {code} {cache}{index} {bytes} B {ms:.1f} ms{aborted}",
             method=request.method.decode("ascii", "replace"),
             path=request.uri.decode("ascii", "replace"),
             code=request.code,
             cache=cache.decode("ascii", "replace"),
+            index=f" from {index.decode('ascii', 'replace')}" if index else "",
             bytes=request.sentLength,
             ms=elapsed * 1000,
             aborted=" (aborted)" if aborted else "",
