@@ -49,14 +49,14 @@ class JsonFakeIndex(FakeIndex):
         request's path, and ``+simple`` read as ``simple``.
     """
 
-    extra_files: list[dict[str, Any]] = field(factory=list)
+    extra_files: list[Any] = field(factory=list)
     serial: int = 7
     prefix: str = ""
 
     def render(self, request: Request) -> bytes | int:
         if self.prefix and request.path.startswith(self.prefix.encode()):
-            path = request.path[len(self.prefix) :].replace(b"/+simple/", b"/simple/")
-            request.path = path
+            moved = request.path[len(self.prefix) :].replace(b"/+simple/", b"/simple/")
+            request.path = moved
         path = request.path.decode()
         parts = path.strip("/").split("/")
         if parts[0] != "pypi":

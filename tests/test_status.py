@@ -8,12 +8,17 @@ from __future__ import annotations
 import json
 import re
 
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_pypi.config import LocalConfig
+from twisted_pypi.cache import FileCache
+from twisted_pypi.config import LocalConfig, ProxyConfig
+from twisted_pypi.download import Downloads
 from twisted_pypi.dummy import DummySpec
-from twisted_pypi.status import format_duration, format_size
+from twisted_pypi.stats import Stats
+from twisted_pypi.status import StatusPage, format_duration, format_size
 
 from .fakeindex import FakeFile, FakeIndex
 from .fakes import Answer, MemoryProxy, result_now
@@ -351,3 +356,27 @@ class HealthTests(StatusTestCase):
         """
         answer = self.proxy().get("/-/health", method="HEAD")
         self.assertEqual((answer.code, answer.body), (200, b""))
+
+
+class OfflineTests(SynchronousTestCase):
+    """
+    The page says when the proxy runs offline.
+    """
+
+    def page(self, offline: bool) -> str:
+        """
+        The page of a bare :class:`StatusPage` with ``offline`` set or not.
+        """
+        clock = Clock()
+        cache = FileCache(FilePath(self.mktemp()), None, clock)
+        downloads = Downloads(cache, lambda url: Deferred(), clock)
+        config = ProxyConfig(listen=(), offline=offline)
+        page = StatusPage(config, Stats(clock), cache, downloads)
+        return page.html("http://proxy.test/")
+
+    def test_offline(self) -> None:
+        """
+        Offline, the header says that only the cache is served.
+        """
+        self.assertIn("<span class='badge idle'>offline</span>", self.page(True))
+        self.assertNotIn("offline</span>", self.page(False))

@@ -345,6 +345,31 @@ class TempRaceTests(SynchronousTestCase):
         self.assertEqual(path.getContent(), body)
         self.assertEqual(root.child("tmp").children(), [])
 
+    def test_commit_after_prune(self) -> None:
+        """
+        A commit still succeeds when another process removed the file's
+        (empty) directory between its creation and the rename.
+        """
+        root = FilePath(self.mktemp())
+        cache = FileCache(root, None, Clock())
+        temp, fd = cache.open_temp()
+        os.write(fd, b"data")
+        os.close(fd)
+        segments = ("i", "https", "h", "p", "x-1.0.tar.gz")
+        real_replace = os.replace
+        calls: list[str] = []
+
+        def pruned_first(source: str, target: str) -> None:
+            if not calls:
+                os.rmdir(os.path.dirname(target))
+            calls.append(target)
+            real_replace(source, target)
+
+        self.patch(os, "replace", pruned_first)
+        path = cache.commit(temp, segments)
+        self.assertEqual(path.getContent(), b"data")
+        self.assertEqual(len(calls), 2)
+
 
 def _fired(response: FakeResponse) -> Deferred[IResponse]:
     """A Deferred that has ``response`` (which stands in for an IResponse)."""

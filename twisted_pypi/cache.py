@@ -345,7 +345,13 @@ class FileCache:
         key = tuple(segments)
         path = self.path_for(key)
         path.parent().makedirs(ignoreExistingDirectory=True)
-        os.replace(temp.path, path.path)
+        try:
+            os.replace(temp.path, path.path)
+        except FileNotFoundError:
+            # Another process sharing the cache pruned the directory, empty
+            # after an eviction, in between: make it again.
+            path.parent().makedirs(ignoreExistingDirectory=True)
+            os.replace(temp.path, path.path)
         size = os.stat(path.path).st_size
         self._forget(key)
         self._entries[key] = _Entry(size, self.clock.seconds())

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_cachecontrol -*-
+# -*- test-case-name: tests.test_cachedir -*-
 """
 ``pypiproxy cache list|stats|purge|verify``: the cache directory, worked on
 directly (see :mod:`.cachedir`; safe while a proxy runs on it).

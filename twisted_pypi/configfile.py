@@ -113,9 +113,7 @@ def option_specs(options: usage.Options) -> list[OptionSpec]:
         else:
             kind = "value"
         handler = dispatch.get(name)
-        typed = (
-            isinstance(handler, usage.CoerceParameter) and handler.coerce is not str
-        )
+        typed = isinstance(handler, usage.CoerceParameter) and handler.coerce is not str
         specs.append(OptionSpec(name, kind, typed, doc, options.defaults.get(name)))
     return specs
 

@@ -348,7 +348,22 @@ async def run_export(reactor: Any, options: Mapping[str, Any], err: TextIO) -> i
         err.write(f"pypiproxy export: {e}\n")
         return 1
     err.write(f"{report.describe()} to {directory.path}\n")
+    others = _other_indexes(root, {index.name for index in config.indexes})
+    if others:
+        err.write(
+            f"note: the cache also holds pages of {', '.join(others)}; give export"
+            " the --index options of the proxy to export them\n"
+        )
     return 0
+
+
+def _other_indexes(root: FilePath[str], names: set[str]) -> list[str]:
+    """The names of the indexes whose pages the cache holds, but not ``names``."""
+    try:
+        found = root.child("pages").listdir()
+    except OSError:
+        return []
+    return sorted(set(found) - names)
 
 
 async def main(reactor: Any, options: Mapping[str, Any]) -> None:

@@ -1,6 +1,7 @@
-# -*- test-case-name: tests.test_metrics -*-
+# -*- test-case-name: tests.test_metrics,tests.test_status -*-
 """
-``/-/metrics``: the proxy's figures in the Prometheus exposition format.
+What machines read: ``/-/metrics``, the proxy's figures in the Prometheus
+exposition format, and ``/-/health`` for load balancers.
 
 A collector turns the service's :class:`~twisted_pypi.stats.Stats` (and the
 live file cache and downloads) into metric families on each scrape, so the
@@ -14,6 +15,7 @@ the global reactor when loaded and answers through a WSGI thread.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
 
 from prometheus_client.exposition import choose_encoder
@@ -207,3 +209,25 @@ class MetricsPage(Resource):
         request.setHeader(b"content-type", content_type.encode("ascii"))
         request.setHeader(b"cache-control", b"no-store")
         return encoder(self._registry)
+
+
+class HealthPage(Resource):
+    """
+    ``/-/health``: 200 and a tiny JSON body while the proxy serves; asks
+    nothing of anyone.
+    """
+
+    isLeaf = True
+
+    def __init__(self, stats: Stats) -> None:
+        """
+        :param stats: Gives the uptime.
+        """
+        super().__init__()
+        self._stats = stats
+
+    def render_GET(self, request: Request) -> bytes:
+        request.setHeader(b"content-type", b"application/json")
+        request.setHeader(b"cache-control", b"no-store")
+        body = {"status": "ok", "uptime": round(self._stats.uptime, 3)}
+        return json.dumps(body).encode() + b"\n"

@@ -539,10 +539,10 @@ class PageCache:
         still stores what it gets.
 
         :param key: A normalized project name, or :data:`LIST_KEY`.
-        :return: Whether a page was cached.
+        :return: Whether anything was cached: a page, or that there is none.
         """
-        self._not_found.pop(key, None)
-        return self._forget(key)
+        missing = self._not_found.pop(key, None) is not None
+        return self._forget(key) or missing
 
     def _entry(self, key: str, stored: _Stored) -> PageEntry:
         page: ProjectPage | ProjectList

@@ -29,12 +29,12 @@ from .cache import FileCache
 from .config import ProxyConfig
 from .download import Downloads
 from .local import LocalIndex
-from .upload import UPLOAD_PREFIX, limited_request, make_upload_resource
 from .offline import OfflineClient, offline_fetch
 from .pages import PageCache, PageStore
 from .root import make_root
 from .site import ProxySite
 from .stats import Stats
+from .upload import UPLOAD_PREFIX, limited_request, make_upload_resource
 from .upstream import USER_AGENT
 
 log = Logger()

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.test_status -*-
 """
-``/``: the status page, and ``/-/health`` for load balancers.
+``/``: the status page (and the wiring of ``/-/health`` and ``/-/metrics``).
 
 The page is plain HTML with inline CSS (no scripts, fonts or other external
 assets), laid out for a phone first: cards and definition lists rather than
@@ -12,7 +12,6 @@ interpolated is HTML-escaped.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable
 from html import escape
@@ -25,7 +24,7 @@ from . import __version__
 from .cache import FileCache
 from .config import ProxyConfig
 from .download import Downloads, DownloadStatus
-from .metrics import MetricsPage, make_registry
+from .metrics import HealthPage, MetricsPage, make_registry
 from .snippets import server_url, snippets
 from .stats import Stats, UpstreamHealth
 
@@ -115,28 +114,6 @@ def format_duration(seconds: float) -> str:
     return f"{s // 86400} d {s % 86400 // 3600} h"
 
 
-class HealthPage(Resource):
-    """
-    ``/-/health``: 200 and a tiny JSON body while the proxy serves; asks
-    nothing of anyone.
-    """
-
-    isLeaf = True
-
-    def __init__(self, stats: Stats) -> None:
-        """
-        :param stats: Gives the uptime.
-        """
-        super().__init__()
-        self._stats = stats
-
-    def render_GET(self, request: Request) -> bytes:
-        request.setHeader(b"content-type", b"application/json")
-        request.setHeader(b"cache-control", b"no-store")
-        body = {"status": "ok", "uptime": round(self._stats.uptime, 3)}
-        return json.dumps(body).encode() + b"\n"
-
-
 class StatusPage(Resource):
     """
     ``/``: what the proxy is, how to use it, and how it is doing.
@@ -179,20 +156,9 @@ class StatusPage(Resource):
 
         :param url: The proxy's own URL, for the snippets.
         """
-        stats = self._stats
         body = "".join(
             [
-                f"<header><h1>twisted-pypi {esc(__version__)}</h1>"
-                f"<p class='muted'>A caching proxy for Python package indexes, "
-                f"up {esc(format_duration(stats.uptime))}. "
-                f"Index: <span class='url'>{esc(url + 'simple/')}</span></p>"
-                + (
-                    "<p><span class='badge idle'>offline</span> Serving only what "
-                    "the cache holds; no upstream is asked.</p>"
-                    if self._config.offline
-                    else ""
-                )
-                + "</header>",
+                self._header(url),
                 self._traffic(),
                 self._in_flight(),
                 self._upstreams(),
@@ -209,6 +175,21 @@ class StatusPage(Resource):
             "<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>twisted-pypi</title><style>{_CSS}</style></head>"
             f"<body><main>{body}</main></body></html>\n"
+        )
+
+    def _header(self, url: str) -> str:
+        offline = ""
+        if self._config.offline:
+            offline = (
+                "<p><span class='badge idle'>offline</span> Serving only what the "
+                "cache holds; no upstream is asked.</p>"
+            )
+        return (
+            f"<header><h1>twisted-pypi {esc(__version__)}</h1>"
+            "<p class='muted'>A caching proxy for Python package indexes, "
+            f"up {esc(format_duration(self._stats.uptime))}. "
+            f"Index: <span class='url'>{esc(url + 'simple/')}</span></p>"
+            f"{offline}</header>"
         )
 
     def _traffic(self) -> str:

@@ -26,8 +26,8 @@ from .config import (
 )
 from .configfile import settings_arguments
 from .dummy import parse_dummy_spec
-from .users import load_users
 from .sources import parse_index, parse_local, parse_project, parse_route
+from .users import load_users
 
 
 def default_cache_dir() -> str:
