@@ -83,6 +83,9 @@ class _Serving(ProcessProtocol):
     """
 
     def __init__(self) -> None:
+        """
+        Nothing seen yet.
+        """
         self.port: Deferred[int] = Deferred()
         self.ended: Deferred[None] = Deferred()
         self._out = b""
@@ -253,6 +256,7 @@ class OfflineMirrorTests(RealInstallTestCase):
         )
 
         def stop() -> Deferred[None]:
+            """Kill the server if it runs, and wait for its end."""
             if not serving.ended.called:
                 process.signalProcess("KILL")
             return serving.ended

@@ -64,6 +64,9 @@ class NginxTests(RealInstallTestCase):
     """
 
     def setUp(self) -> None:
+        """
+        Export a cache filled through an online proxy.
+        """
         super().setUp()
         self.nginx = shutil.which("nginx") or (
             "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None
@@ -117,6 +120,7 @@ class NginxTests(RealInstallTestCase):
         )
 
         def stop() -> Deferred[int] | None:
+            """Stop nginx if it runs, and wait for its end."""
             if collect.ended.called:
                 return None
             process.signalProcess("TERM")
@@ -140,7 +144,8 @@ class NginxTests(RealInstallTestCase):
         """
         The content type, ``Vary`` and body of ``url`` asked with ``accept``.
         """
-        response = await self.client.get(url, headers={"accept": accept})
+        asked: dict[bytes | str, bytes | str] = {"accept": accept}
+        response = await self.client.get(url, headers=asked)
         body: bytes = await response.content()
         self.assertEqual(response.code, 200, url)
         headers = response.headers

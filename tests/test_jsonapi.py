@@ -15,6 +15,7 @@ from urllib.parse import urljoin, urlsplit
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
+from twisted_pypi import jsoncache
 from twisted_pypi.config import IndexConfig
 from twisted_pypi.dummy import parse_dummy_spec
 from twisted_pypi.jsoncache import json_api_base
@@ -339,6 +340,20 @@ class NotFoundTests(_Proxy):
         self.assertEqual(self.index.count("/pypi/demo/json"), 1)
         self.index.fail["/pypi/dep/json"] = 200
         self.assertEqual(proxy.get("/pypi/dep/json").code, 404)
+
+    def test_not_found_memory_bounded(self) -> None:
+        """
+        Only so many "not found" answers are remembered: past the bound the
+        oldest is forgotten and asked for again.
+        """
+        self.patch(jsoncache, "MEMORY_NOT_FOUND", 2)
+        proxy = self.proxy()
+        for version in ("7.0", "8.0", "9.0", "7.0", "9.0"):
+            self.assertEqual(proxy.get(f"/pypi/demo/{version}/json").code, 404)
+        counts = [
+            self.index.count(f"/pypi/demo/{v}/json") for v in ("7.0", "8.0", "9.0")
+        ]
+        self.assertEqual(counts, [2, 1, 1])
 
     def test_index_without_json_api(self) -> None:
         """

@@ -24,8 +24,15 @@ from twisted_pypi.config import IndexConfig, ProxyConfig, index_name_for
 from twisted_pypi.dummy import parse_dummy_spec
 from twisted_pypi.links import local_segments
 from twisted_pypi.model import DistFile, ProjectPage
-from twisted_pypi.offline import cached_files, metadata_segments
-from twisted_pypi.service import ProxyService, make_service
+from twisted_pypi.offline import (
+    OfflineClient,
+    cached_files,
+    metadata_segments,
+    offline_fetch,
+)
+from twisted_pypi.service import ProxyService, make_service, upstream_clients
+from twisted_pypi.tap import Options
+from twisted_pypi.upstream import UpstreamError
 
 from .fakeindex import FakeFile, FakeIndex
 from .fakes import Answer, MemoryProxy, result_now
@@ -104,6 +111,9 @@ class OfflineServiceTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
+        """
+        Fill a cache through an online proxy.
+        """
         self.root = FilePath(self.mktemp())
         online = MemoryProxy(make_index(), self.root, upstream=INDEX)
         for path in (
@@ -305,6 +315,7 @@ class CachedFilesTests(SynchronousTestCase):
         cache = FileCache(FilePath(self.mktemp()), None, MemoryReactorClock())
 
         def put(segments: tuple[str, ...]) -> None:
+            """Put a file in the cache."""
             path = cache.path_for(segments)
             path.parent().makedirs(ignoreExistingDirectory=True)
             path.setContent(b"x")
@@ -322,3 +333,40 @@ class CachedFilesTests(SynchronousTestCase):
         self.assertEqual(kept.files[1].hashes, {"sha256": "2.02.02.02.0"})
         self.assertEqual(kept.versions, ("1.0", "2.0"))
         self.assertEqual(kept.api_version, (1, 1))
+
+
+class OfflineClientsTests(SynchronousTestCase):
+    """
+    :func:`upstream_clients` with ``offline`` and the ``--offline`` option.
+    """
+
+    def test_option(self) -> None:
+        """
+        ``--offline`` sets the configuration's ``offline``; it is off by
+        default.
+        """
+        options = Options()
+        options.parseOptions(["--cache-dir", self.mktemp(), "--offline"])
+        self.assertTrue(options["config"].offline)
+        options = Options()
+        options.parseOptions(["--cache-dir", self.mktemp()])
+        self.assertFalse(options["config"].offline)
+
+    def test_no_pool_and_immediate_failures(self) -> None:
+        """
+        Offline there is no connection pool, and the page client and the
+        file fetcher fail every request at once with an upstream error.
+        """
+        reactor = Reactor()
+        clients = upstream_clients(ProxyConfig(offline=True), reactor)
+        self.assertIsNone(clients.pool)
+        self.assertIsInstance(clients.pages, OfflineClient)
+        self.assertIs(clients.fetch, offline_fetch)
+        page = clients.pages.get(
+            URL, headers={}, unbuffered=False, timeout=1.0, reactor=reactor
+        )
+        self.failureResultOf(page, UpstreamError)
+        self.failureResultOf(clients.fetch(URL + "x-1.0.tar.gz"), UpstreamError)
+        self.assertEqual(reactor.tcpClients, [])
+        online = upstream_clients(ProxyConfig(), reactor)
+        self.assertIsNotNone(online.pool)

@@ -282,8 +282,8 @@ class WarmOptionsTests(SynchronousTestCase):
 
     def test_refused(self) -> None:
         """
-        Nothing to warm, a bad platform or Python version, a bad requirements
-        file, --listen and --offline are usage errors.
+        Nothing to warm, a bad platform or Python version and a bad
+        requirements file are usage errors.
         """
         folder = FilePath(self.mktemp())
         bad = write(folder, "r.txt", "--pre\n")
@@ -292,10 +292,23 @@ class WarmOptionsTests(SynchronousTestCase):
             ("--platform", "amiga", "attrs"),
             ("--python-version", "2.7", "attrs"),
             ("-r", bad),
-            ("--listen", "tcp:0", "attrs"),
-            ("--offline", "attrs"),
         ]:
             self.assertRaises(usage.UsageError, self.parse, *args)
+
+    def test_proxy_config_file(self) -> None:
+        """
+        warm reads the proxy's settings file: its indexes apply, and the
+        settings only serve has (``listen``, ``offline``) are ignored.
+        """
+        folder = FilePath(self.mktemp())
+        config = write(
+            folder,
+            "proxy.toml",
+            'index = ["corp=https://pypi.example/simple/"]\n'
+            'listen = ["tcp:9000"]\noffline = true\n',
+        )
+        options = self.parse("--config", config, "attrs")
+        self.assertEqual([i.name for i in options["config"].indexes], ["corp"])
 
 
 class TempRaceTests(SynchronousTestCase):
@@ -360,6 +373,7 @@ class TempRaceTests(SynchronousTestCase):
         calls: list[str] = []
 
         def pruned_first(source: str, target: str) -> None:
+            """Rename, removing the target's directory the first time."""
             if not calls:
                 os.rmdir(os.path.dirname(target))
             calls.append(target)
@@ -404,6 +418,9 @@ class WarmTests(TestCase):
     """
 
     def setUp(self) -> None:
+        """
+        Serve app, its dependencies and a build tool from a fake index.
+        """
         index = FakeIndex(mode="json")
         for wheel in (APP, DEP_LINUX, DEP_WIN, BUILDME, TOOL):
             index.add(wheel.filename.split("-")[0].replace("_", "-"), FakeFile(wheel))
@@ -505,6 +522,20 @@ class WarmTests(TestCase):
         self.assertIn("upstream answered 500", out)
         self.assertFalse(self.cached(DEP_LINUX.filename))
         self.assertEqual(self.cache.child("tmp").children(), [])
+
+    async def test_metadata_missing(self) -> None:
+        """
+        A ``.metadata`` the upstream fails to send is only a note: the
+        dependencies are read from the file, which is cached, and the run
+        succeeds.
+        """
+        self.index.fail[f"/packages/{APP.filename}.metadata"] = 404
+        code, out = await self.warm("--platform", LINUX, "app")
+        self.assertEqual(code, 0, out)
+        self.assertTrue(self.cached(APP.filename))
+        self.assertTrue(self.cached(DEP_LINUX.filename))
+        self.assertFalse(self.cached(APP.filename + ".metadata"))
+        self.assertIn("installers will read the file instead", out)
 
     async def test_concurrency(self) -> None:
         """

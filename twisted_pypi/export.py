@@ -76,9 +76,9 @@ class ExportOptions(ServeOptions):
 
     def opt_listen(self, description: str) -> None:
         """
-        Not used: export does not listen (an option of serve).
+        Ignored: an option of serve (accepted so that export can read the
+        proxy's --config file).
         """
-        raise usage.UsageError("--listen is an option of serve, not of export")
 
     def parseArgs(self, *args: str) -> None:
         """
@@ -130,6 +130,13 @@ class _Exporter:
         local: Sequence[LocalIndex],
         dummies: Dummies,
     ) -> None:
+        """
+        :param directory: The export's root.
+        :param pages: The remote indexes' page caches.
+        :param cache: The file cache.
+        :param local: The local indexes.
+        :param dummies: The dummy projects.
+        """
         self._dir = directory
         self._pages = pages
         self._cache = cache
@@ -210,6 +217,7 @@ def _link(project: str) -> Callable[[DistFile], str]:
     """The relative link from a project's page to one of its files."""
 
     def link(dist: DistFile) -> str:
+        """The file's relative URL."""
         return f"../../packages/{project}/{quote(dist.filename)}"
 
     return link
@@ -321,6 +329,7 @@ def _write_list(directory: FilePath[str], projects: list[str]) -> None:
     simple = directory.child("simple")
 
     def link(name: str) -> str:
+        """The project page's relative URL."""
         return f"{name}/"
 
     _write_if_changed(simple.child(HTML_PAGE), render_list_html(listing, link))

@@ -102,6 +102,7 @@ class CacheFiller:
     :ivar fetched_bytes: How many bytes they hold.
     :ivar cached: How many files asked for were cached already.
     :ivar problems: What could not be fetched, one sentence each.
+    :ivar notes: What could not be fetched but is not needed.
     """
 
     def __init__(
@@ -147,6 +148,7 @@ class CacheFiller:
         self.fetched_bytes = 0
         self.cached = 0
         self.problems: list[str] = []
+        self.notes: list[str] = []
         self._counted: set[Key] = set()
         self.metadata = WarmMetadataSource(self)
 
@@ -240,9 +242,14 @@ class CacheFiller:
         if place is None:
             self.problems.append(f"{dist.filename}: no index lists it")
             return None
-        try:
-            if dist.core_metadata:
+        if dist.core_metadata:
+            try:
                 await self.fetch(metadata_spec(dist, place))
+            except FetchFailed as e:
+                # Offline, the page then offers no core metadata for the file,
+                # and installers read it from the file itself.
+                self.notes.append(f"{e} (installers will read the file instead)")
+        try:
             return await self.fetch(file_spec(dist, place))
         except FetchFailed as e:
             self.problems.append(str(e))

@@ -41,6 +41,10 @@ MEMORY_DOCUMENTS = 256
 #: reckoned at three times its body: the parsed data and a rendition).
 MEMORY_BYTES = 64 << 20
 
+#: How many "not found" answers are remembered (clients choose the versions
+#: asked for); past it, the expired ones are forgotten, then the oldest.
+MEMORY_NOT_FOUND = 4096
+
 
 def json_api_base(index_url: str) -> str | None:
     """
@@ -237,6 +241,18 @@ class JsonCache:
         ):
             self._drop(next(iter(self._memory)))
 
+    def _prune_not_found(self, now: float) -> None:
+        """
+        Keep the "not found" answers within :data:`MEMORY_NOT_FOUND`.
+        """
+        if len(self._not_found) <= MEMORY_NOT_FOUND:
+            return
+        for key, until in list(self._not_found.items()):
+            if until <= now:
+                del self._not_found[key]
+        while len(self._not_found) > MEMORY_NOT_FOUND:
+            del self._not_found[next(iter(self._not_found))]
+
     async def _get(self, index: IndexConfig, key: str, url: str) -> JsonLookup:
         mkey = (index.name, key)
         document = self._memory.get(mkey)
@@ -315,6 +331,7 @@ class JsonCache:
             self._drop(mkey)
             self._store.remove(index.name, key)
             self._not_found[mkey] = now + min(index.ttl, NEGATIVE_TTL)
+            self._prune_not_found(now)
             return JsonLookup(None, not_found=True)
         self._store.save(index.name, key, document)
         self._remember(mkey, document)

@@ -187,6 +187,7 @@ class OfflinePages:
         return CacheStatus.HIT if fresh else CacheStatus.STALE
 
     async def _project(self, project: str) -> Lookup:
+        """The cached page, filtered, or "not found"."""
         source = await self._pages.cached_project(project)
         if source is None or not isinstance(source.page, ProjectPage):
             return Lookup(None, not_found=True)
@@ -212,6 +213,7 @@ class OfflinePages:
         return Lookup(entry, self._status(entry))
 
     async def _project_list(self) -> Lookup:
+        """The projects whose pages the store holds."""
         names = tuple(
             key for key in self._pages.store.keys(self.index.name) if key != LIST_KEY
         )
@@ -226,6 +228,7 @@ class OfflinePages:
         return Lookup(self._list, CacheStatus.HIT)
 
     def _render(self, entry: PageEntry, as_json: bool) -> bytes:
+        """Render a filtered page or the project list."""
         page = entry.page
         if isinstance(page, ProjectList):
             if as_json:
@@ -236,6 +239,7 @@ class OfflinePages:
         return render_project_html(page, self.file_link)
 
     def _project_link(self, name: str) -> str:
+        """The link from the project list to a project's page."""
         return f"{self._project_prefix}{name}/"
 
 

@@ -258,6 +258,7 @@ def thread_runner(reactor: Any) -> Callable[[Callable[[], Any]], Deferred[Any]]:
     """
 
     def run(work: Callable[[], Any]) -> Deferred[Any]:
+        """Run ``work`` in a pool thread."""
         return deferToThreadPool(reactor, reactor.getThreadPool(), work)
 
     return run

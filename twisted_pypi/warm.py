@@ -24,6 +24,7 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from attrs import evolve
 from packaging.requirements import Requirement
 from twisted.internet.defer import CancelledError, Deferred, gatherResults
 from twisted.python import usage
@@ -77,6 +78,9 @@ class WarmOptions(ServeOptions):
     ]
 
     def __init__(self) -> None:
+        """
+        Start with no requirements files and no explicit targets.
+        """
         super().__init__()
         self["requirement-files"] = []
         self["python-versions"] = []
@@ -114,15 +118,14 @@ class WarmOptions(ServeOptions):
 
     def opt_listen(self, description: str) -> None:
         """
-        Not used: warm does not listen (an option of serve).
+        Ignored: an option of serve (accepted so that warm can read the
+        proxy's --config file).
         """
-        raise usage.UsageError("--listen is an option of serve, not of warm")
 
     def opt_offline(self) -> None:
         """
-        Not used: warm needs the upstream (an option of serve).
+        Ignored: an option of serve (warm always asks the indexes).
         """
-        raise usage.UsageError("--offline is an option of serve, not of warm")
 
     def parseArgs(self, *requirements: str) -> None:
         """
@@ -277,6 +280,7 @@ async def run_warm(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int
 
     for warning in options["warnings"]:
         say(f"warning: {warning}")
+    config = evolve(config, offline=False)  # the proxy's, not warm's
     clients = upstream_clients(config, reactor)
     filler = CacheFiller(config, reactor, clients, say, options["concurrency"])
     run = _Run(filler, reactor, config)
@@ -295,7 +299,7 @@ async def run_warm(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int
         f" target{'s' if count != 1 else ''}: {filler.describe_totals()},"
         f" in {reactor.seconds() - started:.1f} s"
     )
-    for note in run.notes:
+    for note in run.notes + filler.notes:
         say(f"note: {note}")
     problems = run.problems + filler.problems
     if problems:
