@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import enum
 import gzip
-import json
 from collections import OrderedDict
 from collections.abc import Callable
 from hashlib import blake2b
@@ -22,12 +21,12 @@ from twisted.internet.defer import Deferred, fail, race, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
-from twisted.python.filepath import FilePath
 
 from .config import IndexConfig, ProxyConfig
 from .links import local_path, local_segments
 from .model import DistFile, ProjectList, ProjectPage
 from .names import normalize
+from .pagestore import PageStore, StoredPage
 from .parse import PageParseError, parse_project_list, parse_project_page
 from .render import (
     render_list_html,
@@ -182,96 +181,6 @@ class Lookup:
     not_found: bool = False
     error: str | None = None
     timeout: bool = False
-
-
-@frozen
-class _Stored:
-    url: str
-    body: bytes
-    content_type: str | None
-    etag: str | None
-    fetched_at: float
-
-
-class PageStore:
-    """
-    Upstream page bodies on disk, one file per page, written atomically.
-
-    Each file holds one line of JSON (URL, Content-Type, ETag, fetch time)
-    and then the body exactly as the upstream sent it.
-    """
-
-    def __init__(self, root: FilePath[str]) -> None:
-        """
-        :param root: The directory for pages (``<cache-dir>/pages``).
-        """
-        self._root = root
-
-    def _path(self, index: str, key: str) -> FilePath[str]:
-        return self._root.child(index).child(key + ".page")
-
-    def load(self, index: str, key: str) -> _Stored | None:
-        """
-        The stored page, or ``None`` if there is none or it is unreadable.
-        """
-        try:
-            data = self._path(index, key).getContent()
-            head, _, body = data.partition(b"\n")
-            meta = json.loads(head)
-            return _Stored(
-                url=meta["url"],
-                body=body,
-                content_type=meta.get("content_type"),
-                etag=meta.get("etag"),
-                fetched_at=float(meta["fetched_at"]),
-            )
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-
-    def save(self, index: str, key: str, stored: _Stored) -> None:
-        """
-        Store a page; a failure to write is logged and otherwise ignored
-        (the page is still served from memory).
-        """
-        head = json.dumps(
-            {
-                "url": stored.url,
-                "content_type": stored.content_type,
-                "etag": stored.etag,
-                "fetched_at": stored.fetched_at,
-            }
-        ).encode()
-        path = self._path(index, key)
-        try:
-            path.parent().makedirs(ignoreExistingDirectory=True)
-            path.setContent(head + b"\n" + stored.body, ext=b".tmp")
-        except OSError as e:
-            log.warn("Could not store the page {key}: {error}", key=key, error=e)
-
-    def keys(self, index: str) -> list[str]:
-        """
-        The keys of every page stored for ``index`` (normalized project
-        names, and :data:`LIST_KEY` if the project list is stored), sorted.
-
-        :param index: The index's name.
-        """
-        try:
-            names = self._root.child(index).listdir()
-        except OSError:
-            return []
-        return sorted(n[: -len(".page")] for n in names if n.endswith(".page"))
-
-    def remove(self, index: str, key: str) -> bool:
-        """
-        Forget a stored page.
-
-        :return: Whether there was one.
-        """
-        try:
-            self._path(index, key).remove()
-        except OSError:
-            return False
-        return True
 
 
 class _Flights:
@@ -508,7 +417,9 @@ class PageCache:
             self._store.save(
                 self.index.name,
                 key,
-                _Stored(stored.url, stored.body, stored.content_type, stored.etag, now),
+                StoredPage(
+                    stored.url, stored.body, stored.content_type, stored.etag, now
+                ),
             )
         entry.fetched_at = now
         return Lookup(entry, CacheStatus.HIT)
@@ -544,7 +455,7 @@ class PageCache:
         missing = self._not_found.pop(key, None) is not None
         return self._forget(key) or missing
 
-    def _entry(self, key: str, stored: _Stored) -> PageEntry:
+    def _entry(self, key: str, stored: StoredPage) -> PageEntry:
         page: ProjectPage | ProjectList
         if key == LIST_KEY:
             page = parse_project_list(stored.body, stored.content_type)
@@ -611,8 +522,8 @@ def _run_now(work: Callable[[], PageEntry]) -> Deferred[PageEntry]:
         return fail()
 
 
-def _stored(response: PageResponse, now: float) -> _Stored:
-    return _Stored(
+def _stored(response: PageResponse, now: float) -> StoredPage:
+    return StoredPage(
         url=response.url,
         body=response.body,
         content_type=response.content_type,

@@ -1,0 +1,116 @@
+"""
+Upstream pages on disk: one file per page, written atomically, holding one
+line of JSON (URL, Content-Type, ETag, fetch time) and then the body exactly
+as the upstream sent it, so that a page survives restarts and upstream
+outages and can be parsed again.
+"""
+
+from __future__ import annotations
+
+import json
+
+from attrs import frozen
+from twisted.logger import Logger
+from twisted.python.filepath import FilePath
+
+log = Logger()
+
+
+@frozen
+class StoredPage:
+    """
+    A page as the upstream sent it, with what it was fetched with.
+
+    :ivar url: The URL that answered (relative links resolve against it).
+    :ivar body: The body.
+    :ivar content_type: The ``Content-Type``, or ``None``.
+    :ivar etag: The upstream ``ETag``, or ``None``.
+    :ivar fetched_at: When the upstream last confirmed it, in clock seconds.
+    """
+
+    url: str
+    body: bytes
+    content_type: str | None
+    etag: str | None
+    fetched_at: float
+
+
+class PageStore:
+    """
+    Upstream page bodies on disk, one file per page, written atomically.
+
+    Each file holds one line of JSON (URL, Content-Type, ETag, fetch time)
+    and then the body exactly as the upstream sent it.
+    """
+
+    def __init__(self, root: FilePath[str]) -> None:
+        """
+        :param root: The directory for pages (``<cache-dir>/pages``).
+        """
+        self._root = root
+
+    def _path(self, index: str, key: str) -> FilePath[str]:
+        return self._root.child(index).child(key + ".page")
+
+    def load(self, index: str, key: str) -> StoredPage | None:
+        """
+        The stored page, or ``None`` if there is none or it is unreadable.
+        """
+        try:
+            data = self._path(index, key).getContent()
+            head, _, body = data.partition(b"\n")
+            meta = json.loads(head)
+            return StoredPage(
+                url=meta["url"],
+                body=body,
+                content_type=meta.get("content_type"),
+                etag=meta.get("etag"),
+                fetched_at=float(meta["fetched_at"]),
+            )
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+
+    def save(self, index: str, key: str, stored: StoredPage) -> None:
+        """
+        Store a page; a failure to write is logged and otherwise ignored
+        (the page is still served from memory).
+        """
+        head = json.dumps(
+            {
+                "url": stored.url,
+                "content_type": stored.content_type,
+                "etag": stored.etag,
+                "fetched_at": stored.fetched_at,
+            }
+        ).encode()
+        path = self._path(index, key)
+        try:
+            path.parent().makedirs(ignoreExistingDirectory=True)
+            path.setContent(head + b"\n" + stored.body, ext=b".tmp")
+        except OSError as e:
+            log.warn("Could not store the page {key}: {error}", key=key, error=e)
+
+    def keys(self, index: str) -> list[str]:
+        """
+        The keys of every page stored for ``index`` (normalized project
+        names, and :data:`LIST_KEY` if the project list is stored), sorted.
+
+        :param index: The index's name.
+        """
+        try:
+            names = self._root.child(index).listdir()
+        except OSError:
+            return []
+        return sorted(n[: -len(".page")] for n in names if n.endswith(".page"))
+
+    def remove(self, index: str, key: str) -> bool:
+        """
+        Forget a stored page.
+
+        :return: Whether there was one.
+        """
+        try:
+            self._path(index, key).remove()
+        except OSError:
+            return False
+        return True
