@@ -12,11 +12,10 @@ rewrites their file URLs when it serves them.
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from attrs import frozen
-from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -25,11 +24,10 @@ from .config import IndexConfig, ProxyConfig
 from .jsonstore import JsonDocument, JsonStore, document_key
 from .pages import NEGATIVE_TTL, CacheStatus
 from .upstream import (
-    USER_AGENT,
     PageClient,
     UpstreamError,
     UpstreamTimeout,
-    read_body,
+    fetch_page,
 )
 
 log = Logger()
@@ -95,50 +93,18 @@ async def fetch_json(
     :raises UpstreamError: When no complete answer arrived (an
         :class:`UpstreamTimeout` when it was too slow).
     """
-    headers: dict[bytes | str, bytes | str] = {
-        "Accept": "application/json",
-        "User-Agent": USER_AGENT,
-    }
-    if etag is not None:
-        headers["If-None-Match"] = etag
-    try:
-        response = await client.get(
-            url,
-            headers=headers,
-            unbuffered=True,
-            timeout=connect_timeout,
-            reactor=clock,
-            auth=auth,
-        )
-    except Exception as e:
-        reasons = getattr(e, "reasons", None) or []
-        if isinstance(e, CancelledError) or any(
-            isinstance(r, Failure) and r.check(CancelledError) for r in reasons
-        ):
-            raise UpstreamTimeout(
-                f"no answer from {url} within {connect_timeout:g} s"
-            ) from None
-        detail = "; ".join(r.getErrorMessage() for r in reasons) or str(e)
-        raise UpstreamError(f"{url}: {detail or type(e).__name__}") from e
-    status = int(response.code)
-    etag_header = _header(response, b"etag")
-    if status != 200:
-        await read_body(response, clock, 1 << 20, idle_timeout).addErrback(
-            lambda _: b""
-        )
-        return JsonResponse(status, etag=etag_header)
-    try:
-        body = await read_body(response, clock, limit, idle_timeout)
-    except UpstreamError as e:
-        raise type(e)(f"{url}: {e}") from None
-    return JsonResponse(
-        status, body, etag_header, _header(response, b"x-pypi-last-serial")
+    response = await fetch_page(
+        client,
+        clock,
+        url,
+        etag=etag,
+        auth=auth,
+        accept="application/json",
+        limit=limit,
+        connect_timeout=connect_timeout,
+        idle_timeout=idle_timeout,
     )
-
-
-def _header(response: Any, name: bytes) -> str | None:
-    values = response.headers.getRawHeaders(name)
-    return values[-1].decode("latin-1") if values else None
+    return JsonResponse(response.status, response.body, response.etag, response.serial)
 
 
 @frozen

@@ -37,10 +37,7 @@ from .model import DistFile, ProjectList, ProjectPage
 from .names import is_safe_segment, normalize, project_of_filename
 from .pages import CacheStatus, Lookup, PageEntry
 from .render import (
-    render_list_html,
-    render_list_json,
-    render_project_html,
-    render_project_json,
+    render_page,
 )
 from .respond import error_page, when_done
 
@@ -248,15 +245,7 @@ class LocalIndex:
         )
 
     def _render(self, entry: PageEntry, as_json: bool) -> bytes:
-        page = entry.page
-        if isinstance(page, ProjectList):
-            link = self._project_link
-            if as_json:
-                return render_list_json(page, link)
-            return render_list_html(page, link)
-        if as_json:
-            return render_project_json(page, self.file_link)
-        return render_project_html(page, self.file_link)
+        return render_page(entry.page, as_json, self.file_link, self._project_link)
 
     def _project_link(self, name: str) -> str:
         return f"{self._project_prefix}{normalize(name)}/"

@@ -29,10 +29,7 @@ from .links import local_segments
 from .model import DistFile, ProjectList, ProjectPage
 from .pages import LIST_KEY, CacheStatus, Lookup, PageCache, PageEntry
 from .render import (
-    render_list_html,
-    render_list_json,
-    render_project_html,
-    render_project_json,
+    render_page,
 )
 from .router import PageSource, Router
 from .upstream import UpstreamError
@@ -229,14 +226,7 @@ class OfflinePages:
 
     def _render(self, entry: PageEntry, as_json: bool) -> bytes:
         """Render a filtered page or the project list."""
-        page = entry.page
-        if isinstance(page, ProjectList):
-            if as_json:
-                return render_list_json(page, self._project_link)
-            return render_list_html(page, self._project_link)
-        if as_json:
-            return render_project_json(page, self.file_link)
-        return render_project_html(page, self.file_link)
+        return render_page(entry.page, as_json, self.file_link, self._project_link)
 
     def _project_link(self, name: str) -> str:
         """The link from the project list to a project's page."""

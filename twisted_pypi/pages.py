@@ -29,10 +29,7 @@ from .names import normalize
 from .pagestore import PageStore, StoredPage
 from .parse import PageParseError, parse_project_list, parse_project_page
 from .render import (
-    render_list_html,
-    render_list_json,
-    render_project_html,
-    render_project_json,
+    render_page,
 )
 from .stats import Stats
 from .upstream import (
@@ -481,14 +478,7 @@ class PageCache:
         )
 
     def _render(self, entry: PageEntry, as_json: bool) -> bytes:
-        page = entry.page
-        if isinstance(page, ProjectList):
-            if as_json:
-                return render_list_json(page, self._project_link)
-            return render_list_html(page, self._project_link)
-        if as_json:
-            return render_project_json(page, self.file_link)
-        return render_project_html(page, self.file_link)
+        return render_page(entry.page, as_json, self.file_link, self._project_link)
 
     def _project_link(self, name: str) -> str:
         return f"{self._project_prefix}{normalize(name)}/"

@@ -273,3 +273,27 @@ def render_list_json(lst: ProjectList, link: Callable[[str], str]) -> bytes:
             "projects": [{"name": name} for name in lst.names],
         }
     )
+
+
+def render_page(
+    page: ProjectPage | ProjectList,
+    as_json: bool,
+    file_link: Callable[[DistFile], str],
+    project_link: Callable[[str], str],
+) -> bytes:
+    """
+    Render a project page or a project list in either format.
+
+    :param page: The page or list.
+    :param as_json: JSON when true, HTML otherwise.
+    :param file_link: Gives a file's URL (for project pages).
+    :param project_link: Gives a project page's URL (for the list).
+    :return: The representation's bytes.
+    """
+    if isinstance(page, ProjectList):
+        if as_json:
+            return render_list_json(page, project_link)
+        return render_list_html(page, project_link)
+    if as_json:
+        return render_project_json(page, file_link)
+    return render_project_html(page, file_link)

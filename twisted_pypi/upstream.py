@@ -80,6 +80,7 @@ class PageResponse:
     :ivar body: The (decoded) body; empty unless ``status`` is 200.
     :ivar content_type: The ``Content-Type`` header, or ``None``.
     :ivar etag: The ``ETag`` header, or ``None``.
+    :ivar serial: The ``X-PyPI-Last-Serial`` header, or ``None``.
     """
 
     status: int
@@ -87,6 +88,7 @@ class PageResponse:
     body: bytes = b""
     content_type: str | None = None
     etag: str | None = None
+    serial: str | None = None
 
 
 class _BodyCollector(Protocol):
@@ -166,6 +168,7 @@ async def fetch_page(
     *,
     etag: str | None = None,
     auth: tuple[str, str] | None = None,
+    accept: str = PAGE_ACCEPT,
     limit: int,
     connect_timeout: float,
     idle_timeout: float,
@@ -178,6 +181,7 @@ async def fetch_page(
     :param url: The page URL.
     :param etag: The ``ETag`` of a cached copy; sent as ``If-None-Match``.
     :param auth: ``(user, password)`` for HTTP basic auth, or ``None``.
+    :param accept: The ``Accept`` header; JSON first, then HTML, by default.
     :param limit: The largest body accepted.
     :param connect_timeout: Seconds allowed until the response headers.
     :param idle_timeout: Seconds the body may stay silent.
@@ -186,7 +190,7 @@ async def fetch_page(
     :raises UpstreamError: When no complete answer arrived.
     """
     headers: dict[bytes | str, bytes | str] = {
-        "Accept": PAGE_ACCEPT,
+        "Accept": accept,
         "User-Agent": USER_AGENT,
     }
     if etag is not None:
@@ -225,6 +229,7 @@ async def fetch_page(
         body=body,
         content_type=_header(response, b"content-type"),
         etag=_header(response, b"etag"),
+        serial=_header(response, b"x-pypi-last-serial"),
     )
 
 
