@@ -16,174 +16,39 @@ the global reactor when loaded and answers through a WSGI thread.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
-from prometheus_client.exposition import choose_encoder
-from prometheus_client.metrics_core import (
-    CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
-    Metric,
-)
-from prometheus_client.registry import CollectorRegistry
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from .cache import FileCache
 from .download import Downloads
-from .stats import OTHER, SOURCES, Stats, UpstreamHealth
+from .stats import Stats
 
-#: The prefix of every metric name.
-PREFIX = "pypiproxy_"
-
-
-class StatsCollector:
-    """
-    A Prometheus collector reading a :class:`Stats`, a file cache and the
-    downloads in flight.
-    """
-
-    def __init__(
-        self,
-        stats: Stats,
-        cache: FileCache,
-        downloads: Downloads,
-        indexes: Sequence[str],
-    ) -> None:
-        """
-        :param stats: The service's running totals.
-        :param cache: The file cache (size, limit, evictions).
-        :param downloads: The downloads in flight.
-        :param indexes: The names of the remote indexes, so that each has its
-            series from the start.
-        """
-        self._stats = stats
-        self._cache = cache
-        self._downloads = downloads
-        self._indexes = tuple(indexes)
-
-    def collect(self) -> Iterable[Metric]:
-        """
-        Every metric family, as of now.
-        """
-        yield from self._requests()
-        yield from self._upstreams()
-        yield from self._files()
-
-    def _requests(self) -> Iterable[Metric]:
-        stats = self._stats
-        requests = CounterMetricFamily(
-            PREFIX + "requests",
-            "Requests answered, by status code and X-Cache result.",
-            labels=["code", "cache"],
-        )
-        for (code, cache), n in sorted(stats.requests.items()):
-            requests.add_metric([str(code), cache], n)
-        yield requests
-        sent = CounterMetricFamily(
-            PREFIX + "response_bytes",
-            "Response body bytes sent, by source: cache (hit), upstream (miss), "
-            "dummy, local; other for errors, redirects and these pages.",
-            labels=["source"],
-        )
-        for source in sorted({*SOURCES.values(), OTHER}):
-            sent.add_metric([source], stats.bytes_by_source.get(source, 0))
-        yield sent
-        yield CounterMetricFamily(
-            PREFIX + "dummy_files",
-            "Dummy wheels served in place of real files.",
-            value=stats.dummy_files,
-        )
-        yield CounterMetricFamily(
-            PREFIX + "dummy_saved_bytes",
-            "Sizes of the real files that dummy wheels replaced, where known.",
-            value=stats.dummy_saved_bytes,
-        )
-
-    def _upstreams(self) -> Iterable[Metric]:
-        stats = self._stats
-        names = list(dict.fromkeys([*self._indexes, *stats.upstreams]))
-        healths = [stats.upstreams.get(n) or UpstreamHealth(n) for n in names]
-        latency = HistogramMetricFamily(
-            PREFIX + "upstream_latency_seconds",
-            "Time from a page request to an upstream's complete response.",
-            labels=["index"],
-        )
-        errors = CounterMetricFamily(
-            PREFIX + "upstream_errors",
-            "Upstream page fetches that failed.",
-            labels=["index"],
-        )
-        last_success = GaugeMetricFamily(
-            PREFIX + "upstream_last_success_timestamp_seconds",
-            "When the upstream last answered a page request usefully.",
-            labels=["index"],
-        )
-        last_error = GaugeMetricFamily(
-            PREFIX + "upstream_last_error_timestamp_seconds",
-            "When an upstream page fetch last failed.",
-            labels=["index"],
-        )
-        for health in healths:
-            label = [health.name]
-            latency.add_metric(label, health.latency.cumulative(), health.latency.total)
-            errors.add_metric(label, health.errors)
-            if health.last_success is not None:
-                last_success.add_metric(label, health.last_success)
-            if health.last_error is not None:
-                last_error.add_metric(label, health.last_error)
-        yield from (latency, errors, last_success, last_error)
-
-    def _files(self) -> Iterable[Metric]:
-        cache = self._cache
-        flights = self._downloads.in_flight()
-        yield GaugeMetricFamily(
-            PREFIX + "downloads_in_flight",
-            "Upstream file downloads in progress.",
-            value=len(flights),
-        )
-        yield GaugeMetricFamily(
-            PREFIX + "download_followers",
-            "Clients receiving a file from a download in progress.",
-            value=sum(f.followers for f in flights),
-        )
-        yield GaugeMetricFamily(
-            PREFIX + "cache_size_bytes",
-            "Bytes of complete files in the file cache.",
-            value=cache.total_size,
-        )
-        yield GaugeMetricFamily(
-            PREFIX + "cache_reserved_bytes",
-            "Bytes set aside for downloads in progress.",
-            value=cache.reserved,
-        )
-        if cache.max_size is not None:
-            yield GaugeMetricFamily(
-                PREFIX + "cache_limit_bytes",
-                "The file cache's size limit.",
-                value=cache.max_size,
-            )
-        yield CounterMetricFamily(
-            PREFIX + "cache_evictions",
-            "Files evicted from the cache to stay within its limit.",
-            value=cache.evictions,
-        )
+if TYPE_CHECKING:
+    from prometheus_client.registry import CollectorRegistry
 
 
-def make_registry(
+def registry_factory(
     stats: Stats, cache: FileCache, downloads: Downloads, indexes: Sequence[str]
-) -> CollectorRegistry:
+) -> Callable[[], CollectorRegistry]:
     """
-    A registry of the service's own, holding only its :class:`StatsCollector`.
+    A function that builds the service's registry when first called, so that
+    ``prometheus_client`` is loaded only once someone scrapes.
 
     :param stats: The service's running totals.
     :param cache: The file cache.
     :param downloads: The downloads in flight.
     :param indexes: The names of the remote indexes.
     """
-    registry = CollectorRegistry(auto_describe=False)
-    registry.register(StatsCollector(stats, cache, downloads, indexes))
-    return registry
+
+    def build() -> CollectorRegistry:
+        from .promcollect import make_registry
+
+        return make_registry(stats, cache, downloads, indexes)
+
+    return build
 
 
 class MetricsPage(Resource):
@@ -194,14 +59,19 @@ class MetricsPage(Resource):
 
     isLeaf = True
 
-    def __init__(self, registry: CollectorRegistry) -> None:
+    def __init__(self, registry: Callable[[], CollectorRegistry]) -> None:
         """
-        :param registry: What to expose.
+        :param registry: Builds what to expose (called on the first scrape).
         """
         super().__init__()
-        self._registry = registry
+        self._factory = registry
+        self._registry: CollectorRegistry | None = None
 
     def render_GET(self, request: Request) -> bytes:
+        from prometheus_client.exposition import choose_encoder
+
+        if self._registry is None:
+            self._registry = self._factory()
         accept = request.getHeader(b"accept")
         encoder, content_type = choose_encoder(
             accept.decode("latin-1") if accept is not None else ""

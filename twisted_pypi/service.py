@@ -34,7 +34,6 @@ from .pages import PageCache, PageStore
 from .root import make_root
 from .site import ProxySite
 from .stats import Stats
-from .upload import UPLOAD_PREFIX, limited_request, make_upload_resource
 from .upstream import USER_AGENT
 
 log = Logger()
@@ -324,6 +323,10 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     )
     extra: dict[str, Any] = {}
     if config.upload_users is not None:
+        # Imported here: the upload machinery (cred, bcrypt, form parsing)
+        # costs memory that a proxy without uploads should not pay.
+        from .upload import UPLOAD_PREFIX, limited_request, make_upload_resource
+
         tree.putChild(
             UPLOAD_PREFIX.encode(),
             make_upload_resource(

@@ -24,7 +24,7 @@ from . import __version__
 from .cache import FileCache
 from .config import ProxyConfig
 from .download import Downloads, DownloadStatus
-from .metrics import HealthPage, MetricsPage, make_registry
+from .metrics import HealthPage, MetricsPage, registry_factory
 from .snippets import server_url, snippets
 from .stats import Stats, UpstreamHealth
 
@@ -401,7 +401,9 @@ def install_status(
     :param cache: The file cache.
     :param downloads: The downloads in flight.
     """
-    registry = make_registry(stats, cache, downloads, [i.name for i in config.indexes])
+    registry = registry_factory(
+        stats, cache, downloads, [i.name for i in config.indexes]
+    )
     dash = Resource()
     dash.putChild(b"health", HealthPage(stats))
     dash.putChild(b"metrics", MetricsPage(registry))

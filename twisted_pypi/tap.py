@@ -27,7 +27,6 @@ from .config import (
 from .configfile import settings_arguments
 from .dummy import parse_dummy_spec
 from .sources import parse_index, parse_local, parse_project, parse_route
-from .users import load_users
 
 
 def default_cache_dir() -> str:
@@ -279,6 +278,8 @@ class Options(usage.Options):
                     "--upload-users needs a --local NAME=DIR to upload to"
                 )
             upload_users = os.path.abspath(os.path.expanduser(upload_users))
+            from .users import load_users
+
             try:
                 load_users(upload_users)
             except ValueError as e:
