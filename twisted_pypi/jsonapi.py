@@ -30,10 +30,10 @@ from .jsoncache import JsonCache, JsonLookup, json_api_base
 from .jsonstore import JsonDocument
 from .links import local_path, local_segments
 from .names import is_valid_project_name, normalize
-from .pages import CacheStatus, PageCache, PageEntry, Rendition
-from .respond import accepts_gzip, error_page, send_body, when_done
+from .pages import PageCache, PageEntry, Rendition
+from .respond import error_page, when_done
 from .router import Router
-from .simple import MAX_PAGE_AGE
+from .simple import send_rendition
 
 #: The first segment of the JSON API's URLs.
 JSON_PREFIX = "pypi"
@@ -214,16 +214,4 @@ def _send(request: Request, lookup: JsonLookup, page: PageEntry, prefix: str) ->
     request.setHeader(b"vary", b"Accept-Encoding")
     if document.serial is not None:
         request.setHeader(b"x-pypi-last-serial", document.serial.encode("latin-1"))
-    stale = lookup.status is CacheStatus.STALE
-    age = 0 if stale else int(min(page.index.ttl, MAX_PAGE_AGE))
-    request.setHeader(b"cache-control", f"max-age={age}, public".encode())
-    if accepts_gzip(request):
-        body, etag = made.gzipped, made.gzip_etag
-        request.setHeader(b"content-encoding", b"gzip")
-    else:
-        body, etag = made.body, made.etag
-    if request.setETag(etag.encode()) is http.CACHED:
-        request.finish()
-        return
-    request.setHeader(b"content-length", str(len(body)).encode())
-    send_body(request, body)
+    send_rendition(request, made, lookup.status, page.index.ttl)

@@ -18,7 +18,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from .dummies import Dummies
 from .names import is_valid_project_name, normalize
 from .negotiate import Representation, choose
-from .pages import CacheStatus, Lookup
+from .pages import CacheStatus, Lookup, Rendition
 from .respond import (
     accepts_gzip,
     error_page,
@@ -181,8 +181,23 @@ def _send(result: Lookup, request: Request, representation: Representation) -> N
     request.setHeader(b"x-cache", result.status.value.encode())
     request.setHeader(b"x-pypi-index", entry.index.name.encode())
     request.setHeader(b"content-type", representation.content_type)
-    ttl = entry.index.ttl
-    age = 0 if result.status is CacheStatus.STALE else int(min(ttl, MAX_PAGE_AGE))
+    send_rendition(request, rendition, result.status, entry.index.ttl)
+
+
+def send_rendition(
+    request: Request, rendition: Rendition, status: CacheStatus, ttl: float
+) -> None:
+    """
+    Send a ready representation: a short ``Cache-Control`` (none for a stale
+    one), gzip when the client accepts it, and 304 for a matching
+    ``If-None-Match``.
+
+    :param request: The request, with its other headers set.
+    :param rendition: The bytes to send and their ETags.
+    :param status: How the answer relates to the cache.
+    :param ttl: The TTL of the index that answered.
+    """
+    age = 0 if status is CacheStatus.STALE else int(min(ttl, MAX_PAGE_AGE))
     request.setHeader(b"cache-control", f"max-age={age}, public".encode())
     if accepts_gzip(request):
         body, etag = rendition.gzipped, rendition.gzip_etag
