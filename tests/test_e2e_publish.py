@@ -26,14 +26,15 @@ class PublishThenInstallTests(RealInstallTestCase):
     Upload to the proxy, then install from it.
     """
 
-    async def test_upload_then_install(self) -> None:
+    async def start_private_proxy(
+        self, upstream_index: FakeIndex
+    ) -> tuple[FilePath[str], str]:
         """
-        A wheel uploaded with twine to ``/upload/private/`` is listed on its
-        project page at once and installs with pip and uv, its dependency
-        coming from the remote index; the uploaded bytes are what was sent.
+        A proxy in front of ``upstream_index`` with an empty local index
+        ``private`` that ``alice`` (password ``s3cret``) may upload to.
+
+        :return: The local index's directory and the proxy's index URL.
         """
-        upstream_index = FakeIndex()
-        upstream_index.add("dep-lib", FakeFile(PUBLIC))
         upstream = self.start_upstream(upstream_index)
         private = self.scratch()
         private.makedirs()
@@ -45,6 +46,17 @@ class PublishThenInstallTests(RealInstallTestCase):
             local=[LocalConfig("private", private.path)],
             upload_users=users.path,
         )
+        return private, index_url
+
+    async def test_upload_then_install(self) -> None:
+        """
+        A wheel uploaded with twine to ``/upload/private/`` is listed on its
+        project page at once and installs with pip and uv, its dependency
+        coming from the remote index; the uploaded bytes are what was sent.
+        """
+        upstream_index = FakeIndex()
+        upstream_index.add("dep-lib", FakeFile(PUBLIC))
+        private, index_url = await self.start_private_proxy(upstream_index)
         dist = self.scratch()
         dist.makedirs()
         wheel = dist.child(PRIVATE.filename)
@@ -74,17 +86,7 @@ class PublishThenInstallTests(RealInstallTestCase):
         """
         twine with a wrong password fails and the local index stays empty.
         """
-        upstream = self.start_upstream(FakeIndex())
-        private = self.scratch()
-        private.makedirs()
-        users = self.home.child("users")
-        hashed = bcrypt.hashpw(b"s3cret", bcrypt.gensalt(4)).decode()
-        users.setContent(f"alice:{hashed}\n".encode())
-        index_url = await self.start_proxy_with(
-            [IndexConfig(index_name_for(upstream.url), upstream.url)],
-            local=[LocalConfig("private", private.path)],
-            upload_users=users.path,
-        )
+        private, index_url = await self.start_private_proxy(FakeIndex())
         wheel = self.home.child(PRIVATE.filename)
         wheel.setContent(PRIVATE.content)
         code, output = await self.run_process(

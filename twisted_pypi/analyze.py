@@ -26,23 +26,12 @@ from twisted.python import usage
 from twisted.python.filepath import FilePath
 
 from .cache import FileCache
-from .config import ProxyConfig
+from .config import ProxyConfig, parse_count
 from .coremetadata import CachedMetadataSource, IndexMetadataSource
 from .resolve import Resolution, ResolutionFailed, resolve
 from .service import make_page_caches, thread_runner, upstream_clients
 from .tap import Options as ServeOptions
 from .target import PLATFORM_SYNTAX, Target, full_python_version
-
-
-def _count(text: str) -> int:
-    """A non-negative whole number, for ``--top``."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a whole number") from None
-    if value < 0:
-        raise ValueError(f"{text!r}: use 0 or more")
-    return value
 
 
 class AnalyzeOptions(ServeOptions):
@@ -74,7 +63,7 @@ class AnalyzeOptions(ServeOptions):
             f"The platform tag to resolve for, e.g. {PLATFORM_SYNTAX}"
             " [default: this machine].",
         ],
-        ["top", None, 3, "How many --dummy flags to suggest.", _count],
+        ["top", None, 3, "How many --dummy flags to suggest.", parse_count],
     ]
 
     def opt_listen(self, description: str) -> None:

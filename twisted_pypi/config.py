@@ -60,6 +60,23 @@ def parse_seconds(text: str) -> float:
     return value
 
 
+def parse_count(text: str, minimum: int = 0) -> int:
+    """
+    A whole number of at least ``minimum``.
+
+    :param text: The number as the user wrote it.
+    :param minimum: The smallest value allowed.
+    :raises ValueError: If ``text`` is not such a number.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise ValueError(f"{text!r} is not a whole number") from None
+    if value < minimum:
+        raise ValueError(f"{text!r}: use {minimum} or more")
+    return value
+
+
 def parse_http_url(text: str, what: str) -> str:
     """
     An absolute ``http`` or ``https`` URL, with a trailing slash added.

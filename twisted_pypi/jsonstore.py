@@ -16,6 +16,7 @@ from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
 from .pages import PageEntry, Rendition
+from .pagestore import read_record, write_record
 
 log = Logger()
 
@@ -95,8 +96,7 @@ class JsonStore:
         The stored document, or ``None`` if there is none or it is unreadable.
         """
         try:
-            head, _, body = self._path(index, key).getContent().partition(b"\n")
-            meta = json.loads(head)
+            meta, body = read_record(self._path(index, key))
             return JsonDocument.parse(
                 meta["url"],
                 body,
@@ -111,20 +111,16 @@ class JsonStore:
         """
         Store a document; a failure to write is logged and otherwise ignored.
         """
-        head = json.dumps(
+        write_record(
+            self._path(index, key),
             {
                 "url": document.url,
                 "etag": document.etag,
                 "serial": document.serial,
                 "fetched_at": document.fetched_at,
-            }
-        ).encode()
-        path = self._path(index, key)
-        try:
-            path.parent().makedirs(ignoreExistingDirectory=True)
-            path.setContent(head + b"\n" + document.body, ext=b".tmp")
-        except OSError as e:
-            log.warn("Could not store {key}: {error}", key=key, error=e)
+            },
+            document.body,
+        )
 
     def indexes(self) -> list[str]:
         """

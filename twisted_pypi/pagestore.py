@@ -8,12 +8,48 @@ outages and can be parsed again.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from attrs import frozen
 from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
 log = Logger()
+
+
+def read_record(path: FilePath[str]) -> tuple[dict[str, Any], bytes]:
+    """
+    Read a record: one line of JSON metadata, then the body.
+
+    :param path: The record's file.
+    :return: The metadata and the body.
+    :raises OSError: If the file cannot be read.
+    :raises ValueError: If the metadata line is not a JSON object.
+    """
+    head, _, body = path.getContent().partition(b"\n")
+    meta = json.loads(head)
+    if not isinstance(meta, dict):
+        raise ValueError(f"{path.path}: no metadata")
+    return meta, body
+
+
+def write_record(path: FilePath[str], meta: dict[str, Any], body: bytes) -> bool:
+    """
+    Write a record atomically (a temporary file, then a rename); a failure
+    is logged and otherwise ignored, since what is stored is a copy.
+
+    :param path: The record's file.
+    :param meta: The metadata, JSON-serialisable.
+    :param body: The body.
+    :return: Whether it was written.
+    """
+    try:
+        path.parent().makedirs(ignoreExistingDirectory=True)
+        path.setContent(json.dumps(meta).encode() + b"\n" + body, ext=b".tmp")
+    except OSError as e:
+        log.warn("Could not store {path}: {error}", path=path.path, error=e)
+        return False
+    return True
 
 
 @frozen
@@ -57,9 +93,7 @@ class PageStore:
         The stored page, or ``None`` if there is none or it is unreadable.
         """
         try:
-            data = self._path(index, key).getContent()
-            head, _, body = data.partition(b"\n")
-            meta = json.loads(head)
+            meta, body = read_record(self._path(index, key))
             return StoredPage(
                 url=meta["url"],
                 body=body,
@@ -75,20 +109,16 @@ class PageStore:
         Store a page; a failure to write is logged and otherwise ignored
         (the page is still served from memory).
         """
-        head = json.dumps(
+        write_record(
+            self._path(index, key),
             {
                 "url": stored.url,
                 "content_type": stored.content_type,
                 "etag": stored.etag,
                 "fetched_at": stored.fetched_at,
-            }
-        ).encode()
-        path = self._path(index, key)
-        try:
-            path.parent().makedirs(ignoreExistingDirectory=True)
-            path.setContent(head + b"\n" + stored.body, ext=b".tmp")
-        except OSError as e:
-            log.warn("Could not store the page {key}: {error}", key=key, error=e)
+            },
+            stored.body,
+        )
 
     def keys(self, index: str) -> list[str]:
         """

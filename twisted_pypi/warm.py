@@ -30,7 +30,7 @@ from twisted.internet.defer import CancelledError, Deferred, gatherResults
 from twisted.python import usage
 from twisted.python.filepath import FilePath
 
-from .config import ProxyConfig
+from .config import ProxyConfig, parse_count
 from .fetcher import CacheFiller
 from .reqfile import (
     RequirementsError,
@@ -42,17 +42,6 @@ from .resolve import ResolutionFailed, resolve
 from .service import upstream_clients
 from .tap import Options as ServeOptions
 from .target import Target, compatible_platforms, full_python_version
-
-
-def _positive(text: str) -> int:
-    """A whole number of at least 1, for ``--concurrency``."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise ValueError(f"{text!r}: use 1 or more")
-    return value
 
 
 class WarmOptions(ServeOptions):
@@ -74,7 +63,13 @@ class WarmOptions(ServeOptions):
         "exit code is 1 if anything could not be resolved or fetched."
     )
     optParameters = [
-        ["concurrency", None, 4, "How many files to download at once.", _positive],
+        [
+            "concurrency",
+            None,
+            4,
+            "How many files to download at once.",
+            lambda text: parse_count(text, 1),
+        ],
     ]
 
     def __init__(self) -> None:
