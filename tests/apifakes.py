@@ -15,12 +15,11 @@ from treq.testing import RequestTraversalAgent
 from twisted.python.filepath import FilePath
 from twisted.web.server import Request
 
-from twisted_pypi.root import make_root
-from twisted_pypi.service import file_fetcher
-from twisted_pypi.site import ProxySite
-
-from .fakeindex import FakeFile, FakeIndex
-from .fakes import MemoryProxy
+from tests.fakeindex import FakeFile, FakeIndex
+from tests.fakes import MemoryProxy
+from twisted_pypi.app.service import file_fetcher
+from twisted_pypi.web.root import make_root
+from twisted_pypi.web.site import ProxySite
 
 
 def _version(f: FakeFile) -> str:

@@ -17,7 +17,7 @@ from attrs import define, field
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from .wheels import BuiltWheel
+from tests.wheels import BuiltWheel
 
 
 @define

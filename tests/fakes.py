@@ -29,18 +29,22 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IAgent, IBodyProducer, IResponse
 from twisted.web.resource import IResource
 from zope.interface import implementer
 
-from twisted_pypi.cache import FileCache
-from twisted_pypi.config import IndexConfig, LocalConfig, ProxyConfig, index_name_for
-from twisted_pypi.download import Downloads
-from twisted_pypi.dummy import DummySpec
-from twisted_pypi.local import LocalIndex
-from twisted_pypi.pages import PageCache, PageStore
-from twisted_pypi.root import make_root
-from twisted_pypi.service import file_fetcher
-from twisted_pypi.site import ProxySite
-from twisted_pypi.stats import Stats
-
-from .fakeindex import FakeIndex
+from tests.fakeindex import FakeIndex
+from twisted_pypi.app.service import file_fetcher
+from twisted_pypi.core.config import (
+    IndexConfig,
+    LocalConfig,
+    ProxyConfig,
+    index_name_for,
+)
+from twisted_pypi.core.dummyspec import DummySpec
+from twisted_pypi.core.stats import Stats
+from twisted_pypi.files.download import Downloads
+from twisted_pypi.sources.local import LocalIndex
+from twisted_pypi.sources.remote import PageCache, PageStore
+from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.web.root import make_root
+from twisted_pypi.web.site import ProxySite
 
 
 @define

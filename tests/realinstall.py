@@ -29,11 +29,15 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SkipTest, TestCase
 from twisted.web.server import Site
 
-from twisted_pypi.config import IndexConfig, LocalConfig, ProxyConfig, index_name_for
-from twisted_pypi.dummy import DummySpec
-from twisted_pypi.service import make_service
-
-from .fakeindex import FakeIndex
+from tests.fakeindex import FakeIndex
+from twisted_pypi.app.service import make_service
+from twisted_pypi.core.config import (
+    IndexConfig,
+    LocalConfig,
+    ProxyConfig,
+    index_name_for,
+)
+from twisted_pypi.core.dummyspec import DummySpec
 
 
 def uv_binary() -> str | None:

@@ -2,6 +2,6 @@
 ``python -m twisted_pypi``: the same as the ``pypiproxy`` command.
 """
 
-from .cli import main
+from twisted_pypi.app.cli import main
 
 main()

@@ -1,0 +1,266 @@
+"""
+Tests for :mod:`twisted_pypi.app.service` (the service that listens) and
+:mod:`twisted_pypi.app.cli` (the ``pypiproxy`` command).
+"""
+
+from __future__ import annotations
+
+import socket
+import sys
+from collections.abc import Sequence
+from io import StringIO
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.address import IPv4Address
+from twisted.internet.error import CannotListenError
+from twisted.internet.interfaces import IListeningPort
+from twisted.internet.testing import MemoryReactorClock
+from twisted.logger import capturedLogs, formatEvent
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+from zope.interface import implementer
+
+from twisted_pypi import __version__
+from twisted_pypi.app.cli import main
+from twisted_pypi.app.service import ProxyService, make_service
+from twisted_pypi.core.config import IndexConfig, ProxyConfig
+
+UPSTREAM = IndexConfig("up", "http://upstream.test/simple/", ttl=300)
+
+
+@implementer(IListeningPort)
+class RecordingPort:
+    """
+    A listening port that remembers whether it was stopped.
+    """
+
+    def __init__(self, address: IPv4Address) -> None:
+        """
+        :param address: Where it pretends to listen.
+        """
+        self.address = address
+        self.listening = True
+
+    def startListening(self) -> None:
+        """
+        Already listening.
+        """
+
+    def stopListening(self) -> None:
+        """
+        Stop listening.
+        """
+        self.listening = False
+
+    def getHost(self) -> IPv4Address:
+        """
+        Where it listens.
+        """
+        return self.address
+
+
+class ListeningReactor(MemoryReactorClock):
+    """
+    A memory reactor whose TCP ports record ``stopListening``; listening on
+    a port in ``busy`` fails as a port in use does.
+    """
+
+    def __init__(self, busy: Sequence[int] = ()) -> None:
+        """
+        :param busy: Ports already in use.
+        """
+        super().__init__()
+        self.ports: list[RecordingPort] = []
+        self.busy = set(busy)
+
+    def listenTCP(
+        self, port: int, factory: Any, backlog: int = 50, interface: str = ""
+    ) -> RecordingPort:
+        """
+        Record the call and return a :class:`RecordingPort`.
+        """
+        if port in self.busy:
+            in_use = OSError(98, "Address already in use")
+            raise CannotListenError(interface, port, in_use)
+        super().listenTCP(port, factory, backlog, interface)
+        listening = RecordingPort(IPv4Address("TCP", interface or "0.0.0.0", port))
+        self.ports.append(listening)
+        return listening
+
+
+def messages(events: Sequence[dict[str, Any]], namespace: str) -> list[str]:
+    """
+    The formatted messages logged in ``namespace``.
+    """
+    return [formatEvent(e) for e in events if e.get("log_namespace") == namespace]
+
+
+class ServiceTests(SynchronousTestCase):
+    """
+    :class:`ProxyService` built by :func:`make_service` on a memory reactor.
+    """
+
+    def setUp(self) -> None:
+        self.cache_dir = FilePath(self.mktemp())
+
+    def make(self, reactor: ListeningReactor, *listen: str) -> ProxyService:
+        """
+        A service listening on ``listen``, caching in ``self.cache_dir``.
+        """
+        config = ProxyConfig(
+            listen=listen, indexes=(UPSTREAM,), cache_dir=self.cache_dir.path
+        )
+        return make_service(config, reactor)
+
+    def test_listens_on_start(self) -> None:
+        """
+        The service listens on each endpoint only once started, serving its
+        site, and keeps the ports.
+        """
+        memory = ListeningReactor()
+        service = self.make(memory, "tcp:8123:interface=127.0.0.1", "tcp:8124")
+        self.assertEqual(memory.tcpServers, [])
+        service.startService()
+        self.assertEqual(
+            [(port, interface) for port, _, _, interface in memory.tcpServers],
+            [(8123, "127.0.0.1"), (8124, "")],
+        )
+        for _, factory, _, _ in memory.tcpServers:
+            self.assertIs(factory, service.site)
+        self.assertEqual(service.ports, memory.ports)
+        self.assertTrue(self.cache_dir.child("files").isdir())
+
+    def test_logs_start(self) -> None:
+        """
+        Starting logs where the proxy listens (with the URL to use), the
+        upstream index and the cache directory.
+        """
+        service = self.make(ListeningReactor(), "tcp:8123:interface=127.0.0.1")
+        with capturedLogs() as events:
+            service.startService()
+        lines = messages(events, "twisted_pypi.app.service")
+        self.assertIn(
+            "Listening on tcp:8123:interface=127.0.0.1: http://127.0.0.1:8123/simple/",
+            lines,
+        )
+        self.assertIn(
+            "Upstream index up: http://upstream.test/simple/ (pages fresh for 300 s)",
+            lines,
+        )
+        self.assertIn(f"Cache: {self.cache_dir.path} (0 B in files, limit none)", lines)
+
+    def test_stop(self) -> None:
+        """
+        Stopping stops listening on every port and finishes.
+        """
+        memory = ListeningReactor()
+        service = self.make(memory, "tcp:8123", "tcp:8124")
+        service.startService()
+        self.assertTrue(all(port.listening for port in memory.ports))
+        self.successResultOf(service.stopService())
+        self.assertEqual(len(memory.ports), 2)
+        self.assertFalse(any(port.listening for port in memory.ports))
+        self.assertEqual(service.ports, [])
+        self.assertFalse(service.running)
+
+    def test_port_in_use(self) -> None:
+        """
+        A port in use stops the start with an error naming the port; ports
+        already open are closed by stopping the service.
+        """
+        memory = ListeningReactor(busy=[8124])
+        service = self.make(memory, "tcp:8123", "tcp:8124")
+        error = self.assertRaises(CannotListenError, service.startService)
+        self.assertIn("8124", str(error))
+        self.assertIn("in use", str(error))
+        self.successResultOf(service.stopService())
+        self.assertEqual([port.listening for port in memory.ports], [False])
+
+
+class RealPortTests(TestCase):
+    """
+    Listening on a real port that another socket holds.
+    """
+
+    def test_port_in_use(self) -> None:
+        """
+        Starting on a port in use raises ``CannotListenError`` whose message
+        names the address and says it is in use.
+        """
+        holder = socket.socket()
+        self.addCleanup(holder.close)
+        holder.bind(("127.0.0.1", 0))
+        holder.listen(1)
+        busy = holder.getsockname()[1]
+        config = ProxyConfig(
+            listen=(f"tcp:{busy}:interface=127.0.0.1",),
+            indexes=(UPSTREAM,),
+            cache_dir=self.mktemp(),
+        )
+        service = make_service(config, reactor)
+        self.addCleanup(service.stopService)
+        error = self.assertRaises(CannotListenError, service.startService)
+        self.assertIn(f"127.0.0.1:{busy}", str(error))
+        self.assertIn("in use", str(error))
+        self.assertEqual(service.ports, [])
+
+
+class CommandTests(SynchronousTestCase):
+    """
+    ``pypiproxy`` (:func:`twisted_pypi.app.cli.main`).
+    """
+
+    def run_main(self, *argv: str) -> tuple[int | str | None, str, str]:
+        """
+        Run ``pypiproxy argv...`` until it exits.
+
+        :return: The exit code, standard output and standard error.
+        """
+        out, err = StringIO(), StringIO()
+        self.patch(sys, "stdout", out)
+        self.patch(sys, "stderr", err)
+        exit = self.assertRaises(SystemExit, main, list(argv))
+        return exit.code, out.getvalue(), err.getvalue()
+
+    def test_no_command(self) -> None:
+        """
+        Without a command, it exits with status 2, the usage and an error
+        that asks for a command.
+        """
+        code, out, err = self.run_main()
+        self.assertEqual(code, 2)
+        self.assertEqual(out, "")
+        self.assertIn("pypiproxy <command> [options]", err)
+        self.assertIn("serve", err)
+        self.assertIn("pypiproxy: error: a command is required", err)
+
+    def test_bad_option(self) -> None:
+        """
+        An unknown option exits with status 2 and names the option.
+        """
+        code, _, err = self.run_main("--bogus")
+        self.assertEqual(code, 2)
+        self.assertIn("pypiproxy: error:", err)
+        self.assertIn("bogus", err)
+
+    def test_bad_serve_option(self) -> None:
+        """
+        A bad ``serve`` option value exits with status 2 and says what is
+        wrong with it.
+        """
+        code, _, err = self.run_main("serve", "--index", "ftp://example.com/simple/")
+        self.assertEqual(code, 2)
+        self.assertIn("pypiproxy: error: --index 'ftp://example.com/simple/'", err)
+        code, _, err = self.run_main("serve", "--cache-size", "huge")
+        self.assertEqual(code, 2)
+        self.assertIn("not a size", err)
+
+    def test_version(self) -> None:
+        """
+        ``--version`` prints the version and exits with status 0.
+        """
+        code, out, err = self.run_main("--version")
+        self.assertEqual(code, 0)
+        self.assertEqual(out, f"twisted-pypi {__version__}\n")
+        self.assertEqual(err, "")

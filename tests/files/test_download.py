@@ -1,0 +1,824 @@
+"""
+Tests for :mod:`twisted_pypi.files.download`: one upstream download streamed to
+every client and to disk.
+
+Clients are real :class:`twisted.web.server.Site` connections over
+:class:`StringTransport`; the upstream is a fake ``IResponse`` whose body the
+tests feed by hand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.error import ConnectError, ConnectionDone, ConnectionLost
+from twisted.internet.interfaces import IProtocol
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.logger import LogEvent, LogLevel, capturedLogs
+from twisted.python.failure import Failure
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.client import PotentialDataLoss, ResponseDone, ResponseFailed
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request, Site
+from zope.interface import implementer
+
+from twisted_pypi.files.download import (
+    DownloadError,
+    Downloads,
+    FileSpec,
+    State,
+    UpstreamError,
+    UpstreamTimeout,
+    VerificationError,
+)
+from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.web.fileserve import serve_cached
+
+URL = "https://files.example/packages/demo-1.0.tar.gz"
+SEGMENTS = ("pypi", "https", "files.example", "packages", "demo-1.0.tar.gz")
+DATA = bytes(range(256)) * 4
+SHA256 = hashlib.sha256(DATA).hexdigest()
+IDLE = 30.0
+
+
+@implementer(IResponse)
+class FakeResponse:
+    """
+    An upstream response whose body the test delivers by hand.
+
+    :ivar protocol: The body's protocol, once ``deliverBody`` was called.
+    :ivar transport: Stands for the upstream connection.
+    """
+
+    def __init__(self, code: int = 200, length: int | object = UNKNOWN_LENGTH) -> None:
+        """
+        :param code: The status.
+        :param length: The ``Content-Length``, or ``UNKNOWN_LENGTH``.
+        """
+        self.version = (b"HTTP", 1, 1)
+        self.code = code
+        self.phrase = b"OK" if code == 200 else b"Error"
+        self.headers = Headers()
+        self.length = length
+        self.request = None
+        self.previousResponse = None
+        self.protocol: IProtocol | None = None
+        self.transport = StringTransport()
+
+    def deliverBody(self, protocol: IProtocol) -> None:
+        """Keep the protocol and connect it to the fake upstream connection."""
+        self.protocol = protocol
+        protocol.makeConnection(self.transport)
+
+    def setPreviousResponse(self, response: IResponse) -> None:
+        """Not used."""
+
+    def send(self, data: bytes) -> None:
+        """Deliver body bytes."""
+        assert self.protocol is not None
+        self.protocol.dataReceived(data)
+
+    def end(self, reason: Failure | None = None) -> None:
+        """End the body (completely, unless ``reason`` says otherwise)."""
+        assert self.protocol is not None
+        self.protocol.connectionLost(reason or Failure(ResponseDone()))
+
+
+class FakeUpstream:
+    """
+    A ``fetch`` function that records URLs and hands out Deferreds.
+    """
+
+    def __init__(self) -> None:
+        """Start with no requests."""
+        self.urls: list[str] = []
+        self.pending: list[Deferred[IResponse]] = []
+        self.cancelled: list[str] = []
+
+    def fetch(self, url: str) -> Deferred[IResponse]:
+        """Record the request; the test fires the Deferred."""
+        self.urls.append(url)
+        d: Deferred[IResponse] = Deferred(lambda _: self.cancelled.append(url))
+        self.pending.append(d)
+        return d
+
+    def respond(self, response: FakeResponse) -> FakeResponse:
+        """Answer the latest request with ``response``."""
+        self.pending[-1].callback(response)
+        return response
+
+
+class FileResource(Resource):
+    """
+    What the resource layer does for one file: serve it from the cache, or
+    follow its download, answering 502/504 when it fails before headers.
+    """
+
+    isLeaf = True
+
+    def __init__(self, cache: FileCache, downloads: Downloads, spec: FileSpec) -> None:
+        """
+        :param cache: The file cache.
+        :param downloads: The downloads in flight.
+        :param spec: The one file this resource serves.
+        """
+        super().__init__()
+        self.cache = cache
+        self.downloads = downloads
+        self.spec = spec
+
+    def render_GET(self, request: Request) -> bytes | int:
+        """Serve from the cache, or from the download."""
+        if self.cache.lookup(self.spec.segments) is not None:
+            request.setHeader(b"x-cache", b"HIT")
+            return serve_cached(request, self.cache, self.spec.segments)
+        request.setHeader(b"x-cache", b"MISS")
+        d = self.downloads.start_or_join(self.spec).serve(request)
+        d.addErrback(self._failed, request)
+        return NOT_DONE_YET
+
+    def _failed(self, failure: Failure, request: Request) -> None:
+        """Answer 504 for a timeout, else 502 (no header was sent)."""
+        failure.trap(DownloadError, UpstreamError)
+        request.setResponseCode(504 if failure.check(UpstreamTimeout) else 502)
+        request.setHeader(b"content-length", b"15")
+        request.write(b"upstream failed")
+        request.finish()
+
+
+class PausingTransport(StringTransport):
+    """
+    A client connection whose buffer is full after every body write: it
+    pauses its producer each time, as a slow client's socket would.
+    """
+
+    def write(self, data: bytes) -> None:
+        """Take the bytes, then ask the producer to pause."""
+        super().write(data)
+        if self.producer is not None:
+            self.producer.pauseProducing()
+
+
+class Client:
+    """
+    One client connection to the proxy's site.
+    """
+
+    def __init__(self, site: Site, transport: StringTransport | None = None) -> None:
+        """
+        :param site: The proxy's site.
+        :param transport: The connection, a plain StringTransport by default.
+        """
+        self.transport = transport or StringTransport()
+        self.protocol = site.buildProtocol(None)
+        assert self.protocol is not None
+        self.protocol.makeConnection(self.transport)
+
+    def get(self, extra: bytes = b"", method: bytes = b"GET") -> Client:
+        """Send a request."""
+        self.protocol.dataReceived(
+            method + b" /file HTTP/1.1\r\nHost: proxy\r\n" + extra + b"\r\n"
+        )
+        return self
+
+    def request(self) -> Request:
+        """A GET request on this connection, to hand to a download directly."""
+        request = Request(self.protocol._channel)
+        request.method = b"GET"
+        request.clientproto = b"HTTP/1.1"
+        return request
+
+    def head(self) -> bytes:
+        """The response's status line and headers."""
+        raw: bytes = self.transport.value()
+        return raw.partition(b"\r\n\r\n")[0]
+
+    def headers(self) -> dict[bytes, bytes]:
+        """The response's headers, names lower-cased."""
+        lines = self.head().split(b"\r\n")[1:]
+        return {k.lower(): v for k, _, v in (line.partition(b": ") for line in lines)}
+
+    def body(self) -> bytes:
+        """The response's body so far (identity-encoded responses)."""
+        raw: bytes = self.transport.value()
+        return raw.partition(b"\r\n\r\n")[2]
+
+    def pause(self) -> None:
+        """The client stops reading: the connection pauses its producer."""
+        assert self.transport.producer is not None
+        self.transport.producer.pauseProducing()
+
+    def resume(self) -> None:
+        """The client reads again."""
+        assert self.transport.producer is not None
+        self.transport.producer.resumeProducing()
+
+    def lose(self) -> None:
+        """The connection closes."""
+        self.protocol.connectionLost(Failure(ConnectionDone()))
+
+
+class _Base(SynchronousTestCase):
+    """
+    A cache, an upstream, a registry of downloads and a site.
+    """
+
+    chunk_size = 65536
+
+    def setUp(self) -> None:
+        """A scanned empty cache; the default file has a size and a sha256."""
+        self.clock = Clock()
+        self.cache = FileCache(FilePath(self.mktemp()), None, self.clock)
+        self.cache.scan()
+        self.upstream = FakeUpstream()
+        self.downloads = Downloads(
+            self.cache, self.upstream.fetch, self.clock, IDLE, self.chunk_size
+        )
+        self.use(FileSpec(URL, SEGMENTS, len(DATA), {"sha256": SHA256}))
+
+    def use(self, spec: FileSpec) -> None:
+        """Serve ``spec`` from now on."""
+        self.spec = spec
+        resource = FileResource(self.cache, self.downloads, spec)
+        self.site = Site(resource, reactor=self.clock)
+
+    def client(self, transport: StringTransport | None = None) -> Client:
+        """A new client that has sent a GET."""
+        return Client(self.site, transport).get()
+
+    def assertAborted(self, client: Client) -> None:
+        """The client's connection was aborted (not closed cleanly)."""
+        self.assertTrue(client.transport.disconnected)
+
+    def assertNothingCached(self) -> None:
+        """No file, no partial file, no download in flight, no pins left."""
+        self.assertIsNone(self.cache.lookup(SEGMENTS))
+        self.assertEqual(self.cache.tmp_dir.children(), [])
+        self.assertIsNone(self.downloads.get(SEGMENTS))
+        self.assertFalse(self.cache.is_pinned(SEGMENTS))
+        self.assertEqual(self.cache.reserved, 0)
+
+
+class SingleFlightTests(_Base):
+    """
+    Many clients, one upstream download.
+    """
+
+    def test_many_clients_one_fetch(self) -> None:
+        """
+        However many clients ask for an uncached file at once, exactly one
+        upstream request is made, and every client gets identical, whole
+        bytes; then the file is in the cache.
+        """
+        clients = [self.client() for _ in range(5)]
+        self.assertEqual(self.upstream.urls, [URL])
+        response = self.upstream.respond(FakeResponse(length=len(DATA)))
+        response.send(DATA[:100])
+        response.send(DATA[100:])
+        response.end()
+        for client in clients:
+            self.assertTrue(client.head().startswith(b"HTTP/1.1 200 OK"))
+            self.assertEqual(client.body(), DATA)
+            self.assertFalse(client.transport.disconnecting)
+        path = self.cache.lookup(SEGMENTS)
+        assert path is not None
+        self.assertEqual(path.getContent(), DATA)
+        self.assertEqual(self.cache.tmp_dir.children(), [])
+        self.assertFalse(self.cache.is_pinned(SEGMENTS))
+        self.assertEqual(self.cache.reserved, 0)
+
+    def test_bytes_stream_as_they_arrive(self) -> None:
+        """
+        Each upstream chunk reaches every client at once, before the
+        download ends, and is on disk too.
+        """
+        clients = [self.client(), self.client()]
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA[:10])
+        for client in clients:
+            self.assertEqual(client.body(), DATA[:10])
+        download = self.downloads.get(SEGMENTS)
+        assert download is not None
+        self.assertEqual(download.written, 10)
+        [temp] = self.cache.tmp_dir.children()
+        self.assertEqual(temp.getContent(), DATA[:10])
+
+    def test_registry_cleared_in_same_turn(self) -> None:
+        """
+        The download leaves the registry the moment the file is committed, so
+        the next request is served from the cache without a new fetch.
+        """
+        self.client()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        self.assertIsNotNone(self.downloads.get(SEGMENTS))
+        response.end()
+        self.assertIsNone(self.downloads.get(SEGMENTS))
+        late = self.client()
+        self.assertEqual(late.headers()[b"x-cache"], b"HIT")
+        self.assertEqual(late.body(), DATA)
+        self.assertEqual(len(self.upstream.urls), 1)
+
+    def test_in_flight_status(self) -> None:
+        """In-flight downloads report their URL, bytes written and length."""
+        self.client()
+        self.upstream.respond(FakeResponse()).send(DATA[:7])
+        [status] = self.downloads.in_flight()
+        self.assertEqual(
+            (status.url, status.written, status.expected_length, status.followers),
+            (URL, 7, len(DATA), 1),
+        )
+
+    def test_reservation_while_in_flight(self) -> None:
+        """The expected size is reserved in the cache until the download ends."""
+        self.client()
+        self.assertEqual(self.cache.reserved, len(DATA))
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        response.end()
+        self.assertEqual(self.cache.reserved, 0)
+        self.assertEqual(self.cache.total_size, len(DATA))
+
+
+class HeaderTests(_Base):
+    """
+    The headers a following client gets.
+    """
+
+    def test_content_length_up_front(self) -> None:
+        """
+        The index's size is sent as Content-Length with the headers, as soon
+        as the upstream's headers arrive and before any body byte.
+        """
+        client = self.client()
+        self.assertEqual(client.transport.value(), b"")
+        self.upstream.respond(FakeResponse())
+        headers = client.headers()
+        self.assertEqual(headers[b"content-length"], str(len(DATA)).encode())
+        self.assertEqual(client.body(), b"")
+
+    def test_content_length_from_upstream(self) -> None:
+        """Without an index size the upstream's Content-Length is sent."""
+        self.use(FileSpec(URL, SEGMENTS, None, {}))
+        client = self.client()
+        self.upstream.respond(FakeResponse(length=1234))
+        self.assertEqual(client.headers()[b"content-length"], b"1234")
+
+    def test_chunked_when_length_unknown(self) -> None:
+        """With no length known at all the response is chunked."""
+        self.use(FileSpec(URL, SEGMENTS, None, {}))
+        client = self.client()
+        response = self.upstream.respond(FakeResponse())
+        response.send(b"hello")
+        response.end()
+        self.assertEqual(client.headers()[b"transfer-encoding"], b"chunked")
+        self.assertEqual(client.body(), b"5\r\nhello\r\n0\r\n\r\n")
+        self.assertIsNotNone(self.cache.lookup(SEGMENTS))
+
+    def test_exact_headers(self) -> None:
+        """
+        A following client gets 200, Content-Type, immutable Cache-Control,
+        and neither Content-Encoding nor Accept-Ranges, even if it asked for
+        a range.
+        """
+        client = Client(self.site).get(b"Range: bytes=0-9\r\nAccept-Encoding: gzip\r\n")
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        response.end()
+        self.assertTrue(client.head().startswith(b"HTTP/1.1 200 OK\r\n"))
+        headers = client.headers()
+        self.assertEqual(headers[b"content-type"], b"application/gzip")
+        self.assertEqual(headers[b"cache-control"], b"max-age=365000000, immutable")
+        self.assertEqual(headers[b"x-cache"], b"MISS")
+        self.assertNotIn(b"content-encoding", headers)
+        self.assertNotIn(b"accept-ranges", headers)
+        self.assertEqual(client.body(), DATA)
+
+    def test_last_byte_waits_for_verification(self) -> None:
+        """
+        With the length announced, the last byte is held back until the hash
+        is checked: a client never holds a whole-looking body that fails
+        verification.
+        """
+        client = Client(self.site).get()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        self.assertEqual(client.body(), DATA[:-1])
+        response.end()
+        self.assertEqual(client.body(), DATA)
+
+    def test_bad_hash_never_whole(self) -> None:
+        """
+        When the hash does not match, the client got all but the last byte
+        and then an aborted connection.
+        """
+        self.use(
+            FileSpec(
+                self.spec.url, self.spec.segments, self.spec.size, {"sha256": "0" * 64}
+            )
+        )
+        client = Client(self.site).get()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        response.end()
+        self.assertEqual(client.body(), DATA[:-1])
+        self.assertAborted(client)
+
+    def test_head_refused(self) -> None:
+        """A download does not serve HEAD requests."""
+        self.downloads.start_or_join(self.spec)
+        download = self.downloads.get(SEGMENTS)
+        assert download is not None
+        request = Client(self.site).request()
+        request.method = b"HEAD"
+        self.assertRaises(ValueError, download.serve, request)
+
+
+class BackpressureTests(_Base):
+    """
+    Slow and paused clients.
+    """
+
+    chunk_size = 100
+
+    def test_paused_client(self) -> None:
+        """
+        A paused client gets nothing more (and is not finished) until it
+        resumes, while the download goes on; then it gets the rest.
+        """
+        client = self.client()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA[:300])
+        client.pause()
+        response.send(DATA[300:])
+        self.assertEqual(client.body(), DATA[:300])
+        response.end()
+        self.assertEqual(client.body(), DATA[:300])
+        self.assertIsNotNone(self.cache.lookup(SEGMENTS))
+        client.resume()
+        self.assertEqual(client.body(), DATA)
+
+    def test_slow_client_does_not_slow_others(self) -> None:
+        """
+        A paused client stops neither another client nor the file write: the
+        other client finishes and the file is committed.
+        """
+        slow, fast = self.client(), self.client()
+        response = self.upstream.respond(FakeResponse())
+        slow.pause()
+        response.send(DATA[:500])
+        response.send(DATA[500:])
+        response.end()
+        self.assertEqual(fast.body(), DATA)
+        self.assertEqual(slow.body(), b"")
+        path = self.cache.lookup(SEGMENTS)
+        assert path is not None
+        self.assertEqual(path.getContent(), DATA)
+        self.assertTrue(self.cache.is_pinned(SEGMENTS))
+        slow.resume()
+        self.assertEqual(slow.body(), DATA)
+        self.assertFalse(self.cache.is_pinned(SEGMENTS))
+
+    def test_reads_at_most_one_chunk_per_resume(self) -> None:
+        """
+        With a saturated client, the follower writes one chunk per resume and
+        nothing while paused: memory stays flat however far the file is
+        ahead of the client.
+        """
+        self.client()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        slow = self.client(PausingTransport())
+        self.assertEqual(slow.body(), DATA[:100])
+        response.send(b"")
+        self.assertEqual(slow.body(), DATA[:100])
+        slow.resume()
+        self.assertEqual(slow.body(), DATA[:200])
+
+    def test_late_joiner_gets_whole_file(self) -> None:
+        """
+        A client arriving mid-download gets the whole file: what is on disk,
+        then the rest as it comes.
+        """
+        self.client()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA[:300])
+        late = self.client()
+        self.assertEqual(late.headers()[b"content-length"], str(len(DATA)).encode())
+        self.assertEqual(late.body(), DATA[:300])
+        response.send(DATA[300:])
+        response.end()
+        self.assertEqual(late.body(), DATA)
+        self.assertEqual(len(self.upstream.urls), 1)
+
+    def test_disconnecting_client(self) -> None:
+        """
+        A client that disconnects mid-download does not stop the download;
+        the other client finishes and the file is committed.
+        """
+        leaving, staying = self.client(), self.client()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA[:10])
+        leaving.lose()
+        response.send(DATA[10:])
+        response.end()
+        self.assertEqual(leaving.body(), DATA[:10])
+        self.assertEqual(staying.body(), DATA)
+        self.assertIsNotNone(self.cache.lookup(SEGMENTS))
+        self.assertEqual(response.transport.producerState, "producing")
+        self.assertFalse(self.cache.is_pinned(SEGMENTS))
+
+    def test_all_clients_leave(self) -> None:
+        """When every client leaves, the download still fills the cache."""
+        client = self.client()
+        client.lose()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        response.end()
+        self.assertIsNotNone(self.cache.lookup(SEGMENTS))
+        self.assertEqual(client.transport.value(), b"")
+
+
+class FailureTests(_Base):
+    """
+    Upstream failures, stalls and mismatches.
+    """
+
+    def assertFailedOnce(self, events: Sequence[LogEvent], kind: str) -> None:
+        """Exactly one warning was logged, mentioning ``kind``."""
+        warnings = [e for e in events if e["log_level"] == LogLevel.warn]
+        self.assertEqual(len(warnings), 1)
+        self.assertIn(kind, str(warnings[0]["why"]))
+
+    def test_failure_mid_body(self) -> None:
+        """
+        The upstream connection failing mid-body aborts every client, leaves
+        nothing in the cache, and the next request fetches afresh.
+        """
+        clients = [self.client(), self.client()]
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA[:10])
+        with capturedLogs() as events:
+            response.end(Failure(ResponseFailed([Failure(ConnectionLost())])))
+        for client in clients:
+            self.assertAborted(client)
+            self.assertEqual(client.body(), DATA[:10])
+            client.lose()
+        self.assertNothingCached()
+        self.assertFailedOnce(events, "cut short")
+        again = self.client()
+        self.assertEqual(len(self.upstream.urls), 2)
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        response.end()
+        self.assertEqual(again.body(), DATA)
+
+    def test_wrong_hash(self) -> None:
+        """A body whose sha256 differs from the index's aborts and caches nothing."""
+        self.use(FileSpec(URL, SEGMENTS, len(DATA), {"sha256": "00" * 32}))
+        client = self.client()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        with capturedLogs() as events:
+            response.end()
+        self.assertAborted(client)
+        self.assertNothingCached()
+        self.assertFailedOnce(events, "sha256 mismatch")
+
+    def test_strongest_other_hash(self) -> None:
+        """
+        Without sha256 the strongest advertised algorithm hashlib always has
+        is checked; unknown names are ignored.
+        """
+        good = {"md5": hashlib.md5(DATA).hexdigest(), "sha512": "0" * 128, "x": "1"}
+        self.use(FileSpec(URL, SEGMENTS, None, good))
+        client = self.client()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        response.end()
+        self.assertAborted(client)
+        self.assertNothingCached()
+
+    def test_short_body(self) -> None:
+        """
+        A body shorter than the index's size aborts and caches nothing, also
+        when the index gave no hash.
+        """
+        self.use(FileSpec(URL, SEGMENTS, len(DATA), {}))
+        client = self.client()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA[:-1])
+        response.end()
+        self.assertAborted(client)
+        self.assertNothingCached()
+
+    def test_long_body(self) -> None:
+        """
+        A body longer than promised fails as soon as it passes the length,
+        and the upstream connection is closed.
+        """
+        self.use(FileSpec(URL, SEGMENTS, None, {}))
+        client = self.client()
+        response = self.upstream.respond(FakeResponse(length=5))
+        response.send(b"123456")
+        self.assertAborted(client)
+        self.assertNothingCached()
+        self.assertEqual(response.transport.producerState, "stopped")
+
+    def test_length_disagreement(self) -> None:
+        """
+        An upstream length that differs from the index's size fails before
+        any header is sent: the client gets a clean 502.
+        """
+        client = self.client()
+        response = self.upstream.respond(FakeResponse(length=len(DATA) + 1))
+        self.assertTrue(client.head().startswith(b"HTTP/1.1 502 "))
+        self.assertEqual(client.body(), b"upstream failed")
+        self.assertFalse(client.transport.disconnected)
+        self.assertEqual(response.transport.producerState, "stopped")
+        self.assertNothingCached()
+
+    def test_error_status(self) -> None:
+        """An upstream error status answers 502 and caches nothing."""
+        client = self.client()
+        self.upstream.respond(FakeResponse(code=404))
+        self.assertTrue(client.head().startswith(b"HTTP/1.1 502 "))
+        self.assertNothingCached()
+        download = self.downloads.start_or_join(self.spec)
+        self.assertEqual(len(self.upstream.urls), 2)
+        self.assertIs(download.state, State.WAITING)
+
+    def test_connect_failure(self) -> None:
+        """A request that fails before headers answers 502."""
+        client = self.client()
+        self.upstream.pending[0].errback(ConnectError("refused"))
+        self.assertTrue(client.head().startswith(b"HTTP/1.1 502 "))
+        self.assertNothingCached()
+
+    def test_fetch_raises(self) -> None:
+        """A fetch function that raises fails the download at once."""
+
+        def broken(url: str) -> Deferred[IResponse]:
+            """Fail synchronously."""
+            raise RuntimeError("no")
+
+        self.downloads = Downloads(self.cache, broken, self.clock, IDLE)
+        self.use(self.spec)
+        client = self.client()
+        self.assertTrue(client.head().startswith(b"HTTP/1.1 502 "))
+        self.assertNothingCached()
+
+    def test_stall_mid_body(self) -> None:
+        """
+        No upstream bytes for the idle timeout aborts every client, closes
+        the upstream connection, and caches nothing.
+        """
+        client = self.client()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA[:10])
+        self.clock.advance(IDLE - 1)
+        response.send(DATA[10:20])
+        self.clock.advance(IDLE - 1)
+        self.assertFalse(client.transport.disconnected)
+        self.clock.advance(2)
+        self.assertAborted(client)
+        self.assertEqual(response.transport.producerState, "stopped")
+        self.assertNothingCached()
+
+    def test_stall_before_headers(self) -> None:
+        """
+        An upstream silent for the idle timeout before its headers answers
+        504, and the upstream request is cancelled.
+        """
+        client = self.client()
+        self.clock.advance(IDLE)
+        self.assertTrue(client.head().startswith(b"HTTP/1.1 504 "))
+        self.assertEqual(self.upstream.cancelled, [URL])
+        self.assertNothingCached()
+
+    def test_potential_data_loss_is_end(self) -> None:
+        """A body ended with PotentialDataLoss counts as complete."""
+        client = self.client()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        response.end(Failure(PotentialDataLoss()))
+        self.assertEqual(client.body(), DATA)
+        self.assertIsNotNone(self.cache.lookup(SEGMENTS))
+
+    def test_timer_stops_after_success(self) -> None:
+        """After success the idle timer no longer fires."""
+        client = self.client()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        response.end()
+        with capturedLogs() as events:
+            self.clock.advance(IDLE * 2)
+        self.assertEqual([e for e in events if "why" in e], [])
+        self.assertFalse(client.transport.disconnected)
+
+
+class ObserverTests(_Base):
+    """
+    :meth:`Download.when_started`, :meth:`Download.when_done` and
+    :meth:`Download.serve`'s Deferred.
+    """
+
+    def test_each_waiter_own_deferred(self) -> None:
+        """
+        Every waiter gets its own Deferred; cancelling one affects neither
+        the others nor the download.
+        """
+        download = self.downloads.start_or_join(self.spec)
+        first, second = download.when_started(), download.when_started()
+        self.assertIsNot(first, second)
+        first.cancel()
+        self.failureResultOf(first, CancelledError)
+        done = download.when_done()
+        response = self.upstream.respond(FakeResponse())
+        self.assertEqual(self.successResultOf(second), len(DATA))
+        self.assertEqual(self.successResultOf(download.when_started()), len(DATA))
+        response.send(DATA)
+        response.end()
+        self.assertEqual(self.successResultOf(done), self.cache.path_for(SEGMENTS))
+
+    def test_waiters_fail(self) -> None:
+        """Waiters fail with the download's error, and later ones at once."""
+        download = self.downloads.start_or_join(self.spec)
+        started, done = download.when_started(), download.when_done()
+        self.upstream.respond(FakeResponse(code=500))
+        self.failureResultOf(started, UpstreamError)
+        self.failureResultOf(done, UpstreamError)
+        self.failureResultOf(download.when_started(), UpstreamError)
+
+    def test_serve_fails_before_headers(self) -> None:
+        """
+        serve() fails with the DownloadError when the download fails before
+        headers, leaving the request to the caller, and with the error at
+        once on a download that already failed.
+        """
+        download = self.downloads.start_or_join(self.spec)
+        request = Client(self.site).request()
+        d = download.serve(request)
+        self.clock.advance(IDLE)
+        self.failureResultOf(d, UpstreamTimeout)
+        self.assertFalse(request.startedWriting)
+        self.failureResultOf(download.serve(request), UpstreamTimeout)
+
+    def test_verification_error_type(self) -> None:
+        """A mismatch fails waiters with a VerificationError."""
+        download = self.downloads.start_or_join(self.spec)
+        done = download.when_done()
+        response = self.upstream.respond(FakeResponse())
+        response.send(b"x")
+        response.end()
+        self.failureResultOf(done, VerificationError)
+
+    def test_cancel_after_headers_aborts(self) -> None:
+        """Cancelling serve()'s Deferred after headers aborts the connection."""
+        download = self.downloads.start_or_join(self.spec)
+        client = Client(self.site)
+        request = client.request()
+        d = download.serve(request)
+        self.upstream.respond(FakeResponse()).send(DATA[:5])
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        self.assertTrue(client.transport.disconnected)
+        self.assertEqual(download.status().followers, 0)
+
+    def test_serve_succeeds_when_client_leaves(self) -> None:
+        """serve()'s Deferred fires with None when the client goes away."""
+        download = self.downloads.start_or_join(self.spec)
+        client = Client(self.site)
+        request = client.request()
+        d = download.serve(request)
+        request.connectionLost(Failure(ConnectionDone()))
+        self.assertIsNone(self.successResultOf(d))
+        self.assertEqual(download.status().followers, 0)
+
+    def test_cancel_after_client_left(self) -> None:
+        """
+        Cancelling serve()'s Deferred because the client left (the caller's
+        own notifyFinish errback running first) detaches without touching
+        the dead connection.
+        """
+        download = self.downloads.start_or_join(self.spec)
+        client = Client(self.site)
+        request = client.request()
+        served: list[Deferred[None]] = []
+        request.notifyFinish().addErrback(lambda _: served[0].cancel())
+        served.append(download.serve(request))
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA[:5])
+        request.connectionLost(Failure(ConnectionDone()))
+        self.failureResultOf(served[0], CancelledError)
+        self.assertFalse(client.transport.disconnected)
+        self.assertEqual(download.status().followers, 0)
+        response.send(DATA[5:])
+        response.end()
+        self.assertIsNotNone(self.cache.lookup(SEGMENTS))

@@ -1,0 +1,246 @@
+"""
+Tests for ``pypiproxy export`` (:mod:`twisted_pypi.mirror.export`): the static
+tree's layout, links and hashes, hard links, incrementality, dummies.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from urllib.parse import unquote, urljoin
+
+from twisted.internet.defer import Deferred
+from twisted.python import usage
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.fakeindex import FakeFile, FakeIndex
+from tests.fakes import MemoryProxy
+from tests.wheels import build_wheel
+from twisted_pypi.app.service import make_page_caches
+from twisted_pypi.core.dummyspec import parse_dummy_spec
+from twisted_pypi.mirror.export import (
+    MANIFEST,
+    ExportOptions,
+    ExportReport,
+    export_tree,
+)
+from twisted_pypi.sources.offline import OfflineClient
+
+APP_OLD = build_wheel("app", "1.0")
+APP_NEW = build_wheel("app", "2.0")
+LIB = build_wheel("lib", "1.0")
+
+
+class ExportTests(SynchronousTestCase):
+    """
+    :func:`export_tree` over a cache that an online proxy filled: app 1.0
+    with its ``.metadata``, lib 1.0 without; app 2.0 is on the upstream but
+    not cached.
+    """
+
+    def setUp(self) -> None:
+        """
+        Fill a cache through an online proxy with a dummy.
+        """
+        index = FakeIndex(mode="json")
+        index.add("app", FakeFile(APP_OLD), FakeFile(APP_NEW))
+        index.add("lib", FakeFile(LIB))
+        self.cache_dir = FilePath(self.mktemp())
+        self.online = MemoryProxy(
+            index, self.cache_dir, dummies=(parse_dummy_spec("ghost==1.0"),)
+        )
+        for path in ("/simple/app/", "/simple/lib/"):
+            self.assertEqual(self.online.get(path).code, 200)
+        self.fetch(APP_OLD.filename, APP_OLD.filename + ".metadata", LIB.filename)
+        self.out = FilePath(self.mktemp())
+
+    def fetch(self, *filenames: str) -> None:
+        """
+        Have the online proxy cache these files of the upstream.
+        """
+        for filename in filenames:
+            answer = self.online.get(self.online.file_path(filename))
+            self.assertEqual(answer.code, 200, filename)
+
+    def export(self) -> ExportReport:
+        """
+        Export the cache to :attr:`out`, as ``pypiproxy export`` does.
+        """
+        online = self.online
+        pages = make_page_caches(
+            online.config, OfflineClient(), online.clock, online.cache
+        )
+        work = export_tree(self.out, pages, online.cache, [], online.config)
+        report: ExportReport = self.successResultOf(Deferred.fromCoroutine(work))
+        return report
+
+    def page(self, project: str) -> dict[str, object]:
+        """
+        The exported JSON page of ``project``.
+        """
+        path = self.out.child("simple").child(project).child("index.v1_json")
+        page: dict[str, object] = json.loads(path.getContent())
+        return page
+
+    def test_layout(self) -> None:
+        """
+        The tree holds both formats of the project list and of each project
+        page, the cached files and the cached ``.metadata``; the list names
+        every exported project.
+        """
+        report = self.export()
+        self.assertEqual(report.projects, ["app", "ghost", "lib"])
+        simple = self.out.child("simple")
+        for name in ("index.html", "index.v1_json"):
+            self.assertTrue(simple.child(name).exists())
+            for project in ("app", "lib", "ghost"):
+                self.assertTrue(simple.child(project).child(name).exists())
+        listed = json.loads(simple.child("index.v1_json").getContent())
+        self.assertEqual([p["name"] for p in listed["projects"]], report.projects)
+        self.assertIn(b'href="app/"', simple.child("index.html").getContent())
+        packages = self.out.child("packages")
+        self.assertEqual(
+            sorted(packages.child("app").listdir()),
+            [APP_OLD.filename, APP_OLD.filename + ".metadata"],
+        )
+        self.assertEqual(packages.child("lib").listdir(), [LIB.filename])
+        self.assertTrue(self.out.child(MANIFEST).exists())
+
+    def test_links_and_hashes(self) -> None:
+        """
+        Every link on a JSON page is relative and leads, from the page's own
+        URL, to a file with the advertised sha256; core metadata is
+        advertised only where the ``.metadata`` was exported, with its hash.
+        """
+        self.export()
+        base = "http://mirror.test/simple/app/"
+        files = self.page("app")["files"]
+        assert isinstance(files, list)
+        self.assertEqual([f["filename"] for f in files], [APP_OLD.filename])
+        for entry in files:
+            self.assertFalse(entry["url"].startswith(("http", "/")), entry["url"])
+            path = unquote(urljoin(base, entry["url"])[len("http://mirror.test/") :])
+            data = self.out.preauthChild(path).getContent()
+            self.assertEqual(
+                hashlib.sha256(data).hexdigest(), entry["hashes"]["sha256"]
+            )
+            meta = self.out.preauthChild(path + ".metadata").getContent()
+            self.assertEqual(
+                hashlib.sha256(meta).hexdigest(), entry["core-metadata"]["sha256"]
+            )
+        lib = self.page("lib")["files"]
+        assert isinstance(lib, list)
+        self.assertNotIn("core-metadata", lib[0])
+        html = self.out.child("simple").child("app").child("index.html").getContent()
+        link = f'href="../../packages/app/{APP_OLD.filename}#sha256={APP_OLD.sha256}"'
+        self.assertIn(link.encode(), html)
+
+    def test_hard_links(self) -> None:
+        """
+        Files are hard links to the cache's copies (same file system); a
+        dummy's wheel is written.
+        """
+        report = self.export()
+        exported = self.out.child("packages").child("lib").child(LIB.filename)
+        inodes = {
+            os.stat(p.path).st_ino
+            for p in self.cache_dir.child("files").walk()
+            if p.basename() == LIB.filename
+        }
+        self.assertEqual(inodes, {os.stat(exported.path).st_ino})
+        self.assertEqual(report.linked, 2)
+        self.assertEqual(report.copied, 1)
+
+    def test_unchanged_not_rewritten(self) -> None:
+        """
+        A second export with nothing changed rewrites no page and no file.
+        """
+        self.export()
+        pages = list(self.out.child("simple").walk())
+        before = {p.path: os.stat(p.path).st_ino for p in pages if p.isfile()}
+        report = self.export()
+        self.assertEqual(report.written, [])
+        self.assertEqual((report.linked, report.copied), (0, 0))
+        after = {p: os.stat(p).st_ino for p in before}
+        self.assertEqual(after, before)
+
+    def test_changed_project_rewritten(self) -> None:
+        """
+        When a project gains a cached file, only its pages are rewritten and
+        the new file is exported; the other projects' pages stay as they
+        were.
+        """
+        self.export()
+        lib_page = self.out.child("simple").child("lib").child("index.v1_json")
+        lib_inode = os.stat(lib_page.path).st_ino
+        self.fetch(APP_NEW.filename)
+        report = self.export()
+        self.assertEqual(report.written, ["app"])
+        self.assertEqual(os.stat(lib_page.path).st_ino, lib_inode)
+        files = self.page("app")["files"]
+        assert isinstance(files, list)
+        self.assertEqual(
+            [f["filename"] for f in files], [APP_OLD.filename, APP_NEW.filename]
+        )
+        exported = self.out.child("packages").child("app").child(APP_NEW.filename)
+        self.assertEqual(exported.getContent(), APP_NEW.content)
+
+    def test_gone_removed(self) -> None:
+        """
+        A project whose files left the cache is removed from the tree, the
+        list and the manifest.
+        """
+        self.export()
+        for path in self.cache_dir.child("files").walk():
+            if path.basename() == LIB.filename:
+                path.remove()
+        report = self.export()
+        self.assertEqual(report.removed, ["lib"])
+        self.assertFalse(self.out.child("simple").child("lib").exists())
+        self.assertFalse(self.out.child("packages").child("lib").exists())
+        listed = json.loads(
+            self.out.child("simple").child("index.v1_json").getContent()
+        )
+        self.assertNotIn("lib", [p["name"] for p in listed["projects"]])
+        manifest = json.loads(self.out.child(MANIFEST).getContent())
+        self.assertNotIn("lib", manifest["projects"])
+
+    def test_dummy_exported(self) -> None:
+        """
+        A dummy's wheel and ``.metadata`` are written, matching its page.
+        """
+        self.export()
+        files = self.page("ghost")["files"]
+        assert isinstance(files, list)
+        folder = self.out.child("packages").child("ghost")
+        wheel = folder.child(files[0]["filename"]).getContent()
+        self.assertEqual(
+            hashlib.sha256(wheel).hexdigest(), files[0]["hashes"]["sha256"]
+        )
+        self.assertTrue(folder.child(files[0]["filename"] + ".metadata").exists())
+
+
+class ExportOptionsTests(SynchronousTestCase):
+    """
+    :class:`ExportOptions`.
+    """
+
+    def test_directory(self) -> None:
+        """
+        The one argument is the directory, made absolute (serve's --listen
+        and --offline are accepted and ignored); none or two are usage
+        errors.
+        """
+        options = ExportOptions()
+        options.parseOptions(
+            ["--cache-dir", self.mktemp(), "--listen", "tcp:1", "--offline", "out"]
+        )
+        self.assertEqual(options["directory"], os.path.abspath("out"))
+        for args in ([], ["a", "b"]):
+            self.assertRaises(
+                usage.UsageError,
+                ExportOptions().parseOptions,
+                ["--cache-dir", "c", *args],
+            )

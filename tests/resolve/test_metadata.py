@@ -1,0 +1,334 @@
+"""
+Tests for :mod:`twisted_pypi.resolve.metadata`: parsing dependencies, reading
+metadata out of wheels and sdists, and fetching it from an index (a
+:class:`FakeIndex` behind ``StubTreq``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import zipfile
+from typing import Any, cast
+
+from treq.testing import StubTreq
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.fakeindex import FakeFile, FakeIndex
+from tests.wheels import BuiltWheel, build_sdist, build_wheel
+from twisted_pypi.core.metadata import (
+    MetadataError,
+    MetadataUnavailable,
+    check_hashes,
+    metadata_from_sdist,
+    metadata_from_wheel,
+    parse_dependencies,
+)
+from twisted_pypi.core.model import DistFile
+from twisted_pypi.resolve.metadata import CachedMetadataSource, IndexMetadataSource
+from twisted_pypi.storage.filecache import FileCache
+
+WHEEL = build_wheel("demo", "1.0", requires=["lib>=1", "extra-dep; extra == 'x'"])
+SDIST = build_sdist("demo", "1.0", requires=["lib>=1"], metadata_version="2.2")
+BASE = "http://upstream.test/packages/"
+
+
+class ParseDependenciesTests(SynchronousTestCase):
+    """
+    :func:`parse_dependencies`.
+    """
+
+    def test_wheel(self) -> None:
+        """
+        Every ``Requires-Dist`` line becomes a requirement, markers kept.
+        """
+        found = parse_dependencies(WHEEL.metadata)
+        self.assertEqual(
+            [str(r) for r in found.requires], ["lib>=1", 'extra-dep; extra == "x"']
+        )
+        self.assertEqual(found.problems, ())
+
+    def test_invalid_line(self) -> None:
+        """
+        A line that is no requirement is reported and skipped.
+        """
+        found = parse_dependencies(b"Requires-Dist: lib\nRequires-Dist: ???\n")
+        self.assertEqual([str(r) for r in found.requires], ["lib"])
+        self.assertEqual(len(found.problems), 1)
+        self.assertIn("'???'", found.problems[0])
+
+    def test_sdist_reliable(self) -> None:
+        """
+        An sdist's metadata 2.2 without ``Dynamic: Requires-Dist`` is
+        trusted, even listing nothing.
+        """
+        self.assertEqual(
+            [str(r) for r in parse_dependencies(SDIST.metadata, sdist=True).requires],
+            ["lib>=1"],
+        )
+        empty = build_sdist("x", "1", metadata_version="2.2").metadata
+        self.assertEqual(parse_dependencies(empty, sdist=True).requires, ())
+
+    def test_sdist_dynamic(self) -> None:
+        """
+        An sdist that declares its dependencies dynamic has unknown ones.
+        """
+        metadata = build_sdist(
+            "x", "1", metadata_version="2.2", dynamic=["Requires-Dist"]
+        ).metadata
+        with self.assertRaises(MetadataUnavailable) as caught:
+            parse_dependencies(metadata, sdist=True)
+        self.assertIn("dynamic", str(caught.exception))
+
+    def test_old_sdist(self) -> None:
+        """
+        An sdist with metadata older than 2.2 is trusted when it lists
+        dependencies, and unknown when it lists none.
+        """
+        listed = build_sdist("x", "1", requires=["lib"]).metadata
+        self.assertEqual(len(parse_dependencies(listed, sdist=True).requires), 1)
+        with self.assertRaises(MetadataUnavailable):
+            parse_dependencies(build_sdist("x", "1").metadata, sdist=True)
+
+
+class ArchiveTests(SynchronousTestCase):
+    """
+    Reading metadata out of files, and checking hashes.
+    """
+
+    def test_wheel(self) -> None:
+        """
+        A wheel's ``METADATA`` is read from its ``.dist-info``.
+        """
+        self.assertEqual(
+            metadata_from_wheel(WHEEL.content, WHEEL.filename), WHEEL.metadata
+        )
+
+    def test_not_a_wheel(self) -> None:
+        """
+        Bytes that are no zip make the metadata unavailable.
+        """
+        with self.assertRaises(MetadataUnavailable) as caught:
+            metadata_from_wheel(b"nope", WHEEL.filename)
+        self.assertIn(WHEEL.filename, str(caught.exception))
+
+    def test_tar_sdist(self) -> None:
+        """
+        A ``.tar.gz`` sdist's top-level ``PKG-INFO`` is read.
+        """
+        self.assertEqual(
+            metadata_from_sdist(SDIST.content, SDIST.filename), SDIST.metadata
+        )
+
+    def test_zip_sdist(self) -> None:
+        """
+        A ``.zip`` sdist's top-level ``PKG-INFO`` is read, not a nested one.
+        """
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("demo-1.0/src/demo.egg-info/PKG-INFO", b"nested")
+            archive.writestr("demo-1.0/PKG-INFO", b"Name: demo\n")
+        self.assertEqual(
+            metadata_from_sdist(buffer.getvalue(), "demo-1.0.zip"), b"Name: demo\n"
+        )
+
+    def test_sdist_without_pkg_info(self) -> None:
+        """
+        An sdist without ``PKG-INFO`` makes the metadata unavailable.
+        """
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("demo-1.0/setup.py", b"")
+        with self.assertRaises(MetadataUnavailable):
+            metadata_from_sdist(buffer.getvalue(), "demo-1.0.zip")
+
+    def test_hashes(self) -> None:
+        """
+        Known hashes must match; unknown hash names are ignored.
+        """
+        digest = hashlib.sha256(b"data").hexdigest()
+        check_hashes(b"data", {"sha256": digest, "whirlpool": "00"}, "it")
+        with self.assertRaises(MetadataError) as caught:
+            check_hashes(b"other", {"sha256": digest}, "demo.metadata")
+        self.assertIn(
+            "demo.metadata does not match its sha256 hash", str(caught.exception)
+        )
+
+
+class IndexMetadataSourceTests(SynchronousTestCase):
+    """
+    :class:`IndexMetadataSource` against a fake index.
+    """
+
+    def setUp(self) -> None:
+        self.index = FakeIndex()
+        self.index.add("demo", FakeFile(WHEEL), FakeFile(SDIST))
+        self.stub = StubTreq(self.index)
+        self.progress: list[str] = []
+        self.source = IndexMetadataSource(
+            cast(Any, self.stub), Clock(), progress=self.progress.append
+        )
+
+    def fetch(self, dist: DistFile) -> Deferred[bytes]:
+        """
+        Ask for ``dist``'s metadata and let the fake index answer.
+        """
+        d = Deferred.fromCoroutine(self.source.metadata(dist))
+        self.stub.flush()
+        return d
+
+    def dist(self, built: BuiltWheel, **kwargs: Any) -> DistFile:
+        """
+        A page's record of a file the fake index serves.
+        """
+        return DistFile(
+            built.filename,
+            BASE + built.filename,
+            hashes={"sha256": built.sha256},
+            size=len(built.content),
+            **kwargs,
+        )
+
+    def test_pep658(self) -> None:
+        """
+        Advertised ``.metadata`` is fetched and checked; the file is not.
+        """
+        meta = {"sha256": hashlib.sha256(WHEEL.metadata).hexdigest()}
+        result = self.fetch(self.dist(WHEEL, core_metadata=meta))
+        self.assertEqual(self.successResultOf(result), WHEEL.metadata)
+        self.assertEqual(self.index.count(f"/packages/{WHEEL.filename}.metadata"), 1)
+        self.assertEqual(self.index.count(f"/packages/{WHEEL.filename}"), 0)
+        self.assertEqual(self.progress, [])
+
+    def test_pep658_hash_mismatch(self) -> None:
+        """
+        ``.metadata`` that does not match the advertised hash is an error.
+        """
+        result = self.fetch(self.dist(WHEEL, core_metadata={"sha256": "0" * 64}))
+        failure = self.failureResultOf(result, MetadataError)
+        self.assertIn("does not match", failure.getErrorMessage())
+
+    def test_pep658_missing(self) -> None:
+        """
+        Advertised ``.metadata`` that is not there falls back to the file.
+        """
+        self.index.fail[f"/packages/{WHEEL.filename}.metadata"] = 404
+        result = self.fetch(self.dist(WHEEL, core_metadata=True))
+        self.assertEqual(self.successResultOf(result), WHEEL.metadata)
+        self.assertEqual(self.index.count(f"/packages/{WHEEL.filename}"), 1)
+
+    def test_wheel_download(self) -> None:
+        """
+        Without ``.metadata``, the wheel is downloaded, checked, and its
+        ``METADATA`` read; progress says so.
+        """
+        result = self.fetch(self.dist(WHEEL))
+        self.assertEqual(self.successResultOf(result), WHEEL.metadata)
+        self.assertEqual(self.index.count(f"/packages/{WHEEL.filename}.metadata"), 0)
+        self.assertEqual(len(self.progress), 1)
+        self.assertIn(f"downloading {WHEEL.filename}", self.progress[0])
+
+    def test_sdist_download(self) -> None:
+        """
+        Without ``.metadata``, an sdist's ``PKG-INFO`` is read.
+        """
+        result = self.fetch(self.dist(SDIST))
+        self.assertEqual(self.successResultOf(result), SDIST.metadata)
+
+    def test_too_large(self) -> None:
+        """
+        A file larger than the download cap is not downloaded: its metadata
+        is unavailable, saying why.
+        """
+        dist = DistFile(WHEEL.filename, BASE + WHEEL.filename, size=2 << 30)
+        failure = self.failureResultOf(self.fetch(dist), MetadataUnavailable)
+        self.assertIn("2.0 GiB", failure.getErrorMessage())
+        self.assertIn("100.0 MiB", failure.getErrorMessage())
+        self.assertEqual(self.index.requests, [])
+
+    def test_file_hash_mismatch(self) -> None:
+        """
+        A downloaded file that does not match its hash is an error.
+        """
+        dist = DistFile(WHEEL.filename, BASE + WHEEL.filename, {"sha256": "0" * 64})
+        self.failureResultOf(self.fetch(dist), MetadataError)
+
+    def test_upstream_error(self) -> None:
+        """
+        An error status is an error naming the file.
+        """
+        self.index.fail[f"/packages/{WHEEL.filename}"] = 503
+        failure = self.failureResultOf(self.fetch(self.dist(WHEEL)), MetadataError)
+        self.assertIn("503", failure.getErrorMessage())
+        self.assertIn(WHEEL.filename, failure.getErrorMessage())
+
+
+class CachedMetadataSourceTests(SynchronousTestCase):
+    """
+    :class:`CachedMetadataSource`: metadata from the proxy's file cache.
+    """
+
+    def setUp(self) -> None:
+        self.index = FakeIndex()
+        self.index.add("demo", FakeFile(WHEEL))
+        self.stub = StubTreq(self.index)
+        self.cache = FileCache(FilePath(self.mktemp()), None, Clock())
+        upstream = IndexMetadataSource(cast(Any, self.stub), Clock())
+        self.source = CachedMetadataSource(self.cache, "upstream.test", upstream)
+        segments = ("upstream.test", "http", "upstream.test", "packages")
+        self.wheel_path = self.cache.path_for((*segments, WHEEL.filename))
+        self.wheel_path.parent().makedirs()
+        self.metadata_path = self.wheel_path.siblingExtension(".metadata")
+
+    def fetch(self, **kwargs: Any) -> Deferred[bytes]:
+        """
+        Ask for the demo wheel's metadata and let the fake index answer.
+        """
+        dist = DistFile(WHEEL.filename, BASE + WHEEL.filename, **kwargs)
+        d = Deferred.fromCoroutine(self.source.metadata(dist))
+        self.stub.flush()
+        return d
+
+    def test_cached_metadata(self) -> None:
+        """
+        A cached ``.metadata`` matching the advertised hash is used without
+        asking the upstream.
+        """
+        self.metadata_path.setContent(WHEEL.metadata)
+        meta = {"sha256": hashlib.sha256(WHEEL.metadata).hexdigest()}
+        self.assertEqual(
+            self.successResultOf(self.fetch(core_metadata=meta)), WHEEL.metadata
+        )
+        self.assertEqual(self.index.requests, [])
+
+    def test_cached_metadata_mismatch(self) -> None:
+        """
+        A cached ``.metadata`` that does not match is ignored in favour of
+        the upstream's.
+        """
+        self.metadata_path.setContent(b"Name: other\n")
+        meta = {"sha256": hashlib.sha256(WHEEL.metadata).hexdigest()}
+        self.assertEqual(
+            self.successResultOf(self.fetch(core_metadata=meta)), WHEEL.metadata
+        )
+        self.assertEqual(len(self.index.requests), 1)
+
+    def test_cached_wheel(self) -> None:
+        """
+        A cached wheel's ``METADATA`` is read when no ``.metadata`` is.
+        """
+        self.wheel_path.setContent(WHEEL.content)
+        self.assertEqual(
+            self.successResultOf(self.fetch(core_metadata=True)), WHEEL.metadata
+        )
+        self.assertEqual(self.index.requests, [])
+
+    def test_not_cached(self) -> None:
+        """
+        Metadata the cache lacks comes from the upstream.
+        """
+        self.assertEqual(self.successResultOf(self.fetch()), WHEEL.metadata)
+        self.assertEqual(self.index.count(f"/packages/{WHEEL.filename}"), 1)

@@ -1,0 +1,326 @@
+"""
+Tests for :mod:`twisted_pypi.sources.remote`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+from twisted.internet.task import Clock
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.fakes import FakeClient, page_response
+from twisted_pypi.core.config import IndexConfig, ProxyConfig
+from twisted_pypi.core.lookup import CacheStatus, Lookup
+from twisted_pypi.core.model import ProjectPage
+from twisted_pypi.sources.remote import PageCache, PageStore
+
+INDEX = IndexConfig("up", "http://upstream.test/simple/", ttl=100)
+
+
+def page_body(*versions: str, status: str | None = None) -> bytes:
+    """
+    A JSON project page for ``demo`` with one wheel per version.
+    """
+    files = [
+        {
+            "filename": f"demo-{v}-py3-none-any.whl",
+            "url": f"../../packages/demo-{v}-py3-none-any.whl",
+            "hashes": {"sha256": "ab" * 32},
+            "size": 10,
+        }
+        for v in versions
+    ]
+    page: dict[str, object] = {
+        "meta": {"api-version": "1.1"},
+        "name": "demo",
+        "files": files,
+        "versions": list(versions),
+    }
+    if status:
+        page["project-status"] = {"status": status}
+    return json.dumps(page).encode()
+
+
+class PageCacheTests(SynchronousTestCase):
+    """
+    Caching project pages and the project list.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1000)
+        self.client = FakeClient()
+        self.root = FilePath(self.mktemp())
+        self.cache = self.make_cache()
+
+    def make_cache(self, base_url: str | None = None) -> PageCache:
+        """
+        A page cache over the fake client, storing pages under ``self.root``.
+        """
+        config = ProxyConfig(indexes=(INDEX,), base_url=base_url, stale_wait=3)
+        return PageCache(INDEX, config, self.client, self.clock, PageStore(self.root))
+
+    def first(self, body: bytes, etag: str | None = '"e1"') -> Lookup:
+        """
+        Ask for ``demo`` and answer the upstream request with ``body``.
+        """
+        d = self.cache.get_project("demo")
+        self.client.answer(len(self.client.calls) - 1, page_response(body, etag=etag))
+        return self.successResultOf(d)
+
+    def test_miss_then_hit(self) -> None:
+        """
+        The first request fetches the page (MISS); requests within the TTL
+        are answered from memory (HIT) without asking the upstream.
+        """
+        result = self.first(page_body("1.0"))
+        self.assertEqual(result.status, CacheStatus.MISS)
+        self.assertEqual(self.client.calls[0][0], "http://upstream.test/simple/demo/")
+        self.clock.advance(99)
+        again = self.successResultOf(self.cache.get_project("demo"))
+        self.assertEqual(again.status, CacheStatus.HIT)
+        self.assertIs(again.entry, result.entry)
+        self.assertEqual(len(self.client.calls), 1)
+
+    def test_revalidates_with_etag(self) -> None:
+        """
+        After the TTL the page is revalidated with ``If-None-Match``; a 304
+        keeps the page and makes it fresh again.
+        """
+        self.first(page_body("1.0"))
+        self.clock.advance(101)
+        d = self.cache.get_project("demo")
+        self.assertEqual(self.client.calls[1][1]["headers"]["If-None-Match"], '"e1"')
+        self.client.answer(1, page_response(b"", code=304))
+        self.assertEqual(self.successResultOf(d).status, CacheStatus.HIT)
+        self.clock.advance(50)
+        self.successResultOf(self.cache.get_project("demo"))
+        self.assertEqual(len(self.client.calls), 2)
+
+    def test_new_page_replaces(self) -> None:
+        """
+        A changed upstream page replaces the cached one and its renditions.
+        """
+        self.first(page_body("1.0"))
+        self.clock.advance(101)
+        d = self.cache.get_project("demo")
+        self.client.answer(1, page_response(page_body("1.0", "2.0")))
+        result = self.successResultOf(d)
+        assert result.entry is not None
+        self.assertIn(b"demo-2.0-py3-none-any.whl", result.entry.rendition(True).body)
+
+    def test_stale_on_error(self) -> None:
+        """
+        When the upstream fails after the TTL, the cached page is served
+        STALE, with the error noted.
+        """
+        self.first(page_body("1.0"))
+        self.clock.advance(101)
+        d = self.cache.get_project("demo")
+        self.client.answer(1, page_response(b"", code=503))
+        result = self.successResultOf(d)
+        self.assertEqual(result.status, CacheStatus.STALE)
+        self.assertIsNotNone(result.entry)
+        self.assertIn("503", result.error or "")
+
+    def test_stale_when_slow(self) -> None:
+        """
+        A refresh slower than the stale wait gives the client the stale page
+        at once; the refresh goes on and updates the cache when it lands.
+        """
+        self.first(page_body("1.0"))
+        self.clock.advance(101)
+        d = self.cache.get_project("demo")
+        self.assertNoResult(d)
+        self.clock.advance(3)
+        self.assertEqual(self.successResultOf(d).status, CacheStatus.STALE)
+        self.client.answer(1, page_response(page_body("1.0", "2.0")))
+        fresh = self.successResultOf(self.cache.get_project("demo"))
+        self.assertEqual(fresh.status, CacheStatus.HIT)
+        assert fresh.entry is not None and isinstance(fresh.entry.page, ProjectPage)
+        self.assertEqual(len(fresh.entry.page.files), 2)
+
+    def test_error_without_cache(self) -> None:
+        """
+        With nothing cached, an upstream failure is an error lookup (no page),
+        and a timeout is marked as one.
+        """
+        d = self.cache.get_project("demo")
+        self.client.answer(0, page_response(b"", code=500))
+        result = self.successResultOf(d)
+        self.assertIsNone(result.entry)
+        self.assertFalse(result.not_found)
+        self.assertFalse(result.timeout)
+        d = self.cache.get_project("other")
+        self.clock.advance(10)
+        result = self.successResultOf(d)
+        self.assertTrue(result.timeout)
+
+    def test_unparseable_is_error(self) -> None:
+        """
+        A page that does not parse is an upstream error, not a crash.
+        """
+        result = self.first(b"{not json", etag=None)
+        self.assertIsNone(result.entry)
+        self.assertIn("could not be parsed", result.error or "")
+
+    def test_not_found(self) -> None:
+        """
+        An upstream 404 is "not found", remembered briefly so a burst of
+        requests for a missing name asks the upstream once.
+        """
+        d = self.cache.get_project("nope")
+        self.client.answer(0, page_response(b"", code=404))
+        self.assertTrue(self.successResultOf(d).not_found)
+        self.assertTrue(self.successResultOf(self.cache.get_project("nope")).not_found)
+        self.assertEqual(len(self.client.calls), 1)
+        self.clock.advance(61)
+        self.cache.get_project("nope")
+        self.assertEqual(len(self.client.calls), 2)
+
+    def test_single_flight(self) -> None:
+        """
+        Concurrent requests for an uncached page share one upstream fetch,
+        and each gets the page.
+        """
+        ds = [self.cache.get_project("demo") for _ in range(5)]
+        self.assertEqual(len(self.client.calls), 1)
+        self.client.answer(0, page_response(page_body("1.0")))
+        for d in ds:
+            self.assertEqual(self.successResultOf(d).status, CacheStatus.MISS)
+
+    def test_survives_restart(self) -> None:
+        """
+        Pages persist on disk: a new cache over the same directory serves the
+        page without asking the upstream, and still stale when it fails.
+        """
+        self.first(page_body("1.0"))
+        self.cache = self.make_cache()
+        result = self.successResultOf(self.cache.get_project("demo"))
+        self.assertEqual(result.status, CacheStatus.HIT)
+        self.assertEqual(len(self.client.calls), 1)
+        self.clock.advance(101)
+        self.cache = self.make_cache()
+        d = self.cache.get_project("demo")
+        self.client.answer(1, page_response(b"", code=502))
+        self.assertEqual(self.successResultOf(d).status, CacheStatus.STALE)
+
+    def test_relative_links(self) -> None:
+        """
+        Without a base URL, file links are relative to the project page and
+        point into the proxy's file tree, never upstream.
+        """
+        result = self.first(page_body("1.0"))
+        assert result.entry is not None
+        data = json.loads(result.entry.rendition(True).body)
+        self.assertEqual(
+            data["files"][0]["url"],
+            "../../files/up/http/upstream.test/packages/demo-1.0-py3-none-any.whl",
+        )
+
+    def test_base_url_links(self) -> None:
+        """
+        With a base URL, file links are absolute under it.
+        """
+        self.cache = self.make_cache("https://proxy.example/pypi/")
+        result = self.first(page_body("1.0"))
+        assert result.entry is not None
+        html = result.entry.rendition(False).body
+        self.assertIn(
+            b'href="https://proxy.example/pypi/files/up/http/upstream.test/packages/'
+            b"demo-1.0-py3-none-any.whl#sha256=",
+            html,
+        )
+
+    def test_renditions_once(self) -> None:
+        """
+        Each representation is rendered once, with gzip and distinct ETags.
+        """
+        result = self.first(page_body("1.0"))
+        assert result.entry is not None
+        first = result.entry.rendition(True)
+        self.assertIs(result.entry.rendition(True), first)
+        self.assertEqual(gzip.decompress(first.gzipped), first.body)
+        self.assertNotEqual(first.etag, first.gzip_etag)
+        self.assertNotEqual(first.etag, result.entry.rendition(False).etag)
+
+    def test_file_lookup(self) -> None:
+        """
+        A page finds its file by the proxy path the link points at.
+        """
+        result = self.first(page_body("1.0"))
+        assert result.entry is not None
+        found = result.entry.file_at(
+            ("up", "http", "upstream.test", "packages", "demo-1.0-py3-none-any.whl")
+        )
+        assert found is not None
+        self.assertEqual(found.filename, "demo-1.0-py3-none-any.whl")
+        self.assertIsNone(result.entry.file_at(("up", "http", "x", "demo-1.0.tar.gz")))
+
+    def test_quarantined_lists_nothing(self) -> None:
+        """
+        A quarantined project's page lists no files.
+        """
+        result = self.first(page_body("1.0", status="quarantined"))
+        assert result.entry is not None
+        data = json.loads(result.entry.rendition(True).body)
+        self.assertEqual(data["files"], [])
+        self.assertEqual(data["project-status"]["status"], "quarantined")
+
+    def test_quarantine_drops_cached_files(self) -> None:
+        """
+        When a refresh finds the project quarantined, the files (and
+        ``.metadata``) its previous page listed are dropped from the cache.
+        """
+        forgotten: list[tuple[str, ...]] = []
+        config = ProxyConfig(indexes=(INDEX,), stale_wait=3)
+        self.cache = PageCache(
+            INDEX,
+            config,
+            self.client,
+            self.clock,
+            PageStore(self.root),
+            forget_file=forgotten.append,
+        )
+        self.first(page_body("1.0"))
+        self.clock.advance(101)
+        d = self.cache.get_project("demo")
+        self.client.answer(1, page_response(page_body(status="quarantined")))
+        self.successResultOf(d)
+        wheel = ("up", "http", "upstream.test", "packages", "demo-1.0-py3-none-any.whl")
+        self.assertEqual(forgotten, [wheel, (*wheel[:-1], wheel[-1] + ".metadata")])
+
+    def test_memory_bounded_by_bytes(self) -> None:
+        """
+        Pages beyond the memory budget are dropped from memory, oldest first,
+        and read back from disk (without asking the upstream) when needed.
+        """
+        from twisted_pypi.sources import remote as pages
+
+        self.patch(pages, "MEMORY_BYTES", 4 * len(page_body("1.0")) + 1)
+        self.first(page_body("1.0"))
+        d = self.cache.get_project("other")
+        self.client.answer(1, page_response(page_body("1.0")))
+        self.successResultOf(d)
+        self.assertEqual(list(self.cache._memory), ["other"])
+        again = self.successResultOf(self.cache.get_project("demo"))
+        self.assertEqual(again.status, CacheStatus.HIT)
+        self.assertEqual(len(self.client.calls), 2)
+
+    def test_project_list(self) -> None:
+        """
+        The project list is fetched from the index root and links each
+        project by its normalized name.
+        """
+        d = self.cache.get_list()
+        self.assertEqual(self.client.calls[0][0], "http://upstream.test/simple/")
+        body = json.dumps(
+            {"meta": {"api-version": "1.0"}, "projects": [{"name": "Foo.Bar"}]}
+        ).encode()
+        self.client.answer(0, page_response(body, url="http://upstream.test/simple/"))
+        result = self.successResultOf(d)
+        assert result.entry is not None
+        self.assertIn(b'href="foo-bar/"', result.entry.rendition(False).body)

@@ -1,0 +1,264 @@
+"""
+Tests for ``pypiproxy cache list|stats|purge|verify``
+(:mod:`twisted_pypi.app.cachecli` over :mod:`twisted_pypi.storage.cachedir`), on a cache
+directory a proxy filled, while that proxy still runs.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import sys
+
+from twisted.python.filepath import FilePath
+from twisted.python.usage import UsageError
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.apifakes import ApiProxy, JsonFakeIndex
+from tests.fakeindex import FakeFile
+from tests.wheels import build_wheel
+from twisted_pypi.app import cli
+from twisted_pypi.app.cachecli import find_cache_dir, run
+from twisted_pypi.storage.cachedir import CacheDir
+
+DEMO = build_wheel("demo", "1.0")
+OTHER = build_wheel("other", "2.0")
+
+
+class _Filled(SynchronousTestCase):
+    """
+    A cache directory holding the pages, JSON document, files and
+    ``.metadata`` of ``demo`` and ``other``, and the project list, filled by
+    a proxy that keeps running.
+    """
+
+    def setUp(self) -> None:
+        self.index = JsonFakeIndex()
+        self.index.add("demo", FakeFile(DEMO))
+        self.index.add("other", FakeFile(OTHER))
+        self.cache = FilePath(self.mktemp())
+        self.cache.makedirs()
+        self.proxy = ApiProxy(self.index, self.cache)
+        self.proxy.get("/simple/")
+        self.proxy.get("/pypi/demo/json")
+        for wheel in (DEMO, OTHER):
+            path = self.proxy.file_path(wheel.filename)
+            self.assertEqual(self.proxy.get(path).body, wheel.content)
+            self.assertEqual(self.proxy.get(path + ".metadata").body, wheel.metadata)
+
+    def command(self, *args: str) -> tuple[int, str]:
+        """
+        Run ``pypiproxy cache COMMAND --cache-dir DIR ARGS``.
+
+        :return: The exit code and the output.
+        """
+        options = cli.Options()
+        command, *rest = args
+        options.parseOptions(["cache", command, "--cache-dir", self.cache.path, *rest])
+        out = io.StringIO()
+        return run(options.subOptions, out), out.getvalue()
+
+    def on_disk(self, filename: str) -> str:
+        """
+        Where a file the fake index serves is cached.
+        """
+        path = self.proxy.file_path(filename)[len("/files/") :]
+        return self.cache.child("files").preauthChild(path).path
+
+
+class ListStatsTests(_Filled):
+    """
+    ``list`` and ``stats``.
+    """
+
+    def test_list(self) -> None:
+        """
+        ``list`` names every cached page and file with its index, project
+        and size; with a project, only that project's.
+        """
+        code, out = self.command("list")
+        name = self.proxy.index_name
+        self.assertEqual(code, 0)
+        self.assertIn(f"page  {name}  (project list)  fetched ", out)
+        self.assertIn(f"page  {name}  demo  fetched ", out)
+        wheel = f"file  {name}  demo  {len(DEMO.content)}  "
+        self.assertIn(wheel + self.proxy.file_path(DEMO.filename)[1:] + "\n", out)
+        self.assertIn(f"file  {name}  other  {len(OTHER.content)}  ", out)
+        _, only = self.command("list", "Demo")
+        self.assertIn("demo", only)
+        self.assertNotIn("other", only)
+
+    def test_stats(self) -> None:
+        """
+        ``stats`` counts files (with bytes, per index), pages, lists and
+        partial downloads.
+        """
+        code, out = self.command("stats")
+        self.assertEqual(code, 0)
+        self.assertIn("files              4 (", out)
+        self.assertIn(f"  {self.proxy.index_name}", out)
+        self.assertIn("project pages      2\n", out)
+        self.assertIn("project lists      1\n", out)
+        self.assertIn("partial downloads  0\n", out)
+
+
+class PurgeTests(_Filled):
+    """
+    ``purge``.
+    """
+
+    def test_project(self) -> None:
+        """
+        ``purge demo`` deletes demo's page, JSON document, files and
+        ``.metadata``, and nothing of ``other``; the running proxy then
+        downloads demo's file again.
+        """
+        code, out = self.command("purge", "demo")
+        self.assertEqual(code, 0)
+        self.assertIn("1 pages, 1 JSON documents, 2 files deleted", out)
+        self.assertFalse(os.path.exists(self.on_disk(DEMO.filename)))
+        self.assertFalse(os.path.exists(self.on_disk(DEMO.filename + ".metadata")))
+        self.assertTrue(os.path.exists(self.on_disk(OTHER.filename)))
+        remaining = {(p.index, p.key) for p in CacheDir(self.cache.path).pages()}
+        self.assertEqual({key for _, key in remaining}, {"_list", "other"})
+        again = self.proxy.get(self.proxy.file_path(DEMO.filename))
+        self.assertEqual((again.header("x-cache"), again.body), ("MISS", DEMO.content))
+        self.assertEqual(self.index.count(f"/packages/{DEMO.filename}"), 2)
+
+    def test_lists_and_all(self) -> None:
+        """
+        ``purge --list`` deletes only the project lists; ``purge --all``
+        deletes everything but partial downloads.
+        """
+        partial = self.cache.child("tmp").child("dl-1.part")
+        partial.setContent(b"partial")
+        _, out = self.command("purge", "--list")
+        self.assertIn("1 pages, 0 JSON documents, 0 files deleted", out)
+        self.assertEqual(len(CacheDir(self.cache.path).pages()), 2)
+        _, out = self.command("purge", "--all")
+        self.assertIn("2 pages, 1 JSON documents, 4 files deleted", out)
+        cache = CacheDir(self.cache.path)
+        self.assertEqual((cache.pages(), cache.files()), ([], []))
+        self.assertEqual(os.listdir(self.cache.child("files").path), [])
+        self.assertTrue(os.path.exists(partial.path))
+
+    def test_arguments(self) -> None:
+        """
+        ``purge`` needs a project, ``--list`` or ``--all``, and not both a
+        project and ``--all``; names must be valid.
+        """
+        for args, message in [
+            (["purge"], "name a PROJECT"),
+            (["purge", "--all", "demo"], "name none"),
+            (["purge", "no_good!"], "not a valid project name"),
+        ]:
+            with self.assertRaises(UsageError, msg=args) as caught:
+                self.command(*args)
+            self.assertIn(message, str(caught.exception))
+
+
+class VerifyTests(_Filled):
+    """
+    ``verify``.
+    """
+
+    def test_all_good(self) -> None:
+        """
+        Intact files all verify: exit code 0, nothing deleted.
+        """
+        code, out = self.command("verify")
+        self.assertEqual(code, 0)
+        self.assertIn("4 good, 0 corrupt (deleted), 0 unverifiable", out)
+        self.assertEqual(len(CacheDir(self.cache.path).files()), 4)
+
+    def test_corrupt_files_dropped(self) -> None:
+        """
+        A file whose bytes no longer match its page's sha256, and a
+        ``.metadata`` whose bytes do not match its core-metadata hash, are
+        deleted (exit code 1); the good files are kept, and the running
+        proxy downloads the deleted file again.
+        """
+        damaged = self.on_disk(DEMO.filename)
+        with open(damaged, "r+b") as f:
+            f.write(b"X")
+        with open(self.on_disk(OTHER.filename + ".metadata"), "ab") as f:
+            f.write(b"Extra: line\n")
+        code, out = self.command("verify")
+        self.assertEqual(code, 1)
+        self.assertIn("2 good, 2 corrupt (deleted), 0 unverifiable", out)
+        self.assertIn(
+            f"corrupt, deleted: {self.proxy.file_path(DEMO.filename)[1:]}", out
+        )
+        self.assertFalse(os.path.exists(damaged))
+        self.assertTrue(os.path.exists(self.on_disk(OTHER.filename)))
+        self.assertTrue(os.path.exists(self.on_disk(DEMO.filename + ".metadata")))
+        again = self.proxy.get(self.proxy.file_path(DEMO.filename))
+        self.assertEqual(again.body, DEMO.content)
+        self.assertEqual(self.command("verify")[0], 0)
+
+    def test_wrong_size(self) -> None:
+        """
+        A file of another size than its page says is corrupt.
+        """
+        with open(self.on_disk(DEMO.filename), "ab") as f:
+            f.write(b"more")
+        code, out = self.command("verify")
+        self.assertEqual(code, 1)
+        self.assertIn(f"{len(DEMO.content) + 4} bytes, the index says", out)
+
+    def test_unverifiable_kept(self) -> None:
+        """
+        Files whose page is gone are reported as unverifiable and kept.
+        """
+        self.cache.child("pages").child(self.proxy.index_name).child(
+            "demo.page"
+        ).remove()
+        code, out = self.command("verify")
+        self.assertEqual(code, 0)
+        self.assertIn("2 good, 0 corrupt (deleted), 2 unverifiable", out)
+        self.assertIn("no cached page of demo on", out)
+        self.assertTrue(os.path.exists(self.on_disk(DEMO.filename)))
+
+    def test_exit_code_through_main(self) -> None:
+        """
+        ``pypiproxy cache verify`` exits with 1 when it deleted a file.
+        """
+        with open(self.on_disk(DEMO.filename), "r+b") as f:
+            f.write(b"X")
+        self.patch(sys, "stdout", io.StringIO())
+        with self.assertRaises(SystemExit) as caught:
+            cli.main(["cache", "verify", "--cache-dir", self.cache.path])
+        self.assertEqual(caught.exception.code, 1)
+
+
+class CacheDirOptionTests(SynchronousTestCase):
+    """
+    Which directory the commands work on.
+    """
+
+    def test_precedence(self) -> None:
+        """
+        ``--cache-dir`` wins over ``PYPIPROXY_CACHE_DIR``, which wins over
+        the settings file's ``cache-dir``; the file comes from ``--config``
+        or ``PYPIPROXY_CONFIG``.
+        """
+        a, b, c = (self.mktemp() for _ in range(3))
+        for path in (a, b, c):
+            os.makedirs(path)
+        config = self.mktemp()
+        with open(config, "w") as f:
+            f.write(f'cache-dir = "{c}"\nindex-ttl = 5\n')
+        env = {"PYPIPROXY_CACHE_DIR": b}
+        self.assertEqual(find_cache_dir(a, config, env), os.path.abspath(a))
+        self.assertEqual(find_cache_dir(None, config, env), os.path.abspath(b))
+        self.assertEqual(find_cache_dir(None, config, {}), os.path.abspath(c))
+        from_env = {"PYPIPROXY_CONFIG": config}
+        self.assertEqual(find_cache_dir(None, None, from_env), os.path.abspath(c))
+
+    def test_missing_directory(self) -> None:
+        """
+        A cache directory that does not exist is a usage error.
+        """
+        with self.assertRaises(UsageError) as caught:
+            find_cache_dir(self.mktemp(), None, {})
+        self.assertIn("does not exist", str(caught.exception))

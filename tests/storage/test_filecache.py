@@ -1,0 +1,411 @@
+"""
+Tests for :mod:`twisted_pypi.storage.filecache`.
+"""
+
+from __future__ import annotations
+
+import os
+
+from twisted.internet.task import Clock
+from twisted.logger import capturedLogs
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+
+from twisted_pypi.storage.filecache import TOUCH_INTERVAL, FileCache, write_atomically
+
+#: A plausible "now", in seconds since the epoch, for the test clocks.
+NOW = 1_700_000_000.0
+
+A = ("pypi", "https", "files.example", "packages", "a-1.0.tar.gz")
+B = ("pypi", "https", "files.example", "packages", "b-1.0.tar.gz")
+C = ("pypi", "https", "files.example", "other", "c-1.0-py3-none-any.whl")
+
+
+class _CacheTestMixin:
+    """
+    Builds a cache in a fresh directory.
+    """
+
+    def make_cache(
+        self, tc: SynchronousTestCase, max_size: int | None = None
+    ) -> tuple[FileCache, Clock]:
+        """
+        :return: A scanned cache under a new directory, and its clock.
+        """
+        clock = Clock()
+        clock.advance(NOW)
+        cache = FileCache(FilePath(tc.mktemp()), max_size, clock)
+        cache.scan()
+        return cache, clock
+
+
+def put(cache: FileCache, segments: tuple[str, ...], data: bytes) -> FilePath[str]:
+    """
+    Write ``data`` the way a download does and commit it.
+    """
+    temp, fd = cache.open_temp()
+    os.write(fd, data)
+    os.close(fd)
+    return cache.commit(temp, segments)
+
+
+class PathTests(SynchronousTestCase, _CacheTestMixin):
+    """
+    :meth:`FileCache.path_for` and :meth:`FileCache.lookup`.
+    """
+
+    def test_path_under_files(self) -> None:
+        """A file's path is its segments under ``files/`` in the root."""
+        cache, _ = self.make_cache(self)
+        self.assertEqual(
+            cache.path_for(A).path,
+            os.path.join(cache.root.path, "files", *A),
+        )
+
+    def test_unsafe_segments_rejected(self) -> None:
+        """
+        Empty, dot, dot-dot, hidden, slash, backslash and NUL segments, and
+        no segments at all, raise ValueError from every method taking
+        segments.
+        """
+        cache, _ = self.make_cache(self)
+        bad = ["", ".", "..", ".hidden", "a/b", "a\\b", "a\x00b"]
+        for segment in bad:
+            segments = ("pypi", "https", segment, "x-1.0.tar.gz")
+            self.assertRaises(ValueError, cache.path_for, segments)
+            self.assertRaises(ValueError, cache.lookup, segments)
+            temp, fd = cache.open_temp()
+            os.close(fd)
+            self.assertRaises(ValueError, cache.commit, temp, segments)
+        self.assertRaises(ValueError, cache.path_for, ())
+        self.assertEqual(list(cache.files_dir.walk())[1:], [])
+
+    def test_lookup_missing(self) -> None:
+        """A file that is not in the cache is looked up as None."""
+        cache, _ = self.make_cache(self)
+        self.assertIsNone(cache.lookup(A))
+
+    def test_lookup_forgets_vanished_file(self) -> None:
+        """A file deleted behind the cache's back is forgotten by lookup."""
+        cache, _ = self.make_cache(self)
+        path = put(cache, A, b"12345")
+        path.remove()
+        self.assertIsNone(cache.lookup(A))
+        self.assertEqual(cache.total_size, 0)
+
+    def test_lookup_does_not_mark_use(self) -> None:
+        """Looking a file up does not change the LRU order."""
+        cache, _ = self.make_cache(self)
+        put(cache, A, b"1")
+        put(cache, B, b"2")
+        self.assertIsNotNone(cache.lookup(A))
+        self.assertEqual([key for key, _ in cache.entries()], [A, B])
+
+
+class CommitTests(SynchronousTestCase, _CacheTestMixin):
+    """
+    :meth:`FileCache.open_temp`, :meth:`FileCache.commit` and
+    :meth:`FileCache.discard`.
+    """
+
+    def test_temp_in_tmp(self) -> None:
+        """Temporary files are created empty, with unique names, in ``tmp/``."""
+        cache, _ = self.make_cache(self)
+        first, fd1 = cache.open_temp()
+        second, fd2 = cache.open_temp()
+        os.close(fd1)
+        os.close(fd2)
+        self.assertEqual(first.parent(), cache.root.child("tmp"))
+        self.assertNotEqual(first, second)
+        self.assertEqual(first.getsize(), 0)
+
+    def test_commit_moves_and_accounts(self) -> None:
+        """
+        Committing moves the temporary file to its final path (creating the
+        directories) and adds its size to the total.
+        """
+        cache, _ = self.make_cache(self)
+        temp, fd = cache.open_temp()
+        os.write(fd, b"hello")
+        os.close(fd)
+        path = cache.commit(temp, A)
+        self.assertFalse(temp.exists())
+        self.assertEqual(path.getContent(), b"hello")
+        self.assertEqual(cache.lookup(A), path)
+        self.assertEqual(cache.total_size, 5)
+        self.assertTrue(cache.is_cached(A))
+
+    def test_recommit_replaces(self) -> None:
+        """Committing the same file again counts only the new size."""
+        cache, _ = self.make_cache(self)
+        put(cache, A, b"12345")
+        put(cache, A, b"12")
+        self.assertEqual(cache.total_size, 2)
+        self.assertEqual(cache.path_for(A).getContent(), b"12")
+
+    def test_discard(self) -> None:
+        """Discarding deletes a temporary file; a missing one is no error."""
+        cache, _ = self.make_cache(self)
+        temp, fd = cache.open_temp()
+        os.close(fd)
+        cache.discard(temp)
+        self.assertFalse(temp.exists())
+        cache.discard(temp)
+
+
+class RemoveTests(SynchronousTestCase, _CacheTestMixin):
+    """
+    Deleting one cached file on purpose.
+    """
+
+    def test_remove(self) -> None:
+        """
+        Removing a cached file deletes it and its emptied directories, and
+        takes its size off the total; removing it again says there was none.
+        """
+        cache, _ = self.make_cache(self)
+        path = put(cache, A, b"hello")
+        self.assertTrue(cache.remove(A))
+        self.assertFalse(path.exists())
+        self.assertFalse(path.parent().exists())
+        self.assertIsNone(cache.lookup(A))
+        self.assertEqual(cache.total_size, 0)
+        self.assertFalse(cache.remove(A))
+
+
+class ScanTests(SynchronousTestCase):
+    """
+    :meth:`FileCache.scan`.
+    """
+
+    def test_missing_root(self) -> None:
+        """Scanning a cache whose root does not exist creates its directories."""
+        root = FilePath(self.mktemp())
+        cache = FileCache(root, None, Clock())
+        cache.scan()
+        self.assertTrue(root.child("files").isdir())
+        self.assertTrue(root.child("tmp").isdir())
+        self.assertEqual(cache.total_size, 0)
+
+    def test_registers_files_in_lru_order(self) -> None:
+        """
+        Scanning registers every file under ``files/`` with its size, least
+        recently used first, deletes the stale partial downloads in ``tmp/``,
+        and leaves other areas alone.
+        """
+        root = FilePath(self.mktemp())
+        files = root.child("files")
+        layout = [(A, b"aaaa", 300), (B, b"bb", 100), (C, b"c", 200)]
+        for segments, data, when in layout:
+            path = files.preauthChild("/".join(segments))
+            path.parent().makedirs(ignoreExistingDirectory=True)
+            path.setContent(data)
+            os.utime(path.path, (when, when))
+        root.child("tmp").makedirs()
+        root.child("tmp").child("dl-x.part").setContent(b"partial")
+        os.utime(root.child("tmp").child("dl-x.part").path, (1000, 1000))
+        root.child("pages").makedirs()
+        root.child("pages").child("page").setContent(b"<html>")
+        cache = FileCache(root, None, Clock())
+        cache.scan()
+        self.assertEqual(list(cache.entries()), [(B, 2), (C, 1), (A, 4)])
+        self.assertEqual(cache.total_size, 7)
+        self.assertEqual(root.child("tmp").children(), [])
+        self.assertEqual(root.child("pages").child("page").getContent(), b"<html>")
+
+    def test_evicts_to_budget(self) -> None:
+        """Scanning with a budget smaller than the files evicts the oldest."""
+        root = FilePath(self.mktemp())
+        for segments, when in [(A, 100), (B, 200)]:
+            path = root.child("files").preauthChild("/".join(segments))
+            path.parent().makedirs(ignoreExistingDirectory=True)
+            path.setContent(b"1234")
+            os.utime(path.path, (when, when))
+        cache = FileCache(root, 5, Clock())
+        cache.scan()
+        self.assertEqual([key for key, _ in cache.entries()], [B])
+        self.assertFalse(root.child("files").preauthChild("/".join(A)).exists())
+
+    def test_order_survives_restart(self) -> None:
+        """
+        A file touched after another stays more recently used across a
+        restart (a new cache scanning the same root).
+        """
+        clock = Clock()
+        clock.advance(NOW)
+        root = FilePath(self.mktemp())
+        cache = FileCache(root, None, clock)
+        cache.scan()
+        for segments, when in [(A, 100), (B, 200)]:
+            path = put(cache, segments, b"1")
+            os.utime(path.path, (when, when))
+        clock.advance(TOUCH_INTERVAL + 1)
+        cache.touch(A)
+        again = FileCache(root, None, clock)
+        again.scan()
+        self.assertEqual([key for key, _ in again.entries()], [B, A])
+
+
+class TouchTests(SynchronousTestCase, _CacheTestMixin):
+    """
+    :meth:`FileCache.touch`.
+    """
+
+    def test_touch_moves_to_end(self) -> None:
+        """A touched file becomes the most recently used."""
+        cache, _ = self.make_cache(self)
+        put(cache, A, b"1")
+        put(cache, B, b"2")
+        cache.touch(A)
+        self.assertEqual([key for key, _ in cache.entries()], [B, A])
+
+    def test_touch_keeps_mtime(self) -> None:
+        """
+        Touching records the use in the file's access time and leaves its
+        modification time (the HTTP validator) unchanged.
+        """
+        cache, clock = self.make_cache(self)
+        path = put(cache, A, b"1")
+        os.utime(path.path, ns=(10**18, 1_600_000_000_123_456_789))
+        clock.advance(TOUCH_INTERVAL + 1)
+        cache.touch(A)
+        st = os.stat(path.path)
+        self.assertEqual(st.st_mtime_ns, 1_600_000_000_123_456_789)
+        self.assertEqual(st.st_atime, int(clock.seconds()))
+
+    def test_touch_is_rate_limited(self) -> None:
+        """
+        A second touch within the touch interval changes the order in memory
+        but does not write the access time again.
+        """
+        cache, clock = self.make_cache(self)
+        path = put(cache, A, b"1")
+        put(cache, B, b"2")
+        clock.advance(TOUCH_INTERVAL + 1)
+        cache.touch(A)
+        first = os.stat(path.path).st_atime_ns
+        clock.advance(1)
+        cache.touch(B)
+        cache.touch(A)
+        self.assertEqual(os.stat(path.path).st_atime_ns, first)
+        self.assertEqual([key for key, _ in cache.entries()], [B, A])
+
+
+class EvictionTests(SynchronousTestCase, _CacheTestMixin):
+    """
+    Eviction under a size budget.
+    """
+
+    def test_lru_evicted_first(self) -> None:
+        """
+        Committing past the budget evicts the least recently used file (a
+        touched file counts as used), deletes it from disk, and logs it.
+        """
+        cache, _ = self.make_cache(self, max_size=10)
+        a = put(cache, A, b"aaaa")
+        b = put(cache, B, b"bbbb")
+        cache.touch(A)
+        with capturedLogs() as events:
+            put(cache, C, b"cccc")
+        self.assertEqual([key for key, _ in cache.entries()], [A, C])
+        self.assertFalse(b.exists())
+        self.assertTrue(a.exists())
+        self.assertEqual(cache.evictions, 1)
+        self.assertEqual(cache.total_size, 8)
+        self.assertEqual([e["path"] for e in events if "max_size" in e], [b.path])
+
+    def test_pinned_never_evicted(self) -> None:
+        """A pinned file is never evicted, even if the cache stays over budget."""
+        cache, _ = self.make_cache(self, max_size=6)
+        put(cache, A, b"aaaa")
+        cache.pin(A)
+        put(cache, B, b"bbbb")
+        self.assertEqual([key for key, _ in cache.entries()], [A, B])
+        self.assertEqual(cache.evictions, 0)
+        cache.unpin(A)
+        put(cache, C, b"cc")
+        self.assertEqual([key for key, _ in cache.entries()], [B, C])
+
+    def test_pins_are_counted(self) -> None:
+        """A file pinned twice stays pinned until unpinned twice."""
+        cache, _ = self.make_cache(self)
+        cache.pin(A)
+        cache.pin(A)
+        cache.unpin(A)
+        self.assertTrue(cache.is_pinned(A))
+        cache.unpin(A)
+        self.assertFalse(cache.is_pinned(A))
+        self.assertRaises(ValueError, cache.unpin, A)
+
+    def test_oversized_file_kept(self) -> None:
+        """
+        A file bigger than the whole budget is committed and kept; every other
+        unpinned file is evicted.
+        """
+        cache, _ = self.make_cache(self, max_size=5)
+        put(cache, A, b"aa")
+        put(cache, B, b"bb")
+        path = put(cache, C, b"cccccccccc")
+        self.assertEqual(list(cache.entries()), [(C, 10)])
+        self.assertEqual(path.getContent(), b"cccccccccc")
+
+    def test_reservation_makes_room(self) -> None:
+        """
+        Reserving bytes evicts least recently used files to make room, the
+        reserved bytes count until released, and releasing twice is harmless.
+        """
+        cache, _ = self.make_cache(self, max_size=10)
+        put(cache, A, b"aaaa")
+        put(cache, B, b"bbbb")
+        reservation = cache.reserve(6)
+        self.assertEqual([key for key, _ in cache.entries()], [B])
+        self.assertEqual(cache.reserved, 6)
+        put(cache, C, b"cc")
+        self.assertEqual([key for key, _ in cache.entries()], [C])
+        reservation.release()
+        reservation.release()
+        self.assertEqual(cache.reserved, 0)
+
+    def test_empty_directories_pruned(self) -> None:
+        """Evicting a directory's last file removes the empty directories."""
+        cache, _ = self.make_cache(self, max_size=4)
+        put(cache, C, b"cccc")
+        put(cache, A, b"aaaa")
+        self.assertFalse(cache.path_for(C).parent().exists())
+        self.assertTrue(cache.path_for(A).exists())
+
+    def test_no_budget(self) -> None:
+        """Without a budget nothing is evicted."""
+        cache, _ = self.make_cache(self)
+        for segments in (A, B, C):
+            put(cache, segments, b"x" * 1000)
+        self.assertEqual(cache.total_size, 3000)
+        self.assertEqual(cache.evictions, 0)
+
+
+class AreaTests(SynchronousTestCase, _CacheTestMixin):
+    """
+    :meth:`FileCache.area` and :func:`write_atomically`.
+    """
+
+    def test_area(self) -> None:
+        """An area is a directory under the root, created on demand."""
+        cache, _ = self.make_cache(self)
+        pages = cache.area("pages")
+        self.assertEqual(pages, cache.root.child("pages"))
+        self.assertTrue(pages.isdir())
+
+    def test_reserved_area_names(self) -> None:
+        """The cache's own directories and unsafe names are not areas."""
+        cache, _ = self.make_cache(self)
+        for name in ("files", "tmp", "..", ".x", "a/b"):
+            self.assertRaises(ValueError, cache.area, name)
+
+    def test_write_atomically(self) -> None:
+        """Writing atomically replaces the content and leaves no temporary file."""
+        cache, _ = self.make_cache(self)
+        target = cache.area("pages").child("x")
+        write_atomically(target, b"one")
+        write_atomically(target, b"two")
+        self.assertEqual(target.getContent(), b"two")
+        self.assertEqual(target.parent().listdir(), ["x"])

@@ -1,0 +1,259 @@
+"""
+The ``pypiproxy`` command.
+
+``pypiproxy serve [options]`` runs the same service as
+``twistd -n pypiproxy [options]``, in the foreground, logging to standard
+output.  ``pypiproxy analyze PROJECT`` shows a project's dependency tree with
+download sizes and what ``--dummy`` projects would save.  ``pypiproxy passwd
+FILE USER`` adds a user to an upload users file or changes their password.
+``pypiproxy warm -r requirements.txt`` fills the cache for an offline proxy
+(``serve --offline``); ``pypiproxy export DIR`` writes the cache as a static
+index (see ``docs/offline.md``).  ``pypiproxy cache list|stats|purge|verify``
+works on the cache directory (see ``docs/configuration.md``).
+"""
+
+from __future__ import annotations
+
+import getpass
+import sys
+from collections.abc import Callable, Sequence
+from typing import IO
+
+from twisted.application.service import IService
+from twisted.internet.defer import Deferred
+from twisted.python import usage
+
+from twisted_pypi import __version__
+from twisted_pypi.app.cachecli import CacheOptions
+from twisted_pypi.app.tap import Options as ServeOptions
+from twisted_pypi.mirror.export import ExportOptions
+from twisted_pypi.mirror.warm import WarmOptions
+from twisted_pypi.resolve.analyze import AnalyzeOptions
+from twisted_pypi.upload import users
+
+
+class PasswdOptions(usage.Options):
+    """
+    ``pypiproxy passwd FILE USER``.
+    """
+
+    synopsis = "[options] FILE USER"
+    longdesc = (
+        "Add USER to the upload users FILE, or change their password, with a "
+        "bcrypt hash. The password is asked for twice, or read from standard "
+        "input with --password-stdin."
+    )
+    optFlags = [
+        ["password-stdin", None, "Read the password (one line) from standard input."]
+    ]
+    optParameters = [
+        ["rounds", None, users.DEFAULT_ROUNDS, "The bcrypt cost, 4 to 31.", int],
+    ]
+
+    def parseArgs(self, *args: str) -> None:
+        """
+        The users file and the user name.
+        """
+        if len(args) != 2:
+            raise usage.UsageError("expected two arguments: FILE USER")
+        file, user = args
+        if not users.is_valid_user(user):
+            raise usage.UsageError(
+                f"{user!r} is not a valid user name: no spaces or colons,"
+                " and it may not start with '#'"
+            )
+        self["file"] = file
+        self["user"] = user
+
+    def postOptions(self) -> None:
+        if not 4 <= self["rounds"] <= 31:
+            raise usage.UsageError("--rounds must be between 4 and 31")
+
+
+class Options(usage.Options):
+    """
+    The ``pypiproxy`` command line.
+    """
+
+    synopsis = "pypiproxy <command> [options]"
+    longdesc = (
+        "twisted-pypi: a caching proxy for Python package indexes. "
+        "'pypiproxy serve --help' lists the proxy's options."
+    )
+    subCommands = [
+        ["serve", None, ServeOptions, "Run the proxy in the foreground."],
+        [
+            "analyze",
+            None,
+            AnalyzeOptions,
+            "Show a project's dependencies, their sizes and what dummies save.",
+        ],
+        [
+            "passwd",
+            None,
+            PasswdOptions,
+            "Add a user to an upload users file, or change their password.",
+        ],
+        [
+            "warm",
+            None,
+            WarmOptions,
+            "Put into the cache everything installing some requirements needs.",
+        ],
+        [
+            "export",
+            None,
+            ExportOptions,
+            "Write the cache as a static index (HTML and JSON pages, files).",
+        ],
+        [
+            "cache",
+            None,
+            CacheOptions,
+            "List, count, purge or verify what the cache directory holds.",
+        ],
+    ]
+
+    def opt_version(self) -> None:
+        """
+        Print the version and exit.
+        """
+        print(f"twisted-pypi {__version__}")
+        sys.exit(0)
+
+    def postOptions(self) -> None:
+        if self.subCommand is None:
+            raise usage.UsageError("a command is required, e.g. 'pypiproxy serve'")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """
+    Run the ``pypiproxy`` command.
+
+    :param argv: The arguments, without the program name; ``sys.argv[1:]``
+        when ``None``.
+    """
+    options = Options()
+    try:
+        options.parseOptions(list(sys.argv[1:] if argv is None else argv))
+    except usage.UsageError as e:
+        sys.stderr.write(f"{options}\npypiproxy: error: {e}\n")
+        raise SystemExit(2) from None
+    if options.subCommand == "serve":
+        serve(options.subOptions)
+    elif options.subCommand == "analyze":
+        analyze(options.subOptions)
+    elif options.subCommand == "passwd":
+        raise SystemExit(passwd(options.subOptions))
+    elif options.subCommand == "warm":
+        warm(options.subOptions)
+    elif options.subCommand == "export":
+        export(options.subOptions)
+    elif options.subCommand == "cache":
+        from twisted_pypi.app.cachecli import run
+
+        raise SystemExit(run(options.subOptions))
+
+
+def analyze(options: AnalyzeOptions) -> None:
+    """
+    Run ``pypiproxy analyze`` and exit: 0 on success, 1 if the resolution
+    failed.
+
+    :param options: Parsed ``analyze`` options.
+    """
+    from twisted.internet.task import react
+
+    from twisted_pypi.resolve.analyze import main
+
+    react(main, [options])
+
+
+def warm(options: WarmOptions) -> None:
+    """
+    Run ``pypiproxy warm`` and exit: 0 on success, 1 if anything could not
+    be resolved or fetched.
+
+    :param options: Parsed ``warm`` options.
+    """
+    from twisted.internet.task import react
+
+    from twisted_pypi.mirror.warm import main
+
+    react(main, [options])
+
+
+def export(options: ExportOptions) -> None:
+    """
+    Run ``pypiproxy export`` and exit: 0 on success, 1 on failure.
+
+    :param options: Parsed ``export`` options.
+    """
+    from twisted.internet.task import react
+
+    from twisted_pypi.mirror.export import main
+
+    react(main, [options])
+
+
+def serve(options: ServeOptions) -> None:
+    """
+    Run the proxy service until interrupted, logging to standard output.
+
+    :param options: Parsed ``serve`` options.
+    """
+    from twisted.internet import reactor
+    from twisted.logger import globalLogBeginner, textFileLogObserver
+
+    from twisted_pypi.app.service import make_service
+
+    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
+    service: IService = make_service(options["config"], reactor)
+
+    def start() -> None:
+        try:
+            service.startService()
+        except Exception:
+            reactor.stop()
+            raise
+
+    def stop() -> Deferred[None] | None:
+        return service.stopService()  # type: ignore[no-any-return]
+
+    reactor.callWhenRunning(start)
+    reactor.addSystemEventTrigger("before", "shutdown", stop)
+    reactor.run()
+
+
+def passwd(
+    options: PasswdOptions,
+    *,
+    stdin: IO[str] | None = None,
+    ask: Callable[[str], str] = getpass.getpass,
+    err: IO[str] | None = None,
+) -> int:
+    """
+    Run ``pypiproxy passwd``.
+
+    :param options: The parsed options.
+    :param stdin: Where ``--password-stdin`` reads; ``sys.stdin`` by default.
+    :param ask: Prompts for a password without echoing it.
+    :param err: Where messages go; ``sys.stderr`` by default.
+    :return: The exit code.
+    """
+    err = err or sys.stderr
+    if options["password-stdin"]:
+        password = (stdin or sys.stdin).readline().rstrip("\r\n")
+    else:
+        password = ask(f"Password for {options['user']}: ")
+        if ask("Again: ") != password:
+            err.write("pypiproxy passwd: the passwords do not match\n")
+            return 1
+    try:
+        hashed = users.hash_password(password, options["rounds"])
+        users.set_password(options["file"], options["user"], hashed)
+    except (ValueError, OSError) as e:
+        err.write(f"pypiproxy passwd: {e}\n")
+        return 1
+    err.write(f"Set the password of {options['user']} in {options['file']}\n")
+    return 0

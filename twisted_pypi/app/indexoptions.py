@@ -1,0 +1,149 @@
+"""
+Parsing the options that name package sources: ``--index``, ``--local``,
+``--route`` and ``--merge``.
+
+Every parser raises :class:`ValueError` with a message fit for a user.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import unquote, urlsplit, urlunsplit
+
+from twisted_pypi.core.config import (
+    IndexConfig,
+    LocalConfig,
+    index_name_for,
+    parse_http_url,
+    parse_seconds,
+)
+from twisted_pypi.core.names import is_valid_project_name, normalize
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
+
+#: How ``--index`` is written, for error messages.
+INDEX_SYNTAX = "[NAME=]URL[,ttl=SECONDS][,auth=USER:PASSWORD|,auth=@FILE]"
+
+
+def check_name(name: str, what: str) -> str:
+    """
+    A source name: letters, digits, ``.``, ``_``, ``:`` and ``-``, starting
+    with a letter or digit (it appears in URLs and cache paths).
+
+    :param name: The name as given.
+    :param what: The option, for the message.
+    """
+    if not _NAME.match(name):
+        raise ValueError(
+            f"{what}: {name!r} is not a valid name (use letters, digits, "
+            "'.', '_', ':' and '-', starting with a letter or digit)"
+        )
+    return name
+
+
+def parse_index(text: str, default_ttl: float) -> IndexConfig:
+    """
+    An ``--index`` value: ``[NAME=]URL[,ttl=SECONDS][,auth=USER:PASSWORD]``.
+
+    ``auth=@FILE`` reads ``USER:PASSWORD`` from a file, keeping the secret off
+    the command line; credentials in the URL (``https://u:p@host/``) work too
+    and are removed from the URL.
+
+    :param text: The option value.
+    :param default_ttl: The TTL when none is given.
+    """
+    first, *settings = text.split(",")
+    name = None
+    head, sep, rest = first.partition("=")
+    if sep and "/" not in head and ":" not in head:
+        name, first = check_name(head, "--index"), rest
+    url = parse_http_url(first, "--index")
+    parts = urlsplit(url)
+    username = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else None
+    if password is not None and username is None:
+        # Never keep a secret in the URL (it is shown and logged).
+        raise ValueError("--index: credentials in the URL need a user (USER:PASSWORD@)")
+    if "@" in parts.netloc:
+        netloc = parts.hostname or ""
+        if ":" in netloc:
+            netloc = f"[{netloc}]"
+        if parts.port:
+            netloc = f"{netloc}:{parts.port}"
+        url = urlunsplit(parts._replace(netloc=netloc))
+    ttl = default_ttl
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        key = key.strip()
+        if not sep:
+            raise ValueError(
+                f"--index: {setting!r} is not KEY=VALUE; use {INDEX_SYNTAX}"
+            )
+        if key == "ttl":
+            ttl = parse_seconds(value)
+        elif key == "auth":
+            username, password = _credentials(value)
+        else:
+            raise ValueError(f"--index: unknown setting {key!r}; use {INDEX_SYNTAX}")
+    return IndexConfig(
+        name=name or index_name_for(url),
+        url=url,
+        ttl=ttl,
+        username=username,
+        password=password,
+    )
+
+
+def _credentials(value: str) -> tuple[str, str]:
+    if value.startswith("@"):
+        try:
+            with open(value[1:], encoding="utf-8") as f:
+                value = f.read().strip()
+        except OSError as e:
+            raise ValueError(f"--index: cannot read credentials: {e}") from None
+    user, sep, password = value.partition(":")
+    if not sep or not user:
+        raise ValueError("--index: auth must be USER:PASSWORD (or @FILE holding it)")
+    return user, password
+
+
+def parse_local(text: str) -> LocalConfig:
+    """
+    A ``--local`` value: ``NAME=DIR``, an existing directory.
+
+    :param text: The option value.
+    """
+    name, sep, path = text.partition("=")
+    if not sep or not path:
+        raise ValueError(f"--local {text!r}: use NAME=DIR")
+    check_name(name, "--local")
+    path = os.path.abspath(os.path.expanduser(path))
+    if not os.path.isdir(path):
+        raise ValueError(f"--local {text!r}: {path!r} is not a directory")
+    return LocalConfig(name, path)
+
+
+def parse_route(text: str) -> tuple[str, str]:
+    """
+    A ``--route`` value: ``PROJECT=NAME``.
+
+    :param text: The option value.
+    :return: The normalized project and the source name.
+    """
+    project, sep, name = text.partition("=")
+    if not sep or not is_valid_project_name(project.strip()):
+        raise ValueError(f"--route {text!r}: use PROJECT=INDEX-NAME")
+    return normalize(project.strip()), check_name(name.strip(), "--route")
+
+
+def parse_project(text: str, what: str) -> str:
+    """
+    A project name option value, normalized.
+
+    :param text: The option value.
+    :param what: The option, for the message.
+    """
+    if not is_valid_project_name(text.strip()):
+        raise ValueError(f"{what}: {text!r} is not a valid project name")
+    return normalize(text.strip())

@@ -1,0 +1,348 @@
+"""
+Command-line options and the service maker for ``twistd pypiproxy`` (and
+``pypiproxy serve``, which takes the same options).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import platformdirs
+from twisted.application.service import IService
+from twisted.internet.endpoints import serverFromString
+from twisted.python import usage
+
+from twisted_pypi.app.configfile import settings_arguments
+from twisted_pypi.app.indexoptions import (
+    parse_index,
+    parse_local,
+    parse_project,
+    parse_route,
+)
+from twisted_pypi.core.config import (
+    DEFAULT_INDEX,
+    ProxyConfig,
+    parse_http_url,
+    parse_seconds,
+    parse_size,
+)
+from twisted_pypi.core.dummyspec import parse_dummy_spec
+from twisted_pypi.web.accesslog import check_access_log
+from twisted_pypi.web.cachecontrol import read_admin_token
+
+
+def default_cache_dir() -> str:
+    """
+    The user's cache directory for the proxy, such as
+    ``~/.cache/twisted-pypi`` on Linux.
+    """
+    return platformdirs.user_cache_dir("twisted-pypi", appauthor=False)
+
+
+class Options(usage.Options):
+    """
+    Options of the proxy service.
+    """
+
+    synopsis = "[options]"
+    longdesc = (
+        "A caching proxy for Python package indexes: point pip, uv, poetry or "
+        "pdm at http://HOST:PORT/simple/. Uncached files are downloaded once and "
+        "streamed to every waiting client while they are saved."
+    )
+
+    optFlags = [
+        [
+            "offline",
+            None,
+            "Make no outbound connection: serve only the pages and files in the "
+            "cache (fill it with 'pypiproxy warm').",
+        ],
+    ]
+
+    optParameters = [
+        [
+            "cache-dir",
+            None,
+            None,
+            "Directory for cached pages and files [default: the user's cache "
+            "directory, e.g. ~/.cache/twisted-pypi].",
+        ],
+        [
+            "cache-size",
+            None,
+            None,
+            "The most the file cache may hold, e.g. 500M or 20G [default: unlimited].",
+            parse_size,
+        ],
+        [
+            "index-ttl",
+            None,
+            600.0,
+            "Seconds a cached index page stays fresh.",
+            parse_seconds,
+        ],
+        [
+            "base-url",
+            None,
+            None,
+            "The proxy's external URL when it sits behind another server, e.g. "
+            "https://pypi.example.com/ [default: links are relative].",
+        ],
+        [
+            "upload-users",
+            None,
+            None,
+            "A file of user:bcrypt-hash lines (see 'pypiproxy passwd'); turns on "
+            "uploads (twine, uv publish) to the local indexes at /upload/NAME/.",
+        ],
+        [
+            "max-upload-size",
+            None,
+            100 << 20,
+            "The largest file an upload may carry, e.g. 100M.",
+            parse_size,
+        ],
+        [
+            "timeout",
+            None,
+            10.0,
+            "Seconds to wait for an upstream to connect and answer.",
+            parse_seconds,
+        ],
+        [
+            "idle-timeout",
+            None,
+            30.0,
+            "Seconds an upstream download may stay silent before it is abandoned.",
+            parse_seconds,
+        ],
+        [
+            "admin-token",
+            None,
+            None,
+            "Turn on cache control over HTTP (DELETE under /-/cache/) for "
+            "requests that carry this token (Authorization: Bearer TOKEN); "
+            "@FILE reads the token from a file [default: off].",
+        ],
+        [
+            "access-log",
+            None,
+            None,
+            "Append one line per request to this file, in the Combined Log "
+            "Format [default: none].",
+        ],
+    ]
+
+    #: Where ``PYPIPROXY_*`` settings are read from (tests replace it).
+    environ: Mapping[str, str] = os.environ
+
+    def __init__(self) -> None:
+        super().__init__()
+        self["listen"] = []
+        self["index"] = []
+        self["dummy"] = {}
+        self["local"] = []
+        self["route"] = {}
+        self["merge"] = set()
+
+    def opt_config(self, path: str) -> None:
+        """
+        Read settings from this TOML file (keys named like the options, e.g.
+        cache-dir = "/var/cache/twisted-pypi"); PYPIPROXY_* environment
+        variables win over it, and options win over both (see
+        docs/configuration.md).
+        """
+        self["config-file"] = path
+
+    def parseOptions(self, options: Sequence[str] | None = None) -> None:
+        """
+        Parse the settings of the ``--config`` file and of the environment,
+        then ``options`` (the command line, which wins).
+
+        :param options: The arguments; ``sys.argv[1:]`` when ``None``.
+        """
+        argv = list(sys.argv[1:] if options is None else options)
+        super().parseOptions([*settings_arguments(self, argv, self.environ), *argv])
+
+    def opt_listen(self, description: str) -> None:
+        """
+        A Twisted server endpoint to listen on, e.g. tcp:8080,
+        tcp:8443:interface=0.0.0.0, ssl:8443:privateKey=key.pem, unix:/run/p.sock
+        (repeatable) [default: tcp:8080].
+        """
+        try:
+            # Parsing builds the endpoint object without listening.
+            serverFromString(_NO_REACTOR, description)
+        except (ValueError, KeyError, TypeError, OSError) as e:
+            raise usage.UsageError(
+                f"--listen {description!r} is not a valid endpoint: {e}"
+            ) from None
+        self["listen"].append(description)
+
+    def opt_index(self, spec: str) -> None:
+        """
+        An upstream simple index, [NAME=]URL[,ttl=SECONDS][,auth=USER:PASSWORD
+        or auth=@FILE] (repeatable; the order given is the priority)
+        [default: https://pypi.org/simple/].
+        """
+        self["index"].append(spec)
+
+    def opt_local(self, spec: str) -> None:
+        """
+        A directory of wheels and sdists served as an index of its own,
+        NAME=DIR (repeatable); local indexes rank above remote ones.
+        """
+        try:
+            self["local"].append(parse_local(spec))
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+
+    def opt_route(self, spec: str) -> None:
+        """
+        PROJECT=NAME: that project comes from that index only (repeatable).
+        """
+        try:
+            project, name = parse_route(spec)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+        self["route"][project] = name
+
+    def opt_merge(self, project: str) -> None:
+        """
+        Merge the files of every index that has PROJECT (repeatable); the
+        first index wins when two offer the same filename.
+        """
+        try:
+            self["merge"].add(parse_project(project, "--merge"))
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+
+    def opt_dummy(self, spec: str) -> None:
+        """
+        Serve tiny generated wheels instead of a project (repeatable):
+        NAME (every version the upstream lists), NAME==V1,V2 (only those;
+        needs no upstream), with :stub for an importable module that
+        explains itself (default :absent, no module) and :module=NAME where
+        the import name differs, e.g. torch, tensorflow==2.16.1,
+        opencv-python:stub.
+        """
+        try:
+            parsed = parse_dummy_spec(spec)
+        except ValueError as e:
+            raise usage.UsageError(f"--dummy: {e}") from None
+        if parsed.project in self["dummy"]:
+            raise usage.UsageError(f"--dummy {parsed.project} is given twice")
+        self["dummy"][parsed.project] = parsed
+
+    def postOptions(self) -> None:
+        base_url = self["base-url"]
+        if base_url is not None:
+            try:
+                base_url = parse_http_url(base_url, "--base-url")
+            except ValueError as e:
+                raise usage.UsageError(str(e)) from None
+        cache_dir = os.path.abspath(
+            os.path.expanduser(self["cache-dir"] or default_cache_dir())
+        )
+        _check_cache_dir(cache_dir)
+        try:
+            indexes = [
+                parse_index(spec, self["index-ttl"])
+                for spec in self["index"] or [DEFAULT_INDEX]
+            ]
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+        names = [i.name for i in indexes] + [local.name for local in self["local"]]
+        for name in names:
+            if names.count(name) > 1:
+                raise usage.UsageError(
+                    f"the index name {name!r} is used twice: name each index "
+                    "with NAME=URL"
+                )
+        for project, name in self["route"].items():
+            if name not in names:
+                raise usage.UsageError(
+                    f"--route {project}={name}: there is no index named {name!r} "
+                    f"(the indexes are: {', '.join(names)})"
+                )
+        try:
+            token = self["admin-token"]
+            admin_token = read_admin_token(token) if token is not None else None
+            access_log = self["access-log"]
+            access_log = check_access_log(access_log) if access_log else None
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
+        upload_users = self["upload-users"]
+        if upload_users is not None:
+            if not self["local"]:
+                raise usage.UsageError(
+                    "--upload-users needs a --local NAME=DIR to upload to"
+                )
+            upload_users = os.path.abspath(os.path.expanduser(upload_users))
+            from twisted_pypi.upload.users import load_users
+
+            try:
+                load_users(upload_users)
+            except ValueError as e:
+                raise usage.UsageError(f"--upload-users: {e}") from None
+        self["config"] = ProxyConfig(
+            listen=tuple(self["listen"] or ["tcp:8080"]),
+            indexes=tuple(indexes),
+            locals=tuple(self["local"]),
+            routes=dict(self["route"]),
+            merge=frozenset(self["merge"]),
+            upload_users=upload_users,
+            max_upload_size=self["max-upload-size"],
+            cache_dir=cache_dir,
+            cache_size=self["cache-size"],
+            base_url=base_url,
+            connect_timeout=self["timeout"] or 10.0,
+            idle_timeout=self["idle-timeout"] or 30.0,
+            dummies=tuple(self["dummy"].values()),
+            offline=bool(self["offline"]),
+            admin_token=admin_token,
+            access_log=access_log,
+        )
+
+
+class _NoReactor:
+    """
+    Stands in for a reactor while endpoint strings are only being parsed.
+    """
+
+
+_NO_REACTOR: Any = _NoReactor()
+
+
+def _check_cache_dir(path: str) -> None:
+    """
+    Refuse a cache directory that is a file or cannot be created or written.
+    """
+    existing = path
+    while not os.path.exists(existing):
+        parent = os.path.dirname(existing)
+        if parent == existing:
+            break
+        existing = parent
+    if not os.path.isdir(existing):
+        raise usage.UsageError(f"--cache-dir {path!r}: {existing!r} is not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise usage.UsageError(f"--cache-dir {path!r}: {existing!r} is not writable")
+
+
+def makeService(options: Options) -> IService:
+    """
+    Build the proxy service from parsed options (the twistd plugin entry
+    point).
+
+    :param options: Parsed :class:`Options`.
+    """
+    from twisted.internet import reactor
+
+    from twisted_pypi.app.service import make_service
+
+    return make_service(options["config"], reactor)

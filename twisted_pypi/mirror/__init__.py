@@ -1,0 +1,4 @@
+"""
+The offline mirror: ``pypiproxy warm`` fills the cache, ``pypiproxy export``
+writes a static tree.
+"""

@@ -1,0 +1,329 @@
+# -*- test-case-name: tests.mirror.test_warm -*-
+"""
+Filling the proxy's cache from outside a request: the pages, metadata and
+files that ``pypiproxy warm`` fetches, through the same page caches,
+router, :class:`~twisted_pypi.files.download.Downloads` and
+:class:`~twisted_pypi.storage.filecache.FileCache` as the proxy (so hashes are checked,
+nothing partial is kept, and files are committed with an atomic rename that a
+proxy running on the same cache directory sees at once).
+
+The file cache here has no size limit and never evicts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from attrs import frozen
+from twisted.internet.defer import Deferred, DeferredSemaphore
+from twisted.python.filepath import FilePath
+
+from twisted_pypi.app.service import UpstreamClients, make_page_caches, thread_runner
+from twisted_pypi.core.config import ProxyConfig
+from twisted_pypi.core.links import local_segments
+from twisted_pypi.core.lookup import Lookup
+from twisted_pypi.core.metadata import (
+    MetadataError,
+    metadata_from_sdist,
+    metadata_from_wheel,
+)
+from twisted_pypi.core.model import DistFile
+from twisted_pypi.core.names import project_of_filename
+from twisted_pypi.core.sizes import format_size
+from twisted_pypi.files.download import DownloadError, Downloads, FileSpec
+from twisted_pypi.resolve.metadata import CachedMetadataSource
+from twisted_pypi.resolve.resolver import Pin
+from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
+from twisted_pypi.sources.offline import metadata_segments
+from twisted_pypi.sources.router import Router
+from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.upstream.client import UpstreamError
+
+Key = tuple[str, ...]
+
+
+class FetchFailed(Exception):
+    """
+    A file could not be fetched into the cache; the message says which and
+    why.
+    """
+
+
+@frozen
+class LocalPlace:
+    """
+    Where a local index keeps a file.
+
+    :ivar index: The local index.
+    :ivar filename: The file's name.
+    """
+
+    index: LocalIndex
+    filename: str
+
+    @property
+    def path(self) -> FilePath[str]:
+        """The file."""
+        return FilePath(os.path.join(self.index.directory, self.filename))
+
+
+def file_spec(dist: DistFile, segments: Key) -> FileSpec:
+    """
+    What to download for a listed file.
+
+    :param dist: The file, as its page lists it.
+    :param segments: Its place in the cache.
+    """
+    return FileSpec(dist.url, segments, dist.size, dist.hashes)
+
+
+def metadata_spec(dist: DistFile, segments: Key) -> FileSpec:
+    """
+    What to download for a listed file's ``.metadata``.
+
+    :param dist: The file, as its page lists it (with core metadata).
+    :param segments: The file's place in the cache.
+    """
+    hashes = dist.core_metadata if isinstance(dist.core_metadata, Mapping) else {}
+    return FileSpec(dist.url + ".metadata", metadata_segments(segments), None, hashes)
+
+
+class CacheFiller:
+    """
+    Fetches pages, metadata and files into the cache for ``warm``.
+
+    :ivar cache: The file cache.
+    :ivar run: Runs blocking work in the reactor's thread pool.
+    :ivar say: Told about every file fetched.
+    :ivar metadata: The resolver's metadata source.
+    :ivar fetched: How many files were downloaded.
+    :ivar fetched_bytes: How many bytes they hold.
+    :ivar cached: How many files asked for were cached already.
+    :ivar problems: What could not be fetched, one sentence each.
+    :ivar notes: What could not be fetched but is not needed.
+    """
+
+    def __init__(
+        self,
+        config: ProxyConfig,
+        reactor: Any,
+        clients: UpstreamClients,
+        say: Callable[[str], object],
+        concurrency: int = 4,
+    ) -> None:
+        """
+        :param config: The indexes, routes and cache directory.
+        :param reactor: The running reactor.
+        :param clients: Talk to the upstreams.
+        :param say: Told about every file fetched.
+        :param concurrency: How many files :meth:`fetch_pin` downloads at
+            once.
+        """
+        self.cache = FileCache(FilePath(config.cache_dir), None, reactor)
+        self.run = thread_runner(reactor)
+        self._pages = make_page_caches(
+            config, clients.pages, reactor, self.cache, self.run
+        )
+        self._locals = {
+            c.name: LocalIndex(c, config.base_url, run=self.run) for c in config.locals
+        }
+        self._router = Router(
+            [*self._locals.values(), *self._pages],
+            config.routes,
+            config.merge,
+            config.base_url,
+        )
+        self._downloads = Downloads(
+            self.cache,
+            clients.fetch,
+            reactor,
+            idle_timeout=config.idle_timeout,
+            chunk_size=256 * 1024,
+        )
+        self._limit = DeferredSemaphore(concurrency)
+        self.say = say
+        self.fetched = 0
+        self.fetched_bytes = 0
+        self.cached = 0
+        self.problems: list[str] = []
+        self.notes: list[str] = []
+        self._counted: set[Key] = set()
+        self.metadata = WarmMetadataSource(self)
+
+    def describe_totals(self) -> str:
+        """``3 files fetched (1.2 MiB), 4 already cached``."""
+        return (
+            f"{self.fetched} file{'s' if self.fetched != 1 else ''} fetched"
+            f" ({format_size(self.fetched_bytes)}), {self.cached} already cached"
+        )
+
+    def page(self, project: str) -> Deferred[Lookup]:
+        """
+        A project's page, as the proxy's router finds it (and caches it).
+
+        :param project: The normalized project name.
+        """
+        return self._router.get_project(project)
+
+    async def locate(self, dist: DistFile) -> Key | LocalPlace | None:
+        """
+        Where a file a page listed lives: its place in the cache (named by
+        the first remote index whose cached page lists it), a local index,
+        or ``None`` when no index lists it.
+
+        :param dist: The file.
+        """
+        if dist.url.startswith(LOCAL_PREFIX + ":"):
+            name, _, filename = dist.url[len(LOCAL_PREFIX) + 1 :].partition("/")
+            local = self._locals.get(name)
+            return LocalPlace(local, filename) if local is not None else None
+        project = project_of_filename(dist.filename)
+        if project is None:
+            return None
+        for pages in self._pages:
+            segments = local_segments(pages.index.name, dist.url)
+            if segments is None:
+                continue
+            entry = await pages.cached_project(project)
+            if entry is not None and entry.file_at(segments) is not None:
+                return segments
+        return None
+
+    async def fetch(self, spec: FileSpec) -> FilePath[str]:
+        """
+        A file in the cache, downloaded unless it is there already (one
+        download per file however many ask).
+
+        :param spec: The file.
+        :raises FetchFailed: If it could not be downloaded.
+        """
+        path = self.cache.lookup(spec.segments)
+        if path is not None:
+            if spec.segments not in self._counted:
+                self._counted.add(spec.segments)
+                self.cached += 1
+            return path
+        download = self._downloads.start_or_join(spec)
+        try:
+            path = await download.when_done()
+        except (UpstreamError, DownloadError) as e:
+            raise FetchFailed(f"could not fetch {spec.url}: {e}") from None
+        if spec.segments not in self._counted:
+            self._counted.add(spec.segments)
+            self.fetched += 1
+            self.fetched_bytes += download.written
+            self.say(
+                f"fetched {spec.segments[-1]} ({format_size(download.written)});"
+                f" {self.describe_totals()}"
+            )
+        return path
+
+    def fetch_pin(self, pin: Pin) -> Deferred[FilePath[str] | None]:
+        """
+        Fetch a pinned project's file and its ``.metadata``, waiting for a
+        free download slot first.  Failures are added to :attr:`problems`.
+
+        :param pin: The project's pin.
+        :return: Fires with the file (``None`` for a dummy, or if it could
+            not be fetched); never fails.
+        """
+        return self._limit.run(lambda: Deferred.fromCoroutine(self._pin(pin)))
+
+    async def _pin(self, pin: Pin) -> FilePath[str] | None:
+        """Fetch a pin's files (see :meth:`fetch_pin`)."""
+        dist = pin.dist
+        if dist is None:
+            return None
+        place = await self.locate(dist)
+        if isinstance(place, LocalPlace):
+            return place.path
+        if place is None:
+            self.problems.append(f"{dist.filename}: no index lists it")
+            return None
+        if dist.core_metadata:
+            try:
+                await self.fetch(metadata_spec(dist, place))
+            except FetchFailed as e:
+                # Offline, the page then offers no core metadata for the file,
+                # and installers read it from the file itself.
+                self.notes.append(f"{e} (installers will read the file instead)")
+        try:
+            return await self.fetch(file_spec(dist, place))
+        except FetchFailed as e:
+            self.problems.append(str(e))
+            return None
+
+
+@frozen
+class WarmMetadataSource:
+    """
+    Core metadata for the resolver: from the cache when it holds the
+    ``.metadata`` or the wheel, else downloaded into the cache first (the
+    ``.metadata`` when the index offers one, else the file itself).
+
+    :ivar filler: Knows the indexes and fetches.
+    """
+
+    filler: CacheFiller
+
+    async def metadata(self, dist: DistFile) -> bytes:
+        """
+        ``dist``'s core metadata.
+
+        :param dist: A file a page listed.
+        :raises MetadataError: If it cannot be had.
+        """
+        place = await self.filler.locate(dist)
+        if isinstance(place, LocalPlace):
+            local = await place.index.file(place.filename)
+            if local is None or local.metadata is None:
+                raise MetadataError(f"{dist.filename} has no readable metadata")
+            return local.metadata
+        if place is None:
+            raise MetadataError(f"{dist.filename}: no index lists it")
+        fetching = _Downloading(self.filler, place)
+        cached = CachedMetadataSource(self.filler.cache, place[0], fetching)
+        return await cached.metadata(dist)
+
+
+@frozen
+class _Downloading:
+    """
+    Metadata the cache lacks, downloaded into it and read from there.
+
+    :ivar filler: Fetches.
+    :ivar segments: The file's place in the cache.
+    """
+
+    filler: CacheFiller
+    segments: Key
+
+    async def metadata(self, dist: DistFile) -> bytes:
+        """
+        The ``.metadata`` if the index offers it and has it, else the
+        metadata inside the file.
+
+        :param dist: The file.
+        """
+        if dist.core_metadata:
+            try:
+                path = await self.filler.fetch(metadata_spec(dist, self.segments))
+                return path.getContent()
+            except FetchFailed:
+                pass  # as installers do: fall back to the file itself
+        try:
+            path = await self.filler.fetch(file_spec(dist, self.segments))
+        except FetchFailed as e:
+            raise MetadataError(str(e)) from None
+        data: bytes = await self.filler.run(lambda: _read_metadata(path, dist))
+        return data
+
+
+def _read_metadata(path: FilePath[str], dist: DistFile) -> bytes:
+    """The metadata in a cached wheel or sdist (blocking)."""
+    if dist.filename.endswith(".whl"):
+        with path.open() as wheel:
+            return metadata_from_wheel(wheel, dist.filename)
+    return metadata_from_sdist(path.getContent(), dist.filename)

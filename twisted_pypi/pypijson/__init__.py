@@ -1,0 +1,3 @@
+"""
+The PyPI JSON API (``/pypi/<project>/json``) cache.
+"""

@@ -1,0 +1,4 @@
+"""
+Dependency resolution over the index: targets, candidates, core metadata, and
+``pypiproxy analyze``.
+"""

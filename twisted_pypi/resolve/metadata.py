@@ -1,0 +1,162 @@
+# -*- test-case-name: tests.resolve.test_metadata -*-
+"""
+The core metadata of distribution files, which is where a resolver learns a
+candidate's dependencies.
+
+:class:`IndexMetadataSource` fetches it from an index: the PEP 658
+``<file>.metadata`` when the page advertises one (its hash checked), else the
+file itself, within a size cap, reading ``*.dist-info/METADATA`` from a wheel
+or ``PKG-INFO`` from an sdist.  :func:`parse_dependencies` turns the bytes into
+requirements, and says when an sdist's are not to be trusted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from attrs import frozen
+from twisted.internet.interfaces import IReactorTime
+
+from twisted_pypi.core.links import local_segments
+from twisted_pypi.core.metadata import (
+    MAX_DOWNLOAD_SIZE,
+    MAX_METADATA_SIZE,
+    MetadataError,
+    MetadataSource,
+    MetadataUnavailable,
+    check_hashes,
+    metadata_from_sdist,
+    metadata_from_wheel,
+)
+from twisted_pypi.core.model import DistFile
+from twisted_pypi.core.sizes import format_size
+from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.upstream.client import PageClient, UpstreamError, fetch_page
+
+
+@frozen
+class IndexMetadataSource:
+    """
+    Core metadata fetched from where a page's files live.
+
+    :ivar client: The HTTP client (``treq.client.HTTPClient`` or alike).
+    :ivar clock: Drives the timeouts.
+    :ivar connect_timeout: Seconds allowed until the response headers.
+    :ivar idle_timeout: Seconds a body may stay silent.
+    :ivar max_download: The largest file downloaded to read its metadata
+        when no PEP 658 ``.metadata`` is offered.
+    :ivar progress: Told about every file downloaded for its metadata.
+    """
+
+    client: PageClient
+    clock: IReactorTime
+    connect_timeout: float = 10.0
+    idle_timeout: float = 30.0
+    max_download: int = MAX_DOWNLOAD_SIZE
+    progress: Callable[[str], object] | None = None
+
+    async def metadata(self, dist: DistFile) -> bytes:
+        """
+        ``dist``'s metadata: its PEP 658 ``.metadata`` if advertised (and
+        there), else read from the file.
+
+        :param dist: The file.
+        """
+        if dist.core_metadata:
+            data = await self._get(
+                dist.url + ".metadata", MAX_METADATA_SIZE, f"{dist.filename}.metadata"
+            )
+            if data is not None:
+                if isinstance(dist.core_metadata, Mapping):
+                    check_hashes(data, dist.core_metadata, f"{dist.filename}.metadata")
+                return data
+        wheel = dist.filename.endswith(".whl")
+        if dist.size is not None and dist.size > self.max_download:
+            raise MetadataUnavailable(
+                f"{dist.filename} is {format_size(dist.size)}, more than the"
+                f" {format_size(self.max_download)} this tool downloads only to read"
+                " its metadata, and the index offers no PEP 658 metadata for it"
+            )
+        if self.progress is not None:
+            size = "" if dist.size is None else f" ({format_size(dist.size)})"
+            self.progress(f"downloading {dist.filename}{size} to read its metadata")
+        data = await self._get(dist.url, self.max_download, dist.filename)
+        if data is None:
+            raise MetadataError(f"{dist.url} is not found")
+        check_hashes(data, dist.hashes, dist.filename)
+        if wheel:
+            return metadata_from_wheel(data, dist.filename)
+        return metadata_from_sdist(data, dist.filename)
+
+    async def _get(self, url: str, limit: int, what: str) -> bytes | None:
+        """The body at ``url``; ``None`` for a 404 or 410."""
+        try:
+            response = await fetch_page(
+                self.client,
+                self.clock,
+                url,
+                limit=limit,
+                connect_timeout=self.connect_timeout,
+                idle_timeout=self.idle_timeout,
+            )
+        except UpstreamError as e:
+            raise MetadataError(f"could not fetch {what}: {e}") from e
+        if response.status in (404, 410):
+            return None
+        if response.status != 200:
+            raise MetadataError(
+                f"could not fetch {what}: {url} answered {response.status}"
+            )
+        return response.body
+
+
+@frozen
+class CachedMetadataSource:
+    """
+    Metadata from the proxy's file cache when it holds the file's
+    ``.metadata`` (hash checked) or the wheel itself, else from another
+    source: with a warm cache a resolution needs no upstream.
+
+    The cache is only read: nothing is added, touched or evicted.
+
+    :ivar cache: The proxy's file cache.
+    :ivar index_name: The name of the index whose pages list the files.
+    :ivar fallback: Where metadata the cache lacks comes from.
+    """
+
+    cache: FileCache
+    index_name: str
+    fallback: MetadataSource
+
+    async def metadata(self, dist: DistFile) -> bytes:
+        """
+        ``dist``'s metadata, from the cache if it is there.
+
+        :param dist: The file.
+        """
+        cached = self._cached(dist)
+        if cached is not None:
+            return cached
+        return await self.fallback.metadata(dist)
+
+    def _cached(self, dist: DistFile) -> bytes | None:
+        """The metadata from the cache, or ``None`` if it is not there."""
+        segments = local_segments(self.index_name, dist.url)
+        if segments is None:
+            return None
+        if dist.core_metadata:
+            name = segments[-1] + ".metadata"
+            try:
+                data = self.cache.path_for((*segments[:-1], name)).getContent()
+                if isinstance(dist.core_metadata, Mapping):
+                    check_hashes(data, dist.core_metadata, name)
+                return data
+            except (OSError, MetadataError):
+                pass
+        if dist.filename.endswith(".whl"):
+            try:
+                with self.cache.path_for(segments).open() as wheel:
+                    return metadata_from_wheel(wheel, dist.filename)
+            except (OSError, MetadataUnavailable):
+                pass
+        return None

@@ -1,0 +1,353 @@
+# -*- test-case-name: tests.storage.test_cachedir -*-
+"""
+Working on a cache directory directly, for ``pypiproxy cache``: listing,
+counting, purging and verifying what it holds.
+
+It is safe while a proxy runs on the same directory: entries are only ever
+removed, each with one atomic ``os.remove``; partial downloads (``tmp/``) are
+never touched.  A running proxy notices a removed file the next time it is
+asked for it (its file lookup checks the disk) and downloads it again.  Pages
+a running proxy holds in memory stay until they expire; ``DELETE`` under
+``/-/cache/`` drops those too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator, Mapping
+from typing import Literal
+
+from attrs import field, frozen
+from twisted.python.filepath import FilePath
+
+from twisted_pypi.core.links import local_path, local_segments
+from twisted_pypi.core.lookup import LIST_KEY
+from twisted_pypi.core.model import DistFile
+from twisted_pypi.core.names import is_safe_segment, project_of_filename
+from twisted_pypi.core.parse import PageParseError, parse_project_page
+from twisted_pypi.sources.remote import PageStore
+from twisted_pypi.storage.filecache import FILES_DIR, TMP_DIR
+from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
+
+#: The directory of cached pages, under the cache root.
+PAGES_DIR = "pages"
+
+METADATA = ".metadata"
+
+#: The hashes ``verify`` may check, best first.
+_HASHES = ("sha256", "sha512", "sha384", "blake2b", "sha224", "sha1", "md5")
+
+
+@frozen
+class CachedFile:
+    """
+    A complete file in the cache.
+
+    :ivar segments: Its place: ``(index, scheme, host, *path)``.
+    :ivar size: Its size in bytes.
+    """
+
+    segments: tuple[str, ...]
+    size: int
+
+    @property
+    def index(self) -> str:
+        """
+        The name of the index the file came from.
+        """
+        return self.segments[0]
+
+    @property
+    def project(self) -> str | None:
+        """
+        The normalized project of the file (or of the file whose
+        ``.metadata`` it is), or ``None`` for an unexpected name.
+        """
+        name = self.segments[-1]
+        return project_of_filename(name.removesuffix(METADATA))
+
+    @property
+    def path(self) -> str:
+        """
+        Its proxy URL path, ``files/...``.
+        """
+        return local_path(self.segments)
+
+
+@frozen
+class CachedPage:
+    """
+    A cached index page.
+
+    :ivar index: The index's name.
+    :ivar key: The normalized project, or :data:`LIST_KEY` for the list.
+    :ivar fetched_at: When the upstream last confirmed it (seconds since the
+        epoch), or ``None`` if the page cannot be read.
+    """
+
+    index: str
+    key: str
+    fetched_at: float | None
+
+
+@frozen
+class Verdict:
+    """
+    What ``verify`` found about one file.
+
+    :ivar file: The file.
+    :ivar outcome: ``"ok"``, ``"corrupt"`` (deleted) or ``"unverifiable"``
+        (kept).
+    :ivar reason: Why, for the last two.
+    """
+
+    file: CachedFile
+    outcome: Literal["ok", "corrupt", "unverifiable"]
+    reason: str = ""
+
+
+@frozen
+class Purged:
+    """
+    What a purge removed.
+
+    :ivar files: The files.
+    :ivar pages: The pages, as ``(index, key)``.
+    :ivar documents: How many JSON API documents.
+    """
+
+    files: list[CachedFile] = field(factory=list)
+    pages: list[tuple[str, str]] = field(factory=list)
+    documents: int = 0
+
+
+class CacheDir:
+    """
+    A proxy's cache directory, read and changed in place.
+    """
+
+    def __init__(self, root: str) -> None:
+        """
+        :param root: The cache directory (``--cache-dir``).
+        """
+        self.root = FilePath(root)
+        self._pages = PageStore(self.root.child(PAGES_DIR))
+        self._documents = JsonStore(self.root.child(JSON_AREA))
+
+    def files(self) -> list[CachedFile]:
+        """
+        Every complete file, sorted by place.
+        """
+        found = []
+        top = self.root.child(FILES_DIR).path
+        for dirpath, dirnames, filenames in os.walk(top):
+            relative = os.path.relpath(dirpath, top)
+            parents = () if relative == os.curdir else tuple(relative.split(os.sep))
+            dirnames[:] = [d for d in dirnames if is_safe_segment(d)]
+            for name in filenames:
+                segments = (*parents, name)
+                if not is_safe_segment(name) or len(segments) < 4:
+                    continue
+                try:
+                    size = os.lstat(os.path.join(dirpath, name)).st_size
+                except OSError:
+                    continue
+                found.append(CachedFile(segments, size))
+        return sorted(found, key=lambda f: f.segments)
+
+    def indexes(self) -> list[str]:
+        """
+        The names of the indexes that have cached pages.
+        """
+        try:
+            names = os.listdir(self.root.child(PAGES_DIR).path)
+        except OSError:
+            return []
+        return sorted(n for n in names if is_safe_segment(n))
+
+    def pages(self) -> list[CachedPage]:
+        """
+        Every cached page, sorted by index and key.
+        """
+        pages = []
+        for index in self.indexes():
+            for key in self._pages.keys(index):
+                stored = self._pages.load(index, key)
+                fetched = stored.fetched_at if stored is not None else None
+                pages.append(CachedPage(index, key, fetched))
+        return pages
+
+    def partial_downloads(self) -> int:
+        """
+        How many partial downloads ``tmp/`` holds.
+        """
+        try:
+            return len(os.listdir(self.root.child(TMP_DIR).path))
+        except OSError:
+            return 0
+
+    def remove_file(self, file: CachedFile) -> bool:
+        """
+        Delete a cached file, and the directories it leaves empty.
+
+        :return: Whether it was there.
+        """
+        top = self.root.child(FILES_DIR)
+        path = top.preauthChild("/".join(file.segments))
+        try:
+            os.remove(path.path)
+        except FileNotFoundError:
+            return False
+        directory = path.parent()
+        while directory != top:
+            try:
+                os.rmdir(directory.path)
+            except OSError:
+                break
+            directory = directory.parent()
+        return True
+
+    def purge_project(self, project: str) -> Purged:
+        """
+        Delete a project's pages, JSON API documents and files, on every
+        index.
+
+        :param project: The normalized project name.
+        """
+        pages = [(i, project) for i in self.indexes() if self._pages.remove(i, project)]
+        documents = sum(
+            len(self._documents.remove_project(i, project))
+            for i in self._documents.indexes()
+        )
+        files = [
+            f for f in self.files() if f.project == project and self.remove_file(f)
+        ]
+        return Purged(files, pages, documents)
+
+    def purge_lists(self) -> Purged:
+        """
+        Delete the project list of every index.
+        """
+        return Purged(
+            pages=[
+                (i, LIST_KEY) for i in self.indexes() if self._pages.remove(i, LIST_KEY)
+            ]
+        )
+
+    def purge_all(self) -> Purged:
+        """
+        Delete every page, JSON API document and file (not partial downloads).
+        """
+        pages = [
+            (p.index, p.key) for p in self.pages() if self._pages.remove(p.index, p.key)
+        ]
+        documents = 0
+        for index in self._documents.indexes():
+            for name in _listdir(self.root.child(JSON_AREA).child(index)):
+                key = name.removesuffix(".json")
+                if name.endswith(".json") and self._documents.remove(index, key):
+                    documents += 1
+        files = [f for f in self.files() if self.remove_file(f)]
+        return Purged(files, pages, documents)
+
+    def verify(self) -> Iterator[Verdict]:
+        """
+        Re-hash every cached file against the hash its project's cached page
+        gives, deleting the files that do not match; a file whose page is not
+        cached, or does not list it or give a hash, is unverifiable and kept.
+        """
+        listings: dict[tuple[str, str], Mapping[tuple[str, ...], DistFile] | None] = {}
+        for file in self.files():
+            project = file.project
+            if project is None:
+                yield Verdict(file, "unverifiable", "not a distribution filename")
+                continue
+            place = (file.index, project)
+            if place not in listings:
+                listings[place] = self._listing(file.index, project)
+            listing = listings[place]
+            if listing is None:
+                yield Verdict(
+                    file,
+                    "unverifiable",
+                    f"no cached page of {project} on {file.index}",
+                )
+                continue
+            yield self._check(file, listing)
+
+    def _listing(
+        self, index: str, project: str
+    ) -> Mapping[tuple[str, ...], DistFile] | None:
+        """
+        The files a cached page lists, by place, or ``None`` without a page.
+        """
+        stored = self._pages.load(index, project)
+        if stored is None:
+            return None
+        try:
+            page = parse_project_page(
+                stored.body, stored.content_type, stored.url, project
+            )
+        except PageParseError:
+            return None
+        listing: dict[tuple[str, ...], DistFile] = {}
+        for dist in page.files:
+            segments = local_segments(index, dist.url)
+            if segments is not None:
+                listing.setdefault(segments, dist)
+        return listing
+
+    def _check(
+        self, file: CachedFile, listing: Mapping[tuple[str, ...], DistFile]
+    ) -> Verdict:
+        """
+        Compare one file with what its page says; delete it if it differs.
+        """
+        is_metadata = file.segments[-1].endswith(METADATA)
+        base = file.segments
+        if is_metadata:
+            base = (*base[:-1], base[-1].removesuffix(METADATA))
+        dist = listing.get(base)
+        if dist is None:
+            return Verdict(file, "unverifiable", "its cached page does not list it")
+        size = None if is_metadata else dist.size
+        hashes = dist.hashes
+        if is_metadata:
+            metadata = dist.core_metadata
+            hashes = metadata if isinstance(metadata, Mapping) else {}
+        name = next((h for h in _HASHES if h in hashes), None)
+        if name is None:
+            return Verdict(file, "unverifiable", "its page gives no usable hash")
+        if size is not None and size != file.size:
+            reason = f"{file.size} bytes, the index says {size}"
+        else:
+            digest = _digest(self.root.child(FILES_DIR), file.segments, name)
+            if digest is None:
+                return Verdict(file, "unverifiable", "it vanished or is unreadable")
+            if digest == hashes[name].lower():
+                return Verdict(file, "ok")
+            reason = f"{name} {digest}, the index says {hashes[name]}"
+        self.remove_file(file)
+        return Verdict(file, "corrupt", reason)
+
+
+def _digest(top: FilePath[str], segments: tuple[str, ...], name: str) -> str | None:
+    """
+    The hex digest of a cached file, or ``None`` if it cannot be read.
+    """
+    hasher = hashlib.new(name)
+    try:
+        with open(top.preauthChild("/".join(segments)).path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                hasher.update(chunk)
+    except OSError:
+        return None
+    return hasher.hexdigest()
+
+
+def _listdir(path: FilePath[str]) -> list[str]:
+    try:
+        return os.listdir(path.path)
+    except OSError:
+        return []

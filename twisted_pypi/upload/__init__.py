@@ -1,0 +1,3 @@
+"""
+Private packages: the upload store and its users.
+"""

@@ -1,0 +1,3 @@
+"""
+The HTTP client side: asking upstream indexes for pages and files.
+"""

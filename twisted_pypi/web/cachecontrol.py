@@ -1,0 +1,231 @@
+# -*- test-case-name: tests.web.test_cachecontrol -*-
+"""
+Cache control over HTTP, for an administrator: ``DELETE`` requests under
+``/-/cache/``, mounted only when ``--admin-token`` is given.
+
+``DELETE /-/cache/simple/``
+    The project list of every index (memory and disk).
+``DELETE /-/cache/simple/<project>/``
+    The project's page on every index (memory and disk), with its cached
+    JSON API documents.
+``DELETE /-/cache/files/<index>/<scheme>/<host>/<path>``
+    One cached file (the path of its ``/files/`` URL); ``409`` while it is
+    being downloaded.
+
+Requests must carry ``Authorization: Bearer <token>``, or HTTP basic auth
+with the token as the password (any user name).  Without it, or with another
+token, the answer is ``401``.  The tokens are compared in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import json
+from collections.abc import Sequence
+
+from twisted.logger import Logger
+from twisted.web import http
+from twisted.web.resource import Resource
+from twisted.web.server import Request
+
+from twisted_pypi.core.links import local_path
+from twisted_pypi.core.lookup import LIST_KEY
+from twisted_pypi.core.names import is_safe_segment, is_valid_project_name, normalize
+from twisted_pypi.files.download import Downloads
+from twisted_pypi.pypijson.cache import JsonCache
+from twisted_pypi.sources.remote import PageCache
+from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.web.respond import error_page
+
+log = Logger()
+
+#: The child of the root that holds the proxy's own resources (``/-/``).
+DASH = b"-"
+
+#: The child of ``/-/`` for cache control.
+CACHE = b"cache"
+
+#: The challenge sent with a 401.
+REALM = 'realm="twisted-pypi admin"'
+
+
+def read_admin_token(value: str) -> str:
+    """
+    The admin token from an ``--admin-token`` value: the token itself, or
+    ``@FILE`` to read it from a file (keeping it off the command line).
+
+    :param value: The option value.
+    :raises ValueError: If the file cannot be read, or the token is empty or
+        holds white space.
+    """
+    if value.startswith("@"):
+        try:
+            with open(value[1:], encoding="utf-8") as f:
+                value = f.read()
+        except OSError as e:
+            raise ValueError(
+                f"--admin-token: cannot read {value[1:]!r}: {e.strerror or e}"
+            ) from None
+    token = value.strip()
+    if not token or any(c.isspace() for c in token):
+        raise ValueError("--admin-token: the token must be one word, not empty")
+    return token
+
+
+def is_authorized(request: Request, token: str) -> bool:
+    """
+    Whether ``request`` carries ``token``: as a bearer token, or as the
+    password of HTTP basic auth.
+
+    :param request: The request.
+    :param token: The admin token.
+    """
+    header = request.getHeader(b"authorization")
+    if not header:
+        return False
+    scheme, _, credentials = header.strip().partition(b" ")
+    scheme = scheme.lower()
+    if scheme == b"bearer":
+        given = credentials.strip()
+    elif scheme == b"basic":
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True)
+        except (binascii.Error, ValueError):
+            return False
+        _, colon, given = decoded.partition(b":")
+        if not colon:
+            return False
+    else:
+        return False
+    return hmac.compare_digest(given, token.encode("utf-8"))
+
+
+class CacheControlResource(Resource):
+    """
+    ``/-/cache/``: ``DELETE`` a page, the project list or a file.
+    """
+
+    isLeaf = True
+
+    def __init__(
+        self,
+        token: str,
+        pages: Sequence[PageCache],
+        cache: FileCache,
+        downloads: Downloads,
+        documents: JsonCache | None = None,
+    ) -> None:
+        """
+        :param token: The admin token.
+        :param pages: The page cache of each remote index.
+        :param cache: The file cache.
+        :param downloads: The downloads in flight (never interrupted).
+        :param documents: The cache of JSON API documents, if any.
+        """
+        super().__init__()
+        self._token = token
+        self._pages = pages
+        self._cache = cache
+        self._downloads = downloads
+        self._documents = documents
+
+    def render(self, request: Request) -> bytes:
+        if not is_authorized(request, self._token):
+            log.warn(
+                "Refused {method} {path} from {client}: no valid admin token",
+                method=request.method.decode("ascii", "replace"),
+                path=request.uri.decode("ascii", "replace"),
+                client=getattr(request.getClientAddress(), "host", "-"),
+            )
+            request.responseHeaders.setRawHeaders(
+                b"www-authenticate",
+                [f"Bearer {REALM}".encode(), f"Basic {REALM}".encode()],
+            )
+            return error_page(request, http.UNAUTHORIZED, "An admin token is required.")
+        if request.method != b"DELETE":
+            request.setHeader(b"allow", b"DELETE")
+            return error_page(request, http.NOT_ALLOWED, "Only DELETE is allowed here.")
+        try:
+            parts = [p.decode("utf-8") for p in request.postpath or []]
+        except UnicodeDecodeError:
+            parts = []
+        if parts and parts[0] == "simple":
+            rest = parts[1:]
+            if rest and rest[-1] == "":
+                rest.pop()
+            if not rest:
+                return self._project_list(request)
+            if len(rest) == 1 and is_valid_project_name(rest[0]):
+                return self._project(request, normalize(rest[0]))
+        elif parts and parts[0] == "files":
+            segments = tuple(parts[1:])
+            if len(segments) >= 4 and all(is_safe_segment(s) for s in segments):
+                return self._file(request, segments)
+        return error_page(request, http.NOT_FOUND, "Nothing to delete there.")
+
+    def _project_list(self, request: Request) -> bytes:
+        indexes = [p.index.name for p in self._pages if p.invalidate(LIST_KEY)]
+        log.info("Admin: dropped the project list of {indexes}", indexes=indexes)
+        return _answer(request, {"deleted": "project list", "indexes": indexes})
+
+    def _project(self, request: Request, project: str) -> bytes:
+        indexes = [p.index.name for p in self._pages if p.invalidate(project)]
+        documents = (
+            self._documents.invalidate(project) if self._documents is not None else 0
+        )
+        if not indexes and not documents:
+            return error_page(request, http.NOT_FOUND, f"No page of {project} cached.")
+        log.info(
+            "Admin: dropped the page of {project} ({indexes})",
+            project=project,
+            indexes=indexes,
+        )
+        return _answer(
+            request,
+            {
+                "deleted": "page",
+                "project": project,
+                "indexes": indexes,
+                "json_documents": documents,
+            },
+        )
+
+    def _file(self, request: Request, segments: tuple[str, ...]) -> bytes:
+        path = local_path(segments)
+        if self._downloads.get(segments) is not None:
+            return error_page(
+                request,
+                http.CONFLICT,
+                "The file is being downloaded; try again when it is done.",
+            )
+        if not self._cache.remove(segments):
+            return error_page(request, http.NOT_FOUND, "That file is not cached.")
+        log.info("Admin: deleted {path}", path=path)
+        return _answer(request, {"deleted": "file", "file": path})
+
+
+def _answer(request: Request, result: dict[str, object]) -> bytes:
+    """
+    A 200 with ``result`` as JSON.
+    """
+    body = json.dumps(result).encode() + b"\n"
+    request.setHeader(b"content-type", b"application/json")
+    request.setHeader(b"cache-control", b"no-store")
+    request.setHeader(b"content-length", str(len(body)).encode())
+    return body
+
+
+def mount(root: Resource, resource: Resource) -> None:
+    """
+    Put ``resource`` at ``/-/cache/``, adding ``/-/`` if the tree has none.
+
+    :param root: The root of the tree.
+    :param resource: The cache-control resource.
+    """
+    dash = root.children.get(DASH)
+    if dash is None:
+        dash = Resource()
+        root.putChild(DASH, dash)
+    dash.putChild(CACHE, resource)

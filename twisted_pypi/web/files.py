@@ -1,0 +1,204 @@
+"""
+The ``/files/`` part of the resource tree: package files and their
+``.metadata``, from the cache, from a download in flight, or by starting one.
+
+The proxy only fetches URLs that an upstream page listed: the path names a
+file by its upstream location, and the project's page must list exactly that
+file before anything is downloaded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web import http
+from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+from twisted_pypi.core.names import is_safe_segment, project_of_filename
+from twisted_pypi.files.download import (
+    Downloads,
+    FileSpec,
+    UpstreamError,
+    UpstreamTimeout,
+)
+from twisted_pypi.sources.remote import PageCache
+from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.web.fileserve import IMMUTABLE, content_type, serve_cached
+from twisted_pypi.web.respond import error_page, when_done
+
+log = Logger()
+
+METADATA = ".metadata"
+
+
+class _Answered(Exception):
+    """
+    The request was answered (with an error page) while looking for its file.
+    """
+
+
+class FilesResource(Resource):
+    """
+    ``/files/<index>/<scheme>/<host>/<upstream path>`` and the same with
+    ``.metadata`` appended.
+    """
+
+    isLeaf = True
+
+    def __init__(
+        self,
+        pages: Mapping[str, PageCache],
+        cache: FileCache,
+        downloads: Downloads,
+        fetch: Callable[..., Deferred[IResponse]],
+        offline: bool = False,
+    ) -> None:
+        """
+        :param pages: The page cache of each index, by index name.
+        :param cache: The file cache.
+        :param downloads: The downloads in flight.
+        :param fetch: Issues upstream file requests: ``fetch(url, method)``.
+        :param offline: Serve cached files only: anything else is 404.
+        """
+        super().__init__()
+        self._pages = pages
+        self._cache = cache
+        self._downloads = downloads
+        self._fetch = fetch
+        self._offline = offline
+
+    def render_GET(self, request: Request) -> bytes | int:
+        segments = _segments(request.postpath or [])
+        if segments is None or segments[0] not in self._pages:
+            return error_page(request, http.NOT_FOUND, "No such file.")
+        request.setHeader(b"x-pypi-index", segments[0].encode())
+        if self._cache.lookup(segments) is not None:
+            request.setHeader(b"x-cache", b"HIT")
+            return serve_cached(request, self._cache, segments)
+        request.setHeader(b"x-cache", b"MISS")
+        if self._offline:
+            return error_page(request, http.NOT_FOUND, "Not cached (offline).")
+        download = self._downloads.get(segments)
+        if download is not None and request.method != b"HEAD":
+            when_done(
+                request,
+                download.serve(request).addErrback(_upstream_failed, request),
+                "file",
+            )
+            return NOT_DONE_YET
+        work = Deferred.fromCoroutine(self._miss(request, segments))
+        when_done(request, work, "file")
+        return NOT_DONE_YET
+
+    async def _miss(self, request: Request, segments: tuple[str, ...]) -> None:
+        try:
+            spec = await self._spec(request, segments)
+        except _Answered:
+            return
+        if request.method == b"HEAD":
+            await self._head(request, spec)
+            return
+        download = self._downloads.start_or_join(spec)
+        try:
+            await download.serve(request)
+        except UpstreamError as e:
+            _upstream_failed(Failure(e), request)
+
+    async def _spec(self, request: Request, segments: tuple[str, ...]) -> FileSpec:
+        """
+        What the index says about the file at ``segments``.
+
+        :raises _Answered: When the file is not listed (404) or its page
+            could not be had (502 or 504); the error page was sent.
+        """
+        is_metadata = segments[-1].endswith(METADATA)
+        base = segments
+        if is_metadata:
+            base = (*segments[:-1], segments[-1][: -len(METADATA)])
+        project = project_of_filename(base[-1])
+        pages = self._pages[segments[0]]
+        if project is None:
+            self._not_found(request)
+        entry = await pages.cached_project(project)  # type: ignore[arg-type]
+        listed = entry.file_at(base) if entry is not None else None
+        if listed is None:
+            lookup = await pages.get_project(project)  # type: ignore[arg-type]
+            if lookup.entry is None and lookup.error is not None:
+                code = http.GATEWAY_TIMEOUT if lookup.timeout else http.BAD_GATEWAY
+                error_page(
+                    request, code, f"Upstream failed: {lookup.error}", finish=True
+                )
+                raise _Answered()
+            listed = lookup.entry.file_at(base) if lookup.entry is not None else None
+        if listed is None:
+            self._not_found(request)
+        assert listed is not None
+        if not is_metadata:
+            return FileSpec(listed.url, segments, listed.size, listed.hashes)
+        metadata = listed.core_metadata
+        if not metadata:
+            self._not_found(request)
+        hashes = dict(metadata) if isinstance(metadata, Mapping) else {}
+        return FileSpec(listed.url.split("#")[0] + METADATA, segments, None, hashes)
+
+    def _not_found(self, request: Request) -> None:
+        error_page(request, http.NOT_FOUND, "No such file on the index.", finish=True)
+        raise _Answered()
+
+    async def _head(self, request: Request, spec: FileSpec) -> None:
+        """
+        Answer a ``HEAD`` without downloading the file: the length comes from
+        the index, or from an upstream ``HEAD`` when the index gave none.
+        """
+        length = spec.size
+        if length is None:
+            try:
+                response = await self._fetch(spec.url, b"HEAD")
+            except Exception as e:
+                _upstream_failed(Failure(UpstreamError(str(e))), request)
+                return
+            if response.code != 200:
+                _upstream_failed(
+                    Failure(UpstreamError(f"upstream answered {response.code}")),
+                    request,
+                )
+                return
+            if response.length is not UNKNOWN_LENGTH:
+                length = int(response.length)
+        request.setResponseCode(http.OK)
+        request.setHeader(b"content-type", content_type(spec.segments[-1]))
+        request.setHeader(b"cache-control", IMMUTABLE)
+        if length is not None:
+            request.setHeader(b"content-length", str(length).encode())
+        request.finish()
+
+
+def _upstream_failed(failure: Failure, request: Request) -> None:
+    """
+    Answer a request whose download failed before any header was sent.
+    """
+    failure.trap(UpstreamError)
+    code = http.GATEWAY_TIMEOUT if failure.check(UpstreamTimeout) else http.BAD_GATEWAY
+    error_page(
+        request, code, f"Upstream failed: {failure.getErrorMessage()}", finish=True
+    )
+
+
+def _segments(postpath: list[bytes]) -> tuple[str, ...] | None:
+    """
+    The request path below ``/files/`` as checked segments, or ``None``.
+    """
+    if len(postpath) < 4:
+        return None
+    try:
+        segments = tuple(s.decode("utf-8") for s in postpath)
+    except UnicodeDecodeError:
+        return None
+    if not all(is_safe_segment(s) for s in segments):
+        return None
+    return segments

@@ -1,0 +1,218 @@
+# -*- test-case-name: tests.web.test_jsonapi -*-
+"""
+``/pypi/<project>/json`` and ``/pypi/<project>/<version>/json``: PyPI's JSON
+API (not a standard; see standards.md A.10), passed through from the index
+that serves the project, with every file URL rewritten to the proxy.
+
+The index is the one the router picks for the project's simple page, so the
+rewritten URLs are ``/files/`` URLs of that index, which the proxy serves
+because that index's page lists them.  A file the page does not list, or whose
+URL cannot be mapped safely, is dropped from the document.  Only indexes whose
+URL ends in ``/simple/`` are asked (their JSON API is at ``.../pypi/``, as on
+PyPI); for the others, for local indexes and for ``--dummy`` projects, the
+answer is 404.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Container, Mapping
+from typing import Any
+from urllib.parse import urljoin
+
+from twisted.internet.defer import Deferred
+from twisted.web import http
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+from twisted_pypi.core.links import local_path, local_segments
+from twisted_pypi.core.lookup import PageEntry, Rendition
+from twisted_pypi.core.names import is_valid_project_name, normalize
+from twisted_pypi.pypijson.cache import JsonCache, JsonLookup, json_api_base
+from twisted_pypi.sources.remote import PageCache
+from twisted_pypi.sources.router import Router
+from twisted_pypi.storage.jsonstore import JsonDocument
+from twisted_pypi.web.respond import error_page, when_done
+from twisted_pypi.web.simple import send_rendition
+
+#: The first segment of the JSON API's URLs.
+JSON_PREFIX = "pypi"
+
+_VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.!+_-]{0,127}$")
+
+
+def rewrite(
+    data: Mapping[str, Any], document_url: str, page: PageEntry, prefix: str
+) -> dict[str, Any]:
+    """
+    A JSON API document with the URL of every file (in ``urls`` and in each
+    list of ``releases``) pointing at the proxy; files the index's page does
+    not list, or that cannot be mapped, are dropped.
+
+    :param data: The upstream document.
+    :param document_url: Where the upstream serves it (relative file URLs
+        resolve against it).
+    :param page: The project's page on the same index.
+    :param prefix: What goes before ``files/...``: the proxy's base URL, or a
+        relative path up to the proxy's root.
+    """
+    index = page.index.name
+
+    def files(listed: object) -> list[Any]:
+        kept = []
+        for item in listed if isinstance(listed, list) else ():
+            url = item.get("url") if isinstance(item, dict) else None
+            if not isinstance(url, str):
+                continue
+            segments = local_segments(index, urljoin(document_url, url))
+            if segments is None or page.file_at(segments) is None:
+                continue
+            kept.append({**item, "url": prefix + local_path(segments)})
+        return kept
+
+    result = dict(data)
+    if "urls" in data:
+        result["urls"] = files(data["urls"])
+    releases = data.get("releases")
+    if isinstance(releases, dict):
+        result["releases"] = {v: files(listed) for v, listed in releases.items()}
+    return result
+
+
+def rendition(document: JsonDocument, page: PageEntry, prefix: str) -> Rendition:
+    """
+    The rewritten document, made once per (upstream document, page, prefix).
+
+    :param document: The cached upstream document.
+    :param page: The project's page on the same index.
+    :param prefix: See :func:`rewrite`.
+    """
+    made = document.renditions.get(prefix)
+    if made is not None and made[0] is page:
+        return made[1]
+    body = json.dumps(
+        rewrite(document.data, document.url, page, prefix),
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode("utf-8")
+    result = Rendition.of(body)
+    document.renditions[prefix] = (page, result)
+    return result
+
+
+class JsonApiResource(Resource):
+    """
+    ``/pypi/``: JSON API documents.
+    """
+
+    isLeaf = True
+
+    def __init__(
+        self,
+        router: Router,
+        pages: Mapping[str, PageCache],
+        documents: JsonCache,
+        base_url: str | None,
+        dummies: Container[str] = (),
+    ) -> None:
+        """
+        :param router: Picks the index of a project.
+        :param pages: The page cache of each remote index, by name.
+        :param documents: The cache of upstream documents.
+        :param base_url: The proxy's external URL, or ``None`` for file URLs
+            relative to the document.
+        :param dummies: The ``--dummy`` projects (answered with 404).
+        """
+        super().__init__()
+        self._router = router
+        self._pages = pages
+        self._documents = documents
+        self._base_url = base_url
+        self._dummies = dummies
+
+    def render_GET(self, request: Request) -> bytes | int:
+        parts = list(request.postpath or [])
+        if parts and parts[-1] == b"" and len(parts) > 2:
+            parts.pop()
+        try:
+            names = [p.decode("utf-8") for p in parts]
+        except UnicodeDecodeError:
+            names = []
+        if len(names) not in (2, 3) or names[-1] != "json":
+            return error_page(request, http.NOT_FOUND, "No such JSON document.")
+        name, version = names[0], names[1] if len(names) == 3 else None
+        if not is_valid_project_name(name) or (
+            version is not None and not _VERSION.match(version)
+        ):
+            return error_page(request, http.NOT_FOUND, "No such project.")
+        project = normalize(name)
+        if project in self._dummies:
+            return error_page(
+                request,
+                http.NOT_FOUND,
+                f"{project} is a dummy project here: it has no JSON API.",
+            )
+        depth = len(request.path.split(b"/")) - 2
+        prefix = self._base_url if self._base_url is not None else "../" * depth
+        work = Deferred.fromCoroutine(self._serve(request, project, version, prefix))
+        when_done(request, work, "JSON document")
+        return NOT_DONE_YET
+
+    async def _serve(
+        self, request: Request, project: str, version: str | None, prefix: str
+    ) -> None:
+        found = await self._router.get_project(project)
+        if found.entry is None:
+            _failed(request, found.not_found, found.error, found.timeout)
+            return
+        for name in found.entry.index.name.split("+"):
+            pages = self._pages.get(name)
+            if pages is None or json_api_base(pages.index.url) is None:
+                continue
+            page = await pages.get_project(project)
+            if page.entry is None:
+                continue
+            lookup = await self._documents.get(pages.index, project, version)
+            _send(request, lookup, page.entry, prefix)
+            return
+        error_page(
+            request,
+            http.NOT_FOUND,
+            f"The index of {project} has no JSON API.",
+            finish=True,
+        )
+
+
+def _failed(
+    request: Request, not_found: bool, error: str | None, timeout: bool
+) -> None:
+    """
+    Answer with the error of a lookup that found nothing.
+    """
+    if not_found:
+        error_page(request, http.NOT_FOUND, "No such project.", finish=True)
+    elif timeout:
+        error_page(
+            request, http.GATEWAY_TIMEOUT, f"Upstream timed out: {error}", finish=True
+        )
+    else:
+        error_page(request, http.BAD_GATEWAY, f"Upstream failed: {error}", finish=True)
+
+
+def _send(request: Request, lookup: JsonLookup, page: PageEntry, prefix: str) -> None:
+    """
+    Answer with a document, rewritten for the proxy.
+    """
+    document = lookup.document
+    if document is None:
+        _failed(request, lookup.not_found, lookup.error, lookup.timeout)
+        return
+    made = rendition(document, page, prefix)
+    request.setHeader(b"content-type", b"application/json")
+    request.setHeader(b"x-cache", lookup.status.value.encode())
+    request.setHeader(b"x-pypi-index", page.index.name.encode())
+    request.setHeader(b"vary", b"Accept-Encoding")
+    if document.serial is not None:
+        request.setHeader(b"x-pypi-last-serial", document.serial.encode("latin-1"))
+    send_rendition(request, made, lookup.status, page.index.ttl)

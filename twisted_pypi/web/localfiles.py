@@ -1,0 +1,79 @@
+"""
+``/local/<index>/<file>``: the files of local indexes, and their ``.metadata``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from twisted.internet.defer import Deferred
+from twisted.web import http
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+from twisted_pypi.core.lookup import CacheStatus
+from twisted_pypi.core.names import is_safe_segment
+from twisted_pypi.sources.local import METADATA, LocalIndex
+from twisted_pypi.web.fileserve import IMMUTABLE, content_type, serve_path
+from twisted_pypi.web.respond import error_page, when_done
+
+
+class LocalFilesResource(Resource):
+    """
+    ``/local/<index>/<file>`` and ``/local/<index>/<wheel>.metadata``.
+    """
+
+    isLeaf = True
+
+    def __init__(self, indexes: dict[str, LocalIndex]) -> None:
+        """
+        :param indexes: The local indexes by name.
+        """
+        super().__init__()
+        self._indexes = indexes
+
+    def render_GET(self, request: Request) -> bytes | int:
+        try:
+            name, filename = (s.decode("utf-8") for s in request.postpath or [])
+        except (ValueError, UnicodeDecodeError):
+            return error_page(request, http.NOT_FOUND, "No such file.")
+        index = self._indexes.get(name)
+        if index is None or not is_safe_segment(filename):
+            return error_page(request, http.NOT_FOUND, "No such file.")
+        work = Deferred.fromCoroutine(self._serve(request, index, filename))
+        when_done(request, work, "local file")
+        return NOT_DONE_YET
+
+    async def _serve(self, request: Request, index: LocalIndex, filename: str) -> None:
+        is_metadata = filename.endswith(METADATA)
+        local = await index.file(
+            filename[: -len(METADATA)] if is_metadata else filename
+        )
+        request.setHeader(b"x-cache", CacheStatus.LOCAL.value.encode())
+        if local is None or (
+            # Only a wheel's metadata is offered (an sdist's may be unreliable).
+            is_metadata
+            and (local.metadata is None or not local.filename.endswith(".whl"))
+        ):
+            error_page(request, http.NOT_FOUND, "No such file.", finish=True)
+            return
+        if is_metadata:
+            assert local.metadata is not None
+            request.setHeader(b"content-type", content_type(filename))
+            request.setHeader(b"cache-control", IMMUTABLE)
+            request.setHeader(b"content-length", str(len(local.metadata)).encode())
+            if request.method != b"HEAD":
+                request.write(local.metadata)
+            request.finish()
+            return
+        path = os.path.join(index.directory, local.filename)
+        try:
+            st = os.stat(path)
+        except OSError:
+            error_page(request, http.NOT_FOUND, "No such file.", finish=True)
+            return
+        result = serve_path(request, path, st)
+        if result is not NOT_DONE_YET:
+            if request.method != b"HEAD":
+                request.write(result)
+            request.finish()

@@ -1,0 +1,177 @@
+"""
+The Prometheus collector: turns the service's
+:class:`~twisted_pypi.core.stats.Stats` (and the live file cache and downloads)
+into metric families on each scrape.
+
+Imported only when ``/-/metrics`` is first scraped (see
+:mod:`twisted_pypi.web.metrics`): ``prometheus_client`` brings a web server of
+its own and more, which a proxy nobody scrapes need not hold in memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from prometheus_client.metrics_core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    Metric,
+)
+from prometheus_client.registry import CollectorRegistry
+
+from twisted_pypi.core.stats import OTHER, SOURCES, Stats, UpstreamHealth
+from twisted_pypi.files.download import Downloads
+from twisted_pypi.storage.filecache import FileCache
+
+#: The prefix of every metric name.
+PREFIX = "pypiproxy_"
+
+
+class StatsCollector:
+    """
+    A Prometheus collector reading a :class:`Stats`, a file cache and the
+    downloads in flight.
+    """
+
+    def __init__(
+        self,
+        stats: Stats,
+        cache: FileCache,
+        downloads: Downloads,
+        indexes: Sequence[str],
+    ) -> None:
+        """
+        :param stats: The service's running totals.
+        :param cache: The file cache (size, limit, evictions).
+        :param downloads: The downloads in flight.
+        :param indexes: The names of the remote indexes, so that each has its
+            series from the start.
+        """
+        self._stats = stats
+        self._cache = cache
+        self._downloads = downloads
+        self._indexes = tuple(indexes)
+
+    def collect(self) -> Iterable[Metric]:
+        """
+        Every metric family, as of now.
+        """
+        yield from self._requests()
+        yield from self._upstreams()
+        yield from self._files()
+
+    def _requests(self) -> Iterable[Metric]:
+        stats = self._stats
+        requests = CounterMetricFamily(
+            PREFIX + "requests",
+            "Requests answered, by status code and X-Cache result.",
+            labels=["code", "cache"],
+        )
+        for (code, cache), n in sorted(stats.requests.items()):
+            requests.add_metric([str(code), cache], n)
+        yield requests
+        sent = CounterMetricFamily(
+            PREFIX + "response_bytes",
+            "Response body bytes sent, by source: cache (hit), upstream (miss), "
+            "dummy, local; other for errors, redirects and these pages.",
+            labels=["source"],
+        )
+        for source in sorted({*SOURCES.values(), OTHER}):
+            sent.add_metric([source], stats.bytes_by_source.get(source, 0))
+        yield sent
+        yield CounterMetricFamily(
+            PREFIX + "dummy_files",
+            "Dummy wheels served in place of real files.",
+            value=stats.dummy_files,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "dummy_saved_bytes",
+            "Sizes of the real files that dummy wheels replaced, where known.",
+            value=stats.dummy_saved_bytes,
+        )
+
+    def _upstreams(self) -> Iterable[Metric]:
+        stats = self._stats
+        names = list(dict.fromkeys([*self._indexes, *stats.upstreams]))
+        healths = [stats.upstreams.get(n) or UpstreamHealth(n) for n in names]
+        latency = HistogramMetricFamily(
+            PREFIX + "upstream_latency_seconds",
+            "Time from a page request to an upstream's complete response.",
+            labels=["index"],
+        )
+        errors = CounterMetricFamily(
+            PREFIX + "upstream_errors",
+            "Upstream page fetches that failed.",
+            labels=["index"],
+        )
+        last_success = GaugeMetricFamily(
+            PREFIX + "upstream_last_success_timestamp_seconds",
+            "When the upstream last answered a page request usefully.",
+            labels=["index"],
+        )
+        last_error = GaugeMetricFamily(
+            PREFIX + "upstream_last_error_timestamp_seconds",
+            "When an upstream page fetch last failed.",
+            labels=["index"],
+        )
+        for health in healths:
+            label = [health.name]
+            latency.add_metric(label, health.latency.cumulative(), health.latency.total)
+            errors.add_metric(label, health.errors)
+            if health.last_success is not None:
+                last_success.add_metric(label, health.last_success)
+            if health.last_error is not None:
+                last_error.add_metric(label, health.last_error)
+        yield from (latency, errors, last_success, last_error)
+
+    def _files(self) -> Iterable[Metric]:
+        cache = self._cache
+        flights = self._downloads.in_flight()
+        yield GaugeMetricFamily(
+            PREFIX + "downloads_in_flight",
+            "Upstream file downloads in progress.",
+            value=len(flights),
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "download_followers",
+            "Clients receiving a file from a download in progress.",
+            value=sum(f.followers for f in flights),
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "cache_size_bytes",
+            "Bytes of complete files in the file cache.",
+            value=cache.total_size,
+        )
+        yield GaugeMetricFamily(
+            PREFIX + "cache_reserved_bytes",
+            "Bytes set aside for downloads in progress.",
+            value=cache.reserved,
+        )
+        if cache.max_size is not None:
+            yield GaugeMetricFamily(
+                PREFIX + "cache_limit_bytes",
+                "The file cache's size limit.",
+                value=cache.max_size,
+            )
+        yield CounterMetricFamily(
+            PREFIX + "cache_evictions",
+            "Files evicted from the cache to stay within its limit.",
+            value=cache.evictions,
+        )
+
+
+def make_registry(
+    stats: Stats, cache: FileCache, downloads: Downloads, indexes: Sequence[str]
+) -> CollectorRegistry:
+    """
+    A registry of the service's own, holding only its :class:`StatsCollector`.
+
+    :param stats: The service's running totals.
+    :param cache: The file cache.
+    :param downloads: The downloads in flight.
+    :param indexes: The names of the remote indexes.
+    """
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(StatsCollector(stats, cache, downloads, indexes))
+    return registry

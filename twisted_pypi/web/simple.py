@@ -1,0 +1,211 @@
+"""
+The ``/simple/`` part of the resource tree: the project list and project pages,
+with PEP 503 redirects, PEP 691 negotiation, conditional requests and gzip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.web import http
+from twisted.web.iweb import IRequest
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+
+from twisted_pypi.core.lookup import CacheStatus, Lookup, Rendition
+from twisted_pypi.core.names import is_valid_project_name, normalize
+from twisted_pypi.core.negotiate import Representation, choose
+from twisted_pypi.sources.dummies import Dummies
+from twisted_pypi.web.respond import (
+    accepts_gzip,
+    error_page,
+    location,
+    redirect,
+    send_body,
+    when_done,
+)
+
+log = Logger()
+
+
+class Pages(Protocol):
+    """
+    Where project pages and the project list come from (the router).
+    """
+
+    def get_project(self, project: str) -> Deferred[Lookup]:
+        """
+        A project's page.
+        """
+
+    def get_list(self) -> Deferred[Lookup]:
+        """
+        The project list.
+        """
+
+
+#: The longest time a client may keep a page without asking again.
+MAX_PAGE_AGE = 600
+
+
+class SimpleIndex(Resource):
+    """
+    ``/simple/``: the project list; its children are project pages.
+    """
+
+    def __init__(
+        self, pages: Pages, base_url: str | None, dummies: Dummies | None = None
+    ) -> None:
+        """
+        :param pages: Where pages come from.
+        :param base_url: The proxy's external URL, or ``None``.
+        :param dummies: The dummy projects, which take precedence.
+        """
+        super().__init__()
+        self._pages = pages
+        self._base_url = base_url
+        self._dummies = dummies
+
+    def getChild(self, path: bytes, request: IRequest) -> Resource:
+        if path == b"":
+            return self
+        return ProjectPageResource(self._pages, self._base_url, path, self._dummies)
+
+    def render_GET(self, request: Request) -> bytes | int:
+        if not request.path.endswith(b"/"):
+            return redirect(request, location(request, self._base_url, "simple/"))
+        return serve_page(request, self._pages.get_list)
+
+
+class ProjectPageResource(Resource):
+    """
+    ``/simple/<project>/``.
+    """
+
+    isLeaf = True
+
+    def __init__(
+        self,
+        pages: Pages,
+        base_url: str | None,
+        name: bytes,
+        dummies: Dummies | None = None,
+    ) -> None:
+        """
+        :param pages: Where pages come from.
+        :param base_url: The proxy's external URL, or ``None``.
+        :param name: The project name as the client wrote it.
+        :param dummies: The dummy projects, which take precedence.
+        """
+        super().__init__()
+        self._pages = pages
+        self._base_url = base_url
+        self._name = name
+        self._dummies = dummies
+
+    def render_GET(self, request: Request) -> bytes | int:
+        try:
+            name = self._name.decode("utf-8")
+        except UnicodeDecodeError:
+            name = ""
+        if not is_valid_project_name(name) or request.postpath not in ([], [b""]):
+            return error_page(request, http.NOT_FOUND, "No such project.")
+        project = normalize(name)
+        if project != name or request.postpath != [b""]:
+            return redirect(
+                request, location(request, self._base_url, f"simple/{project}/")
+            )
+        if self._dummies is not None and project in self._dummies.specs:
+            dummies = self._dummies
+            return serve_page(request, lambda: dummies.page(project))
+        return serve_page(request, lambda: self._pages.get_project(project))
+
+
+def serve_page(request: Request, lookup: Callable[[], Deferred[Lookup]]) -> bytes | int:
+    """
+    Answer ``request`` with the page ``lookup`` finds, in the representation
+    the client asked for.
+
+    :param request: The client's request.
+    :param lookup: Asks the page cache; called only once the client's
+        ``Accept`` header was found acceptable.
+    :return: ``NOT_DONE_YET``, or the body of an immediate 406.
+    """
+    request.setHeader(b"vary", b"Accept, Accept-Encoding")
+    fmt = request.args.get(b"format", [None])[0]
+    representation = choose(
+        request.getHeader(b"accept"),
+        # Query decoding turns the "+" of "...v1+json" into a space; no media
+        # type has one, so an unencoded "+" (as in PyPI's links) still works.
+        fmt.decode("utf-8", "replace").replace(" ", "+") if fmt is not None else None,
+    )
+    if representation is None:
+        return error_page(
+            request,
+            http.NOT_ACCEPTABLE,
+            "Acceptable: application/vnd.pypi.simple.v1+json, "
+            "application/vnd.pypi.simple.v1+html, text/html.",
+        )
+    when_done(
+        request,
+        lookup().addCallback(_send, request, representation),
+        "page",
+    )
+    return NOT_DONE_YET
+
+
+def _send(result: Lookup, request: Request, representation: Representation) -> None:
+    entry = result.entry
+    if entry is None:
+        if result.not_found:
+            error_page(request, http.NOT_FOUND, "No such project.", finish=True)
+        elif result.timeout:
+            error_page(
+                request,
+                http.GATEWAY_TIMEOUT,
+                f"Upstream timed out: {result.error}",
+                finish=True,
+            )
+        else:
+            error_page(
+                request,
+                http.BAD_GATEWAY,
+                f"Upstream failed: {result.error}",
+                finish=True,
+            )
+        return
+    rendition = entry.rendition(representation is Representation.JSON)
+    request.setHeader(b"x-cache", result.status.value.encode())
+    request.setHeader(b"x-pypi-index", entry.index.name.encode())
+    request.setHeader(b"content-type", representation.content_type)
+    send_rendition(request, rendition, result.status, entry.index.ttl)
+
+
+def send_rendition(
+    request: Request, rendition: Rendition, status: CacheStatus, ttl: float
+) -> None:
+    """
+    Send a ready representation: a short ``Cache-Control`` (none for a stale
+    one), gzip when the client accepts it, and 304 for a matching
+    ``If-None-Match``.
+
+    :param request: The request, with its other headers set.
+    :param rendition: The bytes to send and their ETags.
+    :param status: How the answer relates to the cache.
+    :param ttl: The TTL of the index that answered.
+    """
+    age = 0 if status is CacheStatus.STALE else int(min(ttl, MAX_PAGE_AGE))
+    request.setHeader(b"cache-control", f"max-age={age}, public".encode())
+    if accepts_gzip(request):
+        body, etag = rendition.gzipped, rendition.gzip_etag
+        request.setHeader(b"content-encoding", b"gzip")
+    else:
+        body, etag = rendition.body, rendition.etag
+    if request.setETag(etag.encode()) is http.CACHED:
+        request.finish()
+        return
+    request.setHeader(b"content-length", str(len(body)).encode())
+    send_body(request, body)

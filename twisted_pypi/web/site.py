@@ -1,0 +1,76 @@
+"""
+The proxy's ``Site``: one log line per request, naming what was asked for,
+whether the cache answered, how many bytes went out and how long it took.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from weakref import WeakKeyDictionary
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from twisted.web.http import Request
+from twisted.web.resource import IResource
+from twisted.web.server import Site
+
+from twisted_pypi.core.stats import Stats
+
+log = Logger()
+
+
+class ProxySite(Site):
+    """
+    A ``Site`` that logs each request through ``twisted.logger``.
+    """
+
+    displayTracebacks = False
+
+    def __init__(
+        self,
+        resource: IResource,
+        clock: IReactorTime,
+        stats: Stats | None = None,
+        **kwargs: Any,
+    ) -> None:
+        """
+        :param resource: The root resource.
+        :param clock: The time source for request durations.
+        :param stats: Where each request is counted (by status and
+            ``X-Cache``, with its bytes), if anywhere.
+        :param kwargs: Passed on to ``Site``.
+        """
+        super().__init__(resource, **kwargs)
+        self._clock = clock
+        self._stats = stats
+        self._started: WeakKeyDictionary[Request, float] = WeakKeyDictionary()
+
+    def getResourceFor(self, request: Request) -> IResource:
+        self._started[request] = self._clock.seconds()
+        request.notifyFinish().addErrback(lambda _: self._log(request, aborted=True))
+        return super().getResourceFor(request)  # type: ignore[no-any-return]
+
+    def log(self, request: Request) -> None:
+        self._log(request, aborted=False)
+
+    def _log(self, request: Request, aborted: bool) -> None:
+        started = self._started.pop(request, None)
+        elapsed = self._clock.seconds() - started if started is not None else 0.0
+        cache = request.responseHeaders.getRawHeaders(b"x-cache", [b"-"])[0]
+        index = request.responseHeaders.getRawHeaders(b"x-pypi-index", [b""])[0]
+        log.info(
+            "{method} {path} {code} {cache}{index} {bytes} B {ms:.1f} ms{aborted}",
+            method=request.method.decode("ascii", "replace"),
+            path=request.uri.decode("ascii", "replace"),
+            code=request.code,
+            cache=cache.decode("ascii", "replace"),
+            index=f" from {index.decode('ascii', 'replace')}" if index else "",
+            bytes=request.sentLength,
+            ms=elapsed * 1000,
+            aborted=" (aborted)" if aborted else "",
+            client=getattr(request.getClientAddress(), "host", "-"),
+        )
+        if self._stats is not None:
+            self._stats.request_served(
+                request.code, cache.decode("ascii", "replace"), request.sentLength
+            )
