@@ -25,7 +25,7 @@ from tests.fakes import FakeResponse
 from tests.resolve.test_resolver import LoopbackIndex
 from tests.wheels import build_sdist, build_wheel
 from twisted_pypi.core.config import index_name_for
-from twisted_pypi.core.links import local_segments
+from twisted_pypi.core.links import local_segments, metadata_segments
 from twisted_pypi.files.download import Downloads, FileSpec
 from twisted_pypi.mirror.reqfile import (
     DEFAULT_BUILD_REQUIRES,
@@ -34,7 +34,6 @@ from twisted_pypi.mirror.reqfile import (
     parse_requirements_file,
 )
 from twisted_pypi.mirror.warm import WarmOptions, run_warm
-from twisted_pypi.sources.offline import metadata_segments
 from twisted_pypi.storage.filecache import STALE_TEMP_AGE, FileCache
 
 

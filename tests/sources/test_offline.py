@@ -26,14 +26,9 @@ from twisted_pypi.app.service import ProxyService, make_service, upstream_client
 from twisted_pypi.app.tap import Options
 from twisted_pypi.core.config import IndexConfig, ProxyConfig, index_name_for
 from twisted_pypi.core.dummyspec import parse_dummy_spec
-from twisted_pypi.core.links import local_segments
+from twisted_pypi.core.links import local_segments, metadata_segments
 from twisted_pypi.core.model import DistFile, ProjectPage
-from twisted_pypi.sources.offline import (
-    OfflineClient,
-    cached_files,
-    metadata_segments,
-    offline_fetch,
-)
+from twisted_pypi.sources.offline import OfflineClient, cached_files, offline_fetch
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.upstream.client import UpstreamError
 

@@ -19,6 +19,9 @@ from twisted_pypi.core.names import is_distribution_filename, is_safe_segment
 #: The first segment of every file URL the proxy serves.
 FILES_PREFIX = "files"
 
+#: What a PEP 658 core-metadata file's name adds to its distribution's.
+METADATA = ".metadata"
+
 #: Schemes an upstream file may use.
 SCHEMES = ("https", "http")
 
@@ -76,3 +79,12 @@ def local_path(segments: Sequence[str]) -> str:
     :return: ``files/<segments, percent-encoded>``, with no leading slash.
     """
     return "/".join([FILES_PREFIX, *(quote(s, safe="") for s in segments)])
+
+
+def metadata_segments(segments: Sequence[str]) -> tuple[str, ...]:
+    """
+    The place of a file's PEP 658 ``.metadata`` beside the file's own.
+
+    :param segments: The file's path segments.
+    """
+    return (*segments[:-1], segments[-1] + METADATA)

@@ -37,7 +37,7 @@ from twisted.python.filepath import FilePath
 from twisted_pypi.app.service import make_page_caches
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.core.config import ProxyConfig
-from twisted_pypi.core.links import local_segments
+from twisted_pypi.core.links import METADATA, local_segments, metadata_segments
 from twisted_pypi.core.lookup import LIST_KEY
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.render import (
@@ -48,12 +48,7 @@ from twisted_pypi.core.render import (
 )
 from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
-from twisted_pypi.sources.offline import (
-    METADATA,
-    OfflineClient,
-    metadata_segments,
-    offline_routers,
-)
+from twisted_pypi.sources.offline import OfflineClient, offline_routers
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.filecache import FileCache, write_atomically
 

@@ -22,7 +22,7 @@ from twisted.python.filepath import FilePath
 
 from twisted_pypi.app.service import UpstreamClients, make_page_caches, thread_runner
 from twisted_pypi.core.config import ProxyConfig
-from twisted_pypi.core.links import local_segments
+from twisted_pypi.core.links import METADATA, local_segments, metadata_segments
 from twisted_pypi.core.lookup import Lookup
 from twisted_pypi.core.metadata import (
     MetadataError,
@@ -36,7 +36,6 @@ from twisted_pypi.files.download import DownloadError, Downloads, FileSpec
 from twisted_pypi.resolve.metadata import CachedMetadataSource
 from twisted_pypi.resolve.resolver import Pin
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
-from twisted_pypi.sources.offline import metadata_segments
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.upstream.client import UpstreamError
@@ -87,7 +86,7 @@ def metadata_spec(dist: DistFile, segments: Key) -> FileSpec:
     :param segments: The file's place in the cache.
     """
     hashes = dist.core_metadata if isinstance(dist.core_metadata, Mapping) else {}
-    return FileSpec(dist.url + ".metadata", metadata_segments(segments), None, hashes)
+    return FileSpec(dist.url + METADATA, metadata_segments(segments), None, hashes)
 
 
 class CacheFiller:

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from attrs import frozen
 from twisted.internet.interfaces import IReactorTime
 
-from twisted_pypi.core.links import local_segments
+from twisted_pypi.core.links import METADATA, local_segments
 from twisted_pypi.core.metadata import (
     MAX_DOWNLOAD_SIZE,
     MAX_METADATA_SIZE,
@@ -64,7 +64,7 @@ class IndexMetadataSource:
         """
         if dist.core_metadata:
             data = await self._get(
-                dist.url + ".metadata", MAX_METADATA_SIZE, f"{dist.filename}.metadata"
+                dist.url + METADATA, MAX_METADATA_SIZE, dist.filename + METADATA
             )
             if data is not None:
                 if isinstance(dist.core_metadata, Mapping):
@@ -145,7 +145,7 @@ class CachedMetadataSource:
         if segments is None:
             return None
         if dist.core_metadata:
-            name = segments[-1] + ".metadata"
+            name = segments[-1] + METADATA
             try:
                 data = self.cache.path_for((*segments[:-1], name)).getContent()
                 if isinstance(dist.core_metadata, Mapping):

@@ -26,6 +26,7 @@ from twisted.logger import Logger
 
 from twisted_pypi.core.config import IndexConfig
 from twisted_pypi.core.dummyspec import DummySpec
+from twisted_pypi.core.links import METADATA
 from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry
 from twisted_pypi.core.model import DistFile, ProjectPage, Yanked
 from twisted_pypi.core.render import render_project_html, render_project_json
@@ -36,8 +37,6 @@ log = Logger()
 
 #: The first segment of the URLs of dummy files.
 DUMMY_PREFIX = "dummy"
-
-METADATA = ".metadata"
 
 
 @frozen

@@ -45,7 +45,6 @@ log = Logger()
 #: The first segment of the URLs of local files.
 LOCAL_PREFIX = "local"
 
-METADATA = ".metadata"
 
 #: A directory whose newest change is younger than this is looked at again on
 #: the next request.

@@ -23,7 +23,7 @@ from twisted.internet.defer import Deferred, fail
 from twisted.web.iweb import IResponse
 
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
-from twisted_pypi.core.links import local_segments
+from twisted_pypi.core.links import local_segments, metadata_segments
 from twisted_pypi.core.lookup import LIST_KEY, CacheStatus, Lookup, PageEntry
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.render import (
@@ -34,8 +34,6 @@ from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.sources.router import PageSource, Router
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.upstream.client import UpstreamError
-
-METADATA = ".metadata"
 
 #: How many filtered project pages each index keeps, with their renditions.
 MEMORY_PAGES = 1024
@@ -73,15 +71,6 @@ def offline_fetch(url: str, method: bytes = b"GET") -> Deferred[IResponse]:
     :param method: The HTTP method asked for.
     """
     return fail(UpstreamError(f"the proxy is offline: {url} is not fetched"))
-
-
-def metadata_segments(segments: Sequence[str]) -> tuple[str, ...]:
-    """
-    The place in the cache of a file's ``.metadata``.
-
-    :param segments: The file's place in the cache.
-    """
-    return (*segments[:-1], segments[-1] + METADATA)
 
 
 def cached_files(page: ProjectPage, index_name: str, cache: FileCache) -> ProjectPage:

@@ -19,7 +19,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
-from twisted_pypi.core.links import local_path, local_segments
+from twisted_pypi.core.links import local_path, local_segments, metadata_segments
 from twisted_pypi.core.lookup import LIST_KEY, CacheStatus, Lookup, PageEntry
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.names import normalize
@@ -285,7 +285,7 @@ class PageCache:
             segments = local_segments(self.index.name, dist.url)
             if segments is not None:
                 self._forget_file(segments)
-                self._forget_file((*segments[:-1], segments[-1] + ".metadata"))
+                self._forget_file(metadata_segments(segments))
 
     def _revalidated(self, key: str, entry: PageEntry, now: float) -> Lookup:
         stored = self._store.load(self.index.name, key)

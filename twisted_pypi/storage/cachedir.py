@@ -21,7 +21,7 @@ from typing import Literal
 from attrs import field, frozen
 from twisted.python.filepath import FilePath
 
-from twisted_pypi.core.links import local_path, local_segments
+from twisted_pypi.core.links import METADATA, local_path, local_segments
 from twisted_pypi.core.lookup import LIST_KEY
 from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.names import is_safe_segment, project_of_filename
@@ -33,7 +33,6 @@ from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
 #: The directory of cached pages, under the cache root.
 PAGES_DIR = "pages"
 
-METADATA = ".metadata"
 
 #: The hashes ``verify`` may check, best first.
 _HASHES = ("sha256", "sha512", "sha384", "blake2b", "sha224", "sha1", "md5")

@@ -19,6 +19,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
+from twisted_pypi.core.links import METADATA
 from twisted_pypi.core.names import is_safe_segment, project_of_filename
 from twisted_pypi.files.download import (
     Downloads,
@@ -32,8 +33,6 @@ from twisted_pypi.web.fileserve import IMMUTABLE, content_type, serve_cached
 from twisted_pypi.web.respond import error_page, when_done
 
 log = Logger()
-
-METADATA = ".metadata"
 
 
 class _Answered(Exception):

@@ -11,9 +11,10 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
+from twisted_pypi.core.links import METADATA
 from twisted_pypi.core.lookup import CacheStatus
 from twisted_pypi.core.names import is_safe_segment
-from twisted_pypi.sources.local import METADATA, LocalIndex
+from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.web.fileserve import IMMUTABLE, content_type, serve_path
 from twisted_pypi.web.respond import error_page, when_done
 
