@@ -1,6 +1,5 @@
 """
-Tests for the users file, its cred checker and realm, and ``pypiproxy
-passwd``.
+Tests for the users file, its cred checker, and ``pypiproxy passwd``.
 """
 
 from __future__ import annotations
@@ -21,12 +20,10 @@ from twisted.logger import capturedLogs
 from twisted.python import usage
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.resource import IResource, Resource
 
 from twisted_pypi.app import cli
 from twisted_pypi.upload.users import (
     CACHE_SECONDS,
-    ResourceRealm,
     UsersFileChecker,
     UsersFileError,
     hash_password,
@@ -279,37 +276,6 @@ class CheckerTests(SynchronousTestCase):
         self.assertRaises(
             UsersFileError, UsersFileChecker, self.path.path, self.clock, self.runner
         )
-
-
-class RealmTests(SynchronousTestCase):
-    """
-    The realm gives each user their resource.
-    """
-
-    def test_resource_avatar(self) -> None:
-        """
-        An ``IResource`` avatar is made for the user name.
-        """
-        made: list[str] = []
-
-        def avatar(user: str) -> Resource:
-            made.append(user)
-            return Resource()
-
-        interface, resource, logout = ResourceRealm(avatar).requestAvatar(
-            b"alice", None, IResource
-        )
-        self.assertIs(interface, IResource)
-        self.assertTrue(IResource.providedBy(resource))
-        self.assertEqual(made, ["alice"])
-        logout()
-
-    def test_other_interfaces(self) -> None:
-        """
-        Other avatar interfaces are not offered.
-        """
-        realm = ResourceRealm(lambda user: Resource())
-        self.assertRaises(NotImplementedError, realm.requestAvatar, b"a", None)
 
 
 class PasswdTests(SynchronousTestCase):

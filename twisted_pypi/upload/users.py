@@ -1,6 +1,8 @@
 # -*- test-case-name: tests.upload.test_users -*-
 """
-The users who may upload, and Twisted cred wiring for them.
+The users who may upload: the users file and the Twisted cred checker for it
+(the HTTP auth in front of the upload resource is in
+:mod:`twisted_pypi.web.auth`).
 
 A users file has one ``user:hash`` line per user; blank lines and lines
 starting with ``#`` are ignored.  Each hash is a bcrypt hash in the form
@@ -26,23 +28,30 @@ from collections.abc import Callable
 from typing import Any, cast
 
 import bcrypt
-from attrs import frozen
 from twisted.cred.checkers import ICredentialsChecker
 from twisted.cred.credentials import IUsernamePassword
 from twisted.cred.error import UnauthorizedLogin
-from twisted.cred.portal import IRealm, Portal
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web.guard import BasicCredentialFactory, HTTPAuthSessionWrapper
-from twisted.web.resource import IResource
 from zope.interface import implementer
 
-log = Logger()
+__all__ = [
+    "CACHE_SECONDS",
+    "DEFAULT_ROUNDS",
+    "MAX_PASSWORD_BYTES",
+    "Runner",
+    "UsersFileChecker",
+    "UsersFileError",
+    "hash_password",
+    "is_valid_user",
+    "load_users",
+    "parse_users",
+    "set_password",
+]
 
-#: The realm named in the ``WWW-Authenticate`` challenge.
-REALM = "twisted-pypi upload"
+log = Logger()
 
 #: The bcrypt cost of passwords set by ``pypiproxy passwd``.
 DEFAULT_ROUNDS = 12
@@ -284,65 +293,6 @@ class UsersFileChecker:
             if len(self._successes) >= _CACHE_LIMIT:
                 self._successes.clear()
         self._successes[key] = now + self._cache_seconds
-
-
-@implementer(IRealm)
-@frozen
-class ResourceRealm:
-    """
-    Gives each user the resource ``avatar(user)``.
-
-    :ivar avatar: Makes the resource a user (by name) may use.
-    """
-
-    avatar: Callable[[str], IResource]
-
-    def requestAvatar(
-        self, avatarId: Any, mind: object, *interfaces: Any
-    ) -> tuple[Any, IResource, Callable[[], None]]:
-        """
-        The resource of user ``avatarId``.
-
-        :raises NotImplementedError: If ``IResource`` is not asked for.
-        """
-        if IResource not in interfaces:
-            raise NotImplementedError("only IResource avatars are offered")
-        user = avatarId.decode("utf-8") if isinstance(avatarId, bytes) else avatarId
-        return (IResource, self.avatar(str(user)), lambda: None)
-
-
-def upload_portal(
-    users_file: str,
-    avatar: Callable[[str], IResource],
-    *,
-    clock: IReactorTime,
-    runner: Runner,
-    cache_seconds: float = CACHE_SECONDS,
-) -> Portal:
-    """
-    A portal that admits the users of ``users_file``, each to ``avatar(user)``.
-
-    :param users_file: The users file.
-    :param avatar: Makes a user's resource.
-    :param clock: Time, for the cache of successes.
-    :param runner: Runs the password checks away from the reactor.
-    :param cache_seconds: How long a success is remembered.
-    :raises UsersFileError: If the users file cannot be read or is invalid.
-    """
-    checker = UsersFileChecker(users_file, clock, runner, cache_seconds)
-    return Portal(ResourceRealm(avatar), [checker])
-
-
-def guard(portal: Portal) -> IResource:
-    """
-    A resource asking for HTTP basic auth (realm :data:`REALM`) and handing
-    authenticated requests on to the portal's avatar; missing or wrong
-    credentials get 401 with a ``WWW-Authenticate`` challenge.
-
-    :param portal: From :func:`upload_portal`.
-    """
-    wrapper: IResource = HTTPAuthSessionWrapper(portal, [BasicCredentialFactory(REALM)])
-    return wrapper
 
 
 def hash_password(password: str, rounds: int = DEFAULT_ROUNDS) -> str:

@@ -43,7 +43,8 @@ from twisted_pypi.upload.store import (
     store_upload,
     too_large,
 )
-from twisted_pypi.upload.users import CACHE_SECONDS, Runner, guard, upload_portal
+from twisted_pypi.upload.users import CACHE_SECONDS, Runner
+from twisted_pypi.web.auth import guard, upload_portal
 
 log = Logger()
 
