@@ -15,24 +15,10 @@ from twisted.python.usage import UsageError
 from twisted.scripts.twistd import ServerOptions
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests import REPOSITORY
 from twisted_pypi.app.cli import Options as CommandOptions
-from twisted_pypi.app.configfile import (
-    TABLE_END,
-    TABLE_START,
-    option_specs,
-    reference_table,
-    settings_arguments,
-    update_table,
-)
+from twisted_pypi.app.configfile import option_specs, settings_arguments
 from twisted_pypi.app.tap import Options
 from twisted_pypi.core.config import ProxyConfig
-
-DOCS = os.path.join(
-    REPOSITORY,
-    "docs",
-    "configuration.md",
-)
 
 
 class _Files(SynchronousTestCase):
@@ -398,44 +384,3 @@ class EntryPointTests(_Files):
         self.assertEqual(
             arguments, ["--index-ttl=5", "--listen=tcp:1", "--listen=tcp:2"]
         )
-
-
-class ReferenceTests(SynchronousTestCase):
-    """
-    ``docs/configuration.md`` documents every option.
-    """
-
-    def test_every_option_documented(self) -> None:
-        """
-        Each option has a row in the reference table naming the option, its
-        environment variable and its TOML key; rewrite the table with
-        ``python -m twisted_pypi.app.configfile docs/configuration.md``.
-        """
-        with open(DOCS, encoding="utf-8") as f:
-            rows = [line for line in f if line.startswith("| `--")]
-        documented = {row.split("`")[1]: row for row in rows}
-        for spec in option_specs(Options()):
-            row = documented.get(f"--{spec.name}")
-            self.assertIsNotNone(row, f"--{spec.name} is not in {DOCS}")
-            assert row is not None
-            self.assertIn(f"`{spec.env}`", row)
-            self.assertIn(f"`{spec.name}`", row)
-        self.assertIn("`PYPIPROXY_CONFIG`", documented["--config"])
-
-    def test_table_matches_options(self) -> None:
-        """
-        The generated table lists each option once with its default, and
-        :func:`update_table` puts it between the markers, replacing the old
-        one.
-        """
-        table = reference_table(Options())
-        self.assertEqual(table.count("| `--index-ttl` |"), 1)
-        self.assertIn(
-            "| `PYPIPROXY_INDEX_TTL` | `index-ttl` (string or number) | 600 |", table
-        )
-        text = f"intro\n{TABLE_START}\nold table\n{TABLE_END}\nrest\n"
-        updated = update_table(text, table)
-        self.assertNotIn("old table", updated)
-        self.assertTrue(updated.startswith(f"intro\n{TABLE_START}\n\n| option"))
-        self.assertTrue(updated.endswith(f"{TABLE_END}\nrest\n"))
-        self.assertRaises(ValueError, update_table, "no markers", table)
