@@ -17,8 +17,8 @@ from twisted.web.server import Request
 
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import MemoryProxy
-from twisted_pypi.app.service import file_fetcher
-from twisted_pypi.web.root import make_root
+from twisted_pypi.app.compose import proxy_root
+from twisted_pypi.app.filefetch import file_fetcher
 from twisted_pypi.web.site import ProxySite
 
 
@@ -152,7 +152,7 @@ class ApiProxy(MemoryProxy):
         super().__init__(index, cache_dir, **kwargs)
         self.config = evolve(self.config, admin_token=admin_token)
         fetch = file_fetcher(self._file_agent, self.clock, self.config.connect_timeout)
-        self.root = make_root(
+        self.root = proxy_root(
             self.config, self.all_pages, self.cache, self.downloads, fetch,
             self.local_indexes, stats=self.stats, json_client=self._page_client,
         )  # fmt: skip

@@ -30,7 +30,8 @@ from twisted.web.resource import IResource
 from zope.interface import implementer
 
 from tests.fakeindex import FakeIndex
-from twisted_pypi.app.service import file_fetcher
+from twisted_pypi.app.compose import proxy_root
+from twisted_pypi.app.filefetch import file_fetcher
 from twisted_pypi.core.config import (
     IndexConfig,
     LocalConfig,
@@ -43,7 +44,6 @@ from twisted_pypi.files.download import Downloads
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.storage.filecache import FileCache
-from twisted_pypi.web.root import make_root
 from twisted_pypi.web.site import ProxySite
 
 
@@ -414,7 +414,7 @@ class MemoryProxy:
         ]
         self.pages = self.all_pages[0]
         self.local_indexes = [LocalIndex(c, base_url) for c in local]
-        self.root = make_root(
+        self.root = proxy_root(
             self.config, self.all_pages, self.cache, downloads, fetch,
             self.local_indexes, stats=self.stats,
         )  # fmt: skip

@@ -26,9 +26,9 @@ from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import MemoryProxy
 from tests.realinstall import Collect, RealInstallTestCase, pip_argv
 from tests.wheels import build_wheel
-from twisted_pypi.app.service import make_page_caches
+from twisted_pypi.app.compose import make_page_caches
 from twisted_pypi.mirror.export import export_tree
-from twisted_pypi.sources.offline import OfflineClient
+from twisted_pypi.upstream.offline import OfflineClient
 
 APP = build_wheel("tpnapp", "1.0", requires=["tpnlib"])
 LIB = build_wheel("tpnlib", "2.0")

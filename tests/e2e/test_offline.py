@@ -29,10 +29,10 @@ from tests import REPOSITORY
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.realinstall import RealInstallTestCase, Upstream, pip_argv, port_of, uv_argv
 from tests.wheels import build_sdist, build_wheel
+from twisted_pypi.app.exportcli import ExportOptions, run_export
 from twisted_pypi.app.service import make_service
+from twisted_pypi.app.warmcli import WarmOptions, run_warm
 from twisted_pypi.core.config import IndexConfig, ProxyConfig, index_name_for
-from twisted_pypi.mirror.export import ExportOptions, run_export
-from twisted_pypi.mirror.warm import WarmOptions, run_warm
 
 #: The app: one dependency per platform (by marker) and an sdist-only one.
 APP = build_wheel(

@@ -1,6 +1,7 @@
 """
 Tests for ``pypiproxy export`` (:mod:`twisted_pypi.mirror.export`): the static
-tree's layout, links and hashes, hard links, incrementality, dummies.
+tree's layout, links and hashes, hard links, incrementality, dummies (the
+command and its options are tested in ``tests/app/test_exportcli.py``).
 """
 
 from __future__ import annotations
@@ -11,22 +12,20 @@ import os
 from urllib.parse import unquote, urljoin
 
 from twisted.internet.defer import Deferred
-from twisted.python import usage
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import MemoryProxy
 from tests.wheels import build_wheel
-from twisted_pypi.app.service import make_page_caches
+from twisted_pypi.app.compose import make_page_caches
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.mirror.export import (
     MANIFEST,
-    ExportOptions,
     ExportReport,
     export_tree,
 )
-from twisted_pypi.sources.offline import OfflineClient
+from twisted_pypi.upstream.offline import OfflineClient
 
 APP_OLD = build_wheel("app", "1.0")
 APP_NEW = build_wheel("app", "2.0")
@@ -220,27 +219,3 @@ class ExportTests(SynchronousTestCase):
             hashlib.sha256(wheel).hexdigest(), files[0]["hashes"]["sha256"]
         )
         self.assertTrue(folder.child(files[0]["filename"] + ".metadata").exists())
-
-
-class ExportOptionsTests(SynchronousTestCase):
-    """
-    :class:`ExportOptions`.
-    """
-
-    def test_directory(self) -> None:
-        """
-        The one argument is the directory, made absolute (serve's --listen
-        and --offline are accepted and ignored); none or two are usage
-        errors.
-        """
-        options = ExportOptions()
-        options.parseOptions(
-            ["--cache-dir", self.mktemp(), "--listen", "tcp:1", "--offline", "out"]
-        )
-        self.assertEqual(options["directory"], os.path.abspath("out"))
-        for args in ([], ["a", "b"]):
-            self.assertRaises(
-                usage.UsageError,
-                ExportOptions().parseOptions,
-                ["--cache-dir", "c", *args],
-            )

@@ -1,39 +1,47 @@
 """
 Tests for ``pypiproxy warm``: the requirements-file parser and build
-requirements (:mod:`twisted_pypi.mirror.reqfile`), the options, the start-up race on
+requirements (:mod:`twisted_pypi.mirror.reqfile`), the start-up race on
 ``tmp/`` between processes sharing a cache, and warming against a fake index
-on 127.0.0.1 (:mod:`twisted_pypi.mirror.warm`, :mod:`twisted_pypi.mirror.fetcher`).
+on 127.0.0.1 (:mod:`twisted_pypi.mirror.warm`, :mod:`twisted_pypi.mirror.fetcher`)
+with collaborators built here; the command and its options are tested in
+``tests/app/test_warmcli.py``.
 """
 
 from __future__ import annotations
 
-import io
 import os
 import time
-from typing import cast
+from typing import Any, cast
 
+from packaging.requirements import Requirement
+from treq.client import HTTPClient
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
-from twisted.internet.task import Clock, deferLater
-from twisted.python import usage
+from twisted.internet.task import Clock
+from twisted.internet.threads import deferToThreadPool
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.iweb import IResponse
 
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import FakeResponse
 from tests.resolve.test_resolver import LoopbackIndex
 from tests.wheels import build_sdist, build_wheel
-from twisted_pypi.core.config import index_name_for
-from twisted_pypi.core.links import local_segments, metadata_segments
+from twisted_pypi.core.config import IndexConfig, ProxyConfig, index_name_for
+from twisted_pypi.core.links import local_segments
 from twisted_pypi.files.download import Downloads, FileSpec
+from twisted_pypi.mirror.fetcher import CacheFiller
 from twisted_pypi.mirror.reqfile import (
     DEFAULT_BUILD_REQUIRES,
     RequirementsError,
     build_requirements,
     parse_requirements_file,
 )
-from twisted_pypi.mirror.warm import WarmOptions, run_warm
+from twisted_pypi.mirror.warm import warm
+from twisted_pypi.resolve.target import Target
+from twisted_pypi.sources.remote import PageCache, PageStore
+from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import STALE_TEMP_AGE, FileCache
 
 
@@ -230,85 +238,6 @@ class BuildRequirementsTests(SynchronousTestCase):
         self.assertIsNone(build_requirements(b"not a tarball", "x-1.0.tar.gz"))
 
 
-class WarmOptionsTests(SynchronousTestCase):
-    """
-    :class:`WarmOptions`.
-    """
-
-    def parse(self, *args: str) -> WarmOptions:
-        """
-        Parse ``args`` with a temporary cache directory.
-        """
-        options = WarmOptions()
-        options.parseOptions(["--cache-dir", self.mktemp(), *args])
-        return options
-
-    def test_targets_cross_product(self) -> None:
-        """
-        The targets are every Python version given on every platform given.
-        """
-        options = self.parse(
-            "--python-version", "3.10", "--python-version", "3.12",
-            "--platform", "win_amd64", "--platform", "manylinux_2_28_x86_64",
-            "attrs",
-        )  # fmt: skip
-        described = [t.describe() for t in options["targets"]]
-        self.assertEqual(
-            described,
-            [
-                "CPython 3.10 on win_amd64",
-                "CPython 3.10 on manylinux_2_28_x86_64",
-                "CPython 3.12 on win_amd64",
-                "CPython 3.12 on manylinux_2_28_x86_64",
-            ],
-        )
-
-    def test_default_target(self) -> None:
-        """
-        Without --python-version and --platform the one target is this
-        interpreter on this machine; requirements come from the arguments
-        and the files, files first.
-        """
-        folder = FilePath(self.mktemp())
-        path = write(folder, "r.txt", "attrs\n")
-        options = self.parse("-r", path, "requests>=2")
-        self.assertEqual(len(options["targets"]), 1)
-        self.assertIsNone(options["targets"][0].platform)
-        self.assertEqual(
-            [str(r) for r in options["requirements"]], ["attrs", "requests>=2"]
-        )
-
-    def test_refused(self) -> None:
-        """
-        Nothing to warm, a bad platform or Python version and a bad
-        requirements file are usage errors.
-        """
-        folder = FilePath(self.mktemp())
-        bad = write(folder, "r.txt", "--pre\n")
-        for args in [
-            (),
-            ("--platform", "amiga", "attrs"),
-            ("--python-version", "2.7", "attrs"),
-            ("-r", bad),
-        ]:
-            self.assertRaises(usage.UsageError, self.parse, *args)
-
-    def test_proxy_config_file(self) -> None:
-        """
-        warm reads the proxy's settings file: its indexes apply, and the
-        settings only serve has (``listen``, ``offline``) are ignored.
-        """
-        folder = FilePath(self.mktemp())
-        config = write(
-            folder,
-            "proxy.toml",
-            'index = ["corp=https://pypi.example/simple/"]\n'
-            'listen = ["tcp:9000"]\noffline = true\n',
-        )
-        options = self.parse("--config", config, "attrs")
-        self.assertEqual([i.name for i in options["config"].indexes], ["corp"])
-
-
 class TempRaceTests(SynchronousTestCase):
     """
     A process starting on a cache directory (its :meth:`FileCache.scan`)
@@ -412,12 +341,14 @@ LINUX, WINDOWS = "manylinux_2_17_x86_64", "win_amd64"
 
 class WarmTests(TestCase):
     """
-    :func:`run_warm` against a fake index on 127.0.0.1.
+    :func:`warm` with a :class:`CacheFiller` over a fake index on 127.0.0.1,
+    both built from their parts here.
     """
 
     def setUp(self) -> None:
         """
-        Serve app, its dependencies and a build tool from a fake index.
+        Serve app, its dependencies and a build tool from a fake index, and
+        build the filler over an empty cache.
         """
         index = FakeIndex(mode="json")
         for wheel in (APP, DEP_LINUX, DEP_WIN, BUILDME, TOOL):
@@ -425,139 +356,83 @@ class WarmTests(TestCase):
         self.index = index
         self.upstream = LoopbackIndex(index)
         self.addCleanup(self.upstream.stop)
-        self.cache = FilePath(self.mktemp())
+        pool = HTTPConnectionPool(reactor)
+        self.addCleanup(pool.closeCachedConnections)
+        agent = Agent(reactor, pool=pool)
+        url = self.upstream.url
+        self.config = ProxyConfig(indexes=(IndexConfig(index_name_for(url), url),))
+        self.cache = FileCache(FilePath(self.mktemp()), None, reactor)
+        store = PageStore(self.cache.root.child("pages"))
+        pages = [
+            PageCache(i, self.config, HTTPClient(agent), reactor, store)
+            for i in self.config.indexes
+        ]
 
-    async def warm(self, *args: str) -> tuple[int, str]:
-        """
-        Run the command with ``args``: its exit code and its output.
-        """
-        options = WarmOptions()
-        options.parseOptions(
-            ["--index", self.upstream.url, "--cache-dir", self.cache.path, *args]
+        def fetch(url: str, method: bytes = b"GET") -> Deferred[IResponse]:
+            """GET a file over the pool."""
+            d: Deferred[IResponse] = agent.request(method, url.encode("ascii"))
+            return d
+
+        self.said: list[str] = []
+        threads: Any = reactor
+        self.filler = CacheFiller(
+            self.cache,
+            pages,
+            [],
+            Router(pages, {}, frozenset(), None),
+            Downloads(self.cache, fetch, reactor),
+            lambda work: deferToThreadPool(threads, threads.getThreadPool(), work),
+            self.said.append,
+            concurrency=2,
         )
-        err = io.StringIO()
-        code = await run_warm(reactor, options, err)
-        return code, err.getvalue()
 
     def cached(self, filename: str) -> bool:
         """
         Whether the cache holds the fake index's file ``filename``.
         """
-        base = filename.removesuffix(".metadata")
-        url = self.upstream.url.replace("/simple/", "/packages/") + base
+        url = self.upstream.url.replace("/simple/", "/packages/") + filename
         segments = local_segments(index_name_for(self.upstream.url), url)
         assert segments is not None
-        if base != filename:
-            segments = metadata_segments(segments)
-        return FileCache(self.cache, None, reactor).lookup(segments) is not None
+        return self.cache.lookup(segments) is not None
 
-    def file_requests(self) -> list[str]:
+    async def warm(self, *requirements: str) -> int:
         """
-        The paths of the file requests the upstream got.
+        Warm ``requirements`` for Linux and Windows.
         """
-        return [p for _, p in self.index.requests if p.startswith("/packages/")]
+        return await warm(
+            self.filler,
+            reactor,
+            self.config.dummies,
+            tuple(Requirement(r) for r in requirements),
+            (Target.create(None, LINUX), Target.create(None, WINDOWS)),
+            self.said.append,
+        )
 
     async def test_every_target(self) -> None:
         """
-        The files of every target's resolution are cached, with their
-        ``.metadata``: the dependency behind a marker for each platform, the
-        sdist, and what building the sdist needs; the summary counts them.
+        The files of every target's resolution are cached, with what
+        building the sdist needs, and the summary is told.
         """
-        code, out = await self.warm(
-            "--platform", LINUX, "--platform", WINDOWS, "app"
-        )  # fmt: skip
-        self.assertEqual(code, 0, out)
+        self.assertEqual(await self.warm("app"), 0, self.said)
         for wheel in (APP, DEP_LINUX, DEP_WIN, BUILDME, TOOL):
             self.assertTrue(self.cached(wheel.filename), wheel.filename)
-            self.assertTrue(self.cached(wheel.filename + ".metadata"), wheel.filename)
-        self.assertIn("warmed 5 projects for 2 targets: 10 files fetched", out)
-        self.assertIn(f"(to build {BUILDME.filename})", out)
-        pages = self.cache.child("pages").walk()
-        self.assertIn("dep-win.page", {p.basename() for p in pages})
-
-    async def test_one_target(self) -> None:
-        """
-        Warming for one platform leaves the other platform's dependency out.
-        """
-        code, out = await self.warm("--platform", WINDOWS, "app")
-        self.assertEqual(code, 0, out)
-        self.assertTrue(self.cached(DEP_WIN.filename))
-        self.assertFalse(self.cached(DEP_LINUX.filename))
-
-    async def test_idempotent(self) -> None:
-        """
-        A second run downloads nothing: every file is already cached.
-        """
-        code, out = await self.warm("--platform", LINUX, "app")
-        self.assertEqual(code, 0, out)
-        first = len(self.file_requests())
-        self.assertEqual(first, 8)
-        code, out = await self.warm("--platform", LINUX, "app")
-        self.assertEqual(code, 0, out)
-        self.assertEqual(len(self.file_requests()), first)
-        self.assertIn("0 files fetched (0 B), 8 already cached", out)
-
-    async def test_unresolvable(self) -> None:
-        """
-        A project the index does not have makes the run exit with 1 and list
-        the problem with the target.
-        """
-        code, out = await self.warm("--platform", LINUX, "app", "nope>=1")
-        self.assertEqual(code, 1)
-        self.assertIn("pypiproxy warm: could not warm everything:", out)
-        self.assertIn("  - CPython", out)
-        self.assertIn("nope is not on the index", out)
-
-    async def test_fetch_failure(self) -> None:
-        """
-        A file the upstream fails to send is listed as a problem (exit 1);
-        nothing partial is left in the cache.
-        """
-        self.index.fail[f"/packages/{DEP_LINUX.filename}"] = 500
-        code, out = await self.warm("--platform", LINUX, "app")
-        self.assertEqual(code, 1)
-        self.assertIn(f"could not fetch {self.upstream.url[:-7]}", out)
-        self.assertIn("upstream answered 500", out)
-        self.assertFalse(self.cached(DEP_LINUX.filename))
-        self.assertEqual(self.cache.child("tmp").children(), [])
-
-    async def test_metadata_missing(self) -> None:
-        """
-        A ``.metadata`` the upstream fails to send is only a note: the
-        dependencies are read from the file, which is cached, and the run
-        succeeds.
-        """
-        self.index.fail[f"/packages/{APP.filename}.metadata"] = 404
-        code, out = await self.warm("--platform", LINUX, "app")
-        self.assertEqual(code, 0, out)
-        self.assertTrue(self.cached(APP.filename))
-        self.assertTrue(self.cached(DEP_LINUX.filename))
-        self.assertFalse(self.cached(APP.filename + ".metadata"))
-        self.assertIn("installers will read the file instead", out)
-
-    async def test_concurrency(self) -> None:
-        """
-        No more files than --concurrency download at once.
-        """
-        self.index.hold_files = True
-        run = Deferred.fromCoroutine(
-            self.warm("--platform", LINUX, "--concurrency", "2", "app", "dep-win")
+        summary = [line for line in self.said if line.startswith("warmed ")]
+        self.assertEqual(len(summary), 1, self.said)
+        self.assertTrue(
+            summary[0].startswith("warmed 5 projects for 2 targets: 10 files fetched"),
+            summary,
         )
-        contents = {
-            f"/packages/{w.filename}": w.content
-            for w in (APP, DEP_LINUX, DEP_WIN, BUILDME, TOOL)
-        }
-        most = lone = 0
-        for _ in range(1000):
-            if run.called:
-                break
-            await deferLater(reactor, 0.01)
-            most = max(most, len(self.index.held))
-            lone = lone + 1 if len(self.index.held) == 1 else 0
-            if len(self.index.held) == 2 or lone > 5:
-                request = self.index.held.pop(0)
-                request.write(contents[request.path.decode()])
-                request.finish()
-        code, out = await run
-        self.assertEqual(code, 0, out)
-        self.assertEqual(most, 2)
+
+    async def test_problems(self) -> None:
+        """
+        What cannot be resolved is told as a problem, with the target, and
+        the exit code is 1.
+        """
+        self.assertEqual(await self.warm("app", "nope>=1"), 1)
+        self.assertIn("pypiproxy warm: could not warm everything:", self.said)
+        self.assertTrue(
+            any(
+                line.startswith("  - CPython") and "nope" in line for line in self.said
+            ),
+            self.said,
+        )

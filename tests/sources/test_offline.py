@@ -22,15 +22,13 @@ from twisted.web.http_headers import Headers
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import Answer, MemoryProxy, result_now
 from tests.wheels import build_wheel
-from twisted_pypi.app.service import ProxyService, make_service, upstream_clients
-from twisted_pypi.app.tap import Options
+from twisted_pypi.app.service import ProxyService, make_service
 from twisted_pypi.core.config import IndexConfig, ProxyConfig, index_name_for
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.core.links import local_segments, metadata_segments
 from twisted_pypi.core.model import DistFile, ProjectPage
-from twisted_pypi.sources.offline import OfflineClient, cached_files, offline_fetch
+from twisted_pypi.sources.offline import cached_files
 from twisted_pypi.storage.filecache import FileCache
-from twisted_pypi.upstream.client import UpstreamError
 
 #: The upstream, at an IP address so that any attempt to reach it would be
 #: a ``connectTCP`` on the reactor (no name resolution first).
@@ -327,40 +325,3 @@ class CachedFilesTests(SynchronousTestCase):
         self.assertEqual(kept.files[1].hashes, {"sha256": "2.02.02.02.0"})
         self.assertEqual(kept.versions, ("1.0", "2.0"))
         self.assertEqual(kept.api_version, (1, 1))
-
-
-class OfflineClientsTests(SynchronousTestCase):
-    """
-    :func:`upstream_clients` with ``offline`` and the ``--offline`` option.
-    """
-
-    def test_option(self) -> None:
-        """
-        ``--offline`` sets the configuration's ``offline``; it is off by
-        default.
-        """
-        options = Options()
-        options.parseOptions(["--cache-dir", self.mktemp(), "--offline"])
-        self.assertTrue(options["config"].offline)
-        options = Options()
-        options.parseOptions(["--cache-dir", self.mktemp()])
-        self.assertFalse(options["config"].offline)
-
-    def test_no_pool_and_immediate_failures(self) -> None:
-        """
-        Offline there is no connection pool, and the page client and the
-        file fetcher fail every request at once with an upstream error.
-        """
-        reactor = Reactor()
-        clients = upstream_clients(ProxyConfig(offline=True), reactor)
-        self.assertIsNone(clients.pool)
-        self.assertIsInstance(clients.pages, OfflineClient)
-        self.assertIs(clients.fetch, offline_fetch)
-        page = clients.pages.get(
-            URL, headers={}, unbuffered=False, timeout=1.0, reactor=reactor
-        )
-        self.failureResultOf(page, UpstreamError)
-        self.failureResultOf(clients.fetch(URL + "x-1.0.tar.gz"), UpstreamError)
-        self.assertEqual(reactor.tcpClients, [])
-        online = upstream_clients(ProxyConfig(), reactor)
-        self.assertIsNotNone(online.pool)

@@ -1,8 +1,8 @@
 """
-Tests for :mod:`twisted_pypi.sources.router` (which index supplies each project) and
-for the credentials of :func:`twisted_pypi.app.service.file_fetcher`, through the
-proxy's resource tree in memory in front of two fake upstreams with
-overlapping projects (``pypi`` first, ``corp`` second) and a local directory.
+Tests for :mod:`twisted_pypi.sources.router` (which index supplies each
+project) and for the credentials sent upstream, through the proxy's resource
+tree in memory in front of two fake upstreams with overlapping projects
+(``pypi`` first, ``corp`` second) and a local directory.
 """
 
 from __future__ import annotations
@@ -15,25 +15,20 @@ from typing import Any, cast
 from urllib.parse import urljoin
 
 from treq.testing import StubTreq
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgent, IBodyProducer, IResponse
-from zope.interface import implementer
 
 from tests.fakeindex import FakeFile, FakeIndex
-from tests.fakes import Answer, FakeResponse, MemoryProxy, result_now
+from tests.fakes import Answer, MemoryProxy, result_now
 from tests.web.test_simple import Anchors, json_files
 from tests.wheels import BuiltWheel, build_wheel
-from twisted_pypi.app.service import file_fetcher, origin_of
 from twisted_pypi.core.config import IndexConfig, LocalConfig, ProxyConfig
 from twisted_pypi.core.lookup import Lookup
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.sources.router import Router
-from twisted_pypi.upstream.client import USER_AGENT
 
 JSON = "application/vnd.pypi.simple.v1+json"
 
@@ -700,143 +695,4 @@ class CredentialsTests(RouterTestCase):
                 ("/simple/requests/", None),
                 (f"/packages/{REQUESTS_PYPI.filename}", None),
             ],
-        )
-
-
-@implementer(IAgent)
-class RecordingAgent:
-    """
-    An agent that records each request's URL and headers and answers 200.
-    """
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[bytes, bytes, Headers]] = []
-
-    def request(
-        self,
-        method: bytes,
-        uri: bytes,
-        headers: Headers | None = None,
-        bodyProducer: IBodyProducer | None = None,
-    ) -> Deferred[IResponse]:
-        """
-        Record the request and answer it at once.
-        """
-        self.requests.append((method, uri, headers or Headers()))
-        return succeed(cast(IResponse, FakeResponse(body=b"")))
-
-    def authorization(self, url: str) -> str | None:
-        """
-        The ``Authorization`` header sent with the last request for ``url``.
-        """
-        for _, uri, headers in reversed(self.requests):
-            if uri == url.encode():
-                values = headers.getRawHeaders(b"authorization")
-                return values[0].decode() if values else None
-        raise AssertionError(f"{url} was not requested")
-
-
-class FileFetcherTests(SynchronousTestCase):
-    """
-    :func:`twisted_pypi.app.service.file_fetcher` sends credentials only to
-    the scheme, host and port of their index.
-    """
-
-    def setUp(self) -> None:
-        self.agent = RecordingAgent()
-        self.fetch = file_fetcher(
-            self.agent,
-            Clock(),
-            10.0,
-            {
-                "https://corp.test/simple/": ("alice", "s3cret"),
-                "http://other.test:8080/simple/": ("bob", "pw"),
-            },
-        )
-
-    def sent(self, url: str) -> str | None:
-        """
-        The ``Authorization`` a GET of ``url`` carries.
-        """
-        result_now(self.fetch(url))
-        return self.agent.authorization(url)
-
-    def test_same_origin(self) -> None:
-        """
-        A file on the index's scheme, host and port (the port given or
-        implied, the host in any case) carries its credentials.
-        """
-        alice = basic("alice", "s3cret")
-        for url in (
-            "https://corp.test/packages/a-1.0.tar.gz",
-            "https://corp.test:443/other/path/a-1.0.tar.gz",
-            "https://CORP.test/packages/a-1.0.tar.gz",
-        ):
-            self.assertEqual(self.sent(url), alice, url)
-        self.assertEqual(
-            self.sent("http://other.test:8080/p/b-1.0.tar.gz"), basic("bob", "pw")
-        )
-
-    def test_other_origins(self) -> None:
-        """
-        Another host, another port, plain HTTP to the same host, a host that
-        merely starts with the index's, and a URL naming the index's host
-        only as userinfo or query get no credentials.
-        """
-        for url in (
-            "https://cdn.test/packages/a-1.0.tar.gz",
-            "https://corp.test:8443/packages/a-1.0.tar.gz",
-            "http://corp.test/packages/a-1.0.tar.gz",
-            "https://corp.test.evil.example/packages/a-1.0.tar.gz",
-            "https://corp.test@evil.example/packages/a-1.0.tar.gz",
-            "https://evil.example/packages/a-1.0.tar.gz?https://corp.test/",
-            "http://other.test/p/b-1.0.tar.gz",
-            "https://other.test:8080/p/b-1.0.tar.gz",
-        ):
-            self.assertIsNone(self.sent(url), url)
-
-    def test_plain_headers(self) -> None:
-        """
-        Every request asks for the identity encoding and names the proxy,
-        with or without credentials; ``HEAD`` is passed on.
-        """
-        for url in (
-            "https://corp.test/packages/a-1.0.tar.gz",
-            "https://cdn.test/packages/a-1.0.tar.gz",
-        ):
-            result_now(self.fetch(url, b"HEAD"))
-            method, _, headers = self.agent.requests[-1]
-            self.assertEqual(method, b"HEAD")
-            self.assertEqual(headers.getRawHeaders(b"accept-encoding"), [b"identity"])
-            self.assertEqual(
-                headers.getRawHeaders(b"user-agent"), [USER_AGENT.encode()]
-            )
-
-    def test_origin(self) -> None:
-        """
-        A URL's origin is its scheme, lower-case host and port (given or
-        implied); a URL with an invalid port, no host or a scheme other than
-        HTTP(S) has none, and a request for it carries no credentials.
-        """
-        self.assertEqual(
-            origin_of("HTTPS://Corp.Test/simple/"), ("https", "corp.test", 443)
-        )
-        self.assertEqual(origin_of("http://[::1]:8080/x"), ("http", "::1", 8080))
-        for url in (
-            "https://corp.test:99999/a-1.0.tar.gz",
-            "file:///a-1.0.tar.gz",
-            "ftp://corp.test/a-1.0.tar.gz",
-            "/packages/a-1.0.tar.gz",
-        ):
-            self.assertIsNone(origin_of(url), url)
-            self.assertIsNone(self.sent(url), url)
-
-    def test_no_credentials(self) -> None:
-        """
-        Without credentials no request carries any.
-        """
-        fetch = file_fetcher(self.agent, Clock(), 10.0)
-        result_now(fetch("https://corp.test/packages/a-1.0.tar.gz"))
-        self.assertIsNone(
-            self.agent.authorization("https://corp.test/packages/a-1.0.tar.gz")
         )

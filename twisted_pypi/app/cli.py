@@ -24,12 +24,24 @@ from twisted.internet.defer import Deferred
 from twisted.python import usage
 
 from twisted_pypi import __version__
+from twisted_pypi.app import analyzecli, exportcli, warmcli
+from twisted_pypi.app.analyzecli import AnalyzeOptions
 from twisted_pypi.app.cachecli import CacheOptions
+from twisted_pypi.app.exportcli import ExportOptions
 from twisted_pypi.app.tap import Options as ServeOptions
-from twisted_pypi.mirror.export import ExportOptions
-from twisted_pypi.mirror.warm import WarmOptions
-from twisted_pypi.resolve.analyze import AnalyzeOptions
+from twisted_pypi.app.warmcli import WarmOptions
 from twisted_pypi.upload import users
+
+__all__ = [
+    "Options",
+    "PasswdOptions",
+    "analyze",
+    "export",
+    "main",
+    "passwd",
+    "serve",
+    "warm",
+]
 
 
 class PasswdOptions(usage.Options):
@@ -164,9 +176,7 @@ def analyze(options: AnalyzeOptions) -> None:
     """
     from twisted.internet.task import react
 
-    from twisted_pypi.resolve.analyze import main
-
-    react(main, [options])
+    react(analyzecli.main, [options])
 
 
 def warm(options: WarmOptions) -> None:
@@ -178,9 +188,7 @@ def warm(options: WarmOptions) -> None:
     """
     from twisted.internet.task import react
 
-    from twisted_pypi.mirror.warm import main
-
-    react(main, [options])
+    react(warmcli.main, [options])
 
 
 def export(options: ExportOptions) -> None:
@@ -191,9 +199,7 @@ def export(options: ExportOptions) -> None:
     """
     from twisted.internet.task import react
 
-    from twisted_pypi.mirror.export import main
-
-    react(main, [options])
+    react(exportcli.main, [options])
 
 
 def serve(options: ServeOptions) -> None:

@@ -17,6 +17,9 @@ files, as offline; dummies and local indexes are exported too.  The export
 is incremental: a project whose rendered pages are unchanged since the last
 export (by the manifest) is not rewritten, files already in place are kept,
 and projects and files that went away are deleted.
+
+The options and the wiring of the command are in
+:mod:`twisted_pypi.app.exportcli`.
 """
 
 from __future__ import annotations
@@ -25,17 +28,13 @@ import hashlib
 import json
 import os
 import shutil
-import sys
-from collections.abc import Callable, Mapping, Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any
 from urllib.parse import quote
 
 from attrs import define, field
-from twisted.python import usage
 from twisted.python.filepath import FilePath
 
-from twisted_pypi.app.service import make_page_caches
-from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.links import METADATA, local_segments, metadata_segments
 from twisted_pypi.core.lookup import LIST_KEY
@@ -48,9 +47,11 @@ from twisted_pypi.core.render import (
 )
 from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
-from twisted_pypi.sources.offline import OfflineClient, offline_routers
+from twisted_pypi.sources.offline import offline_routers
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.filecache import FileCache, write_atomically
+
+__all__ = ["HTML_PAGE", "JSON_PAGE", "MANIFEST", "ExportReport", "export_tree"]
 
 #: The manifest's name, in the export's root.
 MANIFEST = ".pypiproxy-export.json"
@@ -58,36 +59,6 @@ MANIFEST = ".pypiproxy-export.json"
 #: The names of the pages in each directory of ``simple/``.
 HTML_PAGE = "index.html"
 JSON_PAGE = "index.v1_json"
-
-
-class ExportOptions(ServeOptions):
-    """
-    The options of ``pypiproxy export``: those of ``serve`` that choose the
-    indexes, the cache and the dummies, and the directory.
-    """
-
-    synopsis = "[options] DIR"
-    longdesc = (
-        "Write what the cache holds, as an --offline proxy with the same options "
-        "would serve it, to DIR as a static index: PEP 503 HTML and PEP 691 JSON "
-        "pages under DIR/simple/, files under DIR/packages/, with relative "
-        "links. Only projects that changed since the last export to DIR are "
-        "rewritten. Nothing is fetched."
-    )
-
-    def opt_listen(self, description: str) -> None:
-        """
-        Ignored: an option of serve (accepted so that export can read the
-        proxy's --config file).
-        """
-
-    def parseArgs(self, *args: str) -> None:
-        """
-        The directory to export to (created if needed).
-        """
-        if len(args) != 1:
-            raise usage.UsageError("give one directory to export to")
-        self["directory"] = os.path.abspath(os.path.expanduser(args[0]))
 
 
 @define
@@ -335,55 +306,3 @@ def _write_list(directory: FilePath[str], projects: list[str]) -> None:
 
     _write_if_changed(simple.child(HTML_PAGE), render_list_html(listing, link))
     _write_if_changed(simple.child(JSON_PAGE), render_list_json(listing, link))
-
-
-async def run_export(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int:
-    """
-    Export the cache as ``options`` say and print a summary.
-
-    :param reactor: The running reactor.
-    :param options: Parsed :class:`ExportOptions`.
-    :param err: Where the summary goes.
-    :return: The exit code: 0, or 1 if the export failed.
-    """
-    config: ProxyConfig = options["config"]
-    root = FilePath(config.cache_dir)
-    cache = FileCache(root, None, reactor)
-    pages = make_page_caches(config, OfflineClient(), reactor, cache)
-    local = [LocalIndex(c, config.base_url) for c in config.locals]
-    directory = FilePath(options["directory"])
-    try:
-        report = await export_tree(directory, pages, cache, local, config)
-    except (OSError, ValueError) as e:
-        err.write(f"pypiproxy export: {e}\n")
-        return 1
-    err.write(f"{report.describe()} to {directory.path}\n")
-    others = _other_indexes(root, {index.name for index in config.indexes})
-    if others:
-        err.write(
-            f"note: the cache also holds pages of {', '.join(others)}; give export"
-            " the --index options of the proxy to export them\n"
-        )
-    return 0
-
-
-def _other_indexes(root: FilePath[str], names: set[str]) -> list[str]:
-    """The names of the indexes whose pages the cache holds, but not ``names``."""
-    try:
-        found = root.child("pages").listdir()
-    except OSError:
-        return []
-    return sorted(set(found) - names)
-
-
-async def main(reactor: Any, options: Mapping[str, Any]) -> None:
-    """
-    The ``pypiproxy export`` command, for ``twisted.internet.task.react``.
-
-    :param reactor: The running reactor.
-    :param options: Parsed :class:`ExportOptions`.
-    :raises SystemExit: With code 1 when the export failed.
-    """
-    code = await run_export(reactor, options, sys.stderr)
-    if code:
-        raise SystemExit(code)

@@ -7,21 +7,20 @@ router, :class:`~twisted_pypi.files.download.Downloads` and
 nothing partial is kept, and files are committed with an atomic rename that a
 proxy running on the same cache directory sees at once).
 
-The file cache here has no size limit and never evicts.
+The file cache it is given must have no size limit: nothing fetched may be
+evicted while the command runs.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from attrs import frozen
 from twisted.internet.defer import Deferred, DeferredSemaphore
 from twisted.python.filepath import FilePath
 
-from twisted_pypi.app.service import UpstreamClients, make_page_caches, thread_runner
-from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.links import METADATA, local_segments, metadata_segments
 from twisted_pypi.core.lookup import Lookup
 from twisted_pypi.core.metadata import (
@@ -36,11 +35,24 @@ from twisted_pypi.files.download import DownloadError, Downloads, FileSpec
 from twisted_pypi.resolve.metadata import CachedMetadataSource
 from twisted_pypi.resolve.resolver import Pin
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
+from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.upstream.client import UpstreamError
 
+__all__ = [
+    "CacheFiller",
+    "FetchFailed",
+    "LocalPlace",
+    "WarmMetadataSource",
+    "file_spec",
+    "metadata_spec",
+]
+
 Key = tuple[str, ...]
+
+#: Runs blocking work away from the reactor thread.
+Runner = Callable[[Callable[[], Any]], Deferred[Any]]
 
 
 class FetchFailed(Exception):
@@ -106,41 +118,33 @@ class CacheFiller:
 
     def __init__(
         self,
-        config: ProxyConfig,
-        reactor: Any,
-        clients: UpstreamClients,
+        cache: FileCache,
+        pages: Sequence[PageCache],
+        local: Sequence[LocalIndex],
+        router: Router,
+        downloads: Downloads,
+        run: Runner,
         say: Callable[[str], object],
         concurrency: int = 4,
     ) -> None:
         """
-        :param config: The indexes, routes and cache directory.
-        :param reactor: The running reactor.
-        :param clients: Talk to the upstreams.
+        :param cache: The file cache (one that never evicts).
+        :param pages: The remote indexes' page caches, highest priority
+            first.
+        :param local: The local indexes.
+        :param router: Answers for projects as the proxy does.
+        :param downloads: Downloads upstream files into ``cache``.
+        :param run: Runs blocking work away from the reactor thread.
         :param say: Told about every file fetched.
         :param concurrency: How many files :meth:`fetch_pin` downloads at
             once.
         """
-        self.cache = FileCache(FilePath(config.cache_dir), None, reactor)
-        self.run = thread_runner(reactor)
-        self._pages = make_page_caches(
-            config, clients.pages, reactor, self.cache, self.run
-        )
-        self._locals = {
-            c.name: LocalIndex(c, config.base_url, run=self.run) for c in config.locals
-        }
-        self._router = Router(
-            [*self._locals.values(), *self._pages],
-            config.routes,
-            config.merge,
-            config.base_url,
-        )
-        self._downloads = Downloads(
-            self.cache,
-            clients.fetch,
-            reactor,
-            idle_timeout=config.idle_timeout,
-            chunk_size=256 * 1024,
-        )
+        self.cache = cache
+        self.run = run
+        self._pages = pages
+        self._locals = {index.config.name: index for index in local}
+        self._router = router
+        self._downloads = downloads
         self._limit = DeferredSemaphore(concurrency)
         self.say = say
         self.fetched = 0

@@ -15,152 +15,26 @@ the same target.  Files already cached are not downloaded again.
 
 The targets are the cross product of the ``--python-version`` and
 ``--platform`` values given (each defaulting to this interpreter and this
-machine).
+machine).  The options and the wiring of the command are in
+:mod:`twisted_pypi.app.warmcli`.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Mapping
-from typing import Any, TextIO
+from collections.abc import Callable, Iterable
+from typing import Any
 
-from attrs import evolve
 from packaging.requirements import Requirement
 from twisted.internet.defer import CancelledError, Deferred, gatherResults
-from twisted.python import usage
 from twisted.python.filepath import FilePath
 
-from twisted_pypi.app.service import upstream_clients
-from twisted_pypi.app.tap import Options as ServeOptions
-from twisted_pypi.core.config import ProxyConfig, parse_count
+from twisted_pypi.core.dummyspec import DummySpec
 from twisted_pypi.mirror.fetcher import CacheFiller
-from twisted_pypi.mirror.reqfile import (
-    RequirementsError,
-    build_requirements,
-    parse_requirement_args,
-    parse_requirements_file,
-)
+from twisted_pypi.mirror.reqfile import build_requirements
 from twisted_pypi.resolve.resolver import ResolutionFailed, resolve
-from twisted_pypi.resolve.target import (
-    Target,
-    compatible_platforms,
-    full_python_version,
-)
+from twisted_pypi.resolve.target import Target
 
-
-class WarmOptions(ServeOptions):
-    """
-    The options of ``pypiproxy warm``: the index, cache and dummy options of
-    ``serve``, the requirements and the target environments.
-    """
-
-    synopsis = "[options] [-r FILE ...] [REQUIREMENT ...]"
-    longdesc = (
-        "Resolve the requirements (from -r files and the arguments) with their "
-        "dependencies for every target environment, and put into the cache "
-        "directory every page, .metadata and file an install there needs: the "
-        "best wheel of each project, else its sdist, and what building the "
-        "sdists needs. Targets are the cross product of --python-version and "
-        "--platform (default: this interpreter on this machine). Safe while a "
-        "proxy runs on the same cache directory; files already cached are not "
-        "downloaded again. Progress and a summary go to standard error; the "
-        "exit code is 1 if anything could not be resolved or fetched."
-    )
-    optParameters = [
-        [
-            "concurrency",
-            None,
-            4,
-            "How many files to download at once.",
-            lambda text: parse_count(text, 1),
-        ],
-    ]
-
-    def __init__(self) -> None:
-        """
-        Start with no requirements files and no explicit targets.
-        """
-        super().__init__()
-        self["requirement-files"] = []
-        self["python-versions"] = []
-        self["platforms"] = []
-
-    def opt_requirement(self, path: str) -> None:
-        """
-        A requirements file in pip's format (repeatable).
-        """
-        self["requirement-files"].append(path)
-
-    opt_r = opt_requirement
-
-    def opt_python_version(self, version: str) -> None:
-        """
-        A Python version to warm for, e.g. 3.11 (repeatable) [default: this
-        one].
-        """
-        try:
-            full_python_version(version)
-        except ValueError as e:
-            raise usage.UsageError(f"--python-version: {e}") from None
-        self["python-versions"].append(version)
-
-    def opt_platform(self, platform: str) -> None:
-        """
-        A platform tag to warm for (repeatable), e.g. manylinux_2_28_x86_64,
-        macosx_11_0_arm64, win_amd64 [default: this machine].
-        """
-        try:
-            compatible_platforms(platform)
-        except ValueError as e:
-            raise usage.UsageError(f"--platform: {e}") from None
-        self["platforms"].append(platform)
-
-    def opt_listen(self, description: str) -> None:
-        """
-        Ignored: an option of serve (accepted so that warm can read the
-        proxy's --config file).
-        """
-
-    def opt_offline(self) -> None:
-        """
-        Ignored: an option of serve (warm always asks the indexes).
-        """
-
-    def parseArgs(self, *requirements: str) -> None:
-        """
-        Requirements given as arguments (``requests[socks]>=2.31``).
-        """
-        self["requirement-args"] = requirements
-
-    def postOptions(self) -> None:
-        """
-        Build the configuration (as ``serve`` does), read the requirements
-        and make the targets.
-        """
-        super().postOptions()
-        warnings: list[str] = []
-        requirements: list[Requirement] = []
-        try:
-            for path in self["requirement-files"]:
-                parsed = parse_requirements_file(path)
-                requirements += parsed.requirements
-                warnings += parsed.warnings
-            requirements += parse_requirement_args(self["requirement-args"])
-        except RequirementsError as e:
-            raise usage.UsageError(str(e)) from None
-        if not requirements:
-            raise usage.UsageError(
-                "nothing to warm: give -r requirements.txt or requirements"
-            )
-        self["requirements"] = tuple(requirements)
-        self["warnings"] = tuple(warnings)
-        targets: list[Target] = []
-        for python in self["python-versions"] or [None]:
-            for platform in self["platforms"] or [None]:
-                target = Target.create(python, platform)
-                if target not in targets:
-                    targets.append(target)
-        self["targets"] = tuple(targets)
+__all__ = ["warm"]
 
 
 class _Run:
@@ -170,15 +44,17 @@ class _Run:
     fetched.
     """
 
-    def __init__(self, filler: CacheFiller, reactor: Any, config: ProxyConfig) -> None:
+    def __init__(
+        self, filler: CacheFiller, reactor: Any, dummies: Iterable[DummySpec]
+    ) -> None:
         """
         :param filler: Fetches into the cache.
         :param reactor: The running reactor.
-        :param config: The settings (for the dummies).
+        :param dummies: The dummy projects.
         """
         self._filler = filler
         self._reactor = reactor
-        self._dummies = {spec.project: spec for spec in config.dummies}
+        self._dummies = {spec.project: spec for spec in dummies}
         self.projects: set[str] = set()
         self.problems: list[str] = []
         self.notes: list[str] = []
@@ -258,31 +134,28 @@ class _Run:
         await gatherResults(self._pending)
 
 
-async def run_warm(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int:
+async def warm(
+    filler: CacheFiller,
+    reactor: Any,
+    dummies: Iterable[DummySpec],
+    requirements: tuple[Requirement, ...],
+    targets: tuple[Target, ...],
+    say: Callable[[str], None],
+) -> int:
     """
-    Warm the cache and print a summary.
+    Warm the cache for every target and tell the summary.
 
+    :param filler: Fetches into the cache (see
+        :func:`twisted_pypi.app.compose.cache_filler`).
     :param reactor: The running reactor.
-    :param options: Parsed :class:`WarmOptions`.
-    :param err: Where progress, the summary and problems go.
+    :param dummies: The dummy projects (never fetched).
+    :param requirements: What is installed on each target.
+    :param targets: The environments.
+    :param say: Told the progress, the summary and the problems.
     :return: 0, or 1 when something could not be resolved or fetched.
     """
-    config: ProxyConfig = options["config"]
-    requirements: tuple[Requirement, ...] = options["requirements"]
-    targets: tuple[Target, ...] = options["targets"]
     started = reactor.seconds()
-
-    def say(message: str) -> None:
-        """Write a progress line to ``err`` at once."""
-        err.write(message + "\n")
-        err.flush()
-
-    for warning in options["warnings"]:
-        say(f"warning: {warning}")
-    config = evolve(config, offline=False)  # the proxy's, not warm's
-    clients = upstream_clients(config, reactor)
-    filler = CacheFiller(config, reactor, clients, say, options["concurrency"])
-    run = _Run(filler, reactor, config)
+    run = _Run(filler, reactor, dummies)
     try:
         for target in targets:
             await run.target(target, requirements)
@@ -290,8 +163,6 @@ async def run_warm(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int
     except CancelledError:
         say("pypiproxy warm: interrupted")
         return 1
-    finally:
-        await clients.close()
     count = len(targets)
     say(
         f"warmed {len(run.projects)} projects for {count}"
@@ -307,16 +178,3 @@ async def run_warm(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int
             say(f"  - {problem}")
         return 1
     return 0
-
-
-async def main(reactor: Any, options: Mapping[str, Any]) -> None:
-    """
-    The ``pypiproxy warm`` command, for ``twisted.internet.task.react``.
-
-    :param reactor: The running reactor.
-    :param options: Parsed :class:`WarmOptions`.
-    :raises SystemExit: With code 1 when something could not be warmed.
-    """
-    code = await run_warm(reactor, options, sys.stderr)
-    if code:
-        raise SystemExit(code)

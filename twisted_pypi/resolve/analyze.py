@@ -10,111 +10,40 @@ Pages go through the proxy's own page cache (so they land in its cache
 directory, and a cached page serves when the upstream is down); metadata is
 read from the proxy's file cache when it holds the ``.metadata`` file or the
 wheel, and otherwise fetched from the upstream directly (not through a
-running proxy).
+running proxy).  The options and the wiring of the command are in
+:mod:`twisted_pypi.app.analyzecli`.
 """
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from typing import Any, TextIO
 
 from attrs import frozen
-from packaging.requirements import InvalidRequirement, Requirement
+from packaging.requirements import Requirement
 from twisted.internet.defer import CancelledError
-from twisted.python import usage
-from twisted.python.filepath import FilePath
 
-from twisted_pypi.app.service import make_page_caches, thread_runner, upstream_clients
-from twisted_pypi.app.tap import Options as ServeOptions
-from twisted_pypi.core.config import ProxyConfig, parse_count
+from twisted_pypi.core.metadata import MetadataSource
 from twisted_pypi.core.sizes import format_size
-from twisted_pypi.resolve.metadata import CachedMetadataSource, IndexMetadataSource
-from twisted_pypi.resolve.resolver import Resolution, ResolutionFailed, resolve
-from twisted_pypi.resolve.target import PLATFORM_SYNTAX, Target, full_python_version
-from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.resolve.resolver import (
+    PageSource,
+    Resolution,
+    ResolutionFailed,
+    resolve,
+)
+from twisted_pypi.resolve.target import Target
 
-
-class AnalyzeOptions(ServeOptions):
-    """
-    The options of ``pypiproxy analyze``: the upstream, cache and dummy
-    options of ``serve`` plus the target and the projects.
-    """
-
-    synopsis = "[options] PROJECT[SPECIFIER] ..."
-    longdesc = (
-        "Resolve the projects' dependency tree through the upstream index for "
-        "a Python version and platform (default: this interpreter), and print "
-        "every dependency with its version and download size, which ones the "
-        "--dummy projects replace (with everything only they pull in), the "
-        "total download with and without the dummies, and --dummy flags for "
-        "the heaviest packages. Progress goes to standard error."
-    )
-    optParameters = [
-        [
-            "python-version",
-            None,
-            None,
-            "The Python version to resolve for, e.g. 3.11 [default: this one].",
-        ],
-        [
-            "platform",
-            None,
-            None,
-            f"The platform tag to resolve for, e.g. {PLATFORM_SYNTAX}"
-            " [default: this machine].",
-        ],
-        ["top", None, 3, "How many --dummy flags to suggest.", parse_count],
-    ]
-
-    def opt_listen(self, description: str) -> None:
-        """
-        Not used: analyze does not listen (an option of serve).
-        """
-        raise usage.UsageError("--listen is an option of serve, not of analyze")
-
-    def opt_offline(self) -> None:
-        """
-        Not used: analyze asks the upstream (an option of serve).
-        """
-        raise usage.UsageError("--offline is an option of serve, not of analyze")
-
-    def parseArgs(self, *projects: str) -> None:
-        """
-        The projects to analyze, as requirements (``torch``,
-        ``requests[socks]>=2.31``).
-        """
-        if not projects:
-            raise usage.UsageError("give a project to analyze, e.g. 'analyze torch'")
-        requirements = []
-        for text in projects:
-            try:
-                requirement = Requirement(text)
-            except InvalidRequirement as e:
-                raise usage.UsageError(f"{text!r} is not a requirement: {e}") from None
-            if requirement.url or requirement.marker:
-                raise usage.UsageError(
-                    f"{text!r}: give a project name with extras and versions"
-                    " only, e.g. requests[socks]>=2.31"
-                )
-            requirements.append(requirement)
-        self["requirements"] = tuple(requirements)
-
-    def postOptions(self) -> None:
-        """
-        Build the configuration (as ``serve`` does) and the target.
-        """
-        super().postOptions()
-        python, platform = self["python-version"], self["platform"]
-        try:
-            if python is not None:
-                full_python_version(python)
-        except ValueError as e:
-            raise usage.UsageError(f"--python-version: {e}") from None
-        try:
-            self["target"] = Target.create(python, platform)
-        except ValueError as e:
-            raise usage.UsageError(f"--platform: {e}") from None
+__all__ = [
+    "Report",
+    "Row",
+    "Suggestion",
+    "analyze",
+    "build_report",
+    "format_report",
+    "reachable",
+    "replaced_by",
+    "suggest",
+]
 
 
 @frozen
@@ -346,45 +275,37 @@ def format_report(report: Report) -> str:
     return "\n".join(lines) + "\n"
 
 
-async def run_analyze(
-    reactor: Any, options: Mapping[str, Any], out: TextIO, err: TextIO
+async def analyze(
+    requirements: Sequence[Requirement],
+    target: Target,
+    pages: PageSource,
+    metadata: MetadataSource,
+    reactor: Any,
+    *,
+    dummies: Collection[str],
+    top: int,
+    out: TextIO,
+    say: Callable[[str], None],
 ) -> int:
     """
     Resolve, print the report, and give the exit code.
 
+    :param requirements: The projects asked for.
+    :param target: What to resolve for.
+    :param pages: Gives a project's page.
+    :param metadata: Gives a file's core metadata.
     :param reactor: The running reactor.
-    :param options: Parsed :class:`AnalyzeOptions`.
+    :param dummies: The dummy projects given.
+    :param top: How many ``--dummy`` flags to suggest.
     :param out: Where the report goes.
-    :param err: Where progress and errors go.
+    :param say: Told the progress and the errors.
     :return: 0, or 1 when the resolution failed.
     """
-    config: ProxyConfig = options["config"]
-    requirements: tuple[Requirement, ...] = options["requirements"]
-    target: Target = options["target"]
-
-    def say(message: str) -> None:
-        """Write a progress line to ``err`` at once."""
-        err.write(message + "\n")
-        err.flush()
-
-    clients = upstream_clients(config, reactor)
-    files = FileCache(FilePath(config.cache_dir), None, reactor)
-    pages = make_page_caches(
-        config, clients.pages, reactor, files, thread_runner(reactor)
-    )[0]
-    upstream = IndexMetadataSource(
-        clients.pages,
-        reactor,
-        config.connect_timeout,
-        config.idle_timeout,
-        progress=say,
-    )
-    metadata = CachedMetadataSource(files, config.indexes[0].name, upstream)
     asked = " ".join(str(r) for r in requirements)
     say(f"analyzing {asked} for {target.describe()}…")
     try:
         resolution = await resolve(
-            requirements, target, pages.get_project, metadata, reactor, progress=say
+            requirements, target, pages, metadata, reactor, progress=say
         )
     except ResolutionFailed as e:
         say(f"pypiproxy analyze: could not resolve {asked}:")
@@ -394,22 +315,6 @@ async def run_analyze(
     except CancelledError:
         say("pypiproxy analyze: interrupted")
         return 1
-    finally:
-        await clients.close()
-    dummies = [spec.project for spec in config.dummies]
-    out.write(format_report(build_report(resolution, dummies, options["top"])))
+    out.write(format_report(build_report(resolution, dummies, top)))
     out.flush()
     return 0
-
-
-async def main(reactor: Any, options: Mapping[str, Any]) -> None:
-    """
-    The ``pypiproxy analyze`` command, for ``twisted.internet.task.react``.
-
-    :param reactor: The running reactor.
-    :param options: Parsed :class:`AnalyzeOptions`.
-    :raises SystemExit: With code 1 when the resolution failed.
-    """
-    code = await run_analyze(reactor, options, sys.stdout, sys.stderr)
-    if code:
-        raise SystemExit(code)

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.sources.test_offline -*-
 """
-The proxy with no network (``--offline``): upstream "clients" that fail at
-once without connecting, and page sources that answer from the cache alone.
+The proxy with no network (``--offline``): page sources that answer from the
+cache alone (the upstream clients that fail at once are in
+:mod:`twisted_pypi.upstream.offline`).
 
 Offline, a project's page is its cached upstream page of any age (``X-Cache:
 HIT`` while younger than the index TTL, ``STALE`` after), listing only the
@@ -15,12 +16,10 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from attrs import evolve
 from packaging.version import InvalidVersion, Version
-from twisted.internet.defer import Deferred, fail
-from twisted.web.iweb import IResponse
+from twisted.internet.defer import Deferred
 
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
 from twisted_pypi.core.links import local_segments, metadata_segments
@@ -33,44 +32,9 @@ from twisted_pypi.sources.dummies import mirrored_versions
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.sources.router import PageSource, Router
 from twisted_pypi.storage.filecache import FileCache
-from twisted_pypi.upstream.client import UpstreamError
 
 #: How many filtered project pages each index keeps, with their renditions.
 MEMORY_PAGES = 1024
-
-
-class OfflineClient:
-    """
-    A page client that fails every request at once, without connecting.
-    """
-
-    def get(
-        self,
-        url: str,
-        /,
-        *,
-        headers: dict[bytes | str, bytes | str],
-        unbuffered: bool,
-        timeout: float,
-        reactor: Any,
-        auth: tuple[str, str] | None = None,
-    ) -> Deferred[Any]:
-        """
-        Fail: the proxy is offline.
-
-        :param url: The page that is not fetched.
-        """
-        return fail(UpstreamError(f"the proxy is offline: {url} is not fetched"))
-
-
-def offline_fetch(url: str, method: bytes = b"GET") -> Deferred[IResponse]:
-    """
-    A file fetcher that fails every request at once, without connecting.
-
-    :param url: The file that is not fetched.
-    :param method: The HTTP method asked for.
-    """
-    return fail(UpstreamError(f"the proxy is offline: {url} is not fetched"))
 
 
 def cached_files(page: ProjectPage, index_name: str, cache: FileCache) -> ProjectPage:

@@ -215,17 +215,3 @@ def _answer(request: Request, result: dict[str, object]) -> bytes:
     request.setHeader(b"cache-control", b"no-store")
     request.setHeader(b"content-length", str(len(body)).encode())
     return body
-
-
-def mount(root: Resource, resource: Resource) -> None:
-    """
-    Put ``resource`` at ``/-/cache/``, adding ``/-/`` if the tree has none.
-
-    :param root: The root of the tree.
-    :param resource: The cache-control resource.
-    """
-    dash = root.children.get(DASH)
-    if dash is None:
-        dash = Resource()
-        root.putChild(DASH, dash)
-    dash.putChild(CACHE, resource)

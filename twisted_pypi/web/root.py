@@ -1,84 +1,103 @@
+# -*- test-case-name: tests.web.test_root -*-
 """
-The root of the resource tree: ``/simple/``, ``/files/`` and the status page
-(with ``/-/health`` and ``/-/metrics``).
+The one place the resource tree is mounted, from components built elsewhere
+(by the composition root, :mod:`twisted_pypi.app.compose`)::
+
+    /                 the status page
+    /-/health         the health check
+    /-/metrics        Prometheus metrics
+    /-/cache/         cache control (only with an admin token)
+    /simple/          the PEP 503/691 index
+    /files/           the remote indexes' files, cached
+    /local/           the local indexes' files
+    /dummy/           the dummy projects' generated files
+    /pypi/            the JSON API (only with a JSON client)
+    /upload/          uploads to the local indexes (only with upload users)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IReactorTime
 from twisted.web.iweb import IResponse
 from twisted.web.resource import Resource
 
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.links import FILES_PREFIX
-from twisted_pypi.core.lookup import Lookup
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.pypijson.cache import JsonCache
 from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
-from twisted_pypi.sources.offline import offline_routers
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import FileCache
-from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
-from twisted_pypi.upstream.client import PageClient
-from twisted_pypi.web.cachecontrol import CacheControlResource, mount
+from twisted_pypi.web.cachecontrol import CACHE, DASH, CacheControlResource
 from twisted_pypi.web.dummyfiles import DummyFilesResource
 from twisted_pypi.web.files import FilesResource
 from twisted_pypi.web.jsonapi import JSON_PREFIX, JsonApiResource
 from twisted_pypi.web.localfiles import LocalFilesResource
+from twisted_pypi.web.metrics import HealthPage, MetricsPage, registry_factory
 from twisted_pypi.web.simple import SimpleIndex
-from twisted_pypi.web.status import install_status
+from twisted_pypi.web.status import StatusPage
+
+__all__ = ["Root", "make_root"]
+
+#: Runs blocking work away from the reactor thread.
+Runner = Callable[[Callable[[], Any]], Deferred[Any]]
 
 
 class Root(Resource):
     """
-    The root of the tree; ``/`` itself is its child ``b""``, the status page
-    (see :func:`~twisted_pypi.web.status.install_status`).
+    The root of the tree; ``/`` itself is its child ``b""``, the status page.
     """
 
 
 def make_root(
     config: ProxyConfig,
+    *,
+    router: Router,
+    dummies: Dummies,
     pages: Sequence[PageCache],
+    local: Sequence[LocalIndex],
     cache: FileCache,
     downloads: Downloads,
     fetch: Callable[..., Deferred[IResponse]],
-    local: Sequence[LocalIndex] = (),
-    stats: Stats | None = None,
-    *,
-    json_client: PageClient | None = None,
+    stats: Stats,
+    documents: JsonCache | None = None,
+    clock: IReactorTime | None = None,
+    run: Runner | None = None,
 ) -> Resource:
     """
     The proxy's resource tree.
 
-    :param config: The settings.
+    :param config: The settings: base URL, dummies, offline, admin token,
+        upload users.
+    :param router: Answers for projects (``/simple/`` and ``/pypi/``).
+    :param dummies: The dummy projects.
     :param pages: The page caches of the remote indexes, highest priority
         first.
+    :param local: The local indexes.
     :param cache: The file cache.
     :param downloads: The downloads in flight.
     :param fetch: Issues upstream file requests.
-    :param local: The local indexes, highest priority first; they rank above
-        the remote ones.
-    :param stats: Where requests, upstream fetches and dummies are counted
-        (the page caches and the site record into it too); by default, new
-        ones on the file cache's clock.
-    :param json_client: The HTTP client for the upstreams' JSON API; without
-        one there is no ``/pypi/``.
+    :param stats: The service's running totals.
+    :param documents: The upstreams' JSON API documents; without them there
+        is no ``/pypi/``.
+    :param clock: Time, for remembering upload logins (needed with upload
+        users).
+    :param run: Runs password checks and uploads away from the reactor
+        (needed with upload users).
+    :raises ValueError: If the settings turn on uploads but ``clock`` or
+        ``run`` is missing.
     """
-    if stats is None:
-        stats = Stats(cache.clock)
-    router = Router([*local, *pages], config.routes, config.merge, config.base_url)
-    real_pages: Callable[[str], Deferred[Lookup]] = router.get_project
-    if config.offline:
-        router, real_pages = offline_routers(config, pages, cache, local)
+    by_name = {p.index.name: p for p in pages}
     root = Root()
-    install_status(root, config, stats, cache, downloads)
-    ttl = min((p.index.ttl for p in pages), default=600.0)
-    dummies = Dummies(config.dummies, real_pages, config.base_url, ttl, stats)
+    root.putChild(b"", StatusPage(config, stats, cache, downloads))
+    root.putChild(DASH, _dash(config, stats, pages, cache, downloads, documents))
     root.putChild(b"simple", SimpleIndex(router, config.base_url, dummies))
     root.putChild(DUMMY_PREFIX.encode(), DummyFilesResource(dummies))
     root.putChild(
@@ -86,29 +105,58 @@ def make_root(
     )
     root.putChild(
         FILES_PREFIX.encode(),
-        FilesResource(
-            {p.index.name: p for p in pages},
-            cache,
-            downloads,
-            fetch,
-            offline=config.offline,
-        ),
+        FilesResource(by_name, cache, downloads, fetch, offline=config.offline),
     )
-    documents = None
-    if json_client is not None:
-        store = JsonStore(cache.root.child(JSON_AREA))
-        documents = JsonCache(config, json_client, cache.clock, store)
+    if documents is not None:
         json_api = JsonApiResource(
             router,
-            {p.index.name: p for p in pages},
+            by_name,
             documents,
             config.base_url,
             {d.project for d in config.dummies},
         )
         root.putChild(JSON_PREFIX.encode(), json_api)
+    if config.upload_users is not None:
+        if clock is None or run is None:
+            raise ValueError("uploads need a clock and a runner")
+        # Imported here: the upload machinery (cred, bcrypt, form parsing)
+        # costs memory that a proxy without uploads should not pay.
+        from twisted_pypi.web.upload import UPLOAD_PREFIX, make_upload_resource
+
+        root.putChild(
+            UPLOAD_PREFIX.encode(),
+            make_upload_resource(
+                {c.name: c.path for c in config.locals},
+                config.upload_users,
+                clock=clock,
+                runner=run,
+                max_size=config.max_upload_size,
+            ),
+        )
+    return root
+
+
+def _dash(
+    config: ProxyConfig,
+    stats: Stats,
+    pages: Sequence[PageCache],
+    cache: FileCache,
+    downloads: Downloads,
+    documents: JsonCache | None,
+) -> Resource:
+    """
+    ``/-/``: the health check, the metrics (with a registry of their own)
+    and, with an admin token, cache control.
+    """
+    registry = registry_factory(
+        stats, cache, downloads, [i.name for i in config.indexes]
+    )
+    dash = Resource()
+    dash.putChild(b"health", HealthPage(stats))
+    dash.putChild(b"metrics", MetricsPage(registry))
     if config.admin_token is not None:
         control = CacheControlResource(
             config.admin_token, pages, cache, downloads, documents
         )
-        mount(root, control)
-    return root
+        dash.putChild(CACHE, control)
+    return dash

@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.web.test_status -*-
 """
-``/``: the status page (and the wiring of ``/-/health`` and ``/-/metrics``).
+``/``: the status page.
 
 The page is plain HTML with inline CSS (no scripts, fonts or other external
 assets), laid out for a phone first: cards and definition lists rather than
@@ -26,7 +26,6 @@ from twisted_pypi.core.sizes import format_size
 from twisted_pypi.core.stats import Stats, UpstreamHealth
 from twisted_pypi.files.download import Downloads, DownloadStatus
 from twisted_pypi.storage.filecache import FileCache
-from twisted_pypi.web.metrics import HealthPage, MetricsPage, registry_factory
 from twisted_pypi.web.snippets import server_url, snippets
 
 _CSS = """
@@ -368,30 +367,3 @@ def _download(status: DownloadStatus) -> str:
         f"<li><b>{esc(name)}</b><div>{progress}</div>"
         f"<div class='url'>{esc(status.url)}</div></li>"
     )
-
-
-def install_status(
-    root: Resource,
-    config: ProxyConfig,
-    stats: Stats,
-    cache: FileCache,
-    downloads: Downloads,
-) -> None:
-    """
-    Put the status page at ``/`` (the root's child ``b""``), and
-    ``/-/health`` and ``/-/metrics`` (with a registry of their own).
-
-    :param root: The root of the resource tree.
-    :param config: The settings.
-    :param stats: The service's running totals.
-    :param cache: The file cache.
-    :param downloads: The downloads in flight.
-    """
-    registry = registry_factory(
-        stats, cache, downloads, [i.name for i in config.indexes]
-    )
-    dash = Resource()
-    dash.putChild(b"health", HealthPage(stats))
-    dash.putChild(b"metrics", MetricsPage(registry))
-    root.putChild(b"", StatusPage(config, stats, cache, downloads))
-    root.putChild(b"-", dash)

@@ -1,0 +1,216 @@
+"""
+Tests for :mod:`twisted_pypi.app.compose`, the composition root: which
+clients, caches, routers and page caches go together for the service and
+for each command.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests.sources.test_offline import URL, Reactor
+from twisted_pypi.app.compose import (
+    analysis_sources,
+    cache_filler,
+    export_sources,
+    file_cache,
+    local_indexes,
+    make_downloads,
+    make_page_caches,
+    online_router,
+    page_routers,
+    proxy_root,
+    upstream_clients,
+)
+from twisted_pypi.app.tap import Options
+from twisted_pypi.core.config import IndexConfig, LocalConfig, ProxyConfig
+from twisted_pypi.sources.offline import OfflinePages
+from twisted_pypi.upstream.client import UpstreamError
+from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
+
+#: Two remote indexes.
+INDEXES = (
+    IndexConfig("first", "http://first.test/simple/", 100.0),
+    IndexConfig("second", "http://second.test/simple/", 50.0),
+)
+
+
+class UpstreamClientsTests(SynchronousTestCase):
+    """
+    :func:`upstream_clients` with ``offline`` and the ``--offline`` option.
+    """
+
+    def test_option(self) -> None:
+        """
+        ``--offline`` sets the configuration's ``offline``; it is off by
+        default.
+        """
+        options = Options()
+        options.parseOptions(["--cache-dir", self.mktemp(), "--offline"])
+        self.assertTrue(options["config"].offline)
+        options = Options()
+        options.parseOptions(["--cache-dir", self.mktemp()])
+        self.assertFalse(options["config"].offline)
+
+    def test_no_pool_and_immediate_failures(self) -> None:
+        """
+        Offline there is no connection pool, and the page client and the
+        file fetcher fail every request at once with an upstream error.
+        """
+        reactor = Reactor()
+        clients = upstream_clients(ProxyConfig(offline=True), reactor)
+        self.assertIsNone(clients.pool)
+        self.assertIsInstance(clients.pages, OfflineClient)
+        self.assertIs(clients.fetch, offline_fetch)
+        page = clients.pages.get(
+            URL, headers={}, unbuffered=False, timeout=1.0, reactor=reactor
+        )
+        self.failureResultOf(page, UpstreamError)
+        self.failureResultOf(clients.fetch(URL + "x-1.0.tar.gz"), UpstreamError)
+        self.assertEqual(reactor.tcpClients, [])
+        online = upstream_clients(ProxyConfig(), reactor)
+        self.assertIsNotNone(online.pool)
+
+
+class ComponentsTests(SynchronousTestCase):
+    """
+    The parts the service and the commands share.
+    """
+
+    def setUp(self) -> None:
+        """
+        Settings with two remote indexes, a local one and a size limit.
+        """
+        local = FilePath(self.mktemp())
+        local.makedirs()
+        self.config = ProxyConfig(
+            indexes=INDEXES,
+            locals=(LocalConfig("mine", local.path),),
+            cache_dir=self.mktemp(),
+            cache_size=1 << 20,
+            routes={"app": "second"},
+        )
+        self.clock = Clock()
+
+    def test_file_cache(self) -> None:
+        """
+        The file cache is in the cache directory; the service's keeps to
+        the size limit, the commands' has none.
+        """
+        bounded = file_cache(self.config, self.clock)
+        self.assertEqual(bounded.root, FilePath(self.config.cache_dir))
+        self.assertEqual(bounded.max_size, 1 << 20)
+        self.assertIsNone(file_cache(self.config, self.clock, bounded=False).max_size)
+
+    def test_page_caches_and_routers(self) -> None:
+        """
+        There is a page cache per remote index, in priority order; online,
+        the router asks the local index first, then the page caches, and
+        the dummies mirror what it answers.
+        """
+        cache = file_cache(self.config, self.clock)
+        pages = make_page_caches(self.config, OfflineClient(), self.clock, cache)
+        self.assertEqual([p.index for p in pages], list(INDEXES))
+        local = local_indexes(self.config)
+        self.assertEqual([i.index.name for i in local], ["mine"])
+        router, real = page_routers(self.config, pages, cache, local)
+        self.assertEqual(list(router.sources), [*local, *pages])
+        self.assertEqual(real, router.get_project)
+        self.assertEqual(
+            list(online_router(self.config, pages, local).sources), [*local, *pages]
+        )
+
+    def test_offline_routers(self) -> None:
+        """
+        Offline, the routers answer from the cache alone.
+        """
+        config = ProxyConfig(indexes=INDEXES, cache_dir=self.mktemp(), offline=True)
+        cache = file_cache(config, self.clock)
+        pages = make_page_caches(config, OfflineClient(), self.clock, cache)
+        router, real = page_routers(config, pages, cache, [])
+        self.assertEqual(len(router.sources), 2)
+        for source in router.sources:
+            self.assertIsInstance(source, OfflinePages)
+        self.assertNotEqual(real, router.get_project)
+
+    def test_downloads(self) -> None:
+        """
+        The downloads go into the file cache given, with the settings' idle
+        timeout.
+        """
+        cache = file_cache(self.config, self.clock)
+        downloads = make_downloads(self.config, cache, offline_fetch, self.clock)
+        self.assertIs(downloads.cache, cache)
+
+    def test_root(self) -> None:
+        """
+        The tree has the JSON API only with a JSON client.
+        """
+        cache = file_cache(self.config, self.clock)
+        pages = make_page_caches(self.config, OfflineClient(), self.clock, cache)
+        downloads = make_downloads(self.config, cache, offline_fetch, self.clock)
+        bare = proxy_root(self.config, pages, cache, downloads, offline_fetch)
+        self.assertNotIn(b"pypi", bare.children)
+        full = proxy_root(
+            self.config,
+            pages,
+            cache,
+            downloads,
+            offline_fetch,
+            json_client=OfflineClient(),
+        )
+        self.assertIn(b"pypi", full.children)
+
+
+class CommandComponentsTests(SynchronousTestCase):
+    """
+    What the commands are given.
+    """
+
+    def setUp(self) -> None:
+        """
+        Settings with one remote index and a local one.
+        """
+        local = FilePath(self.mktemp())
+        local.makedirs()
+        self.config = ProxyConfig(
+            indexes=INDEXES[:1],
+            locals=(LocalConfig("mine", local.path),),
+            cache_dir=self.mktemp(),
+            cache_size=1,
+        )
+
+    def test_export(self) -> None:
+        """
+        ``export`` reads page caches that fetch nothing (a page not cached is
+        not found), a file cache that never evicts, and the local indexes.
+        """
+        pages, cache, local = export_sources(self.config, Clock())
+        self.assertEqual([p.index for p in pages], list(INDEXES[:1]))
+        self.assertIsNone(cache.max_size)
+        self.assertEqual([i.index.name for i in local], ["mine"])
+        lookup = self.successResultOf(pages[0].get_project("app"))
+        self.assertIsNone(lookup.entry)
+
+    def test_warm(self) -> None:
+        """
+        ``warm`` fills a file cache that never evicts, in the cache
+        directory.
+        """
+        clients = upstream_clients(self.config, Reactor())
+        filler = cache_filler(self.config, Reactor(), clients, print)
+        self.assertIsNone(filler.cache.max_size)
+        self.assertEqual(filler.cache.root, FilePath(self.config.cache_dir))
+
+    def test_analyze(self) -> None:
+        """
+        ``analyze`` reads the first index's pages and the file cache's
+        metadata, else the upstream's.
+        """
+        reactor = Reactor()
+        clients = upstream_clients(self.config, reactor)
+        pages, metadata = analysis_sources(self.config, reactor, clients, print)
+        self.assertEqual(pages.__self__.index, INDEXES[0])  # type: ignore[attr-defined]
+        self.assertIsNone(metadata.cache.max_size)

@@ -1,0 +1,94 @@
+"""
+Tests for :mod:`twisted_pypi.app.exportcli`: the options of ``pypiproxy
+export`` and the command's summary and notes.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.python import usage
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+
+from twisted_pypi.app.exportcli import ExportOptions, run_export
+
+
+class ExportOptionsTests(SynchronousTestCase):
+    """
+    :class:`ExportOptions`.
+    """
+
+    def test_directory(self) -> None:
+        """
+        The one argument is the directory, made absolute (serve's --listen
+        and --offline are accepted and ignored); none or two are usage
+        errors.
+        """
+        options = ExportOptions()
+        options.parseOptions(
+            ["--cache-dir", self.mktemp(), "--listen", "tcp:1", "--offline", "out"]
+        )
+        self.assertEqual(options["directory"], os.path.abspath("out"))
+        for args in ([], ["a", "b"]):
+            self.assertRaises(
+                usage.UsageError,
+                ExportOptions().parseOptions,
+                ["--cache-dir", "c", *args],
+            )
+
+
+class RunExportTests(SynchronousTestCase):
+    """
+    :func:`run_export` on a cache directory.
+    """
+
+    def run_export(self, *args: str) -> tuple[int, str]:
+        """
+        Run the command with ``args`` on :attr:`cache`: its exit code and
+        what it wrote to standard error.
+        """
+        options = ExportOptions()
+        options.parseOptions(["--cache-dir", self.cache.path, *args])
+        err = io.StringIO()
+        work = run_export(Clock(), options, err)
+        code: int = self.successResultOf(Deferred.fromCoroutine(work))
+        return code, err.getvalue()
+
+    def setUp(self) -> None:
+        """
+        A cache directory holding pages of an index named ``other`` only.
+        """
+        self.cache = FilePath(self.mktemp())
+        self.cache.child("pages").child("other").makedirs()
+
+    def test_summary_and_other_indexes(self) -> None:
+        """
+        The summary names the directory, and a note names the indexes whose
+        pages the cache holds but the options do not give.
+        """
+        out = FilePath(self.mktemp())
+        code, err = self.run_export(
+            "--index", "mine=http://127.0.0.1:9/simple/", out.path
+        )
+        self.assertEqual(code, 0, err)
+        self.assertEqual(
+            err,
+            "exported 0 projects (0 written, 0 unchanged, 0 removed);"
+            f" 0 files linked, 0 copied to {out.path}\n"
+            "note: the cache also holds pages of other; give export the --index"
+            " options of the proxy to export them\n",
+        )
+
+    def test_failure(self) -> None:
+        """
+        A directory that cannot be written exits with 1 and says why.
+        """
+        blocker = FilePath(self.mktemp())
+        blocker.setContent(b"a file")
+        code, err = self.run_export(blocker.child("out").path)
+        self.assertEqual(code, 1)
+        self.assertTrue(err.startswith("pypiproxy export: "), err)

@@ -1,0 +1,169 @@
+"""
+Tests for :mod:`twisted_pypi.web.root`: the one place the resource tree is
+mounted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import bcrypt
+from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.task import Clock
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.guard import HTTPAuthSessionWrapper
+from twisted.web.resource import Resource
+
+from twisted_pypi.core.config import IndexConfig, LocalConfig, ProxyConfig
+from twisted_pypi.core.dummyspec import parse_dummy_spec
+from twisted_pypi.core.stats import Stats
+from twisted_pypi.files.download import Downloads
+from twisted_pypi.pypijson.cache import JsonCache
+from twisted_pypi.sources.dummies import Dummies
+from twisted_pypi.sources.local import LocalIndex
+from twisted_pypi.sources.remote import PageCache, PageStore
+from twisted_pypi.sources.router import Router
+from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.jsonstore import JsonStore
+from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
+from twisted_pypi.web.cachecontrol import CacheControlResource
+from twisted_pypi.web.dummyfiles import DummyFilesResource
+from twisted_pypi.web.files import FilesResource
+from twisted_pypi.web.jsonapi import JsonApiResource
+from twisted_pypi.web.localfiles import LocalFilesResource
+from twisted_pypi.web.metrics import HealthPage, MetricsPage
+from twisted_pypi.web.root import Root, make_root
+from twisted_pypi.web.simple import SimpleIndex
+from twisted_pypi.web.status import StatusPage
+
+INDEX = IndexConfig("up", "http://upstream.test/simple/", 100.0)
+
+
+def _inline(work: Callable[[], Any]) -> Deferred[Any]:
+    """Run ``work`` at once."""
+    return maybeDeferred(work)
+
+
+def _paths(resource: Resource, prefix: str = "") -> dict[str, type]:
+    """
+    Every static path of the tree below ``resource`` and the type of the
+    resource there.
+    """
+    found: dict[str, type] = {prefix or "/": type(resource)}
+    for name, child in getattr(resource, "children", {}).items():
+        found.update(_paths(child, f"{prefix}/{name.decode()}"))
+    return found
+
+
+class MakeRootTests(SynchronousTestCase):
+    """
+    :func:`make_root` mounts every resource, each at its path.
+    """
+
+    def setUp(self) -> None:
+        """
+        Components for settings with an upstream, a local index and a dummy.
+        """
+        local = FilePath(self.mktemp())
+        local.makedirs()
+        users = FilePath(self.mktemp())
+        hashed = bcrypt.hashpw(b"pw", bcrypt.gensalt(4)).decode()
+        users.setContent(f"alice:{hashed}\n".encode())
+        self.users = users.path
+        self.clock = Clock()
+        self.config = ProxyConfig(
+            indexes=(INDEX,),
+            locals=(LocalConfig("mine", local.path),),
+            dummies=(parse_dummy_spec("torch"),),
+            cache_dir=self.mktemp(),
+        )
+        self.cache = FileCache(FilePath(self.config.cache_dir), None, self.clock)
+        store = PageStore(self.cache.root.child("pages"))
+        self.pages = [PageCache(INDEX, self.config, OfflineClient(), self.clock, store)]
+        self.local = [LocalIndex(c, None) for c in self.config.locals]
+        self.router = Router([*self.local, *self.pages], {}, frozenset())
+        self.stats = Stats(self.clock)
+        self.dummies = Dummies(
+            self.config.dummies, self.router.get_project, None, stats=self.stats
+        )
+        self.downloads = Downloads(self.cache, offline_fetch, self.clock)
+        self.documents = JsonCache(
+            self.config,
+            OfflineClient(),
+            self.clock,
+            JsonStore(self.cache.root.child("json")),
+        )
+
+    def root(self, config: ProxyConfig, **kwargs: Any) -> Resource:
+        """
+        The tree for ``config`` over the components.
+        """
+        return make_root(
+            config,
+            router=self.router,
+            dummies=self.dummies,
+            pages=self.pages,
+            local=self.local,
+            cache=self.cache,
+            downloads=self.downloads,
+            fetch=offline_fetch,
+            stats=self.stats,
+            **kwargs,
+        )
+
+    def test_routes(self) -> None:
+        """
+        The status page, health, metrics, the index, the files of each
+        kind are mounted; nothing else is without a JSON API, an admin
+        token or upload users.
+        """
+        self.assertEqual(
+            _paths(self.root(self.config)),
+            {
+                "/": StatusPage,
+                "/-": Resource,
+                "/-/health": HealthPage,
+                "/-/metrics": MetricsPage,
+                "/simple": SimpleIndex,
+                "/files": FilesResource,
+                "/local": LocalFilesResource,
+                "/dummy": DummyFilesResource,
+            },
+        )
+        self.assertIsInstance(self.root(self.config), Root)
+
+    def test_everything(self) -> None:
+        """
+        With JSON documents, an admin token and upload users, the JSON API,
+        cache control and the uploads (behind HTTP basic auth) are mounted
+        too.
+        """
+        config = ProxyConfig(
+            indexes=self.config.indexes,
+            locals=self.config.locals,
+            cache_dir=self.config.cache_dir,
+            admin_token="secret",
+            upload_users=self.users,
+        )
+        paths = _paths(
+            self.root(config, documents=self.documents, clock=self.clock, run=_inline)
+        )
+        self.assertEqual(paths["/pypi"], JsonApiResource)
+        self.assertEqual(paths["/-/cache"], CacheControlResource)
+        self.assertEqual(paths["/upload"], HTTPAuthSessionWrapper)
+        self.assertEqual(len(paths), 11)
+
+    def test_uploads_need_runner(self) -> None:
+        """
+        Uploads cannot be mounted without a clock and a runner.
+        """
+        config = ProxyConfig(
+            indexes=self.config.indexes,
+            locals=self.config.locals,
+            cache_dir=self.config.cache_dir,
+            upload_users=self.users,
+        )
+        self.assertRaises(ValueError, self.root, config, clock=self.clock)
+        self.assertRaises(ValueError, self.root, config, run=_inline)

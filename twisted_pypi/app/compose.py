@@ -1,0 +1,380 @@
+# -*- test-case-name: tests.app.test_compose -*-
+"""
+The composition root: every component of the proxy built from a
+:class:`~twisted_pypi.core.config.ProxyConfig`, in one place, for the
+service (:mod:`twisted_pypi.app.service`) and for the commands that work on
+its cache (``analyze``, ``warm``, ``export``).
+
+The library code below takes these components as parameters; only this
+module decides which client, cache, runner, router and page caches go
+together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from attrs import frozen
+from treq.client import HTTPClient
+from twisted.internet.defer import Deferred
+from twisted.internet.threads import deferToThreadPool
+from twisted.python.filepath import FilePath
+from twisted.web.client import Agent, HTTPConnectionPool, RedirectAgent
+from twisted.web.iweb import IResponse
+from twisted.web.resource import Resource
+
+from twisted_pypi.app.filefetch import file_fetcher
+from twisted_pypi.core.config import ProxyConfig
+from twisted_pypi.core.lookup import Lookup
+from twisted_pypi.core.stats import Stats
+from twisted_pypi.files.download import Downloads
+from twisted_pypi.mirror.fetcher import CacheFiller
+from twisted_pypi.pypijson.cache import JsonCache
+from twisted_pypi.resolve.metadata import CachedMetadataSource, IndexMetadataSource
+from twisted_pypi.sources.dummies import Dummies
+from twisted_pypi.sources.local import LocalIndex
+from twisted_pypi.sources.offline import offline_routers
+from twisted_pypi.sources.remote import PageCache, PageStore
+from twisted_pypi.sources.router import Router
+from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
+from twisted_pypi.upstream.client import PageClient
+from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
+from twisted_pypi.web.root import make_root
+
+__all__ = [
+    "Runner",
+    "UpstreamClients",
+    "analysis_sources",
+    "cache_filler",
+    "export_sources",
+    "file_cache",
+    "local_indexes",
+    "make_downloads",
+    "make_page_caches",
+    "online_router",
+    "page_routers",
+    "proxy_root",
+    "thread_runner",
+    "upstream_clients",
+]
+
+#: Runs blocking work away from the reactor thread.
+Runner = Callable[[Callable[[], Any]], Deferred[Any]]
+
+#: Bytes read from an upstream file at a time.
+_CHUNK_SIZE = 256 * 1024
+
+
+@frozen
+class UpstreamClients:
+    """
+    What talks to the upstream indexes.
+
+    :ivar pages: The page client (``treq.client.HTTPClient``).
+    :ivar fetch: The file fetcher, see
+        :func:`~twisted_pypi.app.filefetch.file_fetcher`.
+    :ivar pool: Their connection pool; ``None`` offline.
+    """
+
+    pages: Any
+    fetch: Callable[..., Deferred[IResponse]]
+    pool: HTTPConnectionPool | None = None
+
+    async def close(self) -> None:
+        """
+        Close the pool's idle connections.
+        """
+        if self.pool is not None:
+            await self.pool.closeCachedConnections()
+
+
+def upstream_clients(config: ProxyConfig, reactor: Any) -> UpstreamClients:
+    """
+    The page client and file fetcher for ``config``'s indexes, sharing one
+    connection pool; with ``config.offline``, no pool and clients that fail
+    every request at once without connecting.
+
+    :param config: The settings.
+    :param reactor: Connects and times out.
+    """
+    if config.offline:
+        return UpstreamClients(OfflineClient(), offline_fetch)
+    pool = HTTPConnectionPool(reactor)
+    pool.maxPersistentPerHost = 8
+    agent = Agent(reactor, pool=pool, connectTimeout=config.connect_timeout)
+    page_client = HTTPClient(agent)
+    credentials = {
+        index.url: index.credentials
+        for index in reversed(config.indexes)
+        if index.credentials is not None
+    }
+    fetch = file_fetcher(
+        RedirectAgent(agent), reactor, config.connect_timeout, credentials
+    )
+    return UpstreamClients(page_client, fetch, pool)
+
+
+def thread_runner(reactor: Any) -> Runner:
+    """
+    Runs blocking work (page parsing, hashing) in ``reactor``'s thread pool.
+
+    :param reactor: The reactor.
+    """
+
+    def run(work: Callable[[], Any]) -> Deferred[Any]:
+        """Run ``work`` in a pool thread."""
+        return deferToThreadPool(reactor, reactor.getThreadPool(), work)
+
+    return run
+
+
+def file_cache(config: ProxyConfig, reactor: Any, *, bounded: bool = True) -> FileCache:
+    """
+    The file cache in ``config.cache_dir``.
+
+    :param config: The settings.
+    :param reactor: The clock.
+    :param bounded: Whether ``config.cache_size`` applies; the commands fill
+        or read the cache without evicting anything.
+    """
+    size = config.cache_size if bounded else None
+    return FileCache(FilePath(config.cache_dir), size, reactor)
+
+
+def make_downloads(
+    config: ProxyConfig,
+    cache: FileCache,
+    fetch: Callable[..., Deferred[IResponse]],
+    reactor: Any,
+) -> Downloads:
+    """
+    The downloads of upstream files into ``cache``, one per file.
+
+    :param config: The settings (the idle timeout).
+    :param cache: Where the files go.
+    :param fetch: Issues upstream file requests.
+    :param reactor: The clock.
+    """
+    return Downloads(
+        cache, fetch, reactor, idle_timeout=config.idle_timeout, chunk_size=_CHUNK_SIZE
+    )
+
+
+def make_page_caches(
+    config: ProxyConfig,
+    client: Any,
+    reactor: Any,
+    cache: FileCache,
+    run: Runner | None = None,
+    stats: Stats | None = None,
+) -> list[PageCache]:
+    """
+    The page cache of each remote index, highest priority first, all storing
+    pages in ``<cache-dir>/pages``.
+
+    :param config: The settings.
+    :param client: The page client.
+    :param reactor: The clock.
+    :param cache: The file cache (the files of a quarantined project are
+        dropped from it).
+    :param run: Runs page parsing, see :func:`thread_runner`.
+    :param stats: Where upstream fetches are recorded, if anywhere.
+    """
+    store = PageStore(FilePath(config.cache_dir).child("pages"))
+    return [
+        PageCache(
+            index,
+            config,
+            client,
+            reactor,
+            store,
+            run=run,
+            forget_file=cache.remove,
+            stats=stats,
+        )
+        for index in config.indexes
+    ]
+
+
+def local_indexes(config: ProxyConfig, run: Runner | None = None) -> list[LocalIndex]:
+    """
+    The local indexes, highest priority first.
+
+    :param config: The settings.
+    :param run: Runs hashing and archive reading; by default at once.
+    """
+    return [LocalIndex(c, config.base_url, run=run) for c in config.locals]
+
+
+def online_router(
+    config: ProxyConfig, pages: Sequence[PageCache], local: Sequence[LocalIndex]
+) -> Router:
+    """
+    What answers for projects with an upstream: the local indexes, then the
+    remote ones, by ``config``'s routes and merges.
+
+    :param config: The settings.
+    :param pages: The remote indexes' page caches, highest priority first.
+    :param local: The local indexes, highest priority first.
+    """
+    return Router([*local, *pages], config.routes, config.merge, config.base_url)
+
+
+def page_routers(
+    config: ProxyConfig,
+    pages: Sequence[PageCache],
+    cache: FileCache,
+    local: Sequence[LocalIndex],
+) -> tuple[Router, Callable[[str], Deferred[Lookup]]]:
+    """
+    What answers for projects (online, or from the cache alone with
+    ``config.offline``) and what gives the real pages "auto" dummies mirror.
+
+    :param config: The settings.
+    :param pages: The remote indexes' page caches, highest priority first.
+    :param cache: The file cache.
+    :param local: The local indexes, highest priority first.
+    """
+    if config.offline:
+        return offline_routers(config, pages, cache, local)
+    router = online_router(config, pages, local)
+    return router, router.get_project
+
+
+def proxy_root(
+    config: ProxyConfig,
+    pages: Sequence[PageCache],
+    cache: FileCache,
+    downloads: Downloads,
+    fetch: Callable[..., Deferred[IResponse]],
+    local: Sequence[LocalIndex] = (),
+    stats: Stats | None = None,
+    *,
+    json_client: PageClient | None = None,
+    run: Runner | None = None,
+) -> Resource:
+    """
+    The proxy's resource tree over these components: the router, the
+    dummies and the JSON document cache are built here, the tree is mounted
+    by :func:`~twisted_pypi.web.root.make_root`.
+
+    :param config: The settings.
+    :param pages: The page caches of the remote indexes, highest priority
+        first.
+    :param cache: The file cache.
+    :param downloads: The downloads in flight.
+    :param fetch: Issues upstream file requests.
+    :param local: The local indexes, highest priority first; they rank above
+        the remote ones.
+    :param stats: Where requests, upstream fetches and dummies are counted
+        (the page caches and the site record into it too); by default, new
+        ones on the file cache's clock.
+    :param json_client: The HTTP client for the upstreams' JSON API; without
+        one there is no ``/pypi/``.
+    :param run: Runs password checks and uploads (needed with upload users).
+    """
+    if stats is None:
+        stats = Stats(cache.clock)
+    router, real_pages = page_routers(config, pages, cache, local)
+    ttl = min((p.index.ttl for p in pages), default=600.0)
+    dummies = Dummies(config.dummies, real_pages, config.base_url, ttl, stats)
+    documents = None
+    if json_client is not None:
+        store = JsonStore(cache.root.child(JSON_AREA))
+        documents = JsonCache(config, json_client, cache.clock, store)
+    return make_root(
+        config,
+        router=router,
+        dummies=dummies,
+        pages=pages,
+        local=local,
+        cache=cache,
+        downloads=downloads,
+        fetch=fetch,
+        stats=stats,
+        documents=documents,
+        clock=cache.clock,
+        run=run,
+    )
+
+
+def cache_filler(
+    config: ProxyConfig,
+    reactor: Any,
+    clients: UpstreamClients,
+    say: Callable[[str], object],
+    concurrency: int = 4,
+) -> CacheFiller:
+    """
+    What ``warm`` fetches into the cache with: the proxy's page caches,
+    local indexes, router and downloads, over a file cache that never
+    evicts.
+
+    :param config: The settings.
+    :param reactor: The running reactor.
+    :param clients: Talk to the upstreams.
+    :param say: Told about every file fetched.
+    :param concurrency: How many files are downloaded at once.
+    """
+    cache = file_cache(config, reactor, bounded=False)
+    run = thread_runner(reactor)
+    pages = make_page_caches(config, clients.pages, reactor, cache, run)
+    local = local_indexes(config, run)
+    return CacheFiller(
+        cache,
+        pages,
+        local,
+        online_router(config, pages, local),
+        make_downloads(config, cache, clients.fetch, reactor),
+        run,
+        say,
+        concurrency,
+    )
+
+
+def analysis_sources(
+    config: ProxyConfig,
+    reactor: Any,
+    clients: UpstreamClients,
+    progress: Callable[[str], object],
+) -> tuple[Callable[[str], Deferred[Lookup]], CachedMetadataSource]:
+    """
+    Where ``analyze`` reads pages and metadata: the first index's page cache
+    (pages land in the cache directory), and the file cache's metadata,
+    else the upstream's.
+
+    :param config: The settings.
+    :param reactor: The running reactor.
+    :param clients: Talk to the upstreams.
+    :param progress: Told about metadata downloads.
+    """
+    cache = file_cache(config, reactor, bounded=False)
+    pages = make_page_caches(
+        config, clients.pages, reactor, cache, thread_runner(reactor)
+    )[0]
+    upstream = IndexMetadataSource(
+        clients.pages,
+        reactor,
+        config.connect_timeout,
+        config.idle_timeout,
+        progress=progress,
+    )
+    metadata = CachedMetadataSource(cache, config.indexes[0].name, upstream)
+    return pages.get_project, metadata
+
+
+def export_sources(
+    config: ProxyConfig, reactor: Any
+) -> tuple[list[PageCache], FileCache, list[LocalIndex]]:
+    """
+    What ``export`` reads: the page caches with clients that fetch nothing,
+    the file cache (never evicting) and the local indexes.
+
+    :param config: The settings.
+    :param reactor: The running reactor.
+    """
+    cache = file_cache(config, reactor, bounded=False)
+    pages = make_page_caches(config, OfflineClient(), reactor, cache)
+    return pages, cache, local_indexes(config)

@@ -1,0 +1,103 @@
+# -*- test-case-name: tests.app.test_exportcli -*-
+"""
+``pypiproxy export DIR``: its options (those of ``serve`` that choose the
+indexes, the cache and the dummies, and the directory) and its wiring: the
+components come from :mod:`twisted_pypi.app.compose`, the work is
+:func:`twisted_pypi.mirror.export.export_tree`.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from twisted.python import usage
+from twisted.python.filepath import FilePath
+
+from twisted_pypi.app.compose import export_sources
+from twisted_pypi.app.tap import Options as ServeOptions
+from twisted_pypi.core.config import ProxyConfig
+from twisted_pypi.mirror.export import export_tree
+
+__all__ = ["ExportOptions", "main", "run_export"]
+
+
+class ExportOptions(ServeOptions):
+    """
+    The options of ``pypiproxy export``: those of ``serve`` that choose the
+    indexes, the cache and the dummies, and the directory.
+    """
+
+    synopsis = "[options] DIR"
+    longdesc = (
+        "Write what the cache holds, as an --offline proxy with the same options "
+        "would serve it, to DIR as a static index: PEP 503 HTML and PEP 691 JSON "
+        "pages under DIR/simple/, files under DIR/packages/, with relative "
+        "links. Only projects that changed since the last export to DIR are "
+        "rewritten. Nothing is fetched."
+    )
+
+    def opt_listen(self, description: str) -> None:
+        """
+        Ignored: an option of serve (accepted so that export can read the
+        proxy's --config file).
+        """
+
+    def parseArgs(self, *args: str) -> None:
+        """
+        The directory to export to (created if needed).
+        """
+        if len(args) != 1:
+            raise usage.UsageError("give one directory to export to")
+        self["directory"] = os.path.abspath(os.path.expanduser(args[0]))
+
+
+async def run_export(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int:
+    """
+    Export the cache as ``options`` say and print a summary.
+
+    :param reactor: The running reactor.
+    :param options: Parsed :class:`ExportOptions`.
+    :param err: Where the summary goes.
+    :return: The exit code: 0, or 1 if the export failed.
+    """
+    config: ProxyConfig = options["config"]
+    pages, cache, local = export_sources(config, reactor)
+    directory = FilePath(options["directory"])
+    try:
+        report = await export_tree(directory, pages, cache, local, config)
+    except (OSError, ValueError) as e:
+        err.write(f"pypiproxy export: {e}\n")
+        return 1
+    err.write(f"{report.describe()} to {directory.path}\n")
+    others = _other_indexes(cache.root, {index.name for index in config.indexes})
+    if others:
+        err.write(
+            f"note: the cache also holds pages of {', '.join(others)}; give export"
+            " the --index options of the proxy to export them\n"
+        )
+    return 0
+
+
+def _other_indexes(root: FilePath[str], names: set[str]) -> list[str]:
+    """The names of the indexes whose pages the cache holds, but not ``names``."""
+    try:
+        found = root.child("pages").listdir()
+    except OSError:
+        return []
+    return sorted(set(found) - names)
+
+
+async def main(reactor: Any, options: Mapping[str, Any]) -> None:
+    """
+    The ``pypiproxy export`` command, for ``twisted.internet.task.react``.
+
+    :param reactor: The running reactor.
+    :param options: Parsed :class:`ExportOptions`.
+    :raises SystemExit: With code 1 when the export failed.
+    """
+    code = await run_export(reactor, options, sys.stderr)
+    if code:
+        raise SystemExit(code)
