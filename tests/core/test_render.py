@@ -13,7 +13,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 from attrs import evolve
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.core.test_parse import NEXUS_HTML, PAGE_URL, PYPI_JSON, SHA_META, SHA_WHEEL
+from tests.simplepages import NEXUS_HTML, PAGE_URL, PYPI_JSON, SHA_META, SHA_WHEEL
 from twisted_pypi.core.links import local_path, local_segments, upstream_url
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.parse import parse_project_list, parse_project_page

@@ -177,7 +177,7 @@ class StatusScreenshotTests(TestCase):
         held.write(BIG.content[: len(BIG.content) // 2])
 
         async def progress_shown() -> bool:
-            return b"<progress max='%d'" % len(BIG.content) in (await self.get(url))[1]
+            return b'<progress max="%d"' % len(BIG.content) in (await self.get(url))[1]
 
         await self.until(lambda: Deferred.fromCoroutine(progress_shown()))
 

@@ -26,7 +26,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from tests.realinstall import clean_env, port_of, uv_binary
-from tests.web.test_upload import sdist_with
+from tests.uploadforms import sdist_with
 from tests.wheels import BuiltWheel, build_sdist, build_wheel
 from twisted_pypi.web.upload import limited_request, make_upload_resource
 

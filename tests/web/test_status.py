@@ -16,13 +16,14 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import Answer, MemoryProxy, result_now
 from tests.wheels import build_wheel
-from twisted_pypi.core.config import LocalConfig, ProxyConfig
+from twisted_pypi.core.config import IndexConfig, LocalConfig, ProxyConfig
 from twisted_pypi.core.dummyspec import DummySpec
 from twisted_pypi.core.sizes import format_size
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.storage.filecache import FileCache
-from twisted_pypi.web.status import StatusPage, format_duration
+from twisted_pypi.web.status import StatusPage
+from twisted_pypi.web.statushtml import CSS
 
 OLD = build_wheel("demo", "1.0")
 NEW = build_wheel("demo", "2.0", padding=40_000)
@@ -101,7 +102,7 @@ class FiguresTests(StatusTestCase):
         proxy.get(proxy.file_path(OLD.filename))
         body = self.status(proxy)
         self.assertIn("<small>of 1.0 MiB</small>", body)
-        self.assertIn(f"<progress max='{1 << 20}' value='{len(OLD.content)}'>", body)
+        self.assertIn(f'<progress max="{1 << 20}" value="{len(OLD.content)}">', body)
 
     def test_download_in_progress(self) -> None:
         """
@@ -119,7 +120,7 @@ class FiguresTests(StatusTestCase):
         proxy.flush()
         body = self.status(proxy)
         self.assertIn(f"<li><b>{NEW.filename}</b>", body)
-        self.assertIn(f"<progress max='{len(NEW.content)}' value='{half}'>", body)
+        self.assertIn(f'<progress max="{len(NEW.content)}" value="{half}">', body)
         self.assertIn(
             f"{format_size(half)} of {format_size(len(NEW.content))} (50%), 1 client",
             body,
@@ -130,7 +131,7 @@ class FiguresTests(StatusTestCase):
         self.assertEqual(proxy.answer(result_now(pending)).body, NEW.content)
         body = self.status(proxy)
         self.assertNotIn(NEW.filename, body)
-        self.assertIn("Downloads in progress</h2><p class='muted'>None", body)
+        self.assertIn('Downloads in progress</h2><p class="muted">None', body)
 
     def test_upstream_health(self) -> None:
         """
@@ -139,7 +140,7 @@ class FiguresTests(StatusTestCase):
         """
         proxy = self.proxy()
         self.assertIn(
-            "<span class='badge idle'>not asked yet</span>", self.status(proxy)
+            '<span class="badge idle">not asked yet</span>', self.status(proxy)
         )
         proxy.get("/simple/demo/", headers=JSON)
         proxy.clock.advance(60)
@@ -147,13 +148,13 @@ class FiguresTests(StatusTestCase):
         self.assertEqual(proxy.get("/simple/broken/", headers=JSON).code, 502)
         proxy.clock.advance(120)
         body = self.status(proxy)
-        self.assertIn("<span class='badge bad'>failing</span>", body)
+        self.assertIn('<span class="badge bad">failing</span>', body)
         self.assertRegex(
-            body, r"<dt>Last success</dt><dd><span title='[^']+'>3 min ago"
+            body, r'<dt>Last success</dt><dd><span title="[^"]+">3 min ago'
         )
-        self.assertRegex(body, r"<dt>Last error</dt><dd><span title='[^']+'>2 min ago")
+        self.assertRegex(body, r'<dt>Last error</dt><dd><span title="[^"]+">2 min ago')
         self.assertIn(
-            "<span class='error'>http://upstream.test/simple/broken/ answered 503"
+            '<span class="error">http://upstream.test/simple/broken/ answered 503'
             "</span>",
             body,
         )
@@ -198,8 +199,8 @@ class SettingsTests(StatusTestCase):
         )
         body = self.status(proxy)
         self.assertIn(
-            f"<b>{proxy.index_name}</b> <span class='badge idle'>not asked yet"
-            "</span><div class='url'>http://upstream.test/simple/</div>",
+            f'<b>{proxy.index_name}</b> <span class="badge idle">not asked yet'
+            '</span><div class="url">http://upstream.test/simple/</div>',
             body,
         )
         self.assertIn(f"<dt>team</dt><dd>{local.path}</dd>", body)
@@ -214,7 +215,7 @@ class SettingsTests(StatusTestCase):
         """
         body = self.status(self.proxy())
         for group in ("Local indexes", "Routes", "Dummies"):
-            self.assertIn(f"<h3>{group}</h3><p class='muted'>None.</p>", body)
+            self.assertIn(f'<h3>{group}</h3><p class="muted">None.</p>', body)
         self.assertNotIn("<h3>Merged</h3>", body)
 
     def test_everything_escaped(self) -> None:
@@ -228,8 +229,8 @@ class SettingsTests(StatusTestCase):
         body = self.status(proxy, host='evil"><script>alert(1)</script>')
         self.assertNotIn("<script", body)
         self.assertNotIn("<i>", body)
-        self.assertIn("evil&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;", body)
-        self.assertIn("&lt;i&gt;&amp;&quot;x&#x27;", body)
+        self.assertIn('evil"&gt;&lt;script&gt;alert(1)&lt;/script&gt;', body)
+        self.assertIn("&lt;i&gt;&amp;\"x'", body)
 
 
 class SnippetTests(StatusTestCase):
@@ -304,13 +305,13 @@ class PageTests(StatusTestCase):
         answer = proxy.get("/")
         body = answer.body.decode("utf-8")
         self.assertIn(
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>",
+            '<meta name="viewport" content="width=device-width, initial-scale=1" />',
             body,
         )
         for absent in ("<script", "<table", "src=", "@import", "url(", "<link"):
             self.assertNotIn(absent, body)
         self.assertEqual(
-            re.findall(r"href='([^']*)'", body), ["simple/", "-/metrics", "-/health"]
+            re.findall(r'href="([^"]*)"', body), ["simple/", "-/metrics", "-/health"]
         )
         policy = answer.header("content-security-policy") or ""
         self.assertIn("default-src 'none'", policy)
@@ -319,16 +320,21 @@ class PageTests(StatusTestCase):
 
     def test_formats(self) -> None:
         """
-        Sizes and durations read naturally.
+        Sizes read naturally.
         """
         self.assertEqual(
             [format_size(n) for n in (0, 1023, 1536, 5 << 20, 3 << 40, 5000 << 40)],
             ["0 B", "1023 B", "1.5 KiB", "5.0 MiB", "3.0 TiB", "5000.0 TiB"],
         )
-        self.assertEqual(
-            [format_duration(s) for s in (-1, 59, 61, 3 * 3600 + 1260, 2 * 86400)],
-            ["0 s", "59 s", "1 min", "3 h 21 min", "2 d 0 h"],
-        )
+
+    def test_stylesheet_verbatim(self) -> None:
+        """
+        The stylesheet reaches the page as written: the flattener, which
+        escapes all text, finds nothing to escape in it.
+        """
+        body = self.status(self.proxy())
+        [style] = re.findall(r"<style>(.*?)</style>", body, re.S)
+        self.assertEqual(style, CSS)
 
 
 class HealthTests(StatusTestCase):
@@ -358,6 +364,59 @@ class HealthTests(StatusTestCase):
         self.assertEqual((answer.code, answer.body), (200, b""))
 
 
+def bare_page(case: SynchronousTestCase, config: ProxyConfig, stats: Stats) -> str:
+    """
+    The HTML of a :class:`StatusPage` built on ``config`` and ``stats``
+    alone, with an empty cache and no downloads.
+
+    :param case: The test, for a temporary cache directory.
+    """
+    clock = stats.clock
+    cache = FileCache(FilePath(case.mktemp()), None, clock)
+    downloads = Downloads(cache, lambda url: Deferred(), clock)
+    page = StatusPage(config, stats, cache, downloads)
+    return case.successResultOf(page.html("http://proxy.test/")).decode("utf-8")
+
+
+class HostileValueTests(SynchronousTestCase):
+    """
+    What an upstream or the settings say is shown as text, never as markup.
+    """
+
+    def test_upstream_name_and_error(self) -> None:
+        """
+        An index whose name, URL and last error message hold markup is shown
+        with that markup escaped: the page has no script, and the text reads
+        as it was given.
+        """
+        hostile = "<script>alert(1)</script>"
+        index = IndexConfig(f"bad{hostile}", f"https://up.test/{hostile}/simple/")
+        stats = Stats(Clock())
+        stats.upstream_failed(index.name, f"</span>{hostile} answered 503 & <b>")
+        body = bare_page(self, ProxyConfig(listen=(), indexes=(index,)), stats)
+        self.assertNotIn("<script", body)
+        self.assertNotIn("<b>bad<", body)
+        escaped = "&lt;script&gt;alert(1)&lt;/script&gt;"
+        self.assertIn(f"<b>bad{escaped}</b>", body)
+        self.assertIn(f'<div class="url">https://up.test/{escaped}/simple/</div>', body)
+        self.assertIn(
+            f'<span class="error">&lt;/span&gt;{escaped} answered 503 &amp; &lt;b&gt;'
+            "</span>",
+            body,
+        )
+
+    def test_route_names(self) -> None:
+        """
+        Route projects and targets from the settings are escaped too.
+        """
+        config = ProxyConfig(listen=(), routes={"<i>p</i>": "<i>team</i>"})
+        body = bare_page(self, config, Stats(Clock()))
+        self.assertNotIn("<i>", body)
+        self.assertIn(
+            "<dt>&lt;i&gt;p&lt;/i&gt;</dt><dd>→ &lt;i&gt;team&lt;/i&gt;</dd>", body
+        )
+
+
 class OfflineTests(SynchronousTestCase):
     """
     The page says when the proxy runs offline.
@@ -367,16 +426,12 @@ class OfflineTests(SynchronousTestCase):
         """
         The page of a bare :class:`StatusPage` with ``offline`` set or not.
         """
-        clock = Clock()
-        cache = FileCache(FilePath(self.mktemp()), None, clock)
-        downloads = Downloads(cache, lambda url: Deferred(), clock)
         config = ProxyConfig(listen=(), offline=offline)
-        page = StatusPage(config, Stats(clock), cache, downloads)
-        return page.html("http://proxy.test/")
+        return bare_page(self, config, Stats(Clock()))
 
     def test_offline(self) -> None:
         """
         Offline, the header says that only the cache is served.
         """
-        self.assertIn("<span class='badge idle'>offline</span>", self.page(True))
+        self.assertIn('<span class="badge idle">offline</span>', self.page(True))
         self.assertNotIn("offline</span>", self.page(False))

@@ -9,10 +9,7 @@ from __future__ import annotations
 import base64
 import errno
 import hashlib
-import io
 import os
-import tarfile
-import zipfile
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -30,8 +27,16 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from tests.wheels import BuiltWheel, build_sdist, build_wheel
-from twisted_pypi.upload.store import UploadError, _Parts, store_upload
+from tests.uploadforms import (
+    BOUNDARY,
+    SDIST,
+    WHEEL,
+    form,
+    sdist_with,
+    twine_fields,
+    upload_body,
+)
+from tests.wheels import BuiltWheel, build_wheel
 from twisted_pypi.web.upload import limited_request, make_upload_resource
 
 T = TypeVar("T")
@@ -39,87 +44,12 @@ T = TypeVar("T")
 #: The largest file the tests' server accepts.
 MAX_SIZE = 64 * 1024
 
-BOUNDARY = b"8b1e5ea1a7e3e9c24b9e"
-WHEEL = build_wheel("Demo.Pkg", "1.0")
-SDIST = build_sdist("demo-pkg", "1.0")
-
 
 def run_now(work: Callable[[], T]) -> Deferred[T]:
     """
     A runner that runs work at once, in the reactor thread.
     """
     return maybeDeferred(work)
-
-
-def twine_fields(dist: BuiltWheel, **changes: str | None) -> list[tuple[str, str]]:
-    """
-    The fields twine sends with ``dist``, changed or (``None``) left out.
-    """
-    wheel = dist.filename.endswith(".whl")
-    fields: dict[str, str | None] = {
-        "name": "Demo.Pkg",
-        "version": "1.0",
-        "filetype": "bdist_wheel" if wheel else "sdist",
-        "pyversion": "py3" if wheel else "source",
-        "metadata_version": "2.1",
-        "sha256_digest": dist.sha256,
-        "blake2_256_digest": hashlib.blake2b(dist.content, digest_size=32).hexdigest(),
-        ":action": "file_upload",
-        "protocol_version": "1",
-    }
-    fields.update(changes)
-    return [(k, v) for k, v in fields.items() if v is not None]
-
-
-def form(fields: Iterable[tuple[str, str]], file: tuple[str, bytes] | None) -> bytes:
-    """
-    A ``multipart/form-data`` body with ``fields`` and then ``file`` (named
-    ``content``), as requests-toolbelt writes it.
-    """
-    out = b""
-    for name, value in fields:
-        out += b"--%s\r\nContent-Disposition: form-data; name=\"%s\"\r\n\r\n%s\r\n" % (
-            BOUNDARY, name.encode(), value.encode()
-        )  # fmt: skip
-    if file is not None:
-        out += (
-            (
-                b'--%s\r\nContent-Disposition: form-data; name="content"; '
-                b'filename="%s"\r\nContent-Type: application/octet-stream\r\n\r\n'
-                % (BOUNDARY, file[0].encode())
-            )
-            + file[1]
-            + b"\r\n"
-        )
-    return out + b"--%s--\r\n" % BOUNDARY
-
-
-def upload_body(dist: BuiltWheel, **changes: str | None) -> bytes:
-    """
-    What twine sends to upload ``dist``.
-    """
-    return form(twine_fields(dist, **changes), (dist.filename, dist.content))
-
-
-def sdist_with(pkg_info: bytes, filename: str, zipped: bool = False) -> BuiltWheel:
-    """
-    An sdist named ``filename`` holding ``pkg_info`` as its ``PKG-INFO``,
-    and a ``pyproject.toml`` (twine wants one top directory, not one file).
-    """
-    top = filename.removesuffix(".zip").removesuffix(".tar.gz")
-    members = {f"{top}/PKG-INFO": pkg_info, f"{top}/pyproject.toml": b"[project]\n"}
-    buffer = io.BytesIO()
-    if zipped:
-        with zipfile.ZipFile(buffer, "w") as archive:
-            for name, data in members.items():
-                archive.writestr(name, data)
-    else:
-        with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
-            for name, data in members.items():
-                entry = tarfile.TarInfo(name)
-                entry.size = len(data)
-                tar.addfile(entry, io.BytesIO(data))
-    return BuiltWheel(filename, buffer.getvalue(), pkg_info)
 
 
 @frozen
@@ -731,38 +661,3 @@ class RunnerTests(SynchronousTestCase):
         self.run_queued()
         self.assertEqual(transport.value(), b"")
         self.assertEqual(self.server.files(), [WHEEL.filename])
-
-
-class FormTests(SynchronousTestCase):
-    """
-    Reading ``multipart/form-data`` bodies a chunk at a time.
-    """
-
-    def test_any_chunk_size(self) -> None:
-        """
-        Parts are read whole whatever the chunk size, also when their bytes
-        hold what looks like the start of a boundary.
-        """
-        tricky = b"a\r\n--" + BOUNDARY[:-1] + b"\r\n\r\n--"
-        body = b"preamble\r\n" + form([("name", "x")], ("f.whl", tricky))
-        for chunk in (1, 2, 3, 7, 16, 100):
-            parts = _Parts(io.BytesIO(body), BOUNDARY, chunk)
-            found = []
-            while (headers := parts.next()) is not None:
-                found.append((headers.get_param("name", header="content-disposition"),
-                              b"".join(parts.data())))  # fmt: skip
-            self.assertEqual(found, [("name", b"x"), ("content", tricky)], chunk)
-
-    def test_nothing_left(self) -> None:
-        """
-        A refused upload leaves no temporary file.
-        """
-        directory = FilePath(self.mktemp())
-        directory.makedirs()
-        body = io.BytesIO(upload_body(WHEEL, sha256_digest="0" * 64))
-        content_type = b"multipart/form-data; boundary=" + BOUNDARY
-        e = self.assertRaises(
-            UploadError, store_upload, body, content_type, directory.path, MAX_SIZE
-        )
-        self.assertEqual(e.code, 400)
-        self.assertEqual(os.listdir(directory.path), [])

@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 from twisted.web.server import Request
 
+__all__ = ["server_url", "snippets"]
+
 #: Hosts for which pip accepts plain HTTP without ``--trusted-host``.
 _LOOPBACK = ("localhost", "127.0.0.1", "::1")
 

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.web.test_upload -*-
 """
 The upload API of local indexes: ``/upload/<index>/`` takes what ``twine
-upload`` and ``uv publish`` send (see :mod:`twisted_pypi.upload.store`), from
+upload`` and ``uv publish`` send (see :mod:`twisted_pypi.upload.form`), from
 users of a users file (see :mod:`twisted_pypi.upload.users`) by HTTP basic auth.
 
 Every refusal has a status and a sentence, sent as the HTTP reason phrase
@@ -35,16 +35,21 @@ from twisted.web import server
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from twisted_pypi.upload.store import (
-    DEFAULT_MAX_SIZE,
-    FIELDS_ALLOWANCE,
-    Stored,
-    UploadError,
-    store_upload,
-    too_large,
-)
+from twisted_pypi.upload.errors import UploadError, too_large
+from twisted_pypi.upload.form import DEFAULT_MAX_SIZE, FIELDS_ALLOWANCE
+from twisted_pypi.upload.store import Stored, store_upload
 from twisted_pypi.upload.users import CACHE_SECONDS, Runner
 from twisted_pypi.web.auth import guard, upload_portal
+
+__all__ = [
+    "DRAIN_LIMIT",
+    "UPLOAD_PREFIX",
+    "IndexUpload",
+    "UploadLimitRequest",
+    "UploadRoot",
+    "limited_request",
+    "make_upload_resource",
+]
 
 log = Logger()
 
@@ -60,7 +65,7 @@ DRAIN_LIMIT = 64 << 20
 class UploadLimitRequest(server.Request):
     """
     A request that refuses an upload body over :attr:`max_size` bytes (plus
-    :data:`~twisted_pypi.upload.store.FIELDS_ALLOWANCE` for the form) as
+    :data:`~twisted_pypi.upload.form.FIELDS_ALLOWANCE` for the form) as
     soon as that is known, with a 413, before it is buffered, and that leaves
     the form of an upload to the upload resource rather than parsing it into
     ``args`` (which holds all of it in memory, several times).  Requests for
@@ -154,7 +159,7 @@ def limited_request(
     """
     A request factory for the ``Site`` (``Site(root, requestFactory=...)``)
     limiting upload bodies to a file of ``max_size`` bytes plus
-    :data:`~twisted_pypi.upload.store.FIELDS_ALLOWANCE`.
+    :data:`~twisted_pypi.upload.form.FIELDS_ALLOWANCE`.
 
     :param max_size: The largest file accepted, as given to
         :func:`make_upload_resource`.
