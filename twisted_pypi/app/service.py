@@ -307,7 +307,7 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     run = thread_runner(reactor)
     stats = Stats(reactor)
     pages = make_page_caches(config, page_client, reactor, cache, run, stats)
-    local = [LocalIndex(c, config.base_url, run=run) for c in config.locals]
+    local = [LocalIndex(c, config.links, run=run) for c in config.locals]
     tree = make_root(
         config, pages, cache, downloads, fetch, local, stats, json_client=page_client
     )

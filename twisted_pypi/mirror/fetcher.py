@@ -35,6 +35,7 @@ from twisted_pypi.core.sizes import format_size
 from twisted_pypi.files.download import DownloadError, Downloads, FileSpec
 from twisted_pypi.resolve.metadata import CachedMetadataSource
 from twisted_pypi.resolve.resolver import Pin
+from twisted_pypi.sources.dummies import Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import FileCache
@@ -126,14 +127,16 @@ class CacheFiller:
             config, clients.pages, reactor, self.cache, self.run
         )
         self._locals = {
-            c.name: LocalIndex(c, config.base_url, run=self.run) for c in config.locals
+            c.name: LocalIndex(c, config.links, run=self.run) for c in config.locals
         }
-        self._router = Router(
+        indexes = Router(
             [*self._locals.values(), *self._pages],
             config.routes,
             config.merge,
-            config.base_url,
+            config.links,
         )
+        dummies = Dummies(config.dummies, indexes.get_project, config.links)
+        self._router = indexes.with_first(dummies)
         self._downloads = Downloads(
             self.cache,
             clients.fetch,
@@ -160,7 +163,8 @@ class CacheFiller:
 
     def page(self, project: str) -> Deferred[Lookup]:
         """
-        A project's page, as the proxy's router finds it (and caches it).
+        A project's page, as the proxy's router finds it (and caches it): a
+        dummy's page for a ``--dummy`` project.
 
         :param project: The normalized project name.
         """

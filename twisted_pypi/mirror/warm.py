@@ -170,15 +170,14 @@ class _Run:
     fetched.
     """
 
-    def __init__(self, filler: CacheFiller, reactor: Any, config: ProxyConfig) -> None:
+    def __init__(self, filler: CacheFiller, reactor: Any) -> None:
         """
-        :param filler: Fetches into the cache.
+        :param filler: Fetches into the cache (its pages answer for dummies
+            too).
         :param reactor: The running reactor.
-        :param config: The settings (for the dummies).
         """
         self._filler = filler
         self._reactor = reactor
-        self._dummies = {spec.project: spec for spec in config.dummies}
         self.projects: set[str] = set()
         self.problems: list[str] = []
         self.notes: list[str] = []
@@ -207,7 +206,6 @@ class _Run:
                     self._filler.page,
                     self._filler.metadata,
                     self._reactor,
-                    dummies=self._dummies,
                     progress=self._filler.say,
                 )
             except ResolutionFailed as e:
@@ -282,7 +280,7 @@ async def run_warm(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int
     config = evolve(config, offline=False)  # the proxy's, not warm's
     clients = upstream_clients(config, reactor)
     filler = CacheFiller(config, reactor, clients, say, options["concurrency"])
-    run = _Run(filler, reactor, config)
+    run = _Run(filler, reactor)
     try:
         for target in targets:
             await run.target(target, requirements)

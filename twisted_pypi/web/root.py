@@ -71,15 +71,16 @@ def make_root(
     """
     if stats is None:
         stats = Stats(cache.clock)
-    router = Router([*local, *pages], config.routes, config.merge, config.base_url)
-    real_pages: Callable[[str], Deferred[Lookup]] = router.get_project
+    indexes = Router([*local, *pages], config.routes, config.merge, config.links)
+    real_pages: Callable[[str], Deferred[Lookup]] = indexes.get_project
     if config.offline:
-        router, real_pages = offline_routers(config, pages, cache, local)
+        indexes, real_pages = offline_routers(config, pages, cache, local)
     root = Root()
     install_status(root, config, stats, cache, downloads)
     ttl = min((p.index.ttl for p in pages), default=600.0)
-    dummies = Dummies(config.dummies, real_pages, config.base_url, ttl, stats)
-    root.putChild(b"simple", SimpleIndex(router, config.base_url, dummies))
+    dummies = Dummies(config.dummies, real_pages, config.links, ttl, stats)
+    router = indexes.with_first(dummies)
+    root.putChild(b"simple", SimpleIndex(router, config.base_url))
     root.putChild(DUMMY_PREFIX.encode(), DummyFilesResource(dummies))
     root.putChild(
         LOCAL_PREFIX.encode(), LocalFilesResource({i.index.name: i for i in local})
@@ -103,7 +104,6 @@ def make_root(
             {p.index.name: p for p in pages},
             documents,
             config.base_url,
-            {d.project for d in config.dummies},
         )
         root.putChild(JSON_PREFIX.encode(), json_api)
     if config.admin_token is not None:
