@@ -7,6 +7,7 @@ from __future__ import annotations
 import gzip
 import json
 
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -187,6 +188,51 @@ class PageCacheTests(SynchronousTestCase):
         self.clock.advance(61)
         self.cache.get_project("nope")
         self.assertEqual(len(self.client.calls), 2)
+
+    def test_not_found_memory_bounded(self) -> None:
+        """
+        Only so many "not found" answers are remembered: a client asking for
+        random names does not grow the memory without bound.  Past the
+        bound the least recently remembered name is forgotten (and asked for
+        again), the others are not.
+        """
+        from twisted_pypi.sources import remote
+
+        self.patch(remote, "MEMORY_NOT_FOUND", 3)
+        self.cache = self.make_cache()
+        names = [f"random-{n}" for n in range(10)]
+        for name in names:
+            d = self.cache.get_project(name)
+            self.client.answer(len(self.client.calls) - 1, page_response(b"", code=404))
+            self.failureResultOf(d, ProjectNotFound)
+        for name in names[-3:]:
+            self.failureResultOf(self.cache.get_project(name), ProjectNotFound)
+        self.assertEqual(len(self.client.calls), 10)
+        self.cache.get_project(names[0])
+        self.assertEqual(len(self.client.calls), 11)
+
+    def test_invalidate(self) -> None:
+        """
+        Invalidating a page forgets it in memory and on disk, and that the
+        upstream lacked a page: the next request asks the upstream again.
+        It says whether there was anything to forget.
+        """
+        self.first(page_body("1.0"))
+        self.failureResultOf(self.missing("nope"), ProjectNotFound)
+        self.assertTrue(self.cache.invalidate("demo"))
+        self.assertTrue(self.cache.invalidate("nope"))
+        self.assertFalse(self.cache.invalidate("other"))
+        self.cache.get_project("demo")
+        self.cache.get_project("nope")
+        self.assertEqual(len(self.client.calls), 4)
+
+    def missing(self, name: str) -> Deferred[Lookup]:
+        """
+        Ask for ``name`` and answer the upstream request with a 404.
+        """
+        d = self.cache.get_project(name)
+        self.client.answer(len(self.client.calls) - 1, page_response(b"", code=404))
+        return d
 
     def test_single_flight(self) -> None:
         """

@@ -15,7 +15,7 @@ from typing import Any, cast
 from urllib.parse import urljoin
 
 from treq.testing import StubTreq
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -29,8 +29,17 @@ from tests.web.test_simple import Anchors, json_files
 from tests.wheels import BuiltWheel, build_wheel
 from twisted_pypi.app.service import file_fetcher, origin_of
 from twisted_pypi.core.config import IndexConfig, LocalConfig, ProxyConfig
+from twisted_pypi.core.dummyspec import DummySpec
 from twisted_pypi.core.links import RELATIVE
-from twisted_pypi.core.lookup import Lookup
+from twisted_pypi.core.lookup import (
+    CacheStatus,
+    Lookup,
+    PageEntry,
+    ProjectNotFound,
+    UpstreamUnavailable,
+)
+from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
+from twisted_pypi.sources.dummies import Dummies
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.sources.router import Router
@@ -843,3 +852,135 @@ class FileFetcherTests(SynchronousTestCase):
         self.assertIsNone(
             self.agent.authorization("https://corp.test/packages/a-1.0.tar.gz")
         )
+
+
+class _Index:
+    """
+    A page source in memory: the projects it has, the one that fails, and
+    every project it was asked for.
+    """
+
+    def __init__(self, name: str, projects: set[str], failing: str = "") -> None:
+        self.index = IndexConfig(name, f"http://{name}.test/simple/")
+        self.projects = projects
+        self.failing = failing
+        self.asked: list[str] = []
+
+    def get_project(self, project: str) -> Deferred[Lookup]:
+        """
+        The project's page, "not found", or an upstream failure.
+        """
+        self.asked.append(project)
+        if project == self.failing:
+            return fail(UpstreamUnavailable(f"{self.index.name} is down"))
+        if project not in self.projects:
+            return fail(ProjectNotFound(project))
+        page = ProjectPage(project, (), versions=("1.0",))
+        entry = PageEntry(
+            self.index, page, 0.0, None, file_link=self.file_link, project_link=str
+        )
+        return succeed(Lookup(entry, CacheStatus.HIT))
+
+    def get_list(self) -> Deferred[Lookup]:
+        """
+        The projects it has.
+        """
+        page = ProjectList(names=tuple(sorted(self.projects)))
+        entry = PageEntry(
+            self.index, page, 0.0, None, file_link=self.file_link, project_link=str
+        )
+        return succeed(Lookup(entry, CacheStatus.HIT))
+
+    def file_link(self, dist: DistFile) -> str:
+        """
+        Files are linked where they are.
+        """
+        return dist.url
+
+
+class FirstSourceTests(SynchronousTestCase):
+    """
+    The dummies are the router's first source: it alone decides that a
+    ``--dummy`` project is answered by them, before routes, merges and
+    indexes.
+    """
+
+    def setUp(self) -> None:
+        self.private = _Index("private", {"torch", "numpy", "lib"})
+        self.public = _Index("public", {"torch", "numpy", "lib", "gone", "plain"})
+        self.indexes = Router(
+            [self.private, self.public], {"torch": "public"}, frozenset({"numpy"})
+        )
+        specs = [
+            DummySpec("torch", ("1.0",)),
+            DummySpec("numpy", ("2.0",)),
+            DummySpec("lib"),
+            DummySpec("ghost"),
+        ]
+        self.dummies = Dummies(specs, self.indexes.get_project, RELATIVE)
+        self.router = self.indexes.with_first(self.dummies)
+
+    def test_before_routes_and_merges(self) -> None:
+        """
+        A dummy with explicit versions is answered by the dummies, routed or
+        merged as it may be, and no index is asked.
+        """
+        for project in ("torch", "numpy"):
+            lookup = self.successResultOf(self.router.get_project(project))
+            self.assertIs(lookup.status, CacheStatus.DUMMY)
+            self.assertEqual(lookup.entry.index.name, "dummy")
+        self.assertEqual(self.private.asked + self.public.asked, [])
+
+    def test_auto_dummy_mirrors_routed_page(self) -> None:
+        """
+        An "auto" dummy mirrors the page the indexes' rules give (the first
+        index that has it), once.
+        """
+        lookup = self.successResultOf(self.router.get_project("lib"))
+        self.assertIs(lookup.status, CacheStatus.DUMMY)
+        page = lookup.entry.page
+        assert isinstance(page, ProjectPage)
+        self.assertEqual(page.versions, ("1.0",))
+        self.assertEqual((self.private.asked, self.public.asked), (["lib"], []))
+
+    def test_dummy_failures_stop(self) -> None:
+        """
+        An "auto" dummy whose real page cannot be had fails as that page
+        does; no index answers in its place.
+        """
+        self.private.failing = "lib"
+        self.failureResultOf(self.router.get_project("lib"), UpstreamUnavailable)
+        self.failureResultOf(self.router.get_project("ghost"), ProjectNotFound)
+        self.assertEqual(self.private.asked, ["lib", "ghost"])
+        self.assertEqual(self.public.asked, ["ghost"])
+
+    def test_others_by_the_rules(self) -> None:
+        """
+        A project that is no dummy is answered by the indexes as without
+        dummies: a failing index stops the search, a missing project is not
+        found.
+        """
+        lookup = self.successResultOf(self.router.get_project("plain"))
+        self.assertEqual(lookup.entry.index.name, "public")
+        self.assertEqual(self.private.asked, ["plain"])
+        self.private.failing = "gone"
+        self.failureResultOf(self.router.get_project("gone"), UpstreamUnavailable)
+        self.assertNotIn("gone", self.public.asked)
+        self.failureResultOf(self.router.get_project("nothing"), ProjectNotFound)
+        self.assertFalse(self.dummies.offers("nothing"))
+
+    def test_list_without_dummies(self) -> None:
+        """
+        The project list is the indexes' union; the dummies add no name.
+        """
+        lookup = self.successResultOf(self.router.get_list())
+        page = lookup.entry.page
+        assert isinstance(page, ProjectList)
+        self.assertEqual(sorted(page.names), ["gone", "lib", "numpy", "plain", "torch"])
+
+    def test_not_offered(self) -> None:
+        """
+        Asked directly, the dummies fail with "not found" for a project that
+        is no dummy.
+        """
+        self.failureResultOf(self.dummies.get_project("requests"), ProjectNotFound)

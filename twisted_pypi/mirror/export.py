@@ -45,7 +45,7 @@ from twisted_pypi.core.links import (
 )
 from twisted_pypi.core.lookup import LIST_KEY, LookupFailed
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
-from twisted_pypi.core.render import render_page
+from twisted_pypi.core.render import no_file_link, render_page
 from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.offline import OfflineClient, offline_routers
@@ -345,13 +345,8 @@ def _write_list(directory: FilePath[str], projects: list[str]) -> None:
     simple = directory.child("simple")
 
     for name, as_json in ((HTML_PAGE, False), (JSON_PAGE, True)):
-        body = render_page(listing, as_json, _no_files, RELATIVE.project)
+        body = render_page(listing, as_json, no_file_link, RELATIVE.project)
         _write_if_changed(simple.child(name), body)
-
-
-def _no_files(dist: DistFile) -> str:
-    """The project list links no file."""
-    raise AssertionError(f"a project list links no file ({dist.filename})")
 
 
 async def run_export(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int:

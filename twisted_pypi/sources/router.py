@@ -40,6 +40,7 @@ from twisted_pypi.core.lookup import (
 )
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.names import normalize
+from twisted_pypi.core.render import no_file_link
 
 __all__ = ["FirstSource", "PageSource", "Router"]
 
@@ -304,13 +305,6 @@ def _union(entries: tuple[PageEntry, ...], links: LinkPrefixes) -> PageEntry:
         page=page,
         fetched_at=0.0,
         upstream_etag=None,
-        file_link=_no_files,
+        file_link=no_file_link,
         project_link=links.project,
     )
-
-
-def _no_files(dist: DistFile) -> str:
-    """
-    A project list links no file.
-    """
-    raise AssertionError(f"a project list links no file ({dist.filename})")
