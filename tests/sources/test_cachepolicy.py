@@ -183,11 +183,15 @@ class PolicyTests(SynchronousTestCase):
 
     def setUp(self) -> None:
         self.clock = Clock()
+        self.clock.advance(1000)
+        #: When each value was fetched; by default long ago (expired).
+        self.fetched: dict[str, float] = {}
         self.policy: CachePolicy[str, str] = CachePolicy(
             self.clock,
             max_bytes=1000,
             max_entries=10,
             weigh=len,
+            fetched_at=lambda value: self.fetched.get(value, 0.0),
             max_missing=10,
             stale_wait=3,
         )
@@ -202,22 +206,28 @@ class PolicyTests(SynchronousTestCase):
         return d
 
     def answer(
-        self, key: str = "k", cached: str | None = None, fresh: bool = False
+        self, key: str = "k", cached: str | None = None, ttl: float = 100
     ) -> Deferred[Served[str]]:
         """
-        Ask the policy for ``key``.
+        Ask the policy for ``key``, of an index whose TTL is ``ttl``.
         """
         return Deferred.fromCoroutine(
-            self.policy.answer(key, cached, fresh, self.refresh, missing_ttl=60)
+            self.policy.answer(key, cached, ttl, self.refresh)
         )
 
     def test_fresh_is_a_hit(self) -> None:
         """
-        A fresh value is served as it is, without a refresh.
+        A value younger than the TTL is served as it is, without a refresh;
+        once the TTL passed it is refreshed.
         """
-        served = self.successResultOf(self.answer(cached="v", fresh=True))
+        self.fetched["v"] = self.clock.seconds()
+        self.clock.advance(99)
+        served = self.successResultOf(self.answer(cached="v"))
         self.assertEqual(served, Served("v", CacheStatus.HIT))
         self.assertEqual(self.refreshes, [])
+        self.clock.advance(1)
+        self.answer(cached="v")
+        self.assertEqual(self.refreshes[0][0], "v")
 
     def test_miss_remembered(self) -> None:
         """
@@ -241,7 +251,8 @@ class PolicyTests(SynchronousTestCase):
     def test_not_found_remembered(self) -> None:
         """
         "Not found" fails the callers, is remembered for the negative TTL
-        (no refresh meanwhile), and drops a value in memory.
+        (at most a minute; no refresh meanwhile), and drops a value in
+        memory.
         """
         self.policy.remember("k", "old")
         d = self.answer(cached="old")
@@ -253,6 +264,27 @@ class PolicyTests(SynchronousTestCase):
         self.clock.advance(60)
         self.answer()
         self.assertEqual(len(self.refreshes), 2)
+
+    def test_not_found_for_the_index_ttl(self) -> None:
+        """
+        An index whose TTL is shorter than the negative TTL remembers a
+        "not found" only that long; one with no TTL not at all.
+        """
+        self.refreshes_failing(self.answer("short", ttl=10))
+        self.clock.advance(9)
+        self.failureResultOf(self.answer("short", ttl=10), ProjectNotFound)
+        self.clock.advance(1)
+        self.refreshes_failing(self.answer("short", ttl=10))
+        self.refreshes_failing(self.answer("none", ttl=0))
+        self.answer("none", ttl=0)
+        self.assertEqual(len(self.refreshes), 4)
+
+    def refreshes_failing(self, d: Deferred[Served[str]]) -> None:
+        """
+        Fail the last refresh with "not found", which ``d`` then is.
+        """
+        self.refreshes[-1][1].errback(ProjectNotFound("k"))
+        self.failureResultOf(d, ProjectNotFound)
 
     def test_forget_not_found(self) -> None:
         """
@@ -322,17 +354,7 @@ class PolicyTests(SynchronousTestCase):
         A refresh that fails with something other than a lookup failure
         fails the caller, cached value or not.
         """
-        policy: CachePolicy[str, str] = CachePolicy(
-            self.clock,
-            max_bytes=10,
-            max_entries=1,
-            weigh=len,
-            max_missing=1,
-            stale_wait=3,
-        )
         d = Deferred.fromCoroutine(
-            policy.answer(
-                "k", "old", False, lambda old: fail(ZeroDivisionError()), missing_ttl=1
-            )
+            self.policy.answer("k", "old", 100, lambda old: fail(ZeroDivisionError()))
         )
         self.failureResultOf(d, ZeroDivisionError)

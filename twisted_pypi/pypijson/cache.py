@@ -24,7 +24,7 @@ from twisted_pypi.core.lookup import (
     ProjectNotFound,
     UpstreamUnavailable,
 )
-from twisted_pypi.sources.cachepolicy import NEGATIVE_TTL, CachePolicy, Served
+from twisted_pypi.sources.cachepolicy import CachePolicy, Served
 from twisted_pypi.storage.jsonstore import JsonDocument, JsonStore, document_key
 from twisted_pypi.upstream.client import PageClient, UpstreamError, fetch_page
 
@@ -162,6 +162,7 @@ class JsonCache:
             max_bytes=MEMORY_BYTES,
             max_entries=MEMORY_DOCUMENTS,
             weigh=lambda document: 3 * len(document.body),
+            fetched_at=lambda document: document.fetched_at,
             max_missing=MEMORY_NOT_FOUND,
             stale_wait=config.stale_wait,
         )
@@ -212,16 +213,11 @@ class JsonCache:
             document = self._store.load(index.name, key)
             if document is not None:
                 self._policy.remember(mkey, document)
-        fresh = (
-            document is not None
-            and self._clock.seconds() - document.fetched_at < index.ttl
-        )
         served = await self._policy.answer(
             mkey,
             document,
-            fresh,
+            index.ttl,
             lambda old: Deferred.fromCoroutine(self._refresh(index, key, url, old)),
-            missing_ttl=min(index.ttl, NEGATIVE_TTL),
         )
         return JsonLookup(served.value, served.status, served.failure)
 

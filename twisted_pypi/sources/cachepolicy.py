@@ -8,8 +8,9 @@ cache (:mod:`twisted_pypi.sources.remote`) and the JSON API cache
   entries: each counts for at least its share of the bytes);
 - one refresh per key runs at a time, and every caller waits on a Deferred
   of its own, so a caller that goes away cancels only its own wait;
-- an upstream "not found" is remembered for a short time, for at most so
-  many keys (the least recently remembered are forgotten first), so a client
+- an entry is fresh for its index's TTL; an upstream "not found" is
+  remembered for that TTL, at most :data:`NEGATIVE_TTL`, for at most so many
+  keys (the least recently remembered are forgotten first), so a client
   asking for random names cannot grow it without bound;
 - an expired entry is refreshed while its caller waits up to ``stale_wait``
   seconds; then, or when the upstream fails, the old entry is served stale.
@@ -208,22 +209,25 @@ class CachePolicy(Generic[K, V]):
         max_bytes: int,
         max_entries: int,
         weigh: Callable[[V], int],
+        fetched_at: Callable[[V], float],
         max_missing: int,
         stale_wait: float,
     ) -> None:
         """
-        :param clock: The time source for negative answers and the stale
-            wait.
+        :param clock: The time source for freshness, negative answers and
+            the stale wait.
         :param max_bytes: Roughly how many bytes the values in memory may
             take.
         :param max_entries: How many values may be in memory.
         :param weigh: Roughly how many bytes a value takes.
+        :param fetched_at: When the upstream last confirmed a value.
         :param max_missing: How many "not found" answers are remembered.
         :param stale_wait: Seconds a caller with an expired value waits for
             its refresh before the value is served stale.
         """
         self._clock = clock
         self.memory: LRUCache[K, V] = memory_lru(max_bytes, max_entries, weigh)
+        self._fetched_at = fetched_at
         self.missing: NegativeCache[K] = NegativeCache(clock, max_missing)
         self._flights: Flights[K, Served[V]] = Flights()
         self._stale_wait = stale_wait
@@ -260,9 +264,8 @@ class CachePolicy(Generic[K, V]):
         self,
         key: K,
         cached: V | None,
-        fresh: bool,
+        ttl: float,
         refresh: Callable[[V | None], Deferred[Served[V]]],
-        missing_ttl: float,
     ) -> Served[V]:
         """
         Answer for ``key``: a fresh value as it is; else the outcome of a
@@ -271,15 +274,16 @@ class CachePolicy(Generic[K, V]):
 
         :param key: What is asked for.
         :param cached: The cached value (from memory or disk), or ``None``.
-        :param fresh: Whether ``cached`` is within its TTL.
+        :param ttl: How long a value of this key's index stays fresh.
         :param refresh: Asks the upstream, given the cached value: gives
             the new (or revalidated) value, or fails with a
             :class:`~twisted_pypi.core.lookup.LookupFailed`.
-        :param missing_ttl: How long a "not found" is remembered.
         :raises LookupFailed: When there is nothing to serve.
         """
-        if cached is not None and fresh:
+        now = self._clock.seconds()
+        if cached is not None and now - self._fetched_at(cached) < ttl:
             return Served(cached, CacheStatus.HIT)
+        missing_ttl = min(ttl, NEGATIVE_TTL)
         if cached is None and key in self.missing:
             raise ProjectNotFound(str(key))
         flight = self._flights.join(

@@ -34,7 +34,7 @@ from twisted_pypi.core.parse import (
     parse_project_page,
 )
 from twisted_pypi.core.stats import Stats
-from twisted_pypi.sources.cachepolicy import NEGATIVE_TTL, CachePolicy, Served
+from twisted_pypi.sources.cachepolicy import CachePolicy, Served
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 from twisted_pypi.upstream.client import (
     PageClient,
@@ -47,7 +47,6 @@ __all__ = [
     "MEMORY_BYTES",
     "MEMORY_NOT_FOUND",
     "MEMORY_PAGES",
-    "NEGATIVE_TTL",
     "PageCache",
     "PageStore",
     "Runner",
@@ -112,6 +111,7 @@ class PageCache:
             max_bytes=MEMORY_BYTES,
             max_entries=MEMORY_PAGES,
             weigh=lambda entry: entry.weight,
+            fetched_at=lambda entry: entry.fetched_at,
             max_missing=MEMORY_NOT_FOUND,
             stale_wait=config.stale_wait,
         )
@@ -172,16 +172,8 @@ class PageCache:
 
     async def _get(self, key: str) -> Lookup:
         entry = await self._cached(key)
-        fresh = (
-            entry is not None
-            and self._clock.seconds() - entry.fetched_at < self.index.ttl
-        )
         served = await self._policy.answer(
-            key,
-            entry,
-            fresh,
-            lambda old: self._refresh(key, old),
-            missing_ttl=min(self.index.ttl, NEGATIVE_TTL),
+            key, entry, self.index.ttl, lambda old: self._refresh(key, old)
         )
         return Lookup(served.value, served.status, served.failure)
 
