@@ -13,7 +13,7 @@ from typing import Any
 from attrs import define, evolve, field
 from treq.testing import RequestTraversalAgent
 from twisted.python.filepath import FilePath
-from twisted.web.server import Request
+from twisted.web.server import NOT_DONE_YET, Request
 
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import MemoryProxy
@@ -64,6 +64,9 @@ class JsonFakeIndex(FakeIndex):
         if path in self.fail:
             request.setResponseCode(self.fail[path])
             return b"failure"
+        if path in self.hold_paths:
+            self.held.append(request)
+            return NOT_DONE_YET
         if len(parts) not in (3, 4) or parts[-1] != "json":
             request.setResponseCode(404)
             return b"not found"

@@ -413,7 +413,7 @@ class MemoryProxy:
             for config in indexes
         ]
         self.pages = self.all_pages[0]
-        self.local_indexes = [LocalIndex(c, base_url) for c in local]
+        self.local_indexes = [LocalIndex(c, self.config.links) for c in local]
         self.root = proxy_root(
             self.config, self.all_pages, self.cache, downloads, fetch,
             self.local_indexes, stats=self.stats,

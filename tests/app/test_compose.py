@@ -26,6 +26,7 @@ from twisted_pypi.app.compose import (
 )
 from twisted_pypi.app.tap import Options
 from twisted_pypi.core.config import IndexConfig, LocalConfig, ProxyConfig
+from twisted_pypi.core.lookup import UpstreamUnavailable
 from twisted_pypi.sources.offline import OfflinePages
 from twisted_pypi.upstream.client import UpstreamError
 from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
@@ -184,15 +185,15 @@ class CommandComponentsTests(SynchronousTestCase):
 
     def test_export(self) -> None:
         """
-        ``export`` reads page caches that fetch nothing (a page not cached is
-        not found), a file cache that never evicts, and the local indexes.
+        ``export`` reads page caches that fetch nothing (a page not cached
+        fails as unavailable), a file cache that never evicts, and the local
+        indexes.
         """
         pages, cache, local = export_sources(self.config, Clock())
         self.assertEqual([p.index for p in pages], list(INDEXES[:1]))
         self.assertIsNone(cache.max_size)
         self.assertEqual([i.index.name for i in local], ["mine"])
-        lookup = self.successResultOf(pages[0].get_project("app"))
-        self.assertIsNone(lookup.entry)
+        self.failureResultOf(pages[0].get_project("app"), UpstreamUnavailable)
 
     def test_warm(self) -> None:
         """

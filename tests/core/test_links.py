@@ -6,7 +6,14 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_pypi.core.links import local_path, local_segments, upstream_url
+from twisted_pypi.core.config import ProxyConfig
+from twisted_pypi.core.links import (
+    RELATIVE,
+    LinkPrefixes,
+    local_path,
+    local_segments,
+    upstream_url,
+)
 
 WHEEL = "https://files.pythonhosted.org/packages/ab/cd/ef/attrs-23.1.0-py3-none-any.whl"
 
@@ -93,3 +100,41 @@ class LinkTests(SynchronousTestCase):
         """
         self.assertIsNone(upstream_url(("pypi", "https", "h")))
         self.assertIsNone(upstream_url(("pypi", "gopher", "h", "x-1.0.tar.gz")))
+
+
+class LinkPrefixesTests(SynchronousTestCase):
+    """
+    The prefixes of the links on served pages, in one place.
+    """
+
+    def test_relative(self) -> None:
+        """
+        Without a base URL, a project page links files up to the proxy's
+        root and the project list links pages beside it, by normalized name.
+        """
+        links = LinkPrefixes.for_base_url(None)
+        self.assertEqual(links, RELATIVE)
+        self.assertEqual(links.file("files/x/a.whl"), "../../files/x/a.whl")
+        self.assertEqual(links.project("Foo.Bar"), "foo-bar/")
+
+    def test_base_url(self) -> None:
+        """
+        With a base URL, every link is absolute under it.
+        """
+        links = LinkPrefixes.for_base_url("https://proxy.example/pypi/")
+        self.assertEqual(
+            links.file("local/team/a.whl"),
+            "https://proxy.example/pypi/local/team/a.whl",
+        )
+        self.assertEqual(
+            links.project("Foo_Bar"), "https://proxy.example/pypi/simple/foo-bar/"
+        )
+
+    def test_from_config(self) -> None:
+        """
+        The configuration builds its prefixes once, from its base URL.
+        """
+        config = ProxyConfig(base_url="https://proxy.example/")
+        self.assertIs(config.links, config.links)
+        self.assertEqual(config.links.files, "https://proxy.example/")
+        self.assertEqual(ProxyConfig().links, RELATIVE)

@@ -29,7 +29,7 @@ from tests.fakes import FakeResponse
 from tests.resolve.test_resolver import LoopbackIndex
 from tests.wheels import build_sdist, build_wheel
 from twisted_pypi.core.config import IndexConfig, ProxyConfig, index_name_for
-from twisted_pypi.core.links import local_segments
+from twisted_pypi.core.links import RELATIVE, local_segments
 from twisted_pypi.files.download import Downloads, FileSpec
 from twisted_pypi.mirror.fetcher import CacheFiller
 from twisted_pypi.mirror.reqfile import (
@@ -40,6 +40,7 @@ from twisted_pypi.mirror.reqfile import (
 )
 from twisted_pypi.mirror.warm import warm
 from twisted_pypi.resolve.target import Target
+from twisted_pypi.sources.dummies import Dummies
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import STALE_TEMP_AGE, FileCache
@@ -375,11 +376,13 @@ class WarmTests(TestCase):
 
         self.said: list[str] = []
         threads: Any = reactor
+        indexes = Router(pages, {}, frozenset(), RELATIVE)
+        dummies = Dummies(self.config.dummies, indexes.get_project, RELATIVE)
         self.filler = CacheFiller(
             self.cache,
             pages,
             [],
-            Router(pages, {}, frozenset(), None),
+            indexes.with_first(dummies),
             Downloads(self.cache, fetch, reactor),
             lambda work: deferToThreadPool(threads, threads.getThreadPool(), work),
             self.said.append,
@@ -402,7 +405,6 @@ class WarmTests(TestCase):
         return await warm(
             self.filler,
             reactor,
-            self.config.dummies,
             tuple(Requirement(r) for r in requirements),
             (Target.create(None, LINUX), Target.create(None, WINDOWS)),
             self.said.append,

@@ -9,13 +9,13 @@ reactor's thread pool against a fake index on 127.0.0.1.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 from packaging.requirements import Requirement
 from treq.client import HTTPClient
 from twisted.internet import reactor
-from twisted.internet.defer import CancelledError, Deferred, maybeDeferred
+from twisted.internet.defer import CancelledError, Deferred, fail, maybeDeferred
 from twisted.internet.task import deferLater
 from twisted.protocols.policies import WrappingFactory
 from twisted.python.filepath import FilePath
@@ -24,10 +24,12 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from twisted.web.server import Site
 
 from tests.fakeindex import FakeFile, FakeIndex
+from tests.fakes import result_now
 from tests.wheels import build_wheel
 from twisted_pypi.core.config import IndexConfig, ProxyConfig, index_name_for
 from twisted_pypi.core.dummyspec import DummySpec
-from twisted_pypi.core.lookup import Lookup
+from twisted_pypi.core.links import RELATIVE
+from twisted_pypi.core.lookup import Lookup, PageEntry
 from twisted_pypi.core.model import DistFile, ProjectPage
 from twisted_pypi.resolve.candidates import (
     IndexProvider,
@@ -43,7 +45,9 @@ from twisted_pypi.resolve.resolver import (
     resolve_now,
 )
 from twisted_pypi.resolve.target import Target
+from twisted_pypi.sources.dummies import Dummies
 from twisted_pypi.sources.remote import PageCache, PageStore
+from twisted_pypi.sources.router import Router
 
 LINUX = Target.create("3.11", "manylinux_2_28_x86_64")
 WINDOWS = Target.create("3.11", "win_amd64")
@@ -94,7 +98,7 @@ class MemoryIndex:
         self._metadata[filename] = metadata or ("\n".join(lines) + "\n").encode()
         return dist
 
-    def page(self, name: str) -> ProjectPage:
+    def project_page(self, name: str) -> ProjectPage:
         """
         A project's page; :class:`ProjectNotFound` if it has no files.
         """
@@ -102,6 +106,49 @@ class MemoryIndex:
         if name not in self._files:
             raise ProjectNotFound(name)
         return ProjectPage(name, tuple(self._files[name]))
+
+    @property
+    def index(self) -> IndexConfig:
+        """
+        The index's name and TTL, as a router's source.
+        """
+        return IndexConfig("memory", "https://files.test/simple/")
+
+    def get_project(self, name: str) -> Deferred[Lookup]:
+        """
+        A project's page as a router's source answers it, at once.
+        """
+        return maybeDeferred(
+            lambda: Lookup(
+                PageEntry(
+                    self.index,
+                    self.project_page(name),
+                    0.0,
+                    None,
+                    file_link=self.file_link,
+                    project_link=RELATIVE.project,
+                )
+            )
+        )
+
+    def get_list(self) -> Deferred[Lookup]:
+        """
+        No project list.
+        """
+        return fail(ProjectNotFound("the project list"))
+
+    def file_link(self, dist: DistFile) -> str:
+        """
+        Files are linked where they are.
+        """
+        return dist.url
+
+    def router(self, dummies: Iterable[DummySpec] = ()) -> Router:
+        """
+        A router over this index, with ``dummies`` answering first.
+        """
+        indexes = Router([self], {}, frozenset())
+        return indexes.with_first(Dummies(dummies, indexes.get_project, RELATIVE))
 
     def metadata(self, dist: DistFile) -> bytes:
         """
@@ -111,18 +158,26 @@ class MemoryIndex:
         return self._metadata[dist.filename]
 
     def provider(
-        self, target: Target = LINUX, dummies: Mapping[str, DummySpec] | None = None
+        self, target: Target = LINUX, dummies: Iterable[DummySpec] = ()
     ) -> IndexProvider:
         """
-        A provider over this index.
+        A provider over this index, through a router with ``dummies``
+        answering first.
         """
-        return IndexProvider(target, self.page, self.metadata, dummies)
+        router = self.router(dummies)
+
+        def page(name: str) -> Lookup:
+            lookup = result_now(router.get_project(name))
+            assert isinstance(lookup, Lookup)
+            return lookup
+
+        return IndexProvider(target, page, self.metadata)
 
     def resolve(
         self,
         *requirements: str,
         target: Target = LINUX,
-        dummies: Mapping[str, DummySpec] | None = None,
+        dummies: Iterable[DummySpec] = (),
     ) -> Resolution:
         """
         Resolve ``requirements`` at once.
@@ -156,7 +211,7 @@ class CandidateTests(SynchronousTestCase):
         binary = index.add("np", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64")
         index.add("np", "3.0", requires_python=">=3.13")
         skipped: Counter[str] = Counter()
-        found = candidates_for(index.page("np"), LINUX, skipped)
+        found = candidates_for(index.project_page("np"), LINUX, skipped)
         self.assertEqual([str(c.version) for c in found], ["2.0", "1.0"])
         self.assertTrue(found[0].dist and found[0].dist.filename.endswith(".tar.gz"))
         self.assertIs(found[1].dist, binary)
@@ -384,7 +439,7 @@ class DummyResolveTests(SynchronousTestCase):
         A dummy with explicit versions needs no page and no metadata, and
         cuts its dependencies out of the resolution.
         """
-        dummies = {"torch": DummySpec("torch", ("2.1.0", "2.2.0"))}
+        dummies = [DummySpec("torch", ("2.1.0", "2.2.0"))]
         result = self.index.resolve("app", dummies=dummies)
         self.assertEqual(
             versions(result), {"app": "1.0", "torch": "2.2.0", "filelock": "3.0"}
@@ -400,7 +455,7 @@ class DummyResolveTests(SynchronousTestCase):
         An "auto" dummy offers the upstream's versions (not yanked, allowed
         by the target's Python) with no dependencies and no metadata read.
         """
-        dummies = {"torch": DummySpec("torch")}
+        dummies = [DummySpec("torch")]
         result = self.index.resolve("app", dummies=dummies)
         self.assertEqual(result.pins["torch"].version, "2.3.0")
         self.assertTrue(result.pins["torch"].dummy)
@@ -414,7 +469,7 @@ class DummyResolveTests(SynchronousTestCase):
         """
         index = MemoryIndex()
         index.add("gpu", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64")
-        result = index.resolve("gpu", target=WINDOWS, dummies={"gpu": DummySpec("gpu")})
+        result = index.resolve("gpu", target=WINDOWS, dummies=[DummySpec("gpu")])
         self.assertEqual(versions(result), {"gpu": "1.0"})
 
 

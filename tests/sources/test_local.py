@@ -23,7 +23,14 @@ from tests.fakes import Answer, MemoryProxy, parse_raw, result_now
 from tests.web.test_simple import Anchors, json_files
 from tests.wheels import BuiltWheel, build_sdist, build_wheel
 from twisted_pypi.core.config import LocalConfig
-from twisted_pypi.core.lookup import CacheStatus, Lookup
+from twisted_pypi.core.links import RELATIVE, LinkPrefixes
+from twisted_pypi.core.lookup import (
+    CacheStatus,
+    Lookup,
+    LookupFailed,
+    ProjectNotFound,
+    UpstreamUnavailable,
+)
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.sources import local as local_module
 from twisted_pypi.sources.local import LocalFile, LocalIndex
@@ -77,7 +84,7 @@ class LocalTestCase(SynchronousTestCase):
         self.dir.makedirs()
         self.put(WHEEL)
         self.put(SDIST)
-        self.index = LocalIndex(LocalConfig("private", self.dir.path), None)
+        self.index = LocalIndex(LocalConfig("private", self.dir.path), RELATIVE)
 
     def put(self, dist: BuiltWheel, content: bytes | None = None) -> FilePath[str]:
         """
@@ -118,13 +125,13 @@ class LocalTestCase(SynchronousTestCase):
         """
         return {f.filename: f for f in self.page(index).files}
 
-    def lookup(self, project: str) -> Lookup:
+    def failure(self, project: str) -> LookupFailed:
         """
-        What the local index answers for ``project`` now.
+        How the local index fails for ``project`` now.
         """
-        result = result_now(self.index.get_project(project))
-        assert isinstance(result, Lookup)
-        return result
+        failed = self.failureResultOf(self.index.get_project(project), LookupFailed)
+        assert isinstance(failed.value, LookupFailed)
+        return failed.value
 
 
 class PageTests(LocalTestCase):
@@ -181,13 +188,12 @@ class PageTests(LocalTestCase):
 
     def test_unknown_project(self) -> None:
         """
-        A project with no file in the directory is "not found", without an
+        A project with no file in the directory is "not found", not an
         error.
         """
-        lookup = self.lookup("nothing-here")
-        self.assertIsNone(lookup.entry)
-        self.assertTrue(lookup.not_found)
-        self.assertIsNone(lookup.error)
+        failure = self.failure("nothing-here")
+        self.assertIsInstance(failure, ProjectNotFound)
+        self.assertNotIsInstance(failure, UpstreamUnavailable)
 
     def test_project_list(self) -> None:
         """
@@ -224,7 +230,10 @@ class PageTests(LocalTestCase):
         self.assertEqual(data["projects"], [{"name": "private-lib"}])
         anchors = Anchors(entry.rendition(False).body).by_text()
         self.assertEqual(anchors["private-lib"]["href"], "private-lib/")
-        based = LocalIndex(LocalConfig("private", self.dir.path), "https://p.example/")
+        based = LocalIndex(
+            LocalConfig("private", self.dir.path),
+            LinkPrefixes.for_base_url("https://p.example/"),
+        )
         entry = result_now(based.get_list()).entry
         anchors = Anchors(entry.rendition(False).body).by_text()
         self.assertEqual(
@@ -348,7 +357,7 @@ class ChangeTests(LocalTestCase):
         self.dir.child(SDIST.filename).remove()
         self.assertEqual(set(self.files()), {WHEEL.filename})
         self.dir.child(WHEEL.filename).remove()
-        self.assertTrue(self.lookup("private-lib").not_found)
+        self.assertIsInstance(self.failure("private-lib"), ProjectNotFound)
 
     def test_concurrent_first_look(self) -> None:
         """
@@ -363,7 +372,7 @@ class ChangeTests(LocalTestCase):
             pending.append((d, work))
             return d
 
-        index = LocalIndex(LocalConfig("private", self.dir.path), None, run=later)
+        index = LocalIndex(LocalConfig("private", self.dir.path), RELATIVE, run=later)
         first = index.get_project("private-lib")
         second = index.get_project("private-lib")
         results: list[Lookup] = []
@@ -375,8 +384,6 @@ class ChangeTests(LocalTestCase):
             d.callback(work())
         self.assertEqual(len(results), 2)
         for lookup in results:
-            self.assertFalse(lookup.not_found)
-            assert lookup.entry is not None
             assert isinstance(lookup.entry.page, ProjectPage)
             self.assertEqual(len(lookup.entry.page.files), 2)
 
@@ -393,14 +400,11 @@ class UnreadableTests(LocalTestCase):
         every project and for the project list, naming the directory.
         """
         self.dir.remove()
-        lookup = self.lookup("private-lib")
-        self.assertIsNone(lookup.entry)
-        self.assertFalse(lookup.not_found)
-        self.assertIn(self.dir.path, lookup.error or "")
-        self.assertIsNotNone(self.lookup("anything").error)
-        listing = result_now(self.index.get_list())
-        self.assertIsNone(listing.entry)
-        self.assertIsNotNone(listing.error)
+        failure = self.failure("private-lib")
+        assert isinstance(failure, UpstreamUnavailable)
+        self.assertIn(self.dir.path, failure.reason)
+        self.assertIsInstance(self.failure("anything"), UpstreamUnavailable)
+        self.failureResultOf(self.index.get_list(), UpstreamUnavailable)
 
     def test_directory_gone_after_read(self) -> None:
         """
@@ -410,7 +414,7 @@ class UnreadableTests(LocalTestCase):
         self.page()
         self.dir.remove()
         self.assertEqual(set(self.files()), {WHEEL.filename, SDIST.filename})
-        self.assertTrue(self.lookup("other-tool").not_found)
+        self.assertIsInstance(self.failure("other-tool"), ProjectNotFound)
 
     def test_unreadable_file(self) -> None:
         """
@@ -426,10 +430,9 @@ class UnreadableTests(LocalTestCase):
             return real(path, filename, project)
 
         self.patch(local_module, "inspect_file", denied)
-        lookup = self.lookup("other-tool")
-        self.assertIsNone(lookup.entry)
-        self.assertFalse(lookup.not_found)
-        self.assertIn(OTHER.filename, lookup.error or "")
+        failure = self.failure("other-tool")
+        assert isinstance(failure, UpstreamUnavailable)
+        self.assertIn(OTHER.filename, failure.reason)
         self.assertEqual(set(self.files()), {WHEEL.filename, SDIST.filename})
 
 

@@ -7,13 +7,20 @@ from __future__ import annotations
 import gzip
 import json
 
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import FakeClient, page_response
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
-from twisted_pypi.core.lookup import CacheStatus, Lookup
+from twisted_pypi.core.lookup import (
+    CacheStatus,
+    Lookup,
+    ProjectNotFound,
+    UpstreamTimedOut,
+    UpstreamUnavailable,
+)
 from twisted_pypi.core.model import ProjectPage
 from twisted_pypi.sources.remote import PageCache, PageStore
 
@@ -123,8 +130,9 @@ class PageCacheTests(SynchronousTestCase):
         self.client.answer(1, page_response(b"", code=503))
         result = self.successResultOf(d)
         self.assertEqual(result.status, CacheStatus.STALE)
-        self.assertIsNotNone(result.entry)
-        self.assertIn("503", result.error or "")
+        assert result.failure is not None
+        self.assertIn("503", result.failure.reason)
+        self.assertNotIsInstance(result.failure, UpstreamTimedOut)
 
     def test_stale_when_slow(self) -> None:
         """
@@ -145,27 +153,27 @@ class PageCacheTests(SynchronousTestCase):
 
     def test_error_without_cache(self) -> None:
         """
-        With nothing cached, an upstream failure is an error lookup (no page),
-        and a timeout is marked as one.
+        With nothing cached, an upstream failure fails the lookup with
+        :class:`UpstreamUnavailable`, and a timeout with its kind
+        :class:`UpstreamTimedOut`.
         """
         d = self.cache.get_project("demo")
         self.client.answer(0, page_response(b"", code=500))
-        result = self.successResultOf(d)
-        self.assertIsNone(result.entry)
-        self.assertFalse(result.not_found)
-        self.assertFalse(result.timeout)
+        failure = self.failureResultOf(d, UpstreamUnavailable)
+        self.assertFalse(failure.check(UpstreamTimedOut, ProjectNotFound))
+        self.assertIn("500", failure.getErrorMessage())
         d = self.cache.get_project("other")
         self.clock.advance(10)
-        result = self.successResultOf(d)
-        self.assertTrue(result.timeout)
+        self.failureResultOf(d, UpstreamTimedOut)
 
     def test_unparseable_is_error(self) -> None:
         """
         A page that does not parse is an upstream error, not a crash.
         """
-        result = self.first(b"{not json", etag=None)
-        self.assertIsNone(result.entry)
-        self.assertIn("could not be parsed", result.error or "")
+        d = self.cache.get_project("demo")
+        self.client.answer(0, page_response(b"{not json", etag=None))
+        failure = self.failureResultOf(d, UpstreamUnavailable)
+        self.assertIn("could not be parsed", failure.getErrorMessage())
 
     def test_not_found(self) -> None:
         """
@@ -174,12 +182,57 @@ class PageCacheTests(SynchronousTestCase):
         """
         d = self.cache.get_project("nope")
         self.client.answer(0, page_response(b"", code=404))
-        self.assertTrue(self.successResultOf(d).not_found)
-        self.assertTrue(self.successResultOf(self.cache.get_project("nope")).not_found)
+        self.failureResultOf(d, ProjectNotFound)
+        self.failureResultOf(self.cache.get_project("nope"), ProjectNotFound)
         self.assertEqual(len(self.client.calls), 1)
         self.clock.advance(61)
         self.cache.get_project("nope")
         self.assertEqual(len(self.client.calls), 2)
+
+    def test_not_found_memory_bounded(self) -> None:
+        """
+        Only so many "not found" answers are remembered: a client asking for
+        random names does not grow the memory without bound.  Past the
+        bound the least recently remembered name is forgotten (and asked for
+        again), the others are not.
+        """
+        from twisted_pypi.sources import remote
+
+        self.patch(remote, "MEMORY_NOT_FOUND", 3)
+        self.cache = self.make_cache()
+        names = [f"random-{n}" for n in range(10)]
+        for name in names:
+            d = self.cache.get_project(name)
+            self.client.answer(len(self.client.calls) - 1, page_response(b"", code=404))
+            self.failureResultOf(d, ProjectNotFound)
+        for name in names[-3:]:
+            self.failureResultOf(self.cache.get_project(name), ProjectNotFound)
+        self.assertEqual(len(self.client.calls), 10)
+        self.cache.get_project(names[0])
+        self.assertEqual(len(self.client.calls), 11)
+
+    def test_invalidate(self) -> None:
+        """
+        Invalidating a page forgets it in memory and on disk, and that the
+        upstream lacked a page: the next request asks the upstream again.
+        It says whether there was anything to forget.
+        """
+        self.first(page_body("1.0"))
+        self.failureResultOf(self.missing("nope"), ProjectNotFound)
+        self.assertTrue(self.cache.invalidate("demo"))
+        self.assertTrue(self.cache.invalidate("nope"))
+        self.assertFalse(self.cache.invalidate("other"))
+        self.cache.get_project("demo")
+        self.cache.get_project("nope")
+        self.assertEqual(len(self.client.calls), 4)
+
+    def missing(self, name: str) -> Deferred[Lookup]:
+        """
+        Ask for ``name`` and answer the upstream request with a 404.
+        """
+        d = self.cache.get_project(name)
+        self.client.answer(len(self.client.calls) - 1, page_response(b"", code=404))
+        return d
 
     def test_single_flight(self) -> None:
         """
@@ -301,11 +354,12 @@ class PageCacheTests(SynchronousTestCase):
         from twisted_pypi.sources import remote as pages
 
         self.patch(pages, "MEMORY_BYTES", 4 * len(page_body("1.0")) + 1)
+        self.cache = self.make_cache()
         self.first(page_body("1.0"))
         d = self.cache.get_project("other")
         self.client.answer(1, page_response(page_body("1.0")))
         self.successResultOf(d)
-        self.assertEqual(list(self.cache._memory), ["other"])
+        self.assertEqual(list(self.cache._policy.memory), ["other"])
         again = self.successResultOf(self.cache.get_project("demo"))
         self.assertEqual(again.status, CacheStatus.HIT)
         self.assertEqual(len(self.client.calls), 2)

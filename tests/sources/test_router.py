@@ -25,7 +25,10 @@ from tests.fakes import Answer, MemoryProxy, result_now
 from tests.web.test_simple import Anchors, json_files
 from tests.wheels import BuiltWheel, build_wheel
 from twisted_pypi.core.config import IndexConfig, LocalConfig, ProxyConfig
-from twisted_pypi.core.lookup import Lookup
+from twisted_pypi.core.links import RELATIVE
+from twisted_pypi.core.lookup import (
+    Lookup,
+)
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.sources.router import Router
@@ -358,7 +361,9 @@ class DependencyConfusionTests(RouterTestCase):
             PYPI, config, cast(Any, StubTreq(self.pypi)), clock,
             PageStore(FilePath(self.mktemp())),
         )  # fmt: skip
-        local = LocalIndex(LocalConfig("private", self.local_dir.path), None, run=later)
+        local = LocalIndex(
+            LocalConfig("private", self.local_dir.path), RELATIVE, run=later
+        )
         router = Router([local, remote], {}, frozenset())
         results: list[Lookup] = []
         router.get_project("requests").addCallback(results.append)

@@ -193,6 +193,26 @@ class DownloadTests(FilesTestCase):
         self.assertEqual(answer.code, 502)
         self.assertEqual(self.upstream_gets(OLD.filename), 0)
 
+    def test_page_timeout(self) -> None:
+        """
+        An uncached file whose page does not come within the timeout is a
+        504 saying so, and the file is not requested; a file its page does
+        not list is a 404.
+        """
+        self.index.hold_paths.add("/simple/demo/")
+        d = self.proxy.request(self.proxy.file_path(OLD.filename))
+        self.proxy.flush()
+        self.proxy.clock.advance(self.proxy.config.connect_timeout)
+        self.proxy.flush()
+        answer = self.proxy.answer(self.successResultOf(d))
+        self.assertEqual(answer.code, 504, answer.body)
+        self.assertIn(b"Upstream timed out: no answer from", answer.body)
+        self.assertEqual(self.upstream_gets(OLD.filename), 0)
+        self.index.hold_paths.clear()
+        missing = self.proxy.get(self.proxy.file_path("demo-9.9-py3-none-any.whl"))
+        self.assertEqual(missing.code, 404)
+        self.assertIn(b"No such file on the index.", missing.body)
+
 
 class HeadTests(FilesTestCase):
     """

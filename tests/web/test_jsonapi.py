@@ -283,6 +283,24 @@ class CachingTests(_Proxy):
         self.assertEqual(stale.header("cache-control"), "max-age=0, public")
         self.assertEqual(stale.body, first.body)
 
+    def test_stale_while_slow(self) -> None:
+        """
+        When the upstream is slower than the stale wait after the TTL, the
+        cached document is served stale then, as pages are.
+        """
+        proxy = self.proxy()
+        first = proxy.get("/pypi/demo/json")
+        proxy.clock.advance(101)
+        self.index.hold_paths.add("/pypi/demo/json")
+        d = proxy.request("/pypi/demo/json")
+        proxy.flush()
+        self.assertNoResult(d)
+        proxy.clock.advance(proxy.config.stale_wait)
+        proxy.flush()
+        stale = proxy.answer(self.successResultOf(d))
+        self.assertEqual((stale.code, stale.header("x-cache")), (200, "STALE"))
+        self.assertEqual(stale.body, first.body)
+
     def test_error_without_copy(self) -> None:
         """
         An upstream failure with nothing cached is a 502.

@@ -18,6 +18,7 @@ from twisted.web.resource import Resource
 
 from twisted_pypi.core.config import IndexConfig, LocalConfig, ProxyConfig
 from twisted_pypi.core.dummyspec import parse_dummy_spec
+from twisted_pypi.core.links import RELATIVE
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.pypijson.cache import JsonCache
@@ -82,12 +83,13 @@ class MakeRootTests(SynchronousTestCase):
         self.cache = FileCache(FilePath(self.config.cache_dir), None, self.clock)
         store = PageStore(self.cache.root.child("pages"))
         self.pages = [PageCache(INDEX, self.config, OfflineClient(), self.clock, store)]
-        self.local = [LocalIndex(c, None) for c in self.config.locals]
+        self.local = [LocalIndex(c, RELATIVE) for c in self.config.locals]
         self.router = Router([*self.local, *self.pages], {}, frozenset())
         self.stats = Stats(self.clock)
         self.dummies = Dummies(
-            self.config.dummies, self.router.get_project, None, stats=self.stats
+            self.config.dummies, self.router.get_project, RELATIVE, stats=self.stats
         )
+        self.router = self.router.with_first(self.dummies)
         self.downloads = Downloads(self.cache, offline_fetch, self.clock)
         self.documents = JsonCache(
             self.config,

@@ -205,7 +205,7 @@ def local_indexes(config: ProxyConfig, run: Runner | None = None) -> list[LocalI
     :param config: The settings.
     :param run: Runs hashing and archive reading; by default at once.
     """
-    return [LocalIndex(c, config.base_url, run=run) for c in config.locals]
+    return [LocalIndex(c, config.links, run=run) for c in config.locals]
 
 
 def online_router(
@@ -219,7 +219,7 @@ def online_router(
     :param pages: The remote indexes' page caches, highest priority first.
     :param local: The local indexes, highest priority first.
     """
-    return Router([*local, *pages], config.routes, config.merge, config.base_url)
+    return Router([*local, *pages], config.routes, config.merge, config.links)
 
 
 def page_routers(
@@ -279,7 +279,8 @@ def proxy_root(
         stats = Stats(cache.clock)
     router, real_pages = page_routers(config, pages, cache, local)
     ttl = min((p.index.ttl for p in pages), default=600.0)
-    dummies = Dummies(config.dummies, real_pages, config.base_url, ttl, stats)
+    dummies = Dummies(config.dummies, real_pages, config.links, ttl, stats)
+    router = router.with_first(dummies)
     documents = None
     if json_client is not None:
         store = JsonStore(cache.root.child(JSON_AREA))
@@ -322,11 +323,13 @@ def cache_filler(
     run = thread_runner(reactor)
     pages = make_page_caches(config, clients.pages, reactor, cache, run)
     local = local_indexes(config, run)
+    indexes = online_router(config, pages, local)
+    dummies = Dummies(config.dummies, indexes.get_project, config.links)
     return CacheFiller(
         cache,
         pages,
         local,
-        online_router(config, pages, local),
+        indexes.with_first(dummies),
         make_downloads(config, cache, clients.fetch, reactor),
         run,
         say,

@@ -174,7 +174,6 @@ async def run_warm(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int
         return await warm(
             filler,
             reactor,
-            config.dummies,
             options["requirements"],
             options["targets"],
             say,

@@ -15,6 +15,19 @@ from urllib.parse import urlsplit
 from attrs import field, frozen
 
 from twisted_pypi.core.dummyspec import DummySpec
+from twisted_pypi.core.links import LinkPrefixes
+
+__all__ = [
+    "DEFAULT_INDEX",
+    "IndexConfig",
+    "LocalConfig",
+    "ProxyConfig",
+    "index_name_for",
+    "parse_count",
+    "parse_http_url",
+    "parse_seconds",
+    "parse_size",
+]
 
 #: The upstream index used when none is given.
 DEFAULT_INDEX = "https://pypi.org/simple/"
@@ -180,6 +193,8 @@ class ProxyConfig:
         HTTP off (never shown in ``repr``).
     :ivar access_log: The file that gets one Combined Log Format line per
         request, or ``None``.
+    :ivar links: The prefixes of the links on served pages, from
+        ``base_url`` (not an argument).
     """
 
     listen: tuple[str, ...] = ("tcp:8080",)
@@ -203,3 +218,11 @@ class ProxyConfig:
     offline: bool = False
     admin_token: str | None = field(default=None, repr=False)
     access_log: str | None = None
+    links: LinkPrefixes = field(init=False, eq=False, repr=False)
+
+    @links.default
+    def _links(self) -> LinkPrefixes:
+        """
+        Built once, from ``base_url``.
+        """
+        return LinkPrefixes.for_base_url(self.base_url)

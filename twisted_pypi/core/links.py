@@ -14,7 +14,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from urllib.parse import quote, unquote, urlsplit
 
-from twisted_pypi.core.names import is_distribution_filename, is_safe_segment
+from attrs import frozen
+
+from twisted_pypi.core.names import is_distribution_filename, is_safe_segment, normalize
+
+__all__ = [
+    "FILES_PREFIX",
+    "METADATA",
+    "RELATIVE",
+    "SCHEMES",
+    "LinkPrefixes",
+    "local_path",
+    "local_segments",
+    "metadata_segments",
+    "upstream_url",
+]
 
 #: The first segment of every file URL the proxy serves.
 FILES_PREFIX = "files"
@@ -88,3 +102,52 @@ def metadata_segments(segments: Sequence[str]) -> tuple[str, ...]:
     :param segments: The file's path segments.
     """
     return (*segments[:-1], segments[-1] + METADATA)
+
+
+@frozen
+class LinkPrefixes:
+    """
+    What goes before the links of the pages the proxy serves: absolute under
+    the proxy's external URL when it has one, else relative.
+
+    :ivar files: Before a file's path from the proxy's root (``files/...``,
+        ``local/...``, ``dummy/...``) on a project page at
+        ``simple/<project>/``.
+    :ivar projects: Before ``<project>/`` on the project list at
+        ``simple/``.
+    """
+
+    files: str = "../../"
+    projects: str = ""
+
+    @classmethod
+    def for_base_url(cls, base_url: str | None) -> LinkPrefixes:
+        """
+        The prefixes of a proxy reached at ``base_url``.
+
+        :param base_url: The proxy's external URL (ending in ``/``), or
+            ``None`` for relative links.
+        """
+        if base_url is None:
+            return cls()
+        return cls(files=base_url, projects=base_url + "simple/")
+
+    def file(self, path: str) -> str:
+        """
+        The link from a project page to a file.
+
+        :param path: The file's path from the proxy's root, no leading slash.
+        """
+        return self.files + path
+
+    def project(self, name: str) -> str:
+        """
+        The link from the project list to a project's page.
+
+        :param name: The project's name (normalized here).
+        """
+        return f"{self.projects}{normalize(name)}/"
+
+
+#: The prefixes of a proxy with no external URL: relative links.
+RELATIVE = LinkPrefixes()

@@ -1,7 +1,16 @@
+# -*- test-case-name: tests.core.test_lookup -*-
 """
 The shared vocabulary of page lookups: what a page source answers
 (:class:`Lookup`), how it relates to the cache (:class:`CacheStatus`), a cached
-page (:class:`PageEntry`) and its ready representations (:class:`Rendition`).
+page (:class:`PageEntry`) and its ready representations (:class:`Rendition`),
+and why a lookup failed (:class:`LookupFailed` and its kinds).
+
+A source answers with a :class:`Lookup` or fails with a
+:class:`LookupFailed`: the project does not exist there
+(:class:`ProjectNotFound`), or it could not be asked
+(:class:`UpstreamUnavailable`, :class:`UpstreamTimedOut` when it was too
+slow).  A stale page served because the upstream failed is a lookup that
+carries that failure.
 """
 
 from __future__ import annotations
@@ -16,9 +25,55 @@ from attrs import define, field, frozen
 from twisted_pypi.core.config import IndexConfig
 from twisted_pypi.core.links import local_segments
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
+from twisted_pypi.core.render import render_page
+
+__all__ = [
+    "LIST_KEY",
+    "CacheStatus",
+    "Lookup",
+    "LookupFailed",
+    "PageEntry",
+    "ProjectNotFound",
+    "Rendition",
+    "UpstreamTimedOut",
+    "UpstreamUnavailable",
+]
 
 #: The key under which the project list is cached (no project name has "_").
 LIST_KEY = "_list"
+
+
+class LookupFailed(Exception):
+    """
+    A page (or a JSON API document) could not be had.
+    """
+
+
+class ProjectNotFound(LookupFailed):
+    """
+    The index says there is no such project (or document).
+    """
+
+
+class UpstreamUnavailable(LookupFailed):
+    """
+    The index could not be asked, or gave no usable answer.
+
+    :ivar reason: What went wrong, for the reader.
+    """
+
+    def __init__(self, reason: str) -> None:
+        """
+        :param reason: What went wrong.
+        """
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UpstreamTimedOut(UpstreamUnavailable):
+    """
+    The index did not answer, or stopped answering, in time.
+    """
 
 
 class CacheStatus(enum.Enum):
@@ -77,19 +132,21 @@ class Rendition:
 class PageEntry:
     """
     A cached page (a project's or the project list) with what it was fetched
-    with.
+    with, and the links its representations carry.
 
     :ivar index: The index the page came from.
     :ivar page: The parsed page.
     :ivar fetched_at: When the upstream last confirmed it, in clock seconds.
     :ivar upstream_etag: The upstream's ETag, for revalidation.
+    :ivar weight: Roughly how many bytes the entry takes in memory.
     """
 
     index: IndexConfig
     page: ProjectPage | ProjectList
     fetched_at: float
     upstream_etag: str | None
-    _renderer: Callable[[PageEntry, bool], bytes]
+    _file_link: Callable[[DistFile], str]
+    _project_link: Callable[[str], str]
     weight: int = 0
     _renditions: dict[bool, Rendition] = field(factory=dict)
     _files: dict[tuple[str, ...], DistFile] | None = None
@@ -102,7 +159,8 @@ class PageEntry:
         """
         rendition = self._renditions.get(as_json)
         if rendition is None:
-            rendition = Rendition.of(self._renderer(self, as_json))
+            body = render_page(self.page, as_json, self._file_link, self._project_link)
+            rendition = Rendition.of(body)
             self._renditions[as_json] = rendition
         return rendition
 
@@ -125,17 +183,13 @@ class PageEntry:
 @frozen
 class Lookup:
     """
-    The outcome of asking the cache for a page.
+    A page a source answered with.
 
-    :ivar entry: The page, or ``None`` when there is none to serve.
+    :ivar entry: The page.
     :ivar status: How the answer relates to the cache.
-    :ivar not_found: The upstream says the page does not exist.
-    :ivar error: Why the upstream could not be asked, when it could not.
-    :ivar timeout: Whether that error was a timeout.
+    :ivar failure: Why the page is served stale, when the upstream failed.
     """
 
-    entry: PageEntry | None
+    entry: PageEntry
     status: CacheStatus = CacheStatus.MISS
-    not_found: bool = False
-    error: str | None = None
-    timeout: bool = False
+    failure: UpstreamUnavailable | None = None

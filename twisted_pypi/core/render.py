@@ -28,6 +28,7 @@ from twisted_pypi.core.names import normalize
 
 __all__ = [
     "best_hash",
+    "no_file_link",
     "render_list_html",
     "render_list_json",
     "render_project_html",
@@ -302,3 +303,12 @@ def render_page(
     if as_json:
         return render_project_json(page, file_link)
     return render_project_html(page, file_link)
+
+
+def no_file_link(dist: DistFile) -> str:
+    """
+    The ``file_link`` of a project list, which links no file: never called.
+
+    :raises AssertionError: Always.
+    """
+    raise AssertionError(f"a project list links no file ({dist.filename})")

@@ -36,15 +36,15 @@ from attrs import define, field
 from twisted.python.filepath import FilePath
 
 from twisted_pypi.core.config import ProxyConfig
-from twisted_pypi.core.links import METADATA, local_segments, metadata_segments
-from twisted_pypi.core.lookup import LIST_KEY
-from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
-from twisted_pypi.core.render import (
-    render_list_html,
-    render_list_json,
-    render_project_html,
-    render_project_json,
+from twisted_pypi.core.links import (
+    METADATA,
+    RELATIVE,
+    local_segments,
+    metadata_segments,
 )
+from twisted_pypi.core.lookup import LIST_KEY, LookupFailed
+from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
+from twisted_pypi.core.render import no_file_link, render_page
 from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.offline import offline_routers
@@ -239,31 +239,35 @@ async def export_tree(
     :param local: The local indexes.
     :param config: The routes, merges, dummies and base URL.
     """
-    router, real_pages = offline_routers(config, pages, cache, local)
+    indexes, real_pages = offline_routers(config, pages, cache, local)
     ttl = min((p.index.ttl for p in pages), default=600.0)
-    dummies = Dummies(config.dummies, real_pages, None, ttl)
+    dummies = Dummies(config.dummies, real_pages, RELATIVE, ttl)
+    router = indexes.with_first(dummies)
     exporter = _Exporter(directory, pages, cache, local, dummies)
     names: set[str] = set(dummies.specs)
     for page_cache in pages:
         names.update(k for k in page_cache.store.keys(page_cache.index.name))
     names.discard(LIST_KEY)
     for index in local:
-        listed = (await index.get_list()).entry
-        names.update(getattr(listed.page, "names", ()) if listed else ())
+        try:
+            listed = (await index.get_list()).entry
+        except LookupFailed:
+            continue
+        names.update(getattr(listed.page, "names", ()))
     manifest_path = directory.child(MANIFEST)
     old = _read_manifest(manifest_path)
     new: dict[str, Any] = {}
     report = exporter.report
     for project in sorted(names):
-        if project in dummies.specs:
-            lookup = await dummies.page(project)
-        else:
+        try:
             lookup = await router.get_project(project)
-        if lookup.entry is None or not isinstance(lookup.entry.page, ProjectPage):
+        except LookupFailed:
             continue
         page = lookup.entry.page
-        html = render_project_html(page, _link(project))
-        body = render_project_json(page, _link(project))
+        if not isinstance(page, ProjectPage):
+            continue
+        html = render_page(page, False, _link(project), RELATIVE.project)
+        body = render_page(page, True, _link(project), RELATIVE.project)
         digest = hashlib.sha256(html + b"\0" + body).hexdigest()
         report.projects.append(project)
         known = old.get(project)
@@ -300,9 +304,7 @@ def _write_list(directory: FilePath[str], projects: list[str]) -> None:
     listing = ProjectList(names=tuple(projects), api_version=(1, 1))
     simple = directory.child("simple")
 
-    def link(name: str) -> str:
-        """The project page's relative URL."""
-        return f"{name}/"
+    for name, as_json in ((HTML_PAGE, False), (JSON_PAGE, True)):
+        body = render_page(listing, as_json, no_file_link, RELATIVE.project)
+        _write_if_changed(simple.child(name), body)
 
-    _write_if_changed(simple.child(HTML_PAGE), render_list_html(listing, link))
-    _write_if_changed(simple.child(JSON_PAGE), render_list_json(listing, link))

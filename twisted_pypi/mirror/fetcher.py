@@ -164,7 +164,8 @@ class CacheFiller:
 
     def page(self, project: str) -> Deferred[Lookup]:
         """
-        A project's page, as the proxy's router finds it (and caches it).
+        A project's page, as the proxy's router finds it (and caches it): a
+        dummy's page for a ``--dummy`` project.
 
         :param project: The normalized project name.
         """

@@ -21,14 +21,13 @@ machine).  The options and the wiring of the command are in
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 from packaging.requirements import Requirement
 from twisted.internet.defer import CancelledError, Deferred, gatherResults
 from twisted.python.filepath import FilePath
 
-from twisted_pypi.core.dummyspec import DummySpec
 from twisted_pypi.mirror.fetcher import CacheFiller
 from twisted_pypi.mirror.reqfile import build_requirements
 from twisted_pypi.resolve.resolver import ResolutionFailed, resolve
@@ -44,17 +43,14 @@ class _Run:
     fetched.
     """
 
-    def __init__(
-        self, filler: CacheFiller, reactor: Any, dummies: Iterable[DummySpec]
-    ) -> None:
+    def __init__(self, filler: CacheFiller, reactor: Any) -> None:
         """
-        :param filler: Fetches into the cache.
+        :param filler: Fetches into the cache (its pages answer for dummies
+            too).
         :param reactor: The running reactor.
-        :param dummies: The dummy projects.
         """
         self._filler = filler
         self._reactor = reactor
-        self._dummies = {spec.project: spec for spec in dummies}
         self.projects: set[str] = set()
         self.problems: list[str] = []
         self.notes: list[str] = []
@@ -83,7 +79,6 @@ class _Run:
                     self._filler.page,
                     self._filler.metadata,
                     self._reactor,
-                    dummies=self._dummies,
                     progress=self._filler.say,
                 )
             except ResolutionFailed as e:
@@ -137,7 +132,6 @@ class _Run:
 async def warm(
     filler: CacheFiller,
     reactor: Any,
-    dummies: Iterable[DummySpec],
     requirements: tuple[Requirement, ...],
     targets: tuple[Target, ...],
     say: Callable[[str], None],
@@ -148,14 +142,13 @@ async def warm(
     :param filler: Fetches into the cache (see
         :func:`twisted_pypi.app.compose.cache_filler`).
     :param reactor: The running reactor.
-    :param dummies: The dummy projects (never fetched).
     :param requirements: What is installed on each target.
     :param targets: The environments.
     :param say: Told the progress, the summary and the problems.
     :return: 0, or 1 when something could not be resolved or fetched.
     """
     started = reactor.seconds()
-    run = _Run(filler, reactor, dummies)
+    run = _Run(filler, reactor)
     try:
         for target in targets:
             await run.target(target, requirements)

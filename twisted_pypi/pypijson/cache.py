@@ -11,25 +11,33 @@ rewrites their file URLs when it serves them.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from attrs import frozen
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
-from twisted.python.failure import Failure
 
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
-from twisted_pypi.core.lookup import CacheStatus
-from twisted_pypi.sources.remote import NEGATIVE_TTL
-from twisted_pypi.storage.jsonstore import JsonDocument, JsonStore, document_key
-from twisted_pypi.upstream.client import (
-    PageClient,
-    UpstreamError,
-    UpstreamTimeout,
-    fetch_page,
+from twisted_pypi.core.lookup import (
+    CacheStatus,
+    ProjectNotFound,
+    UpstreamUnavailable,
 )
+from twisted_pypi.sources.cachepolicy import CachePolicy, Served
+from twisted_pypi.storage.jsonstore import JsonDocument, JsonStore, document_key
+from twisted_pypi.upstream.client import PageClient, UpstreamError, fetch_page
+
+__all__ = [
+    "MEMORY_BYTES",
+    "MEMORY_DOCUMENTS",
+    "MEMORY_NOT_FOUND",
+    "JsonCache",
+    "JsonLookup",
+    "JsonResponse",
+    "fetch_json",
+    "json_api_base",
+]
 
 log = Logger()
 
@@ -41,7 +49,7 @@ MEMORY_DOCUMENTS = 256
 MEMORY_BYTES = 64 << 20
 
 #: How many "not found" answers are remembered (clients choose the versions
-#: asked for); past it, the expired ones are forgotten, then the oldest.
+#: asked for); past it, the least recently remembered are forgotten.
 MEMORY_NOT_FOUND = 4096
 
 
@@ -111,20 +119,20 @@ async def fetch_json(
 @frozen
 class JsonLookup:
     """
-    The outcome of asking for a document.
+    A document the cache answered with.
 
-    :ivar document: The document, or ``None`` when there is none to serve.
+    :ivar document: The document.
     :ivar status: How the answer relates to the cache.
-    :ivar not_found: The upstream has no such document.
-    :ivar error: Why the upstream could not be asked, when it could not.
-    :ivar timeout: Whether that error was a timeout.
+    :ivar failure: Why it is served stale, when the upstream failed.
     """
 
-    document: JsonDocument | None
+    document: JsonDocument
     status: CacheStatus = CacheStatus.MISS
-    not_found: bool = False
-    error: str | None = None
-    timeout: bool = False
+    failure: UpstreamUnavailable | None = None
+
+
+#: The key of a document in memory: the index's name and the document's key.
+_Key = tuple[str, str]
 
 
 class JsonCache:
@@ -140,7 +148,7 @@ class JsonCache:
         store: JsonStore,
     ) -> None:
         """
-        :param config: Timeouts and limits.
+        :param config: Timeouts, limits and the stale wait.
         :param client: The HTTP client (the page client).
         :param clock: The time source for TTLs and timeouts.
         :param store: Where documents persist.
@@ -149,10 +157,15 @@ class JsonCache:
         self._client = client
         self._clock = clock
         self._store = store
-        self._memory: OrderedDict[tuple[str, str], JsonDocument] = OrderedDict()
-        self._weight = 0
-        self._not_found: dict[tuple[str, str], float] = {}
-        self._flights: dict[tuple[str, str], list[Deferred[JsonLookup]]] = {}
+        self._policy: CachePolicy[_Key, JsonDocument] = CachePolicy(
+            clock,
+            max_bytes=MEMORY_BYTES,
+            max_entries=MEMORY_DOCUMENTS,
+            weigh=lambda document: 3 * len(document.body),
+            fetched_at=lambda document: document.fetched_at,
+            max_missing=MEMORY_NOT_FOUND,
+            stale_wait=config.stale_wait,
+        )
 
     def get(
         self, index: IndexConfig, project: str, version: str | None = None
@@ -164,6 +177,8 @@ class JsonCache:
             (:func:`json_api_base`).
         :param project: The normalized project name.
         :param version: The version, or ``None`` for the project's document.
+        :return: Fires with the document, or fails with a
+            :class:`~twisted_pypi.core.lookup.LookupFailed`.
         """
         base = json_api_base(index.url)
         assert base is not None
@@ -181,12 +196,9 @@ class JsonCache:
         :param project: The normalized project name.
         :return: How many documents were forgotten.
         """
-        keys = {k for k in self._memory if k[1].split("@")[0] == project} | {
-            k for k in self._not_found if k[1].split("@")[0] == project
-        }
+        keys = {k for k in self._policy.keys() if k[1].split("@")[0] == project}
         for key in keys:
-            self._drop(key)
-            self._not_found.pop(key, None)
+            self._policy.forget(key)
         removed = {
             (index, key)
             for index in self._store.indexes()
@@ -194,71 +206,31 @@ class JsonCache:
         }
         return len(keys | removed)
 
-    def _drop(self, key: tuple[str, str]) -> None:
-        dropped = self._memory.pop(key, None)
-        if dropped is not None:
-            self._weight -= 3 * len(dropped.body)
-
-    def _remember(self, key: tuple[str, str], document: JsonDocument) -> None:
-        self._drop(key)
-        self._memory[key] = document
-        self._weight += 3 * len(document.body)
-        while len(self._memory) > 1 and (
-            len(self._memory) > MEMORY_DOCUMENTS or self._weight > MEMORY_BYTES
-        ):
-            self._drop(next(iter(self._memory)))
-
-    def _prune_not_found(self, now: float) -> None:
-        """
-        Keep the "not found" answers within :data:`MEMORY_NOT_FOUND`.
-        """
-        if len(self._not_found) <= MEMORY_NOT_FOUND:
-            return
-        for key, until in list(self._not_found.items()):
-            if until <= now:
-                del self._not_found[key]
-        while len(self._not_found) > MEMORY_NOT_FOUND:
-            del self._not_found[next(iter(self._not_found))]
-
     async def _get(self, index: IndexConfig, key: str, url: str) -> JsonLookup:
         mkey = (index.name, key)
-        document = self._memory.get(mkey)
+        document = self._policy.recall(mkey)
         if document is None:
             document = self._store.load(index.name, key)
             if document is not None:
-                self._remember(mkey, document)
-        else:
-            self._memory.move_to_end(mkey)
-        now = self._clock.seconds()
-        if document is not None and now - document.fetched_at < index.ttl:
-            return JsonLookup(document, CacheStatus.HIT)
-        if document is None and self._not_found.get(mkey, -1.0) > now:
-            return JsonLookup(None, not_found=True)
-        # One refresh per document; each caller waits on its own Deferred, so
-        # a caller that goes away cancels only its own wait.
-        waiter: Deferred[JsonLookup] = Deferred()
-        waiting = self._flights.get(mkey)
-        if waiting is not None:
-            waiting.append(waiter)
-            return await waiter
-        self._flights[mkey] = [waiter]
-
-        def finish(result: JsonLookup | Failure) -> None:
-            for d in self._flights.pop(mkey):
-                if d.called:
-                    continue
-                if isinstance(result, Failure):
-                    d.errback(result)
-                else:
-                    d.callback(result)
-
-        Deferred.fromCoroutine(self._refresh(index, key, url, document)).addBoth(finish)
-        return await waiter
+                self._policy.remember(mkey, document)
+        served = await self._policy.answer(
+            mkey,
+            document,
+            index.ttl,
+            lambda old: Deferred.fromCoroutine(self._refresh(index, key, url, old)),
+        )
+        return JsonLookup(served.value, served.status, served.failure)
 
     async def _refresh(
         self, index: IndexConfig, key: str, url: str, old: JsonDocument | None
-    ) -> JsonLookup:
-        mkey = (index.name, key)
+    ) -> Served[JsonDocument]:
+        """
+        Ask the upstream for a document.
+
+        :raises ProjectNotFound: When the upstream has no such document (or
+            what it sent is not one).
+        :raises UpstreamUnavailable: When it gave no usable answer.
+        """
         try:
             response = await fetch_json(
                 self._client,
@@ -272,15 +244,12 @@ class JsonCache:
             )
         except UpstreamError as e:
             log.warn("Upstream failed for {url}: {error}", url=url, error=e)
-            timeout = isinstance(e, UpstreamTimeout)
-            if old is not None:
-                return JsonLookup(old, CacheStatus.STALE, error=str(e), timeout=timeout)
-            return JsonLookup(None, error=str(e), timeout=timeout)
+            raise
         now = self._clock.seconds()
         if response.status == 304 and old is not None:
             old.fetched_at = now
             self._store.save(index.name, key, old)
-            return JsonLookup(old, CacheStatus.HIT)
+            return Served(old, CacheStatus.HIT)
         document = None
         if response.status == 200:
             try:
@@ -290,17 +259,9 @@ class JsonCache:
             except ValueError:
                 log.warn("{url} is not a JSON API document", url=url)
         elif response.status not in (404, 410):
-            error = f"{url} answered {response.status}"
-            if old is not None:
-                return JsonLookup(old, CacheStatus.STALE, error=error)
-            return JsonLookup(None, error=error)
+            raise UpstreamUnavailable(f"{url} answered {response.status}")
         if document is None:
-            self._drop(mkey)
             self._store.remove(index.name, key)
-            self._not_found[mkey] = now + min(index.ttl, NEGATIVE_TTL)
-            self._prune_not_found(now)
-            return JsonLookup(None, not_found=True)
+            raise ProjectNotFound(key)
         self._store.save(index.name, key, document)
-        self._remember(mkey, document)
-        self._not_found.pop(mkey, None)
-        return JsonLookup(document, CacheStatus.MISS)
+        return Served(document, CacheStatus.MISS)

@@ -27,17 +27,19 @@ from packaging.version import Version
 from resolvelib import AbstractProvider
 from resolvelib.structs import RequirementInformation
 
-from twisted_pypi.core.dummyspec import DummySpec
+from twisted_pypi.core.lookup import CacheStatus, Lookup, ProjectNotFound
 from twisted_pypi.core.metadata import MetadataUnavailable, parse_dependencies
 from twisted_pypi.core.model import DistFile, ProjectPage
 from twisted_pypi.resolve.target import Target
-from twisted_pypi.sources.dummies import mirrored_versions
 
-
-class ProjectNotFound(Exception):
-    """
-    The index has no such project.
-    """
+__all__ = [
+    "Candidate",
+    "IndexProvider",
+    "IndexUnavailable",
+    "ProjectNotFound",
+    "candidates_for",
+    "identify",
+]
 
 
 class IndexUnavailable(Exception):
@@ -155,24 +157,23 @@ class IndexProvider(AbstractProvider[Requirement, Candidate, str]):
     def __init__(
         self,
         target: Target,
-        pages: Callable[[str], ProjectPage],
+        pages: Callable[[str], Lookup],
         metadata: Callable[[DistFile], bytes],
-        dummies: Mapping[str, DummySpec] | None = None,
     ) -> None:
         """
         :param target: What to resolve for.
-        :param pages: Gives a project's page by normalized name; raises
-            :class:`ProjectNotFound` or :class:`IndexUnavailable`.
+        :param pages: Gives the page that answers for a project by
+            normalized name (a dummy's for a dummy, whose versions have no
+            dependencies and no file to fetch); raises
+            :class:`~twisted_pypi.core.lookup.ProjectNotFound` or
+            :class:`IndexUnavailable`.
         :param metadata: Gives a file's core metadata; raises
             :class:`~twisted_pypi.resolve.metadata.MetadataError` or
             :class:`~twisted_pypi.resolve.metadata.MetadataUnavailable`.
-        :param dummies: Projects replaced by dummies: no dependencies, and
-            explicit versions need no page.
         """
         self.target = target
         self._pages = pages
         self._metadata = metadata
-        self._dummies = dict(dummies or {})
         self._candidates: dict[str, list[Candidate]] = {}
         self._requires: dict[tuple[str, Version], tuple[Requirement, ...]] = {}
         #: Projects the index does not have.
@@ -194,27 +195,22 @@ class IndexProvider(AbstractProvider[Requirement, Candidate, str]):
 
     def _find(self, name: str) -> list[Candidate]:
         """
-        A project's candidates: a dummy's versions (from its spec or the
-        upstream page), else the files on its page that fit the target.
+        A project's candidates: the files on its page that fit the target;
+        on a dummy's page, placeholders (no file to fetch, no dependencies).
         """
-        spec = self._dummies.get(name)
-        if spec is not None and spec.versions is not None:
-            versions = sorted((Version(v) for v in spec.versions), reverse=True)
-            return [Candidate(name, version) for version in versions]
         try:
-            page = self._pages(name)
+            lookup = self._pages(name)
         except ProjectNotFound:
             self.missing.add(name)
             return []
-        if spec is None:
-            return candidates_for(
-                page, self.target, self.skipped.setdefault(name, Counter())
-            )
-        return [
-            Candidate(name, Version(v.version), yanked=bool(v.yanked))
-            for v in reversed(mirrored_versions(page))
-            if self.target.allows_python(v.requires_python)
-        ]
+        page = lookup.entry.page
+        assert isinstance(page, ProjectPage)
+        found = candidates_for(
+            page, self.target, self.skipped.setdefault(name, Counter())
+        )
+        if lookup.status is CacheStatus.DUMMY:
+            return [evolve(candidate, dist=None) for candidate in found]
+        return found
 
     def identify(self, requirement_or_candidate: Requirement | Candidate) -> str:
         """The key of a requirement or candidate: its name and extras."""

@@ -29,8 +29,7 @@ from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Re
 from twisted.internet.defer import CancelledError, Deferred, fail
 from twisted.internet.threads import blockingCallFromThread, deferToThreadPool
 
-from twisted_pypi.core.dummyspec import DummySpec
-from twisted_pypi.core.lookup import Lookup
+from twisted_pypi.core.lookup import Lookup, LookupFailed
 from twisted_pypi.core.metadata import MetadataError, MetadataSource
 from twisted_pypi.core.model import DistFile, ProjectPage
 from twisted_pypi.resolve.candidates import (
@@ -157,7 +156,7 @@ def resolve_now(
 
     :param requirements: What to install; those whose markers do not hold
         for the provider's target are left out.
-    :param provider: Knows the index, the target and the dummies.
+    :param provider: Knows the index (and its dummies) and the target.
     :param max_rounds: How many pins the resolver may try.
     :raises ResolutionFailed: With readable reasons, when no resolution
         exists or the index could not answer.
@@ -234,7 +233,7 @@ class _Bridge:
 
         return running.addBoth(done)
 
-    def _start_page(self, name: str) -> Deferred[ProjectPage]:
+    def _start_page(self, name: str) -> Deferred[Lookup]:
         """Start fetching a project's page (in the reactor thread)."""
         return self._track(self._page(name))
 
@@ -242,15 +241,15 @@ class _Bridge:
         """Start fetching a file's metadata (in the reactor thread)."""
         return self._track(self._metadata_of(dist))
 
-    def page(self, name: str) -> ProjectPage:
+    def page(self, name: str) -> Lookup:
         """
-        A project's page (from the resolver's thread).
+        The page that answers for a project (from the resolver's thread).
 
         :param name: The normalized project name.
         """
-        start: Callable[[str], Deferred[ProjectPage] | ProjectPage] = self._start_page
+        start: Callable[[str], Deferred[Lookup] | Lookup] = self._start_page
         # Twisted's annotation leaves the Deferred in the result type.
-        return cast(ProjectPage, blockingCallFromThread(self._reactor, start, name))
+        return cast(Lookup, blockingCallFromThread(self._reactor, start, name))
 
     def metadata(self, dist: DistFile) -> bytes:
         """
@@ -261,7 +260,7 @@ class _Bridge:
         start: Callable[[DistFile], Deferred[bytes] | bytes] = self._start_metadata
         return cast(bytes, blockingCallFromThread(self._reactor, start, dist))
 
-    async def _page(self, name: str) -> ProjectPage:
+    async def _page(self, name: str) -> Lookup:
         """
         A project's page, stale if the upstream failed and one is cached.
 
@@ -269,18 +268,19 @@ class _Bridge:
         :raises IndexUnavailable: If no page could be had.
         """
         self._say(f"resolving {name}…")
-        lookup = await self._pages(name)
-        entry = lookup.entry
-        if entry is not None and isinstance(entry.page, ProjectPage):
-            if lookup.error is not None:
-                self._say(f"using the cached page of {name} ({lookup.error})")
-            return entry.page
-        if lookup.not_found:
-            raise ProjectNotFound(name)
-        raise IndexUnavailable(
-            f"the page of {name} could not be fetched and none is cached:"
-            f" {lookup.error or 'no page'}"
-        )
+        try:
+            lookup = await self._pages(name)
+        except ProjectNotFound:
+            raise
+        except LookupFailed as e:
+            raise IndexUnavailable(
+                f"the page of {name} could not be fetched and none is cached: {e}"
+            ) from None
+        if not isinstance(lookup.entry.page, ProjectPage):
+            raise IndexUnavailable(f"the page of {name} is not a project page")
+        if lookup.failure is not None:
+            self._say(f"using the cached page of {name} ({lookup.failure})")
+        return lookup
 
     async def _metadata_of(self, dist: DistFile) -> bytes:
         """A file's metadata, reported when it arrives."""
@@ -308,7 +308,6 @@ async def resolve(
     metadata: MetadataSource,
     reactor: Any,
     *,
-    dummies: Mapping[str, DummySpec] | None = None,
     progress: Callable[[str], object] | None = None,
     max_rounds: int = MAX_ROUNDS,
 ) -> Resolution:
@@ -318,19 +317,18 @@ async def resolve(
 
     :param requirements: What to install.
     :param target: What to install it for.
-    :param pages: Gives a project's page, e.g. ``PageCache.get_project``
-        (a stale page is used when the upstream fails).
+    :param pages: Gives the page that answers for a project, e.g.
+        ``Router.get_project`` (a stale page is used when the upstream
+        fails; a dummy's page gives versions with no dependencies).
     :param metadata: Gives a file's core metadata.
     :param reactor: The running reactor (``IReactorThreads``,
         ``IReactorFromThreads``, ``IReactorCore``).
-    :param dummies: Projects replaced by dummies, by normalized name: they
-        have no dependencies, and explicit versions need no page.
     :param progress: Told, in the reactor thread, what is being fetched.
     :param max_rounds: How many pins the resolver may try.
     :raises ResolutionFailed: With readable reasons.
     """
     bridge = _Bridge(reactor, pages, metadata, progress)
-    provider = IndexProvider(target, bridge.page, bridge.metadata, dummies)
+    provider = IndexProvider(target, bridge.page, bridge.metadata)
     trigger = reactor.addSystemEventTrigger("before", "shutdown", bridge.stop)
     try:
         resolution: Resolution = await deferToThreadPool(

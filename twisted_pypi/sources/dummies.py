@@ -26,12 +26,19 @@ from twisted.logger import Logger
 
 from twisted_pypi.core.config import IndexConfig
 from twisted_pypi.core.dummyspec import DummySpec
-from twisted_pypi.core.links import METADATA
-from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry
+from twisted_pypi.core.links import METADATA, LinkPrefixes
+from twisted_pypi.core.lookup import (
+    CacheStatus,
+    Lookup,
+    LookupFailed,
+    PageEntry,
+    ProjectNotFound,
+)
 from twisted_pypi.core.model import DistFile, ProjectPage, Yanked
-from twisted_pypi.core.render import render_project_html, render_project_json
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.sources.dummywheel import DummyWheel, build_dummy_wheel
+
+__all__ = ["DUMMY_PREFIX", "DummyVersion", "Dummies", "mirrored_versions"]
 
 log = Logger()
 
@@ -129,16 +136,15 @@ class Dummies:
         self,
         specs: Iterable[DummySpec],
         pages: Callable[[str], Deferred[Lookup]],
-        base_url: str | None,
+        links: LinkPrefixes,
         ttl: float = 600.0,
         stats: Stats | None = None,
     ) -> None:
         """
         :param specs: The ``--dummy`` specifications.
         :param pages: Gives the real project's page, whose versions "auto"
-            dummies mirror (the router).
-        :param base_url: The proxy's external URL, or ``None`` for relative
-            links.
+            dummies mirror (the router of the indexes, without dummies).
+        :param links: The prefixes of the links on the dummy pages.
         :param ttl: How long clients may keep a dummy page.
         :param stats: Where dummy wheels served, and the bytes they saved,
             are counted, if anywhere.
@@ -146,7 +152,7 @@ class Dummies:
         self._stats = stats
         self._specs = {spec.project: spec for spec in specs}
         self._pages = pages
-        self._prefix = base_url if base_url is not None else "../../"
+        self._links = links
         self._index = IndexConfig(DUMMY_PREFIX, "", ttl)
         self._entries: dict[str, tuple[PageEntry | None, PageEntry]] = {}
         self._wheels: dict[tuple[str, str], DummyWheel] = {}
@@ -158,26 +164,37 @@ class Dummies:
         """
         return self._specs
 
-    def page(self, project: str) -> Deferred[Lookup]:
+    def offers(self, project: str) -> bool:
         """
-        The dummy page of ``project`` (which must be a dummy).
+        Whether ``project`` is a dummy (the router asks, and nothing else).
 
         :param project: The normalized project name.
-        :return: A lookup whose status is ``DUMMY``, or the upstream's error
-            or "not found" for an "auto" dummy whose real page cannot be had.
+        """
+        return project in self._specs
+
+    def get_project(self, project: str) -> Deferred[Lookup]:
+        """
+        The dummy page of ``project``.
+
+        :param project: The normalized project name.
+        :return: A lookup whose status is ``DUMMY``; fails with
+            :class:`~twisted_pypi.core.lookup.ProjectNotFound` for a project
+            that is no dummy, or with the real page's failure for an "auto"
+            dummy whose real page cannot be had.
         """
         return Deferred.fromCoroutine(self._page(project))
 
     async def _page(self, project: str) -> Lookup:
-        spec = self._specs[project]
+        spec = self._specs.get(project)
+        if spec is None:
+            raise ProjectNotFound(project)
         source: PageEntry | None = None
         if spec.versions is not None:
             versions = [DummyVersion(v) for v in spec.versions]
         else:
-            lookup = await self._pages(project)
-            source = lookup.entry
-            if source is None or not isinstance(source.page, ProjectPage):
-                return lookup
+            source = (await self._pages(project)).entry
+            if not isinstance(source.page, ProjectPage):
+                raise ProjectNotFound(project)
             cached = self._entries.get(project)
             if cached is not None and cached[0] is source:
                 return Lookup(cached[1], CacheStatus.DUMMY)
@@ -228,19 +245,11 @@ class Dummies:
             page=page,
             fetched_at=fetched,
             upstream_etag=None,
-            renderer=self._render,
+            file_link=lambda dist: self._links.file(
+                f"{DUMMY_PREFIX}/{spec.project}/{dist.filename}"
+            ),
+            project_link=self._links.project,
         )
-
-    def _render(self, entry: PageEntry, as_json: bool) -> bytes:
-        page = entry.page
-        assert isinstance(page, ProjectPage)
-
-        def link(dist: DistFile) -> str:
-            return f"{self._prefix}{DUMMY_PREFIX}/{page.name}/{dist.filename}"
-
-        if as_json:
-            return render_project_json(page, link)
-        return render_project_html(page, link)
 
     def served(self, project: str, filename: str) -> None:
         """
@@ -282,7 +291,10 @@ class Dummies:
         )
         wheel = self._wheels.get((project, wheel_name))
         if wheel is None:
-            await self._page(project)
+            try:
+                await self._page(project)
+            except LookupFailed:
+                return None
             wheel = self._wheels.get((project, wheel_name))
         if wheel is None:
             return None

@@ -28,17 +28,23 @@ from twisted.internet.defer import Deferred, DeferredLock
 from twisted.logger import Logger
 
 from twisted_pypi.core.config import IndexConfig, LocalConfig
-from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry
+from twisted_pypi.core.links import LinkPrefixes
+from twisted_pypi.core.lookup import (
+    CacheStatus,
+    Lookup,
+    PageEntry,
+    ProjectNotFound,
+    UpstreamUnavailable,
+)
 from twisted_pypi.core.metadata import (
     MetadataUnavailable,
     metadata_from_sdist,
     metadata_from_wheel,
 )
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
-from twisted_pypi.core.names import normalize, project_of_filename
-from twisted_pypi.core.render import (
-    render_page,
-)
+from twisted_pypi.core.names import project_of_filename
+
+__all__ = ["LOCAL_PREFIX", "RACY_SECONDS", "LocalFile", "LocalIndex", "inspect_file"]
 
 log = Logger()
 
@@ -131,19 +137,17 @@ class LocalIndex:
     """
 
     def __init__(
-        self, config: LocalConfig, base_url: str | None, run: Runner | None = None
+        self, config: LocalConfig, links: LinkPrefixes, run: Runner | None = None
     ) -> None:
         """
         :param config: The index's name and directory.
-        :param base_url: The proxy's external URL, or ``None`` for relative
-            links.
+        :param links: The prefixes of the links on the index's pages.
         :param run: Runs hashing and archive reading away from the reactor;
             by default at once.
         """
         self.config = config
         self.index = IndexConfig(config.name, f"file://{config.path}/", ttl=0.0)
-        self._prefix = base_url if base_url is not None else "../../"
-        self._project_prefix = base_url + "simple/" if base_url is not None else ""
+        self._links = links
         self._run = run
         self._dir_mtime: int | None = None
         self._files: dict[str, LocalFile] = {}
@@ -163,7 +167,10 @@ class LocalIndex:
 
     def get_project(self, project: str) -> Deferred[Lookup]:
         """
-        The project's page, or "not found".
+        The project's page; fails with
+        :class:`~twisted_pypi.core.lookup.ProjectNotFound`, or with
+        :class:`~twisted_pypi.core.lookup.UpstreamUnavailable` when the index
+        cannot vouch that it lacks the project.
 
         :param project: The normalized project name.
         """
@@ -195,10 +202,10 @@ class LocalIndex:
             if not files:
                 error = self._error or self._unreadable.get(project)
                 if error is not None:
-                    return Lookup(
-                        None, error=f"local index {self.config.name}: {error}"
+                    raise UpstreamUnavailable(
+                        f"local index {self.config.name}: {error}"
                     )
-                return Lookup(None, not_found=True)
+                raise ProjectNotFound(project)
             page = ProjectPage(
                 name=project,
                 files=tuple(self._dist(f) for f in files),
@@ -212,7 +219,7 @@ class LocalIndex:
     async def _list(self) -> Lookup:
         await self.refresh()
         if self._error is not None:
-            return Lookup(None, error=f"local index {self.config.name}: {self._error}")
+            raise UpstreamUnavailable(f"local index {self.config.name}: {self._error}")
         if self._list_entry is None:
             names = tuple(sorted({f.project for f in self._files.values()}))
             self._list_entry = self._entry(ProjectList(names=names))
@@ -224,7 +231,8 @@ class LocalIndex:
             page=page,
             fetched_at=0.0,
             upstream_etag=None,
-            renderer=self._render,
+            file_link=self.file_link,
+            project_link=self._links.project,
         )
 
     def _dist(self, local: LocalFile) -> DistFile:
@@ -242,19 +250,13 @@ class LocalIndex:
             upload_time=local.upload_time,
         )
 
-    def _render(self, entry: PageEntry, as_json: bool) -> bytes:
-        return render_page(entry.page, as_json, self.file_link, self._project_link)
-
-    def _project_link(self, name: str) -> str:
-        return f"{self._project_prefix}{normalize(name)}/"
-
     def file_link(self, dist: DistFile) -> str:
         """
         The proxy URL of one of this index's files, as a page links it.
 
         :param dist: A file of this index.
         """
-        return f"{self._prefix}{LOCAL_PREFIX}/{self.config.name}/{dist.filename}"
+        return self._links.file(f"{LOCAL_PREFIX}/{self.config.name}/{dist.filename}")
 
     async def refresh(self) -> None:
         """

@@ -22,16 +22,26 @@ from packaging.version import InvalidVersion, Version
 from twisted.internet.defer import Deferred
 
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
-from twisted_pypi.core.links import local_segments, metadata_segments
-from twisted_pypi.core.lookup import LIST_KEY, CacheStatus, Lookup, PageEntry
-from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
-from twisted_pypi.core.render import (
-    render_page,
+from twisted_pypi.core.links import LinkPrefixes, local_segments, metadata_segments
+from twisted_pypi.core.lookup import (
+    LIST_KEY,
+    CacheStatus,
+    Lookup,
+    PageEntry,
+    ProjectNotFound,
 )
+from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.sources.dummies import mirrored_versions
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.sources.router import PageSource, Router
 from twisted_pypi.storage.filecache import FileCache
+
+__all__ = [
+    "MEMORY_PAGES",
+    "OfflinePages",
+    "cached_files",
+    "offline_routers",
+]
 
 #: How many filtered project pages each index keeps, with their renditions.
 MEMORY_PAGES = 1024
@@ -82,15 +92,14 @@ class OfflinePages:
         self,
         pages: PageCache,
         cache: FileCache,
-        base_url: str | None,
+        links: LinkPrefixes,
         only_cached_files: bool = True,
     ) -> None:
         """
         :param pages: The index's page cache; only its cached pages are read
             (its clock tells their age).
         :param cache: The file cache.
-        :param base_url: The proxy's external URL, or ``None`` for relative
-            links (in the project list).
+        :param links: The prefixes of the links on the pages.
         :param only_cached_files: List only cached files (for clients); when
             ``False`` pages are given whole (for "auto" dummies, which
             mirror a project's versions, not its files).
@@ -98,7 +107,7 @@ class OfflinePages:
         self._pages = pages
         self._cache = cache
         self._clock = pages.clock
-        self._project_prefix = base_url + "simple/" if base_url is not None else ""
+        self._links = links
         self._only_cached = only_cached_files
         self._filtered: OrderedDict[str, tuple[PageEntry, PageEntry]] = OrderedDict()
         self._list: PageEntry | None = None
@@ -138,15 +147,15 @@ class OfflinePages:
         return CacheStatus.HIT if fresh else CacheStatus.STALE
 
     async def _project(self, project: str) -> Lookup:
-        """The cached page, filtered, or "not found"."""
+        """The cached page, filtered; fails with ProjectNotFound."""
         source = await self._pages.cached_project(project)
         if source is None or not isinstance(source.page, ProjectPage):
-            return Lookup(None, not_found=True)
+            raise ProjectNotFound(project)
         if not self._only_cached:
             return Lookup(source, self._status(source))
         page = cached_files(source.page, self.index.name, self._cache)
         if not page.files:
-            return Lookup(None, not_found=True)
+            raise ProjectNotFound(project)
         known = self._filtered.pop(project, None)
         if known is not None and known[0] is source and known[1].page == page:
             entry = known[1]
@@ -156,7 +165,8 @@ class OfflinePages:
                 page=page,
                 fetched_at=source.fetched_at,
                 upstream_etag=None,
-                renderer=self._render,
+                file_link=self.file_link,
+                project_link=self._links.project,
             )
         self._filtered[project] = (source, entry)
         while len(self._filtered) > MEMORY_PAGES:
@@ -174,17 +184,10 @@ class OfflinePages:
                 page=ProjectList(names=names, api_version=(1, 1)),
                 fetched_at=self._clock.seconds(),
                 upstream_etag=None,
-                renderer=self._render,
+                file_link=self.file_link,
+                project_link=self._links.project,
             )
         return Lookup(self._list, CacheStatus.HIT)
-
-    def _render(self, entry: PageEntry, as_json: bool) -> bytes:
-        """Render a filtered page or the project list."""
-        return render_page(entry.page, as_json, self.file_link, self._project_link)
-
-    def _project_link(self, name: str) -> str:
-        """The link from the project list to a project's page."""
-        return f"{self._project_prefix}{name}/"
 
 
 def offline_routers(
@@ -204,10 +207,10 @@ def offline_routers(
     :param cache: The file cache.
     :param local: The local indexes, highest priority first.
     """
-    listed = [OfflinePages(p, cache, config.base_url) for p in pages]
-    whole = [OfflinePages(p, cache, config.base_url, False) for p in pages]
-    routes, merge, base = config.routes, config.merge, config.base_url
+    listed = [OfflinePages(p, cache, config.links) for p in pages]
+    whole = [OfflinePages(p, cache, config.links, False) for p in pages]
+    routes, merge, links = config.routes, config.merge, config.links
     return (
-        Router([*local, *listed], routes, merge, base),
-        Router([*local, *whole], routes, merge, base).get_project,
+        Router([*local, *listed], routes, merge, links),
+        Router([*local, *whole], routes, merge, links).get_project,
     )

@@ -10,36 +10,47 @@ answered with ready bytes.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable
 
-from twisted.internet.defer import Deferred, fail, race, succeed
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
-from twisted.internet.task import deferLater
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
 from twisted_pypi.core.links import local_path, local_segments, metadata_segments
-from twisted_pypi.core.lookup import LIST_KEY, CacheStatus, Lookup, PageEntry
+from twisted_pypi.core.lookup import (
+    LIST_KEY,
+    CacheStatus,
+    Lookup,
+    PageEntry,
+    ProjectNotFound,
+    UpstreamUnavailable,
+)
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
-from twisted_pypi.core.names import normalize
 from twisted_pypi.core.parse import (
     PageParseError,
     parse_project_list,
     parse_project_page,
 )
-from twisted_pypi.core.render import (
-    render_page,
-)
 from twisted_pypi.core.stats import Stats
+from twisted_pypi.sources.cachepolicy import CachePolicy, Served
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 from twisted_pypi.upstream.client import (
     PageClient,
     PageResponse,
     UpstreamError,
-    UpstreamTimeout,
     fetch_page,
 )
+
+__all__ = [
+    "MEMORY_BYTES",
+    "MEMORY_NOT_FOUND",
+    "MEMORY_PAGES",
+    "PageCache",
+    "PageStore",
+    "Runner",
+]
 
 log = Logger()
 
@@ -55,32 +66,9 @@ MEMORY_PAGES = 2048
 #: the renditions); pages past it are read again from disk when needed.
 MEMORY_BYTES = 128 << 20
 
-#: The longest time an upstream "not found" is remembered.
-NEGATIVE_TTL = 60.0
-
-
-class _Flights:
-    """
-    One running refresh per key; every caller gets its own Deferred.
-    """
-
-    def __init__(self) -> None:
-        self._waiting: dict[str, list[Deferred[Lookup]]] = {}
-
-    def join(self, key: str, start: Callable[[], Deferred[Lookup]]) -> Deferred[Lookup]:
-        waiter: Deferred[Lookup] = Deferred()
-        if key in self._waiting:
-            self._waiting[key].append(waiter)
-            return waiter
-        self._waiting[key] = [waiter]
-
-        def finish(result: Lookup) -> None:
-            for d in self._waiting.pop(key):
-                if not d.called:
-                    d.callback(result)
-
-        start().addCallback(finish)
-        return waiter
+#: How many "not found" answers are remembered (clients choose the names
+#: asked for); past it, the least recently remembered are forgotten.
+MEMORY_NOT_FOUND = 4096
 
 
 class PageCache:
@@ -101,7 +89,7 @@ class PageCache:
     ) -> None:
         """
         :param index: The upstream index.
-        :param config: Timeouts, limits and the base URL.
+        :param config: Timeouts, limits and the link prefixes.
         :param client: The HTTP client for page requests.
         :param clock: The time source for TTLs and timeouts.
         :param store: Where pages persist.
@@ -118,16 +106,19 @@ class PageCache:
         self._client = client
         self._clock = clock
         self._store = store
-        self._memory: OrderedDict[str, PageEntry] = OrderedDict()
-        self._weight = 0
-        self._not_found: dict[str, float] = {}
-        self._flights = _Flights()
+        self._policy: CachePolicy[str, PageEntry] = CachePolicy(
+            clock,
+            max_bytes=MEMORY_BYTES,
+            max_entries=MEMORY_PAGES,
+            weigh=lambda entry: entry.weight,
+            fetched_at=lambda entry: entry.fetched_at,
+            max_missing=MEMORY_NOT_FOUND,
+            stale_wait=config.stale_wait,
+        )
         self._run: Runner = run if run is not None else _run_now
         self._forget_file = forget_file
         self._stats = stats
-        base = config.base_url
-        self._file_prefix = base if base is not None else "../../"
-        self._project_prefix = base + "simple/" if base is not None else ""
+        self._links = config.links
 
     @property
     def store(self) -> PageStore:
@@ -166,9 +157,8 @@ class PageCache:
         return Deferred.fromCoroutine(self._cached(project))
 
     async def _cached(self, key: str) -> PageEntry | None:
-        entry = self._memory.get(key)
+        entry = self._policy.recall(key)
         if entry is not None:
-            self._memory.move_to_end(key)
             return entry
         stored = self._store.load(self.index.name, key)
         if stored is None:
@@ -177,55 +167,42 @@ class PageCache:
             entry = await self._run(lambda: self._entry(key, stored))
         except PageParseError:
             return None
-        self._remember(key, entry)
+        self._policy.remember(key, entry)
         return entry
-
-    def _remember(self, key: str, entry: PageEntry) -> None:
-        old = self._memory.pop(key, None)
-        if old is not None:
-            self._weight -= old.weight
-        self._memory[key] = entry
-        self._weight += entry.weight
-        while len(self._memory) > 1 and (
-            len(self._memory) > MEMORY_PAGES or self._weight > MEMORY_BYTES
-        ):
-            _, dropped = self._memory.popitem(last=False)
-            self._weight -= dropped.weight
 
     async def _get(self, key: str) -> Lookup:
         entry = await self._cached(key)
-        now = self._clock.seconds()
-        if entry is not None and now - entry.fetched_at < self.index.ttl:
-            return Lookup(entry, CacheStatus.HIT)
-        if entry is None and self._not_found.get(key, -1.0) > now:
-            return Lookup(None, not_found=True)
-        refresh = self._flights.join(key, lambda: self._refresh(key, entry))
-        if entry is None:
-            return await refresh
-        wait: Deferred[Lookup | None] = deferLater(
-            self._clock, self._config.stale_wait, lambda: None
+        served = await self._policy.answer(
+            key, entry, self.index.ttl, lambda old: self._refresh(key, old)
         )
-        contenders: list[Deferred[Lookup | None]] = [refresh, wait]  # type: ignore[list-item]
-        _, result = await race(contenders)
-        if result is not None:
-            return result
-        log.info("Serving {key} stale while it refreshes", key=key)
-        return Lookup(entry, CacheStatus.STALE)
+        return Lookup(served.value, served.status, served.failure)
 
-    def _refresh(self, key: str, entry: PageEntry | None) -> Deferred[Lookup]:
-        return Deferred.fromCoroutine(self._fetch(key, entry)).addCallback(self._record)
+    def _refresh(
+        self, key: str, entry: PageEntry | None
+    ) -> Deferred[Served[PageEntry]]:
+        return Deferred.fromCoroutine(self._fetch(key, entry)).addBoth(self._record)
 
-    def _record(self, lookup: Lookup) -> Lookup:
+    def _record(
+        self, result: Served[PageEntry] | Failure
+    ) -> Served[PageEntry] | Failure:
         """
         Count a fetch's outcome in the stats ("not found" is a good answer).
         """
-        if self._stats is not None and lookup.error is None:
+        if self._stats is None:
+            return result
+        if not isinstance(result, Failure) or result.check(ProjectNotFound):
             self._stats.upstream_succeeded(self.index.name)
-        elif self._stats is not None and lookup.error is not None:
-            self._stats.upstream_failed(self.index.name, lookup.error)
-        return lookup
+        elif result.check(UpstreamUnavailable):
+            self._stats.upstream_failed(self.index.name, result.getErrorMessage())
+        return result
 
-    async def _fetch(self, key: str, entry: PageEntry | None) -> Lookup:
+    async def _fetch(self, key: str, entry: PageEntry | None) -> Served[PageEntry]:
+        """
+        Ask the upstream for a page.
+
+        :raises ProjectNotFound: When the upstream has no such page.
+        :raises UpstreamUnavailable: When it gave no usable answer.
+        """
         url = self.index.url if key == LIST_KEY else f"{self.index.url}{key}/"
         limit = (
             self._config.max_list_size
@@ -245,29 +222,30 @@ class PageCache:
                 idle_timeout=self._config.idle_timeout,
             )
         except UpstreamError as e:
-            return self._failed(key, entry, str(e), isinstance(e, UpstreamTimeout))
+            raise self._failed(key, e) from None
         now = self._clock.seconds()
         if self._stats is not None:
             self._stats.upstream_answered(self.index.name, now - started)
         if response.status == 304 and entry is not None:
             return self._revalidated(key, entry, now)
         if response.status in (404, 410):
-            self._forget(key)
-            self._not_found[key] = now + min(self.index.ttl, NEGATIVE_TTL)
-            return Lookup(None, not_found=True)
+            self._store.remove(self.index.name, key)
+            raise ProjectNotFound(key)
         if response.status != 200:
-            return self._failed(key, entry, f"{url} answered {response.status}", False)
+            raise self._failed(
+                key, UpstreamUnavailable(f"{url} answered {response.status}")
+            )
         stored = _stored(response, now)
         try:
             new = await self._run(lambda: self._entry(key, stored))
         except PageParseError as e:
-            return self._failed(key, entry, f"{url} could not be parsed: {e}", False)
+            raise self._failed(
+                key, UpstreamUnavailable(f"{url} could not be parsed: {e}")
+            ) from None
         self._store.save(self.index.name, key, stored)
         if entry is not None and _quarantined(new.page):
             self._purge(entry)
-        self._remember(key, new)
-        self._not_found.pop(key, None)
-        return Lookup(new, CacheStatus.MISS)
+        return Served(new, CacheStatus.MISS)
 
     def _purge(self, entry: PageEntry) -> None:
         """
@@ -287,7 +265,7 @@ class PageCache:
                 self._forget_file(segments)
                 self._forget_file(metadata_segments(segments))
 
-    def _revalidated(self, key: str, entry: PageEntry, now: float) -> Lookup:
+    def _revalidated(self, key: str, entry: PageEntry, now: float) -> Served[PageEntry]:
         stored = self._store.load(self.index.name, key)
         if stored is not None:
             self._store.save(
@@ -298,26 +276,16 @@ class PageCache:
                 ),
             )
         entry.fetched_at = now
-        return Lookup(entry, CacheStatus.HIT)
+        return Served(entry, CacheStatus.HIT)
 
-    def _failed(
-        self, key: str, entry: PageEntry | None, error: str, timeout: bool
-    ) -> Lookup:
+    def _failed(self, key: str, error: UpstreamUnavailable) -> UpstreamUnavailable:
         log.warn(
             "Upstream {index} failed for {key}: {error}",
             index=self.index.name,
             key=key,
-            error=error,
+            error=error.reason,
         )
-        if entry is not None:
-            return Lookup(entry, CacheStatus.STALE, error=error, timeout=timeout)
-        return Lookup(None, error=error, timeout=timeout)
-
-    def _forget(self, key: str) -> bool:
-        dropped = self._memory.pop(key, None)
-        if dropped is not None:
-            self._weight -= dropped.weight
-        return self._store.remove(self.index.name, key) or dropped is not None
+        return error
 
     def invalidate(self, key: str) -> bool:
         """
@@ -328,8 +296,8 @@ class PageCache:
         :param key: A normalized project name, or :data:`LIST_KEY`.
         :return: Whether anything was cached: a page, or that there is none.
         """
-        missing = self._not_found.pop(key, None) is not None
-        return self._forget(key) or missing
+        forgotten = self._policy.forget(key)
+        return self._store.remove(self.index.name, key) or forgotten
 
     def _entry(self, key: str, stored: StoredPage) -> PageEntry:
         page: ProjectPage | ProjectList
@@ -352,15 +320,10 @@ class PageCache:
             page=page,
             fetched_at=stored.fetched_at,
             upstream_etag=stored.etag,
-            renderer=self._render,
+            file_link=self.file_link,
+            project_link=self._links.project,
             weight=4 * len(stored.body),
         )
-
-    def _render(self, entry: PageEntry, as_json: bool) -> bytes:
-        return render_page(entry.page, as_json, self.file_link, self._project_link)
-
-    def _project_link(self, name: str) -> str:
-        return f"{self._project_prefix}{normalize(name)}/"
 
     def file_link(self, dist: DistFile) -> str:
         """
@@ -371,7 +334,7 @@ class PageCache:
         segments = local_segments(self.index.name, dist.url)
         if segments is None:  # parse drops these; never link upstream
             raise ValueError(f"unmappable file URL {dist.url!r}")
-        return self._file_prefix + local_path(segments)
+        return self._links.file(local_path(segments))
 
 
 def _quarantined(page: ProjectPage | ProjectList) -> bool:

@@ -1,8 +1,11 @@
+# -*- test-case-name: tests.sources.test_router -*-
 """
-Choosing, for each project, the index that supplies it.
+Choosing, for each project, the source that supplies it.
 
-The rules guard against dependency confusion (a public project taking the
-name of a private one):
+A ``--dummy`` project is answered by the dummies, before any index and
+whatever the rules below say (see :meth:`Router._project`, the one place
+that decides).  The rules guard against dependency confusion (a public
+project taking the name of a private one):
 
 - a ``--route`` sends a project to one index only;
 - otherwise the indexes are asked in priority order (local indexes first,
@@ -18,22 +21,28 @@ File links always point at the index whose page listed the file.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 
 from twisted_pypi.core.config import IndexConfig
-from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry
+from twisted_pypi.core.links import RELATIVE, LinkPrefixes
+from twisted_pypi.core.lookup import (
+    LIST_KEY,
+    CacheStatus,
+    Lookup,
+    LookupFailed,
+    PageEntry,
+    ProjectNotFound,
+)
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.names import normalize
-from twisted_pypi.core.render import (
-    render_list_html,
-    render_list_json,
-    render_project_html,
-    render_project_json,
-)
+from twisted_pypi.core.render import no_file_link
+
+__all__ = ["FirstSource", "PageSource", "Router"]
 
 log = Logger()
 
@@ -51,7 +60,8 @@ class PageSource(Protocol):
 
     def get_project(self, project: str) -> Deferred[Lookup]:
         """
-        A project's page, "not found", or an error.
+        A project's page; fails with a
+        :class:`~twisted_pypi.core.lookup.LookupFailed`.
         """
 
     def get_list(self) -> Deferred[Lookup]:
@@ -65,6 +75,22 @@ class PageSource(Protocol):
         """
 
 
+class FirstSource(Protocol):
+    """
+    What answers before any index for the projects it offers: the dummies.
+    """
+
+    def offers(self, project: str) -> bool:
+        """
+        Whether it answers for ``project``.
+        """
+
+    def get_project(self, project: str) -> Deferred[Lookup]:
+        """
+        Its page of ``project``.
+        """
+
+
 class Router:
     """
     Asks the indexes for a project by the rules above.
@@ -75,22 +101,35 @@ class Router:
         sources: Sequence[PageSource],
         routes: Mapping[str, str],
         merge: frozenset[str],
-        base_url: str | None = None,
+        links: LinkPrefixes = RELATIVE,
+        first: FirstSource | None = None,
     ) -> None:
         """
         :param sources: The indexes, highest priority first.
         :param routes: Project to the name of the one index that serves it.
         :param merge: Projects merged from every index that has them.
-        :param base_url: The proxy's external URL, or ``None`` for relative
-            links (in the merged project list).
+        :param links: The prefixes of the links on merged pages and the
+            merged project list.
+        :param first: What answers before every index for the projects it
+            offers (the dummies), if anything.
         """
         self._sources = list(sources)
         self._by_name = {source.index.name: source for source in sources}
         self._routes = dict(routes)
         self._merge = merge
+        self._links = links
+        self._first = first
         self._merged: dict[str, tuple[tuple[PageEntry, ...], PageEntry]] = {}
         self._lists: tuple[tuple[PageEntry, ...], PageEntry] | None = None
-        self._project_prefix = base_url + "simple/" if base_url is not None else ""
+
+    def with_first(self, first: FirstSource) -> Router:
+        """
+        A router over the same indexes and rules, with ``first`` (the
+        dummies) answering before them.
+
+        :param first: What answers first for the projects it offers.
+        """
+        return Router(self._sources, self._routes, self._merge, self._links, first)
 
     @property
     def sources(self) -> Sequence[PageSource]:
@@ -110,42 +149,54 @@ class Router:
         The page that answers for ``project``.
 
         :param project: The normalized project name.
+        :return: Fires with the page, or fails with a
+            :class:`~twisted_pypi.core.lookup.LookupFailed`.
         """
         return Deferred.fromCoroutine(self._project(project))
 
     async def _project(self, project: str) -> Lookup:
+        """
+        The one place that decides who answers for a project: the first
+        source (a dummy) when it offers the project; else the index it is
+        routed to; else every index, merged, for a merged project; else the
+        first index that has it.
+        """
+        if self._first is not None and self._first.offers(project):
+            return await self._first.get_project(project)
         routed = self._routes.get(project)
         if routed is not None:
             return await self._by_name[routed].get_project(project)
         if project in self._merge:
             return await self._merged_page(project)
         for source in self._sources:
-            lookup = await source.get_project(project)
-            if not lookup.not_found:
-                return lookup
-        return Lookup(None, not_found=True)
+            try:
+                return await source.get_project(project)
+            except ProjectNotFound:
+                continue
+        raise ProjectNotFound(project)
 
     async def _merged_page(self, project: str) -> Lookup:
         found: list[tuple[PageSource, Lookup]] = []
         for source in self._sources:
-            lookup = await source.get_project(project)
-            if lookup.entry is not None:
-                found.append((source, lookup))
-            elif not lookup.not_found:
+            try:
+                found.append((source, await source.get_project(project)))
+            except ProjectNotFound:
+                continue
+            except LookupFailed as e:
                 log.warn(
                     "{index} could not answer for merged {project}: {error}",
                     index=source.index.name,
                     project=project,
-                    error=lookup.error,
+                    error=e,
                 )
         if not found:
-            return Lookup(None, not_found=True)
+            raise ProjectNotFound(project)
         if len(found) == 1:
             return found[0][1]
-        entries = tuple(lookup.entry for _, lookup in found if lookup.entry)
+        entries = tuple(lookup.entry for _, lookup in found)
         cached = self._merged.get(project)
         if cached is None or not _same(cached[0], entries):
-            cached = (entries, _merge_entries(project, found))
+            cached = (entries, _merge_entries(project, found, self._links))
             self._merged[project] = cached
         stale = any(lookup.status is CacheStatus.STALE for _, lookup in found)
         return Lookup(cached[1], CacheStatus.STALE if stale else CacheStatus.HIT)
@@ -160,29 +211,33 @@ class Router:
     async def _list(self) -> Lookup:
         if len(self._sources) == 1:
             return await self._sources[0].get_list()
-        lookups: list[Lookup] = await gatherResults(
-            [source.get_list() for source in self._sources]
+        answers: list[Lookup | LookupFailed] = await gatherResults(
+            [source.get_list().addErrback(_failure) for source in self._sources]
         )
-        entries = tuple(lookup.entry for lookup in lookups if lookup.entry is not None)
-        if not entries:
-            return next(
-                (lookup for lookup in lookups if lookup.error is not None),
-                Lookup(None, not_found=True),
+        lookups = [answer for answer in answers if isinstance(answer, Lookup)]
+        if not lookups:
+            raise next(
+                (
+                    answer
+                    for answer in answers
+                    if not isinstance(answer, (Lookup, ProjectNotFound))
+                ),
+                ProjectNotFound(LIST_KEY),
             )
+        entries = tuple(lookup.entry for lookup in lookups)
         if self._lists is None or not _same(self._lists[0], entries):
-            self._lists = (entries, _union(entries, self._render_list))
+            self._lists = (entries, _union(entries, self._links))
         stale = any(lookup.status is CacheStatus.STALE for lookup in lookups)
         return Lookup(self._lists[1], CacheStatus.STALE if stale else CacheStatus.HIT)
 
-    def _render_list(self, entry: PageEntry, as_json: bool) -> bytes:
-        assert isinstance(entry.page, ProjectList)
 
-        def link(name: str) -> str:
-            return f"{self._project_prefix}{normalize(name)}/"
-
-        if as_json:
-            return render_list_json(entry.page, link)
-        return render_list_html(entry.page, link)
+def _failure(failure: Failure) -> LookupFailed:
+    """
+    The failure of a lookup, as a result (other failures pass on).
+    """
+    failure.trap(LookupFailed)
+    assert isinstance(failure.value, LookupFailed)
+    return failure.value
 
 
 def _same(a: tuple[PageEntry, ...], b: tuple[PageEntry, ...]) -> bool:
@@ -192,31 +247,30 @@ def _same(a: tuple[PageEntry, ...], b: tuple[PageEntry, ...]) -> bool:
     return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
 
 
-def _merge_entries(project: str, found: list[tuple[PageSource, Lookup]]) -> PageEntry:
+def _merge_entries(
+    project: str, found: list[tuple[PageSource, Lookup]], links: LinkPrefixes
+) -> PageEntry:
     """
     One page with the files of every index, the first winning on a filename.
     """
     files: dict[str, tuple[PageSource, DistFile]] = {}
     versions: set[str] | None = set()
+    pages: list[ProjectPage] = []
     for source, lookup in found:
-        assert lookup.entry is not None and isinstance(lookup.entry.page, ProjectPage)
         page = lookup.entry.page
+        assert isinstance(page, ProjectPage)
+        pages.append(page)
         for dist in page.files:
             files.setdefault(dist.filename, (source, dist))
         if versions is not None and page.versions is not None:
             versions.update(page.versions)
         else:
             versions = None
-    api = min(
-        lookup.entry.page.api_version
-        for _, lookup in found
-        if lookup.entry is not None and isinstance(lookup.entry.page, ProjectPage)
-    )
-    page = ProjectPage(
+    merged = ProjectPage(
         name=project,
         files=tuple(dist for _, dist in files.values()),
         versions=tuple(sorted(versions)) if versions is not None else None,
-        api_version=api,
+        api_version=min(page.api_version for page in pages),
     )
     owners = {name: source for name, (source, _) in files.items()}
     names = "+".join(source.index.name for source, _ in found)
@@ -227,26 +281,15 @@ def _merge_entries(project: str, found: list[tuple[PageSource, Lookup]]) -> Page
 
     return PageEntry(
         index=IndexConfig(names, "", ttl),
-        page=page,
+        page=merged,
         fetched_at=0.0,
         upstream_etag=None,
-        renderer=_renderer(link),
+        file_link=link,
+        project_link=links.project,
     )
 
 
-def _renderer(link: Callable[[DistFile], str]) -> Callable[[PageEntry, bool], bytes]:
-    def render(entry: PageEntry, as_json: bool) -> bytes:
-        assert isinstance(entry.page, ProjectPage)
-        if as_json:
-            return render_project_json(entry.page, link)
-        return render_project_html(entry.page, link)
-
-    return render
-
-
-def _union(
-    entries: tuple[PageEntry, ...], render: Callable[[PageEntry, bool], bytes]
-) -> PageEntry:
+def _union(entries: tuple[PageEntry, ...], links: LinkPrefixes) -> PageEntry:
     """
     One project list naming every project of every list once.
     """
@@ -262,5 +305,6 @@ def _union(
         page=page,
         fetched_at=0.0,
         upstream_etag=None,
-        renderer=render,
+        file_link=no_file_link,
+        project_link=links.project,
     )

@@ -21,6 +21,7 @@ from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 
 from twisted_pypi import __version__
+from twisted_pypi.core.lookup import UpstreamTimedOut, UpstreamUnavailable
 
 #: What the proxy asks an upstream for: JSON first, HTML as a fallback.
 PAGE_ACCEPT = (
@@ -35,14 +36,14 @@ _DONE = Failure(ResponseDone())
 USER_AGENT = f"twisted-pypi/{__version__}"
 
 
-class UpstreamError(Exception):
+class UpstreamError(UpstreamUnavailable):
     """
     The upstream could not give an answer: a connection failure, an unexpected
     status, a body that was cut short or too large.
     """
 
 
-class UpstreamTimeout(UpstreamError):
+class UpstreamTimeout(UpstreamError, UpstreamTimedOut):
     """
     The upstream did not answer, or stopped sending, within the time allowed.
     """

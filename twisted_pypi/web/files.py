@@ -20,19 +20,19 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_pypi.core.links import METADATA
+from twisted_pypi.core.lookup import LookupFailed
 from twisted_pypi.core.names import is_safe_segment, project_of_filename
-from twisted_pypi.files.download import (
-    Downloads,
-    FileSpec,
-    UpstreamError,
-    UpstreamTimeout,
-)
+from twisted_pypi.files.download import Downloads, FileSpec, UpstreamError
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.web.errors import send_failure
 from twisted_pypi.web.fileserve import IMMUTABLE, content_type, serve_cached
 from twisted_pypi.web.respond import error_page, when_done
 
 log = Logger()
+
+#: What a 404 says when the index does not list the file.
+_NOT_LISTED = "No such file on the index."
 
 
 class _Answered(Exception):
@@ -126,14 +126,12 @@ class FilesResource(Resource):
         entry = await pages.cached_project(project)  # type: ignore[arg-type]
         listed = entry.file_at(base) if entry is not None else None
         if listed is None:
-            lookup = await pages.get_project(project)  # type: ignore[arg-type]
-            if lookup.entry is None and lookup.error is not None:
-                code = http.GATEWAY_TIMEOUT if lookup.timeout else http.BAD_GATEWAY
-                error_page(
-                    request, code, f"Upstream failed: {lookup.error}", finish=True
-                )
-                raise _Answered()
-            listed = lookup.entry.file_at(base) if lookup.entry is not None else None
+            try:
+                lookup = await pages.get_project(project)  # type: ignore[arg-type]
+            except LookupFailed as e:
+                send_failure(request, e, missing=_NOT_LISTED)
+                raise _Answered() from None
+            listed = lookup.entry.file_at(base)
         if listed is None:
             self._not_found(request)
         assert listed is not None
@@ -146,7 +144,7 @@ class FilesResource(Resource):
         return FileSpec(listed.url.split("#")[0] + METADATA, segments, None, hashes)
 
     def _not_found(self, request: Request) -> None:
-        error_page(request, http.NOT_FOUND, "No such file on the index.", finish=True)
+        error_page(request, http.NOT_FOUND, _NOT_LISTED, finish=True)
         raise _Answered()
 
     async def _head(self, request: Request, spec: FileSpec) -> None:
@@ -182,10 +180,8 @@ def _upstream_failed(failure: Failure, request: Request) -> None:
     Answer a request whose download failed before any header was sent.
     """
     failure.trap(UpstreamError)
-    code = http.GATEWAY_TIMEOUT if failure.check(UpstreamTimeout) else http.BAD_GATEWAY
-    error_page(
-        request, code, f"Upstream failed: {failure.getErrorMessage()}", finish=True
-    )
+    assert isinstance(failure.value, UpstreamError)
+    send_failure(request, failure.value)
 
 
 def _segments(postpath: list[bytes]) -> tuple[str, ...] | None:

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Container, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urljoin
 
@@ -27,14 +27,17 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_pypi.core.links import local_path, local_segments
-from twisted_pypi.core.lookup import PageEntry, Rendition
+from twisted_pypi.core.lookup import CacheStatus, LookupFailed, PageEntry, Rendition
 from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.pypijson.cache import JsonCache, JsonLookup, json_api_base
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.jsonstore import JsonDocument
+from twisted_pypi.web.errors import answer_failure
 from twisted_pypi.web.respond import error_page, when_done
 from twisted_pypi.web.simple import send_rendition
+
+__all__ = ["JSON_PREFIX", "JsonApiResource", "rendition", "rewrite"]
 
 #: The first segment of the JSON API's URLs.
 JSON_PREFIX = "pypi"
@@ -114,22 +117,20 @@ class JsonApiResource(Resource):
         pages: Mapping[str, PageCache],
         documents: JsonCache,
         base_url: str | None,
-        dummies: Container[str] = (),
     ) -> None:
         """
-        :param router: Picks the index of a project.
+        :param router: Picks the index of a project (or its dummy, which has
+            no JSON API).
         :param pages: The page cache of each remote index, by name.
         :param documents: The cache of upstream documents.
         :param base_url: The proxy's external URL, or ``None`` for file URLs
             relative to the document.
-        :param dummies: The ``--dummy`` projects (answered with 404).
         """
         super().__init__()
         self._router = router
         self._pages = pages
         self._documents = documents
         self._base_url = base_url
-        self._dummies = dummies
 
     def render_GET(self, request: Request) -> bytes | int:
         parts = list(request.postpath or [])
@@ -147,15 +148,10 @@ class JsonApiResource(Resource):
         ):
             return error_page(request, http.NOT_FOUND, "No such project.")
         project = normalize(name)
-        if project in self._dummies:
-            return error_page(
-                request,
-                http.NOT_FOUND,
-                f"{project} is a dummy project here: it has no JSON API.",
-            )
         depth = len(request.path.split(b"/")) - 2
         prefix = self._base_url if self._base_url is not None else "../" * depth
         work = Deferred.fromCoroutine(self._serve(request, project, version, prefix))
+        work.addErrback(answer_failure, request)
         when_done(request, work, "JSON document")
         return NOT_DONE_YET
 
@@ -163,15 +159,21 @@ class JsonApiResource(Resource):
         self, request: Request, project: str, version: str | None, prefix: str
     ) -> None:
         found = await self._router.get_project(project)
-        if found.entry is None:
-            _failed(request, found.not_found, found.error, found.timeout)
+        if found.status is CacheStatus.DUMMY:
+            error_page(
+                request,
+                http.NOT_FOUND,
+                f"{project} is a dummy project here: it has no JSON API.",
+                finish=True,
+            )
             return
         for name in found.entry.index.name.split("+"):
             pages = self._pages.get(name)
             if pages is None or json_api_base(pages.index.url) is None:
                 continue
-            page = await pages.get_project(project)
-            if page.entry is None:
+            try:
+                page = await pages.get_project(project)
+            except LookupFailed:
                 continue
             lookup = await self._documents.get(pages.index, project, version)
             _send(request, lookup, page.entry, prefix)
@@ -184,30 +186,11 @@ class JsonApiResource(Resource):
         )
 
 
-def _failed(
-    request: Request, not_found: bool, error: str | None, timeout: bool
-) -> None:
-    """
-    Answer with the error of a lookup that found nothing.
-    """
-    if not_found:
-        error_page(request, http.NOT_FOUND, "No such project.", finish=True)
-    elif timeout:
-        error_page(
-            request, http.GATEWAY_TIMEOUT, f"Upstream timed out: {error}", finish=True
-        )
-    else:
-        error_page(request, http.BAD_GATEWAY, f"Upstream failed: {error}", finish=True)
-
-
 def _send(request: Request, lookup: JsonLookup, page: PageEntry, prefix: str) -> None:
     """
     Answer with a document, rewritten for the proxy.
     """
     document = lookup.document
-    if document is None:
-        _failed(request, lookup.not_found, lookup.error, lookup.timeout)
-        return
     made = rendition(document, page, prefix)
     request.setHeader(b"content-type", b"application/json")
     request.setHeader(b"x-cache", lookup.status.value.encode())

@@ -98,7 +98,7 @@ def make_root(
     root = Root()
     root.putChild(b"", StatusPage(config, stats, cache, downloads))
     root.putChild(DASH, _dash(config, stats, pages, cache, downloads, documents))
-    root.putChild(b"simple", SimpleIndex(router, config.base_url, dummies))
+    root.putChild(b"simple", SimpleIndex(router, config.base_url))
     root.putChild(DUMMY_PREFIX.encode(), DummyFilesResource(dummies))
     root.putChild(
         LOCAL_PREFIX.encode(), LocalFilesResource({i.index.name: i for i in local})
@@ -113,7 +113,6 @@ def make_root(
             by_name,
             documents,
             config.base_url,
-            {d.project for d in config.dummies},
         )
         root.putChild(JSON_PREFIX.encode(), json_api)
     if config.upload_users is not None:

@@ -18,7 +18,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted_pypi.core.lookup import CacheStatus, Lookup, Rendition
 from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.core.negotiate import Representation, choose
-from twisted_pypi.sources.dummies import Dummies
+from twisted_pypi.web.errors import answer_failure
 from twisted_pypi.web.respond import (
     accepts_gzip,
     error_page,
@@ -28,17 +28,28 @@ from twisted_pypi.web.respond import (
     when_done,
 )
 
+__all__ = [
+    "MAX_PAGE_AGE",
+    "Pages",
+    "ProjectPageResource",
+    "SimpleIndex",
+    "send_rendition",
+    "serve_page",
+]
+
 log = Logger()
 
 
 class Pages(Protocol):
     """
-    Where project pages and the project list come from (the router).
+    Where project pages and the project list come from (the router, which
+    answers for dummies too).
     """
 
     def get_project(self, project: str) -> Deferred[Lookup]:
         """
-        A project's page.
+        A project's page; fails with a
+        :class:`~twisted_pypi.core.lookup.LookupFailed`.
         """
 
     def get_list(self) -> Deferred[Lookup]:
@@ -56,23 +67,19 @@ class SimpleIndex(Resource):
     ``/simple/``: the project list; its children are project pages.
     """
 
-    def __init__(
-        self, pages: Pages, base_url: str | None, dummies: Dummies | None = None
-    ) -> None:
+    def __init__(self, pages: Pages, base_url: str | None) -> None:
         """
         :param pages: Where pages come from.
         :param base_url: The proxy's external URL, or ``None``.
-        :param dummies: The dummy projects, which take precedence.
         """
         super().__init__()
         self._pages = pages
         self._base_url = base_url
-        self._dummies = dummies
 
     def getChild(self, path: bytes, request: IRequest) -> Resource:
         if path == b"":
             return self
-        return ProjectPageResource(self._pages, self._base_url, path, self._dummies)
+        return ProjectPageResource(self._pages, self._base_url, path)
 
     def render_GET(self, request: Request) -> bytes | int:
         if not request.path.endswith(b"/"):
@@ -87,24 +94,16 @@ class ProjectPageResource(Resource):
 
     isLeaf = True
 
-    def __init__(
-        self,
-        pages: Pages,
-        base_url: str | None,
-        name: bytes,
-        dummies: Dummies | None = None,
-    ) -> None:
+    def __init__(self, pages: Pages, base_url: str | None, name: bytes) -> None:
         """
         :param pages: Where pages come from.
         :param base_url: The proxy's external URL, or ``None``.
         :param name: The project name as the client wrote it.
-        :param dummies: The dummy projects, which take precedence.
         """
         super().__init__()
         self._pages = pages
         self._base_url = base_url
         self._name = name
-        self._dummies = dummies
 
     def render_GET(self, request: Request) -> bytes | int:
         try:
@@ -118,9 +117,6 @@ class ProjectPageResource(Resource):
             return redirect(
                 request, location(request, self._base_url, f"simple/{project}/")
             )
-        if self._dummies is not None and project in self._dummies.specs:
-            dummies = self._dummies
-            return serve_page(request, lambda: dummies.page(project))
         return serve_page(request, lambda: self._pages.get_project(project))
 
 
@@ -131,7 +127,8 @@ def serve_page(request: Request, lookup: Callable[[], Deferred[Lookup]]) -> byte
 
     :param request: The client's request.
     :param lookup: Asks the page cache; called only once the client's
-        ``Accept`` header was found acceptable.
+        ``Accept`` header was found acceptable.  Its failure is answered
+        with an error page.
     :return: ``NOT_DONE_YET``, or the body of an immediate 406.
     """
     request.setHeader(b"vary", b"Accept, Accept-Encoding")
@@ -151,7 +148,12 @@ def serve_page(request: Request, lookup: Callable[[], Deferred[Lookup]]) -> byte
         )
     when_done(
         request,
-        lookup().addCallback(_send, request, representation),
+        lookup().addCallbacks(
+            _send,
+            answer_failure,
+            callbackArgs=(request, representation),
+            errbackArgs=(request,),
+        ),
         "page",
     )
     return NOT_DONE_YET
@@ -159,24 +161,6 @@ def serve_page(request: Request, lookup: Callable[[], Deferred[Lookup]]) -> byte
 
 def _send(result: Lookup, request: Request, representation: Representation) -> None:
     entry = result.entry
-    if entry is None:
-        if result.not_found:
-            error_page(request, http.NOT_FOUND, "No such project.", finish=True)
-        elif result.timeout:
-            error_page(
-                request,
-                http.GATEWAY_TIMEOUT,
-                f"Upstream timed out: {result.error}",
-                finish=True,
-            )
-        else:
-            error_page(
-                request,
-                http.BAD_GATEWAY,
-                f"Upstream failed: {result.error}",
-                finish=True,
-            )
-        return
     rendition = entry.rendition(representation is Representation.JSON)
     request.setHeader(b"x-cache", result.status.value.encode())
     request.setHeader(b"x-pypi-index", entry.index.name.encode())
