@@ -35,6 +35,7 @@ from twisted_pypi.mirror.reqfile import (
 )
 from twisted_pypi.mirror.warm import WarmOptions, run_warm
 from twisted_pypi.storage.filecache import STALE_TEMP_AGE, FileCache
+from twisted_pypi.upstream.stream import streaming
 
 
 def write(directory: FilePath[str], name: str, text: str) -> str:
@@ -341,7 +342,7 @@ class TempRaceTests(SynchronousTestCase):
         warming = FileCache(root, None, clock)
         body = b"x" * 1000
         response = FakeResponse(length=len(body))
-        downloads = Downloads(warming, lambda url: _fired(response), clock)
+        downloads = Downloads(warming, streaming(lambda url: _fired(response)), clock)
         spec = FileSpec("https://h/x-1.0.tar.gz", ("i", "https", "h", "x-1.0.tar.gz"))
         download = downloads.start_or_join(spec)
         response.write(body[:400])
@@ -363,9 +364,8 @@ class TempRaceTests(SynchronousTestCase):
         """
         root = FilePath(self.mktemp())
         cache = FileCache(root, None, Clock())
-        temp, fd = cache.open_temp()
-        os.write(fd, b"data")
-        os.close(fd)
+        spool = cache.open_spool()
+        spool.write(b"data")
         segments = ("i", "https", "h", "p", "x-1.0.tar.gz")
         real_replace = os.replace
         calls: list[str] = []
@@ -378,8 +378,8 @@ class TempRaceTests(SynchronousTestCase):
             real_replace(source, target)
 
         self.patch(os, "replace", pruned_first)
-        path = cache.commit(temp, segments)
-        self.assertEqual(path.getContent(), b"data")
+        self.successResultOf(cache.commit(spool, segments))
+        self.assertEqual(cache.path_for(segments).getContent(), b"data")
         self.assertEqual(len(calls), 2)
 
 

@@ -32,7 +32,9 @@ from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.offline import OfflineClient, offline_fetch
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.pagestore import PAGES_AREA
 from twisted_pypi.upstream.client import USER_AGENT
+from twisted_pypi.upstream.stream import streaming
 from twisted_pypi.web.accesslog import AccessLogSite
 from twisted_pypi.web.root import make_root
 from twisted_pypi.web.site import ProxySite
@@ -273,7 +275,7 @@ def make_page_caches(
     :param run: Runs page parsing, see :func:`thread_runner`.
     :param stats: Where upstream fetches are recorded, if anywhere.
     """
-    store = PageStore(FilePath(config.cache_dir).child("pages"))
+    store = PageStore.on_disk(FilePath(config.cache_dir).child(PAGES_AREA))
     return [
         PageCache(
             index,
@@ -301,7 +303,11 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     root = FilePath(config.cache_dir)
     cache = FileCache(root, config.cache_size, reactor)
     downloads = Downloads(
-        cache, fetch, reactor, idle_timeout=config.idle_timeout, chunk_size=256 * 1024
+        cache,
+        streaming(fetch),
+        reactor,
+        idle_timeout=config.idle_timeout,
+        chunk_size=256 * 1024,
     )
 
     run = thread_runner(reactor)

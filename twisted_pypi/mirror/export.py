@@ -50,7 +50,8 @@ from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.offline import OfflineClient, offline_routers
 from twisted_pypi.sources.remote import PageCache
-from twisted_pypi.storage.filecache import FileCache, write_atomically
+from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.records import write_atomically
 
 #: The manifest's name, in the export's root.
 MANIFEST = ".pypiproxy-export.json"

@@ -39,6 +39,7 @@ from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.upstream.client import UpstreamError
+from twisted_pypi.upstream.stream import streaming
 
 Key = tuple[str, ...]
 
@@ -136,7 +137,7 @@ class CacheFiller:
         )
         self._downloads = Downloads(
             self.cache,
-            clients.fetch,
+            streaming(clients.fetch),
             reactor,
             idle_timeout=config.idle_timeout,
             chunk_size=256 * 1024,
@@ -206,7 +207,7 @@ class CacheFiller:
             return path
         download = self._downloads.start_or_join(spec)
         try:
-            path = await download.when_done()
+            await download.when_done()
         except (UpstreamError, DownloadError) as e:
             raise FetchFailed(f"could not fetch {spec.url}: {e}") from None
         if spec.segments not in self._counted:
@@ -217,7 +218,7 @@ class CacheFiller:
                 f"fetched {spec.segments[-1]} ({format_size(download.written)});"
                 f" {self.describe_totals()}"
             )
-        return path
+        return self.cache.path_for(spec.segments)
 
     def fetch_pin(self, pin: Pin) -> Deferred[FilePath[str] | None]:
         """

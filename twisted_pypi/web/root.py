@@ -96,7 +96,7 @@ def make_root(
     )
     documents = None
     if json_client is not None:
-        store = JsonStore(cache.root.child(JSON_AREA))
+        store = JsonStore.on_disk(cache.root.child(JSON_AREA))
         documents = JsonCache(config, json_client, cache.clock, store)
         json_api = JsonApiResource(
             router,
