@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.error import ConnectError, ConnectionDone, ConnectionLost
@@ -38,6 +39,7 @@ from twisted_pypi.files.spec import (
     VerificationError,
 )
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.interfaces import FileStat, ISpool
 from twisted_pypi.upstream.stream import streaming
 from twisted_pypi.web.fileserve import serve_cached
 from twisted_pypi.web.following import serve_download
@@ -549,6 +551,88 @@ class BackpressureTests(_Base):
         response.end()
         self.assertIsNotNone(self.cache.lookup(SEGMENTS))
         self.assertEqual(client.transport.value(), b"")
+
+
+class SlowStore(FileCache):
+    """
+    A file cache whose commits are reported when the test says, as an
+    object store's uploads would be.
+
+    :ivar commits: Each pending commit's Deferred, and the stat to fire it
+        with.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """As :class:`FileCache`."""
+        super().__init__(*args, **kwargs)
+        self.commits: list[tuple[Deferred[FileStat], FileStat]] = []
+
+    def commit(self, spool: ISpool, key: Sequence[str]) -> Deferred[FileStat]:
+        """Commit at once, but report it only when the test fires it."""
+        stats: list[FileStat] = []
+        super().commit(spool, key).addCallback(stats.append)
+        later: Deferred[FileStat] = Deferred()
+        self.commits.append((later, stats[0]))
+        return later
+
+
+class CommitTests(_Base):
+    """
+    Publishing the file to the store: asynchronous, and possibly failing.
+    """
+
+    def test_slow_commit(self) -> None:
+        """
+        While the store publishes the file, followers hold the last byte
+        and the download stays in flight; once it is published they finish
+        and the waiters get the file's stat.
+        """
+        self.cache = SlowStore(self.cache.root, None, self.clock)
+        self.downloads = Downloads(
+            self.cache, streaming(self.upstream.fetch), self.clock, IDLE
+        )
+        self.use(self.spec)
+        client = self.client()
+        download = self.downloads.get(SEGMENTS)
+        assert download is not None
+        done = download.when_done()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        response.end()
+        self.assertIs(download.state, State.COMMITTING)
+        self.assertFalse(download.complete)
+        self.assertEqual(client.body(), DATA[:-1])
+        self.assertNoResult(done)
+        self.assertIs(self.downloads.get(SEGMENTS), download)
+        [(pending, stat)] = self.cache.commits
+        pending.callback(stat)
+        self.assertEqual(client.body(), DATA)
+        self.assertEqual(self.successResultOf(done), stat)
+        self.assertIsNone(self.downloads.get(SEGMENTS))
+        self.assertFalse(self.cache.is_pinned(SEGMENTS))
+
+    def test_commit_failure(self) -> None:
+        """
+        A store that cannot publish the file fails the download with a
+        DownloadError: followers are aborted, the spool is discarded.
+        """
+        self.cache.files_dir.child("pypi").setContent(b"in the way")
+        client = self.client()
+        download = self.downloads.get(SEGMENTS)
+        assert download is not None
+        done = download.when_done()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        with capturedLogs() as events:
+            response.end()
+        failure = self.failureResultOf(done, DownloadError)
+        self.assertIn("cannot commit", failure.getErrorMessage())
+        self.assertEqual(client.body(), DATA[:-1])
+        self.assertAborted(client)
+        self.assertEqual(self.cache.tmp_dir.children(), [])
+        self.assertIsNone(self.downloads.get(SEGMENTS))
+        self.assertFalse(self.cache.is_pinned(SEGMENTS))
+        self.assertEqual(len([e for e in events if "why" in e]), 1)
 
 
 class FailureTests(_Base):

@@ -10,8 +10,11 @@ from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
 
+from tests.consumers import Consumer
 from twisted_pypi.storage.filecache import TOUCH_INTERVAL, FileCache
+from twisted_pypi.storage.interfaces import IFileStore, ISpool, ISpoolReader
 from twisted_pypi.storage.records import write_atomically
 
 #: A plausible "now", in seconds since the epoch, for the test clocks.
@@ -455,3 +458,79 @@ class AreaTests(SynchronousTestCase, _CacheTestMixin):
         write_atomically(target, b"two")
         self.assertEqual(target.getContent(), b"two")
         self.assertEqual(target.parent().listdir(), ["x"])
+
+
+class SeamTests(SynchronousTestCase, _CacheTestMixin):
+    """
+    The file cache as an :class:`IFileStore`: stat, open, spools.
+    """
+
+    def test_interfaces(self) -> None:
+        """The cache, its spools and their readers provide the seam's interfaces."""
+        cache, _ = self.make_cache(self)
+        spool = cache.open_spool()
+        reader = spool.open_reader()
+        self.assertTrue(verifyObject(IFileStore, cache))
+        self.assertTrue(verifyObject(ISpool, spool))
+        self.assertTrue(verifyObject(ISpoolReader, reader))
+        reader.close()
+        spool.discard()
+
+    def test_stat(self) -> None:
+        """
+        A file's stat gives its size, modification time and a tag made of
+        both; a missing file has none.
+        """
+        cache, _ = self.make_cache(self)
+        path = put(cache, A, b"hello")
+        os.utime(path.path, ns=(1, 1_600_000_000_123_456_789))
+        stat = cache.stat(A)
+        assert stat is not None
+        self.assertEqual(stat.size, 5)
+        self.assertEqual(stat.modified, os.stat(path.path).st_mtime)
+        self.assertEqual(stat.etag, "5-16345785dffbcd15")
+        self.assertIsNone(cache.stat(B))
+
+    def test_stat_registers_and_forgets(self) -> None:
+        """
+        A file put on disk behind the cache's back is registered by stat;
+        one deleted behind its back is forgotten.
+        """
+        cache, _ = self.make_cache(self)
+        path = cache.path_for(A)
+        path.parent().makedirs()
+        path.setContent(b"1234")
+        self.assertFalse(cache.is_cached(A))
+        self.assertIsNotNone(cache.stat(A))
+        self.assertEqual(cache.total_size, 4)
+        path.remove()
+        self.assertIsNone(cache.stat(A))
+        self.assertEqual(cache.total_size, 0)
+
+    def test_open_streams(self) -> None:
+        """An open file streams its ranges; opening registers it."""
+        cache, _ = self.make_cache(self)
+        path = cache.path_for(A)
+        path.parent().makedirs()
+        path.setContent(b"0123456789")
+        reader = cache.open(A)
+        assert reader is not None
+        self.addCleanup(reader.close)
+        self.assertTrue(cache.is_cached(A))
+        consumer = Consumer()
+        self.successResultOf(reader.stream(consumer, 3, 4))
+        self.assertEqual(b"".join(consumer.chunks), b"3456")
+        self.assertEqual(reader.stat, cache.stat(A))
+
+    def test_open_missing(self) -> None:
+        """Opening a file the cache does not have gives None and forgets it."""
+        cache, _ = self.make_cache(self)
+        path = put(cache, A, b"1")
+        path.remove()
+        self.assertIsNone(cache.open(A))
+        self.assertFalse(cache.is_cached(A))
+
+    def test_foreign_spool(self) -> None:
+        """A spool of another kind of store cannot be committed."""
+        cache, _ = self.make_cache(self)
+        self.assertRaises(TypeError, cache.commit, object(), A)
