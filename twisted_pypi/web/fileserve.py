@@ -164,7 +164,7 @@ class _BodyProducer:
                 self._index += 1
                 if part.prefix:
                     self._request.write(part.prefix)
-                if part.length == 0:
+                if part.length == 0 or self._done:
                     continue
                 self._again = False
                 d = self._reader.stream(self, part.offset, part.length)
