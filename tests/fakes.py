@@ -44,6 +44,7 @@ from twisted_pypi.files.download import Downloads
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.upstream.stream import streaming
 from twisted_pypi.web.site import ProxySite
 
 
@@ -398,9 +399,12 @@ class MemoryProxy:
             self._file_agent, self.clock, self.config.connect_timeout, credentials
         )
         self.downloads = downloads = Downloads(
-            self.cache, fetch, self.clock, idle_timeout=self.config.idle_timeout
+            self.cache,
+            streaming(fetch),
+            self.clock,
+            idle_timeout=self.config.idle_timeout,
         )
-        store = PageStore(cache_dir.child("pages"))
+        store = PageStore.on_disk(cache_dir.child("pages"))
         self.all_pages = [
             PageCache(
                 config,

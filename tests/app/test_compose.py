@@ -143,7 +143,7 @@ class ComponentsTests(SynchronousTestCase):
         """
         cache = file_cache(self.config, self.clock)
         downloads = make_downloads(self.config, cache, offline_fetch, self.clock)
-        self.assertIs(downloads.cache, cache)
+        self.assertIs(downloads.store, cache)
 
     def test_root(self) -> None:
         """

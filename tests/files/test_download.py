@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Sequence
+from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.error import ConnectError, ConnectionDone, ConnectionLost
@@ -28,9 +29,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 from zope.interface import implementer
 
-from twisted_pypi.files.download import (
+from twisted_pypi.files.download import Downloads
+from twisted_pypi.files.spec import (
     DownloadError,
-    Downloads,
     FileSpec,
     State,
     UpstreamError,
@@ -38,7 +39,10 @@ from twisted_pypi.files.download import (
     VerificationError,
 )
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.interfaces import FileStat, ISpool
+from twisted_pypi.upstream.stream import streaming
 from twisted_pypi.web.fileserve import serve_cached
+from twisted_pypi.web.following import serve_download
 
 URL = "https://files.example/packages/demo-1.0.tar.gz"
 SEGMENTS = ("pypi", "https", "files.example", "packages", "demo-1.0.tar.gz")
@@ -139,7 +143,7 @@ class FileResource(Resource):
             request.setHeader(b"x-cache", b"HIT")
             return serve_cached(request, self.cache, self.spec.segments)
         request.setHeader(b"x-cache", b"MISS")
-        d = self.downloads.start_or_join(self.spec).serve(request)
+        d = serve_download(request, self.downloads.start_or_join(self.spec))
         d.addErrback(self._failed, request)
         return NOT_DONE_YET
 
@@ -238,7 +242,11 @@ class _Base(SynchronousTestCase):
         self.cache.scan()
         self.upstream = FakeUpstream()
         self.downloads = Downloads(
-            self.cache, self.upstream.fetch, self.clock, IDLE, self.chunk_size
+            self.cache,
+            streaming(self.upstream.fetch),
+            self.clock,
+            IDLE,
+            self.chunk_size,
         )
         self.use(FileSpec(URL, SEGMENTS, len(DATA), {"sha256": SHA256}))
 
@@ -437,7 +445,7 @@ class HeaderTests(_Base):
         assert download is not None
         request = Client(self.site).request()
         request.method = b"HEAD"
-        self.assertRaises(ValueError, download.serve, request)
+        self.assertRaises(ValueError, serve_download, request, download)
 
 
 class BackpressureTests(_Base):
@@ -543,6 +551,88 @@ class BackpressureTests(_Base):
         response.end()
         self.assertIsNotNone(self.cache.lookup(SEGMENTS))
         self.assertEqual(client.transport.value(), b"")
+
+
+class SlowStore(FileCache):
+    """
+    A file cache whose commits are reported when the test says, as an
+    object store's uploads would be.
+
+    :ivar commits: Each pending commit's Deferred, and the stat to fire it
+        with.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """As :class:`FileCache`."""
+        super().__init__(*args, **kwargs)
+        self.commits: list[tuple[Deferred[FileStat], FileStat]] = []
+
+    def commit(self, spool: ISpool, key: Sequence[str]) -> Deferred[FileStat]:
+        """Commit at once, but report it only when the test fires it."""
+        stats: list[FileStat] = []
+        super().commit(spool, key).addCallback(stats.append)
+        later: Deferred[FileStat] = Deferred()
+        self.commits.append((later, stats[0]))
+        return later
+
+
+class CommitTests(_Base):
+    """
+    Publishing the file to the store: asynchronous, and possibly failing.
+    """
+
+    def test_slow_commit(self) -> None:
+        """
+        While the store publishes the file, followers hold the last byte
+        and the download stays in flight; once it is published they finish
+        and the waiters get the file's stat.
+        """
+        self.cache = SlowStore(self.cache.root, None, self.clock)
+        self.downloads = Downloads(
+            self.cache, streaming(self.upstream.fetch), self.clock, IDLE
+        )
+        self.use(self.spec)
+        client = self.client()
+        download = self.downloads.get(SEGMENTS)
+        assert download is not None
+        done = download.when_done()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        response.end()
+        self.assertIs(download.state, State.COMMITTING)
+        self.assertFalse(download.complete)
+        self.assertEqual(client.body(), DATA[:-1])
+        self.assertNoResult(done)
+        self.assertIs(self.downloads.get(SEGMENTS), download)
+        [(pending, stat)] = self.cache.commits
+        pending.callback(stat)
+        self.assertEqual(client.body(), DATA)
+        self.assertEqual(self.successResultOf(done), stat)
+        self.assertIsNone(self.downloads.get(SEGMENTS))
+        self.assertFalse(self.cache.is_pinned(SEGMENTS))
+
+    def test_commit_failure(self) -> None:
+        """
+        A store that cannot publish the file fails the download with a
+        DownloadError: followers are aborted, the spool is discarded.
+        """
+        self.cache.files_dir.child("pypi").setContent(b"in the way")
+        client = self.client()
+        download = self.downloads.get(SEGMENTS)
+        assert download is not None
+        done = download.when_done()
+        response = self.upstream.respond(FakeResponse())
+        response.send(DATA)
+        with capturedLogs() as events:
+            response.end()
+        failure = self.failureResultOf(done, DownloadError)
+        self.assertIn("cannot commit", failure.getErrorMessage())
+        self.assertEqual(client.body(), DATA[:-1])
+        self.assertAborted(client)
+        self.assertEqual(self.cache.tmp_dir.children(), [])
+        self.assertIsNone(self.downloads.get(SEGMENTS))
+        self.assertFalse(self.cache.is_pinned(SEGMENTS))
+        self.assertEqual(len([e for e in events if "why" in e]), 1)
 
 
 class FailureTests(_Base):
@@ -668,7 +758,7 @@ class FailureTests(_Base):
             """Fail synchronously."""
             raise RuntimeError("no")
 
-        self.downloads = Downloads(self.cache, broken, self.clock, IDLE)
+        self.downloads = Downloads(self.cache, streaming(broken), self.clock, IDLE)
         self.use(self.spec)
         client = self.client()
         self.assertTrue(client.head().startswith(b"HTTP/1.1 502 "))
@@ -726,7 +816,7 @@ class FailureTests(_Base):
 class ObserverTests(_Base):
     """
     :meth:`Download.when_started`, :meth:`Download.when_done` and
-    :meth:`Download.serve`'s Deferred.
+    :func:`serve_download`'s Deferred (:meth:`Download.follow`'s).
     """
 
     def test_each_waiter_own_deferred(self) -> None:
@@ -745,7 +835,7 @@ class ObserverTests(_Base):
         self.assertEqual(self.successResultOf(download.when_started()), len(DATA))
         response.send(DATA)
         response.end()
-        self.assertEqual(self.successResultOf(done), self.cache.path_for(SEGMENTS))
+        self.assertEqual(self.successResultOf(done), self.cache.stat(SEGMENTS))
 
     def test_waiters_fail(self) -> None:
         """Waiters fail with the download's error, and later ones at once."""
@@ -758,17 +848,17 @@ class ObserverTests(_Base):
 
     def test_serve_fails_before_headers(self) -> None:
         """
-        serve() fails with the DownloadError when the download fails before
+        serve_download() fails with the DownloadError when the download fails before
         headers, leaving the request to the caller, and with the error at
         once on a download that already failed.
         """
         download = self.downloads.start_or_join(self.spec)
         request = Client(self.site).request()
-        d = download.serve(request)
+        d = serve_download(request, download)
         self.clock.advance(IDLE)
         self.failureResultOf(d, UpstreamTimeout)
         self.assertFalse(request.startedWriting)
-        self.failureResultOf(download.serve(request), UpstreamTimeout)
+        self.failureResultOf(serve_download(request, download), UpstreamTimeout)
 
     def test_verification_error_type(self) -> None:
         """A mismatch fails waiters with a VerificationError."""
@@ -780,11 +870,11 @@ class ObserverTests(_Base):
         self.failureResultOf(done, VerificationError)
 
     def test_cancel_after_headers_aborts(self) -> None:
-        """Cancelling serve()'s Deferred after headers aborts the connection."""
+        """Cancelling serve_download()'s Deferred after headers aborts."""
         download = self.downloads.start_or_join(self.spec)
         client = Client(self.site)
         request = client.request()
-        d = download.serve(request)
+        d = serve_download(request, download)
         self.upstream.respond(FakeResponse()).send(DATA[:5])
         d.cancel()
         self.failureResultOf(d, CancelledError)
@@ -792,18 +882,18 @@ class ObserverTests(_Base):
         self.assertEqual(download.status().followers, 0)
 
     def test_serve_succeeds_when_client_leaves(self) -> None:
-        """serve()'s Deferred fires with None when the client goes away."""
+        """serve_download()'s Deferred fires with None when the client goes away."""
         download = self.downloads.start_or_join(self.spec)
         client = Client(self.site)
         request = client.request()
-        d = download.serve(request)
+        d = serve_download(request, download)
         request.connectionLost(Failure(ConnectionDone()))
         self.assertIsNone(self.successResultOf(d))
         self.assertEqual(download.status().followers, 0)
 
     def test_cancel_after_client_left(self) -> None:
         """
-        Cancelling serve()'s Deferred because the client left (the caller's
+        Cancelling serve_download()'s Deferred because the client left (the caller's
         own notifyFinish errback running first) detaches without touching
         the dead connection.
         """
@@ -812,7 +902,7 @@ class ObserverTests(_Base):
         request = client.request()
         served: list[Deferred[None]] = []
         request.notifyFinish().addErrback(lambda _: served[0].cancel())
-        served.append(download.serve(request))
+        served.append(serve_download(request, download))
         response = self.upstream.respond(FakeResponse())
         response.send(DATA[:5])
         request.connectionLost(Failure(ConnectionDone()))

@@ -44,6 +44,7 @@ from twisted_pypi.sources.dummies import Dummies
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import STALE_TEMP_AGE, FileCache
+from twisted_pypi.upstream.stream import streaming
 
 
 def write(directory: FilePath[str], name: str, text: str) -> str:
@@ -271,7 +272,7 @@ class TempRaceTests(SynchronousTestCase):
         warming = FileCache(root, None, clock)
         body = b"x" * 1000
         response = FakeResponse(length=len(body))
-        downloads = Downloads(warming, lambda url: _fired(response), clock)
+        downloads = Downloads(warming, streaming(lambda url: _fired(response)), clock)
         spec = FileSpec("https://h/x-1.0.tar.gz", ("i", "https", "h", "x-1.0.tar.gz"))
         download = downloads.start_or_join(spec)
         response.write(body[:400])
@@ -293,9 +294,8 @@ class TempRaceTests(SynchronousTestCase):
         """
         root = FilePath(self.mktemp())
         cache = FileCache(root, None, Clock())
-        temp, fd = cache.open_temp()
-        os.write(fd, b"data")
-        os.close(fd)
+        spool = cache.open_spool()
+        spool.write(b"data")
         segments = ("i", "https", "h", "p", "x-1.0.tar.gz")
         real_replace = os.replace
         calls: list[str] = []
@@ -308,8 +308,8 @@ class TempRaceTests(SynchronousTestCase):
             real_replace(source, target)
 
         self.patch(os, "replace", pruned_first)
-        path = cache.commit(temp, segments)
-        self.assertEqual(path.getContent(), b"data")
+        self.successResultOf(cache.commit(spool, segments))
+        self.assertEqual(cache.path_for(segments).getContent(), b"data")
         self.assertEqual(len(calls), 2)
 
 
@@ -363,7 +363,7 @@ class WarmTests(TestCase):
         url = self.upstream.url
         self.config = ProxyConfig(indexes=(IndexConfig(index_name_for(url), url),))
         self.cache = FileCache(FilePath(self.mktemp()), None, reactor)
-        store = PageStore(self.cache.root.child("pages"))
+        store = PageStore.on_disk(self.cache.root.child("pages"))
         pages = [
             PageCache(i, self.config, HTTPClient(agent), reactor, store)
             for i in self.config.indexes
@@ -383,7 +383,7 @@ class WarmTests(TestCase):
             pages,
             [],
             indexes.with_first(dummies),
-            Downloads(self.cache, fetch, reactor),
+            Downloads(self.cache, streaming(fetch), reactor),
             lambda work: deferToThreadPool(threads, threads.getThreadPool(), work),
             self.said.append,
             concurrency=2,

@@ -217,7 +217,7 @@ class AnalyzeTests(TestCase):
         config = ProxyConfig(
             indexes=(IndexConfig(index_name_for(self.upstream.url), self.upstream.url),)
         )
-        store = PageStore(FilePath(self.mktemp()))
+        store = PageStore.on_disk(FilePath(self.mktemp()))
         self.pages = PageCache(config.indexes[0], config, client, reactor, store)
         self.metadata = IndexMetadataSource(client, reactor)
         self.said: list[str] = []

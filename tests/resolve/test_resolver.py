@@ -548,7 +548,7 @@ class ResolveOverHTTPTests(TestCase):
         config = ProxyConfig(
             indexes=(IndexConfig(index_name_for(self.upstream.url), self.upstream.url),)
         )
-        store = PageStore(FilePath(self.mktemp()))
+        store = PageStore.on_disk(FilePath(self.mktemp()))
         self.pages = PageCache(config.indexes[0], config, client, reactor, store)
         self.metadata = IndexMetadataSource(client, reactor)
         self.progress: list[str] = []

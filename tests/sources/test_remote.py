@@ -68,7 +68,8 @@ class PageCacheTests(SynchronousTestCase):
         A page cache over the fake client, storing pages under ``self.root``.
         """
         config = ProxyConfig(indexes=(INDEX,), base_url=base_url, stale_wait=3)
-        return PageCache(INDEX, config, self.client, self.clock, PageStore(self.root))
+        store = PageStore.on_disk(self.root)
+        return PageCache(INDEX, config, self.client, self.clock, store)
 
     def first(self, body: bytes, etag: str | None = '"e1"') -> Lookup:
         """
@@ -335,7 +336,7 @@ class PageCacheTests(SynchronousTestCase):
             config,
             self.client,
             self.clock,
-            PageStore(self.root),
+            PageStore.on_disk(self.root),
             forget_file=forgotten.append,
         )
         self.first(page_body("1.0"))

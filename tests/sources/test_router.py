@@ -359,7 +359,7 @@ class DependencyConfusionTests(RouterTestCase):
         config = ProxyConfig(listen=(), indexes=(PYPI,), cache_dir=self.mktemp())
         remote = PageCache(
             PYPI, config, cast(Any, StubTreq(self.pypi)), clock,
-            PageStore(FilePath(self.mktemp())),
+            PageStore.on_disk(FilePath(self.mktemp())),
         )  # fmt: skip
         local = LocalIndex(
             LocalConfig("private", self.local_dir.path), RELATIVE, run=later

@@ -10,8 +10,12 @@ from twisted.internet.task import Clock
 from twisted.logger import capturedLogs
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
 
-from twisted_pypi.storage.filecache import TOUCH_INTERVAL, FileCache, write_atomically
+from tests.consumers import Consumer
+from twisted_pypi.storage.filecache import TOUCH_INTERVAL, FileCache
+from twisted_pypi.storage.interfaces import IFileStore, ISpool, ISpoolReader
+from twisted_pypi.storage.records import write_atomically
 
 #: A plausible "now", in seconds since the epoch, for the test clocks.
 NOW = 1_700_000_000.0
@@ -42,11 +46,14 @@ class _CacheTestMixin:
 def put(cache: FileCache, segments: tuple[str, ...], data: bytes) -> FilePath[str]:
     """
     Write ``data`` the way a download does and commit it.
+
+    :return: The committed file's path.
     """
-    temp, fd = cache.open_temp()
-    os.write(fd, data)
-    os.close(fd)
-    return cache.commit(temp, segments)
+    spool = cache.open_spool()
+    spool.write(data)
+    committed = cache.commit(spool, segments)
+    assert committed.called
+    return cache.path_for(segments)
 
 
 class PathTests(SynchronousTestCase, _CacheTestMixin):
@@ -74,9 +81,11 @@ class PathTests(SynchronousTestCase, _CacheTestMixin):
             segments = ("pypi", "https", segment, "x-1.0.tar.gz")
             self.assertRaises(ValueError, cache.path_for, segments)
             self.assertRaises(ValueError, cache.lookup, segments)
-            temp, fd = cache.open_temp()
-            os.close(fd)
-            self.assertRaises(ValueError, cache.commit, temp, segments)
+            spool = cache.open_spool()
+            self.assertRaises(ValueError, cache.commit, spool, segments)
+            self.assertRaises(ValueError, cache.stat, segments)
+            self.assertRaises(ValueError, cache.open, segments)
+            spool.discard()
         self.assertRaises(ValueError, cache.path_for, ())
         self.assertEqual(list(cache.files_dir.walk())[1:], [])
 
@@ -104,36 +113,71 @@ class PathTests(SynchronousTestCase, _CacheTestMixin):
 
 class CommitTests(SynchronousTestCase, _CacheTestMixin):
     """
-    :meth:`FileCache.open_temp`, :meth:`FileCache.commit` and
-    :meth:`FileCache.discard`.
+    :meth:`FileCache.open_spool`, :meth:`FileCache.commit` and
+    :meth:`LocalSpool.discard`.
     """
 
-    def test_temp_in_tmp(self) -> None:
-        """Temporary files are created empty, with unique names, in ``tmp/``."""
+    def test_spool_in_tmp(self) -> None:
+        """Spool files are created empty, with unique names, in ``tmp/``."""
         cache, _ = self.make_cache(self)
-        first, fd1 = cache.open_temp()
-        second, fd2 = cache.open_temp()
-        os.close(fd1)
-        os.close(fd2)
-        self.assertEqual(first.parent(), cache.root.child("tmp"))
-        self.assertNotEqual(first, second)
-        self.assertEqual(first.getsize(), 0)
+        first, second = cache.open_spool(), cache.open_spool()
+        self.assertEqual(FilePath(first.path).parent(), cache.root.child("tmp"))
+        self.assertNotEqual(first.path, second.path)
+        self.assertEqual(os.path.getsize(first.path), 0)
+        first.discard()
+        second.discard()
 
     def test_commit_moves_and_accounts(self) -> None:
         """
-        Committing moves the temporary file to its final path (creating the
-        directories) and adds its size to the total.
+        Committing moves the spool file to its final path (creating the
+        directories), adds its size to the total, and gives its stat.
         """
         cache, _ = self.make_cache(self)
-        temp, fd = cache.open_temp()
-        os.write(fd, b"hello")
-        os.close(fd)
-        path = cache.commit(temp, A)
-        self.assertFalse(temp.exists())
+        spool = cache.open_spool()
+        temp = spool.path
+        spool.write(b"hello")
+        stat = self.successResultOf(cache.commit(spool, A))
+        path = cache.path_for(A)
+        self.assertFalse(os.path.exists(temp))
         self.assertEqual(path.getContent(), b"hello")
         self.assertEqual(cache.lookup(A), path)
+        self.assertEqual(stat, cache.stat(A))
+        self.assertEqual(stat.size, 5)
         self.assertEqual(cache.total_size, 5)
         self.assertTrue(cache.is_cached(A))
+
+    def test_readers_survive_commit(self) -> None:
+        """
+        A reader opened on a spool before its commit reads on after it, and
+        one opened after it reads the committed file.
+        """
+        cache, _ = self.make_cache(self)
+        spool = cache.open_spool()
+        spool.write(b"hello")
+        before = spool.open_reader()
+        self.successResultOf(cache.commit(spool, A))
+        spool.discard()
+        after = spool.open_reader()
+        self.assertEqual(before.read(1, 3), b"ell")
+        self.assertEqual(after.read(0, 10), b"hello")
+        before.close()
+        after.close()
+        self.assertEqual(cache.path_for(A).getContent(), b"hello")
+
+    def test_commit_failure(self) -> None:
+        """
+        A commit that cannot move the file fails its Deferred with the
+        OSError, publishes nothing, and leaves the spool to discard.
+        """
+        cache, _ = self.make_cache(self)
+        cache.files_dir.child("pypi").setContent(b"not a directory")
+        spool = cache.open_spool()
+        spool.write(b"hello")
+        self.failureResultOf(cache.commit(spool, A), OSError)
+        self.assertFalse(cache.is_cached(A))
+        self.assertEqual(cache.total_size, 0)
+        spool.discard()
+        self.assertEqual(cache.tmp_dir.children(), [])
 
     def test_recommit_replaces(self) -> None:
         """Committing the same file again counts only the new size."""
@@ -144,13 +188,18 @@ class CommitTests(SynchronousTestCase, _CacheTestMixin):
         self.assertEqual(cache.path_for(A).getContent(), b"12")
 
     def test_discard(self) -> None:
-        """Discarding deletes a temporary file; a missing one is no error."""
+        """
+        Discarding deletes a spool file; discarding again, or a file already
+        gone, is no error.
+        """
         cache, _ = self.make_cache(self)
-        temp, fd = cache.open_temp()
-        os.close(fd)
-        cache.discard(temp)
-        self.assertFalse(temp.exists())
-        cache.discard(temp)
+        spool = cache.open_spool()
+        spool.discard()
+        self.assertFalse(os.path.exists(spool.path))
+        spool.discard()
+        gone = cache.open_spool()
+        os.remove(gone.path)
+        gone.discard()
 
 
 class RemoveTests(SynchronousTestCase, _CacheTestMixin):
@@ -409,3 +458,79 @@ class AreaTests(SynchronousTestCase, _CacheTestMixin):
         write_atomically(target, b"two")
         self.assertEqual(target.getContent(), b"two")
         self.assertEqual(target.parent().listdir(), ["x"])
+
+
+class SeamTests(SynchronousTestCase, _CacheTestMixin):
+    """
+    The file cache as an :class:`IFileStore`: stat, open, spools.
+    """
+
+    def test_interfaces(self) -> None:
+        """The cache, its spools and their readers provide the seam's interfaces."""
+        cache, _ = self.make_cache(self)
+        spool = cache.open_spool()
+        reader = spool.open_reader()
+        self.assertTrue(verifyObject(IFileStore, cache))
+        self.assertTrue(verifyObject(ISpool, spool))
+        self.assertTrue(verifyObject(ISpoolReader, reader))
+        reader.close()
+        spool.discard()
+
+    def test_stat(self) -> None:
+        """
+        A file's stat gives its size, modification time and a tag made of
+        both; a missing file has none.
+        """
+        cache, _ = self.make_cache(self)
+        path = put(cache, A, b"hello")
+        os.utime(path.path, ns=(1, 1_600_000_000_123_456_789))
+        stat = cache.stat(A)
+        assert stat is not None
+        self.assertEqual(stat.size, 5)
+        self.assertEqual(stat.modified, os.stat(path.path).st_mtime)
+        self.assertEqual(stat.etag, "5-16345785dffbcd15")
+        self.assertIsNone(cache.stat(B))
+
+    def test_stat_registers_and_forgets(self) -> None:
+        """
+        A file put on disk behind the cache's back is registered by stat;
+        one deleted behind its back is forgotten.
+        """
+        cache, _ = self.make_cache(self)
+        path = cache.path_for(A)
+        path.parent().makedirs()
+        path.setContent(b"1234")
+        self.assertFalse(cache.is_cached(A))
+        self.assertIsNotNone(cache.stat(A))
+        self.assertEqual(cache.total_size, 4)
+        path.remove()
+        self.assertIsNone(cache.stat(A))
+        self.assertEqual(cache.total_size, 0)
+
+    def test_open_streams(self) -> None:
+        """An open file streams its ranges; opening registers it."""
+        cache, _ = self.make_cache(self)
+        path = cache.path_for(A)
+        path.parent().makedirs()
+        path.setContent(b"0123456789")
+        reader = cache.open(A)
+        assert reader is not None
+        self.addCleanup(reader.close)
+        self.assertTrue(cache.is_cached(A))
+        consumer = Consumer()
+        self.successResultOf(reader.stream(consumer, 3, 4))
+        self.assertEqual(b"".join(consumer.chunks), b"3456")
+        self.assertEqual(reader.stat, cache.stat(A))
+
+    def test_open_missing(self) -> None:
+        """Opening a file the cache does not have gives None and forgets it."""
+        cache, _ = self.make_cache(self)
+        path = put(cache, A, b"1")
+        path.remove()
+        self.assertIsNone(cache.open(A))
+        self.assertFalse(cache.is_cached(A))
+
+    def test_foreign_spool(self) -> None:
+        """A spool of another kind of store cannot be committed."""
+        cache, _ = self.make_cache(self)
+        self.assertRaises(TypeError, cache.commit, object(), A)

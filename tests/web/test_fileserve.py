@@ -36,21 +36,19 @@ class CachedResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, cache: FileCache, segments: tuple[str, ...], chunk: int) -> None:
+    def __init__(self, cache: FileCache, segments: tuple[str, ...]) -> None:
         """
         :param cache: The file cache.
         :param segments: The file to serve.
-        :param chunk: The chunk size.
         """
         super().__init__()
         self.cache = cache
         self.segments = segments
-        self.chunk = chunk
 
     def render_GET(self, request: Request) -> bytes | int:
         """Serve the file."""
         request.setHeader(b"x-cache", b"HIT")
-        return serve_cached(request, self.cache, self.segments, self.chunk)
+        return serve_cached(request, self.cache, self.segments)
 
     render_HEAD = render_GET
 
@@ -102,10 +100,10 @@ class _Base(SynchronousTestCase):
 
     def put(self, segments: tuple[str, ...], data: bytes) -> FilePath[str]:
         """Commit a file to the cache."""
-        temp, fd = self.cache.open_temp()
-        os.write(fd, data)
-        os.close(fd)
-        return self.cache.commit(temp, segments)
+        spool = self.cache.open_spool()
+        spool.write(data)
+        self.successResultOf(self.cache.commit(spool, segments))
+        return self.cache.path_for(segments)
 
     def connect(
         self,
@@ -114,7 +112,8 @@ class _Base(SynchronousTestCase):
         transport: StringTransport | None = None,
     ) -> tuple[StringTransport, object]:
         """A client connection to a site serving ``segments``."""
-        site = Site(CachedResource(self.cache, segments, chunk), reactor=self.clock)
+        self.cache.read_chunk_size = chunk
+        site = Site(CachedResource(self.cache, segments), reactor=self.clock)
         protocol = site.buildProtocol(None)
         assert protocol is not None
         transport = transport or StringTransport()
@@ -420,3 +419,169 @@ class ProducerTests(_Base):
         for _ in range(3):
             transport.producer.resumeProducing()
         self.assertEqual(Response(transport.value()).body, DATA)
+
+
+def parse_multipart(response: Response) -> list[tuple[bytes, bytes]]:
+    """
+    The parts of a multipart/byteranges response: ``(Content-range, body)``
+    each, checked to be framed by the announced boundary.
+    """
+    kind = response.headers[b"content-type"]
+    boundary = kind.split(b"boundary=", 1)[1].strip(b'"')
+    body = response.body
+    closing = b"\r\n--" + boundary + b"--\r\n"
+    assert body.endswith(closing), body
+    parts = []
+    for chunk in body[: -len(closing)].split(b"\r\n--" + boundary + b"\r\n")[1:]:
+        head, _, data = chunk.partition(b"\r\n\r\n")
+        headers = dict(line.split(b": ", 1) for line in head.split(b"\r\n"))
+        assert headers[b"Content-type"] == b"application/gzip"
+        parts.append((headers[b"Content-range"], data))
+    return parts
+
+
+class MoreRangeTests(_Base):
+    """
+    Multiple ranges, 416, ``If-Range`` and ``HEAD`` in detail.
+    """
+
+    def test_multiple_ranges_exact(self) -> None:
+        """
+        Each part of a multipart answer carries exactly its bytes, in the
+        order asked, and the length announced is the length sent.
+        """
+        response = self.request(b"Range: bytes=8-,0-2,-1\r\n")
+        self.assertEqual(response.status, b"HTTP/1.1 206 Partial Content")
+        self.assertEqual(
+            parse_multipart(response),
+            [
+                (b"bytes 8-9/10", b"89"),
+                (b"bytes 0-2/10", b"012"),
+                (b"bytes 9-9/10", b"9"),
+            ],
+        )
+        self.assertEqual(
+            response.headers[b"content-length"], b"%d" % len(response.body)
+        )
+        self.assertNotIn(b"content-range", response.headers)
+
+    def test_multiple_ranges_some_unsatisfiable(self) -> None:
+        """Ranges past the end are left out of a multipart answer."""
+        response = self.request(b"Range: bytes=50-60,1-1\r\n")
+        self.assertEqual(parse_multipart(response), [(b"bytes 1-1/10", b"1")])
+
+    def test_unsatisfiable_headers(self) -> None:
+        """A 416 says its empty length and keeps the validators."""
+        response = self.request(b"Range: bytes=10-\r\n")
+        self.assertEqual(response.status, UNSATISFIABLE)
+        self.assertEqual(response.headers[b"content-length"], b"0")
+        self.assertEqual(response.headers[b"etag"], ETAG)
+        self.assertEqual(response.headers[b"accept-ranges"], b"bytes")
+
+    def test_if_range_without_range(self) -> None:
+        """If-Range without a Range is a plain 200."""
+        response = self.request(b"If-Range: " + ETAG + b"\r\n")
+        self.assertEqual(response.status, b"HTTP/1.1 200 OK")
+        self.assertEqual(response.body, DATA)
+
+    def test_if_range_stale_multiple(self) -> None:
+        """A stale If-Range turns a multiple-range request into the full 200."""
+        response = self.request(b'Range: bytes=0-1,4-5\r\nIf-Range: "old"\r\n')
+        self.assertEqual(response.status, b"HTTP/1.1 200 OK")
+        self.assertEqual(response.headers[b"content-type"], b"application/gzip")
+        self.assertEqual(response.body, DATA)
+
+    def test_head_ignores_range(self) -> None:
+        """
+        A HEAD with a Range answers the whole file's headers: 200, its full
+        length, no Content-Range, no body.
+        """
+        response = self.request(b"Range: bytes=0-1\r\n", method=b"HEAD")
+        self.assertEqual(response.status, b"HTTP/1.1 200 OK")
+        self.assertEqual(response.headers[b"content-length"], b"10")
+        self.assertEqual(response.headers[b"last-modified"], LAST_MODIFIED)
+        self.assertNotIn(b"content-range", response.headers)
+        self.assertEqual(response.body, b"")
+
+    def test_empty_file(self) -> None:
+        """An empty file is a 200 with no body; any range of it is a 416."""
+        empty = ("pypi", "https", "h", "empty-1.0.tar.gz")
+        self.put(empty, b"")
+        whole = self.request(segments=empty)
+        self.assertEqual((whole.status, whole.body), (b"HTTP/1.1 200 OK", b""))
+        self.assertEqual(whole.headers[b"content-length"], b"0")
+        ranged = self.request(b"Range: bytes=0-\r\n", segments=empty)
+        self.assertEqual(ranged.status, UNSATISFIABLE)
+
+
+class MoreProducerTests(_Base):
+    """
+    Backpressure across parts, clients leaving, files changing under us.
+    """
+
+    def test_multipart_backpressure(self) -> None:
+        """
+        A saturated client gets a multipart body one chunk per resume: the
+        pause carries over from one range to the next.
+        """
+        transport, protocol = self.connect(chunk=3, transport=PausingTransport())
+        protocol.dataReceived(  # type: ignore[attr-defined]
+            b"GET /f HTTP/1.1\r\nHost: p\r\nRange: bytes=0-5,6-9\r\n\r\n"
+        )
+        bodies = [Response(transport.value()).body]
+        assert transport.producer is not None
+        for _ in range(10):
+            transport.producer.resumeProducing()
+            bodies.append(Response(transport.value()).body)
+        self.assertEqual(
+            parse_multipart(Response(transport.value())),
+            [(b"bytes 0-5/10", b"012345"), (b"bytes 6-9/10", b"6789")],
+        )
+        # Nothing of the file before the first resume, then one resume per
+        # chunk of three bytes: 0-2, 3-5, 6-8, 9 (each with what follows it
+        # up to the next chunk: a part boundary, the closing boundary).
+        self.assertTrue(bodies[0].endswith(b"Content-range: bytes 0-5/10\r\n\r\n"))
+        growth = [b for a, b in zip(bodies, bodies[1:], strict=False) if b != a]
+        self.assertEqual(len(growth), 4)
+        self.assertFalse(self.cache.is_pinned(SEGMENTS))
+        self.assertFalse(transport.disconnecting)
+
+    def test_client_leaving_stops_reading(self) -> None:
+        """
+        A client that leaves mid-file stops the reading: the file is read no
+        more, whatever its producer is told.
+        """
+        reads: list[int] = []
+        real_pread = os.pread
+
+        def counting(fd: int, n: int, offset: int) -> bytes:
+            """Count the reads."""
+            reads.append(offset)
+            return real_pread(fd, n, offset)
+
+        self.patch(os, "pread", counting)
+        transport, protocol = self.connect(chunk=4, transport=PausingTransport())
+        protocol.dataReceived(b"GET /f HTTP/1.1\r\nHost: p\r\n\r\n")  # type: ignore[attr-defined]
+        producer = transport.producer
+        assert producer is not None
+        protocol.connectionLost(Failure(ConnectionDone()))  # type: ignore[attr-defined]
+        before = len(reads)
+        producer.resumeProducing()
+        producer.resumeProducing()
+        self.assertEqual(len(reads), before)
+        self.assertEqual(Response(transport.value()).body, b"0123")
+
+    def test_file_shrinks(self) -> None:
+        """
+        A file that shrinks while it is sent cannot give the length
+        promised: the connection is aborted.
+        """
+        transport, protocol = self.connect(chunk=4, transport=PausingTransport())
+        protocol.dataReceived(b"GET /f HTTP/1.1\r\nHost: p\r\n\r\n")  # type: ignore[attr-defined]
+        with open(self.path.path, "r+b") as f:
+            f.truncate(6)
+        assert transport.producer is not None
+        transport.producer.resumeProducing()
+        transport.producer.resumeProducing()
+        self.assertTrue(transport.disconnected)
+        self.assertEqual(Response(transport.value()).body, b"012345")

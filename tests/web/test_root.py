@@ -29,6 +29,7 @@ from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.jsonstore import JsonStore
 from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
+from twisted_pypi.upstream.stream import streaming
 from twisted_pypi.web.cachecontrol import CacheControlResource
 from twisted_pypi.web.dummyfiles import DummyFilesResource
 from twisted_pypi.web.files import FilesResource
@@ -81,7 +82,7 @@ class MakeRootTests(SynchronousTestCase):
             cache_dir=self.mktemp(),
         )
         self.cache = FileCache(FilePath(self.config.cache_dir), None, self.clock)
-        store = PageStore(self.cache.root.child("pages"))
+        store = PageStore.on_disk(self.cache.root.child("pages"))
         self.pages = [PageCache(INDEX, self.config, OfflineClient(), self.clock, store)]
         self.local = [LocalIndex(c, RELATIVE) for c in self.config.locals]
         self.router = Router([*self.local, *self.pages], {}, frozenset())
@@ -90,12 +91,12 @@ class MakeRootTests(SynchronousTestCase):
             self.config.dummies, self.router.get_project, RELATIVE, stats=self.stats
         )
         self.router = self.router.with_first(self.dummies)
-        self.downloads = Downloads(self.cache, offline_fetch, self.clock)
+        self.downloads = Downloads(self.cache, streaming(offline_fetch), self.clock)
         self.documents = JsonCache(
             self.config,
             OfflineClient(),
             self.clock,
-            JsonStore(self.cache.root.child("json")),
+            JsonStore.on_disk(self.cache.root.child("json")),
         )
 
     def root(self, config: ProxyConfig, **kwargs: Any) -> Resource:

@@ -39,8 +39,10 @@ from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
+from twisted_pypi.storage.pagestore import PAGES_AREA
 from twisted_pypi.upstream.client import PageClient
 from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
+from twisted_pypi.upstream.stream import streaming
 from twisted_pypi.web.root import make_root
 
 __all__ = [
@@ -158,7 +160,11 @@ def make_downloads(
     :param reactor: The clock.
     """
     return Downloads(
-        cache, fetch, reactor, idle_timeout=config.idle_timeout, chunk_size=_CHUNK_SIZE
+        cache,
+        streaming(fetch),
+        reactor,
+        idle_timeout=config.idle_timeout,
+        chunk_size=_CHUNK_SIZE,
     )
 
 
@@ -182,7 +188,7 @@ def make_page_caches(
     :param run: Runs page parsing, see :func:`thread_runner`.
     :param stats: Where upstream fetches are recorded, if anywhere.
     """
-    store = PageStore(FilePath(config.cache_dir).child("pages"))
+    store = PageStore.on_disk(FilePath(config.cache_dir).child(PAGES_AREA))
     return [
         PageCache(
             index,
@@ -283,7 +289,7 @@ def proxy_root(
     router = router.with_first(dummies)
     documents = None
     if json_client is not None:
-        store = JsonStore(cache.root.child(JSON_AREA))
+        store = JsonStore.on_disk(cache.root.child(JSON_AREA))
         documents = JsonCache(config, json_client, cache.clock, store)
     return make_root(
         config,

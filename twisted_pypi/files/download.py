@@ -3,169 +3,99 @@
 Downloads in flight and the clients that follow them ("background fetch").
 
 However many clients ask for an uncached file, one :class:`Download` runs.
-It writes the upstream body straight to a temporary file (disk is the
-buffer), verifies length and hash, and commits the file to the cache.  Each
-client is a :class:`Follower`, a push producer reading that file at its own
-offset, so a slow client slows neither the download nor the others, and
-memory stays flat.  How the HTTP layer serves a ``GET`` of an uncached file
-(``HEAD`` is never served by a download)::
+It writes the upstream body straight to a spool file of the store (disk is
+the buffer), verifies length and hash, and commits the file to the store.
+Each client is a :class:`~twisted_pypi.files.follower.Follower`, a push
+producer reading the spool at its own offset into its own sink, so a slow
+client slows neither the download nor the others, and memory stays flat.
+The web layer attaches a request as a sink (see
+:mod:`twisted_pypi.web.following`)::
 
-    d = downloads.start_or_join(spec).serve(request)
-    d.addErrback(answer_502_or_504, request)  # only if no header was sent
-    return NOT_DONE_YET
+    d = downloads.start_or_join(spec).follow(sink)
+    d.addErrback(answer_502_or_504)  # only if the body did not start
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-from collections.abc import Callable, Mapping
-from enum import Enum, auto
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
-from attrs import define, field, frozen
-from twisted.internet import error
-from twisted.internet.defer import Deferred, TimeoutError, fail, maybeDeferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
-from twisted.internet.protocol import Protocol, connectionDone
+from attrs import define, field
+from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
+from twisted.internet.interfaces import IConsumer, IDelayedCall, IProducer, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.python.filepath import FilePath
-from twisted.web.client import PotentialDataLoss, ResponseDone
-from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
-from twisted.web.server import Request
+from zope.interface import implementer
 
 from twisted_pypi.files.follower import Follower
-from twisted_pypi.storage.filecache import FileCache, Reservation
-from twisted_pypi.upstream.client import UpstreamError, UpstreamTimeout
-from twisted_pypi.web.fileserve import content_type
+from twisted_pypi.files.interfaces import IFollowerSink
+from twisted_pypi.files.spec import (
+    DownloadError,
+    DownloadStatus,
+    FileSpec,
+    State,
+    UpstreamTimeout,
+    VerificationError,
+    as_download_error,
+    body_problem,
+    hasher_for,
+    response_problem,
+)
+from twisted_pypi.files.waiters import fire, observe
+from twisted_pypi.storage.interfaces import (
+    FileStat,
+    IFileStore,
+    IReservation,
+    ISpool,
+    ISpoolReader,
+)
+from twisted_pypi.upstream.stream import StreamingResponse
+
+# The records and errors are re-exported: callers of downloads use them.
+__all__ = ["Download", "DownloadError", "Downloads", "FileSpec"]
 
 _log = Logger()
-_T = TypeVar("_T")
 
-#: sha256 (what indexes give) first, then the others, strongest first.
-_HASHES = ("sha256", "sha512", "sha3_512", "blake2b", "sha384", "sha3_384",
-           "sha3_256", "blake2s", "sha224", "sha3_224", "sha1", "md5")  # fmt: skip
+#: Issues an upstream ``GET`` for a URL.
+Fetch = Callable[[str], Deferred[StreamingResponse]]
 
 
-class DownloadError(Exception):
-    """
-    A download failed for a local (disk) reason; nothing was cached.  An
-    upstream's failure is an :class:`~twisted_pypi.upstream.client.UpstreamError`.
-    """
-
-
-class VerificationError(UpstreamError):
-    """
-    The body's length or hash differs from the index's (or from the
-    upstream's own ``Content-Length``).
-    """
-
-
-@frozen
-class FileSpec:
-    """
-    What the index says about a file to download.
-
-    :ivar url: The upstream URL.
-    :ivar segments: The file's place in the cache.
-    :ivar size: The size the index gave, or ``None``.
-    :ivar hashes: Hash name to hex digest, as the index gave them.
-    """
-
-    url: str
-    segments: tuple[str, ...]
-    size: int | None = None
-    hashes: Mapping[str, str] = field(factory=dict)
-
-
-@frozen
-class DownloadStatus:
-    """
-    A snapshot of one download in flight (for a status page).
-
-    :ivar url: The upstream URL.
-    :ivar written: Bytes written to disk so far.
-    :ivar expected_length: The expected length, if known.
-    :ivar followers: How many clients are attached.
-    """
-
-    url: str
-    written: int
-    expected_length: int | None
-    followers: int
-
-
-class State(Enum):
-    """Where a :class:`Download` is in its life."""
-
-    WAITING = auto()  #: for the upstream's response headers
-    STREAMING = auto()  #: the body is being written
-    DONE = auto()  #: verified and committed
-    FAILED = auto()  #: nothing cached; see ``failure``
-
-
-def _observe(waiters: list[Deferred[_T]]) -> Deferred[_T]:
-    """:return: A new Deferred, kept in ``waiters`` until fired or cancelled."""
-    d: Deferred[_T] = Deferred(lambda d: waiters.remove(d) if d in waiters else None)
-    waiters.append(d)
-    return d
-
-
-def _fire(waiters: list[Deferred[_T]], result: _T | Failure) -> None:
-    """Fire and forget ``waiters``, each its own Deferred."""
-    pending = waiters[:]
-    del waiters[:]
-    for d in pending:
-        d.errback(result) if isinstance(result, Failure) else d.callback(result)
-
-
-def _as_download_error(reason: Failure) -> Failure:
-    """
-    :return: ``reason`` as a :class:`DownloadError`: a timeout becomes an
-        :class:`UpstreamTimeout`, anything else an :class:`UpstreamError`.
-    """
-    if reason.check(DownloadError, UpstreamError):
-        return reason
-    timeout = reason.check(TimeoutError, error.TimeoutError)
-    exc = (UpstreamTimeout if timeout else UpstreamError)(reason.getErrorMessage())
-    exc.__cause__ = reason.value
-    return Failure(exc)
-
-
-class _BodyWriter(Protocol):
-    """Hands an upstream body to a :class:`Download`."""
+@implementer(IConsumer)
+class _SpoolWriter:
+    """Takes an upstream body for a :class:`Download`."""
 
     def __init__(self, download: Download) -> None:
         """:param download: Where the body goes."""
         self._download = download
 
-    def dataReceived(self, data: bytes) -> None:
+    def registerProducer(self, producer: IProducer, streaming: bool) -> None:
+        """The upstream connection; never paused (disk is the buffer)."""
+
+    def unregisterProducer(self) -> None:
+        """The body ended."""
+
+    def write(self, data: bytes) -> None:
         """:param data: Body bytes."""
         self._download._chunk(data)
-
-    def connectionLost(self, reason: Failure = connectionDone) -> None:
-        """:param reason: Why the body ended."""
-        self._download._body_ended(reason)
 
 
 @define(eq=False)
 class Download:
     """
-    One upstream download, written to a temporary file and followed by
-    clients; made and started by :meth:`Downloads.start_or_join`.
+    One upstream download, written to a spool file and followed by clients;
+    made and started by :meth:`Downloads.start_or_join`.
 
     :ivar spec: What is downloaded.
     :ivar state: Where the download is.
     :ivar expected_length: The body's length, once known.
     :ivar written: Bytes written to disk (and readable) so far.
     :ivar failure: Why it failed (a :class:`DownloadError`), once it has.
-    :ivar path: The committed file, once it succeeded.
+    :ivar stat: The committed file's stat, once it succeeded.
     """
 
     spec: FileSpec
-    _cache: FileCache
-    _fetch: Callable[[str], Deferred[IResponse]]
+    _store: IFileStore
+    _fetch: Fetch
     _clock: IReactorTime
     _idle_timeout: float
     _chunk_size: int
@@ -174,38 +104,31 @@ class Download:
     expected_length: int | None = field(default=None, init=False)
     written: int = field(default=0, init=False)
     failure: Failure | None = field(default=None, init=False)
-    path: FilePath[str] | None = field(default=None, init=False)
-    _temp: FilePath[str] | None = field(default=None, init=False)
-    _fd: int | None = field(default=None, init=False)
+    stat: FileStat | None = field(default=None, init=False)
+    _spool: ISpool | None = field(default=None, init=False)
     _hash: tuple[Any, str] | None = field(default=None, init=False)
     _timer: IDelayedCall | None = field(default=None, init=False)
     _fetching: Deferred[None] | None = field(default=None, init=False)
-    _writer: _BodyWriter | None = field(default=None, init=False)
-    _reservation: Reservation | None = field(default=None, init=False)
+    _body: Deferred[None] | None = field(default=None, init=False)
+    _reservation: IReservation | None = field(default=None, init=False)
     _followers: list[Follower] = field(factory=list, init=False)
     _started: list[Deferred[int | None]] = field(factory=list, init=False)
-    _done: list[Deferred[FilePath[str]]] = field(factory=list, init=False)
+    _done: list[Deferred[FileStat]] = field(factory=list, init=False)
 
     def status(self) -> DownloadStatus:
         """:return: A snapshot for a status page."""
-        followers = len(self._followers)
-        return DownloadStatus(
-            self.spec.url, self.written, self.expected_length, followers
-        )
+        spec, followers = self.spec, len(self._followers)
+        return DownloadStatus(spec.url, self.written, self.expected_length, followers)
 
     def start(self) -> None:
         """
         Issue the upstream request; called once, by :class:`Downloads`.  The
         idle timer runs from now, so it also catches a silent upstream.
         """
-        self._cache.pin(self.spec.segments)
+        self._store.pin(self.spec.segments)
         if self.spec.size is not None:
-            self._reservation = self._cache.reserve(self.spec.size)
-        hashes = {k.lower(): v.lower() for k, v in self.spec.hashes.items()}
-        for name in _HASHES:
-            if name in hashes and name in hashlib.algorithms_guaranteed:
-                self._hash = (hashlib.new(name), hashes[name])
-                break
+            self._reservation = self._store.reserve(self.spec.size)
+        self._hash = hasher_for(self.spec.hashes)
         self._timer = self._clock.callLater(self._idle_timeout, self._stalled)
         d = maybeDeferred(self._fetch, self.spec.url).addCallback(self._got_response)
         self._fetching = d.addErrback(self._fail)
@@ -221,47 +144,38 @@ class Download:
             return fail(self.failure)
         if self.state is not State.WAITING:
             return succeed(self.expected_length)
-        return _observe(self._started)
+        return observe(self._started)
 
-    def when_done(self) -> Deferred[FilePath[str]]:
+    def when_done(self) -> Deferred[FileStat]:
         """
-        :return: A new Deferred firing with the committed file's path, or
+        :return: A new Deferred firing with the committed file's stat, or
             failing with the :class:`DownloadError`.  Cancelling it does not
             affect the download.
         """
         if self.failure is not None:
             return fail(self.failure)
-        if self.path is not None:
-            return succeed(self.path)
-        return _observe(self._done)
+        if self.stat is not None:
+            return succeed(self.stat)
+        return observe(self._done)
 
-    def serve(self, request: Request) -> Deferred[None]:
+    def follow(self, sink: IFollowerSink) -> Deferred[None]:
         """
-        Stream the file to a ``GET``: 200 from the first byte whatever
-        ``Range`` says, no ``Accept-Ranges``, ``Content-Length`` when known.
-        Headers go out when the upstream's 200 headers arrive (at once if
-        they have).  If the download fails after that, the connection is
-        aborted; a client that leaves just detaches (the download goes on).
+        Stream the file into ``sink`` from its first byte.  The body starts
+        when the upstream's 200 headers arrive (at once if they have).  If
+        the download fails after that, the sink is aborted; a sink that
+        closes (the client left) just detaches (the download goes on).
 
-        :param request: A ``GET``; the caller may have set headers (such as
-            ``X-Cache``) but not written anything.
-        :return: A Deferred firing with ``None`` once the request was dealt
-            with (finished, aborted, or the client left), or failing with
-            the :class:`DownloadError` if the download failed before any
-            header was sent: then the caller answers (504 for
-            :class:`UpstreamTimeout`, 502 for other :class:`UpstreamError`,
-            else 500).  Cancelling it detaches the follower (and aborts the
-            connection if headers were sent).
-        :raise ValueError: For ``HEAD``: answer it without downloading.
+        :param sink: Where the bytes go.
+        :return: A Deferred firing with ``None`` once the sink was dealt
+            with (finished, aborted, or closed), or failing with the
+            :class:`DownloadError` if the download failed before the body
+            started: then the caller answers.  Cancelling it detaches the
+            follower (and aborts the sink if the body started).
         """
-        if request.method == b"HEAD":
-            raise ValueError("HEAD is not served by a download")
         if self.failure is not None:
             return fail(self.failure)
-        follower = Follower(
-            self, request, self._chunk_size, content_type(self.spec.segments[-1])
-        )
-        self._cache.pin(self.spec.segments)
+        follower = Follower(self, sink, self._chunk_size)
+        self._store.pin(self.spec.segments)
         self._followers.append(follower)
         result = follower.attach()
         if self.state is not State.WAITING:
@@ -275,14 +189,15 @@ class Download:
         """
         return self.state is State.DONE
 
-    def open_reader(self) -> int:
+    def open_reader(self) -> ISpoolReader:
         """
-        :return: A new read-only descriptor on the file being written (or the
-            committed file), for the caller to close.
+        :return: A new reader of the spool file (before and after the
+            commit), for the caller to close.
+        :raise OSError: If it cannot be opened.
         """
-        path = self.path if self.path is not None else self._temp
-        assert path is not None
-        return os.open(path.path, os.O_RDONLY)
+        if self._spool is None:
+            raise OSError("nothing was written")
+        return self._spool.open_reader()
 
     def detach(self, follower: Follower) -> None:
         """
@@ -292,50 +207,45 @@ class Download:
         """
         if follower in self._followers:
             self._followers.remove(follower)
-            self._cache.unpin(self.spec.segments)
+            self._store.unpin(self.spec.segments)
 
-    def _got_response(self, response: IResponse) -> None:
+    def _got_response(self, response: StreamingResponse) -> None:
         """Check the upstream's response and start writing its body."""
-        self._writer = _BodyWriter(self)
-        length = None if response.length is UNKNOWN_LENGTH else response.length
-        size = self.spec.size
-        problem: Exception | None = None
-        if response.code != 200:
-            problem = UpstreamError(f"upstream answered {response.code}")
-        elif size is not None and length is not None and size != length:
-            problem = VerificationError(f"upstream length {length}, index size {size}")
-        else:
+        length, size = response.length, self.spec.size
+        problem: Exception | None = response_problem(self.spec, response.code, length)
+        if problem is None:
             try:
-                self._temp, self._fd = self._cache.open_temp()
+                self._spool = self._store.open_spool()
             except OSError as e:
                 problem = DownloadError(f"cannot create a temporary file: {e}")
         if problem is not None:
-            response.deliverBody(self._writer)  # ignored, and stopped by _fail
+            response.discard()
             self._fail(Failure(problem))
             return
         self.expected_length = size if size is not None else length
         if self._reservation is None and self.expected_length is not None:
-            self._reservation = self._cache.reserve(self.expected_length)
+            self._reservation = self._store.reserve(self.expected_length)
         self.state = State.STREAMING
         self._reset_timer()
         for follower in self._followers[:]:
             follower.begin(self.expected_length)
-        _fire(self._started, self.expected_length)
-        response.deliverBody(self._writer)
+        fire(self._started, self.expected_length)
+        body = self._body = response.stream_to(_SpoolWriter(self))
+        body.addCallbacks(self._body_ended, self._body_failed)
+        if self.state is State.FAILED and not body.called:
+            body.cancel()  # it failed while the body was being delivered
 
     def _chunk(self, data: bytes) -> None:
-        """Write a body chunk to disk, then tell the followers."""
-        if self.state is not State.STREAMING or self._fd is None:
+        """Write a body chunk to the spool, then tell the followers."""
+        if self.state is not State.STREAMING or self._spool is None:
             return
         try:
-            view = memoryview(data)
-            while view:
-                view = view[os.write(self._fd, view) :]
+            self._spool.write(data)
         except OSError as e:
             self._fail(Failure(DownloadError(f"cannot write: {e}")))
             return
-        # Unbuffered os.write: every reader's descriptor sees the bytes now,
-        # so there is nothing to flush before telling the followers.
+        # Every reader of the spool sees the bytes now, so there is nothing
+        # to flush before telling the followers.
         self.written += len(data)
         if self._hash is not None:
             self._hash[0].update(data)
@@ -347,39 +257,40 @@ class Download:
         for follower in self._followers[:]:
             follower.progress()
 
-    def _body_ended(self, reason: Failure) -> None:
+    def _body_failed(self, reason: Failure) -> None:
+        """The body was cut short (or we stopped it, having failed)."""
+        if self.state is State.STREAMING:
+            self._fail(reason)
+
+    def _body_ended(self, ignored: None) -> None:
         """Verify and commit the file, or fail."""
         if self.state is not State.STREAMING:
             return
-        expected, hashed = self.expected_length, self._hash
-        if not reason.check(ResponseDone, PotentialDataLoss):
-            why: Exception | None = UpstreamError(
-                f"body cut short: {reason.getErrorMessage()}"
-            )
-        elif expected is not None and self.written != expected:
-            why = VerificationError(f"got {self.written} bytes, expected {expected}")
-        elif hashed is not None and hashed[0].hexdigest() != hashed[1]:
-            why = VerificationError(f"{hashed[0].name} mismatch")
-        else:
-            why = None
+        why = body_problem(self.written, self.expected_length, self._hash)
         if why is not None:
             self._fail(Failure(why))
             return
         self._stop()
-        assert self._temp is not None
-        try:
-            self.path = self._cache.commit(self._temp, self.spec.segments)
-        except (OSError, ValueError) as e:
-            self._fail(Failure(DownloadError(f"cannot commit: {e}")))
-            return
+        self.state = State.COMMITTING
+        assert self._spool is not None
+        d = maybeDeferred(self._store.commit, self._spool, self.spec.segments)
+        d.addCallbacks(self._committed, self._commit_failed)
+
+    def _commit_failed(self, reason: Failure) -> None:
+        """The store could not publish the file."""
+        why = f"cannot commit: {reason.getErrorMessage()}"
+        self._fail(Failure(DownloadError(why)))
+
+    def _committed(self, stat: FileStat) -> None:
+        """The file is in the store: finish the followers."""
         self.state = State.DONE
-        self._temp = None
+        self.stat = stat
         self._on_end(self)
-        self._cache.unpin(self.spec.segments)
+        self._store.unpin(self.spec.segments)
         _log.info("Cached {url} ({size} bytes)", url=self.spec.url, size=self.written)
         for follower in self._followers[:]:
             follower.progress()
-        _fire(self._done, self.path)
+        fire(self._done, stat)
 
     def _stalled(self) -> None:
         """The idle timer ran out."""
@@ -393,36 +304,32 @@ class Download:
             self._timer.reset(self._idle_timeout)
 
     def _stop(self) -> None:
-        """Release the timer, the write descriptor and the reservation."""
+        """Release the timer and the reservation."""
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
         if self._reservation is not None:
             self._reservation.release()
             self._reservation = None
 
     def _fail(self, reason: Failure) -> None:
         """
-        Fail once: stop the upstream, delete the partial file, abort
-        followers that got headers, tell everyone else.
+        Fail once: stop the upstream, delete the spool, abort followers
+        whose body started, tell everyone else.
         """
         if self.state in (State.DONE, State.FAILED):
             return
-        self.failure = reason = _as_download_error(reason)
+        self.failure = reason = as_download_error(reason)
         self.state = State.FAILED
         self._stop()
         if self._fetching is not None and not self._fetching.called:
             self._fetching.cancel()
-        if self._writer is not None and self._writer.transport is not None:
-            self._writer.transport.stopProducing()  # type: ignore[attr-defined]
-        if self._temp is not None:
-            self._cache.discard(self._temp)
-            self._temp = None
+        if self._body is not None and not self._body.called:
+            self._body.cancel()
+        if self._spool is not None:
+            self._spool.discard()
         self._on_end(self)
-        self._cache.unpin(self.spec.segments)
+        self._store.unpin(self.spec.segments)
         _log.warn(
             "Download of {url} failed after {written} bytes: {why}",
             url=self.spec.url,
@@ -431,8 +338,8 @@ class Download:
         )
         for follower in self._followers[:]:
             follower.source_failed(reason)
-        _fire(self._started, reason)
-        _fire(self._done, reason)
+        fire(self._started, reason)
+        fire(self._done, reason)
 
 
 @define
@@ -440,16 +347,17 @@ class Downloads:
     """
     The downloads in flight, at most one per file.
 
-    :ivar cache: Where files go.
+    :ivar store: Where files go.
     :ivar fetch: Issues an upstream ``GET`` for a URL (``Accept-Encoding:
-        identity``, with connect and header timeouts).
+        identity``, with connect and header timeouts), see
+        :func:`twisted_pypi.upstream.stream.streaming`.
     :ivar clock: Runs the idle timers.
     :ivar idle_timeout: Seconds without upstream bytes before failing.
     :ivar chunk_size: The most bytes a follower reads and writes at once.
     """
 
-    cache: FileCache
-    fetch: Callable[[str], Deferred[IResponse]]
+    store: IFileStore
+    fetch: Fetch
     clock: IReactorTime
     idle_timeout: float = 30.0
     chunk_size: int = 65536
@@ -473,7 +381,7 @@ class Downloads:
         download = self._active.get(spec.segments)
         if download is None:
             download = Download(
-                spec, self.cache, self.fetch, self.clock,
+                spec, self.store, self.fetch, self.clock,
                 self.idle_timeout, self.chunk_size, self._ended,
             )  # fmt: skip
             self._active[spec.segments] = download

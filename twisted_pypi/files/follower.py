@@ -1,23 +1,29 @@
-# -*- test-case-name: tests.files.test_download -*-
+# -*- test-case-name: tests.files.test_follower -*-
 """
 One client following a file while it is downloaded: a push producer that
-reads the growing file at its own offset and writes to its request only while
-the client's connection has room.
+reads the growing spool file at its own offset and writes to its sink only
+while the sink has room.
+
+The sink is anything that consumes bytes and can be told when the body
+starts, ends, or must be cut off
+(:class:`~twisted_pypi.files.interfaces.IFollowerSink`); the web layer
+attaches an HTTP request that way, setting the headers when the body starts.
 """
 
 from __future__ import annotations
 
-import os
-from typing import Any, Protocol
+from typing import Protocol
 
 from attrs import define, field
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IPushProducer
 from twisted.python.failure import Failure
-from twisted.web.server import Request
 from zope.interface import implementer
 
-from twisted_pypi.web.fileserve import IMMUTABLE
+from twisted_pypi.files.interfaces import IFollowerSink
+from twisted_pypi.storage.interfaces import ISpoolReader
+
+__all__ = ["FollowedFile", "Follower"]
 
 
 class FollowedFile(Protocol):
@@ -34,12 +40,12 @@ class FollowedFile(Protocol):
     @property
     def complete(self) -> bool:
         """
-        Whether every byte is written and the file verified.
+        Whether every byte is written and the file verified and committed.
         """
 
-    def open_reader(self) -> int:
+    def open_reader(self) -> ISpoolReader:
         """
-        A new read-only descriptor on the file, for the caller to close.
+        A new reader of the file, for the caller to close.
         """
 
     def detach(self, follower: Follower) -> None:
@@ -48,29 +54,20 @@ class FollowedFile(Protocol):
         """
 
 
-def _abort(request: Request) -> None:
-    """Abort the connection of ``request`` unless it is gone already."""
-    if getattr(request, "channel", None) is not None:
-        request.unregisterProducer()
-        transport: Any = request.transport
-        transport.abortConnection()
-
-
 @implementer(IPushProducer)
 @define(eq=False)
 class Follower:
     """
-    One client of a file being downloaded:
-    reads the file at its own offset, never past the bytes written, at most
-    ``chunk_size`` at a time, and writes only while its client is not paused.
+    One client of a file being downloaded: reads the file at its own offset,
+    never past the bytes written, at most ``chunk_size`` at a time, and
+    writes only while its sink is not paused.
     """
 
     _download: FollowedFile
-    _request: Request
+    _sink: IFollowerSink
     _chunk_size: int
-    _content_type: bytes
     _result: Deferred[None] | None = field(default=None, init=False)
-    _fd: int | None = field(default=None, init=False)
+    _reader: ISpoolReader | None = field(default=None, init=False)
     _offset: int = field(default=0, init=False)
     _length: int | None = field(default=None, init=False)
     _paused: bool = field(default=False, init=False)
@@ -80,39 +77,31 @@ class Follower:
 
     def attach(self) -> Deferred[None]:
         """
-        Watch for the client leaving.
+        Watch for the sink closing.
 
-        :return: The Deferred :meth:`Download.serve` returns.
+        :return: The Deferred :meth:`Download.follow` returns.
         """
         self._result = Deferred(self._cancel)
-        self._request.notifyFinish().addBoth(self._request_done)
+        self._sink.when_closed().addBoth(self._sink_closed)
         return self._result
 
     def begin(self, length: int | None) -> None:
         """
-        The upstream's 200 headers arrived: send ours, start streaming.
+        The upstream's 200 headers arrived: start the body, start streaming.
 
         :param length: The body's length, if known.
         """
         if self._ended or self._sending:
             return
         try:
-            self._fd = self._download.open_reader()
+            self._reader = self._download.open_reader()
         except OSError as e:
             self._end(Failure(e))
             return
-        request = self._request
         self._length = length
-        request.setResponseCode(200)
-        if length is not None:
-            request.setHeader(b"content-length", b"%d" % (length,))
-        request.setHeader(b"content-type", self._content_type)
-        request.setHeader(b"cache-control", IMMUTABLE)
-        request.responseHeaders.removeHeader(b"accept-ranges")
-        request.responseHeaders.removeHeader(b"content-encoding")
         self._sending = True
-        request.registerProducer(self, True)
-        request.write(b"")
+        self._sink.registerProducer(self, True)
+        self._sink.start(length)
         self.progress()
 
     def progress(self) -> None:
@@ -129,22 +118,21 @@ class Follower:
             return
         self._pumping = True
         try:
-            while self._fd is not None and not self._paused:
+            while self._reader is not None and not self._paused:
                 sendable = self._download.written
                 if self._length is not None and not self._download.complete:
                     sendable = min(sendable, self._length - 1)
                 available = sendable - self._offset
                 if available > 0:
-                    data = os.pread(
-                        self._fd, min(self._chunk_size, available), self._offset
-                    )
+                    want = min(self._chunk_size, available)
+                    data = self._reader.read(self._offset, want)
                     if not data:
                         return self._end(None, abort=True)
                     self._offset += len(data)
-                    self._request.write(data)
+                    self._sink.write(data)
                 elif self._download.complete:
-                    self._request.unregisterProducer()
-                    self._request.finish()
+                    self._sink.unregisterProducer()
+                    self._sink.finish()
                     self._end(None)
                 else:
                     return
@@ -153,8 +141,8 @@ class Follower:
 
     def source_failed(self, reason: Failure) -> None:
         """
-        The download failed: abort the connection if headers were sent,
-        else hand the failure to the caller of :meth:`begin`'s owner.
+        The download failed: abort the sink if the body started, else hand
+        the failure to whoever waits on :meth:`attach`'s Deferred.
 
         :param reason: Why it failed.
         """
@@ -164,38 +152,38 @@ class Follower:
             self._end(reason)
 
     def pauseProducing(self) -> None:
-        """The client's connection is full: stop writing."""
+        """The sink is full: stop writing."""
         self._paused = True
 
     def resumeProducing(self) -> None:
-        """The client's connection has room again."""
+        """The sink has room again."""
         self._paused = False
         self.progress()
 
     def stopProducing(self) -> None:
-        """The client's connection is gone: detach."""
+        """The sink is going away: detach."""
         self._end(None)
 
-    def _request_done(self, result: None | Failure) -> None:
-        """The response finished, or the client left (then detach)."""
+    def _sink_closed(self, result: object) -> None:
+        """The body finished, or the client left (then detach)."""
         self._end(None)
 
     def _cancel(self, result: Deferred[None]) -> None:
-        """The caller gave up: detach, aborting if headers were sent."""
+        """The caller gave up: detach, aborting if the body started."""
         self._result = None
         self._end(None, abort=self._sending)
 
     def _end(self, outcome: Failure | None, abort: bool = False) -> None:
-        """Detach once: close the file, maybe abort, report ``outcome``."""
+        """Detach once: close the reader, maybe abort, report ``outcome``."""
         if self._ended:
             return
         self._ended = True
-        if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
         self._download.detach(self)
         if abort:
-            _abort(self._request)
+            self._sink.abort()
         result, self._result = self._result, None
         if result is not None:
             result.callback(None) if outcome is None else result.errback(outcome)

@@ -49,7 +49,8 @@ from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.offline import offline_routers
 from twisted_pypi.sources.remote import PageCache
-from twisted_pypi.storage.filecache import FileCache, write_atomically
+from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.records import write_atomically
 
 __all__ = ["HTML_PAGE", "JSON_PAGE", "MANIFEST", "ExportReport", "export_tree"]
 

@@ -211,7 +211,7 @@ class CacheFiller:
             return path
         download = self._downloads.start_or_join(spec)
         try:
-            path = await download.when_done()
+            await download.when_done()
         except (UpstreamError, DownloadError) as e:
             raise FetchFailed(f"could not fetch {spec.url}: {e}") from None
         if spec.segments not in self._counted:
@@ -222,7 +222,7 @@ class CacheFiller:
                 f"fetched {spec.segments[-1]} ({format_size(download.written)});"
                 f" {self.describe_totals()}"
             )
-        return path
+        return self.cache.path_for(spec.segments)
 
     def fetch_pin(self, pin: Pin) -> Deferred[FilePath[str] | None]:
         """

@@ -24,15 +24,13 @@ from twisted.python.filepath import FilePath
 from twisted_pypi.core.links import METADATA, local_path, local_segments
 from twisted_pypi.core.lookup import LIST_KEY
 from twisted_pypi.core.model import DistFile
-from twisted_pypi.core.names import is_safe_segment, project_of_filename
+from twisted_pypi.core.names import project_of_filename
 from twisted_pypi.core.parse import PageParseError, parse_project_page
-from twisted_pypi.sources.remote import PageStore
-from twisted_pypi.storage.filecache import FILES_DIR, TMP_DIR
 from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
+from twisted_pypi.storage.layout import FILES_DIR, TMP_DIR, prune, walk_files
+from twisted_pypi.storage.pagestore import PAGES_AREA, PageStore
 
-#: The directory of cached pages, under the cache root.
-PAGES_DIR = "pages"
-
+__all__ = ["CacheDir", "CachedFile", "CachedPage", "Purged", "Verdict"]
 
 #: The hashes ``verify`` may check, best first.
 _HASHES = ("sha256", "sha512", "sha384", "blake2b", "sha224", "sha1", "md5")
@@ -131,39 +129,25 @@ class CacheDir:
         :param root: The cache directory (``--cache-dir``).
         """
         self.root = FilePath(root)
-        self._pages = PageStore(self.root.child(PAGES_DIR))
-        self._documents = JsonStore(self.root.child(JSON_AREA))
+        self._pages = PageStore.on_disk(self.root.child(PAGES_AREA))
+        self._documents = JsonStore.on_disk(self.root.child(JSON_AREA))
 
     def files(self) -> list[CachedFile]:
         """
         Every complete file, sorted by place.
         """
-        found = []
-        top = self.root.child(FILES_DIR).path
-        for dirpath, dirnames, filenames in os.walk(top):
-            relative = os.path.relpath(dirpath, top)
-            parents = () if relative == os.curdir else tuple(relative.split(os.sep))
-            dirnames[:] = [d for d in dirnames if is_safe_segment(d)]
-            for name in filenames:
-                segments = (*parents, name)
-                if not is_safe_segment(name) or len(segments) < 4:
-                    continue
-                try:
-                    size = os.lstat(os.path.join(dirpath, name)).st_size
-                except OSError:
-                    continue
-                found.append(CachedFile(segments, size))
+        found = [
+            CachedFile(segments, st.st_size)
+            for segments, st in walk_files(self.root.child(FILES_DIR).path)
+            if len(segments) >= 4
+        ]
         return sorted(found, key=lambda f: f.segments)
 
     def indexes(self) -> list[str]:
         """
         The names of the indexes that have cached pages.
         """
-        try:
-            names = os.listdir(self.root.child(PAGES_DIR).path)
-        except OSError:
-            return []
-        return sorted(n for n in names if is_safe_segment(n))
+        return self._pages.indexes()
 
     def pages(self) -> list[CachedPage]:
         """
@@ -198,13 +182,7 @@ class CacheDir:
             os.remove(path.path)
         except FileNotFoundError:
             return False
-        directory = path.parent()
-        while directory != top:
-            try:
-                os.rmdir(directory.path)
-            except OSError:
-                break
-            directory = directory.parent()
+        prune(path.parent(), top)
         return True
 
     def purge_project(self, project: str) -> Purged:
@@ -243,9 +221,8 @@ class CacheDir:
         ]
         documents = 0
         for index in self._documents.indexes():
-            for name in _listdir(self.root.child(JSON_AREA).child(index)):
-                key = name.removesuffix(".json")
-                if name.endswith(".json") and self._documents.remove(index, key):
+            for key in self._documents.keys(index):
+                if self._documents.remove(index, key):
                     documents += 1
         files = [f for f in self.files() if self.remove_file(f)]
         return Purged(files, pages, documents)
@@ -343,10 +320,3 @@ def _digest(top: FilePath[str], segments: tuple[str, ...], name: str) -> str | N
     except OSError:
         return None
     return hasher.hexdigest()
-
-
-def _listdir(path: FilePath[str]) -> list[str]:
-    try:
-        return os.listdir(path.path)
-    except OSError:
-        return []

@@ -1,56 +1,62 @@
 # -*- test-case-name: tests.storage.test_filecache -*-
 """
-The on-disk cache of distribution files.
+The file cache in a local directory: today's one
+:class:`~twisted_pypi.storage.interfaces.IFileStore`.
 
-Layout under the cache root:
+Layout under the cache root (see :mod:`~twisted_pypi.storage.layout`):
 
 ``files/<segments...>``
     Complete, verified files, one per upstream file; the segments are the
     ones :func:`twisted_pypi.core.links.local_segments` gives.
 ``tmp/``
-    Partial downloads under unique names.  At startup only those untouched
-    for :data:`STALE_TEMP_AGE` are deleted: another process (``pypiproxy
-    warm``, another proxy) may be writing the others into the same cache.
+    Spool files (partial downloads) under unique names.  At startup only
+    those untouched for :data:`STALE_TEMP_AGE` are deleted: another process
+    (``pypiproxy warm``, another proxy) may be writing the others into the
+    same cache.
 ``<other areas>/``
     Directories other parts of the proxy own (for example ``pages/``), see
     :meth:`FileCache.area`.  The file cache never scans or evicts there.
 
-The cache keeps an in-memory index of the complete files (size, last use)
-in least-recently-used order.  A file's modification time is set once, when
-it is committed, and is its validator for HTTP (``Last-Modified``, ``ETag``);
-the time of last use is recorded in the file's *access* time, so the LRU order
-survives restarts without ever changing what clients see as the file's
-version.
+The in-memory :class:`~twisted_pypi.storage.lru.LruIndex` lists the complete
+files.  A file's modification time is set once, when it is committed, and is
+its validator for HTTP (``Last-Modified``, ``ETag``); the time of last use is
+recorded in the file's *access* time, so the LRU order survives restarts
+without ever changing what clients see as the file's version.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import tempfile
-import time
-from collections import OrderedDict
 from collections.abc import Iterable, Sequence
 
-from attrs import define, field
+from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.filepath import FilePath
+from zope.interface import implementer
 
 from twisted_pypi.core.names import is_safe_segment
+from twisted_pypi.storage.interfaces import FileStat, IFileStore, ISpool, Key
+from twisted_pypi.storage.layout import (
+    FILES_DIR,
+    STALE_TEMP_AGE,
+    TMP_DIR,
+    delete_stale_temps,
+    move_into_place,
+    prune,
+    walk_files,
+)
+from twisted_pypi.storage.lru import LruIndex, Reservation
+from twisted_pypi.storage.rangereader import (
+    DEFAULT_CHUNK_SIZE,
+    LocalFileReader,
+    file_stat,
+    open_path,
+)
+from twisted_pypi.storage.spool import LocalSpool
 
-#: The directory of complete files, under the cache root.
-FILES_DIR = "files"
-
-#: The directory of partial downloads, under the cache root.
-TMP_DIR = "tmp"
-
-#: How long, in seconds, a partial download must have gone unwritten before
-#: :meth:`FileCache.scan` deletes it.  A download in progress writes at least
-#: once per idle timeout (30 s by default) or fails, so an older one is a
-#: leftover of a process that died; a younger one may belong to a process
-#: still running on the same cache directory.
-STALE_TEMP_AGE = 600.0
+__all__ = ["STALE_TEMP_AGE", "TOUCH_INTERVAL", "FileCache"]
 
 #: The least time, in seconds, between two updates of one file's access time
 #: on disk; the in-memory order is updated on every use.
@@ -58,93 +64,56 @@ TOUCH_INTERVAL = 60.0
 
 _log = Logger()
 
-Key = tuple[str, ...]
 
-
-def write_atomically(target: FilePath[str], data: bytes) -> None:
-    """
-    Replace ``target`` with a file holding ``data``, so that readers see
-    either the old content or the new, never a mixture.
-
-    :param target: The file to write; its parent directory is created if
-        needed.
-    :param data: The new content.
-    """
-    parent = target.parent()
-    parent.makedirs(ignoreExistingDirectory=True)
-    fd, name = tempfile.mkstemp(dir=parent.path, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(name, target.path)
-    except BaseException:
-        try:
-            os.remove(name)
-        except OSError:
-            pass
-        raise
-
-
-@define
-class _Entry:
-    """
-    What the index knows about one complete file.
-
-    :ivar size: The file's size in bytes.
-    :ivar synced: When the file's access time on disk was last set, in
-        seconds since the epoch (by the cache's clock).
-    """
-
-    size: int
-    synced: float
-
-
-@define
-class Reservation:
-    """
-    Bytes set aside for a download in flight, counted against the budget
-    until :meth:`release` is called.
-
-    :ivar nbytes: The number of bytes reserved.
-    """
-
-    _cache: FileCache
-    nbytes: int
-    _released: bool = False
-
-    def release(self) -> None:
-        """Give the bytes back.  Calling this more than once is harmless."""
-        if not self._released:
-            self._released = True
-            self._cache._release(self.nbytes)
-
-
-@define
+@implementer(IFileStore)
 class FileCache:
     """
-    Complete files on disk, with LRU eviction under an optional size budget.
-
-    Files that are pinned (being served or downloaded) are never evicted;
-    bytes reserved by downloads in flight count toward the budget.  A file
-    larger than the whole budget is still committed; then every other
-    unpinned file is evicted.
+    Complete files in a local directory, with LRU eviction under an
+    optional size budget (see :class:`IFileStore`).
 
     :ivar root: The cache root directory.
-    :ivar max_size: The budget in bytes, or ``None`` for no limit.
     :ivar clock: Gives the time recorded as a file's last use.
-    :ivar total_size: The bytes of all complete files in the index.
-    :ivar reserved: The bytes reserved by downloads in flight.
+    :ivar read_chunk_size: Bytes read per write when a file is streamed.
     :ivar evictions: How many files were evicted since startup.
     """
 
-    root: FilePath[str]
-    max_size: int | None
-    clock: IReactorTime
-    total_size: int = field(default=0, init=False)
-    reserved: int = field(default=0, init=False)
-    evictions: int = field(default=0, init=False)
-    _entries: OrderedDict[Key, _Entry] = field(factory=OrderedDict, init=False)
-    _pins: dict[Key, int] = field(factory=dict, init=False)
+    def __init__(
+        self,
+        root: FilePath[str],
+        max_size: int | None,
+        clock: IReactorTime,
+        read_chunk_size: int = DEFAULT_CHUNK_SIZE,
+    ) -> None:
+        """
+        :param root: The cache root directory.
+        :param max_size: The budget in bytes, or ``None`` for no limit.
+        :param clock: Gives the time recorded as a file's last use.
+        :param read_chunk_size: Bytes read per write when a file is streamed.
+        """
+        self.root = root
+        self.clock = clock
+        self.read_chunk_size = read_chunk_size
+        self.evictions = 0
+        self._index = LruIndex(max_size)
+
+    @property
+    def max_size(self) -> int | None:
+        """The budget in bytes, or ``None`` for no limit."""
+        return self._index.max_size
+
+    @max_size.setter
+    def max_size(self, value: int | None) -> None:
+        self._index.max_size = value
+
+    @property
+    def total_size(self) -> int:
+        """The bytes of all complete files in the index."""
+        return self._index.total_size
+
+    @property
+    def reserved(self) -> int:
+        """The bytes reserved by downloads in flight."""
+        return self._index.reserved
 
     @property
     def files_dir(self) -> FilePath[str]:
@@ -185,55 +154,24 @@ class FileCache:
         """
         self.files_dir.makedirs(ignoreExistingDirectory=True)
         self.tmp_dir.makedirs(ignoreExistingDirectory=True)
-        self._delete_stale_temps(stale_after)
-        found: list[tuple[int, Key, int]] = []
-        top = self.files_dir.path
-        for dirpath, dirnames, filenames in os.walk(top):
-            relative = os.path.relpath(dirpath, top)
-            parents = () if relative == os.curdir else tuple(relative.split(os.sep))
-            dirnames[:] = [d for d in dirnames if is_safe_segment(d)]
-            for name in filenames:
-                if not is_safe_segment(name):
-                    continue
-                st = os.lstat(os.path.join(dirpath, name))
-                if stat.S_ISREG(st.st_mode):
-                    used = max(st.st_atime_ns, st.st_mtime_ns)
-                    found.append((used, (*parents, name), st.st_size))
-        found.sort()
-        self._entries.clear()
-        self.total_size = 0
-        for used, key, size in found:
-            self._entries[key] = _Entry(size, used / 1e9)
-            self.total_size += size
+        delete_stale_temps(self.tmp_dir, stale_after)
+        self._index.load(
+            (max(st.st_atime_ns, st.st_mtime_ns) / 1e9, key, st.st_size)
+            for key, st in walk_files(self.files_dir.path)
+        )
         _log.info(
             "File cache holds {count} files, {size} bytes",
-            count=len(self._entries),
+            count=len(self._index),
             size=self.total_size,
         )
         self._evict()
 
-    def _delete_stale_temps(self, stale_after: float) -> None:
-        """
-        Delete the partial downloads in ``tmp/`` last written more than
-        ``stale_after`` seconds ago.
-        """
-        now = time.time()
-        for leftover in self.tmp_dir.children():
-            try:
-                if now - os.lstat(leftover.path).st_mtime < stale_after:
-                    continue
-                leftover.remove()
-            except FileNotFoundError:
-                continue  # its process committed or discarded it meanwhile
-            except OSError as e:
-                _log.warn("Cannot delete {path}: {error}", path=leftover.path, error=e)
-
     def path_for(self, segments: Sequence[str]) -> FilePath[str]:
         """
-        The path of a complete file.
+        The local path of a complete file (for the local tools that copy or
+        link cached files; serving goes through :meth:`open`).
 
-        :param segments: The file's segments, for example
-            ``(index_name, scheme, host, *upstream_path)``.
+        :param segments: The file's key.
         :return: ``root/files/<segments...>``.
         :raise ValueError: If there are no segments or one is unsafe.
         """
@@ -244,62 +182,91 @@ class FileCache:
             path = path.child(segment)
         return path
 
-    def lookup(self, segments: Sequence[str]) -> FilePath[str] | None:
+    def stat(self, key: Sequence[str]) -> FileStat | None:
         """
-        The complete file for ``segments``, if the cache has it.  Does not
-        count as a use (see :meth:`touch`).  A file found on disk that the
-        index did not know is registered; an indexed file that vanished is
+        The complete file at ``key``, if the cache has it.  Does not count
+        as a use (see :meth:`touch`).  A file found on disk that the index
+        did not know is registered; an indexed file that vanished is
         forgotten.
 
-        :param segments: The file's segments.
-        :return: Its path, or ``None``.
         :raise ValueError: If a segment is unsafe.
         """
-        key = tuple(segments)
+        key = tuple(key)
         path = self.path_for(key)
         try:
             st = os.stat(path.path)
         except OSError:
-            st = None
-        if st is None or not stat.S_ISREG(st.st_mode):
-            self._forget(key)
+            self._observed(key, None)
             return None
-        entry = self._entries.get(key)
-        if entry is None:
-            self._entries[key] = _Entry(st.st_size, self.clock.seconds())
-            self.total_size += st.st_size
-        elif entry.size != st.st_size:
-            self.total_size += st.st_size - entry.size
-            entry.size = st.st_size
-        return path
+        if not stat.S_ISREG(st.st_mode):
+            self._observed(key, None)
+            return None
+        self._observed(key, st.st_size)
+        return file_stat(st)
 
-    def is_cached(self, segments: Sequence[str]) -> bool:
+    def lookup(self, segments: Sequence[str]) -> FilePath[str] | None:
         """
-        Whether the index lists a complete file for ``segments`` (no disk
-        access).
+        The local path of the complete file at ``segments``, if the cache has
+        it; like :meth:`stat` otherwise.
 
-        :param segments: The file's segments.
+        :raise ValueError: If a segment is unsafe.
         """
-        return tuple(segments) in self._entries
+        return None if self.stat(segments) is None else self.path_for(segments)
 
-    def touch(self, segments: Sequence[str]) -> None:
+    def open(self, key: Sequence[str]) -> LocalFileReader | None:
+        """
+        Open the complete file at ``key`` for reading by ranges, or ``None``
+        if the cache does not have it.  Does not count as a use.
+
+        :raise ValueError: If a segment is unsafe.
+        """
+        key = tuple(key)
+        path = self.path_for(key)
+        try:
+            reader = open_path(path.path, self.read_chunk_size)
+        except OSError:
+            self._observed(key, None)
+            return None
+        self._observed(key, reader.stat.size)
+        return reader
+
+    def _observed(self, key: Key, size: int | None) -> None:
+        """
+        Bring the index in line with what the disk says of one file.
+
+        :param key: The file.
+        :param size: Its size, or ``None`` if it is not there.
+        """
+        if size is None:
+            self._index.forget(key)
+            return
+        use = self._index.get(key)
+        if use is None:
+            self._index.add(key, size, self.clock.seconds())
+        elif use.size != size:
+            self._index.resize(key, size)
+
+    def is_cached(self, key: Sequence[str]) -> bool:
+        """
+        Whether the index lists a complete file at ``key`` (no disk access).
+        """
+        return tuple(key) in self._index
+
+    def touch(self, key: Sequence[str]) -> None:
         """
         Mark a complete file as just used: it moves to the end of the LRU
         order, and its access time on disk is set (at most once per
         :data:`TOUCH_INTERVAL`) so the order survives a restart.  Its
         modification time is left alone.
-
-        :param segments: The file's segments.
         """
-        key = tuple(segments)
-        entry = self._entries.get(key)
-        if entry is None:
+        key = tuple(key)
+        use = self._index.use(key)
+        if use is None:
             return
-        self._entries.move_to_end(key)
         now = self.clock.seconds()
-        if now - entry.synced < TOUCH_INTERVAL:
+        if now - use.recorded < TOUCH_INTERVAL:
             return
-        entry.synced = now
+        use.recorded = now
         path = self.path_for(key).path
         try:
             mtime_ns = os.stat(path).st_mtime_ns
@@ -307,91 +274,59 @@ class FileCache:
         except OSError as e:
             _log.warn("Cannot record use of {path}: {error}", path=path, error=e)
 
-    def open_temp(self) -> tuple[FilePath[str], int]:
+    def open_spool(self) -> LocalSpool:
         """
-        Create a new, empty, uniquely named file for a partial download.
+        A new, empty, uniquely named spool file in ``tmp/``.
 
-        :return: Its path and a file descriptor open for writing, which the
-            caller must close.
+        :raise OSError: If it cannot be created.
         """
         self.tmp_dir.makedirs(ignoreExistingDirectory=True)
-        fd, name = tempfile.mkstemp(dir=self.tmp_dir.path, prefix="dl-", suffix=".part")
-        return FilePath(name), fd
+        return LocalSpool(self.tmp_dir.path)
 
-    def discard(self, temp: FilePath[str]) -> None:
+    def commit(self, spool: ISpool, key: Sequence[str]) -> Deferred[FileStat]:
         """
-        Delete a partial download; a missing file is not an error.
+        Move a finished spool file into place (atomically, by renaming it)
+        and account for it, then evict least-recently-used unpinned files
+        while over budget.  The file just committed is not evicted by its
+        own commit.
 
-        :param temp: A path :meth:`open_temp` returned.
-        """
-        try:
-            os.remove(temp.path)
-        except FileNotFoundError:
-            pass
-
-    def commit(self, temp: FilePath[str], segments: Sequence[str]) -> FilePath[str]:
-        """
-        Move a finished download into place (atomically) and account for it,
-        then evict least-recently-used unpinned files while over budget.  The
-        file just committed is not evicted by its own commit.
-
-        :param temp: A path :meth:`open_temp` returned, whose content is
-            complete and verified.
-        :param segments: The file's segments.
-        :return: The file's final path.
+        :param spool: A spool :meth:`open_spool` made, complete and verified.
+        :param key: The file's key.
+        :return: A Deferred that has the file's stat, or an :class:`OSError`
+            if it could not be moved into place.
         :raise ValueError: If a segment is unsafe.
-        :raise OSError: If the file cannot be moved into place.
+        :raise TypeError: If the spool is not one of this cache's.
         """
-        key = tuple(segments)
+        key = tuple(key)
         path = self.path_for(key)
-        path.parent().makedirs(ignoreExistingDirectory=True)
+        if not isinstance(spool, LocalSpool):
+            raise TypeError(f"not a local spool: {spool!r}")
+        spool.close()
         try:
-            os.replace(temp.path, path.path)
-        except FileNotFoundError:
-            # Another process sharing the cache pruned the directory, empty
-            # after an eviction, in between: make it again.
-            path.parent().makedirs(ignoreExistingDirectory=True)
-            os.replace(temp.path, path.path)
-        size = os.stat(path.path).st_size
-        self._forget(key)
-        self._entries[key] = _Entry(size, self.clock.seconds())
-        self.total_size += size
+            move_into_place(spool.path, path)
+            st = os.stat(path.path)
+        except OSError:
+            return fail()
+        spool.published(path.path)
+        self._index.add(key, st.st_size, self.clock.seconds())
         self._evict(keep=key)
-        return path
+        return succeed(file_stat(st))
 
-    def pin(self, segments: Sequence[str]) -> None:
-        """
-        Protect a file from eviction until a matching :meth:`unpin`.  Pins
-        are counted; the file need not exist yet.
+    def pin(self, key: Sequence[str]) -> None:
+        """Protect a file from eviction until a matching :meth:`unpin`."""
+        self._index.pin(tuple(key))
 
-        :param segments: The file's segments.
-        """
-        key = tuple(segments)
-        self._pins[key] = self._pins.get(key, 0) + 1
-
-    def unpin(self, segments: Sequence[str]) -> None:
+    def unpin(self, key: Sequence[str]) -> None:
         """
         Undo one :meth:`pin`.
 
-        :param segments: The file's segments.
         :raise ValueError: If the file is not pinned.
         """
-        key = tuple(segments)
-        count = self._pins.get(key, 0)
-        if count <= 0:
-            raise ValueError(f"not pinned: {key!r}")
-        if count == 1:
-            del self._pins[key]
-        else:
-            self._pins[key] = count - 1
+        self._index.unpin(tuple(key))
 
-    def is_pinned(self, segments: Sequence[str]) -> bool:
-        """
-        Whether a file is pinned.
-
-        :param segments: The file's segments.
-        """
-        return tuple(segments) in self._pins
+    def is_pinned(self, key: Sequence[str]) -> bool:
+        """Whether a file is pinned."""
+        return self._index.is_pinned(tuple(key))
 
     def reserve(self, nbytes: int) -> Reservation:
         """
@@ -402,9 +337,9 @@ class FileCache:
         :return: A reservation to release when the download ends (before
             committing the file, which then counts by its real size).
         """
-        self.reserved += nbytes
+        reservation = self._index.reserve(nbytes)
         self._evict()
-        return Reservation(self, nbytes)
+        return reservation
 
     def entries(self) -> Iterable[tuple[Key, int]]:
         """
@@ -412,17 +347,19 @@ class FileCache:
 
         :return: ``(segments, size)`` pairs.
         """
-        return [(key, entry.size) for key, entry in self._entries.items()]
+        return self._index.entries()
 
-    def _release(self, nbytes: int) -> None:
-        """Give back reserved bytes (see :class:`Reservation`)."""
-        self.reserved -= nbytes
+    def remove(self, key: Sequence[str]) -> bool:
+        """
+        Delete a cached file (clients already reading it finish reading).
 
-    def _forget(self, key: Key) -> None:
-        """Drop a file from the index (not from disk)."""
-        entry = self._entries.pop(key, None)
-        if entry is not None:
-            self.total_size -= entry.size
+        :return: Whether there was such a file.
+        """
+        key = tuple(key)
+        if key not in self._index and self.stat(key) is None:
+            return False
+        self._delete(key)
+        return True
 
     def _evict(self, keep: Key | None = None) -> None:
         """
@@ -430,42 +367,23 @@ class FileCache:
 
         :param keep: A file never to evict in this round.
         """
-        if self.max_size is None:
-            return
-        while self.total_size + self.reserved > self.max_size:
-            victim = next(
-                (k for k in self._entries if k != keep and k not in self._pins), None
-            )
-            if victim is None:
-                return
-            size = self._entries[victim].size
+        while (victim := self._index.next_victim(keep)) is not None:
+            use = self._index.get(victim)
+            assert use is not None
             self.evictions += 1
             path = self._delete(victim)
             _log.info(
                 "Evicted {path} ({size} bytes) to stay within {max_size} bytes",
                 path=path.path,
-                size=size,
+                size=use.size,
                 max_size=self.max_size,
             )
-
-    def remove(self, segments: Sequence[str]) -> bool:
-        """
-        Delete a cached file (clients already reading it finish reading).
-
-        :param segments: The file's place in the cache.
-        :return: Whether there was such a file.
-        """
-        key = tuple(segments)
-        if key not in self._entries and self.lookup(key) is None:
-            return False
-        self._delete(key)
-        return True
 
     def _delete(self, key: Key) -> FilePath[str]:
         """
         Forget a file and delete it from disk, with its empty directories.
         """
-        self._forget(key)
+        self._index.forget(key)
         path = self.path_for(key)
         try:
             os.remove(path.path)
@@ -473,15 +391,5 @@ class FileCache:
             pass
         except OSError as e:
             _log.warn("Cannot delete {path}: {error}", path=path.path, error=e)
-        self._prune(path.parent())
+        prune(path.parent(), self.files_dir)
         return path
-
-    def _prune(self, directory: FilePath[str]) -> None:
-        """Remove ``directory`` and its ancestors below ``files/`` while empty."""
-        top = self.files_dir
-        while directory != top and directory.path.startswith(top.path + os.sep):
-            try:
-                os.rmdir(directory.path)
-            except OSError:
-                return
-            directory = directory.parent()

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_jsonapi -*-
+# -*- test-case-name: tests.storage.test_jsonstore -*-
 """
 PyPI JSON API documents as the proxy keeps them: in memory
 (:class:`JsonDocument`) and on disk (:class:`JsonStore`,
@@ -8,17 +8,16 @@ PyPI JSON API documents as the proxy keeps them: in memory
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from attrs import define, field
-from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
 from twisted_pypi.core.lookup import PageEntry, Rendition
-from twisted_pypi.storage.pagestore import read_record, write_record
+from twisted_pypi.storage.interfaces import IRecordStore, Record
+from twisted_pypi.storage.records import LocalRecords
 
-log = Logger()
+__all__ = ["JSON_AREA", "JsonDocument", "JsonStore", "document_key"]
 
 #: The directory of cached JSON documents, under the cache root.
 JSON_AREA = "pypi-json"
@@ -78,59 +77,67 @@ class JsonDocument:
 
 class JsonStore:
     """
-    JSON documents on disk: ``<root>/<index>/<key>.json``, each one line of
-    metadata and then the body as received; written atomically.
+    JSON documents by index name and key (see :func:`document_key`), kept in
+    a record store.
     """
 
-    def __init__(self, root: FilePath[str]) -> None:
+    def __init__(self, records: IRecordStore) -> None:
         """
+        :param records: Where the documents are kept.
+        """
+        self._records = records
+
+    @classmethod
+    def on_disk(cls, root: FilePath[str]) -> JsonStore:
+        """
+        Documents in a directory, ``<root>/<index>/<key>.json``.
+
         :param root: The directory (``<cache-dir>/pypi-json``).
         """
-        self._root = root
-
-    def _path(self, index: str, key: str) -> FilePath[str]:
-        return self._root.child(index).child(key + ".json")
+        return cls(LocalRecords(root, ".json"))
 
     def load(self, index: str, key: str) -> JsonDocument | None:
         """
         The stored document, or ``None`` if there is none or it is unreadable.
         """
+        record = self._records.load(index, key)
+        if record is None:
+            return None
+        meta = record.meta
         try:
-            meta, body = read_record(self._path(index, key))
             return JsonDocument.parse(
                 meta["url"],
-                body,
+                record.body,
                 meta.get("etag"),
                 meta.get("serial"),
                 float(meta["fetched_at"]),
             )
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             return None
 
     def save(self, index: str, key: str, document: JsonDocument) -> None:
         """
         Store a document; a failure to write is logged and otherwise ignored.
         """
-        write_record(
-            self._path(index, key),
-            {
-                "url": document.url,
-                "etag": document.etag,
-                "serial": document.serial,
-                "fetched_at": document.fetched_at,
-            },
-            document.body,
-        )
+        meta = {
+            "url": document.url,
+            "etag": document.etag,
+            "serial": document.serial,
+            "fetched_at": document.fetched_at,
+        }
+        self._records.save(index, key, Record(meta, document.body))
 
     def indexes(self) -> list[str]:
         """
-        The names of the indexes that have stored documents.
+        The names of the indexes that have stored documents, sorted.
         """
-        try:
-            names = os.listdir(self._root.path)
-        except OSError:
-            return []
-        return sorted(n for n in names if not n.startswith("."))
+        return self._records.indexes()
+
+    def keys(self, index: str) -> list[str]:
+        """
+        The keys of every document stored for ``index``, sorted.
+        """
+        return self._records.keys(index)
 
     def remove(self, index: str, key: str) -> bool:
         """
@@ -138,11 +145,7 @@ class JsonStore:
 
         :return: Whether there was one.
         """
-        try:
-            os.remove(self._path(index, key).path)
-        except OSError:
-            return False
-        return True
+        return self._records.remove(index, key)
 
     def remove_project(self, index: str, project: str) -> list[str]:
         """
@@ -150,17 +153,8 @@ class JsonStore:
 
         :return: The keys removed.
         """
-        try:
-            names = os.listdir(self._root.child(index).path)
-        except OSError:
-            return []
-        removed = []
-        for name in names:
-            key = name[: -len(".json")]
-            if name.endswith(".json") and key.split("@")[0] == project:
-                try:
-                    os.remove(self._root.child(index).child(name).path)
-                except OSError:
-                    continue
-                removed.append(key)
-        return removed
+        return [
+            key
+            for key in self.keys(index)
+            if key.split("@")[0] == project and self.remove(index, key)
+        ]

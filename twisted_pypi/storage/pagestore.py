@@ -1,55 +1,23 @@
+# -*- test-case-name: tests.storage.test_pagestore -*-
 """
-Upstream pages on disk: one file per page, written atomically, holding one
-line of JSON (URL, Content-Type, ETag, fetch time) and then the body exactly
-as the upstream sent it, so that a page survives restarts and upstream
-outages and can be parsed again.
+Upstream pages as stored records: one record per page holding the body
+exactly as the upstream sent it and what it was fetched with (URL,
+Content-Type, ETag, fetch time), so that a page survives restarts and
+upstream outages and can be parsed again.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 from attrs import frozen
-from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
-log = Logger()
+from twisted_pypi.storage.interfaces import IRecordStore, Record
+from twisted_pypi.storage.records import LocalRecords
 
+__all__ = ["PAGES_AREA", "PageStore", "StoredPage"]
 
-def read_record(path: FilePath[str]) -> tuple[dict[str, Any], bytes]:
-    """
-    Read a record: one line of JSON metadata, then the body.
-
-    :param path: The record's file.
-    :return: The metadata and the body.
-    :raises OSError: If the file cannot be read.
-    :raises ValueError: If the metadata line is not a JSON object.
-    """
-    head, _, body = path.getContent().partition(b"\n")
-    meta = json.loads(head)
-    if not isinstance(meta, dict):
-        raise ValueError(f"{path.path}: no metadata")
-    return meta, body
-
-
-def write_record(path: FilePath[str], meta: dict[str, Any], body: bytes) -> bool:
-    """
-    Write a record atomically (a temporary file, then a rename); a failure
-    is logged and otherwise ignored, since what is stored is a copy.
-
-    :param path: The record's file.
-    :param meta: The metadata, JSON-serialisable.
-    :param body: The body.
-    :return: Whether it was written.
-    """
-    try:
-        path.parent().makedirs(ignoreExistingDirectory=True)
-        path.setContent(json.dumps(meta).encode() + b"\n" + body, ext=b".tmp")
-    except OSError as e:
-        log.warn("Could not store {path}: {error}", path=path.path, error=e)
-        return False
-    return True
+#: The directory of stored pages, under the cache root.
+PAGES_AREA = "pages"
 
 
 @frozen
@@ -73,35 +41,43 @@ class StoredPage:
 
 class PageStore:
     """
-    Upstream page bodies on disk, one file per page, written atomically.
-
-    Each file holds one line of JSON (URL, Content-Type, ETag, fetch time)
-    and then the body exactly as the upstream sent it.
+    Upstream pages by index name and key (a normalized project name, or
+    :data:`~twisted_pypi.core.lookup.LIST_KEY` for the project list), kept
+    in a record store.
     """
 
-    def __init__(self, root: FilePath[str]) -> None:
+    def __init__(self, records: IRecordStore) -> None:
         """
-        :param root: The directory for pages (``<cache-dir>/pages``).
+        :param records: Where the pages are kept.
         """
-        self._root = root
+        self._records = records
 
-    def _path(self, index: str, key: str) -> FilePath[str]:
-        return self._root.child(index).child(key + ".page")
+    @classmethod
+    def on_disk(cls, root: FilePath[str]) -> PageStore:
+        """
+        Pages in a directory, ``<root>/<index>/<key>.page``.
+
+        :param root: The directory (``<cache-dir>/pages``).
+        """
+        return cls(LocalRecords(root, ".page"))
 
     def load(self, index: str, key: str) -> StoredPage | None:
         """
         The stored page, or ``None`` if there is none or it is unreadable.
         """
+        record = self._records.load(index, key)
+        if record is None:
+            return None
+        meta = record.meta
         try:
-            meta, body = read_record(self._path(index, key))
             return StoredPage(
                 url=meta["url"],
-                body=body,
+                body=record.body,
                 content_type=meta.get("content_type"),
                 etag=meta.get("etag"),
                 fetched_at=float(meta["fetched_at"]),
             )
-        except (OSError, ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError):
             return None
 
     def save(self, index: str, key: str, stored: StoredPage) -> None:
@@ -109,29 +85,27 @@ class PageStore:
         Store a page; a failure to write is logged and otherwise ignored
         (the page is still served from memory).
         """
-        write_record(
-            self._path(index, key),
-            {
-                "url": stored.url,
-                "content_type": stored.content_type,
-                "etag": stored.etag,
-                "fetched_at": stored.fetched_at,
-            },
-            stored.body,
-        )
+        meta = {
+            "url": stored.url,
+            "content_type": stored.content_type,
+            "etag": stored.etag,
+            "fetched_at": stored.fetched_at,
+        }
+        self._records.save(index, key, Record(meta, stored.body))
 
     def keys(self, index: str) -> list[str]:
         """
-        The keys of every page stored for ``index`` (normalized project
-        names, and :data:`LIST_KEY` if the project list is stored), sorted.
+        The keys of every page stored for ``index``, sorted.
 
         :param index: The index's name.
         """
-        try:
-            names = self._root.child(index).listdir()
-        except OSError:
-            return []
-        return sorted(n[: -len(".page")] for n in names if n.endswith(".page"))
+        return self._records.keys(index)
+
+    def indexes(self) -> list[str]:
+        """
+        The names of the indexes that have stored pages, sorted.
+        """
+        return self._records.indexes()
 
     def remove(self, index: str, key: str) -> bool:
         """
@@ -139,8 +113,4 @@ class PageStore:
 
         :return: Whether there was one.
         """
-        try:
-            self._path(index, key).remove()
-        except OSError:
-            return False
-        return True
+        return self._records.remove(index, key)

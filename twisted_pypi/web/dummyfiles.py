@@ -14,7 +14,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_pypi.core.lookup import CacheStatus
 from twisted_pypi.sources.dummies import Dummies
-from twisted_pypi.web.fileserve import IMMUTABLE, content_type
+from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
 from twisted_pypi.web.respond import error_page, when_done
 
 

@@ -22,11 +22,14 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted_pypi.core.links import METADATA
 from twisted_pypi.core.lookup import LookupFailed
 from twisted_pypi.core.names import is_safe_segment, project_of_filename
-from twisted_pypi.files.download import Downloads, FileSpec, UpstreamError
+from twisted_pypi.files.download import Downloads, FileSpec
 from twisted_pypi.sources.remote import PageCache
-from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.interfaces import IFileStore
+from twisted_pypi.upstream.client import UpstreamError
 from twisted_pypi.web.errors import send_failure
-from twisted_pypi.web.fileserve import IMMUTABLE, content_type, serve_cached
+from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
+from twisted_pypi.web.fileserve import serve_cached
+from twisted_pypi.web.following import serve_download
 from twisted_pypi.web.respond import error_page, when_done
 
 log = Logger()
@@ -52,14 +55,14 @@ class FilesResource(Resource):
     def __init__(
         self,
         pages: Mapping[str, PageCache],
-        cache: FileCache,
+        cache: IFileStore,
         downloads: Downloads,
         fetch: Callable[..., Deferred[IResponse]],
         offline: bool = False,
     ) -> None:
         """
         :param pages: The page cache of each index, by index name.
-        :param cache: The file cache.
+        :param cache: The file store.
         :param downloads: The downloads in flight.
         :param fetch: Issues upstream file requests: ``fetch(url, method)``.
         :param offline: Serve cached files only: anything else is 404.
@@ -76,7 +79,7 @@ class FilesResource(Resource):
         if segments is None or segments[0] not in self._pages:
             return error_page(request, http.NOT_FOUND, "No such file.")
         request.setHeader(b"x-pypi-index", segments[0].encode())
-        if self._cache.lookup(segments) is not None:
+        if self._cache.stat(segments) is not None:
             request.setHeader(b"x-cache", b"HIT")
             return serve_cached(request, self._cache, segments)
         request.setHeader(b"x-cache", b"MISS")
@@ -86,7 +89,7 @@ class FilesResource(Resource):
         if download is not None and request.method != b"HEAD":
             when_done(
                 request,
-                download.serve(request).addErrback(_upstream_failed, request),
+                serve_download(request, download).addErrback(_upstream_failed, request),
                 "file",
             )
             return NOT_DONE_YET
@@ -104,7 +107,7 @@ class FilesResource(Resource):
             return
         download = self._downloads.start_or_join(spec)
         try:
-            await download.serve(request)
+            await serve_download(request, download)
         except UpstreamError as e:
             _upstream_failed(Failure(e), request)
 

@@ -15,7 +15,9 @@ from twisted_pypi.core.links import METADATA
 from twisted_pypi.core.lookup import CacheStatus
 from twisted_pypi.core.names import is_safe_segment
 from twisted_pypi.sources.local import LocalIndex
-from twisted_pypi.web.fileserve import IMMUTABLE, content_type, serve_path
+from twisted_pypi.storage.rangereader import open_path
+from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
+from twisted_pypi.web.fileserve import serve_file
 from twisted_pypi.web.respond import error_page, when_done
 
 
@@ -67,14 +69,9 @@ class LocalFilesResource(Resource):
                 request.write(local.metadata)
             request.finish()
             return
-        path = os.path.join(index.directory, local.filename)
         try:
-            st = os.stat(path)
+            reader = open_path(os.path.join(index.directory, local.filename))
         except OSError:
             error_page(request, http.NOT_FOUND, "No such file.", finish=True)
             return
-        result = serve_path(request, path, st)
-        if result is not NOT_DONE_YET:
-            if request.method != b"HEAD":
-                request.write(result)
-            request.finish()
+        serve_file(request, reader, content_type(local.filename))

@@ -1,0 +1,127 @@
+"""
+Tests for :mod:`twisted_pypi.storage.rangereader`: local files read by ranges
+into a consumer.
+"""
+
+from __future__ import annotations
+
+import os
+
+from twisted.internet.defer import CancelledError
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from tests.consumers import Consumer
+from twisted_pypi.storage.interfaces import IFileReader, ReadStopped, ShortRead
+from twisted_pypi.storage.rangereader import LocalFileReader, open_path
+
+DATA = bytes(range(100))
+
+
+class RangeReaderTests(SynchronousTestCase):
+    """
+    :func:`open_path` and :class:`LocalFileReader`.
+    """
+
+    def setUp(self) -> None:
+        """A file of 100 bytes."""
+        self.path = FilePath(self.mktemp())
+        self.path.setContent(DATA)
+
+    def open(self, chunk_size: int = 16) -> LocalFileReader:
+        """The file, open with a small chunk size, closed after the test."""
+        reader = open_path(self.path.path, chunk_size)
+        self.addCleanup(reader.close)
+        return reader
+
+    def test_stat(self) -> None:
+        """The reader gives the file's size, mtime and a size-mtime tag."""
+        os.utime(self.path.path, ns=(1, 1_600_000_000_123_456_789))
+        reader = self.open()
+        self.assertTrue(verifyObject(IFileReader, reader))
+        self.assertEqual(reader.stat.size, 100)
+        self.assertEqual(reader.stat.modified, os.stat(self.path.path).st_mtime)
+        self.assertEqual(reader.stat.etag, "64-16345785dffbcd15")
+
+    def test_missing_or_directory(self) -> None:
+        """A missing file or a directory cannot be opened."""
+        self.assertRaises(OSError, open_path, self.mktemp())
+        self.assertRaises(OSError, open_path, os.path.dirname(self.path.path))
+
+    def test_range_in_chunks(self) -> None:
+        """
+        A range is written in chunks of at most the chunk size, by a
+        streaming producer that unregisters before the result fires.
+        """
+        consumer = Consumer()
+        d = self.open(chunk_size=16).stream(consumer, 10, 40)
+        self.assertIsNone(self.successResultOf(d))
+        self.assertEqual(b"".join(consumer.chunks), DATA[10:50])
+        self.assertEqual([len(c) for c in consumer.chunks], [16, 16, 8])
+        self.assertEqual(consumer.registrations[0][1], True)
+        self.assertIsNone(consumer.producer)
+
+    def test_backpressure(self) -> None:
+        """A paused consumer gets one chunk per resume and nothing more."""
+        consumer = Consumer(pause_each=True)
+        d = self.open(chunk_size=16).stream(consumer, 0, 40)
+        self.assertEqual(consumer.chunks, [DATA[:16]])
+        self.assertNoResult(d)
+        producer = consumer.producer
+        assert producer is not None
+        producer.resumeProducing()
+        self.assertEqual(b"".join(consumer.chunks), DATA[:32])
+        producer.resumeProducing()
+        self.assertEqual(b"".join(consumer.chunks), DATA[:40])
+        self.successResultOf(d)
+
+    def test_ranges_one_after_another(self) -> None:
+        """One reader streams several ranges in turn, but one at a time."""
+        reader = self.open()
+        first, second = Consumer(pause_each=True), Consumer()
+        d = reader.stream(first, 0, 32)
+        self.assertRaises(ValueError, reader.stream, second, 50, 10)
+        assert first.producer is not None
+        first.producer.resumeProducing()
+        self.successResultOf(d)
+        self.successResultOf(reader.stream(second, 50, 10))
+        self.assertEqual(second.chunks, [DATA[50:60]])
+
+    def test_short_read(self) -> None:
+        """A file that ends before the range does fails with ShortRead."""
+        consumer = Consumer()
+        reader = self.open()
+        with open(self.path.path, "r+b") as f:
+            f.truncate(20)
+        self.failureResultOf(reader.stream(consumer, 0, 40), ShortRead)
+        self.assertEqual(b"".join(consumer.chunks), DATA[:20])
+        self.assertIsNone(consumer.producer)
+
+    def test_stop(self) -> None:
+        """A consumer that stops the producer ends the range with ReadStopped."""
+        consumer = Consumer(pause_each=True)
+        d = self.open().stream(consumer, 0, 100)
+        assert consumer.producer is not None
+        consumer.producer.stopProducing()
+        self.failureResultOf(d, ReadStopped)
+        consumer.producer.resumeProducing()
+        self.assertEqual(consumer.chunks, [DATA[:16]])
+
+    def test_cancel(self) -> None:
+        """Cancelling stops reading and unregisters the producer."""
+        consumer = Consumer(pause_each=True)
+        d = self.open().stream(consumer, 0, 100)
+        d.cancel()
+        self.failureResultOf(d, CancelledError)
+        self.assertIsNone(consumer.producer)
+
+    def test_close_stops(self) -> None:
+        """Closing the reader mid-range stops the range; closing twice is fine."""
+        consumer = Consumer(pause_each=True)
+        reader = open_path(self.path.path, 16)
+        d = reader.stream(consumer, 0, 100)
+        reader.close()
+        reader.close()
+        self.failureResultOf(d, ReadStopped)
+        self.assertRaises(ValueError, reader.stream, consumer, 0, 1)

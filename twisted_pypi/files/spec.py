@@ -1,0 +1,164 @@
+# -*- test-case-name: tests.files.test_download -*-
+"""
+What a download is asked for, how it reports itself, and how it fails.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from enum import Enum, auto
+from typing import Any
+
+from attrs import field, frozen
+from twisted.internet import error
+from twisted.internet.defer import TimeoutError
+from twisted.python.failure import Failure
+
+from twisted_pypi.upstream.client import UpstreamError, UpstreamTimeout
+
+__all__ = [
+    "DownloadError",
+    "DownloadStatus",
+    "FileSpec",
+    "State",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "VerificationError",
+    "as_download_error",
+    "body_problem",
+    "hasher_for",
+    "response_problem",
+]
+
+#: sha256 (what indexes give) first, then the others, strongest first.
+_HASHES = ("sha256", "sha512", "sha3_512", "blake2b", "sha384", "sha3_384",
+           "sha3_256", "blake2s", "sha224", "sha3_224", "sha1", "md5")  # fmt: skip
+
+
+class DownloadError(Exception):
+    """
+    A download failed for a local (disk) reason; nothing was cached.  An
+    upstream's failure is an :class:`~twisted_pypi.upstream.client.UpstreamError`.
+    """
+
+
+class VerificationError(UpstreamError):
+    """
+    The body's length or hash differs from the index's (or from the
+    upstream's own ``Content-Length``).
+    """
+
+
+@frozen
+class FileSpec:
+    """
+    What the index says about a file to download.
+
+    :ivar url: The upstream URL.
+    :ivar segments: The file's place in the cache.
+    :ivar size: The size the index gave, or ``None``.
+    :ivar hashes: Hash name to hex digest, as the index gave them.
+    """
+
+    url: str
+    segments: tuple[str, ...]
+    size: int | None = None
+    hashes: Mapping[str, str] = field(factory=dict)
+
+
+@frozen
+class DownloadStatus:
+    """
+    A snapshot of one download in flight (for a status page).
+
+    :ivar url: The upstream URL.
+    :ivar written: Bytes written to disk so far.
+    :ivar expected_length: The expected length, if known.
+    :ivar followers: How many clients are attached.
+    """
+
+    url: str
+    written: int
+    expected_length: int | None
+    followers: int
+
+
+class State(Enum):
+    """Where a download is in its life."""
+
+    WAITING = auto()  #: for the upstream's response headers
+    STREAMING = auto()  #: the body is being written
+    COMMITTING = auto()  #: verified, being published to the store
+    DONE = auto()  #: verified and committed
+    FAILED = auto()  #: nothing cached; see ``failure``
+
+
+def hasher_for(hashes: Mapping[str, str]) -> tuple[Any, str] | None:
+    """
+    The hash to check a body with: the strongest that the index gave and
+    :mod:`hashlib` always has (unknown names are ignored).
+
+    :param hashes: Hash name to hex digest, as the index gave them.
+    :return: A fresh hash object and the digest expected, or ``None``.
+    """
+    lowered = {k.lower(): v.lower() for k, v in hashes.items()}
+    for name in _HASHES:
+        if name in lowered and name in hashlib.algorithms_guaranteed:
+            return hashlib.new(name), lowered[name]
+    return None
+
+
+def as_download_error(reason: Failure) -> Failure:
+    """
+    Why a download failed, as one of its errors.
+
+    :param reason: Any failure.
+    :return: ``reason`` if it is a :class:`DownloadError` or an
+        :class:`UpstreamError`; else a timeout as an :class:`UpstreamTimeout`,
+        anything else as an :class:`UpstreamError`.
+    """
+    if reason.check(DownloadError, UpstreamError):
+        return reason
+    timeout = reason.check(TimeoutError, error.TimeoutError)
+    exc = (UpstreamTimeout if timeout else UpstreamError)(reason.getErrorMessage())
+    exc.__cause__ = reason.value
+    return Failure(exc)
+
+
+def response_problem(
+    spec: FileSpec, code: int, length: int | None
+) -> UpstreamError | None:
+    """
+    Why an upstream's response headers cannot give the file.
+
+    :param spec: The file.
+    :param code: The response's status.
+    :param length: Its ``Content-Length``, if any.
+    :return: The error, or ``None`` when the body may be read.
+    """
+    if code != 200:
+        return UpstreamError(f"upstream answered {code}")
+    size = spec.size
+    if size is not None and length is not None and size != length:
+        return VerificationError(f"upstream length {length}, index size {size}")
+    return None
+
+
+def body_problem(
+    written: int, expected: int | None, hashed: tuple[Any, str] | None
+) -> VerificationError | None:
+    """
+    Why a whole body is not the file the index describes.
+
+    :param written: Its length.
+    :param expected: The length expected, if known.
+    :param hashed: The hash object fed the body and the digest expected
+        (see :func:`hasher_for`), if any.
+    :return: The error, or ``None`` when the body is the file.
+    """
+    if expected is not None and written != expected:
+        return VerificationError(f"got {written} bytes, expected {expected}")
+    if hashed is not None and hashed[0].hexdigest() != hashed[1]:
+        return VerificationError(f"{hashed[0].name} mismatch")
+    return None

@@ -1,0 +1,213 @@
+# -*- test-case-name: tests.storage.test_rangereader -*-
+"""
+Reading a local file by byte ranges into a consumer: the
+:class:`~twisted_pypi.storage.interfaces.IFileReader` of the local directory
+store, also used for files that live outside any store (the wheels of a
+local index).
+
+A range is sent by a push producer that reads ``chunk_size`` bytes at a time
+with ``os.pread`` and writes them to its consumer until the consumer pauses
+it: the reactor never reads more than one chunk in a turn, and memory stays
+flat however large the file and however slow the client.
+"""
+
+from __future__ import annotations
+
+import os
+from stat import S_ISREG
+
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IConsumer, IPushProducer
+from twisted.python.failure import Failure
+from zope.interface import implementer
+
+from twisted_pypi.storage.interfaces import (
+    FileStat,
+    IFileReader,
+    ReadStopped,
+    ShortRead,
+)
+
+__all__ = ["DEFAULT_CHUNK_SIZE", "LocalFileReader", "file_stat", "open_path"]
+
+#: Bytes read from disk per write to a consumer.
+DEFAULT_CHUNK_SIZE = 256 * 1024
+
+
+def file_stat(st: os.stat_result) -> FileStat:
+    """
+    The :class:`FileStat` of a local file: its modification time is its
+    version, so its entity tag is its size and modification time in
+    nanoseconds.
+
+    :param st: The file's ``os.stat`` result.
+    """
+    return FileStat(st.st_size, st.st_mtime, f"{st.st_size:x}-{st.st_mtime_ns:x}")
+
+
+def open_path(path: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> LocalFileReader:
+    """
+    Open a local file for reading by ranges.
+
+    :param path: The file.
+    :param chunk_size: Bytes read per write to a consumer.
+    :raise OSError: If it cannot be opened (or is not a regular file).
+    """
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        st = os.fstat(fd)
+        if not S_ISREG(st.st_mode):
+            raise IsADirectoryError(path)
+    except BaseException:
+        os.close(fd)
+        raise
+    return LocalFileReader(fd, file_stat(st), chunk_size)
+
+
+@implementer(IFileReader)
+class LocalFileReader:
+    """
+    An open local file, read by ranges.
+
+    :ivar stat: The file's stat when it was opened.
+    """
+
+    def __init__(self, fd: int, stat: FileStat, chunk_size: int) -> None:
+        """
+        :param fd: A descriptor open for reading; the reader owns it.
+        :param stat: The file's stat.
+        :param chunk_size: Bytes read per write to a consumer.
+        """
+        self.stat = stat
+        self._fd: int | None = fd
+        self._chunk_size = chunk_size
+        self._active: _RangeProducer | None = None
+
+    def stream(self, consumer: IConsumer, offset: int, length: int) -> Deferred[None]:
+        """
+        Write ``length`` bytes from ``offset`` to ``consumer``, a chunk at a
+        time while it is not paused.
+
+        :return: See :meth:`IFileReader.stream`.
+        :raise ValueError: If the reader is closed or already streaming.
+        """
+        if self._fd is None or self._active is not None:
+            raise ValueError("reader closed or busy")
+        producer = _RangeProducer(self._fd, consumer, offset, length, self._chunk_size)
+        self._active = producer
+        return producer.start().addBoth(self._idle)
+
+    def _idle(self, result: object) -> object:
+        """A range ended: the reader may stream another."""
+        self._active = None
+        return result
+
+    def close(self) -> None:
+        """Stop any range being read and close the file."""
+        if self._active is not None:
+            self._active.stopProducing()
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+
+@implementer(IPushProducer)
+class _RangeProducer:
+    """
+    Writes one range of a file to a consumer, a chunk per write, while the
+    consumer does not pause it.
+    """
+
+    def __init__(
+        self, fd: int, consumer: IConsumer, offset: int, length: int, chunk_size: int
+    ) -> None:
+        """
+        :param fd: The open file.
+        :param consumer: Where the bytes go.
+        :param offset: The first byte.
+        :param length: How many bytes.
+        :param chunk_size: The most bytes read at once.
+        """
+        self._fd = fd
+        self._consumer = consumer
+        self._offset = offset
+        self._remaining = length
+        self._chunk_size = chunk_size
+        self._result: Deferred[None] = Deferred(self._cancel)
+        self._paused = False
+        self._pumping = False
+        self._done = False
+
+    def start(self) -> Deferred[None]:
+        """
+        Register with the consumer and start writing.
+
+        :return: Fires once the range was written, see
+            :meth:`IFileReader.stream`.
+        """
+        self._consumer.registerProducer(self, True)
+        self._pump()  # unless the consumer paused at once
+        return self._result
+
+    def pauseProducing(self) -> None:
+        """The consumer is full: stop writing."""
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        """The consumer has room: write until paused or done."""
+        self._paused = False
+        self._pump()
+
+    def _pump(self) -> None:
+        """Write chunks until paused or done."""
+        if self._pumping:
+            return
+        self._pumping = True
+        try:
+            while not self._done:
+                if self._remaining == 0:
+                    self._end(None)
+                    return
+                if self._paused:
+                    return
+                want = min(self._chunk_size, self._remaining)
+                try:
+                    data = os.pread(self._fd, want, self._offset)
+                except OSError as e:
+                    self._end(Failure(e))
+                    return
+                if not data:
+                    why = f"the file ended {self._remaining} bytes early"
+                    self._end(Failure(ShortRead(why)))
+                    return
+                self._offset += len(data)
+                self._remaining -= len(data)
+                self._consumer.write(data)
+        finally:
+            self._pumping = False
+
+    def stopProducing(self) -> None:
+        """
+        The consumer is going away: stop, without unregistering (the
+        consumer is tearing down).
+        """
+        if not self._done:
+            self._done = True
+            self._result.errback(ReadStopped())
+
+    def _cancel(self, result: Deferred[None]) -> None:
+        """The caller gave up: stop reading; the Deferred fails cancelled."""
+        if not self._done:
+            self._done = True
+            self._consumer.unregisterProducer()
+
+    def _end(self, failure: Failure | None) -> None:
+        """Unregister once, then report the outcome."""
+        if self._done:
+            return
+        self._done = True
+        self._consumer.unregisterProducer()
+        if failure is None:
+            self._result.callback(None)
+        else:
+            self._result.errback(failure)
