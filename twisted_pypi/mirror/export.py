@@ -308,4 +308,3 @@ def _write_list(directory: FilePath[str], projects: list[str]) -> None:
     for name, as_json in ((HTML_PAGE, False), (JSON_PAGE, True)):
         body = render_page(listing, as_json, no_file_link, RELATIVE.project)
         _write_if_changed(simple.child(name), body)
-
