@@ -6,6 +6,7 @@ within the size budget.  (The layer contract itself is declared in
 
 from __future__ import annotations
 
+import importlib
 import os
 
 import grimp
@@ -84,6 +85,25 @@ class ShapeTests(SynchronousTestCase):
         graph.add_import(importer="p.b", imported="p.a")
         graph.add_import(importer="p.b", imported="p.c")
         self.assertEqual(_cycles(graph, "p"), [["p.a", "p.b"]])
+
+    def test_public_names_declared(self) -> None:
+        """
+        Every module of ``twisted_pypi`` (but the package markers) declares
+        its public names in ``__all__``, and each of them exists.
+        """
+        missing = []
+        for module in sorted(grimp.build_graph("twisted_pypi").modules):
+            if module.endswith("__main__"):
+                continue
+            imported = importlib.import_module(module)
+            if hasattr(imported, "__path__"):
+                continue
+            names = getattr(imported, "__all__", None)
+            if names is None:
+                missing.append(module)
+                continue
+            missing.extend(f"{module}.{n}" for n in names if not hasattr(imported, n))
+        self.assertEqual(missing, [])
 
     def test_module_size(self) -> None:
         """

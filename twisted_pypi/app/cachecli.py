@@ -24,6 +24,16 @@ from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.core.sizes import format_size
 from twisted_pypi.storage.cachedir import CacheDir, Purged
 
+__all__ = [
+    "CacheOptions",
+    "ListOptions",
+    "PurgeOptions",
+    "StatsOptions",
+    "VerifyOptions",
+    "find_cache_dir",
+    "run",
+]
+
 
 class _CacheDirOptions(usage.Options):
     """

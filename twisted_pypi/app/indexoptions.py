@@ -20,6 +20,15 @@ from twisted_pypi.core.config import (
 )
 from twisted_pypi.core.names import is_valid_project_name, normalize
 
+__all__ = [
+    "INDEX_SYNTAX",
+    "check_name",
+    "parse_index",
+    "parse_local",
+    "parse_project",
+    "parse_route",
+]
+
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 #: How ``--index`` is written, for error messages.

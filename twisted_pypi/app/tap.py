@@ -33,6 +33,12 @@ from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.web.accesslog import check_access_log
 from twisted_pypi.web.cachecontrol import read_admin_token
 
+__all__ = [
+    "Options",
+    "default_cache_dir",
+    "makeService",
+]
+
 
 def default_cache_dir() -> str:
     """

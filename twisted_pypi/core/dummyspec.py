@@ -18,6 +18,17 @@ from packaging.version import InvalidVersion, Version
 
 from twisted_pypi.core.names import is_valid_project_name, normalize
 
+__all__ = [
+    "DUMMY_SPEC_SYNTAX",
+    "KNOWN_IMPORT_NAMES",
+    "DummySpec",
+    "ImportMode",
+    "check_version_text",
+    "default_module",
+    "is_import_name",
+    "parse_dummy_spec",
+]
+
 #: The ``--dummy`` syntax, quoted in every error :func:`parse_dummy_spec` raises.
 DUMMY_SPEC_SYNTAX: Final = (
     "NAME[==VERSION[,VERSION...]][:absent|:stub][:module=IMPORT_NAME]"

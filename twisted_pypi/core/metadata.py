@@ -23,6 +23,19 @@ from packaging.version import InvalidVersion, Version
 
 from twisted_pypi.core.model import DistFile
 
+__all__ = [
+    "MAX_DOWNLOAD_SIZE",
+    "MAX_METADATA_SIZE",
+    "Dependencies",
+    "MetadataError",
+    "MetadataSource",
+    "MetadataUnavailable",
+    "check_hashes",
+    "metadata_from_sdist",
+    "metadata_from_wheel",
+    "parse_dependencies",
+]
+
 #: The largest ``.metadata`` file (or metadata member of a file) accepted.
 MAX_METADATA_SIZE = 16 << 20
 

@@ -14,6 +14,15 @@ from typing import Any, Union
 
 from attrs import field, frozen
 
+__all__ = [
+    "NEWEST_API_VERSION",
+    "CoreMetadata",
+    "DistFile",
+    "ProjectList",
+    "ProjectPage",
+    "Yanked",
+]
+
 #: A file's ``core-metadata``: ``None`` when the index said nothing, a boolean,
 #: or a mapping of hash name to hex digest of the ``.metadata`` file.
 CoreMetadata = Union[None, bool, Mapping[str, str]]  # noqa: UP007 (a runtime alias)

@@ -20,6 +20,15 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+__all__ = [
+    "MAX_SEGMENT",
+    "is_distribution_filename",
+    "is_safe_segment",
+    "is_valid_project_name",
+    "normalize",
+    "project_of_filename",
+]
+
 _SEGMENT_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
 _VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
 

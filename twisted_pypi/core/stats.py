@@ -21,6 +21,16 @@ import math
 from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
 
+__all__ = [
+    "CACHE_RESULTS",
+    "LATENCY_BUCKETS",
+    "OTHER",
+    "SOURCES",
+    "Histogram",
+    "Stats",
+    "UpstreamHealth",
+]
+
 #: The ``X-Cache`` values the proxy sends; anything else is counted as ``-``.
 CACHE_RESULTS = ("HIT", "STALE", "MISS", "DUMMY", "LOCAL", "-")
 

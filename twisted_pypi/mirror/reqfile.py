@@ -30,6 +30,17 @@ from typing import Any
 from attrs import frozen
 from packaging.requirements import InvalidRequirement, Requirement
 
+__all__ = [
+    "DEFAULT_BUILD_REQUIRES",
+    "INDEX_OPTIONS",
+    "Requirements",
+    "RequirementsError",
+    "build_requirements",
+    "parse_requirement_args",
+    "parse_requirements_file",
+    "toml_loads",
+]
+
 #: Reads TOML: the standard library's from Python 3.11, else ``tomli`` if
 #: installed (without it, build requirements are not read on Python 3.10).
 toml_loads: Callable[[str], dict[str, Any]] | None

@@ -33,6 +33,11 @@ from twisted_pypi.core.sizes import format_size
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.upstream.client import PageClient, UpstreamError, fetch_page
 
+__all__ = [
+    "CachedMetadataSource",
+    "IndexMetadataSource",
+]
+
 
 @frozen
 class IndexMetadataSource:

@@ -40,6 +40,16 @@ from twisted_pypi.resolve.candidates import (
 )
 from twisted_pypi.resolve.target import Target
 
+__all__ = [
+    "MAX_ROUNDS",
+    "PageSource",
+    "Pin",
+    "Resolution",
+    "ResolutionFailed",
+    "resolve",
+    "resolve_now",
+]
+
 _T = TypeVar("_T")
 
 #: How many rounds (pins) the resolver may take, as pip allows.

@@ -19,6 +19,14 @@ from packaging.markers import Marker, default_environment
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms, sys_tags
 
+__all__ = [
+    "PLATFORM_SYNTAX",
+    "Target",
+    "compatible_platforms",
+    "full_python_version",
+    "platform_environment",
+]
+
 #: The platform tags :meth:`Target.create` understands, for error messages.
 PLATFORM_SYNTAX = (
     "manylinux_2_28_x86_64 (or manylinux2014_x86_64), musllinux_1_2_aarch64, "

@@ -32,6 +32,11 @@ from packaging.version import Version
 
 from twisted_pypi.core.dummyspec import DummySpec, ImportMode, check_version_text
 
+__all__ = [
+    "DummyWheel",
+    "build_dummy_wheel",
+]
+
 # Every file gets the same timestamp (the earliest a zip can hold), mode and
 # creating system, so nothing about the machine or the moment leaks into the
 # bytes.  Entries are stored, not deflated: zlib's output may change between

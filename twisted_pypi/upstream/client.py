@@ -23,6 +23,17 @@ from twisted.web.http import PotentialDataLoss
 from twisted_pypi import __version__
 from twisted_pypi.core.lookup import UpstreamTimedOut, UpstreamUnavailable
 
+__all__ = [
+    "PAGE_ACCEPT",
+    "USER_AGENT",
+    "PageClient",
+    "PageResponse",
+    "UpstreamError",
+    "UpstreamTimeout",
+    "fetch_page",
+    "read_body",
+]
+
 #: What the proxy asks an upstream for: JSON first, HTML as a fallback.
 PAGE_ACCEPT = (
     "application/vnd.pypi.simple.v1+json, "

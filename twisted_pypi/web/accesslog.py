@@ -30,6 +30,14 @@ from twisted.web.resource import IResource
 
 from twisted_pypi.web.site import ProxySite
 
+__all__ = [
+    "REOPEN_CHECK",
+    "AccessLogSite",
+    "ReopeningLogFile",
+    "check_access_log",
+    "combined_log_line",
+]
+
 #: Seconds between two checks that the log file was not moved.
 REOPEN_CHECK = 1.0
 

@@ -39,6 +39,15 @@ from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.web.respond import error_page
 
+__all__ = [
+    "CACHE",
+    "DASH",
+    "REALM",
+    "CacheControlResource",
+    "is_authorized",
+    "read_admin_token",
+]
+
 log = Logger()
 
 #: The child of the root that holds the proxy's own resources (``/-/``).

@@ -17,6 +17,10 @@ from twisted_pypi.sources.dummies import Dummies
 from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
 from twisted_pypi.web.respond import error_page, when_done
 
+__all__ = [
+    "DummyFilesResource",
+]
+
 
 class DummyFilesResource(Resource):
     """

@@ -32,6 +32,10 @@ from twisted_pypi.web.fileserve import serve_cached
 from twisted_pypi.web.following import serve_download
 from twisted_pypi.web.respond import error_page, when_done
 
+__all__ = [
+    "FilesResource",
+]
+
 log = Logger()
 
 #: What a 404 says when the index does not list the file.

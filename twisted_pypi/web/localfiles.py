@@ -20,6 +20,10 @@ from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
 from twisted_pypi.web.fileserve import serve_file
 from twisted_pypi.web.respond import error_page, when_done
 
+__all__ = [
+    "LocalFilesResource",
+]
+
 
 class LocalFilesResource(Resource):
     """

@@ -26,6 +26,12 @@ from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.storage.filecache import FileCache
 
+__all__ = [
+    "HealthPage",
+    "MetricsPage",
+    "registry_factory",
+]
+
 if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
 

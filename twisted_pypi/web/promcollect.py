@@ -24,6 +24,12 @@ from twisted_pypi.core.stats import OTHER, SOURCES, Stats, UpstreamHealth
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.storage.filecache import FileCache
 
+__all__ = [
+    "PREFIX",
+    "StatsCollector",
+    "make_registry",
+]
+
 #: The prefix of every metric name.
 PREFIX = "pypiproxy_"
 

@@ -16,6 +16,17 @@ from twisted.web import http
 from twisted.web.server import Request
 from zope.interface import implementer
 
+__all__ = [
+    "SLICE",
+    "abort",
+    "accepts_gzip",
+    "error_page",
+    "location",
+    "redirect",
+    "send_body",
+    "when_done",
+]
+
 log = Logger()
 
 

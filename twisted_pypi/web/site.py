@@ -16,6 +16,10 @@ from twisted.web.server import Site
 
 from twisted_pypi.core.stats import Stats
 
+__all__ = [
+    "ProxySite",
+]
+
 log = Logger()
 
 
