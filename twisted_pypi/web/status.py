@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.web.test_status -*-
 """
-``/``: the status page (and the wiring of ``/-/health`` and ``/-/metrics``).
+``/``: the status page.
 
 The page is plain HTML with inline CSS (no scripts, fonts or other external
 assets), laid out for a phone first: cards and definition lists rather than
