@@ -15,6 +15,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.fakeindex import FakeFile, FakeIndex
+from tests.mirror.test_reqfile import write
 from tests.mirror.test_warm import (
     APP,
     BUILDME,
@@ -23,7 +24,6 @@ from tests.mirror.test_warm import (
     LINUX,
     TOOL,
     WINDOWS,
-    write,
 )
 from tests.resolve.test_resolver import LoopbackIndex
 from twisted_pypi.app.warmcli import WarmOptions, run_warm

@@ -1,7 +1,7 @@
 """
-Tests for :mod:`twisted_pypi.resolve.resolver` and
-:mod:`twisted_pypi.resolve.candidates`:
-the resolver over an in-memory index (synchronously, with
+Tests for :mod:`twisted_pypi.resolve.resolver` (and the provider of
+:mod:`twisted_pypi.resolve.candidates` it drives): the resolver over an
+in-memory index (synchronously, with
 :func:`~twisted_pypi.resolve.resolver.resolve_now`), and :func:`resolve` in the
 reactor's thread pool against a fake index on 127.0.0.1.
 """
@@ -34,7 +34,6 @@ from twisted_pypi.core.model import DistFile, ProjectPage
 from twisted_pypi.resolve.candidates import (
     IndexProvider,
     ProjectNotFound,
-    candidates_for,
 )
 from twisted_pypi.resolve.metadata import IndexMetadataSource
 from twisted_pypi.resolve.resolver import (
@@ -192,31 +191,6 @@ def versions(resolution: Resolution) -> dict[str, str]:
     The chosen version of each project.
     """
     return {name: pin.version for name, pin in resolution.pins.items()}
-
-
-class CandidateTests(SynchronousTestCase):
-    """
-    :func:`candidates_for`: one candidate per installable version.
-    """
-
-    def test_best_file_per_version(self) -> None:
-        """
-        Each version is offered with its best-ranked wheel for the target,
-        newest first; files the target cannot install are counted by reason.
-        """
-        index = MemoryIndex()
-        index.add("np", "2.0", sdist=True)
-        index.add("np", "2.0", tag="cp311-cp311-win_amd64")
-        pure = index.add("np", "1.0")
-        binary = index.add("np", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64")
-        index.add("np", "3.0", requires_python=">=3.13")
-        skipped: Counter[str] = Counter()
-        found = candidates_for(index.project_page("np"), LINUX, skipped)
-        self.assertEqual([str(c.version) for c in found], ["2.0", "1.0"])
-        self.assertTrue(found[0].dist and found[0].dist.filename.endswith(".tar.gz"))
-        self.assertIs(found[1].dist, binary)
-        self.assertIsNot(found[1].dist, pure)
-        self.assertEqual(skipped, Counter({"wheel tags": 1, "requires-python": 1}))
 
 
 class ResolveNowTests(SynchronousTestCase):

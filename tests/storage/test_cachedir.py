@@ -18,7 +18,7 @@ from tests.apifakes import ApiProxy, JsonFakeIndex
 from tests.fakeindex import FakeFile
 from tests.wheels import build_wheel
 from twisted_pypi.app import cli
-from twisted_pypi.app.cachecli import find_cache_dir, run
+from twisted_pypi.app.cachecli import run
 from twisted_pypi.storage.cachedir import CacheDir
 
 DEMO = build_wheel("demo", "1.0")
@@ -229,36 +229,3 @@ class VerifyTests(_Filled):
         with self.assertRaises(SystemExit) as caught:
             cli.main(["cache", "verify", "--cache-dir", self.cache.path])
         self.assertEqual(caught.exception.code, 1)
-
-
-class CacheDirOptionTests(SynchronousTestCase):
-    """
-    Which directory the commands work on.
-    """
-
-    def test_precedence(self) -> None:
-        """
-        ``--cache-dir`` wins over ``PYPIPROXY_CACHE_DIR``, which wins over
-        the settings file's ``cache-dir``; the file comes from ``--config``
-        or ``PYPIPROXY_CONFIG``.
-        """
-        a, b, c = (self.mktemp() for _ in range(3))
-        for path in (a, b, c):
-            os.makedirs(path)
-        config = self.mktemp()
-        with open(config, "w") as f:
-            f.write(f'cache-dir = "{c}"\nindex-ttl = 5\n')
-        env = {"PYPIPROXY_CACHE_DIR": b}
-        self.assertEqual(find_cache_dir(a, config, env), os.path.abspath(a))
-        self.assertEqual(find_cache_dir(None, config, env), os.path.abspath(b))
-        self.assertEqual(find_cache_dir(None, config, {}), os.path.abspath(c))
-        from_env = {"PYPIPROXY_CONFIG": config}
-        self.assertEqual(find_cache_dir(None, None, from_env), os.path.abspath(c))
-
-    def test_missing_directory(self) -> None:
-        """
-        A cache directory that does not exist is a usage error.
-        """
-        with self.assertRaises(UsageError) as caught:
-            find_cache_dir(self.mktemp(), None, {})
-        self.assertIn("does not exist", str(caught.exception))

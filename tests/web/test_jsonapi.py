@@ -22,30 +22,9 @@ from tests.wheels import build_wheel
 from twisted_pypi.core.config import IndexConfig
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.pypijson import cache as jsoncache
-from twisted_pypi.pypijson.cache import json_api_base
 
 #: What poetry sends for the JSON API.
 POETRY_ACCEPT = {"Accept": "application/json"}
-
-
-class JsonApiBaseTests(SynchronousTestCase):
-    """
-    Where an index keeps its JSON API.
-    """
-
-    def test_simple_suffix(self) -> None:
-        """
-        An index at ``.../simple/`` has its JSON API at ``.../pypi/``; others
-        have none.
-        """
-        self.assertEqual(
-            json_api_base("https://pypi.org/simple/"), "https://pypi.org/pypi/"
-        )
-        self.assertEqual(
-            json_api_base("http://h:81/mirror/simple/"), "http://h:81/mirror/pypi/"
-        )
-        self.assertIsNone(json_api_base("https://h/root/pypi/+simple/"))
-        self.assertIsNone(json_api_base("https://h/simple/extra/"))
 
 
 class _Proxy(SynchronousTestCase):

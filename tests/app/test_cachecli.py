@@ -1,0 +1,47 @@
+"""
+Tests for :mod:`twisted_pypi.app.cachecli`: which cache directory the
+``pypiproxy cache`` commands work on. The commands themselves run on a filled
+cache directory in ``tests/storage/test_cachedir.py``.
+"""
+
+from __future__ import annotations
+
+import os
+
+from twisted.python.usage import UsageError
+from twisted.trial.unittest import SynchronousTestCase
+
+from twisted_pypi.app.cachecli import find_cache_dir
+
+
+class CacheDirOptionTests(SynchronousTestCase):
+    """
+    Which directory the commands work on.
+    """
+
+    def test_precedence(self) -> None:
+        """
+        ``--cache-dir`` wins over ``PYPIPROXY_CACHE_DIR``, which wins over
+        the settings file's ``cache-dir``; the file comes from ``--config``
+        or ``PYPIPROXY_CONFIG``.
+        """
+        a, b, c = (self.mktemp() for _ in range(3))
+        for path in (a, b, c):
+            os.makedirs(path)
+        config = self.mktemp()
+        with open(config, "w") as f:
+            f.write(f'cache-dir = "{c}"\nindex-ttl = 5\n')
+        env = {"PYPIPROXY_CACHE_DIR": b}
+        self.assertEqual(find_cache_dir(a, config, env), os.path.abspath(a))
+        self.assertEqual(find_cache_dir(None, config, env), os.path.abspath(b))
+        self.assertEqual(find_cache_dir(None, config, {}), os.path.abspath(c))
+        from_env = {"PYPIPROXY_CONFIG": config}
+        self.assertEqual(find_cache_dir(None, None, from_env), os.path.abspath(c))
+
+    def test_missing_directory(self) -> None:
+        """
+        A cache directory that does not exist is a usage error.
+        """
+        with self.assertRaises(UsageError) as caught:
+            find_cache_dir(self.mktemp(), None, {})
+        self.assertIn("does not exist", str(caught.exception))

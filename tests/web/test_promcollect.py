@@ -1,0 +1,71 @@
+"""
+Tests for :mod:`twisted_pypi.web.promcollect`: the collector reading the
+service's stats, file cache and downloads directly. Scraping ``/-/metrics``
+of a serving proxy is tested in ``tests/web/test_metrics.py``.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.iweb import IResponse
+
+from twisted_pypi.core.stats import Stats
+from twisted_pypi.files.download import Downloads
+from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.upstream.stream import streaming
+from twisted_pypi.web.promcollect import PREFIX, make_registry
+
+
+def _never(url: str) -> Deferred[IResponse]:
+    """An upstream that never answers."""
+    return Deferred()
+
+
+class RegistryTests(SynchronousTestCase):
+    """
+    :func:`make_registry` and the collector it holds.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.stats = Stats(self.clock)
+        cache = FileCache(FilePath(self.mktemp()), 1000, self.clock)
+        cache.scan()
+        downloads = Downloads(cache, streaming(_never), self.clock)
+        self.registry = make_registry(self.stats, cache, downloads, ["pypi", "extra"])
+
+    def test_prefixed(self) -> None:
+        """
+        Every family is named with :data:`PREFIX`.
+        """
+        names = [family.name for family in self.registry.collect()]
+        self.assertIn(PREFIX + "requests", names)
+        self.assertIn(PREFIX + "cache_limit_bytes", names)
+        self.assertTrue(all(name.startswith(PREFIX) for name in names))
+
+    def test_indexes_from_the_start(self) -> None:
+        """
+        Each configured index has its upstream error series before it was
+        ever asked.
+        """
+        value = self.registry.get_sample_value(
+            PREFIX + "upstream_errors_total", {"index": "extra"}
+        )
+        self.assertEqual(value, 0)
+
+    def test_requests_counted(self) -> None:
+        """
+        Requests recorded in the stats show at the next collection, by code
+        and cache result; the cache's limit is a gauge.
+        """
+        self.stats.requests[(200, "HIT")] = 3
+        value = self.registry.get_sample_value(
+            PREFIX + "requests_total", {"code": "200", "cache": "HIT"}
+        )
+        self.assertEqual(value, 3)
+        self.assertEqual(
+            self.registry.get_sample_value(PREFIX + "cache_limit_bytes"), 1000
+        )
