@@ -1,14 +1,12 @@
 """
-Tests for :mod:`twisted_pypi.app.service` (the service that listens) and
-:mod:`twisted_pypi.app.cli` (the ``pypiproxy`` command).
+Tests for :mod:`twisted_pypi.app.service`: the service that listens (the
+``pypiproxy`` command is tested in ``tests/app/test_cli.py``).
 """
 
 from __future__ import annotations
 
 import socket
-import sys
 from collections.abc import Sequence
-from io import StringIO
 from typing import Any
 
 from twisted.internet import reactor
@@ -21,8 +19,6 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import implementer
 
-from twisted_pypi import __version__
-from twisted_pypi.app.cli import main
 from twisted_pypi.app.service import ProxyService, make_service
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
 
@@ -204,63 +200,3 @@ class RealPortTests(TestCase):
         self.assertIn(f"127.0.0.1:{busy}", str(error))
         self.assertIn("in use", str(error))
         self.assertEqual(service.ports, [])
-
-
-class CommandTests(SynchronousTestCase):
-    """
-    ``pypiproxy`` (:func:`twisted_pypi.app.cli.main`).
-    """
-
-    def run_main(self, *argv: str) -> tuple[int | str | None, str, str]:
-        """
-        Run ``pypiproxy argv...`` until it exits.
-
-        :return: The exit code, standard output and standard error.
-        """
-        out, err = StringIO(), StringIO()
-        self.patch(sys, "stdout", out)
-        self.patch(sys, "stderr", err)
-        exit = self.assertRaises(SystemExit, main, list(argv))
-        return exit.code, out.getvalue(), err.getvalue()
-
-    def test_no_command(self) -> None:
-        """
-        Without a command, it exits with status 2, the usage and an error
-        that asks for a command.
-        """
-        code, out, err = self.run_main()
-        self.assertEqual(code, 2)
-        self.assertEqual(out, "")
-        self.assertIn("pypiproxy <command> [options]", err)
-        self.assertIn("serve", err)
-        self.assertIn("pypiproxy: error: a command is required", err)
-
-    def test_bad_option(self) -> None:
-        """
-        An unknown option exits with status 2 and names the option.
-        """
-        code, _, err = self.run_main("--bogus")
-        self.assertEqual(code, 2)
-        self.assertIn("pypiproxy: error:", err)
-        self.assertIn("bogus", err)
-
-    def test_bad_serve_option(self) -> None:
-        """
-        A bad ``serve`` option value exits with status 2 and says what is
-        wrong with it.
-        """
-        code, _, err = self.run_main("serve", "--index", "ftp://example.com/simple/")
-        self.assertEqual(code, 2)
-        self.assertIn("pypiproxy: error: --index 'ftp://example.com/simple/'", err)
-        code, _, err = self.run_main("serve", "--cache-size", "huge")
-        self.assertEqual(code, 2)
-        self.assertIn("not a size", err)
-
-    def test_version(self) -> None:
-        """
-        ``--version`` prints the version and exits with status 0.
-        """
-        code, out, err = self.run_main("--version")
-        self.assertEqual(code, 0)
-        self.assertEqual(out, f"twisted-pypi {__version__}\n")
-        self.assertEqual(err, "")
