@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.mirror.test_warm -*-
+# -*- test-case-name: tests.mirror.test_fetcher,tests.mirror.test_warm -*-
 """
 Filling the proxy's cache from outside a request: the pages, metadata and
 files that ``pypiproxy warm`` fetches, through the same page caches,

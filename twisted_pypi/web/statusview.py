@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.web.test_status -*-
+# -*- test-case-name: tests.web.test_statusview,tests.web.test_status -*-
 """
 The status page as a :mod:`twisted.web.template` element: the page's
 skeleton is an XML template, each section is filled by a renderer from the
