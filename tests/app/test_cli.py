@@ -6,6 +6,8 @@ usage errors and exit codes (``passwd`` is tested in
 
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from io import StringIO
 
@@ -73,6 +75,35 @@ class CommandTests(SynchronousTestCase):
         self.assertEqual(code, 0)
         self.assertEqual(out, f"twisted-pypi {__version__}\n")
         self.assertEqual(err, "")
+
+    def test_subcommand_version(self) -> None:
+        """
+        ``--version`` after any command prints twisted-pypi's version, not
+        Twisted's (which ``usage.Options`` would print).
+        """
+        for command in ("serve", "analyze", "warm", "export"):
+            code, out, _ = self.run_main(command, "--version")
+            self.assertEqual((code, out), (0, f"twisted-pypi {__version__}\n"))
+
+    def test_reader_gone(self) -> None:
+        """
+        When the reader of the output goes away (``pypiproxy --help | head``
+        with a closed pipe), the command ends quietly: no traceback, no
+        "Exception ignored" message.
+        """
+        read_end, write_end = os.pipe()
+        os.close(read_end)
+        try:
+            done = subprocess.run(
+                [sys.executable, "-m", "twisted_pypi", "serve", "--help"],
+                stdout=write_end,
+                stderr=subprocess.PIPE,
+                timeout=60,
+            )
+        finally:
+            os.close(write_end)
+        self.assertEqual(done.stderr, b"")
+        self.assertEqual(done.returncode, 1)
 
     def test_help(self) -> None:
         """

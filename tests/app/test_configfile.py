@@ -288,6 +288,19 @@ class ErrorTests(_Files):
         self.assertIn("did you mean 'cache-dir'", message)
         self.assertIn("'config'", self.error("--config", self.write('config = "x"\n')))
 
+    def test_not_utf8(self) -> None:
+        """
+        A file that is not UTF-8 text is the same kind of clear error as any
+        other bad file: it names the file and the offending byte, with no
+        traceback.
+        """
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(b'listen = "tcp:0"\n# caf\xe9\n')
+        message = self.error("--config", path)
+        self.assertIn(path, message)
+        self.assertIn("not UTF-8 text (byte 0xe9 at offset 22)", message)
+
     def test_wrong_types(self) -> None:
         """
         A value of the wrong TOML type is an error naming the key, the file

@@ -15,6 +15,7 @@ works on the cache directory (see ``docs/configuration.md``).
 from __future__ import annotations
 
 import getpass
+import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import IO
@@ -23,7 +24,6 @@ from twisted.application.service import IService
 from twisted.internet.defer import Deferred
 from twisted.python import usage
 
-from twisted_pypi import __version__
 from twisted_pypi.app import analyzecli, exportcli, warmcli
 from twisted_pypi.app.analyzecli import AnalyzeOptions
 from twisted_pypi.app.cachecli import CacheOptions
@@ -126,12 +126,7 @@ class Options(usage.Options):
         ],
     ]
 
-    def opt_version(self) -> None:
-        """
-        Print the version and exit.
-        """
-        print(f"twisted-pypi {__version__}")
-        sys.exit(0)
+    opt_version = ServeOptions.opt_version
 
     def postOptions(self) -> None:
         if self.subCommand is None:
@@ -144,6 +139,22 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     :param argv: The arguments, without the program name; ``sys.argv[1:]``
         when ``None``.
+    """
+    try:
+        _main(argv)
+    except BrokenPipeError:
+        # The reader went away (``pypiproxy --help | head``): say nothing
+        # more, and keep the interpreter's last flush from failing loudly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        raise SystemExit(1) from None
+
+
+def _main(argv: Sequence[str] | None) -> None:
+    """
+    Parse the arguments and run the command they name.
+
+    :param argv: As for :func:`main`.
     """
     options = Options()
     try:

@@ -125,7 +125,8 @@ def load_file(path: str) -> dict[str, Any]:
     Read a TOML settings file.
 
     :param path: The file.
-    :raises usage.UsageError: If it cannot be read or is not TOML.
+    :raises usage.UsageError: If it cannot be read, is not UTF-8 or is not
+        TOML.
     """
     try:
         with open(path, "rb") as f:
@@ -133,6 +134,11 @@ def load_file(path: str) -> dict[str, Any]:
     except OSError as e:
         raise usage.UsageError(
             f"--config {path!r}: cannot read it: {e.strerror or e}"
+        ) from None
+    except UnicodeDecodeError as e:
+        raise usage.UsageError(
+            f"--config {path!r}: not UTF-8 text (byte 0x{e.object[e.start]:02x}"
+            f" at offset {e.start}); TOML files are UTF-8"
         ) from None
     except tomllib.TOMLDecodeError as e:
         raise usage.UsageError(f"--config {path!r}: not valid TOML: {e}") from None

@@ -15,6 +15,7 @@ from twisted.application.service import IService
 from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
+from twisted_pypi import __version__
 from twisted_pypi.app.configfile import settings_arguments
 from twisted_pypi.app.indexoptions import (
     parse_index,
@@ -59,6 +60,13 @@ class Options(usage.Options):
         "pdm at http://HOST:PORT/simple/. Uncached files are downloaded once and "
         "streamed to every waiting client while they are saved."
     )
+
+    def opt_version(self) -> None:
+        """
+        Print the version of twisted-pypi (not Twisted's) and exit.
+        """
+        print(f"twisted-pypi {__version__}")
+        sys.exit(0)
 
     optFlags = [
         [
