@@ -141,7 +141,12 @@ def main(argv: Sequence[str] | None = None) -> None:
         when ``None``.
     """
     try:
-        _main(argv)
+        try:
+            _main(argv)
+        finally:
+            # Output to a pipe is buffered: flush it here, where a reader
+            # that went away can still be handled, not at exit.
+            sys.stdout.flush()
     except BrokenPipeError:
         # The reader went away (``pypiproxy --help | head``): say nothing
         # more, and keep the interpreter's last flush from failing loudly.
