@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import bcrypt
+from treq.testing import StubTreq
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
@@ -36,7 +37,7 @@ from twisted_pypi.web.files import FilesResource
 from twisted_pypi.web.jsonapi import JsonApiResource
 from twisted_pypi.web.localfiles import LocalFilesResource
 from twisted_pypi.web.metrics import HealthPage, MetricsPage
-from twisted_pypi.web.root import Root, make_root
+from twisted_pypi.web.root import Directory, Root, _Missing, make_root
 from twisted_pypi.web.simple import SimpleIndex
 from twisted_pypi.web.status import StatusPage
 
@@ -126,7 +127,8 @@ class MakeRootTests(SynchronousTestCase):
             _paths(self.root(self.config)),
             {
                 "/": StatusPage,
-                "/-": Resource,
+                "/-": Directory,
+                "/-/cache": _Missing,
                 "/-/health": HealthPage,
                 "/-/metrics": MetricsPage,
                 "/simple": SimpleIndex,
@@ -157,6 +159,45 @@ class MakeRootTests(SynchronousTestCase):
         self.assertEqual(paths["/-/cache"], CacheControlResource)
         self.assertEqual(paths["/upload"], HTTPAuthSessionWrapper)
         self.assertEqual(len(paths), 11)
+
+    def get(self, root: Resource, path: str, method: str = "GET") -> tuple[int, str]:
+        """
+        Request ``path`` of ``root`` in memory.
+
+        :return: The status and the body.
+        """
+        stub: Any = StubTreq(root)
+        response = self.successResultOf(
+            stub.request(method, "http://proxy.test" + path)
+        )
+        body = self.successResultOf(stub.content(response))
+        return response.code, body.decode()
+
+    def test_unknown_paths(self) -> None:
+        """
+        A path the tree does not have, at the root or under ``/-/``, gets
+        the proxy's own 404 page pointing at the index, not Twisted's stock
+        "No Such Resource".
+        """
+        root = self.root(self.config)
+        for path in ("/nowhere", "/-/nowhere", "/nowhere/deeper"):
+            code, body = self.get(root, path)
+            self.assertEqual(code, 404, path)
+            self.assertIn("The package index is at simple/", body)
+            self.assertNotIn("No Such Resource", body)
+
+    def test_cache_control_off(self) -> None:
+        """
+        Without an admin token, a request for cache control (``DELETE
+        /-/cache/...``) is a 404 that says cache control is off and how to
+        turn it on.
+        """
+        code, body = self.get(
+            self.root(self.config), "/-/cache/pages/pypi/demo", "DELETE"
+        )
+        self.assertEqual(code, 404)
+        self.assertIn("Cache control is off", body)
+        self.assertIn("--admin-token", body)
 
     def test_uploads_need_runner(self) -> None:
         """

@@ -22,8 +22,10 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.web.iweb import IResponse
+from twisted.web import http
+from twisted.web.iweb import IRequest, IResponse
 from twisted.web.resource import Resource
+from twisted.web.server import Request
 
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.links import FILES_PREFIX
@@ -41,19 +43,53 @@ from twisted_pypi.web.files import FilesResource
 from twisted_pypi.web.jsonapi import JSON_PREFIX, JsonApiResource
 from twisted_pypi.web.localfiles import LocalFilesResource
 from twisted_pypi.web.metrics import HealthPage, MetricsPage, registry_factory
+from twisted_pypi.web.respond import error_page
 from twisted_pypi.web.simple import SimpleIndex
 from twisted_pypi.web.status import StatusPage
 
-__all__ = ["Root", "make_root"]
+__all__ = ["Directory", "Root", "make_root"]
 
 #: Runs blocking work away from the reactor thread.
 Runner = Callable[[Callable[[], Any]], Deferred[Any]]
 
 
-class Root(Resource):
+class Directory(Resource):
+    """
+    A resource whose only content is its children: a path it does not have
+    gets the proxy's own 404 page, saying where the index is (not Twisted's
+    stock "No Such Resource").
+    """
+
+    def getChild(self, path: bytes, request: IRequest) -> Resource:
+        return _Missing(
+            "Nothing here. The package index is at simple/; the status page "
+            "is at the proxy's root."
+        )
+
+
+class Root(Directory):
     """
     The root of the tree; ``/`` itself is its child ``b""``, the status page.
     """
+
+
+class _Missing(Resource):
+    """
+    A 404 with a sentence saying why, whatever the method and the path below.
+    """
+
+    isLeaf = True
+
+    def __init__(self, detail: str) -> None:
+        """
+        :param detail: What the page says.
+        """
+        super().__init__()
+        self._detail = detail
+
+    def render(self, request: IRequest) -> bytes:
+        assert isinstance(request, Request)
+        return error_page(request, http.NOT_FOUND, self._detail)
 
 
 def make_root(
@@ -150,7 +186,7 @@ def _dash(
     registry = registry_factory(
         stats, cache, downloads, [i.name for i in config.indexes]
     )
-    dash = Resource()
+    dash = Directory()
     dash.putChild(b"health", HealthPage(stats))
     dash.putChild(b"metrics", MetricsPage(registry))
     if config.admin_token is not None:
@@ -158,4 +194,12 @@ def _dash(
             config.admin_token, pages, cache, downloads, documents
         )
         dash.putChild(CACHE, control)
+    else:
+        dash.putChild(
+            CACHE,
+            _Missing(
+                "Cache control is off: start the proxy with --admin-token"
+                " to turn it on."
+            ),
+        )
     return dash
