@@ -6,6 +6,7 @@ within the size budget.  (The layer contract itself is declared in
 
 from __future__ import annotations
 
+import ast
 import importlib
 import os
 
@@ -13,6 +14,20 @@ import grimp
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests import REPOSITORY
+
+#: The layers below the web layer, but the upstream client: they never
+#: import ``twisted.web`` (import-linter forbids only whole external
+#: packages, so this part of the contract is checked here).
+BELOW_WEB = (
+    "core",
+    "storage",
+    "files",
+    "sources",
+    "pypijson",
+    "resolve",
+    "mirror",
+    "upload",
+)
 
 #: The most lines a module of the package may have.
 MAX_MODULE_LINES = 450
@@ -60,6 +75,23 @@ def _cycles(graph: grimp.ImportGraph, package: str) -> list[list[str]]:
     return found
 
 
+def _web_imports(source: str) -> list[str]:
+    """
+    The ``twisted.web`` modules that ``source`` imports, at any depth.
+    """
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        found.extend(
+            n for n in names if n == "twisted.web" or n.startswith("twisted.web.")
+        )
+    return found
+
+
 class ShapeTests(SynchronousTestCase):
     """
     The structure every change must keep.
@@ -72,6 +104,47 @@ class ShapeTests(SynchronousTestCase):
         """
         graph = grimp.build_graph("twisted_pypi")
         self.assertEqual(_cycles(graph, "twisted_pypi"), [])
+
+    def test_no_web_below_web(self) -> None:
+        """
+        No module of a layer below the web layer (but the upstream client)
+        imports ``twisted.web``, at the top or inside a function.
+        """
+        offenders = {}
+        for layer in BELOW_WEB:
+            top = os.path.join(REPOSITORY, "twisted_pypi", layer)
+            for name in sorted(os.listdir(top)):
+                if name.endswith(".py"):
+                    with open(os.path.join(top, name), encoding="utf-8") as f:
+                        imported = _web_imports(f.read())
+                    if imported:
+                        offenders[f"{layer}/{name}"] = imported
+        self.assertEqual(offenders, {})
+
+    def test_web_import_detection(self) -> None:
+        """
+        The check above sees every form of importing ``twisted.web`` (so it
+        can fail), and only those.
+        """
+        source = (
+            "import twisted.web.http\n"
+            "from twisted.web.iweb import IResponse\n"
+            "from twisted import web\n"
+            "from twisted.internet import defer\n"
+            "def later():\n"
+            "    from twisted.web import server\n"
+        )
+        self.assertEqual(
+            _web_imports(source),
+            [
+                "twisted.web.http",
+                "twisted.web.iweb",
+                "twisted.web.iweb.IResponse",
+                "twisted.web",
+                "twisted.web",
+                "twisted.web.server",
+            ],
+        )
 
     def test_cycle_detection(self) -> None:
         """
