@@ -17,7 +17,7 @@ from treq.testing import RequestTraversalAgent, StubTreq
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred, fail
 from twisted.internet.error import ConnectionRefusedError
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IProtocol, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -520,3 +520,46 @@ def parse_raw(data: bytes) -> tuple[int, dict[bytes, bytes], bytes]:
         name, _, value = line.partition(b":")
         headers[name.strip().lower()] = value.strip()
     return status, headers, body
+
+
+@implementer(IResponse)
+class HandFedResponse:
+    """
+    An upstream response whose body the test delivers by hand.
+
+    :ivar protocol: The body's protocol, once ``deliverBody`` was called.
+    :ivar transport: Stands for the upstream connection.
+    """
+
+    def __init__(self, code: int = 200, length: int | object = UNKNOWN_LENGTH) -> None:
+        """
+        :param code: The status.
+        :param length: The ``Content-Length``, or ``UNKNOWN_LENGTH``.
+        """
+        self.version = (b"HTTP", 1, 1)
+        self.code = code
+        self.phrase = b"OK" if code == 200 else b"Error"
+        self.headers = Headers()
+        self.length = length
+        self.request = None
+        self.previousResponse = None
+        self.protocol: IProtocol | None = None
+        self.transport = StringTransport()
+
+    def deliverBody(self, protocol: IProtocol) -> None:
+        """Keep the protocol and connect it to the fake upstream connection."""
+        self.protocol = protocol
+        protocol.makeConnection(self.transport)
+
+    def setPreviousResponse(self, response: IResponse) -> None:
+        """Not used."""
+
+    def send(self, data: bytes) -> None:
+        """Deliver body bytes."""
+        assert self.protocol is not None
+        self.protocol.dataReceived(data)
+
+    def end(self, reason: Failure | None = None) -> None:
+        """End the body (completely, unless ``reason`` says otherwise)."""
+        assert self.protocol is not None
+        self.protocol.connectionLost(reason or Failure(ResponseDone()))

@@ -79,7 +79,7 @@ def _web_imports(source: str) -> list[str]:
     """
     The ``twisted.web`` modules that ``source`` imports, at any depth.
     """
-    found = []
+    found: list[str] = []
     for node in ast.walk(ast.parse(source)):
         names: list[str] = []
         if isinstance(node, ast.Import):

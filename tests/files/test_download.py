@@ -15,20 +15,18 @@ from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.error import ConnectError, ConnectionDone, ConnectionLost
-from twisted.internet.interfaces import IProtocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import LogEvent, LogLevel, capturedLogs
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.client import PotentialDataLoss, ResponseDone, ResponseFailed
-from twisted.web.http_headers import Headers
-from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
+from twisted.web.client import PotentialDataLoss, ResponseFailed
+from twisted.web.iweb import IResponse
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
-from zope.interface import implementer
 
+from tests.fakes import HandFedResponse
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.files.spec import (
     DownloadError,
@@ -51,49 +49,6 @@ SHA256 = hashlib.sha256(DATA).hexdigest()
 IDLE = 30.0
 
 
-@implementer(IResponse)
-class FakeResponse:
-    """
-    An upstream response whose body the test delivers by hand.
-
-    :ivar protocol: The body's protocol, once ``deliverBody`` was called.
-    :ivar transport: Stands for the upstream connection.
-    """
-
-    def __init__(self, code: int = 200, length: int | object = UNKNOWN_LENGTH) -> None:
-        """
-        :param code: The status.
-        :param length: The ``Content-Length``, or ``UNKNOWN_LENGTH``.
-        """
-        self.version = (b"HTTP", 1, 1)
-        self.code = code
-        self.phrase = b"OK" if code == 200 else b"Error"
-        self.headers = Headers()
-        self.length = length
-        self.request = None
-        self.previousResponse = None
-        self.protocol: IProtocol | None = None
-        self.transport = StringTransport()
-
-    def deliverBody(self, protocol: IProtocol) -> None:
-        """Keep the protocol and connect it to the fake upstream connection."""
-        self.protocol = protocol
-        protocol.makeConnection(self.transport)
-
-    def setPreviousResponse(self, response: IResponse) -> None:
-        """Not used."""
-
-    def send(self, data: bytes) -> None:
-        """Deliver body bytes."""
-        assert self.protocol is not None
-        self.protocol.dataReceived(data)
-
-    def end(self, reason: Failure | None = None) -> None:
-        """End the body (completely, unless ``reason`` says otherwise)."""
-        assert self.protocol is not None
-        self.protocol.connectionLost(reason or Failure(ResponseDone()))
-
-
 class FakeUpstream:
     """
     A ``fetch`` function that records URLs and hands out Deferreds.
@@ -112,7 +67,7 @@ class FakeUpstream:
         self.pending.append(d)
         return d
 
-    def respond(self, response: FakeResponse) -> FakeResponse:
+    def respond(self, response: HandFedResponse) -> HandFedResponse:
         """Answer the latest request with ``response``."""
         self.pending[-1].callback(response)
         return response
@@ -286,7 +241,7 @@ class SingleFlightTests(_Base):
         """
         clients = [self.client() for _ in range(5)]
         self.assertEqual(self.upstream.urls, [URL])
-        response = self.upstream.respond(FakeResponse(length=len(DATA)))
+        response = self.upstream.respond(HandFedResponse(length=len(DATA)))
         response.send(DATA[:100])
         response.send(DATA[100:])
         response.end()
@@ -307,7 +262,7 @@ class SingleFlightTests(_Base):
         download ends, and is on disk too.
         """
         clients = [self.client(), self.client()]
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA[:10])
         for client in clients:
             self.assertEqual(client.body(), DATA[:10])
@@ -323,7 +278,7 @@ class SingleFlightTests(_Base):
         the next request is served from the cache without a new fetch.
         """
         self.client()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA)
         self.assertIsNotNone(self.downloads.get(SEGMENTS))
         response.end()
@@ -336,7 +291,7 @@ class SingleFlightTests(_Base):
     def test_in_flight_status(self) -> None:
         """In-flight downloads report their URL, bytes written and length."""
         self.client()
-        self.upstream.respond(FakeResponse()).send(DATA[:7])
+        self.upstream.respond(HandFedResponse()).send(DATA[:7])
         [status] = self.downloads.in_flight()
         self.assertEqual(
             (status.url, status.written, status.expected_length, status.followers),
@@ -347,7 +302,7 @@ class SingleFlightTests(_Base):
         """The expected size is reserved in the cache until the download ends."""
         self.client()
         self.assertEqual(self.cache.reserved, len(DATA))
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA)
         response.end()
         self.assertEqual(self.cache.reserved, 0)
@@ -366,7 +321,7 @@ class HeaderTests(_Base):
         """
         client = self.client()
         self.assertEqual(client.transport.value(), b"")
-        self.upstream.respond(FakeResponse())
+        self.upstream.respond(HandFedResponse())
         headers = client.headers()
         self.assertEqual(headers[b"content-length"], str(len(DATA)).encode())
         self.assertEqual(client.body(), b"")
@@ -375,14 +330,14 @@ class HeaderTests(_Base):
         """Without an index size the upstream's Content-Length is sent."""
         self.use(FileSpec(URL, SEGMENTS, None, {}))
         client = self.client()
-        self.upstream.respond(FakeResponse(length=1234))
+        self.upstream.respond(HandFedResponse(length=1234))
         self.assertEqual(client.headers()[b"content-length"], b"1234")
 
     def test_chunked_when_length_unknown(self) -> None:
         """With no length known at all the response is chunked."""
         self.use(FileSpec(URL, SEGMENTS, None, {}))
         client = self.client()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(b"hello")
         response.end()
         self.assertEqual(client.headers()[b"transfer-encoding"], b"chunked")
@@ -396,7 +351,7 @@ class HeaderTests(_Base):
         a range.
         """
         client = Client(self.site).get(b"Range: bytes=0-9\r\nAccept-Encoding: gzip\r\n")
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA)
         response.end()
         self.assertTrue(client.head().startswith(b"HTTP/1.1 200 OK\r\n"))
@@ -415,7 +370,7 @@ class HeaderTests(_Base):
         verification.
         """
         client = Client(self.site).get()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA)
         self.assertEqual(client.body(), DATA[:-1])
         response.end()
@@ -432,7 +387,7 @@ class HeaderTests(_Base):
             )
         )
         client = Client(self.site).get()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA)
         response.end()
         self.assertEqual(client.body(), DATA[:-1])
@@ -461,7 +416,7 @@ class BackpressureTests(_Base):
         resumes, while the download goes on; then it gets the rest.
         """
         client = self.client()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA[:300])
         client.pause()
         response.send(DATA[300:])
@@ -478,7 +433,7 @@ class BackpressureTests(_Base):
         other client finishes and the file is committed.
         """
         slow, fast = self.client(), self.client()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         slow.pause()
         response.send(DATA[:500])
         response.send(DATA[500:])
@@ -500,7 +455,7 @@ class BackpressureTests(_Base):
         ahead of the client.
         """
         self.client()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA)
         slow = self.client(PausingTransport())
         self.assertEqual(slow.body(), DATA[:100])
@@ -515,7 +470,7 @@ class BackpressureTests(_Base):
         then the rest as it comes.
         """
         self.client()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA[:300])
         late = self.client()
         self.assertEqual(late.headers()[b"content-length"], str(len(DATA)).encode())
@@ -531,7 +486,7 @@ class BackpressureTests(_Base):
         the other client finishes and the file is committed.
         """
         leaving, staying = self.client(), self.client()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA[:10])
         leaving.lose()
         response.send(DATA[10:])
@@ -546,7 +501,7 @@ class BackpressureTests(_Base):
         """When every client leaves, the download still fills the cache."""
         client = self.client()
         client.lose()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA)
         response.end()
         self.assertIsNotNone(self.cache.lookup(SEGMENTS))
@@ -596,7 +551,7 @@ class CommitTests(_Base):
         download = self.downloads.get(SEGMENTS)
         assert download is not None
         done = download.when_done()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA)
         response.end()
         self.assertIs(download.state, State.COMMITTING)
@@ -621,7 +576,7 @@ class CommitTests(_Base):
         download = self.downloads.get(SEGMENTS)
         assert download is not None
         done = download.when_done()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA)
         with capturedLogs() as events:
             response.end()
@@ -652,7 +607,7 @@ class FailureTests(_Base):
         nothing in the cache, and the next request fetches afresh.
         """
         clients = [self.client(), self.client()]
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA[:10])
         with capturedLogs() as events:
             response.end(Failure(ResponseFailed([Failure(ConnectionLost())])))
@@ -664,7 +619,7 @@ class FailureTests(_Base):
         self.assertFailedOnce(events, "cut short")
         again = self.client()
         self.assertEqual(len(self.upstream.urls), 2)
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA)
         response.end()
         self.assertEqual(again.body(), DATA)
@@ -673,7 +628,7 @@ class FailureTests(_Base):
         """A body whose sha256 differs from the index's aborts and caches nothing."""
         self.use(FileSpec(URL, SEGMENTS, len(DATA), {"sha256": "00" * 32}))
         client = self.client()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA)
         with capturedLogs() as events:
             response.end()
@@ -689,7 +644,7 @@ class FailureTests(_Base):
         good = {"md5": hashlib.md5(DATA).hexdigest(), "sha512": "0" * 128, "x": "1"}
         self.use(FileSpec(URL, SEGMENTS, None, good))
         client = self.client()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA)
         response.end()
         self.assertAborted(client)
@@ -702,7 +657,7 @@ class FailureTests(_Base):
         """
         self.use(FileSpec(URL, SEGMENTS, len(DATA), {}))
         client = self.client()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA[:-1])
         response.end()
         self.assertAborted(client)
@@ -715,7 +670,7 @@ class FailureTests(_Base):
         """
         self.use(FileSpec(URL, SEGMENTS, None, {}))
         client = self.client()
-        response = self.upstream.respond(FakeResponse(length=5))
+        response = self.upstream.respond(HandFedResponse(length=5))
         response.send(b"123456")
         self.assertAborted(client)
         self.assertNothingCached()
@@ -727,7 +682,7 @@ class FailureTests(_Base):
         any header is sent: the client gets a clean 502.
         """
         client = self.client()
-        response = self.upstream.respond(FakeResponse(length=len(DATA) + 1))
+        response = self.upstream.respond(HandFedResponse(length=len(DATA) + 1))
         self.assertTrue(client.head().startswith(b"HTTP/1.1 502 "))
         self.assertEqual(client.body(), b"upstream failed")
         self.assertFalse(client.transport.disconnected)
@@ -737,7 +692,7 @@ class FailureTests(_Base):
     def test_error_status(self) -> None:
         """An upstream error status answers 502 and caches nothing."""
         client = self.client()
-        self.upstream.respond(FakeResponse(code=404))
+        self.upstream.respond(HandFedResponse(code=404))
         self.assertTrue(client.head().startswith(b"HTTP/1.1 502 "))
         self.assertNothingCached()
         download = self.downloads.start_or_join(self.spec)
@@ -770,7 +725,7 @@ class FailureTests(_Base):
         the upstream connection, and caches nothing.
         """
         client = self.client()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA[:10])
         self.clock.advance(IDLE - 1)
         response.send(DATA[10:20])
@@ -795,7 +750,7 @@ class FailureTests(_Base):
     def test_potential_data_loss_is_end(self) -> None:
         """A body ended with PotentialDataLoss counts as complete."""
         client = self.client()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA)
         response.end(Failure(PotentialDataLoss()))
         self.assertEqual(client.body(), DATA)
@@ -804,7 +759,7 @@ class FailureTests(_Base):
     def test_timer_stops_after_success(self) -> None:
         """After success the idle timer no longer fires."""
         client = self.client()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA)
         response.end()
         with capturedLogs() as events:
@@ -830,7 +785,7 @@ class ObserverTests(_Base):
         first.cancel()
         self.failureResultOf(first, CancelledError)
         done = download.when_done()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         self.assertEqual(self.successResultOf(second), len(DATA))
         self.assertEqual(self.successResultOf(download.when_started()), len(DATA))
         response.send(DATA)
@@ -841,7 +796,7 @@ class ObserverTests(_Base):
         """Waiters fail with the download's error, and later ones at once."""
         download = self.downloads.start_or_join(self.spec)
         started, done = download.when_started(), download.when_done()
-        self.upstream.respond(FakeResponse(code=500))
+        self.upstream.respond(HandFedResponse(code=500))
         self.failureResultOf(started, UpstreamError)
         self.failureResultOf(done, UpstreamError)
         self.failureResultOf(download.when_started(), UpstreamError)
@@ -864,7 +819,7 @@ class ObserverTests(_Base):
         """A mismatch fails waiters with a VerificationError."""
         download = self.downloads.start_or_join(self.spec)
         done = download.when_done()
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(b"x")
         response.end()
         self.failureResultOf(done, VerificationError)
@@ -875,7 +830,7 @@ class ObserverTests(_Base):
         client = Client(self.site)
         request = client.request()
         d = serve_download(request, download)
-        self.upstream.respond(FakeResponse()).send(DATA[:5])
+        self.upstream.respond(HandFedResponse()).send(DATA[:5])
         d.cancel()
         self.failureResultOf(d, CancelledError)
         self.assertTrue(client.transport.disconnected)
@@ -903,7 +858,7 @@ class ObserverTests(_Base):
         served: list[Deferred[None]] = []
         request.notifyFinish().addErrback(lambda _: served[0].cancel())
         served.append(serve_download(request, download))
-        response = self.upstream.respond(FakeResponse())
+        response = self.upstream.respond(HandFedResponse())
         response.send(DATA[:5])
         request.connectionLost(Failure(ConnectionDone()))
         self.failureResultOf(served[0], CancelledError)

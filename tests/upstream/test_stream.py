@@ -7,57 +7,16 @@ from __future__ import annotations
 
 from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.error import ConnectionLost
-from twisted.internet.interfaces import IProtocol
-from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.client import ResponseDone, ResponseFailed
 from twisted.web.http import PotentialDataLoss
-from twisted.web.http_headers import Headers
-from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
-from zope.interface import implementer
+from twisted.web.iweb import IResponse
 
 from tests.consumers import Consumer
+from tests.fakes import HandFedResponse
 from twisted_pypi.upstream.client import UpstreamError
 from twisted_pypi.upstream.stream import StreamingResponse, streaming
-
-
-@implementer(IResponse)
-class Response:
-    """
-    An ``IResponse`` whose body the test delivers by hand.
-
-    :ivar protocol: The body's protocol, once delivered.
-    :ivar transport: Stands for the upstream connection.
-    """
-
-    def __init__(self, code: int = 200, length: int | object = UNKNOWN_LENGTH) -> None:
-        """
-        :param code: The status.
-        :param length: The ``Content-Length``, or ``UNKNOWN_LENGTH``.
-        """
-        self.version = (b"HTTP", 1, 1)
-        self.code = code
-        self.phrase = b"OK"
-        self.headers = Headers()
-        self.length = length
-        self.request = None
-        self.previousResponse = None
-        self.protocol: IProtocol | None = None
-        self.transport = StringTransport()
-
-    def deliverBody(self, protocol: IProtocol) -> None:
-        """Connect the protocol to the fake connection."""
-        self.protocol = protocol
-        protocol.makeConnection(self.transport)
-
-    def setPreviousResponse(self, response: IResponse) -> None:
-        """Not used."""
-
-    def end(self, reason: Failure) -> None:
-        """End the body."""
-        assert self.protocol is not None
-        self.protocol.connectionLost(reason)
 
 
 class StreamingResponseTests(SynchronousTestCase):
@@ -67,8 +26,8 @@ class StreamingResponseTests(SynchronousTestCase):
 
     def test_status_and_length(self) -> None:
         """The status and the length (``None`` when unknown) are given."""
-        known = StreamingResponse.of(Response(404, 12))
-        unknown = StreamingResponse.of(Response())
+        known = StreamingResponse.of(HandFedResponse(404, 12))
+        unknown = StreamingResponse.of(HandFedResponse())
         self.assertEqual((known.code, known.length), (404, 12))
         self.assertIsNone(unknown.length)
 
@@ -77,7 +36,7 @@ class StreamingResponseTests(SynchronousTestCase):
         Body bytes reach the consumer as they arrive, with the connection
         registered as its streaming producer until the body ends.
         """
-        response = Response()
+        response = HandFedResponse()
         consumer = Consumer()
         d = StreamingResponse.of(response).stream_to(consumer)
         self.assertEqual(consumer.registrations, [(response.transport, True)])
@@ -92,7 +51,7 @@ class StreamingResponseTests(SynchronousTestCase):
 
     def test_consumer_pauses_upstream(self) -> None:
         """The consumer's pause reaches the upstream connection."""
-        response = Response()
+        response = HandFedResponse()
         consumer = Consumer(pause_each=True)
         StreamingResponse.of(response).stream_to(consumer)
         assert response.protocol is not None
@@ -101,14 +60,14 @@ class StreamingResponseTests(SynchronousTestCase):
 
     def test_potential_data_loss_is_end(self) -> None:
         """A body without a length that ends with the connection is whole."""
-        response = Response()
+        response = HandFedResponse()
         d = StreamingResponse.of(response).stream_to(Consumer())
         response.end(Failure(PotentialDataLoss()))
         self.successResultOf(d)
 
     def test_cut_short(self) -> None:
         """A body cut short fails with an UpstreamError saying so."""
-        response = Response()
+        response = HandFedResponse()
         d = StreamingResponse.of(response).stream_to(Consumer())
         response.end(Failure(ResponseFailed([Failure(ConnectionLost())])))
         failure = self.failureResultOf(d, UpstreamError)
@@ -119,7 +78,7 @@ class StreamingResponseTests(SynchronousTestCase):
         Cancelling closes the upstream connection and unregisters; a late
         end of the body is ignored.
         """
-        response = Response()
+        response = HandFedResponse()
         consumer = Consumer()
         d = StreamingResponse.of(response).stream_to(consumer)
         d.cancel()
@@ -133,7 +92,7 @@ class StreamingResponseTests(SynchronousTestCase):
 
     def test_discard(self) -> None:
         """Discarding a response closes its connection unread."""
-        response = Response()
+        response = HandFedResponse()
         StreamingResponse.of(response).discard()
         self.assertEqual(response.transport.producerState, "stopped")
 
@@ -142,7 +101,7 @@ class StreamingResponseTests(SynchronousTestCase):
         A streaming fetch function wraps the responses of another, and
         cancelling it cancels the request.
         """
-        response = Response(200, 3)
+        response = HandFedResponse(200, 3)
         fetched = self.successResultOf(streaming(lambda url: succeed(response))("u"))
         self.assertEqual(fetched.length, 3)
         cancelled: list[str] = []
