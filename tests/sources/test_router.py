@@ -29,6 +29,7 @@ from twisted_pypi.core.links import RELATIVE
 from twisted_pypi.core.lookup import (
     Lookup,
 )
+from twisted_pypi.core.model import ProjectList, ProjectPage
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.sources.router import Router
@@ -554,6 +555,35 @@ class MergeTests(RouterTestCase):
         self.assertIsNotNone(first.entry)
         self.assertIs(first.entry, second.entry)
 
+    def test_merged_page_follows_upstream(self) -> None:
+        """
+        Once an index's page of a merged project changes upstream and is
+        fetched again, the merged page is merged again: it lists the new file.
+        """
+        router = router_of(self.proxy)
+        first = lookup_now(self.proxy, router.get_project("numpy"))
+        later = variant("numpy", "4.0", "corp")
+        self.corp.add("numpy", FakeFile(later))
+        self.proxy.clock.advance(CORP.ttl + 1)
+        second = lookup_now(self.proxy, router.get_project("numpy"))
+        self.assertEqual(self.pages_asked(self.corp, "numpy"), 2)
+        assert isinstance(first.entry.page, ProjectPage)
+        assert isinstance(second.entry.page, ProjectPage)
+        self.assertNotIn(later.filename, [d.filename for d in first.entry.page.files])
+        self.assertIn(later.filename, [d.filename for d in second.entry.page.files])
+
+    def test_merged_page_follows_served_page(self) -> None:
+        """
+        Through the proxy, a merged page lists a file an index added once
+        that index's page is fetched again.
+        """
+        later = variant("numpy", "4.0", "corp")
+        self.assertNotIn(later.filename, self.files("numpy"))
+        self.corp.add("numpy", FakeFile(later))
+        self.proxy.clock.advance(CORP.ttl + 1)
+        self.proxy.flush()
+        self.assertIn(later.filename, self.files("numpy"))
+
     def test_only_on_one_index(self) -> None:
         """
         A merged project only one index has is that index's page.
@@ -634,6 +664,21 @@ class ListTests(RouterTestCase):
         second = lookup_now(self.proxy, router.get_list())
         self.assertIsNotNone(first.entry)
         self.assertIs(first.entry, second.entry)
+
+    def test_union_follows_upstream(self) -> None:
+        """
+        Once an index's project list changes upstream and is fetched again,
+        the union is made again: it names the new project.
+        """
+        router = router_of(self.proxy)
+        first = lookup_now(self.proxy, router.get_list())
+        self.corp.add("newcomer", FakeFile(variant("newcomer", "1.0", "corp")))
+        self.proxy.clock.advance(CORP.ttl + 1)
+        second = lookup_now(self.proxy, router.get_list())
+        assert isinstance(first.entry.page, ProjectList)
+        assert isinstance(second.entry.page, ProjectList)
+        self.assertNotIn("newcomer", first.entry.page.names)
+        self.assertIn("newcomer", second.entry.page.names)
 
 
 class CredentialsTests(RouterTestCase):
