@@ -238,6 +238,40 @@ class CheckerTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(second), b"alice")
         self.assertEqual(self.runner.runs, 1)
 
+    def test_changed_during_check(self) -> None:
+        """
+        A login that arrives after the users file changed, while the same
+        credentials are being checked against the old file, is checked
+        against the new file: a password the change revoked neither logs in
+        nor is remembered.
+        """
+        self.runner.hold = True
+        before = self.login(b"alice", b"secret")
+        self.replace_file(f"alice:{bcrypt_hash('changed')}\n")
+        after = self.login(b"alice", b"secret")
+        self.runner.release()
+        self.successResultOf(before)
+        self.failureResultOf(after, UnauthorizedLogin)
+        self.runner.hold = False
+        self.failureResultOf(self.login(b"alice", b"secret"), UnauthorizedLogin)
+        self.assertEqual(
+            self.successResultOf(self.login(b"alice", b"changed")), b"alice"
+        )
+
+    def test_change_during_check_forgotten(self) -> None:
+        """
+        A success checked against a file that changed while it was checked
+        is not remembered once the change is seen: the next login is
+        checked against the new file.
+        """
+        self.runner.hold = True
+        before = self.login(b"alice", b"secret")
+        self.replace_file(f"alice:{bcrypt_hash('changed')}\n")
+        self.runner.release()
+        self.successResultOf(before)
+        self.runner.hold = False
+        self.failureResultOf(self.login(b"alice", b"secret"), UnauthorizedLogin)
+
     def test_reload(self) -> None:
         """
         A changed file is read again on the next login: new users may log

@@ -162,6 +162,11 @@ def _file_version(path: str) -> tuple[int, int, int] | None:
     return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+#: A login attempt: the hash of its credentials and the version of the users
+#: file it is checked against.
+_Attempt = tuple[bytes, "tuple[int, int, int] | None"]
+
+
 @implementer(ICredentialsChecker)
 class UsersFileChecker:
     """
@@ -196,7 +201,10 @@ class UsersFileChecker:
         self._version = _file_version(path)
         self._users = load_users(path)
         self._successes: dict[bytes, float] = {}
-        self._pending: dict[bytes, list[Deferred[bool]]] = {}
+        #: Checks under way, by credentials and the file version they are
+        #: checked against: a login after the file changed never shares a
+        #: check made against the old file.
+        self._pending: dict[_Attempt, list[Deferred[bool]]] = {}
 
     def _refresh(self) -> None:
         """Re-read the file if it changed; forget remembered successes."""
@@ -237,24 +245,26 @@ class UsersFileChecker:
             known: Deferred[bytes | tuple[()]] = succeed(name)
             return known
         version = self._version
-        checked = self._check(key, user, password)
+        checked = self._check((key, version), user, password)
 
         def decide(ok: bool) -> bytes | tuple[()]:
             if not ok:
                 log.info("Failed upload login as {user!r}", user=user)
                 raise UnauthorizedLogin("wrong user name or password")
+            # Only a result checked against the file as it still is.
             if self._version == version:
                 self._remember(key)
             return name
 
         return checked.addCallback(decide)
 
-    def _check(self, key: bytes, user: str, password: bytes) -> Deferred[bool]:
+    def _check(self, attempt: _Attempt, user: str, password: bytes) -> Deferred[bool]:
         """
-        Check a password in the runner, sharing one check among identical
-        concurrent attempts.
+        Check a password in the runner against the users as last read,
+        sharing one check among identical concurrent attempts against the
+        same version of the file.
         """
-        waiting = self._pending.get(key)
+        waiting = self._pending.get(attempt)
         if waiting is not None:
             mine: Deferred[bool] = Deferred()
             waiting.append(mine)
@@ -273,10 +283,10 @@ class UsersFileChecker:
             work = self._runner(spend)
         else:
             work = self._runner(lambda: _check_password(password, hashed))
-        self._pending[key] = []
+        self._pending[attempt] = []
 
         def share(result: bool | Failure) -> bool | Failure:
-            for d in self._pending.pop(key, []):
+            for d in self._pending.pop(attempt, []):
                 if isinstance(result, Failure):
                     d.errback(result)
                 else:
