@@ -80,9 +80,14 @@ class Sink:
     :ivar body: The bytes written.
     """
 
-    def __init__(self, pause_each: bool = False) -> None:
-        """:param pause_each: Pause after every write."""
+    def __init__(self, pause_each: bool = False, gone: bool = False) -> None:
+        """
+        :param pause_each: Pause after every write.
+        :param gone: The sink's consumer is gone: it stops a producer as it
+            is registered, as a disconnected transport does.
+        """
         self.pause_each = pause_each
+        self.gone = gone
         self.events: list[tuple[object, ...]] = []
         self.body = b""
         self.producer: IPushProducer | None = None
@@ -96,6 +101,8 @@ class Sink:
         """Keep the producer."""
         assert streaming
         self.producer = IPushProducer(producer)
+        if self.gone:
+            self.producer.stopProducing()
 
     def unregisterProducer(self) -> None:
         """Forget it."""
@@ -228,3 +235,33 @@ class FollowerTests(SynchronousTestCase):
         follower.begin(10)
         self.failureResultOf(done, OSError)
         self.assertEqual(sink.events, [])
+
+    def test_closed_before_begin(self) -> None:
+        """
+        A sink closed before the body begins (the client left first) is
+        detached at once: no reader is opened and nothing is written.
+        """
+        sink = Sink()
+        sink.closed.callback(None)
+        download, follower, done = self.follow(sink)
+        download.data = DATA
+        follower.begin(10)
+        self.assertIsNone(self.successResultOf(done))
+        self.assertEqual(download.detached, [follower])
+        self.assertEqual(download.readers, [])
+        self.assertEqual((sink.events, sink.body), ([], b""))
+
+    def test_gone_as_registered(self) -> None:
+        """
+        A sink whose consumer stops the follower as it is registered (a
+        connection already lost) gets no start and no bytes, and the reader
+        is closed.
+        """
+        sink = Sink(gone=True)
+        download, follower, done = self.follow(sink)
+        download.data = DATA
+        follower.begin(10)
+        self.assertIsNone(self.successResultOf(done))
+        self.assertEqual(download.detached, [follower])
+        self.assertTrue(download.readers[0].closed)
+        self.assertEqual((sink.events, sink.body), ([], b""))

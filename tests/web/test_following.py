@@ -14,8 +14,10 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 from zope.interface.verify import verifyObject
 
+from tests.fakes import HandFedResponse
+from tests.files.test_download import DATA, SEGMENTS, Client, _Base
 from twisted_pypi.files.interfaces import IFollowerSink
-from twisted_pypi.web.following import RequestSink
+from twisted_pypi.web.following import RequestSink, serve_download
 
 
 class Capture(Resource):
@@ -103,3 +105,40 @@ class RequestSinkTests(SynchronousTestCase):
         sink.start(0)
         sink.finish()
         self.assertIsNone(self.successResultOf(closed))
+
+    def test_closed_before_asked(self) -> None:
+        """
+        The sink of a request whose client left before anyone asked is
+        closed at once.
+        """
+        request, _ = make_request()
+        request.connectionLost(Failure(ConnectionDone()))
+        self.assertIsNone(
+            self.successResultOf(RequestSink(request, b"x").when_closed())
+        )
+
+
+class ClientGoneFirstTests(_Base):
+    """
+    A request whose client left before it was attached to a download.
+    """
+
+    def test_nothing_opened_or_written(self) -> None:
+        """
+        Following a download for a client that already left writes nothing
+        to it and leaves no follower (no reader open, no pin); the download
+        fills the cache all the same.
+        """
+        download = self.downloads.start_or_join(self.spec)
+        response = self.upstream.respond(HandFedResponse())
+        response.send(DATA[:5])
+        client = Client(self.site)
+        request = client.request()
+        request.connectionLost(Failure(ConnectionDone()))
+        self.assertIsNone(self.successResultOf(serve_download(request, download)))
+        self.assertEqual(client.transport.value(), b"")
+        self.assertEqual(download.status().followers, 0)
+        response.send(DATA[5:])
+        response.end()
+        self.assertIsNotNone(self.cache.lookup(SEGMENTS))
+        self.assertFalse(self.cache.is_pinned(SEGMENTS))

@@ -81,9 +81,11 @@ class Follower:
 
         :return: The Deferred :meth:`Download.follow` returns.
         """
-        self._result = Deferred(self._cancel)
+        result = self._result = Deferred(self._cancel)
+        # A sink closed already (the client left first) ends the follower
+        # here, before it begins: nothing is opened or written.
         self._sink.when_closed().addBoth(self._sink_closed)
-        return self._result
+        return result
 
     def begin(self, length: int | None) -> None:
         """
@@ -101,6 +103,10 @@ class Follower:
         self._length = length
         self._sending = True
         self._sink.registerProducer(self, True)
+        if self._ended:
+            # A consumer already gone stops its producer as it is registered
+            # (the reader is closed then): nothing may be written to it.
+            return
         self._sink.start(length)
         self.progress()
 

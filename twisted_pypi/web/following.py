@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IProducer
 from twisted.web.server import Request
 from zope.interface import implementer
@@ -104,6 +104,11 @@ class RequestSink:
             abort(self._request)
 
     def when_closed(self) -> Deferred[None]:
-        """:return: Fires when the response is finished or the client left."""
+        """
+        :return: Fires when the response is finished or the client left: at
+            once if that happened already (``notifyFinish`` would never fire).
+        """
+        if getattr(self._request, "channel", None) is None:
+            return succeed(None)
         d: Deferred[Any] = self._request.notifyFinish()
         return d.addErrback(lambda _: None)
