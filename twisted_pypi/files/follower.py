@@ -103,7 +103,7 @@ class Follower:
         self._length = length
         self._sending = True
         self._sink.registerProducer(self, True)
-        if self._ended:
+        if self._has_ended():
             # A consumer already gone stops its producer as it is registered
             # (the reader is closed then): nothing may be written to it.
             return
@@ -178,6 +178,10 @@ class Follower:
         """The caller gave up: detach, aborting if the body started."""
         self._result = None
         self._end(None, abort=self._sending)
+
+    def _has_ended(self) -> bool:
+        """Whether the follower ended (its sink may end it at any call)."""
+        return self._ended
 
     def _end(self, outcome: Failure | None, abort: bool = False) -> None:
         """Detach once: close the reader, maybe abort, report ``outcome``."""
