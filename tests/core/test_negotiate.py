@@ -191,6 +191,34 @@ class ChooseTests(SynchronousTestCase):
             TEXT_HTML,
         )
 
+    def test_duplicate_ranges_highest_q(self) -> None:
+        """
+        A media range given more than once counts with its highest q,
+        wherever that one appears (RFC 9110 gives no order between them);
+        the ``latest`` alias and the ``v1`` type count as the same range.
+        """
+        low_high = (
+            "application/vnd.pypi.simple.v1+json;q=0.1, "
+            "application/vnd.pypi.simple.v1+json;q=0.9, text/html;q=0.5"
+        )
+        high_low = (
+            "application/vnd.pypi.simple.v1+json;q=0.9, "
+            "application/vnd.pypi.simple.v1+json;q=0.1, text/html;q=0.5"
+        )
+        zero_later = (
+            "application/vnd.pypi.simple.v1+json;q=0.9, "
+            "application/vnd.pypi.simple.v1+json;q=0, text/html;q=0.5"
+        )
+        alias = (
+            "application/vnd.pypi.simple.latest+json;q=0.1, "
+            "text/html;q=0.5, application/vnd.pypi.simple.v1+json;q=0.9"
+        )
+        html = "text/html;q=0.1, text/html;q=0.9, application/vnd.pypi.simple.v1+json;q=0.5"
+        self.assertEqual(
+            [choose(a) for a in (low_high, high_low, zero_later, alias, html)],
+            [JSON, JSON, JSON, JSON, TEXT_HTML],
+        )
+
     def test_q_three_decimals(self) -> None:
         """
         q-values with three decimals are compared exactly.

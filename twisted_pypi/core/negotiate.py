@@ -13,7 +13,8 @@ The rules, in order:
 3. Each representation gets the quality of the *most specific* media range
    that matches it (the exact type or its ``latest`` alias, then
    ``application/*`` or ``text/*``, then ``*/*``); ``q=0`` excludes it even
-   if a wildcard would accept it.
+   if a wildcard would accept it.  A range given more than once (or with its
+   ``latest`` alias) counts with its highest quality.
 4. The highest quality wins; between equal qualities an explicit match beats
    a ``type/*`` match, which beats a ``*/*`` match. Among explicit and
    ``type/*`` matches the most expressive representation wins (JSON, then
