@@ -117,12 +117,18 @@ class ProxyProcess(ProcessProtocol):
         """
         if self.ended.called or self.transport is None:
             return
-        ended: Deferred[int] = Deferred()
-        self.ended.addBoth(lambda result: ended.callback(None) or result)
+        waiting: Deferred[None] = Deferred()
+
+        def done(code: int) -> int:
+            if not waiting.called:
+                waiting.callback(None)
+            return code
+
+        self.ended.addCallback(done)
         self.transport.signalProcess("TERM")
-        ended.addTimeout(_PATIENCE, reactor)
+        waiting.addTimeout(_PATIENCE, reactor)
         try:
-            await ended
+            await waiting
         except TimeoutError:
             if not self.ended.called:
                 self.transport.signalProcess("KILL")
