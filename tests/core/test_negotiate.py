@@ -213,7 +213,10 @@ class ChooseTests(SynchronousTestCase):
             "application/vnd.pypi.simple.latest+json;q=0.1, "
             "text/html;q=0.5, application/vnd.pypi.simple.v1+json;q=0.9"
         )
-        html = "text/html;q=0.1, text/html;q=0.9, application/vnd.pypi.simple.v1+json;q=0.5"
+        html = (
+            "text/html;q=0.1, text/html;q=0.9, "
+            "application/vnd.pypi.simple.v1+json;q=0.5"
+        )
         self.assertEqual(
             [choose(a) for a in (low_high, high_low, zero_later, alias, html)],
             [JSON, JSON, JSON, JSON, TEXT_HTML],
