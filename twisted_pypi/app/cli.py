@@ -26,6 +26,7 @@ from twisted.python import usage
 
 from twisted_pypi.app import analyzecli, exportcli, warmcli
 from twisted_pypi.app.analyzecli import AnalyzeOptions
+from twisted_pypi.app.argorder import GnuOptions
 from twisted_pypi.app.cachecli import CacheOptions
 from twisted_pypi.app.exportcli import ExportOptions
 from twisted_pypi.app.tap import Options as ServeOptions
@@ -44,7 +45,7 @@ __all__ = [
 ]
 
 
-class PasswdOptions(usage.Options):
+class PasswdOptions(GnuOptions):
     """
     ``pypiproxy passwd FILE USER``.
     """
@@ -82,7 +83,7 @@ class PasswdOptions(usage.Options):
             raise usage.UsageError("--rounds must be between 4 and 31")
 
 
-class Options(usage.Options):
+class Options(GnuOptions):
     """
     The ``pypiproxy`` command line.
     """

@@ -16,6 +16,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
 from twisted_pypi import __version__
+from twisted_pypi.app.argorder import GnuOptions, gnu_order
 from twisted_pypi.app.configfile import settings_arguments
 from twisted_pypi.app.indexoptions import (
     parse_index,
@@ -49,7 +50,7 @@ def default_cache_dir() -> str:
     return platformdirs.user_cache_dir("twisted-pypi", appauthor=False)
 
 
-class Options(usage.Options):
+class Options(GnuOptions):
     """
     Options of the proxy service.
     """
@@ -175,12 +176,14 @@ class Options(usage.Options):
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
         """
         Parse the settings of the ``--config`` file and of the environment,
-        then ``options`` (the command line, which wins).
+        then ``options`` (the command line, which wins; options may come
+        before and after positional arguments).
 
         :param options: The arguments; ``sys.argv[1:]`` when ``None``.
         """
-        argv = list(sys.argv[1:] if options is None else options)
-        super().parseOptions([*settings_arguments(self, argv, self.environ), *argv])
+        argv = gnu_order(self, sys.argv[1:] if options is None else options)
+        settings = settings_arguments(self, argv, self.environ)
+        usage.Options.parseOptions(self, [*settings, *argv])
 
     def opt_listen(self, description: str) -> None:
         """
