@@ -20,6 +20,7 @@ from __future__ import annotations
 import getopt
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from twisted.python import usage
 
@@ -36,8 +37,9 @@ def gnu_order(options: usage.Options, argv: Sequence[str]) -> list[str]:
         value, as the real parse would.
     """
     argv = list(argv)
-    if getattr(options, "subCommands", None):
-        return _subcommand_first(options, argv)
+    subcommands = getattr(options, "subCommands", None)
+    if subcommands:
+        return _subcommand_first(options, subcommands, argv)
     try:
         found, positional = getopt.gnu_getopt(argv, options.shortOpt, options.longOpt)
     except getopt.GetoptError as e:
@@ -61,13 +63,15 @@ def _unparse(options: usage.Options, found: list[tuple[str, str]]) -> list[str]:
     return arguments
 
 
-def _subcommand_first(options: usage.Options, argv: list[str]) -> list[str]:
+def _subcommand_first(
+    options: usage.Options, subcommands: Sequence[Sequence[Any]], argv: list[str]
+) -> list[str]:
     """
-    ``argv`` with the options given before the subcommand that only the
-    subcommand accepts moved after its name.
+    ``argv`` with the options given before the subcommand's name that only
+    the subcommand takes moved after the name (the parent's own stay).
     """
     parsers = {}
-    for name, short, parser, _ in options.subCommands:
+    for name, short, parser, _ in subcommands:
         parsers[name] = parser
         if short:
             parsers[short] = parser
