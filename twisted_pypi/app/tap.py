@@ -8,22 +8,22 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import platformdirs
 from twisted.application.service import IService
-from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
 from twisted_pypi import __version__
 from twisted_pypi.app.argorder import GnuOptions, gnu_order
 from twisted_pypi.app.configfile import settings_arguments
+from twisted_pypi.app.endpoints import check_listen
 from twisted_pypi.app.indexoptions import (
     parse_index,
     parse_local,
     parse_project,
     parse_route,
 )
+from twisted_pypi.app.logs import DEFAULT_LOG_LEVEL, parse_log_level
 from twisted_pypi.core.config import (
     DEFAULT_INDEX,
     ProxyConfig,
@@ -144,6 +144,14 @@ class Options(GnuOptions):
             "@FILE reads the token from a file [default: off].",
         ],
         [
+            "log-level",
+            None,
+            None,
+            "The least important events logged: debug, info (one line per "
+            "request and what an operator must act on), warn or error "
+            "[default: info].",
+        ],
+        [
             "access-log",
             None,
             None,
@@ -192,12 +200,9 @@ class Options(GnuOptions):
         (repeatable) [default: tcp:8080].
         """
         try:
-            # Parsing builds the endpoint object without listening.
-            serverFromString(_NO_REACTOR, description)
-        except (ValueError, KeyError, TypeError, OSError) as e:
-            raise usage.UsageError(
-                f"--listen {description!r} is not a valid endpoint: {e}"
-            ) from None
+            check_listen(description)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
         self["listen"].append(description)
 
     def opt_index(self, spec: str) -> None:
@@ -256,6 +261,10 @@ class Options(GnuOptions):
         self["dummy"][parsed.project] = parsed
 
     def postOptions(self) -> None:
+        try:
+            self["log-level"] = parse_log_level(self["log-level"] or DEFAULT_LOG_LEVEL)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
         base_url = self["base-url"]
         if base_url is not None:
             try:
@@ -326,15 +335,6 @@ class Options(GnuOptions):
         )
 
 
-class _NoReactor:
-    """
-    Stands in for a reactor while endpoint strings are only being parsed.
-    """
-
-
-_NO_REACTOR: Any = _NoReactor()
-
-
 def _check_cache_dir(path: str) -> None:
     """
     Refuse a cache directory that is a file or cannot be created or written.
@@ -357,9 +357,17 @@ def makeService(options: Options) -> IService:
     point).
 
     :param options: Parsed :class:`Options`.
+    :raises SystemExit: With status 1 and one line on standard error if the
+        service cannot be built.
     """
     from twisted.internet import reactor
 
-    from twisted_pypi.app.service import make_service
+    from twisted_pypi.app.service import StartupError, make_service
+    from twisted_pypi.app.startup import TwistdService
 
-    return make_service(options["config"], reactor)
+    try:
+        proxy = make_service(options["config"], reactor)
+    except (StartupError, OSError) as e:
+        sys.stderr.write(f"twistd pypiproxy: error: {e}\n")
+        raise SystemExit(1) from None
+    return TwistdService(proxy, options["log-level"], getattr(options, "parent", None))
