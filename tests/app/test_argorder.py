@@ -95,6 +95,26 @@ class GnuOrderTests(SynchronousTestCase):
         self.assertEqual(options.subOptions["args"], ("x",))
 
 
+class TypedValueTests(SynchronousTestCase):
+    """
+    A value that an option's type refuses is an error naming the option.
+    """
+
+    def test_named(self) -> None:
+        """
+        ``--timeout abc`` and ``warm --concurrency 0`` name the option and
+        the value.
+        """
+        for argv, message in (
+            (["serve", "--timeout", "abc"], "--timeout: 'abc' is not a number"),
+            (["serve", "--cache-size", "12Q"], "--cache-size: '12Q' is not a size"),
+            (["warm", "x", "--concurrency", "0"], "--concurrency: '0': use 1 or more"),
+            (["analyze", "x", "--top", "z"], "--top: 'z' is not a whole number"),
+        ):
+            e = self.assertRaises(usage.UsageError, Options().parseOptions, argv)
+            self.assertIn(message, str(e), argv)
+
+
 class CommandOrderTests(SynchronousTestCase):
     """
     The ``pypiproxy`` commands take options before and after their

@@ -13,6 +13,11 @@ when they belong to the subcommand (``pypiproxy --cache-dir C export DIR``).
 
 As with GNU ``getopt``, ``--`` ends the options, and the environment
 variable ``POSIXLY_CORRECT`` turns the reordering off.
+
+:class:`GnuOptions` also names the option in the error for a value that an
+option's type refuses (``--timeout: 'abc' is not a number of seconds``),
+where :mod:`twisted.python.usage` says only "Parameter type enforcement
+failed".
 """
 
 from __future__ import annotations
@@ -117,11 +122,38 @@ def _takes(options: usage.Options, option: str) -> bool:
     return option[1:] in options.shortOpt.replace(":", "")
 
 
+class _NamedCoerce(usage.CoerceParameter):
+    """
+    A typed parameter whose errors name the option.
+    """
+
+    def dispatch(self, parameterName: str, value: str | None) -> None:
+        """
+        Convert and store ``value``.
+
+        :raises usage.UsageError: ``--NAME: <why>`` if the value is refused.
+        """
+        if value is None:
+            raise usage.UsageError(f"--{parameterName} needs a value")
+        try:
+            converted = self.coerce(value)
+        except ValueError as e:
+            raise usage.UsageError(f"--{parameterName}: {e}") from None
+        self.options.opts[parameterName] = converted
+
+
 class GnuOptions(usage.Options):
     """
     :class:`usage.Options` that read options before and after positional
-    arguments.
+    arguments, and name the option when its value is refused.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        dispatch: dict[str, Any] = self._dispatch
+        for name, handler in dispatch.items():
+            if isinstance(handler, usage.CoerceParameter):
+                dispatch[name] = _NamedCoerce(self, handler.coerce)
 
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
         """

@@ -255,7 +255,10 @@ class Options(GnuOptions):
         try:
             parsed = parse_dummy_spec(spec)
         except ValueError as e:
-            raise usage.UsageError(f"--dummy: {e}") from None
+            message = str(e)
+            if "--dummy" not in message:
+                message = f"--dummy: {message}"
+            raise usage.UsageError(message) from None
         if parsed.project in self["dummy"]:
             raise usage.UsageError(f"--dummy {parsed.project} is given twice")
         self["dummy"][parsed.project] = parsed
