@@ -15,6 +15,7 @@ from twisted.python import usage
 
 from twisted_pypi import __version__
 from twisted_pypi.app.argorder import GnuOptions, gnu_order
+from twisted_pypi.app.cachedindexes import check_cached_indexes
 from twisted_pypi.app.configfile import settings_arguments
 from twisted_pypi.app.endpoints import check_listen
 from twisted_pypi.app.indexoptions import (
@@ -336,6 +337,8 @@ class Options(GnuOptions):
             admin_token=admin_token,
             access_log=access_log,
         )
+        if self["offline"]:
+            check_cached_indexes(self["config"], "--offline")
 
 
 def _check_cache_dir(path: str) -> None:
