@@ -200,6 +200,7 @@ SAMPLES: dict[str, tuple[str, list[str]]] = {
     "timeout": ("timeout = 3", ["--timeout", "3"]),
     "idle-timeout": ('idle-timeout = "7"', ["--idle-timeout", "7"]),
     "admin-token": ('admin-token = "tok-123"', ["--admin-token", "tok-123"]),
+    "log-level": ('log-level = "debug"', ["--log-level", "debug"]),
     "access-log": (
         'access-log = "{dir}/access.log"',
         ["--access-log", "{dir}/access.log"],

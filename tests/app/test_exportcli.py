@@ -70,6 +70,7 @@ class RunExportTests(SynchronousTestCase):
         The summary names the directory, and a note names the indexes whose
         pages the cache holds but the options do not give.
         """
+        self.cache.child("pages").child("mine").makedirs()
         out = FilePath(self.mktemp())
         code, err = self.run_export(
             "--index", "mine=http://127.0.0.1:9/simple/", out.path
@@ -89,6 +90,8 @@ class RunExportTests(SynchronousTestCase):
         """
         blocker = FilePath(self.mktemp())
         blocker.setContent(b"a file")
-        code, err = self.run_export(blocker.child("out").path)
+        code, err = self.run_export(
+            "--index", "other=http://127.0.0.1:9/simple/", blocker.child("out").path
+        )
         self.assertEqual(code, 1)
         self.assertTrue(err.startswith("pypiproxy export: "), err)

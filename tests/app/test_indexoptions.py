@@ -226,6 +226,27 @@ class IndexTests(SynchronousTestCase):
                 index(text)
             self.assertIn(message, str(caught.exception), text)
 
+    def test_errors_name_option_and_part(self) -> None:
+        """
+        An error names ``--index`` and the part that is wrong: a bad name
+        before ``=`` is a name error (not a URL one), a bad ``ttl`` says
+        ``ttl``.
+        """
+        for text, message in (
+            ("../x=https://h/simple/", "--index: '../x' is not a valid name"),
+            ("a/b=https://h/simple/", "--index: 'a/b' is not a valid name"),
+            ("https://h/simple/,ttl=abc", "--index: ttl: 'abc' is not a number"),
+        ):
+            with self.assertRaises(ValueError) as caught:
+                index(text)
+            self.assertIn(message, str(caught.exception), text)
+
+    def test_url_with_equals(self) -> None:
+        """
+        An ``=`` inside the URL (after its scheme) is not a name.
+        """
+        self.assertEqual(index("https://h/a=b/simple/").url, "https://h/a=b/simple/")
+
     def test_syntax_in_messages(self) -> None:
         """
         An unknown setting's message shows how ``--index`` is written.
@@ -314,6 +335,7 @@ class RouteAndMergeTests(SynchronousTestCase):
             ("-torch-=pytorch", "PROJECT=INDEX-NAME"),
             ("torch=", "not a valid name"),
             ("torch=py torch", "not a valid name"),
+            ("-torch-=pytorch", "'-torch-' is not a valid project name"),
         ):
             with self.assertRaises(ValueError) as caught:
                 parse_route(text)

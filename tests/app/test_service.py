@@ -11,15 +11,17 @@ from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
+from twisted.internet.defer import Deferred
 from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.internet.testing import MemoryReactorClock
-from twisted.logger import capturedLogs, formatEvent
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface import implementer
 
-from twisted_pypi.app.service import ProxyService, make_service
+from twisted_pypi.app import service as service_module
+from twisted_pypi.app.service import ProxyService, StartupError, make_service
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
 
 UPSTREAM = IndexConfig("up", "http://upstream.test/simple/", ttl=300)
@@ -167,11 +169,65 @@ class ServiceTests(SynchronousTestCase):
         """
         memory = ListeningReactor(busy=[8124])
         service = self.make(memory, "tcp:8123", "tcp:8124")
-        error = self.assertRaises(CannotListenError, service.startService)
+        error = self.assertRaises(StartupError, service.startService)
         self.assertIn("8124", str(error))
         self.assertIn("in use", str(error))
         self.successResultOf(service.stopService())
         self.assertEqual([port.listening for port in memory.ports], [False])
+
+    def test_default_backlog(self) -> None:
+        """
+        An endpoint that names no backlog listens with a backlog of 1024; one
+        that names it keeps it.
+        """
+        memory = ListeningReactor()
+        service = self.make(memory, "tcp:8123", "tcp:8124:backlog=7")
+        service.startService()
+        self.assertEqual(
+            [(port, backlog) for port, _, backlog, _ in memory.tcpServers],
+            [(8123, 1024), (8124, 7)],
+        )
+
+    def test_cache_dir_unusable(self) -> None:
+        """
+        A cache directory that cannot be made stops the start with a
+        ``StartupError`` naming the directory and the reason.
+        """
+        blocker = FilePath(self.mktemp())
+        blocker.setContent(b"")
+        self.cache_dir = blocker.child("cache")
+        service = self.make(ListeningReactor(), "tcp:8123")
+        error = self.assertRaises(StartupError, service.startService)
+        self.assertIn(repr(self.cache_dir.path), str(error))
+        self.assertIn("Not a directory", str(error))
+
+    def test_listen_fails_later(self) -> None:
+        """
+        An endpoint that fails to listen after the start is logged in one
+        critical line, kept as the service's failure, and stops the reactor.
+        """
+        pending: Deferred[Any] = Deferred()
+
+        class Later:
+            """An endpoint that answers later."""
+
+            def listen(self, factory: object) -> Deferred[Any]:
+                return pending
+
+        self.patch(service_module, "serverFromString", lambda reactor, d: Later())
+        memory = ListeningReactor()
+        memory.running = True
+        service = self.make(memory, "later:1")
+        service.startService()
+        self.assertIsNone(service.failure)
+        with capturedLogs() as events:
+            pending.errback(ValueError("no such place"))
+        self.assertEqual(
+            str(service.failure), "cannot listen on later:1: no such place"
+        )
+        (critical,) = [e for e in events if e["log_level"] == LogLevel.critical]
+        self.assertEqual(formatEvent(critical), str(service.failure))
+        self.assertTrue(memory.hasStopped)
 
 
 class RealPortTests(TestCase):
@@ -181,8 +237,8 @@ class RealPortTests(TestCase):
 
     def test_port_in_use(self) -> None:
         """
-        Starting on a port in use raises ``CannotListenError`` whose message
-        names the address and says it is in use.
+        Starting on a port in use raises ``StartupError`` whose message
+        names the endpoint and the address and says it is in use.
         """
         holder = socket.socket()
         self.addCleanup(holder.close)
@@ -196,7 +252,8 @@ class RealPortTests(TestCase):
         )
         service = make_service(config, reactor)
         self.addCleanup(service.stopService)
-        error = self.assertRaises(CannotListenError, service.startService)
+        error = self.assertRaises(StartupError, service.startService)
+        self.assertIn(f"tcp:{busy}:interface=127.0.0.1", str(error))
         self.assertIn(f"127.0.0.1:{busy}", str(error))
         self.assertIn("in use", str(error))
         self.assertEqual(service.ports, [])

@@ -18,6 +18,7 @@ from typing import IO
 
 from twisted.python import usage
 
+from twisted_pypi.app.argorder import GnuOptions
 from twisted_pypi.app.configfile import CONFIG_ENV, ENV_PREFIX, load_file
 from twisted_pypi.core.lookup import LIST_KEY
 from twisted_pypi.core.names import is_valid_project_name, normalize
@@ -35,7 +36,7 @@ __all__ = [
 ]
 
 
-class _CacheDirOptions(usage.Options):
+class _CacheDirOptions(GnuOptions):
     """
     What every ``pypiproxy cache`` command takes.
     """
@@ -147,7 +148,7 @@ class VerifyOptions(_CacheDirOptions):
     )
 
 
-class CacheOptions(usage.Options):
+class CacheOptions(GnuOptions):
     """
     ``pypiproxy cache <command>``.
     """

@@ -20,12 +20,11 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import IO
 
-from twisted.application.service import IService
-from twisted.internet.defer import Deferred
 from twisted.python import usage
 
 from twisted_pypi.app import analyzecli, exportcli, warmcli
 from twisted_pypi.app.analyzecli import AnalyzeOptions
+from twisted_pypi.app.argorder import GnuOptions
 from twisted_pypi.app.cachecli import CacheOptions
 from twisted_pypi.app.exportcli import ExportOptions
 from twisted_pypi.app.tap import Options as ServeOptions
@@ -44,7 +43,7 @@ __all__ = [
 ]
 
 
-class PasswdOptions(usage.Options):
+class PasswdOptions(GnuOptions):
     """
     ``pypiproxy passwd FILE USER``.
     """
@@ -82,7 +81,7 @@ class PasswdOptions(usage.Options):
             raise usage.UsageError("--rounds must be between 4 and 31")
 
 
-class Options(usage.Options):
+class Options(GnuOptions):
     """
     The ``pypiproxy`` command line.
     """
@@ -223,28 +222,24 @@ def serve(options: ServeOptions) -> None:
     Run the proxy service until interrupted, logging to standard output.
 
     :param options: Parsed ``serve`` options.
+    :raises SystemExit: With status 1 (after one line on standard error)
+        if the proxy could not start, else 0.
     """
     from twisted.internet import reactor
-    from twisted.logger import globalLogBeginner, textFileLogObserver
+    from twisted.logger import globalLogBeginner
 
     from twisted_pypi.app.service import make_service
+    from twisted_pypi.app.startup import run_serve
 
-    globalLogBeginner.beginLoggingTo([textFileLogObserver(sys.stdout)])
-    service: IService = make_service(options["config"], reactor)
-
-    def start() -> None:
-        try:
-            service.startService()
-        except Exception:
-            reactor.stop()
-            raise
-
-    def stop() -> Deferred[None] | None:
-        return service.stopService()  # type: ignore[no-any-return]
-
-    reactor.callWhenRunning(start)
-    reactor.addSystemEventTrigger("before", "shutdown", stop)
-    reactor.run()
+    code = run_serve(
+        lambda: make_service(options["config"], reactor),
+        reactor,
+        options["log-level"],
+        sys.stdout,
+        sys.stderr,
+        begin_logging=globalLogBeginner.beginLoggingTo,
+    )
+    raise SystemExit(code)
 
 
 def passwd(

@@ -20,7 +20,12 @@ from treq.client import HTTPClient
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.filepath import FilePath
-from twisted.web.client import Agent, HTTPConnectionPool, RedirectAgent
+from twisted.web.client import (
+    Agent,
+    HTTPConnectionPool,
+    RedirectAgent,
+    _HTTP11ClientFactory,
+)
 from twisted.web.iweb import IResponse
 from twisted.web.resource import Resource
 
@@ -92,6 +97,16 @@ class UpstreamClients:
             await self.pool.closeCachedConnections()
 
 
+class _QuietClientFactory(_HTTP11ClientFactory):
+    """
+    The pool's factory of upstream connections, without a "Starting
+    factory" and a "Stopping factory" log line for every connection (the
+    recipe of Twisted's ticket #3794; the pool has no public setting).
+    """
+
+    noisy = False
+
+
 def upstream_clients(config: ProxyConfig, reactor: Any) -> UpstreamClients:
     """
     The page client and file fetcher for ``config``'s indexes, sharing one
@@ -104,6 +119,7 @@ def upstream_clients(config: ProxyConfig, reactor: Any) -> UpstreamClients:
     if config.offline:
         return UpstreamClients(OfflineClient(), offline_fetch)
     pool = HTTPConnectionPool(reactor)
+    pool._factory = _QuietClientFactory
     pool.maxPersistentPerHost = 8
     agent = Agent(reactor, pool=pool, connectTimeout=config.connect_timeout)
     page_client = HTTPClient(agent)

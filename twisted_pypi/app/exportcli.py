@@ -16,6 +16,7 @@ from typing import Any, TextIO
 from twisted.python import usage
 from twisted.python.filepath import FilePath
 
+from twisted_pypi.app.cachedindexes import check_cached_indexes
 from twisted_pypi.app.compose import export_sources
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.core.config import ProxyConfig
@@ -44,6 +45,14 @@ class ExportOptions(ServeOptions):
         Ignored: an option of serve (accepted so that export can read the
         proxy's --config file).
         """
+
+    def postOptions(self) -> None:
+        """
+        Build the configuration (as ``serve`` does) and check that the cache
+        holds something of its indexes.
+        """
+        super().postOptions()
+        check_cached_indexes(self["config"], "export")
 
     def parseArgs(self, *args: str) -> None:
         """

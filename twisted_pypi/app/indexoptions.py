@@ -65,7 +65,8 @@ def parse_index(text: str, default_ttl: float) -> IndexConfig:
     first, *settings = text.split(",")
     name = None
     head, sep, rest = first.partition("=")
-    if sep and "/" not in head and ":" not in head:
+    if sep and "://" not in head:
+        # NAME=URL: what comes before the URL's scheme is the name.
         name, first = check_name(head, "--index"), rest
     url = parse_http_url(first, "--index")
     parts = urlsplit(url)
@@ -90,7 +91,10 @@ def parse_index(text: str, default_ttl: float) -> IndexConfig:
                 f"--index: {setting!r} is not KEY=VALUE; use {INDEX_SYNTAX}"
             )
         if key == "ttl":
-            ttl = parse_seconds(value)
+            try:
+                ttl = parse_seconds(value)
+            except ValueError as e:
+                raise ValueError(f"--index: ttl: {e}") from None
         elif key == "auth":
             username, password = _credentials(value)
         else:
@@ -141,8 +145,13 @@ def parse_route(text: str) -> tuple[str, str]:
     :return: The normalized project and the source name.
     """
     project, sep, name = text.partition("=")
-    if not sep or not is_valid_project_name(project.strip()):
+    if not sep:
         raise ValueError(f"--route {text!r}: use PROJECT=INDEX-NAME")
+    if not is_valid_project_name(project.strip()):
+        raise ValueError(
+            f"--route {text!r}: {project.strip()!r} is not a valid project name"
+            " (use PROJECT=INDEX-NAME)"
+        )
     return normalize(project.strip()), check_name(name.strip(), "--route")
 
 

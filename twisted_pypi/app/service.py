@@ -12,6 +12,7 @@ from typing import Any
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, DeferredList, maybeDeferred
 from twisted.internet.endpoints import serverFromString
+from twisted.internet.error import CannotListenError
 from twisted.internet.interfaces import IListeningPort
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -27,6 +28,7 @@ from twisted_pypi.app.compose import (
     thread_runner,
     upstream_clients,
 )
+from twisted_pypi.app.endpoints import with_backlog
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.sizes import format_size
 from twisted_pypi.core.stats import Stats
@@ -34,9 +36,16 @@ from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.web.accesslog import AccessLogSite
 from twisted_pypi.web.site import ProxySite
 
-__all__ = ["ProxyService", "make_service", "make_site"]
+__all__ = ["ProxyService", "StartupError", "make_service", "make_site"]
 
 log = Logger()
+
+
+class StartupError(Exception):
+    """
+    The proxy cannot start; the message names the cause in one line, for
+    an operator (a port in use, a cache directory that cannot be made).
+    """
 
 
 class ProxyService(MultiService):
@@ -66,10 +75,26 @@ class ProxyService(MultiService):
         self._reactor = reactor
         self._cache = cache
         self._pool = pool
+        #: Why listening failed after the start, if it did (the reactor is
+        #: then stopped; ``pypiproxy serve`` exits with 1).
+        self.failure: StartupError | None = None
 
     def startService(self) -> None:
+        """
+        Scan the cache and listen on every endpoint.
+
+        :raises StartupError: If the cache directory cannot be used or an
+            endpoint cannot be listened on (TCP, SSL and UNIX endpoints
+            listen at once).
+        """
         super().startService()
-        self._cache.scan()
+        try:
+            self._cache.scan()
+        except OSError as e:
+            raise StartupError(
+                f"cannot use the cache directory {self.config.cache_dir!r}:"
+                f" {e.strerror or e}"
+            ) from None
         for local in self.config.locals:
             log.info("Local index {name}: {path}", name=local.name, path=local.path)
         for index in self.config.indexes:
@@ -92,16 +117,26 @@ class ProxyService(MultiService):
             limit=format_size(limit) if limit else "none",
         )
         for description in self.config.listen:
-            endpoint = serverFromString(self._reactor, description)
+            endpoint = serverFromString(self._reactor, with_backlog(description))
             d = endpoint.listen(self.site)
-            failures: list[Failure] = []
-            d.addCallbacks(
-                self._listening, failures.append, callbackArgs=(description,)
-            )
-            if failures:
-                # Listening on TCP, SSL and UNIX endpoints happens at once: a
-                # port in use must stop the start-up with a readable error.
-                failures[0].raiseException()
+            d.addCallback(self._listening, description)
+            if d.called:
+                # TCP, SSL and UNIX endpoints listen at once: a port in use
+                # stops the start-up with a readable error.
+                failures: list[Failure] = []
+                d.addErrback(failures.append)
+                if failures:
+                    raise _listen_error(description, failures[0])
+            else:
+                d.addErrback(self._failed_later, description)
+
+    def _failed_later(self, failure: Failure, description: str) -> None:
+        """
+        Listening failed after the start: log it and stop the reactor.
+        """
+        self.failure = _listen_error(description, failure)
+        log.critical("{error}", error=self.failure)
+        self._reactor.stop()
 
     def _listening(self, port: IListeningPort, description: str) -> None:
         self.ports.append(port)
@@ -119,6 +154,19 @@ class ProxyService(MultiService):
         if self._pool is not None:
             stops.append(self._pool.closeCachedConnections())
         return DeferredList(stops)
+
+
+def _listen_error(description: str, failure: Failure) -> StartupError:
+    """
+    The error, in one line, for a failure to listen on ``description``.
+    """
+    error = failure.value
+    if isinstance(error, CannotListenError):
+        socket_error = error.socketError
+        reason = getattr(socket_error, "strerror", None) or str(socket_error)
+        where = f"{error.interface or '*'}:{error.port}"
+        return StartupError(f"cannot listen on {description} ({where}): {reason}")
+    return StartupError(f"cannot listen on {description}: {failure.getErrorMessage()}")
 
 
 async def _stop(port: IListeningPort) -> None:
@@ -173,8 +221,13 @@ def make_site(
         from twisted_pypi.web.upload import limited_request
 
         extra["requestFactory"] = limited_request(config.max_upload_size)
+    site: ProxySite
     if config.access_log is not None:
-        return AccessLogSite(
+        site = AccessLogSite(
             tree, reactor, config.access_log, stats=stats, reactor=reactor, **extra
         )
-    return ProxySite(tree, reactor, stats, reactor=reactor, **extra)
+    else:
+        site = ProxySite(tree, reactor, stats, reactor=reactor, **extra)
+    # No "Starting factory" / "Stopping factory" lines: "Listening on" says it.
+    site.noisy = False
+    return site

@@ -8,21 +8,23 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Any
 
 import platformdirs
 from twisted.application.service import IService
-from twisted.internet.endpoints import serverFromString
 from twisted.python import usage
 
 from twisted_pypi import __version__
+from twisted_pypi.app.argorder import GnuOptions, gnu_order
+from twisted_pypi.app.cachedindexes import check_cached_indexes
 from twisted_pypi.app.configfile import settings_arguments
+from twisted_pypi.app.endpoints import check_listen
 from twisted_pypi.app.indexoptions import (
     parse_index,
     parse_local,
     parse_project,
     parse_route,
 )
+from twisted_pypi.app.logs import DEFAULT_LOG_LEVEL, parse_log_level
 from twisted_pypi.core.config import (
     DEFAULT_INDEX,
     ProxyConfig,
@@ -49,7 +51,7 @@ def default_cache_dir() -> str:
     return platformdirs.user_cache_dir("twisted-pypi", appauthor=False)
 
 
-class Options(usage.Options):
+class Options(GnuOptions):
     """
     Options of the proxy service.
     """
@@ -143,6 +145,14 @@ class Options(usage.Options):
             "@FILE reads the token from a file [default: off].",
         ],
         [
+            "log-level",
+            None,
+            None,
+            "The least important events logged: debug, info (one line per "
+            "request and what an operator must act on), warn or error "
+            "[default: info].",
+        ],
+        [
             "access-log",
             None,
             None,
@@ -175,12 +185,14 @@ class Options(usage.Options):
     def parseOptions(self, options: Sequence[str] | None = None) -> None:
         """
         Parse the settings of the ``--config`` file and of the environment,
-        then ``options`` (the command line, which wins).
+        then ``options`` (the command line, which wins; options may come
+        before and after positional arguments).
 
         :param options: The arguments; ``sys.argv[1:]`` when ``None``.
         """
-        argv = list(sys.argv[1:] if options is None else options)
-        super().parseOptions([*settings_arguments(self, argv, self.environ), *argv])
+        argv = gnu_order(self, sys.argv[1:] if options is None else options)
+        settings = settings_arguments(self, argv, self.environ)
+        usage.Options.parseOptions(self, [*settings, *argv])
 
     def opt_listen(self, description: str) -> None:
         """
@@ -189,12 +201,9 @@ class Options(usage.Options):
         (repeatable) [default: tcp:8080].
         """
         try:
-            # Parsing builds the endpoint object without listening.
-            serverFromString(_NO_REACTOR, description)
-        except (ValueError, KeyError, TypeError, OSError) as e:
-            raise usage.UsageError(
-                f"--listen {description!r} is not a valid endpoint: {e}"
-            ) from None
+            check_listen(description)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
         self["listen"].append(description)
 
     def opt_index(self, spec: str) -> None:
@@ -247,12 +256,19 @@ class Options(usage.Options):
         try:
             parsed = parse_dummy_spec(spec)
         except ValueError as e:
-            raise usage.UsageError(f"--dummy: {e}") from None
+            message = str(e)
+            if "--dummy" not in message:
+                message = f"--dummy: {message}"
+            raise usage.UsageError(message) from None
         if parsed.project in self["dummy"]:
             raise usage.UsageError(f"--dummy {parsed.project} is given twice")
         self["dummy"][parsed.project] = parsed
 
     def postOptions(self) -> None:
+        try:
+            self["log-level"] = parse_log_level(self["log-level"] or DEFAULT_LOG_LEVEL)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
         base_url = self["base-url"]
         if base_url is not None:
             try:
@@ -321,15 +337,8 @@ class Options(usage.Options):
             admin_token=admin_token,
             access_log=access_log,
         )
-
-
-class _NoReactor:
-    """
-    Stands in for a reactor while endpoint strings are only being parsed.
-    """
-
-
-_NO_REACTOR: Any = _NoReactor()
+        if self["offline"]:
+            check_cached_indexes(self["config"], "--offline")
 
 
 def _check_cache_dir(path: str) -> None:
@@ -354,9 +363,17 @@ def makeService(options: Options) -> IService:
     point).
 
     :param options: Parsed :class:`Options`.
+    :raises SystemExit: With status 1 and one line on standard error if the
+        service cannot be built.
     """
     from twisted.internet import reactor
 
-    from twisted_pypi.app.service import make_service
+    from twisted_pypi.app.service import StartupError, make_service
+    from twisted_pypi.app.startup import TwistdService
 
-    return make_service(options["config"], reactor)
+    try:
+        proxy = make_service(options["config"], reactor)
+    except (StartupError, OSError) as e:
+        sys.stderr.write(f"twistd pypiproxy: error: {e}\n")
+        raise SystemExit(1) from None
+    return TwistdService(proxy, options["log-level"], getattr(options, "parent", None))

@@ -1,0 +1,171 @@
+"""
+Tests for :mod:`twisted_pypi.app.logs`: ``--log-level`` and the filtered
+log, and the log of a page fetched through a running proxy.
+"""
+
+from __future__ import annotations
+
+import urllib.request
+from typing import Any
+
+from twisted.internet import reactor
+from twisted.internet.threads import deferToThread
+from twisted.logger import (
+    ILogObserver,
+    LogLevel,
+    eventAsText,
+    formatEvent,
+    globalLogPublisher,
+)
+from twisted.scripts.twistd import ServerOptions
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from tests.fakeindex import FakeFile, FakeIndex
+from tests.realinstall import Upstream, port_of
+from tests.wheels import build_wheel
+from twisted_pypi.app.logs import filtered, parse_log_level, twistd_observer
+from twisted_pypi.app.service import make_service
+from twisted_pypi.app.tap import Options
+from twisted_pypi.core.config import IndexConfig, ProxyConfig
+
+
+def event(level: LogLevel, text: str) -> dict[str, Any]:
+    """
+    A log event at ``level`` saying ``text``.
+    """
+    return {"log_level": level, "log_format": text, "log_namespace": "test"}
+
+
+class LevelTests(SynchronousTestCase):
+    """
+    :func:`parse_log_level` and the ``--log-level`` option.
+    """
+
+    def test_levels(self) -> None:
+        """
+        The four levels are read by name, in any case.
+        """
+        self.assertEqual(parse_log_level("debug"), LogLevel.debug)
+        self.assertEqual(parse_log_level("INFO"), LogLevel.info)
+        self.assertEqual(parse_log_level("warn"), LogLevel.warn)
+        self.assertEqual(parse_log_level("error"), LogLevel.error)
+
+    def test_bad_level(self) -> None:
+        """
+        Another word is an error naming the option, the value and the
+        levels.
+        """
+        e = self.assertRaises(ValueError, parse_log_level, "loud")
+        self.assertEqual(
+            str(e), "--log-level 'loud': use one of debug, info, warn, error"
+        )
+
+    def test_option_default_info(self) -> None:
+        """
+        ``serve`` logs at info unless told otherwise, and takes
+        ``--log-level``.
+        """
+        cache = self.mktemp()
+        options = Options()
+        options.environ = {}
+        options.parseOptions(["--cache-dir", cache])
+        self.assertEqual(options["log-level"], LogLevel.info)
+        options = Options()
+        options.environ = {}
+        options.parseOptions(["--cache-dir", cache, "--log-level", "debug"])
+        self.assertEqual(options["log-level"], LogLevel.debug)
+
+    def test_config_file_level(self) -> None:
+        """
+        ``log-level`` in the ``--config`` file sets the level.
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write(f'log-level = "warn"\ncache-dir = "{self.mktemp()}"\n')
+        options = Options()
+        options.environ = {}
+        options.parseOptions(["--config", path])
+        self.assertEqual(options["log-level"], LogLevel.warn)
+
+
+class FilterTests(SynchronousTestCase):
+    """
+    :func:`filtered`.
+    """
+
+    def test_below_level_dropped(self) -> None:
+        """
+        Events below the level do not reach the observer; the others do.
+        """
+        seen: list[dict[str, Any]] = []
+        observer = filtered(seen.append, LogLevel.info)
+        for level in (LogLevel.debug, LogLevel.info, LogLevel.warn):
+            observer(event(level, level.name))
+        self.assertEqual([e["log_format"] for e in seen], ["info", "warn"])
+
+    def test_debug_lets_all_through(self) -> None:
+        """
+        At debug, debug events get through.
+        """
+        seen: list[dict[str, Any]] = []
+        filtered(seen.append, LogLevel.debug)(event(LogLevel.debug, "detail"))
+        self.assertEqual(len(seen), 1)
+
+    def test_twistd_observer(self) -> None:
+        """
+        The observer twistd would log to for ``--logfile FILE`` writes to
+        that file.
+        """
+        path = self.mktemp()
+        options = ServerOptions()
+        options.parseOptions(["--nodaemon", "--logfile", path, "pypiproxy"])
+        observer = twistd_observer(options)
+        self.assertTrue(ILogObserver.providedBy(observer))
+        observer(event(LogLevel.info, "hello twistd"))
+        with open(path) as f:
+            self.assertIn("hello twistd", f.read())
+
+
+class ProxyLogTests(TestCase):
+    """
+    What a running proxy logs at the default level.
+    """
+
+    async def test_page_fetch_log(self) -> None:
+        """
+        Fetching a page through the proxy (from its upstream) logs no debug
+        event at the default level and no "Starting factory" or "Stopping
+        factory" line, from the start of the proxy to its stop.
+        """
+        index = FakeIndex()
+        index.add("demo", FakeFile(build_wheel("demo", "1.0")))
+        upstream = Upstream(index)
+        self.addCleanup(upstream.stop)
+        everything: list[dict[str, Any]] = []
+        shown: list[dict[str, Any]] = []
+        observers: list[Any] = [
+            everything.append,
+            filtered(shown.append, LogLevel.info),
+        ]
+        for observer in observers:
+            globalLogPublisher.addObserver(observer)
+            self.addCleanup(globalLogPublisher.removeObserver, observer)
+        config = ProxyConfig(
+            listen=("tcp:0:interface=127.0.0.1",),
+            indexes=(IndexConfig("up", upstream.url),),
+            cache_dir=self.mktemp(),
+        )
+        service = make_service(config, reactor)
+        service.startService()
+        url = f"http://127.0.0.1:{port_of(service.ports[0])}/simple/demo/"
+        body = await deferToThread(lambda: urllib.request.urlopen(url).read())
+        self.assertIn(b"demo-1.0-py3-none-any.whl", body)
+        await service.stopService()
+        texts = [eventAsText(e, includeTimestamp=False) for e in everything]
+        self.assertFalse(
+            [t for t in texts if "Starting factory" in t or "Stopping factory" in t]
+        )
+        self.assertEqual(
+            [formatEvent(e) for e in shown if e["log_level"] < LogLevel.info], []
+        )
+        self.assertIn("Listening on", " ".join(formatEvent(e) for e in shown))
