@@ -392,6 +392,21 @@ class UploadTests(SynchronousTestCase):
             response = self.server.post(upload_body(WHEEL, **{field: "ab" * 16}))
             self.assertRefused(response, 400, f"not {'ab' * 16} as {field} says")
 
+    def test_no_digest(self) -> None:
+        """
+        An upload whose digest fields are all empty or missing is refused:
+        at least one digest is required, as on PyPI.
+        """
+        for value in ("", None):
+            response = self.server.post(
+                upload_body(
+                    WHEEL, sha256_digest=value, blake2_256_digest=value,
+                    md5_digest=value,
+                )
+            )  # fmt: skip
+            self.assertRefused(response, 400, f"The upload of {WHEEL.filename} has"
+                               " no digest")  # fmt: skip
+
     def test_md5_forms(self) -> None:
         """
         An ``md5_digest`` is accepted in hex or in URL-safe base64.
