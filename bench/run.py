@@ -42,7 +42,7 @@ if __package__ in (None, ""):
     # Run as a script: make "bench" and "twisted_pypi" importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import load, procs, spy  # noqa: E402
+from bench import conns, load, procs, spy  # noqa: E402
 from bench.tree import (  # noqa: E402
     BIGFILE,
     BIGINDEX,
@@ -273,6 +273,9 @@ class Results:
     proxy_rss_start_kib: int | None = None
     proxy_rss_end_kib: int | None = None
     seconds: float = 0.0
+    # Test e (bench/conns.py): wrk -c1000 runs, and slowloris attacks.
+    many_connections: list[conns.ConnsResult] = field(factory=list)
+    slowloris: list[conns.SlowlorisResult] = field(factory=list)
 
 
 # Environment ------------------------------------------------------------------
@@ -820,6 +823,11 @@ def run(args: argparse.Namespace, results: Results, stack: ExitStack) -> None:
             results.installs += install_test(
                 tool, indexes, projects, tmp / "installs", args.install_runs
             )
+    if "e" in phases:
+        results.many_connections, results.slowloris = conns.conns_phase(
+            REPO, f"{upstream_url}/simple/", tmp, reference_url,
+            f"/simple/{BIGFILE}/", args.duration,
+        )  # fmt: skip
     results.proxy_rss_end_kib = procs.status_kib(proxy.pid, "VmRSS")
     if proxy.process.poll() is not None:
         results.notes.append(f"twisted-pypi exited with {proxy.process.returncode}!")
@@ -878,6 +886,7 @@ def report(results: Results) -> str:
     out += _report_files(results, summary)
     out += _report_cold(results, summary)
     out += _report_installs(results, summary)
+    out += conns.report_conns(results.many_connections, results.slowloris)
     if (
         results.proxy_rss_start_kib is not None
         and results.proxy_rss_end_kib is not None
@@ -1191,7 +1200,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--phases",
         default="a,b,c,d",
-        help="tests to run, comma-separated (default: a,b,c,d)",
+        help="tests to run, comma-separated (default: a,b,c,d; "
+        "e: 1000 connections and slowloris, bench/conns.py)",
     )
     parser.add_argument(
         "--libraries",

@@ -14,7 +14,6 @@ from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.guard import HTTPAuthSessionWrapper
 from twisted.web.resource import Resource
 
 from twisted_pypi.core.config import IndexConfig, LocalConfig, ProxyConfig
@@ -31,6 +30,7 @@ from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.jsonstore import JsonStore
 from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
 from twisted_pypi.upstream.stream import streaming
+from twisted_pypi.web.auth import UploadGuard
 from twisted_pypi.web.cachecontrol import CacheControlResource
 from twisted_pypi.web.dummyfiles import DummyFilesResource
 from twisted_pypi.web.files import FilesResource
@@ -157,7 +157,7 @@ class MakeRootTests(SynchronousTestCase):
         )
         self.assertEqual(paths["/pypi"], JsonApiResource)
         self.assertEqual(paths["/-/cache"], CacheControlResource)
-        self.assertEqual(paths["/upload"], HTTPAuthSessionWrapper)
+        self.assertEqual(paths["/upload"], UploadGuard)
         self.assertEqual(len(paths), 11)
 
     def get(self, root: Resource, path: str, method: str = "GET") -> tuple[int, str]:

@@ -10,6 +10,7 @@ import base64
 import errno
 import hashlib
 import os
+import tempfile
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -24,6 +25,7 @@ from twisted.logger import capturedLogs
 from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
@@ -40,6 +42,9 @@ from tests.wheels import BuiltWheel, build_wheel
 from twisted_pypi.web.upload import limited_request, make_upload_resource
 
 T = TypeVar("T")
+
+#: Twisted's spool for request bodies, before the tests replace it.
+_TEMPORARY_FILE = tempfile.TemporaryFile
 
 #: The largest file the tests' server accepts.
 MAX_SIZE = 64 * 1024
@@ -387,6 +392,21 @@ class UploadTests(SynchronousTestCase):
             response = self.server.post(upload_body(WHEEL, **{field: "ab" * 16}))
             self.assertRefused(response, 400, f"not {'ab' * 16} as {field} says")
 
+    def test_no_digest(self) -> None:
+        """
+        An upload whose digest fields are all empty or missing is refused:
+        at least one digest is required, as on PyPI.
+        """
+        for value in ("", None):
+            response = self.server.post(
+                upload_body(
+                    WHEEL, sha256_digest=value, blake2_256_digest=value,
+                    md5_digest=value,
+                )
+            )  # fmt: skip
+            self.assertRefused(response, 400, f"The upload of {WHEEL.filename} has"
+                               " no digest")  # fmt: skip
+
     def test_md5_forms(self) -> None:
         """
         An ``md5_digest`` is accepted in hex or in URL-safe base64.
@@ -520,6 +540,133 @@ class AuthTests(SynchronousTestCase):
         self.assertEqual(self.server.files(), [])
 
 
+class EarlyAuthTests(SynchronousTestCase):
+    """
+    The credentials of an upload are checked as soon as its headers are in,
+    and an upload that may not be made is refused before its body is read.
+    """
+
+    def setUp(self) -> None:
+        self.queued: list[tuple[Callable[[], Any], Deferred[Any]]] = []
+        self.server = UploadServer(self, runner=self.queue)
+        self.spooled: list[object] = []
+        self.patch(http.tempfile, "TemporaryFile", self.spool)
+
+    def queue(self, work: Callable[[], T]) -> Deferred[T]:
+        """
+        Keep ``work`` for the test to run.
+        """
+        d: Deferred[T] = Deferred()
+        self.queued.append((work, d))
+        return d
+
+    def run_queued(self) -> None:
+        """
+        Run what is queued now, in order.
+        """
+        queued, self.queued = self.queued, []
+        for work, d in queued:
+            d.callback(work())
+
+    def spool(self, *args: Any, **kwargs: Any) -> Any:
+        """
+        Twisted's temporary file for a request body, noted.
+        """
+        self.spooled.append(args)
+        return _TEMPORARY_FILE(*args, **kwargs)
+
+    def test_missing_credentials(self) -> None:
+        """
+        An upload without credentials is answered 401 with a challenge as
+        soon as its headers are in; the connection closes, no body is
+        spooled and nothing is written.
+        """
+        body = upload_body(WHEEL) + b"x" * 200_000
+        transport = self.server.send(self.server.head(len(body), auth=None))
+        response = parse_response(transport.value())
+        self.assertEqual(response.code, 401)
+        self.assertEqual(
+            response.headers[b"www-authenticate"], b'basic realm="twisted-pypi upload"'
+        )
+        self.assertIn(b"Wrong or missing credentials", response.body)
+        self.assertTrue(transport.disconnecting)
+        self.server.protocol.dataReceived(body)
+        self.assertEqual(transport.value().count(b"HTTP/1.1"), 1)
+        self.assertEqual((self.spooled, self.queued, self.server.files()), ([], [], []))
+
+    def test_wrong_password(self) -> None:
+        """
+        A wrong password is found out before the body is read: nothing is
+        read while it is checked, then 401, and the connection closes.
+        """
+        body = upload_body(WHEEL) + b"x" * 200_000
+        head = self.server.head(len(body), auth=basic("alice", "nope"))
+        transport = self.server.send(head + body[:1000])
+        self.assertEqual(transport.producerState, "paused")
+        self.assertEqual(transport.value(), b"")
+        self.run_queued()
+        self.assertEqual(parse_response(transport.value()).code, 401)
+        self.assertTrue(transport.disconnecting)
+        self.server.protocol.dataReceived(body[1000:])
+        self.assertEqual((self.spooled, self.queued, self.server.files()), ([], [], []))
+
+    def test_no_continue_for_refused(self) -> None:
+        """
+        A client waiting for ``100 Continue`` with wrong credentials gets the
+        401 instead.
+        """
+        head = self.server.head(
+            1000, auth=basic("alice", "nope"), extra=b"Expect: 100-continue\r\n"
+        )
+        transport = self.server.send(head)
+        self.assertEqual(transport.value(), b"")
+        self.run_queued()
+        self.assertTrue(transport.value().startswith(b"HTTP/1.1 401 "))
+        self.assertNotIn(b"100 Continue", transport.value())
+        self.assertTrue(transport.disconnecting)
+
+    def test_continue_once_admitted(self) -> None:
+        """
+        A client waiting for ``100 Continue`` with good credentials is
+        invited once they are checked, and its upload is stored.
+        """
+        body = upload_body(WHEEL)
+        head = self.server.head(len(body), extra=b"Expect: 100-continue\r\n")
+        transport = self.server.send(head)
+        self.assertEqual(transport.value(), b"")
+        self.run_queued()
+        self.assertEqual(transport.value(), b"HTTP/1.1 100 Continue\r\n\r\n")
+        self.assertEqual(transport.producerState, "producing")
+        transport.clear()
+        self.server.protocol.dataReceived(body)
+        self.run_queued()
+        self.assertEqual(parse_response(transport.value()).code, 200)
+        self.assertEqual(self.server.files(), [WHEEL.filename])
+
+    def test_body_during_check(self) -> None:
+        """
+        A body that arrives whole while the credentials are checked is kept
+        and stored once they are good.
+        """
+        body = upload_body(WHEEL)
+        transport = self.server.send(self.server.head(len(body)) + body)
+        self.run_queued()  # the password check
+        self.run_queued()  # storing
+        self.assertEqual(parse_response(transport.value()).code, 200)
+        self.assertEqual(self.server.files(), [WHEEL.filename])
+
+    def test_client_gone_during_check(self) -> None:
+        """
+        A client that leaves while its credentials are checked gets nothing.
+        """
+        body = upload_body(WHEEL)
+        transport = self.server.send(self.server.head(len(body)))
+        self.server.protocol.connectionLost(Failure(ConnectionDone()))
+        self.run_queued()
+        self.assertEqual(transport.value(), b"")
+        self.assertEqual(self.server.files(), [])
+
+
 class SizeLimitTests(SynchronousTestCase):
     """
     Bodies over the limit are refused before they are buffered.
@@ -532,8 +679,8 @@ class SizeLimitTests(SynchronousTestCase):
     def test_content_length(self) -> None:
         """
         A ``Content-Length`` over the limit is answered 413 as soon as the
-        head is in; the rest of the body is read and dropped, then the
-        connection is closed; nothing is written.
+        head is in, and the connection is closed without reading the body;
+        nothing is written.
         """
         transport = self.server.send(self.server.head(self.limit + 1))
         response = parse_response(transport.value())
@@ -542,9 +689,8 @@ class SizeLimitTests(SynchronousTestCase):
         self.assertEqual(response.body, message + b"\n")
         self.assertEqual(response.reason, message)
         self.assertEqual(response.headers[b"connection"], b"close")
-        self.assertFalse(transport.disconnecting)
-        self.server.protocol.dataReceived(b"x" * (self.limit + 1))
         self.assertTrue(transport.disconnecting)
+        self.server.protocol.dataReceived(b"x" * (self.limit + 1))
         self.assertEqual(transport.value().count(b"HTTP/1.1"), 1)
         self.assertEqual(self.server.files(), [])
 

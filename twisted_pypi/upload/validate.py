@@ -133,10 +133,17 @@ def _b64(digest: bytes) -> str:
 
 def _check_digests(form: ReceivedForm, filename: str) -> None:
     """
-    Every digest field sent matches the file (hex, or URL-safe base64).
+    At least one digest field is sent, as PyPI requires, and every one sent
+    matches the file (hex, or URL-safe base64).
     """
-    for field_name, algorithm in _DIGESTS:
-        expected = (form.value(field_name) or "").lower()
+    sent = [(f, a, (form.value(f) or "").lower()) for f, a in _DIGESTS]
+    if not any(expected for _, _, expected in sent):
+        raise UploadError(
+            400,
+            f"The upload of {filename} has no digest: send its sha256_digest"
+            " (or blake2_256_digest or md5_digest), as twine and uv do",
+        )
+    for field_name, algorithm, expected in sent:
         actual = form.hashes[algorithm]
         if expected and expected not in (actual.hexdigest(), _b64(actual.digest())):
             raise UploadError(

@@ -1,6 +1,11 @@
 """
 The proxy's ``Site``: one log line per request, naming what was asked for,
 whether the cache answered, how many bytes went out and how long it took.
+
+Its connections are :class:`~twisted_pypi.web.channel.ProxyChannel` objects: each
+request's headers have a deadline, and a
+:class:`~twisted_pypi.web.connections.ConnectionTable` keeps the open
+connections under the file descriptor limit.
 """
 
 from __future__ import annotations
@@ -8,13 +13,15 @@ from __future__ import annotations
 from typing import Any
 from weakref import WeakKeyDictionary
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IAddress, IReactorTime
 from twisted.logger import Logger
 from twisted.web.http import Request
 from twisted.web.resource import IResource
 from twisted.web.server import Site
 
 from twisted_pypi.core.stats import Stats
+from twisted_pypi.web.channel import HEADER_TIMEOUT, ProxyChannel
+from twisted_pypi.web.connections import ConnectionTable
 
 __all__ = [
     "ProxySite",
@@ -29,12 +36,18 @@ class ProxySite(Site):
     """
 
     displayTracebacks = False
+    # Twisted's default wraps the channel to switch to HTTP/2 after TLS
+    # negotiation, which the proxy does not offer: use the channel itself.
+    protocol = ProxyChannel  # type: ignore[assignment]
 
     def __init__(
         self,
         resource: IResource,
         clock: IReactorTime,
         stats: Stats | None = None,
+        *,
+        header_timeout: float | None = HEADER_TIMEOUT,
+        connections: ConnectionTable | None = None,
         **kwargs: Any,
     ) -> None:
         """
@@ -42,12 +55,28 @@ class ProxySite(Site):
         :param clock: The time source for request durations.
         :param stats: Where each request is counted (by status and
             ``X-Cache``, with its bytes), if anywhere.
+        :param header_timeout: Seconds a client has to send a request's
+            headers, or ``None`` for no deadline.
+        :param connections: Keeps the open connections under a limit; by
+            default under :func:`~twisted_pypi.web.connections.connection_limit`.
         :param kwargs: Passed on to ``Site``.
         """
         super().__init__(resource, **kwargs)
         self._clock = clock
         self._stats = stats
         self._started: WeakKeyDictionary[Request, float] = WeakKeyDictionary()
+        self._header_timeout = header_timeout
+        self.connections = connections or ConnectionTable(clock)
+
+    def buildProtocol(self, addr: IAddress | None) -> Any:
+        """
+        A :class:`ProxyChannel` with the site's header deadline and
+        connection table.
+        """
+        channel: ProxyChannel = super().buildProtocol(addr)
+        channel.headerTimeout = self._header_timeout
+        channel.connections = self.connections
+        return channel
 
     def getResourceFor(self, request: Request) -> IResource:
         self._started[request] = self._clock.seconds()

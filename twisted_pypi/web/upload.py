@@ -10,19 +10,17 @@ form, filename, name, version, metadata or digest, 409 for a file that
 exists, 413 for one too large, 401 for wrong or missing credentials, 405 for
 anything but POST.
 
-Sizes are enforced as early as possible, twice.  :func:`limited_request`
-makes the ``Site``'s request factory: for upload paths it refuses a body
-over the limit as soon as its ``Content-Length`` is known, or as soon as a
-chunked body grows past it, before the body is buffered, and it keeps
-Twisted from parsing the whole form into memory.  The resource checks the
-buffered body again (so it is safe with any ``Site``) and the file's size
-while storing it.
+Uploads are refused as early as possible: :func:`limited_request` (in
+:mod:`twisted_pypi.web.uploadgate`, re-exported here) makes the ``Site``'s
+request factory, which refuses an upload with 401 or 413 before its body is
+read.  The guard checks the credentials again when the request is
+rendered, and the resource checks the buffered body's size again (so both
+are safe with any ``Site``), and the file's size while storing it.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from io import BytesIO
 from typing import IO, Any
@@ -31,7 +29,6 @@ from urllib.parse import unquote_to_bytes
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web import server
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
@@ -40,9 +37,14 @@ from twisted_pypi.upload.form import DEFAULT_MAX_SIZE, FIELDS_ALLOWANCE
 from twisted_pypi.upload.store import Stored, store_upload
 from twisted_pypi.upload.users import CACHE_SECONDS, Runner
 from twisted_pypi.web.auth import guard, upload_portal
+from twisted_pypi.web.uploadgate import (
+    UPLOAD_PREFIX,
+    UploadLimitRequest,
+    limited_request,
+    reason_phrase,
+)
 
 __all__ = [
-    "DRAIN_LIMIT",
     "UPLOAD_PREFIX",
     "IndexUpload",
     "UploadLimitRequest",
@@ -53,138 +55,13 @@ __all__ = [
 
 log = Logger()
 
-#: Where the upload resource is mounted.
-UPLOAD_PREFIX = "upload"
-
-#: Bytes of a refused body read and dropped so that the client reads the
-#: answer; past them (or when the client waits for ``100 Continue``) the
-#: connection is closed at once instead.
-DRAIN_LIMIT = 64 << 20
-
-
-class UploadLimitRequest(server.Request):
-    """
-    A request that refuses an upload body over :attr:`max_size` bytes (plus
-    :data:`~twisted_pypi.upload.form.FIELDS_ALLOWANCE` for the form) as
-    soon as that is known, with a 413, before it is buffered, and that leaves
-    the form of an upload to the upload resource rather than parsing it into
-    ``args`` (which holds all of it in memory, several times).  Requests for
-    other paths behave exactly as ``server.Request``.
-
-    Use :func:`limited_request` to make one with a given limit.
-    """
-
-    #: The path prefix of upload requests.
-    upload_prefix: bytes = b"/" + UPLOAD_PREFIX.encode() + b"/"
-    #: The largest file accepted on upload paths.
-    max_size: int = DEFAULT_MAX_SIZE
-
-    _upload_path: object = None
-    _limited = False
-    _refused = False
-    _received = 0
-
-    def gotLength(self, length: int | None) -> None:
-        """
-        Refuse a declared length over the limit; skip the form parsing of uploads.
-        """
-        # The request line is only on the channel until the body is in.
-        path = self._upload_path = getattr(self.channel, "_path", None)
-        self._limited = not isinstance(path, bytes) or path.startswith(
-            self.upload_prefix
-        )
-        if self._limited:
-            self._parsePOSTFormSubmission = False
-        super().gotLength(length)
-        limit = self.max_size + FIELDS_ALLOWANCE
-        if self._limited and length is not None and length > limit:
-            self._refuse(close=length > limit + DRAIN_LIMIT)
-
-    def handleContentChunk(self, data: bytes) -> None:
-        """
-        Keep a chunk of the body, refuse it once over the limit, or drop it.
-        """
-        self._received += len(data)
-        if self._refused:
-            if self._received > DRAIN_LIMIT:
-                self._close()
-        elif self._limited and self._received > self.max_size + FIELDS_ALLOWANCE:
-            self._refuse(close=False)
-        else:
-            super().handleContentChunk(data)
-
-    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
-        """
-        Process the request, or close the connection of a refused one.
-        """
-        if self._refused:
-            self._close()
-        else:
-            super().requestReceived(command, path, version)
-
-    def _refuse(self, close: bool) -> None:
-        """Answer 413 now; drop the rest of the body, or close at once."""
-        self._refused = True
-        self._received = 0
-        if self.content is not None:
-            self.content.close()
-        self.content = BytesIO()
-        message = too_large(self.max_size)
-        log.info("Refused an upload to {path}: {message}", path=self._upload_path,
-                 message=message)  # fmt: skip
-        body = message.encode() + b"\n"
-        transport: Any = self.channel.transport
-        transport.write(
-            b"HTTP/1.1 413 %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
-            % (message.encode(), len(body), body)
-        )
-        # A client waiting for "100 Continue" sends no body: don't let the
-        # channel invite it, and don't wait for it.
-        if self.requestHeaders.hasHeader(b"expect"):
-            self.requestHeaders.removeHeader(b"expect")
-            close = True
-        if close:
-            self._close()
-
-    def _close(self) -> None:
-        """Close the connection (the answer already sent goes out first)."""
-        if self.channel is not None:
-            self.channel.loseConnection()
-
-
-def limited_request(
-    max_size: int = DEFAULT_MAX_SIZE, prefix: str = UPLOAD_PREFIX
-) -> type[UploadLimitRequest]:
-    """
-    A request factory for the ``Site`` (``Site(root, requestFactory=...)``)
-    limiting upload bodies to a file of ``max_size`` bytes plus
-    :data:`~twisted_pypi.upload.form.FIELDS_ALLOWANCE`.
-
-    :param max_size: The largest file accepted, as given to
-        :func:`make_upload_resource`.
-    :param prefix: The first path segment of the upload resource.
-    """
-
-    max_size_ = max_size
-
-    class Limited(UploadLimitRequest):
-        """
-        An :class:`UploadLimitRequest` with the given limit and prefix.
-        """
-
-        upload_prefix = b"/" + prefix.encode() + b"/"
-        max_size = max_size_
-
-    return Limited
-
 
 def _answer(request: Request, code: int, message: str) -> bytes:
     """
     Set the status (an error with ``message`` as its reason phrase, which
     twine shows) and return ``message`` as a plain-text body (which uv shows).
     """
-    reason = re.sub(r"[^\x20-\x7e]", "?", message)[:300].encode("ascii")
+    reason = reason_phrase(message)
     request.setResponseCode(code, reason if code >= 400 else None)
     request.setHeader(b"content-type", b"text/plain; charset=utf-8")
     request.setHeader(b"cache-control", b"no-store")
