@@ -70,6 +70,7 @@ class ProxyService(MultiService):
     def startService(self) -> None:
         super().startService()
         self._cache.scan()
+        self._cache.spools.start_sweeping()
         for local in self.config.locals:
             log.info("Local index {name}: {path}", name=local.name, path=local.path)
         for index in self.config.indexes:
@@ -112,6 +113,7 @@ class ProxyService(MultiService):
 
     def stopService(self) -> Deferred[Any]:
         super().stopService()
+        self._cache.spools.stop_sweeping()
         stops: list[Deferred[Any]] = [
             Deferred.fromCoroutine(_stop(port)) for port in self.ports
         ]
