@@ -121,6 +121,7 @@ class LocalSpool:
         except OSError as e:
             if len(view) < len(data):
                 os.ftruncate(fd, self.written)
+                os.lseek(fd, self.written, os.SEEK_SET)
             raise self._no_room(self.path, e) from None
         self.written += len(data)
         if self._space is not None:
