@@ -12,7 +12,12 @@ from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_pypi.storage.interfaces import StoreFull
-from twisted_pypi.storage.space import StoreSpace, as_store_full, is_full_error
+from twisted_pypi.storage.space import (
+    QUIET,
+    StoreSpace,
+    as_store_full,
+    is_full_error,
+)
 
 
 def _full(code: int = errno.ENOSPC) -> OSError:
@@ -87,10 +92,30 @@ class StoreSpaceTests(SynchronousTestCase):
         self.assertFalse(space.full)
         self.assertEqual(space.last_full, 0.0)
         self.assertEqual([e["log_level"] for e in events], [LogLevel.info])
+        clock.advance(QUIET)
         with capturedLogs() as events:
             space.found_full("x", _full())
         self.assertEqual([e["log_level"] for e in events], [LogLevel.warn])
         self.assertEqual(space.episodes, 2)
+
+    def test_flapping_is_quiet(self) -> None:
+        """
+        A disk found full again within :data:`QUIET` seconds of the last
+        warning (evicting made a little room in between) is reported on the
+        status (full, a new episode) but not warned of again.
+        """
+        clock = Clock()
+        space = StoreSpace(clock)
+        with capturedLogs() as events:
+            space.found_full("x", _full())
+            space.wrote()
+            clock.advance(QUIET - 1)
+            space.found_full("x", _full())
+            space.wrote()
+        levels = [e["log_level"] for e in events]
+        self.assertEqual(levels, [LogLevel.warn, LogLevel.info])
+        self.assertEqual(space.episodes, 2)
+        self.assertEqual(space.last_full, QUIET - 1)
 
     def test_never_full(self) -> None:
         """A store no write found full says so, and writes log nothing."""

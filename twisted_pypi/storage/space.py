@@ -15,11 +15,16 @@ from twisted.logger import Logger
 
 from twisted_pypi.storage.interfaces import StoreFull
 
-__all__ = ["FULL_ERRNOS", "StoreSpace", "as_store_full", "is_full_error"]
+__all__ = ["FULL_ERRNOS", "QUIET", "StoreSpace", "as_store_full", "is_full_error"]
 
 #: The errors a write gets when the store has no room: the disk is full, or
 #: the user's quota is.
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+#: Seconds after a warning that a full disk is not warned of again, when
+#: evictions made a little room in between: a nearly full disk flips between
+#: full and not several times a minute, and the log should say it once.
+QUIET = 60.0
 
 _log = Logger()
 
@@ -51,8 +56,9 @@ class StoreSpace:
     """
     Whether a store is full: set by a write that found no room, cleared by
     the next write that succeeded.  The transition to full is logged as one
-    warning, the way back as one line of information, so a full disk shows
-    in the log once however many chunks fail.
+    warning (at most one per :data:`QUIET` seconds), the way back as one
+    line of information, so a full disk shows in the log once however many
+    chunks fail.
 
     :ivar clock: Gives the time a write found the store full.
     :ivar full: Whether the last write found the store full.
@@ -67,6 +73,8 @@ class StoreSpace:
     last_full: float | None = field(default=None, init=False)
     last_error: str | None = field(default=None, init=False)
     episodes: int = field(default=0, init=False)
+    _warned: float | None = field(default=None, init=False)
+    _announced: bool = field(default=False, init=False)
 
     def found_full(self, where: str, error: OSError) -> None:
         """
@@ -75,12 +83,16 @@ class StoreSpace:
         :param where: What was being written (a path), for the log.
         :param error: The error it got.
         """
-        self.last_full = self.clock.seconds()
+        now = self.last_full = self.clock.seconds()
         self.last_error = error.strerror or str(error)
         if self.full:
             return
         self.full = True
         self.episodes += 1
+        if self._warned is not None and now - self._warned < QUIET:
+            return
+        self._warned = now
+        self._announced = True
         _log.warn(
             "The disk is full ({error}, writing {where}): evicting cached files"
             " to make room, and sending files that still do not fit without"
@@ -95,4 +107,6 @@ class StoreSpace:
         """
         if self.full:
             self.full = False
+        if self._announced:
+            self._announced = False
             _log.info("The disk has room again: files are cached again")
