@@ -534,3 +534,92 @@ class SeamTests(SynchronousTestCase, _CacheTestMixin):
         """A spool of another kind of store cannot be committed."""
         cache, _ = self.make_cache(self)
         self.assertRaises(TypeError, cache.commit, object(), A)
+
+
+class MakeRoomTests(SynchronousTestCase):
+    """
+    :meth:`FileCache.make_room`: eviction when a write found the disk full,
+    whatever the budget.
+    """
+
+    def test_evicts_without_budget(self) -> None:
+        """
+        With no size limit, least-recently-used unpinned files are evicted
+        until they add up to the room wanted; pinned files stay.
+        """
+        cache = FileCache(FilePath(self.mktemp()), None, Clock(), free_space=_unknown)
+        cache.scan()
+        a, b, c = (
+            put(cache, A, b"a" * 10),
+            put(cache, B, b"b" * 10),
+            put(cache, C, b"c"),
+        )
+        cache.pin(A)
+        with capturedLogs() as events:
+            self.assertTrue(cache.make_room(5))
+        self.assertTrue(a.exists())
+        self.assertFalse(os.path.exists(b.path))
+        self.assertTrue(os.path.exists(c.path))
+        self.assertEqual([key for key, _ in cache.entries()], [A, C])
+        self.assertEqual(cache.evictions, 1)
+        self.assertIn("full disk", events[0]["log_format"].format(**events[0]))
+
+    def test_hopeless_keeps_files(self) -> None:
+        """
+        When the file system says even evicting every unpinned file would
+        not make the room, nothing is evicted.
+        """
+        cache = FileCache(
+            FilePath(self.mktemp()), None, Clock(), free_space=lambda p: 3
+        )
+        cache.scan()
+        put(cache, A, b"a" * 10)
+        with capturedLogs():
+            self.assertFalse(cache.make_room(100))
+        self.assertTrue(cache.is_cached(A))
+        self.assertEqual(cache.evictions, 0)
+
+    def test_nothing_to_evict(self) -> None:
+        """With nothing evictable, no room is made."""
+        cache = FileCache(FilePath(self.mktemp()), None, Clock(), free_space=_unknown)
+        cache.scan()
+        self.assertFalse(cache.make_room(1))
+
+
+class SweepTests(SynchronousTestCase):
+    """
+    Partial downloads left by a killed process, and those of a live one
+    sharing the cache directory.
+    """
+
+    def test_startup_sweep(self) -> None:
+        """
+        A starting cache deletes an old partial download that no live
+        process owns, and keeps one that another cache on the same directory
+        (another process) is writing, however old.
+        """
+        root = FilePath(self.mktemp())
+        other = FileCache(root, None, Clock())
+        other.scan()
+        live = other.open_spool()
+        self.addCleanup(live.discard)
+        live.write(b"still downloading")
+        leftover = other.tmp_dir.child("dl-killed.part")
+        leftover.setContent(b"partial")
+        for path in (live.path, leftover.path):
+            _age(path)
+        with capturedLogs():
+            FileCache(root, None, Clock()).scan()
+        self.assertEqual([c.basename() for c in other.tmp_dir.children()],
+                         [os.path.basename(live.path)])  # fmt: skip
+
+
+def _unknown(path: str) -> None:
+    """A file system that does not say how much is free."""
+    return None
+
+
+def _age(path: str) -> None:
+    """Make a file look last written an hour ago."""
+    old = os.path.getmtime(path) - 3600
+    os.utime(path, (old, old))

@@ -94,3 +94,31 @@ class LruIndexTests(SynchronousTestCase):
         index.unpin(A)
         self.assertFalse(index.is_pinned(A))
         self.assertRaises(ValueError, index.unpin, A)
+
+
+class RoomTests(SynchronousTestCase):
+    """
+    :meth:`LruIndex.victims_for_room`.
+    """
+
+    def test_victims_for_room(self) -> None:
+        """
+        The least recently used unpinned files are chosen, whatever the
+        budget, until their sizes reach the room wanted.
+        """
+        index = LruIndex(None)
+        for key, size in ((("a",), 4), (("b",), 4), (("c",), 4), (("d",), 4)):
+            index.add(key, size, 0.0)
+        index.pin(("b",))
+        self.assertEqual(index.victims_for_room(5, None), [("a",), ("c",)])
+        self.assertEqual(index.victims_for_room(0, None), [])
+
+    def test_hopeless(self) -> None:
+        """
+        No file is chosen when the free bytes and every unpinned file do not
+        add up to the room wanted.
+        """
+        index = LruIndex(None)
+        index.add(("a",), 4, 0.0)
+        self.assertEqual(index.victims_for_room(10, 5), [])
+        self.assertEqual(index.victims_for_room(9, 5), [("a",)])

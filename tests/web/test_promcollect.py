@@ -6,8 +6,11 @@ of a serving proxy is tested in ``tests/web/test_metrics.py``.
 
 from __future__ import annotations
 
+import errno
+
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
+from twisted.logger import capturedLogs
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.iweb import IResponse
@@ -32,7 +35,7 @@ class RegistryTests(SynchronousTestCase):
     def setUp(self) -> None:
         self.clock = Clock()
         self.stats = Stats(self.clock)
-        cache = FileCache(FilePath(self.mktemp()), 1000, self.clock)
+        self.cache = cache = FileCache(FilePath(self.mktemp()), 1000, self.clock)
         cache.scan()
         downloads = Downloads(cache, streaming(_never), self.clock)
         self.registry = make_registry(self.stats, cache, downloads, ["pypi", "extra"])
@@ -69,3 +72,19 @@ class RegistryTests(SynchronousTestCase):
         self.assertEqual(
             self.registry.get_sample_value(PREFIX + "cache_limit_bytes"), 1000
         )
+
+    def test_disk_full(self) -> None:
+        """
+        A full disk is a gauge (1 while full), with the number of episodes,
+        when it last happened, and the files sent without being cached.
+        """
+        sample = self.registry.get_sample_value
+        self.assertEqual(sample(PREFIX + "disk_full"), 0)
+        self.assertIsNone(sample(PREFIX + "disk_full_last_timestamp_seconds"))
+        self.clock.advance(42)
+        with capturedLogs():
+            self.cache.space.found_full("x", OSError(errno.ENOSPC, "full"))
+        self.assertEqual(sample(PREFIX + "disk_full"), 1)
+        self.assertEqual(sample(PREFIX + "disk_full_episodes_total"), 1)
+        self.assertEqual(sample(PREFIX + "disk_full_last_timestamp_seconds"), 42)
+        self.assertEqual(sample(PREFIX + "downloads_uncached_total"), 0)

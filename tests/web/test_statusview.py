@@ -5,8 +5,11 @@ element, flattened directly.
 
 from __future__ import annotations
 
+import errno
+
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
+from twisted.logger import capturedLogs
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.template import flattenString
@@ -147,3 +150,39 @@ class StatusViewTests(SynchronousTestCase):
         self.assertIn("&lt;script&gt;alert(1)&lt;/script&gt;", html)
         self.assertIn("<dt>&lt;i&gt;p&lt;/i&gt;</dt>", html)
         self.assertIn("http://&lt;b&gt;host&lt;/b&gt;/simple/", html)
+
+    def test_disk_full(self) -> None:
+        """
+        After a write found the disk full, the page shows a "disk full"
+        badge saying when and why, and the Disk figure says full; after a
+        successful write the badge is gone and the figure says when the disk
+        was last full.
+        """
+        clock = Clock()
+        stats = Stats(clock)
+        cache = FileCache(FilePath(self.mktemp()), None, clock)
+        downloads = Downloads(cache, lambda url: Deferred(), clock)
+        config = ProxyConfig(listen=(), indexes=(UPSTREAM,))
+
+        def page() -> str:
+            view = StatusView(config, stats, cache, downloads, "http://proxy.test/")
+            html: bytes = self.successResultOf(flattenString(None, view))
+            return html.decode("utf-8")
+
+        before = page()
+        self.assertNotIn("disk full", before)
+        self.assertIn("never full", before)
+        with capturedLogs():
+            error = OSError(errno.ENOSPC, "No space left on device")
+            cache.space.found_full("/cache/tmp/dl-x.part", error)
+        clock.advance(300)
+        full = page()
+        self.assertIn("disk full", full)
+        self.assertIn("5 min ago", full)
+        self.assertIn("No space left on device", full)
+        self.assertIn("<dd>full", full)
+        with capturedLogs():
+            cache.space.wrote()
+        after = page()
+        self.assertNotIn("disk full", after)
+        self.assertIn("last full 5 min ago", after)

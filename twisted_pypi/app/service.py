@@ -95,6 +95,7 @@ class ProxyService(MultiService):
                 f"cannot use the cache directory {self.config.cache_dir!r}:"
                 f" {e.strerror or e}"
             ) from None
+        self._cache.spools.start_sweeping()
         for local in self.config.locals:
             log.info("Local index {name}: {path}", name=local.name, path=local.path)
         for index in self.config.indexes:
@@ -147,6 +148,7 @@ class ProxyService(MultiService):
 
     def stopService(self) -> Deferred[Any]:
         super().stopService()
+        self._cache.spools.stop_sweeping()
         stops: list[Deferred[Any]] = [
             Deferred.fromCoroutine(_stop(port)) for port in self.ports
         ]

@@ -21,6 +21,7 @@ __all__ = [
     "DownloadError",
     "DownloadStatus",
     "FileSpec",
+    "NotCached",
     "State",
     "UpstreamError",
     "UpstreamTimeout",
@@ -40,6 +41,13 @@ class DownloadError(Exception):
     """
     A download failed for a local (disk) reason; nothing was cached.  An
     upstream's failure is an :class:`~twisted_pypi.upstream.client.UpstreamError`.
+    """
+
+
+class NotCached(DownloadError):
+    """
+    The store is full: the file was sent to the clients following its
+    download (if there were any) but not cached.
     """
 
 
@@ -76,12 +84,15 @@ class DownloadStatus:
     :ivar written: Bytes written to disk so far.
     :ivar expected_length: The expected length, if known.
     :ivar followers: How many clients are attached.
+    :ivar cached: Whether the file will be cached (``False`` when it passes
+        through to the clients because the store is full).
     """
 
     url: str
     written: int
     expected_length: int | None
     followers: int
+    cached: bool = True
 
 
 class State(Enum):
@@ -91,6 +102,7 @@ class State(Enum):
     STREAMING = auto()  #: the body is being written
     COMMITTING = auto()  #: verified, being published to the store
     DONE = auto()  #: verified and committed
+    PASSED = auto()  #: verified and sent on, not cached (the store is full)
     FAILED = auto()  #: nothing cached; see ``failure``
 
 

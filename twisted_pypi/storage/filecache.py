@@ -3,19 +3,11 @@
 The file cache in a local directory: today's one
 :class:`~twisted_pypi.storage.interfaces.IFileStore`.
 
-Layout under the cache root (see :mod:`~twisted_pypi.storage.layout`):
-
-``files/<segments...>``
-    Complete, verified files, one per upstream file; the segments are the
-    ones :func:`twisted_pypi.core.links.local_segments` gives.
-``tmp/``
-    Spool files (partial downloads) under unique names.  At startup only
-    those untouched for :data:`STALE_TEMP_AGE` are deleted: another process
-    (``pypiproxy warm``, another proxy) may be writing the others into the
-    same cache.
-``<other areas>/``
-    Directories other parts of the proxy own (for example ``pages/``), see
-    :meth:`FileCache.area`.  The file cache never scans or evicts there.
+Layout under the cache root: see :mod:`~twisted_pypi.storage.layout`;
+partial downloads are the :class:`~twisted_pypi.storage.spool.SpoolDirectory`'s.
+A write that finds the disk full tells the cache's
+:class:`~twisted_pypi.storage.space.StoreSpace`; a download then asks the
+cache to :meth:`~FileCache.make_room`, whatever the budget.
 
 The in-memory :class:`~twisted_pypi.storage.lru.LruIndex` lists the complete
 files.  A file's modification time is set once, when it is committed, and is
@@ -28,7 +20,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -42,9 +34,9 @@ from twisted_pypi.storage.layout import (
     FILES_DIR,
     STALE_TEMP_AGE,
     TMP_DIR,
-    delete_stale_temps,
+    delete_file,
+    free_bytes,
     move_into_place,
-    prune,
     walk_files,
 )
 from twisted_pypi.storage.lru import LruIndex, Reservation
@@ -54,7 +46,8 @@ from twisted_pypi.storage.rangereader import (
     file_stat,
     open_path,
 )
-from twisted_pypi.storage.spool import LocalSpool
+from twisted_pypi.storage.space import StoreSpace, as_store_full, is_full_error
+from twisted_pypi.storage.spool import LocalSpool, SpoolDirectory, Write
 
 __all__ = ["STALE_TEMP_AGE", "TOUCH_INTERVAL", "FileCache"]
 
@@ -75,6 +68,8 @@ class FileCache:
     :ivar clock: Gives the time recorded as a file's last use.
     :ivar read_chunk_size: Bytes read per write when a file is streamed.
     :ivar evictions: How many files were evicted since startup.
+    :ivar space: Whether the disk is full.
+    :ivar spools: The directory of partial downloads (``tmp/``).
     """
 
     def __init__(
@@ -83,17 +78,28 @@ class FileCache:
         max_size: int | None,
         clock: IReactorTime,
         read_chunk_size: int = DEFAULT_CHUNK_SIZE,
+        *,
+        spool_write: Write = os.write,
+        free_space: Callable[[str], int | None] = free_bytes,
     ) -> None:
         """
         :param root: The cache root directory.
         :param max_size: The budget in bytes, or ``None`` for no limit.
         :param clock: Gives the time recorded as a file's last use.
         :param read_chunk_size: Bytes read per write when a file is streamed.
+        :param spool_write: Writes to a spool's descriptor (:func:`os.write`).
+        :param free_space: The bytes still free on the file system holding
+            a path, if it says (:func:`~twisted_pypi.storage.layout.free_bytes`).
         """
         self.root = root
         self.clock = clock
         self.read_chunk_size = read_chunk_size
         self.evictions = 0
+        self.space = StoreSpace(clock)
+        self.spools = SpoolDirectory(
+            root.child(TMP_DIR), self.space, clock, spool_write
+        )
+        self._free_space = free_space
         self._index = LruIndex(max_size)
 
     @property
@@ -143,18 +149,18 @@ class FileCache:
 
     def scan(self, stale_after: float = STALE_TEMP_AGE) -> None:
         """
-        Rebuild the index from disk: delete leftover partial downloads, then
-        register every complete file with its size, ordered by last use (the
-        later of its access and modification times).  Missing directories
+        Rebuild the index from disk: delete the partial downloads no live
+        process owns, then register every complete file with its size,
+        ordered by last use (the later of its access and modification
+        times).  Missing directories
         are created.  Evicts if the files exceed the budget.
 
         :param stale_after: Only partial downloads not written for this many
-            seconds (by the wall clock: file times are) are deleted; younger
-            ones may belong to another process using the same cache.
+            seconds (by the wall clock: file times are) are deleted.
         """
         self.files_dir.makedirs(ignoreExistingDirectory=True)
         self.tmp_dir.makedirs(ignoreExistingDirectory=True)
-        delete_stale_temps(self.tmp_dir, stale_after)
+        self.spools.sweep(stale_after)
         self._index.load(
             (max(st.st_atime_ns, st.st_mtime_ns) / 1e9, key, st.st_size)
             for key, st in walk_files(self.files_dir.path)
@@ -276,12 +282,12 @@ class FileCache:
 
     def open_spool(self) -> LocalSpool:
         """
-        A new, empty, uniquely named spool file in ``tmp/``.
+        A new, empty, uniquely named, locked spool file in ``tmp/``.
 
-        :raise OSError: If it cannot be created.
+        :raise StoreFull: If the disk has no room for it.
+        :raise OSError: If it cannot be created for another reason.
         """
-        self.tmp_dir.makedirs(ignoreExistingDirectory=True)
-        return LocalSpool(self.tmp_dir.path)
+        return self.spools.open()
 
     def commit(self, spool: ISpool, key: Sequence[str]) -> Deferred[FileStat]:
         """
@@ -293,7 +299,8 @@ class FileCache:
         :param spool: A spool :meth:`open_spool` made, complete and verified.
         :param key: The file's key.
         :return: A Deferred that has the file's stat, or an :class:`OSError`
-            if it could not be moved into place.
+            if it could not be moved into place (a :class:`StoreFull` if
+            there was no room for its directories).
         :raise ValueError: If a segment is unsafe.
         :raise TypeError: If the spool is not one of this cache's.
         """
@@ -301,12 +308,15 @@ class FileCache:
         path = self.path_for(key)
         if not isinstance(spool, LocalSpool):
             raise TypeError(f"not a local spool: {spool!r}")
-        spool.close()
         try:
+            # Still open, so still locked: no sweep can take it meanwhile.
             move_into_place(spool.path, path)
             st = os.stat(path.path)
-        except OSError:
-            return fail()
+        except OSError as e:
+            if not is_full_error(e):
+                return fail()
+            self.space.found_full(path.path, e)
+            return fail(as_store_full(e))
         spool.published(path.path)
         self._index.add(key, st.st_size, self.clock.seconds())
         self._evict(keep=key)
@@ -341,6 +351,20 @@ class FileCache:
         self._evict()
         return reservation
 
+    def make_room(self, nbytes: int) -> bool:
+        """
+        Evict least-recently-used unpinned files, whatever the budget, until
+        they add up to ``nbytes`` (the room a write found missing); none if
+        the file system says even evicting them all would not be enough.
+
+        :param nbytes: The room wanted.
+        :return: Whether any file was evicted.
+        """
+        victims = self._index.victims_for_room(nbytes, self._free_space(self.root.path))
+        for victim in victims:
+            self._evict_one(victim, "to make room on a full disk")
+        return bool(victims)
+
     def entries(self) -> Iterable[tuple[Key, int]]:
         """
         The indexed files, least recently used first.
@@ -368,16 +392,26 @@ class FileCache:
         :param keep: A file never to evict in this round.
         """
         while (victim := self._index.next_victim(keep)) is not None:
-            use = self._index.get(victim)
-            assert use is not None
-            self.evictions += 1
-            path = self._delete(victim)
-            _log.info(
-                "Evicted {path} ({size} bytes) to stay within {max_size} bytes",
-                path=path.path,
-                size=use.size,
-                max_size=self.max_size,
-            )
+            why = "to stay within {max_size} bytes"
+            self._evict_one(victim, why, max_size=self.max_size)
+
+    def _evict_one(self, key: Key, why: str, **fields: object) -> None:
+        """
+        Evict one indexed file, and log it.
+
+        :param why: The end of the log line, a format naming ``fields``.
+        :param fields: More fields of the log event.
+        """
+        use = self._index.get(key)
+        assert use is not None
+        self.evictions += 1
+        path = self._delete(key)
+        _log.info(
+            "Evicted {path} ({size} bytes) " + why,
+            path=path.path,
+            size=use.size,
+            **fields,
+        )
 
     def _delete(self, key: Key) -> FilePath[str]:
         """
@@ -385,11 +419,5 @@ class FileCache:
         """
         self._index.forget(key)
         path = self.path_for(key)
-        try:
-            os.remove(path.path)
-        except FileNotFoundError:
-            pass
-        except OSError as e:
-            _log.warn("Cannot delete {path}: {error}", path=path.path, error=e)
-        prune(path.parent(), self.files_dir)
+        delete_file(path, self.files_dir)
         return path

@@ -41,6 +41,7 @@ __all__ = [
     "ReadStopped",
     "Record",
     "ShortRead",
+    "StoreFull",
 ]
 
 #: A file's place in the store: ``(index, scheme, host, *upstream_path)``,
@@ -52,6 +53,13 @@ class ShortRead(Exception):
     """
     A stored file ended before the range being read did: it was changed or
     truncated behind the store's back.
+    """
+
+
+class StoreFull(OSError):
+    """
+    The store has no room for what was being written: the disk, or the
+    quota, is full.  Nothing of the write that failed was kept.
     """
 
 
@@ -138,9 +146,12 @@ class ISpool(Interface):
 
     def write(data: bytes) -> None:
         """
-        Append ``data``; every reader sees it as soon as this returns.
+        Append ``data``, all or nothing; every reader sees it as soon as
+        this returns.
 
-        :raise OSError: If it cannot be written.
+        :raise StoreFull: If the store has no room (nothing was appended:
+            the write may be tried again once there is room).
+        :raise OSError: If it cannot be written for another reason.
         """
 
     def open_reader() -> ISpoolReader:
@@ -202,6 +213,10 @@ class IFileStore(Interface):
     total_size = Attribute("The bytes of all complete files.")
     reserved = Attribute("The bytes reserved by downloads in flight.")
     evictions = Attribute("How many files were evicted since startup.")
+    space = Attribute(
+        "A :class:`~twisted_pypi.storage.space.StoreSpace`: whether the store"
+        " is full, and when it last was."
+    )
 
     def scan() -> None:
         """
@@ -235,7 +250,8 @@ class IFileStore(Interface):
         """
         A new, empty spool file for a download.
 
-        :raise OSError: If it cannot be created.
+        :raise StoreFull: If the store has no room for it.
+        :raise OSError: If it cannot be created for another reason.
         """
 
     def commit(spool: ISpool, key: Key) -> Deferred[FileStat]:
@@ -246,7 +262,21 @@ class IFileStore(Interface):
         the file just committed).
 
         :return: A Deferred firing with the new file's stat, or failing with
-            :class:`OSError` (nothing was published).
+            :class:`StoreFull` if there was no room, or another
+            :class:`OSError` (nothing was published either way; the spool is
+            still readable until discarded).
+        """
+
+    def make_room(nbytes: int) -> bool:
+        """
+        A write found the store full: evict least-recently-used unpinned
+        files, whatever the budget, until ``nbytes`` more can be stored.
+        Nothing is evicted if evicting every unpinned file would not be
+        enough.
+
+        :param nbytes: The room wanted, in bytes.
+        :return: Whether any file was evicted (then the write may be tried
+            again).
         """
 
     def remove(key: Key) -> bool:

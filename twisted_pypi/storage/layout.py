@@ -14,6 +14,7 @@ cache`` command (:mod:`~twisted_pypi.storage.cachedir`) share.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import stat
 import time
@@ -29,7 +30,10 @@ __all__ = [
     "FILES_DIR",
     "STALE_TEMP_AGE",
     "TMP_DIR",
+    "delete_file",
     "delete_stale_temps",
+    "free_bytes",
+    "hold_lock",
     "move_into_place",
     "prune",
     "walk_files",
@@ -42,11 +46,11 @@ FILES_DIR = "files"
 TMP_DIR = "tmp"
 
 #: How long, in seconds, a partial download must have gone unwritten before
-#: a scan deletes it.  A download in progress writes at least once per idle
-#: timeout (30 s by default) or fails, so an older one is a leftover of a
-#: process that died; a younger one may belong to a process still running on
-#: the same cache directory.
-STALE_TEMP_AGE = 600.0
+#: a sweep may delete it, if no live process holds its lock (see
+#: :func:`hold_lock`).  The lock is what tells a live download from a
+#: leftover; the age only covers the moment between a spool's creation and
+#: its locking, and file times set by another host's clock.
+STALE_TEMP_AGE = 60.0
 
 _log = Logger()
 
@@ -75,24 +79,92 @@ def walk_files(top: str) -> Iterator[tuple[Key, os.stat_result]]:
                 yield (*parents, name), st
 
 
-def delete_stale_temps(tmp: FilePath[str], stale_after: float) -> None:
+def hold_lock(fd: int) -> None:
     """
-    Delete the partial downloads in ``tmp`` last written more than
-    ``stale_after`` seconds ago (by the wall clock: file times are).
+    Mark an open partial download as owned by this process, for as long as
+    ``fd`` stays open: :func:`delete_stale_temps` in any process (this one
+    included) leaves it alone.
 
-    :param tmp: The directory of partial downloads.
+    :param fd: A descriptor of the file (an exclusive ``flock``, which
+        lives with the open file, not with the process's other descriptors).
+    :raise OSError: If the file is locked already.
+    """
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _delete_if_unowned(path: str) -> bool:
+    """
+    Delete a partial download unless a live process holds its lock.
+
+    :param path: The file.
+    :return: Whether it was deleted.
+    :raise OSError: If it cannot be opened or deleted.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # its download is alive, in some process
+        # Ours now: its owner cannot come back to it.
+        os.remove(path)
+        return True
+    finally:
+        os.close(fd)
+
+
+def delete_stale_temps(tmp: FilePath[str], stale_after: float = STALE_TEMP_AGE) -> int:
+    """
+    Delete the partial downloads in ``tmp`` that no live process owns (see
+    :func:`hold_lock`) and that were last written more than ``stale_after``
+    seconds ago (by the wall clock: file times are).  Anything else in
+    ``tmp`` (not a regular file) goes by its age alone.
+
+    :param tmp: The directory of partial downloads; missing is empty.
     :param stale_after: The age in seconds.
+    :return: How many were deleted.
     """
     now = time.time()
-    for leftover in tmp.children():
+    deleted = 0
+    try:
+        children = tmp.children()
+    except OSError:
+        return 0
+    for leftover in children:
         try:
-            if now - os.lstat(leftover.path).st_mtime < stale_after:
+            st = os.lstat(leftover.path)
+            if now - st.st_mtime < stale_after:
                 continue
-            leftover.remove()
+            if stat.S_ISREG(st.st_mode):
+                deleted += _delete_if_unowned(leftover.path)
+            else:
+                leftover.remove()
+                deleted += 1
         except FileNotFoundError:
             continue  # its process committed or discarded it meanwhile
         except OSError as e:
             _log.warn("Cannot delete {path}: {error}", path=leftover.path, error=e)
+    if deleted:
+        _log.info(
+            "Deleted {count} partial downloads left by stopped processes",
+            count=deleted,
+        )
+    return deleted
+
+
+def free_bytes(path: str) -> int | None:
+    """
+    The bytes an unprivileged process may still write on the file system
+    holding ``path`` (a quota may allow fewer).
+
+    :param path: Any path on it.
+    :return: The bytes, or ``None`` if the file system does not say.
+    """
+    try:
+        st = os.statvfs(path)
+    except OSError:
+        return None
+    return st.f_bavail * st.f_frsize
 
 
 def move_into_place(source: str, target: FilePath[str]) -> None:
@@ -113,6 +185,25 @@ def move_into_place(source: str, target: FilePath[str]) -> None:
         # after an eviction, in between: make it again.
         target.parent().makedirs(ignoreExistingDirectory=True)
         os.replace(source, target.path)
+
+
+def delete_file(path: FilePath[str], top: FilePath[str]) -> bool:
+    """
+    Delete a complete file, and the directories it leaves empty below
+    ``top``; a failure other than its absence is logged.
+
+    :param path: The file.
+    :param top: The directory of complete files.
+    :return: Whether it was there.
+    """
+    try:
+        os.remove(path.path)
+    except FileNotFoundError:
+        return False
+    except OSError as e:
+        _log.warn("Cannot delete {path}: {error}", path=path.path, error=e)
+    prune(path.parent(), top)
+    return True
 
 
 def prune(directory: FilePath[str], top: FilePath[str]) -> None:

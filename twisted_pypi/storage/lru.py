@@ -196,6 +196,31 @@ class LruIndex:
             return None
         return next((k for k in self._uses if k != keep and k not in self._pins), None)
 
+    def victims_for_room(self, nbytes: int, free: int | None) -> list[Key]:
+        """
+        The files to evict, whatever the budget, to make ``nbytes`` of room
+        on a full disk: the least recently used unpinned ones, until their
+        sizes add up to ``nbytes``.
+
+        :param nbytes: The room wanted.
+        :param free: The bytes still free, if known: when evicting every
+            unpinned file would still leave less than ``nbytes``, none is
+            chosen (the room cannot be made).
+        :return: Their keys, least recently used first.
+        """
+        unpinned = [
+            (k, use.size) for k, use in self._uses.items() if k not in self._pins
+        ]
+        if free is not None and free + sum(size for _, size in unpinned) < nbytes:
+            return []
+        victims, freed = [], 0
+        for key, size in unpinned:
+            if freed >= nbytes:
+                break
+            victims.append(key)
+            freed += size
+        return victims
+
     def load(self, found: Iterable[tuple[float, Key, int]]) -> None:
         """
         Replace the listed files with ``found``.

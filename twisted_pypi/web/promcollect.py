@@ -162,8 +162,34 @@ class StatsCollector:
             )
         yield CounterMetricFamily(
             PREFIX + "cache_evictions",
-            "Files evicted from the cache to stay within its limit.",
+            "Files evicted from the cache to stay within its limit, or to make"
+            " room on a full disk.",
             value=cache.evictions,
+        )
+        yield from self._disk()
+
+    def _disk(self) -> Iterable[Metric]:
+        space = self._cache.space
+        yield GaugeMetricFamily(
+            PREFIX + "disk_full",
+            "1 while the last write to the cache found the disk (or quota) full.",
+            value=int(space.full),
+        )
+        yield CounterMetricFamily(
+            PREFIX + "disk_full_episodes",
+            "Times a write found the disk full after writes had succeeded.",
+            value=space.episodes,
+        )
+        if space.last_full is not None:
+            yield GaugeMetricFamily(
+                PREFIX + "disk_full_last_timestamp_seconds",
+                "When a write last found the disk full.",
+                value=space.last_full,
+            )
+        yield CounterMetricFamily(
+            PREFIX + "downloads_uncached",
+            "Files sent to clients without being cached: the disk was full.",
+            value=self._downloads.uncached,
         )
 
 

@@ -47,7 +47,8 @@ _TEMPLATE = XMLString(
     '<header t:render="header"><h1>twisted-pypi <t:slot name="version" /></h1>'
     '<p class="muted">A caching proxy for Python package indexes, up'
     ' <t:slot name="uptime" />. Index: <span class="url"><t:slot name="index" />'
-    '</span></p><t:transparent t:render="offline" /></header>'
+    '</span></p><t:transparent t:render="offline" />'
+    '<t:transparent t:render="disk" /></header>'
     '<section><h2>Traffic and cache</h2><dl class="figures" t:render="figures" />'
     "</section>"
     '<section><h2>Downloads in progress</h2><t:transparent t:render="downloads" />'
@@ -130,6 +131,23 @@ class StatusView(Element):
         )
 
     @renderer
+    def disk(self, request: IRequest | None, tag: Tag) -> Flattenable:
+        """
+        That the disk is full, if the last write found it so.
+        """
+        space = self._cache.space
+        if not space.full:
+            return ""
+        now = self._stats.clock.seconds()
+        return tags.p(
+            tags.span("disk full", class_="badge bad"),
+            " Last found full ",
+            when(space.last_full, now),
+            f" ({space.last_error}): files that do not fit after evicting"
+            " cached ones are sent without being cached.",
+        )
+
+    @renderer
     def figures(self, request: IRequest | None, tag: Tag) -> Flattenable:
         """
         Requests, hits, bytes by source, dummies and the cache, as figures.
@@ -167,6 +185,7 @@ class StatusView(Element):
             ),
             ("Evictions", str(cache.evictions), "files, to stay within the limit"),
             ("Cache", format_size(cache.total_size), used),
+            _disk_figure(cache, self._downloads, stats.clock.seconds()),
         ]
         bar: Flattenable = ""
         if limit:
@@ -255,6 +274,22 @@ class StatusView(Element):
         ]
 
 
+def _disk_figure(
+    cache: FileCache, downloads: Downloads, now: float
+) -> tuple[str, str, str]:
+    """
+    The disk figure: full or ok, when it was last full, and how many files
+    were sent without being cached.
+    """
+    space = cache.space
+    last = space.last_full
+    ago = (
+        "never full" if last is None else f"last full {format_duration(now - last)} ago"
+    )
+    note = f"{ago}; {plural(downloads.uncached, 'file')} sent uncached"
+    return ("Disk", "full" if space.full else "ok", note)
+
+
 def _health_rows(health: UpstreamHealth, now: float) -> list[tuple[str, Flattenable]]:
     """
     What is known of an upstream: last success and error, counts, latency.
@@ -295,4 +330,9 @@ def _download(status: DownloadStatus) -> Tag:
         ]
     else:
         progress = f"{format_size(status.written)} so far, {clients}"
-    return tags.li(tags.b(name), tags.div(progress), tags.div(status.url, class_="url"))
+    uncached: Flattenable = ""
+    if not status.cached:
+        uncached = [" ", tags.span("not cached: disk full", class_="badge bad")]
+    return tags.li(
+        tags.b(name), uncached, tags.div(progress), tags.div(status.url, class_="url")
+    )
