@@ -214,23 +214,6 @@ class PageTests(_Proxy):
         self.assertFalse(self.page_file(proxy, "demo", 0).exists())
         self.assertFalse(self.page_file(proxy, "demo", 1).exists())
 
-    def test_link_naming_its_page(self) -> None:
-        """
-        A file linked with ``~<project>`` (its name is not its page's) is
-        deleted by the path of its link.
-        """
-        foreign = build_wheel("other", "1.0")
-        self.index.add("demo", FakeFile(foreign))
-        proxy = self.proxy()
-        page = json.loads(proxy.get("/simple/demo/", headers=JSON).body)
-        (url,) = [f["url"] for f in page["files"] if f["filename"] == foreign.filename]
-        path = urlsplit(urljoin(proxy.ORIGIN + "/simple/demo/", url)).path
-        self.assertIn("/~demo/", path)
-        self.assertEqual(proxy.get(path).body, foreign.content)
-        answer = self.delete(proxy, "/-/cache" + path)
-        self.assertEqual(answer.code, 200, answer.body)
-        self.assertEqual(proxy.get(path).header("x-cache"), "MISS")
-
     def test_not_cached(self) -> None:
         """
         A project with no cached page is a 404; an invalid name too.
@@ -297,6 +280,23 @@ class FileTests(_Proxy):
         path = proxy.file_path(DEMO.filename)
         for target in [path, "/files/x/y", path.replace("packages", ".."), path + "/"]:
             self.assertEqual(self.delete(proxy, "/-/cache" + target).code, 404, target)
+
+    def test_link_naming_its_page(self) -> None:
+        """
+        A file linked with ``~<project>`` (its name is not its page's) is
+        deleted by the path of its link.
+        """
+        foreign = build_wheel("other", "1.0")
+        self.index.add("demo", FakeFile(foreign))
+        proxy = self.proxy()
+        page = json.loads(proxy.get("/simple/demo/", headers=JSON).body)
+        (url,) = [f["url"] for f in page["files"] if f["filename"] == foreign.filename]
+        path = urlsplit(urljoin(proxy.ORIGIN + "/simple/demo/", url)).path
+        self.assertIn("/~demo/", path)
+        self.assertEqual(proxy.get(path).body, foreign.content)
+        answer = self.delete(proxy, "/-/cache" + path)
+        self.assertEqual(answer.code, 200, answer.body)
+        self.assertEqual(proxy.get(path).header("x-cache"), "MISS")
 
     def test_downloading(self) -> None:
         """
