@@ -10,16 +10,13 @@ form, filename, name, version, metadata or digest, 409 for a file that
 exists, 413 for one too large, 401 for wrong or missing credentials, 405 for
 anything but POST.
 
-Uploads are refused as early as possible.  :func:`limited_request` makes
-the ``Site``'s request factory: as soon as an upload's headers are in, it
-checks its credentials (the guard's own check, ahead of time) and its
-``Content-Length``, and refuses it with 401 or 413 and closes the
-connection before any of the body is read; a chunked body is refused as
-soon as it grows past the limit.  It also keeps Twisted from parsing the
-whole form into memory.  The guard checks the credentials again when the
-request is rendered, and the resource checks the buffered body's size
-again (so both are safe with any ``Site``), and the file's size while
-storing it.
+Sizes are enforced as early as possible, twice.  :func:`limited_request`
+makes the ``Site``'s request factory: for upload paths it refuses a body
+over the limit as soon as its ``Content-Length`` is known, or as soon as a
+chunked body grows past it, before the body is buffered, and it keeps
+Twisted from parsing the whole form into memory.  The resource checks the
+buffered body again (so it is safe with any ``Site``) and the file's size
+while storing it.
 """
 
 from __future__ import annotations
@@ -42,9 +39,10 @@ from twisted_pypi.upload.errors import UploadError, too_large
 from twisted_pypi.upload.form import DEFAULT_MAX_SIZE, FIELDS_ALLOWANCE
 from twisted_pypi.upload.store import Stored, store_upload
 from twisted_pypi.upload.users import CACHE_SECONDS, Runner
-from twisted_pypi.web.auth import UploadGuard, guard, upload_portal
+from twisted_pypi.web.auth import guard, upload_portal
 
 __all__ = [
+    "DRAIN_LIMIT",
     "UPLOAD_PREFIX",
     "IndexUpload",
     "UploadLimitRequest",
@@ -58,21 +56,20 @@ log = Logger()
 #: Where the upload resource is mounted.
 UPLOAD_PREFIX = "upload"
 
+#: Bytes of a refused body read and dropped so that the client reads the
+#: answer; past them (or when the client waits for ``100 Continue``) the
+#: connection is closed at once instead.
+DRAIN_LIMIT = 64 << 20
+
+
 class UploadLimitRequest(server.Request):
     """
-    A request that refuses an upload before its body is read: with 401 if
-    the upload resource's guard (an
-    :class:`~twisted_pypi.web.auth.UploadGuard`) does not admit its
-    credentials, with 413 if its ``Content-Length`` is over
-    :attr:`max_size` bytes (plus
-    :data:`~twisted_pypi.upload.form.FIELDS_ALLOWANCE` for the form); a
-    chunked body is refused with 413 as soon as it grows past that.  A
-    refusal closes the connection at once, and a client waiting for ``100
-    Continue`` is only invited to send its body once it is admitted.
-
-    It also leaves the form of an upload to the upload resource rather than
-    parsing it into ``args`` (which holds all of it in memory, several
-    times).  Requests for other paths behave exactly as ``server.Request``.
+    A request that refuses an upload body over :attr:`max_size` bytes (plus
+    :data:`~twisted_pypi.upload.form.FIELDS_ALLOWANCE` for the form) as
+    soon as that is known, with a 413, before it is buffered, and that leaves
+    the form of an upload to the upload resource rather than parsing it into
+    ``args`` (which holds all of it in memory, several times).  Requests for
+    other paths behave exactly as ``server.Request``.
 
     Use :func:`limited_request` to make one with a given limit.
     """
@@ -86,141 +83,69 @@ class UploadLimitRequest(server.Request):
     _limited = False
     _refused = False
     _received = 0
-    #: While the credentials are checked: the body's first bytes, and the
-    #: request line once the whole body is in.
-    _early: list[bytes] | None = None
-    _line: tuple[bytes, bytes, bytes] | None = None
 
     def gotLength(self, length: int | None) -> None:
         """
-        Refuse a declared length over the limit; check the credentials of an
-        upload with a body; skip the form parsing of uploads.
+        Refuse a declared length over the limit; skip the form parsing of uploads.
         """
         # The request line is only on the channel until the body is in.
         path = self._upload_path = getattr(self.channel, "_path", None)
         self._limited = not isinstance(path, bytes) or path.startswith(
             self.upload_prefix
         )
-        if not self._limited:
-            super().gotLength(length)
-            return
-        self._parsePOSTFormSubmission = False
-        if length is not None and length > self.max_size + FIELDS_ALLOWANCE:
-            self._refuse(413, too_large(self.max_size))
-            return
-        gate = self._guard()
-        if length == 0 or gate is None:
-            super().gotLength(length)
-            return
-        # Read nothing more until the credentials are checked, and invite
-        # the body only if they are good.
-        self.content = BytesIO()
-        self._early = []
-        expect = self.requestHeaders.getRawHeaders(b"expect", [b""])[0].lower()
-        self.requestHeaders.removeHeader(b"expect")
-        continue_ = expect == b"100-continue" and (
-            getattr(self.channel, "_version", None) == b"HTTP/1.1"
-        )
-        transport: Any = self.channel.transport
-        transport.pauseProducing()
-        checked = gate.authenticate(self)
-
-        def decided(admitted: bool) -> None:
-            if self.channel is None or self._refused:
-                return
-            if not admitted:
-                self._refuse(
-                    401,
-                    "Wrong or missing credentials: uploads need the user name and"
-                    " password of a user in the users file",
-                    (b"WWW-Authenticate", gate.challenge),
-                )
-                return
-            self._admit(length, continue_)
-            transport.resumeProducing()
-
-        def failed(failure: Failure) -> None:
-            log.failure("Checking the credentials of an upload failed", failure)
-            if self.channel is not None and not self._refused:
-                self._refuse(500, "The credentials could not be checked; see the"
-                             " server's log")  # fmt: skip
-
-        checked.addCallbacks(decided, failed)
+        if self._limited:
+            self._parsePOSTFormSubmission = False
+        super().gotLength(length)
+        limit = self.max_size + FIELDS_ALLOWANCE
+        if self._limited and length is not None and length > limit:
+            self._refuse(close=length > limit + DRAIN_LIMIT)
 
     def handleContentChunk(self, data: bytes) -> None:
         """
         Keep a chunk of the body, refuse it once over the limit, or drop it.
         """
-        if self._refused:
-            return
-        if self._early is not None:
-            self._early.append(data)
-            return
         self._received += len(data)
-        if self._limited and self._received > self.max_size + FIELDS_ALLOWANCE:
-            self._refuse(413, too_large(self.max_size))
+        if self._refused:
+            if self._received > DRAIN_LIMIT:
+                self._close()
+        elif self._limited and self._received > self.max_size + FIELDS_ALLOWANCE:
+            self._refuse(close=False)
         else:
             super().handleContentChunk(data)
 
     def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
         """
-        Process the request once its credentials are checked; not at all if
-        it was refused (its connection is closing).
+        Process the request, or close the connection of a refused one.
         """
-        if self._early is not None:
-            self._line = (command, path, version)
-        elif not self._refused:
+        if self._refused:
+            self._close()
+        else:
             super().requestReceived(command, path, version)
 
-    def _guard(self) -> UploadGuard | None:
-        """
-        The guard of the upload resource, if the site has one.
-        """
-        site = getattr(self.channel, "site", None)
-        root = getattr(site, "resource", None)
-        segment = self.upload_prefix.strip(b"/")
-        child = getattr(root, "children", {}).get(segment)
-        return child if isinstance(child, UploadGuard) else None
-
-    def _admit(self, length: int | None, continue_: bool) -> None:
-        """
-        The credentials are good: take the body, from its first bytes.
-        """
-        early, self._early = self._early or [], None
-        super().gotLength(length)
-        for data in early:
-            self.handleContentChunk(data)
-        if self._refused:
-            return
-        if continue_:
-            transport: Any = self.channel.transport
-            transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
-        if self._line is not None:
-            self.requestReceived(*self._line)
-
-    def _refuse(
-        self, code: int, message: str, *headers: tuple[bytes, bytes]
-    ) -> None:
-        """Answer ``code`` with ``message`` now, and close the connection."""
+    def _refuse(self, close: bool) -> None:
+        """Answer 413 now; drop the rest of the body, or close at once."""
         self._refused = True
-        self._early = None
+        self._received = 0
         if self.content is not None:
             self.content.close()
         self.content = BytesIO()
-        log.info("Refused an upload to {path}: {code} {message}",
-                 path=self._upload_path, code=code, message=message)  # fmt: skip
+        message = too_large(self.max_size)
+        log.info("Refused an upload to {path}: {message}", path=self._upload_path,
+                 message=message)  # fmt: skip
         body = message.encode() + b"\n"
-        extra = b"".join(b"%s: %s\r\n" % header for header in headers)
         transport: Any = self.channel.transport
         transport.write(
-            b"HTTP/1.1 %d %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
-            b"%sContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-            % (code, _reason(message), extra, len(body), body)
+            b"HTTP/1.1 413 %s\r\nContent-Type: text/plain; charset=utf-8\r\n"
+            b"Content-Length: %d\r\nConnection: close\r\n\r\n%s"
+            % (message.encode(), len(body), body)
         )
         # A client waiting for "100 Continue" sends no body: don't let the
-        # channel invite it.
-        self.requestHeaders.removeHeader(b"expect")
-        self._close()
+        # channel invite it, and don't wait for it.
+        if self.requestHeaders.hasHeader(b"expect"):
+            self.requestHeaders.removeHeader(b"expect")
+            close = True
+        if close:
+            self._close()
 
     def _close(self) -> None:
         """Close the connection (the answer already sent goes out first)."""
@@ -254,19 +179,12 @@ def limited_request(
     return Limited
 
 
-def _reason(message: str) -> bytes:
-    """
-    ``message`` as a reason phrase: printable ASCII, at most 300 characters.
-    """
-    return re.sub(r"[^\x20-\x7e]", "?", message)[:300].encode("ascii")
-
-
 def _answer(request: Request, code: int, message: str) -> bytes:
     """
     Set the status (an error with ``message`` as its reason phrase, which
     twine shows) and return ``message`` as a plain-text body (which uv shows).
     """
-    reason = _reason(message)
+    reason = re.sub(r"[^\x20-\x7e]", "?", message)[:300].encode("ascii")
     request.setResponseCode(code, reason if code >= 400 else None)
     request.setHeader(b"content-type", b"text/plain; charset=utf-8")
     request.setHeader(b"cache-control", b"no-store")
