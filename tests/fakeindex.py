@@ -177,7 +177,8 @@ class FakeIndex(Resource):
                 if f.yanked:
                     entry["yanked"] = f.yanked
                 entries.append(entry)
-            versions = sorted({f.wheel.filename.split("-")[1] for f in files})
+            names = [f.wheel.filename for f in files]
+            versions = sorted({n.split("-")[1] for n in names if "-" in n})
             body = json.dumps(
                 {
                     "meta": {"api-version": "1.1", "_last-serial": 7},

@@ -15,6 +15,7 @@ from twisted_pypi.core.parse import parse_project_page
 __all__ = [
     "FILES",
     "JSON_TYPE",
+    "LEGACY_FILENAMES",
     "NEXUS_HTML",
     "PAGE_URL",
     "PROVENANCE",
@@ -42,6 +43,23 @@ SHA_WHEEL = "4f0de1e7ab3d0e6a1f5b1e8c6a9d4d1c2b3a4f5e6d7c8b9a0f1e2d3c4b5a6978"
 SHA_SDIST = "b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1"
 SHA_META = "0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9"
 PROVENANCE = f"https://pypi.org/integrity/sampleproject/3.0.0/{WHEEL}/provenance"
+
+#: Filenames real indexes list that packaging's strict filename rules refuse:
+#: legacy formats, versions split wrongly at the last dash, bad wheel tags,
+#: another project's file, and no version at all.
+LEGACY_FILENAMES = (
+    "python-dateutil-2.4.1.tar.bz2",
+    "Pillow-3.1.0-rc1.tar.gz",
+    "kubernetes-1.0.0-alpha.2.tar.gz",
+    "joblib-0.8.3-r1.tar.gz",
+    "pydantic-0.18-py36+-none-any.whl",
+    "sampleproject-1.0-py2.7.egg",
+    "sampleproject-1.0.win32.exe",
+    "sampleproject-1.0.win32.msi",
+    "sampleproject-1.0-1.noarch.rpm",
+    "sampleproject-1.0.tar.bz2",
+    "README",
+)
 
 #: A JSON project page shaped like PyPI's (API 1.4).
 PYPI_JSON: dict[str, Any] = {

@@ -5,6 +5,8 @@ Real, installable wheels built in memory for the tests.
 from __future__ import annotations
 
 import base64
+import bz2
+import gzip
 import hashlib
 import io
 import tarfile
@@ -198,3 +200,18 @@ def build_sdist(
             entry.mtime = 1577836800
             archive.addfile(entry, io.BytesIO(data))
     return BuiltWheel(f"{dist}-{version}.tar.gz", buffer.getvalue(), metadata)
+
+
+def renamed_sdist(sdist: BuiltWheel, filename: str) -> BuiltWheel:
+    """
+    An sdist from :func:`build_sdist` under another name, recompressed with
+    bzip2 when the name ends in ``.tar.bz2`` (a legacy sdist, as old
+    releases on PyPI are).
+
+    :param sdist: A ``.tar.gz`` sdist.
+    :param filename: Its new name.
+    """
+    content = sdist.content
+    if filename.endswith(".tar.bz2"):
+        content = bz2.compress(gzip.decompress(content))
+    return BuiltWheel(filename, content, sdist.metadata)

@@ -99,19 +99,44 @@ class FileFetcherTests(SynchronousTestCase):
         """
         Another host, another port, plain HTTP to the same host, a host that
         merely starts with the index's, and a URL naming the index's host
-        only as userinfo or query get no credentials.
+        only as query get no credentials; one naming it as userinfo gets only
+        that userinfo (see :meth:`test_link_credentials`).
         """
         for url in (
             "https://cdn.test/packages/a-1.0.tar.gz",
             "https://corp.test:8443/packages/a-1.0.tar.gz",
             "http://corp.test/packages/a-1.0.tar.gz",
             "https://corp.test.evil.example/packages/a-1.0.tar.gz",
-            "https://corp.test@evil.example/packages/a-1.0.tar.gz",
             "https://evil.example/packages/a-1.0.tar.gz?https://corp.test/",
             "http://other.test/p/b-1.0.tar.gz",
             "https://other.test:8080/p/b-1.0.tar.gz",
         ):
             self.assertIsNone(self.sent(url), url)
+
+    def test_link_credentials(self) -> None:
+        """
+        A URL with credentials is requested without them, with them (decoded)
+        as basic auth instead of any index's.
+        """
+        for url, requested, expected in (
+            (
+                "https://u%40x:p%3Ass@cdn.test/a-1.0.tar.gz",
+                "https://cdn.test/a-1.0.tar.gz",
+                basic("u@x", "p:ss"),
+            ),
+            (
+                "https://mallory:pw@corp.test/packages/a-1.0.tar.gz",
+                "https://corp.test/packages/a-1.0.tar.gz",
+                basic("mallory", "pw"),
+            ),
+            (
+                "https://corp.test@evil.example/packages/a-1.0.tar.gz",
+                "https://evil.example/packages/a-1.0.tar.gz",
+                basic("corp.test", ""),
+            ),
+        ):
+            result_now(self.fetch(url))
+            self.assertEqual(self.agent.authorization(requested), expected, url)
 
     def test_plain_headers(self) -> None:
         """

@@ -10,9 +10,14 @@ from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.links import (
     RELATIVE,
     LinkPrefixes,
+    link_segments,
     local_path,
     local_segments,
+    redact,
+    split_credentials,
+    split_listed,
     upstream_url,
+    with_credentials,
 )
 
 WHEEL = "https://files.pythonhosted.org/packages/ab/cd/ef/attrs-23.1.0-py3-none-any.whl"
@@ -78,8 +83,8 @@ class LinkTests(SynchronousTestCase):
 
     def test_unsafe_refused(self) -> None:
         """
-        URLs with dot segments, encoded slashes, NUL, other schemes or a last
-        segment that is not a distribution filename cannot be mapped.
+        URLs with dot segments, encoded slashes, NUL, other schemes, an empty
+        last segment or one ending in ``.metadata`` cannot be mapped.
         """
         for url in (
             "https://h/a/../x-1.0.tar.gz",
@@ -88,7 +93,8 @@ class LinkTests(SynchronousTestCase):
             "https://h/a%00/x-1.0.tar.gz",
             "ftp://h/x-1.0.tar.gz",
             "file:///etc/x-1.0.tar.gz",
-            "https://h/etc/passwd",
+            "https://h/a/",
+            "https://h/x-1.0.tar.gz.metadata",
             "https://h//x-1.0.tar.gz",
             "https:///x-1.0.tar.gz",
         ):
@@ -138,3 +144,100 @@ class LinkPrefixesTests(SynchronousTestCase):
         self.assertIs(config.links, config.links)
         self.assertEqual(config.links.files, "https://proxy.example/")
         self.assertEqual(ProxyConfig().links, RELATIVE)
+
+
+#: Filenames an index lists that packaging's strict filename rules refuse.
+LEGACY = (
+    "python-dateutil-2.4.1.tar.bz2",
+    "Pillow-3.1.0-rc1.tar.gz",
+    "kubernetes-1.0.0-alpha.2.tar.gz",
+    "joblib-0.8.3-r1.tar.gz",
+    "pydantic-0.18-py36+-none-any.whl",
+    "numpy-1.0-py2.7-win32.egg",
+    "pyOpenSSL-0.13.winxp32-py2.7.msi",
+    "numpy-1.9.0.win32-py2.7.exe",
+    "foo-1.0-1.noarch.rpm",
+    "passwd",
+)
+
+
+class ListedByTests(SynchronousTestCase):
+    """
+    The link to a file names the page that lists it when the filename does
+    not.
+    """
+
+    def test_legacy_names_map(self) -> None:
+        """
+        Any safe filename maps to a place in the cache.
+        """
+        for name in LEGACY:
+            self.assertEqual(
+                local_segments("pypi", f"https://h/p/{name}"),
+                ("pypi", "https", "h", "p", name),
+            )
+
+    def test_own_file_link_is_its_place(self) -> None:
+        """
+        A file whose name names the listing project is linked at its place.
+        """
+        url = "https://h/p/Foo_Bar-1.0.tar.gz"
+        self.assertEqual(
+            link_segments("pypi", "foo.bar", url), local_segments("pypi", url)
+        )
+
+    def test_other_names_name_the_page(self) -> None:
+        """
+        A legacy filename, or another project's, is linked with ``~<project>``
+        after the index name, and the link reads back as its place and that
+        project (its ``.metadata`` too).
+        """
+        for name in (*LEGACY, "other-1.0-py3-none-any.whl"):
+            url = f"https://h/p/{name}"
+            segments = link_segments("pypi", "Python_Dateutil", url)
+            assert segments is not None
+            self.assertEqual(segments[:2], ("pypi", "~python-dateutil"))
+            place = local_segments("pypi", url)
+            self.assertEqual(split_listed(segments), (place, "python-dateutil"))
+            metadata = (*segments[:-1], segments[-1] + ".metadata")
+            assert place is not None
+            self.assertEqual(
+                split_listed(metadata)[0], (*place[:-1], place[-1] + ".metadata")
+            )
+
+    def test_split_plain(self) -> None:
+        """
+        A link without ``~`` names the project its filename names, if any.
+        """
+        place = ("pypi", "https", "h", "attrs-1.0.tar.gz.metadata")
+        self.assertEqual(split_listed(place), (place, "attrs"))
+        self.assertEqual(split_listed(("pypi", "https", "h", "x.exe"))[1], None)
+        self.assertEqual(split_listed(("pypi", "~", "https", "h", "x.exe"))[1], None)
+
+
+class CredentialTests(SynchronousTestCase):
+    """
+    Credentials in an upstream link are kept apart and never shown.
+    """
+
+    def test_split_and_restore(self) -> None:
+        """
+        Credentials come out of the URL decoded, and go back in encoded.
+        """
+        url = "https://us%40er:p%2Fss@h.example:8443/p/x-1.0.tar.gz?a=b"
+        clean, credentials = split_credentials(url)
+        self.assertEqual(clean, "https://h.example:8443/p/x-1.0.tar.gz?a=b")
+        self.assertEqual(credentials, ("us@er", "p/ss"))
+        self.assertEqual(with_credentials(clean, credentials), url)
+        self.assertEqual(split_credentials(clean), (clean, None))
+        self.assertEqual(with_credentials(clean, None), clean)
+
+    def test_redact(self) -> None:
+        """
+        Credentials of every URL in a message are replaced, even with an
+        unescaped ``@`` in the password; the rest stays.
+        """
+        self.assertEqual(
+            redact("get https://u:s3cret@h/a@b and //u:p@x@h/y, http://h/z"),
+            "get https://***@h/a@b and //***@h/y, http://h/z",
+        )

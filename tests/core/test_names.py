@@ -12,6 +12,7 @@ from twisted_pypi.core.names import (
     is_valid_project_name,
     normalize,
     project_of_filename,
+    version_of,
 )
 
 
@@ -106,3 +107,48 @@ class FilenameTests(SynchronousTestCase):
             "notaversion.tar.gz",
         ):
             self.assertFalse(is_distribution_filename(name), name)
+
+
+class VersionOfTests(SynchronousTestCase):
+    """
+    The version of a listed file is read as installers read it.
+    """
+
+    def test_strict_names(self) -> None:
+        """
+        Modern wheel and sdist names give their version.
+        """
+        self.assertEqual(
+            str(version_of("Foo_Bar-1.0-py3-none-any.whl", "foo-bar")), "1.0"
+        )
+        self.assertEqual(str(version_of("foo_bar-2.0rc1.tar.gz", "Foo.Bar")), "2.0rc1")
+
+    def test_legacy_names(self) -> None:
+        """
+        Legacy archives and versions split only with the project's name known
+        give their version.
+        """
+        for filename, project, version in (
+            ("python-dateutil-2.4.1.tar.bz2", "python-dateutil", "2.4.1"),
+            ("Pillow-3.1.0-rc1.tar.gz", "pillow", "3.1.0rc1"),
+            ("kubernetes-1.0.0-alpha.2.tar.gz", "kubernetes", "1.0.0a2"),
+            ("joblib-0.8.3-r1.tar.gz", "joblib", "0.8.3.post1"),
+            ("pydantic-0.18-py36+-none-any.whl", "pydantic", "0.18"),
+            ("Foo-1.0.TGZ", "foo", "1.0"),
+        ):
+            self.assertEqual(str(version_of(filename, project)), version, filename)
+
+    def test_unknown(self) -> None:
+        """
+        Files of other kinds, of other projects, or with unparseable versions
+        have no version.
+        """
+        for filename, project in (
+            ("numpy-1.0-py2.7-win32.egg", "numpy"),
+            ("numpy-1.9.0.win32-py2.7.exe", "numpy"),
+            ("foo-dev.tar.gz", "foo"),
+            ("bar-1.0.tar.gz", "foo"),
+            ("foo.tar.gz", "foo"),
+            ("passwd", "foo"),
+        ):
+            self.assertIsNone(version_of(filename, project), filename)

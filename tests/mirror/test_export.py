@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from urllib.parse import unquote, urljoin
+from urllib.parse import unquote, urljoin, urlsplit
 
 from twisted.internet.defer import Deferred
 from twisted.python.filepath import FilePath
@@ -17,7 +17,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import MemoryProxy
-from tests.wheels import build_wheel
+from tests.simplepages import LEGACY_FILENAMES
+from tests.wheels import BuiltWheel, build_wheel
 from twisted_pypi.app.compose import make_page_caches
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.mirror.export import (
@@ -30,6 +31,7 @@ from twisted_pypi.upstream.offline import OfflineClient
 APP_OLD = build_wheel("app", "1.0")
 APP_NEW = build_wheel("app", "2.0")
 LIB = build_wheel("lib", "1.0")
+JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
 
 
 class ExportTests(SynchronousTestCase):
@@ -219,3 +221,42 @@ class ExportTests(SynchronousTestCase):
             hashlib.sha256(wheel).hexdigest(), files[0]["hashes"]["sha256"]
         )
         self.assertTrue(folder.child(files[0]["filename"] + ".metadata").exists())
+
+
+class LegacyExportTests(SynchronousTestCase):
+    """
+    :func:`export_tree` keeps files whatever their names.
+    """
+
+    def test_legacy_and_foreign_files(self) -> None:
+        """
+        Cached files with legacy names, unparseable versions or another
+        project's name are exported under the project whose page listed
+        them, and its exported pages list them.
+        """
+        legacy = [
+            BuiltWheel(name, f"bytes of {name}".encode(), b"")
+            for name in LEGACY_FILENAMES
+        ]
+        index = FakeIndex(mode="json")
+        index.add("old", *(FakeFile(f) for f in (*legacy, LIB)))
+        online = MemoryProxy(index, FilePath(self.mktemp()))
+        page = json.loads(online.get("/simple/old/", headers=JSON).body)
+        for entry in page["files"]:
+            url = urljoin(online.ORIGIN + "/simple/old/", entry["url"])
+            self.assertEqual(online.get(urlsplit(url).path).code, 200, url)
+        out = FilePath(self.mktemp())
+        pages = make_page_caches(
+            online.config, OfflineClient(), online.clock, online.cache
+        )
+        work = export_tree(out, pages, online.cache, [], online.config)
+        self.successResultOf(Deferred.fromCoroutine(work))
+        expected = sorted([*LEGACY_FILENAMES, LIB.filename])
+        folder = out.child("packages").child("old")
+        self.assertEqual(sorted(folder.listdir()), expected)
+        for f in (*legacy, LIB):
+            self.assertEqual(folder.child(f.filename).getContent(), f.content)
+        exported = json.loads(
+            out.child("simple").child("old").child("index.v1_json").getContent()
+        )
+        self.assertEqual(sorted(f["filename"] for f in exported["files"]), expected)

@@ -27,7 +27,7 @@ from twisted.web.iweb import IResponse
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import FakeResponse
 from tests.resolve.test_resolver import LoopbackIndex
-from tests.wheels import build_sdist, build_wheel
+from tests.wheels import build_sdist, build_wheel, renamed_sdist
 from twisted_pypi.core.config import IndexConfig, ProxyConfig, index_name_for
 from twisted_pypi.core.links import RELATIVE, local_segments
 from twisted_pypi.files.download import Downloads, FileSpec
@@ -138,6 +138,13 @@ BUILDME = build_sdist(
     "buildme", "1.0", metadata_version="2.2", buildable=True, build_requires=["tool"]
 )
 TOOL = build_wheel("tool", "2.0")
+#: An old release only as a legacy sdist whose name packaging's parser
+#: refuses (``.tar.bz2``, ``1.0-rc1``), and another project's file on its page.
+OLDIE = renamed_sdist(
+    build_sdist("oldie", "1.0rc1", metadata_version="2.2", buildable=True),
+    "oldie-1.0-rc1.tar.bz2",
+)
+STRAY = build_wheel("stray", "1.0")
 LINUX, WINDOWS = "manylinux_2_17_x86_64", "win_amd64"
 
 
@@ -155,6 +162,7 @@ class WarmTests(TestCase):
         index = FakeIndex(mode="json")
         for wheel in (APP, DEP_LINUX, DEP_WIN, BUILDME, TOOL):
             index.add(wheel.filename.split("-")[0].replace("_", "-"), FakeFile(wheel))
+        index.add("oldie", FakeFile(OLDIE), FakeFile(STRAY))
         self.index = index
         self.upstream = LoopbackIndex(index)
         self.addCleanup(self.upstream.stop)
@@ -225,6 +233,15 @@ class WarmTests(TestCase):
             summary[0].startswith("warmed 5 projects for 2 targets: 10 files fetched"),
             summary,
         )
+
+    async def test_legacy_sdist(self) -> None:
+        """
+        A pinned release whose only file is a legacy sdist (``.tar.bz2``, a
+        version packaging's filename parser refuses) is resolved and cached.
+        """
+        self.assertEqual(await self.warm("oldie==1.0rc1"), 0, self.said)
+        self.assertTrue(self.cached(OLDIE.filename))
+        self.assertFalse(self.cached(STRAY.filename))
 
     async def test_problems(self) -> None:
         """

@@ -6,6 +6,7 @@ Parsing it is tested in ``tests/core/test_metadata.py``.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 from typing import Any, cast
 
@@ -102,6 +103,22 @@ class IndexMetadataSourceTests(SynchronousTestCase):
         self.assertEqual(self.index.count(f"/packages/{WHEEL.filename}.metadata"), 0)
         self.assertEqual(len(self.progress), 1)
         self.assertIn(f"downloading {WHEEL.filename}", self.progress[0])
+
+    def test_link_credentials(self) -> None:
+        """
+        A file whose link carried credentials is fetched with them as basic
+        auth, its ``.metadata`` too, and a failure does not show them.
+        """
+        secret = "Basic " + base64.b64encode(b"u:s3cret").decode()
+        self.index.require_auth = secret
+        meta = {"sha256": hashlib.sha256(WHEEL.metadata).hexdigest()}
+        dist = self.dist(WHEEL, core_metadata=meta, credentials=("u", "s3cret"))
+        self.assertEqual(self.successResultOf(self.fetch(dist)), WHEEL.metadata)
+        self.assertEqual(self.index.authorizations[-1][1], secret)
+        self.index.fail[f"/packages/{WHEEL.filename}"] = 500
+        self.index.fail[f"/packages/{WHEEL.filename}.metadata"] = 404
+        failure = self.failureResultOf(self.fetch(dist), MetadataError)
+        self.assertNotIn("s3cret", failure.getErrorMessage())
 
     def test_sdist_download(self) -> None:
         """

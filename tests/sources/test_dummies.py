@@ -187,6 +187,20 @@ class MirroredVersionsTests(SynchronousTestCase):
             ["2.3.1", "2.3.1+cpu", "2.3.1.post1", "2.4.0rc1", "1!0.1"],
         )
 
+    def test_legacy_names(self) -> None:
+        """
+        Files whose versions only installers' reading finds (``.tar.bz2``,
+        ``1.0-rc1``) are offered; an ``.egg`` or an ``.exe`` adds no version
+        and breaks nothing.
+        """
+        result = self.mirrored(
+            self.dist("torch-0.9.tar.bz2"),
+            self.dist("Torch-1.0-rc1.tar.gz"),
+            self.dist("torch-0.5-py2.7.egg"),
+            self.dist("torch-0.4.win32.exe"),
+        )
+        self.assertEqual([v.version for v in result], ["0.9", "1.0rc1"])
+
     def test_unparseable_ignored(self) -> None:
         """
         A file whose name has no valid version and a ``versions`` entry that

@@ -144,3 +144,24 @@ class FetchPageTests(SynchronousTestCase):
         self.client.calls[0][2].errback(ConnectionRefusedError("refused"))
         failure = self.failureResultOf(d, UpstreamError)
         self.assertIn("http://upstream.test/simple/demo/", failure.getErrorMessage())
+
+    def test_credentials_not_in_errors(self) -> None:
+        """
+        The error for a URL with credentials names it without them, however
+        the fetch fails.
+        """
+        url = "http://user:s3cret@upstream.test/simple/demo/"
+        for fail in (
+            lambda d: d.errback(ConnectionRefusedError(f"refused {url}")),
+            lambda d: self.clock.advance(11),
+        ):
+            d = Deferred.fromCoroutine(
+                fetch_page(
+                    self.client, self.clock, url,
+                    limit=10, connect_timeout=10, idle_timeout=5,
+                )
+            )  # fmt: skip
+            fail(self.client.calls[-1][2])
+            message = self.failureResultOf(d, UpstreamError).getErrorMessage()
+            self.assertIn("upstream.test/simple/demo/", message)
+            self.assertNotIn("s3cret", message)

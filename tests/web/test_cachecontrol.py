@@ -9,6 +9,7 @@ import base64
 import json
 import os
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -19,6 +20,9 @@ from tests.fakes import Answer, result_now
 from tests.wheels import build_wheel
 from twisted_pypi.core.config import IndexConfig
 from twisted_pypi.web.cachecontrol import read_admin_token
+
+#: What asks for the JSON simple format.
+JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
 
 TOKEN = "s3cret-Token"
 BEARER = {"Authorization": f"Bearer {TOKEN}"}
@@ -276,6 +280,23 @@ class FileTests(_Proxy):
         path = proxy.file_path(DEMO.filename)
         for target in [path, "/files/x/y", path.replace("packages", ".."), path + "/"]:
             self.assertEqual(self.delete(proxy, "/-/cache" + target).code, 404, target)
+
+    def test_link_naming_its_page(self) -> None:
+        """
+        A file linked with ``~<project>`` (its name is not its page's) is
+        deleted by the path of its link.
+        """
+        foreign = build_wheel("other", "1.0")
+        self.index.add("demo", FakeFile(foreign))
+        proxy = self.proxy()
+        page = json.loads(proxy.get("/simple/demo/", headers=JSON).body)
+        (url,) = [f["url"] for f in page["files"] if f["filename"] == foreign.filename]
+        path = urlsplit(urljoin(proxy.ORIGIN + "/simple/demo/", url)).path
+        self.assertIn("/~demo/", path)
+        self.assertEqual(proxy.get(path).body, foreign.content)
+        answer = self.delete(proxy, "/-/cache" + path)
+        self.assertEqual(answer.code, 200, answer.body)
+        self.assertEqual(proxy.get(path).header("x-cache"), "MISS")
 
     def test_downloading(self) -> None:
         """

@@ -18,7 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests.apifakes import ApiProxy, JsonFakeIndex
 from tests.fakeindex import FakeFile
 from tests.fakes import Answer, MemoryProxy
-from tests.wheels import build_wheel
+from tests.wheels import BuiltWheel, build_wheel
 from twisted_pypi.core.config import IndexConfig
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.pypijson import cache as jsoncache
@@ -160,6 +160,28 @@ class PassthroughTests(_Proxy):
             [f["filename"] for f in data["urls"]], [self.new.wheel.filename]
         )
         self.assertEqual([len(files) for files in data["releases"].values()], [1, 1])
+
+    def test_foreign_and_legacy_files_linked(self) -> None:
+        """
+        A file whose name is another project's, or that packaging cannot
+        parse, is linked as the simple page links it (naming ``demo``), and
+        the link serves it.
+        """
+        foreign = FakeFile(build_wheel("other", "1.0"))
+        legacy = FakeFile(BuiltWheel("demo-1.0.tar.bz2", b"old bytes", b""))
+        self.index.add("demo", foreign, legacy)
+        proxy = self.proxy()
+        data = self.document(proxy.get("/pypi/demo/json"))
+        urls = {
+            f["filename"]: f["url"]
+            for files in data["releases"].values()
+            for f in files
+        }
+        for dist in (foreign, legacy):
+            url = urljoin(proxy.ORIGIN + "/pypi/demo/json", urls[dist.wheel.filename])
+            self.assertIn("/~demo/", url)
+            answer = proxy.get(urlsplit(url).path)
+            self.assertEqual((answer.code, answer.body), (200, dist.wheel.content))
 
     def test_gzip_and_conditional(self) -> None:
         """

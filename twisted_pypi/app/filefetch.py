@@ -2,7 +2,7 @@
 """
 GETting upstream files: raw bytes (no content decoding), our User-Agent, a
 timeout on the response headers, and HTTP basic auth sent only to the origin
-of the index it belongs to.
+of the index it belongs to, or to the file a link with credentials names.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from twisted.python.failure import Failure
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IResponse
 
+from twisted_pypi.core.links import split_credentials
 from twisted_pypi.upstream.client import USER_AGENT
 
 __all__ = ["file_fetcher", "origin_of"]
@@ -60,10 +61,13 @@ def file_fetcher(
     :param credentials: HTTP basic auth by index URL: sent only to the
         scheme, host and port of that URL (never to another host, such as a
         CDN its pages link to, nor to another port or over plain HTTP).
+        A URL with its own credentials (``https://user:password@host/...``,
+        from an index's link) is requested without them, with them as basic
+        auth instead.
     """
     plain = {b"accept-encoding": [b"identity"], b"user-agent": [USER_AGENT.encode()]}
     authorizations = {
-        origin_of(url): b"Basic " + base64.b64encode(f"{user}:{password}".encode())
+        origin_of(url): _basic(user, password)
         for url, (user, password) in (credentials or {}).items()
     }
     authorizations.pop(None, None)
@@ -77,10 +81,18 @@ def file_fetcher(
 
     def fetch(url: str, method: bytes = b"GET") -> Deferred[IResponse]:
         headers = Headers(plain)
+        url, own = split_credentials(url)
         authorization = authorizations.get(origin_of(url))
+        if own is not None:
+            authorization = _basic(*own)
         if authorization is not None:
             headers.setRawHeaders(b"authorization", [authorization])
         d: Deferred[IResponse] = agent.request(method, url.encode("ascii"), headers)
         return d.addTimeout(timeout, clock, onTimeoutCancel=timed_out)
 
     return fetch
+
+
+def _basic(user: str, password: str) -> bytes:
+    """The ``Authorization`` value of HTTP basic auth."""
+    return b"Basic " + base64.b64encode(f"{user}:{password}".encode())

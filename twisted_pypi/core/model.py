@@ -14,6 +14,8 @@ from typing import Any, Union
 
 from attrs import field, frozen
 
+from twisted_pypi.core.links import with_credentials
+
 __all__ = [
     "NEWEST_API_VERSION",
     "CoreMetadata",
@@ -43,8 +45,10 @@ class DistFile:
     """
     One file listed on a project page.
 
-    :ivar filename: The file's name, a valid wheel or sdist filename.
-    :ivar url: The absolute upstream URL of the file, without a fragment.
+    :ivar filename: The file's name as the index gave it (a safe path
+        segment, not necessarily a valid wheel or sdist name).
+    :ivar url: The absolute upstream URL of the file, without a fragment and
+        without credentials.
     :ivar hashes: Hash name (lower case) to hex digest, as the index gave them.
     :ivar requires_python: The ``requires-python`` value, unescaped, or ``None``.
     :ivar yanked: ``False``, ``True``, or the yank reason.
@@ -55,6 +59,12 @@ class DistFile:
     :ivar provenance: The absolute https URL of the PEP 740 provenance, or ``None``.
     :ivar extra: Keys of the JSON file object that this model does not know;
         passed through unchanged.
+    :ivar credentials: ``(user, password)`` the index put in the file's link,
+        for the upstream request only (see :attr:`fetch_url`); never shown.
+    :ivar project: The normalized name of the project whose page listed the
+        file, when it was read from a page: the file is served as that page
+        describes it, whatever its filename says.  Context, not part of what
+        the file is: it takes no part in comparisons.
     """
 
     filename: str
@@ -68,6 +78,15 @@ class DistFile:
     upload_time: str | None = None
     provenance: str | None = None
     extra: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping)
+    credentials: tuple[str, str] | None = field(default=None, repr=False)
+    project: str | None = field(default=None, eq=False, repr=False)
+
+    @property
+    def fetch_url(self) -> str:
+        """
+        The URL to request the file at: :attr:`url` with its credentials.
+        """
+        return with_credentials(self.url, self.credentials)
 
 
 @frozen

@@ -5,6 +5,13 @@ file system.
 Everything a client or an upstream page says passes through here before it is
 used as part of a path, so these checks are the proxy's guard against reading or
 writing outside its cache directory.
+
+Two readings of a filename live here: the strict one of modern wheels and
+sdists (:func:`project_of_filename`, for what the proxy itself accepts, such
+as uploads), and the lenient one installers apply to what an index lists
+(:func:`version_of`): legacy archives (``.tar.bz2``, ``.egg``...) and versions
+packaging's filename parser refuses (``Pillow-3.1.0-rc1.tar.gz``) are split
+with the project's name known, as pip does.
 """
 
 from __future__ import annotations
@@ -19,14 +26,17 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
+from packaging.version import InvalidVersion, Version
 
 __all__ = [
+    "ARCHIVE_SUFFIXES",
     "MAX_SEGMENT",
     "is_distribution_filename",
     "is_safe_segment",
     "is_valid_project_name",
     "normalize",
     "project_of_filename",
+    "version_of",
 ]
 
 _SEGMENT_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
@@ -34,6 +44,13 @@ _VALID_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORE
 
 #: The longest path segment most file systems accept.
 MAX_SEGMENT = 255
+
+#: The source archive suffixes installers accept (pip's list), longest first
+#: where one ends another.
+ARCHIVE_SUFFIXES = (
+    ".tar.gz", ".tar.bz2", ".tar.xz", ".tar.lzma", ".tar.lz",
+    ".tgz", ".tbz", ".tbz2", ".txz", ".tlz", ".tar", ".zip",
+)  # fmt: skip
 
 
 def normalize(name: str) -> NormalizedName:
@@ -103,3 +120,61 @@ def is_distribution_filename(filename: str) -> bool:
     :param filename: The last path segment of a file URL, percent-decoded.
     """
     return project_of_filename(filename) is not None
+
+
+def version_of(filename: str, project: str) -> Version | None:
+    """
+    The version of one of ``project``'s files, read as installers read what
+    an index lists: the strict wheel and sdist rules first, then, for a wheel
+    or a source archive of any suffix in :data:`ARCHIVE_SUFFIXES`, the text
+    after the project's name (``Pillow-3.1.0-rc1.tar.gz`` is 3.1.0rc1 of
+    ``pillow``).
+
+    :param filename: A filename an index listed.
+    :param project: The project whose page listed it.
+    :return: The version, or ``None`` when the file is not one of
+        ``project``'s wheels or source archives or its version cannot be
+        parsed (an ``.egg``, an ``.exe``, ``foo-dev.tar.gz``): callers treat
+        that as an unknown version.
+    """
+    wanted = canonicalize_name(project)
+    try:
+        if filename.endswith(".whl"):
+            name, version, _, _ = parse_wheel_filename(filename)
+        else:
+            name, version = parse_sdist_filename(filename)
+        if name == wanted:
+            return version
+    except ValueError:  # InvalidWheelFilename, InvalidSdistFilename, InvalidVersion
+        pass
+    return _lenient_version(filename, wanted)
+
+
+def _lenient_version(filename: str, project: NormalizedName) -> Version | None:
+    """
+    :param filename: A wheel or source archive name.
+    :param project: The normalized project it should belong to.
+    :return: The version after the project's name (and before a wheel's
+        tags), or ``None``.
+    """
+    wheel = filename.endswith(".whl")
+    suffix = (
+        ".whl"
+        if wheel
+        else next((s for s in ARCHIVE_SUFFIXES if filename.lower().endswith(s)), None)
+    )
+    if suffix is None:
+        return None
+    stem = filename[: -len(suffix)]
+    # The name is every dash-separated part up to where it normalizes to the
+    # project's (names may hold dashes; versions, in a wheel, may not).
+    parts = stem.split("-")
+    for cut in range(1, len(parts)):
+        if canonicalize_name("-".join(parts[:cut])) == project:
+            rest = parts[cut:]
+            text = rest[0] if wheel else "-".join(rest)
+            try:
+                return Version(text)
+            except InvalidVersion:
+                return None
+    return None

@@ -4,10 +4,13 @@ What the HTML (PEP 503) and JSON (PEP 691) page readers share: the error
 they raise, the rules a file link must pass, hash and API-version values,
 and the record of dropped links.
 
-A file link is kept only if its URL is http(s), its filename is a valid wheel
-or sdist name equal to the URL's last path segment, and
-:func:`twisted_pypi.core.links.local_segments` maps it to a safe cache path. The
-first link for each filename wins.
+A file link is kept whatever its filename says (a legacy ``.egg`` or
+``.tar.bz2``, a version packaging cannot parse, another project's name: the
+proxy passes on what the index lists), but only if it can be served safely:
+its URL is http(s), its filename is the URL's last path segment, and
+:func:`twisted_pypi.core.links.local_segments` maps it to a safe cache path.
+Credentials in a link are taken out of its URL (kept apart for the upstream
+request) and out of every message.  The first link for each filename wins.
 """
 
 from __future__ import annotations
@@ -18,9 +21,16 @@ from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 from twisted.logger import Logger
 
-from twisted_pypi.core.links import SCHEMES, local_segments
+from twisted_pypi.core.links import (
+    METADATA,
+    SCHEMES,
+    Credentials,
+    local_segments,
+    redact,
+    split_credentials,
+)
 from twisted_pypi.core.model import DistFile
-from twisted_pypi.core.names import is_distribution_filename
+from twisted_pypi.core.names import is_safe_segment
 
 __all__ = [
     "Drops",
@@ -31,6 +41,7 @@ __all__ = [
     "https_url",
     "link_problem",
     "read_hashes",
+    "resolve_file_link",
     "resolve_link",
 ]
 
@@ -68,11 +79,12 @@ class Drops:
 
     def add(self, url: str, why: str) -> None:
         """
-        :param url: The dropped link (or a short description of the entry).
+        :param url: The dropped link (or a short description of the entry);
+            any credentials in it are not shown.
         :param why: Why it was dropped.
         """
         self.count += 1
-        shown = repr(url[:300])  # escapes what a log file cannot encode
+        shown = repr(redact(url)[:300])  # escapes what a log file cannot encode
         if len(self.examples) < 3:
             self.examples.append(f"{shown} ({why})")
         log.debug(
@@ -155,6 +167,20 @@ def resolve_link(base: str, url: str) -> str | None:
         return None
 
 
+def resolve_file_link(base: str, url: str) -> tuple[str | None, Credentials | None]:
+    """
+    :param base: The page URL (or its ``<base href>``).
+    :param url: A file link as the page gave it.
+    :return: The absolute URL without fragment or credentials (``None`` if
+        malformed), and the credentials it had (see
+        :func:`~twisted_pypi.core.links.split_credentials`).
+    """
+    resolved = resolve_link(base, url)
+    if resolved is None:
+        return None, None
+    return split_credentials(resolved)
+
+
 def filename_of(url: str) -> str:
     """
     :param url: An absolute URL.
@@ -179,10 +205,12 @@ def link_problem(url: str | None, filename: str) -> str | None:
             return "not an http(s) URL"
     except (UnicodeError, ValueError):
         return "malformed URL"
-    if not is_distribution_filename(filename):
-        return "not a wheel or sdist filename"
     if filename_of(url) != filename:
         return "filename differs from the URL's"
+    if not is_safe_segment(filename):
+        return "unsafe filename"
+    if filename.endswith(METADATA):
+        return f"a {METADATA} filename (the name of core metadata)"
     return "unsafe URL path"
 
 

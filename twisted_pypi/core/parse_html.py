@@ -23,6 +23,7 @@ from twisted_pypi.core.parse_common import (
     https_url,
     link_problem,
     read_hashes,
+    resolve_file_link,
     resolve_link,
 )
 
@@ -128,16 +129,17 @@ def _core_metadata(attrs: Mapping[str, str | None]) -> CoreMetadata:
 
 
 def _html_file(
-    attrs: Mapping[str, str | None], base: str, drops: Drops
+    attrs: Mapping[str, str | None], base: str, project: str, drops: Drops
 ) -> DistFile | None:
     """
     :param attrs: The attributes of one ``<a href>`` of a project page.
     :param base: The URL relative links resolve against.
+    :param project: The page's project, normalized.
     :param drops: Where to record a dropped link.
     :return: The file, or ``None`` if it was dropped.
     """
     href = attrs["href"] or ""
-    url = resolve_link(base, href)
+    url, credentials = resolve_file_link(base, href)
     filename = "" if url is None else filename_of(url)
     problem = link_problem(url, filename)
     if url is None or problem is not None:
@@ -153,6 +155,8 @@ def _html_file(
         core_metadata=_core_metadata(attrs),
         gpg_sig={"true": True, "false": False}.get(gpg_sig),
         provenance=https_url(attrs.get("data-provenance")),
+        credentials=credentials,
+        project=project,
     )
 
 
@@ -174,9 +178,10 @@ def read_html_page(
     html = _read_html(body, charset)
     base = resolve_link(page_url, html.base or "") or page_url
     entries = [attrs for attrs, _ in html.anchors]
+    name = normalize(project)
     result = ProjectPage(
-        name=normalize(project),
-        files=dedupe([_html_file(a, base, drops) for a in entries], drops),
+        name=name,
+        files=dedupe([_html_file(a, base, name, drops) for a in entries], drops),
         api_version=api_version(html.metas.get("pypi:repository-version")),
         status=html.metas.get("pypi:project-status"),
         status_reason=html.metas.get("pypi:project-status-reason"),

@@ -23,7 +23,7 @@ from twisted_pypi.core.parse_common import (
     https_url,
     link_problem,
     read_hashes,
-    resolve_link,
+    resolve_file_link,
 )
 
 __all__ = ["read_json_list", "read_json_page"]
@@ -72,10 +72,13 @@ def _core_metadata(entry: Mapping[str, Any]) -> CoreMetadata:
     return None
 
 
-def _json_file(entry: object, page_url: str, drops: Drops) -> DistFile | None:
+def _json_file(
+    entry: object, page_url: str, project: str, drops: Drops
+) -> DistFile | None:
     """
     :param entry: One item of a JSON page's ``files``.
     :param page_url: The page URL, for relative links.
+    :param project: The page's project, normalized.
     :param drops: Where to record a dropped entry.
     :return: The file, or ``None`` if it was dropped.
     """
@@ -86,7 +89,7 @@ def _json_file(entry: object, page_url: str, drops: Drops) -> DistFile | None:
     if not (isinstance(filename, str) and isinstance(raw_url, str)):
         drops.add(repr(filename), "no filename or url")
         return None
-    url = resolve_link(page_url, raw_url)
+    url, credentials = resolve_file_link(page_url, raw_url)
     problem = link_problem(url, filename)
     if url is None or problem is not None:
         drops.add(raw_url, problem or "malformed URL")
@@ -106,6 +109,8 @@ def _json_file(entry: object, page_url: str, drops: Drops) -> DistFile | None:
         upload_time=upload_time if isinstance(upload_time, str) else None,
         provenance=https_url(entry.get("provenance")),
         extra={k: v for k, v in entry.items() if k not in _FILE_KEYS},
+        credentials=credentials,
+        project=project,
     )
 
 
@@ -133,9 +138,10 @@ def read_json_page(
         if isinstance(status, dict)
         else (None, None)
     )
+    name = normalize(project)
     result = ProjectPage(
-        name=normalize(project),
-        files=dedupe([_json_file(e, page_url, drops) for e in entries], drops),
+        name=name,
+        files=dedupe([_json_file(e, page_url, name, drops) for e in entries], drops),
         versions=(
             tuple(v for v in versions if isinstance(v, str))
             if isinstance(versions, list)

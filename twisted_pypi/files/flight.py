@@ -123,7 +123,8 @@ class Download:
             self._reservation = self._store.reserve(self.spec.size)
         self._hash = hasher_for(self.spec.hashes)
         self._timer = self._clock.callLater(self._idle_timeout, self._stalled)
-        d = maybeDeferred(self._fetch, self.spec.url).addCallback(self._got_response)
+        fetch_url = self.spec.fetch_url  # with the link's credentials, if any
+        d = maybeDeferred(self._fetch, fetch_url).addCallback(self._got_response)
         self._fetching = d.addErrback(self._fail)
 
     def when_started(self) -> Deferred[int | None]:

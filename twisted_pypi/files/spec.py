@@ -15,6 +15,8 @@ from twisted.internet import error
 from twisted.internet.defer import TimeoutError
 from twisted.python.failure import Failure
 
+from twisted_pypi.core.links import METADATA, metadata_segments, with_credentials
+from twisted_pypi.core.model import DistFile
 from twisted_pypi.upstream.client import UpstreamError, UpstreamTimeout
 
 __all__ = [
@@ -63,16 +65,56 @@ class FileSpec:
     """
     What the index says about a file to download.
 
-    :ivar url: The upstream URL.
+    :ivar url: The upstream URL, without credentials: what messages,
+        logs and the status page show.
     :ivar segments: The file's place in the cache.
     :ivar size: The size the index gave, or ``None``.
     :ivar hashes: Hash name to hex digest, as the index gave them.
+    :ivar credentials: ``(user, password)`` the index's link carried, for
+        the upstream request only (see :attr:`fetch_url`); never shown.
     """
 
     url: str
     segments: tuple[str, ...]
     size: int | None = None
     hashes: Mapping[str, str] = field(factory=dict)
+    credentials: tuple[str, str] | None = field(default=None, repr=False)
+
+    @property
+    def fetch_url(self) -> str:
+        """
+        The URL to request: :attr:`url` with the link's credentials, which
+        the fetch function turns into an ``Authorization`` header.
+        """
+        return with_credentials(self.url, self.credentials)
+
+    @classmethod
+    def of_file(cls, dist: DistFile, segments: tuple[str, ...]) -> FileSpec:
+        """
+        What to download for a listed file: what its page says of it.
+
+        :param dist: The file, as its page lists it.
+        :param segments: Its place in the cache.
+        """
+        return cls(dist.url, segments, dist.size, dist.hashes, dist.credentials)
+
+    @classmethod
+    def of_metadata(cls, dist: DistFile, segments: tuple[str, ...]) -> FileSpec:
+        """
+        What to download for a listed file's PEP 658 ``.metadata``.
+
+        :param dist: The file, as its page lists it (with core metadata).
+        :param segments: The file's place in the cache (not the metadata's).
+        """
+        metadata = dist.core_metadata
+        hashes = dict(metadata) if isinstance(metadata, Mapping) else {}
+        return cls(
+            dist.url + METADATA,
+            metadata_segments(segments),
+            None,
+            hashes,
+            dist.credentials,
+        )
 
 
 @frozen

@@ -14,14 +14,14 @@ evicted while the command runs.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from attrs import frozen
 from twisted.internet.defer import Deferred, DeferredSemaphore
 from twisted.python.filepath import FilePath
 
-from twisted_pypi.core.links import METADATA, local_segments, metadata_segments
+from twisted_pypi.core.links import local_segments
 from twisted_pypi.core.lookup import Lookup
 from twisted_pypi.core.metadata import (
     MetadataError,
@@ -87,7 +87,7 @@ def file_spec(dist: DistFile, segments: Key) -> FileSpec:
     :param dist: The file, as its page lists it.
     :param segments: Its place in the cache.
     """
-    return FileSpec(dist.url, segments, dist.size, dist.hashes)
+    return FileSpec.of_file(dist, segments)
 
 
 def metadata_spec(dist: DistFile, segments: Key) -> FileSpec:
@@ -97,8 +97,7 @@ def metadata_spec(dist: DistFile, segments: Key) -> FileSpec:
     :param dist: The file, as its page lists it (with core metadata).
     :param segments: The file's place in the cache.
     """
-    hashes = dist.core_metadata if isinstance(dist.core_metadata, Mapping) else {}
-    return FileSpec(dist.url + METADATA, metadata_segments(segments), None, hashes)
+    return FileSpec.of_metadata(dist, segments)
 
 
 class CacheFiller:
@@ -183,7 +182,7 @@ class CacheFiller:
             name, _, filename = dist.url[len(LOCAL_PREFIX) + 1 :].partition("/")
             local = self._locals.get(name)
             return LocalPlace(local, filename) if local is not None else None
-        project = project_of_filename(dist.filename)
+        project = dist.project or project_of_filename(dist.filename)
         if project is None:
             return None
         for pages in self._pages:

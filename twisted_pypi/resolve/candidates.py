@@ -17,10 +17,8 @@ from attrs import evolve, field, frozen
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import (
-    InvalidSdistFilename,
     InvalidWheelFilename,
     canonicalize_name,
-    parse_sdist_filename,
     parse_wheel_filename,
 )
 from packaging.version import Version
@@ -30,6 +28,7 @@ from resolvelib.structs import RequirementInformation
 from twisted_pypi.core.lookup import CacheStatus, Lookup, ProjectNotFound
 from twisted_pypi.core.metadata import MetadataUnavailable, parse_dependencies
 from twisted_pypi.core.model import DistFile, ProjectPage
+from twisted_pypi.core.names import version_of
 from twisted_pypi.resolve.target import Target
 
 __all__ = [
@@ -85,16 +84,24 @@ def identify(name: str, extras: Iterable[str] = ()) -> str:
     return f"{name}[{','.join(wanted)}]" if wanted else name
 
 
-def _parse(filename: str) -> tuple[str, Version, frozenset[Any] | None, int] | None:
-    """Name, version, tags (``None`` for an sdist) and build number."""
-    try:
-        if filename.endswith(".whl"):
+def _parse(
+    filename: str, project: str
+) -> tuple[Version, frozenset[Any] | None, int] | None:
+    """
+    Version, tags (``None`` for an sdist) and build number of one of
+    ``project``'s files; ``None`` for a file that cannot be installed for
+    lack of them (another project's, an ``.egg``, a wheel with unreadable
+    tags, an unknown version).  Sdists are read as installers read them:
+    ``Pillow-3.1.0-rc1.tar.gz`` and ``.tar.bz2`` archives count.
+    """
+    if filename.endswith(".whl"):
+        try:
             name, version, build, tags = parse_wheel_filename(filename)
-            return name, version, tags, build[0] if build else 0
-        name, version = parse_sdist_filename(filename)
-        return name, version, None, 0
-    except (InvalidWheelFilename, InvalidSdistFilename):
-        return None
+        except InvalidWheelFilename:
+            return None
+        return (version, tags, build[0] if build else 0) if name == project else None
+    found = version_of(filename, project)
+    return None if found is None else (found, None, 0)
 
 
 def candidates_for(
@@ -112,11 +119,11 @@ def candidates_for(
     skipped = Counter() if skipped is None else skipped
     best: dict[Version, tuple[tuple[bool, bool, int, int], DistFile]] = {}
     for dist in page.files:
-        parsed = _parse(dist.filename)
-        if parsed is None or parsed[0] != page.name:
+        parsed = _parse(dist.filename, page.name)
+        if parsed is None:
             skipped["not a wheel or sdist of the project"] += 1
             continue
-        _, version, tags, build = parsed
+        version, tags, build = parsed
         if not target.allows_python(dist.requires_python):
             skipped["requires-python"] += 1
             continue

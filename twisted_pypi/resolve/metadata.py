@@ -69,7 +69,7 @@ class IndexMetadataSource:
         """
         if dist.core_metadata:
             data = await self._get(
-                dist.url + METADATA, MAX_METADATA_SIZE, dist.filename + METADATA
+                dist, dist.url + METADATA, MAX_METADATA_SIZE, dist.filename + METADATA
             )
             if data is not None:
                 if isinstance(dist.core_metadata, Mapping):
@@ -85,7 +85,7 @@ class IndexMetadataSource:
         if self.progress is not None:
             size = "" if dist.size is None else f" ({format_size(dist.size)})"
             self.progress(f"downloading {dist.filename}{size} to read its metadata")
-        data = await self._get(dist.url, self.max_download, dist.filename)
+        data = await self._get(dist, dist.url, self.max_download, dist.filename)
         if data is None:
             raise MetadataError(f"{dist.url} is not found")
         check_hashes(data, dist.hashes, dist.filename)
@@ -93,8 +93,13 @@ class IndexMetadataSource:
             return metadata_from_wheel(data, dist.filename)
         return metadata_from_sdist(data, dist.filename)
 
-    async def _get(self, url: str, limit: int, what: str) -> bytes | None:
-        """The body at ``url``; ``None`` for a 404 or 410."""
+    async def _get(
+        self, dist: DistFile, url: str, limit: int, what: str
+    ) -> bytes | None:
+        """
+        The body at ``url`` (``dist`` or its ``.metadata``), with the
+        credentials of ``dist``'s link if any; ``None`` for a 404 or 410.
+        """
         try:
             response = await fetch_page(
                 self.client,
@@ -103,6 +108,7 @@ class IndexMetadataSource:
                 limit=limit,
                 connect_timeout=self.connect_timeout,
                 idle_timeout=self.idle_timeout,
+                auth=dist.credentials,
             )
         except UpstreamError as e:
             raise MetadataError(f"could not fetch {what}: {e}") from e

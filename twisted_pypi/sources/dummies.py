@@ -14,12 +14,6 @@ from collections.abc import Callable, Iterable, Mapping
 
 from attrs import frozen
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import (
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    parse_sdist_filename,
-    parse_wheel_filename,
-)
 from packaging.version import InvalidVersion, Version
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
@@ -35,6 +29,7 @@ from twisted_pypi.core.lookup import (
     ProjectNotFound,
 )
 from twisted_pypi.core.model import DistFile, ProjectPage, Yanked
+from twisted_pypi.core.names import version_of
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.sources.dummywheel import DummyWheel, build_dummy_wheel
 
@@ -63,15 +58,6 @@ class DummyVersion:
     upload_time: str | None = None
 
 
-def _file_version(filename: str) -> Version | None:
-    try:
-        if filename.endswith(".whl"):
-            return parse_wheel_filename(filename)[1]
-        return parse_sdist_filename(filename)[1]
-    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
-        return None
-
-
 def mirrored_versions(page: ProjectPage) -> list[DummyVersion]:
     """
     Every version a real project's page lists, oldest first, each with the
@@ -85,7 +71,7 @@ def mirrored_versions(page: ProjectPage) -> list[DummyVersion]:
     """
     files: dict[Version, list[DistFile]] = {}
     for dist in page.files:
-        version = _file_version(dist.filename)
+        version = version_of(dist.filename, page.name)
         if version is not None:
             files.setdefault(version, []).append(dist)
     for text in page.versions or ():
@@ -265,14 +251,15 @@ class Dummies:
             return
         cached = self._entries.get(project)
         source = cached[0] if cached is not None else None
-        version = _file_version(filename)
+        version = version_of(filename, project)
         sizes: list[int] = []
         if version is not None and source is not None:
             assert isinstance(source.page, ProjectPage)
             sizes = [
                 dist.size
                 for dist in source.page.files
-                if dist.size is not None and _file_version(dist.filename) == version
+                if dist.size is not None
+                and version_of(dist.filename, project) == version
             ]
         self._stats.dummy_served(min(sizes) if sizes else None)
 

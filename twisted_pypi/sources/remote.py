@@ -18,7 +18,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
-from twisted_pypi.core.links import local_path, local_segments, metadata_segments
+from twisted_pypi.core.links import (
+    link_segments,
+    local_path,
+    local_segments,
+    metadata_segments,
+)
 from twisted_pypi.core.lookup import (
     LIST_KEY,
     CacheStatus,
@@ -331,7 +336,7 @@ class PageCache:
 
         :param dist: A file this index listed.
         """
-        segments = local_segments(self.index.name, dist.url)
+        segments = link_segments(self.index.name, dist.project, dist.url)
         if segments is None:  # parse drops these; never link upstream
             raise ValueError(f"unmappable file URL {dist.url!r}")
         return self._links.file(local_path(segments))

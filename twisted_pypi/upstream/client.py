@@ -21,6 +21,7 @@ from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 
 from twisted_pypi import __version__
+from twisted_pypi.core.links import redact
 from twisted_pypi.core.lookup import UpstreamTimedOut, UpstreamUnavailable
 
 __all__ = [
@@ -221,9 +222,9 @@ async def fetch_page(
         # ResponseNeverReceived wrapping the CancelledError once connected.
         if isinstance(e, CancelledError) or _cancelled(e):
             raise UpstreamTimeout(
-                f"no answer from {url} within {connect_timeout:g} s"
+                redact(f"no answer from {url} within {connect_timeout:g} s")
             ) from None
-        raise UpstreamError(f"{url}: {_describe(e)}") from e
+        raise UpstreamError(redact(f"{url}: {_describe(e)}")) from e
     final_url = _final_url(response, url)
     status = int(response.code)
     if status != 200:
@@ -234,7 +235,7 @@ async def fetch_page(
     try:
         body = await read_body(response, clock, limit, idle_timeout)
     except UpstreamError as e:
-        raise type(e)(f"{url}: {e}") from None
+        raise type(e)(redact(f"{url}: {e}")) from None
     return PageResponse(
         status=status,
         url=final_url,

@@ -30,7 +30,7 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from twisted_pypi.core.links import local_path
+from twisted_pypi.core.links import local_path, split_listed
 from twisted_pypi.core.lookup import LIST_KEY
 from twisted_pypi.core.names import is_safe_segment, is_valid_project_name, normalize
 from twisted_pypi.files.download import Downloads
@@ -169,7 +169,7 @@ class CacheControlResource(Resource):
             if len(rest) == 1 and is_valid_project_name(rest[0]):
                 return self._project(request, normalize(rest[0]))
         elif parts and parts[0] == "files":
-            segments = tuple(parts[1:])
+            segments = split_listed(parts[1:])[0]  # a page's link names its file
             if len(segments) >= 4 and all(is_safe_segment(s) for s in segments):
                 return self._file(request, segments)
         return error_page(request, http.NOT_FOUND, "Nothing to delete there.")

@@ -4,7 +4,10 @@ The ``/files/`` part of the resource tree: package files and their
 
 The proxy only fetches URLs that an upstream page listed: the path names a
 file by its upstream location, and the project's page must list exactly that
-file before anything is downloaded.
+file before anything is downloaded.  The project is the one the path names
+(``~<project>``, for a file whose name does not say it) or else the one the
+filename names (see :func:`twisted_pypi.core.links.split_listed`); the file
+is then what that page says it is, whatever its name.
 """
 
 from __future__ import annotations
@@ -19,9 +22,9 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from twisted_pypi.core.links import METADATA
+from twisted_pypi.core.links import METADATA, redact, split_listed
 from twisted_pypi.core.lookup import LookupFailed
-from twisted_pypi.core.names import is_safe_segment, project_of_filename
+from twisted_pypi.core.names import is_safe_segment
 from twisted_pypi.files.download import Downloads, FileSpec
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.interfaces import IFileStore
@@ -51,7 +54,7 @@ class _Answered(Exception):
 class FilesResource(Resource):
     """
     ``/files/<index>/<scheme>/<host>/<upstream path>`` and the same with
-    ``.metadata`` appended.
+    ``.metadata`` appended, or with ``~<project>`` after the index.
     """
 
     isLeaf = True
@@ -79,8 +82,11 @@ class FilesResource(Resource):
         self._offline = offline
 
     def render_GET(self, request: Request) -> bytes | int:
-        segments = _segments(request.postpath or [])
-        if segments is None or segments[0] not in self._pages:
+        linked = _segments(request.postpath or [])
+        if linked is None or linked[0] not in self._pages:
+            return error_page(request, http.NOT_FOUND, "No such file.")
+        segments, project = split_listed(linked)
+        if len(segments) < 4:
             return error_page(request, http.NOT_FOUND, "No such file.")
         request.setHeader(b"x-pypi-index", segments[0].encode())
         if self._cache.stat(segments) is not None:
@@ -97,13 +103,15 @@ class FilesResource(Resource):
                 "file",
             )
             return NOT_DONE_YET
-        work = Deferred.fromCoroutine(self._miss(request, segments))
+        work = Deferred.fromCoroutine(self._miss(request, segments, project))
         when_done(request, work, "file")
         return NOT_DONE_YET
 
-    async def _miss(self, request: Request, segments: tuple[str, ...]) -> None:
+    async def _miss(
+        self, request: Request, segments: tuple[str, ...], project: str | None
+    ) -> None:
         try:
-            spec = await self._spec(request, segments)
+            spec = await self._spec(request, segments, project)
         except _Answered:
             return
         if request.method == b"HEAD":
@@ -115,44 +123,47 @@ class FilesResource(Resource):
         except UpstreamError as e:
             _upstream_failed(Failure(e), request)
 
-    async def _spec(self, request: Request, segments: tuple[str, ...]) -> FileSpec:
+    async def _spec(
+        self, request: Request, segments: tuple[str, ...], project: str | None
+    ) -> FileSpec:
         """
-        What the index says about the file at ``segments``.
+        What ``project``'s page says about the file at ``segments``.
 
         :raises _Answered: When the file is not listed (404) or its page
             could not be had (502 or 504); the error page was sent.
         """
-        is_metadata = segments[-1].endswith(METADATA)
+        is_metadata = segments[-1].endswith(METADATA)  # never a listed file's
         base = segments
         if is_metadata:
             base = (*segments[:-1], segments[-1][: -len(METADATA)])
-        project = project_of_filename(base[-1])
         pages = self._pages[segments[0]]
         if project is None:
-            self._not_found(request)
-        entry = await pages.cached_project(project)  # type: ignore[arg-type]
+            raise self._not_found(request)
+        entry = await pages.cached_project(project)
         listed = entry.file_at(base) if entry is not None else None
         if listed is None:
             try:
-                lookup = await pages.get_project(project)  # type: ignore[arg-type]
+                lookup = await pages.get_project(project)
             except LookupFailed as e:
                 send_failure(request, e, missing=_NOT_LISTED)
                 raise _Answered() from None
             listed = lookup.entry.file_at(base)
         if listed is None:
-            self._not_found(request)
-        assert listed is not None
+            raise self._not_found(request)
         if not is_metadata:
-            return FileSpec(listed.url, segments, listed.size, listed.hashes)
-        metadata = listed.core_metadata
-        if not metadata:
-            self._not_found(request)
-        hashes = dict(metadata) if isinstance(metadata, Mapping) else {}
-        return FileSpec(listed.url.split("#")[0] + METADATA, segments, None, hashes)
+            return FileSpec.of_file(listed, base)
+        if not listed.core_metadata:
+            raise self._not_found(request)
+        return FileSpec.of_metadata(listed, base)
 
-    def _not_found(self, request: Request) -> None:
+    def _not_found(self, request: Request) -> _Answered:
+        """
+        Answer 404: the index does not list the file.
+
+        :return: The exception to raise, the request being answered.
+        """
         error_page(request, http.NOT_FOUND, _NOT_LISTED, finish=True)
-        raise _Answered()
+        return _Answered()
 
     async def _head(self, request: Request, spec: FileSpec) -> None:
         """
@@ -162,9 +173,9 @@ class FilesResource(Resource):
         length = spec.size
         if length is None:
             try:
-                response = await self._fetch(spec.url, b"HEAD")
+                response = await self._fetch(spec.fetch_url, b"HEAD")
             except Exception as e:
-                _upstream_failed(Failure(UpstreamError(str(e))), request)
+                _upstream_failed(Failure(UpstreamError(redact(str(e)))), request)
                 return
             if response.code != 200:
                 _upstream_failed(

@@ -26,7 +26,7 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from twisted_pypi.core.links import local_path, local_segments
+from twisted_pypi.core.links import link_segments, local_path, local_segments
 from twisted_pypi.core.lookup import CacheStatus, LookupFailed, PageEntry, Rendition
 from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.pypijson.cache import JsonCache, JsonLookup, json_api_base
@@ -68,10 +68,13 @@ def rewrite(
             url = item.get("url") if isinstance(item, dict) else None
             if not isinstance(url, str):
                 continue
-            segments = local_segments(index, urljoin(document_url, url))
-            if segments is None or page.file_at(segments) is None:
+            absolute = urljoin(document_url, url)
+            segments = local_segments(index, absolute)
+            dist = page.file_at(segments) if segments is not None else None
+            link = link_segments(index, dist.project, absolute) if dist else None
+            if link is None:
                 continue
-            kept.append({**item, "url": prefix + local_path(segments)})
+            kept.append({**item, "url": prefix + local_path(link)})
         return kept
 
     result = dict(data)
