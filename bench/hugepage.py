@@ -199,9 +199,7 @@ def _timed(url: str, headers: dict[str, str]) -> tuple[float, load.Response]:
     return time.monotonic() - started, response
 
 
-def _probe(
-    urls: list[str], result: HugePageResult, done: threading.Event
-) -> None:
+def _probe(urls: list[str], result: HugePageResult, done: threading.Event) -> None:
     """
     Ask for ``urls`` in turn, 20 ms apart, until ``done`` is set; record
     each request's latency in ``result``.

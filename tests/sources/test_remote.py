@@ -13,8 +13,8 @@ from typing import Any
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
-from twisted.python.filepath import FilePath
 from twisted.logger import LogLevel, capturedLogs, formatEvent
+from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import FakeClient, page_response
@@ -486,7 +486,7 @@ class RunnerTests(SynchronousTestCase):
             self.client.answer(0, page_response(page_body("1.0")))
             found = self.successResultOf(d)
         self.assertEqual(found.status, CacheStatus.MISS)
-        self.assertEqual(found.entry.page.name, "demo")
+        self.assertIsInstance(found.entry.page, ProjectPage)
         self.assertEqual(self.root.child(INDEX.name).listdir(), [])
         warnings = [e for e in events if e["log_level"] is LogLevel.warn]
         self.assertEqual(len(warnings), 1)

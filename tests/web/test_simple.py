@@ -9,8 +9,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from html.parser import HTMLParser
 from collections.abc import Callable
+from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
@@ -773,7 +773,11 @@ class RunnerTests(SynchronousTestCase):
         request.requestHeaders.setRawHeaders(b"accept", [JSON_TYPE.encode()])
         if gzip_ok:
             request.requestHeaders.setRawHeaders(b"accept-encoding", [b"gzip"])
-        serve_page(request, lambda: succeed(Lookup(entry, CacheStatus.HIT)), run)
+        serve_page(
+            request,  # type: ignore[arg-type]  # DummyRequest stands in
+            lambda: succeed(Lookup(entry, CacheStatus.HIT)),
+            run,
+        )
         return request
 
     def test_rendered_and_gzipped_in_runner(self) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import urljoin
 
@@ -212,9 +213,7 @@ class JsonApiResource(Resource):
             document, entry = lookup.document, page.entry
             made = _ready(document, entry, prefix, gzipped)
             if made is None:
-                made = await self._run(
-                    lambda: _make(document, entry, prefix, gzipped)
-                )
+                made = await self._run(partial(_make, document, entry, prefix, gzipped))
             _send(request, lookup, made, page.entry)
             return
         error_page(

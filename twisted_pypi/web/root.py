@@ -135,9 +135,7 @@ def make_root(
     root = Root()
     root.putChild(b"", StatusPage(config, stats, cache, downloads))
     root.putChild(DASH, _dash(config, stats, pages, cache, downloads, documents))
-    root.putChild(
-        b"simple", SimpleIndex(router, config.base_url, run or run_now)
-    )
+    root.putChild(b"simple", SimpleIndex(router, config.base_url, run or run_now))
     root.putChild(DUMMY_PREFIX.encode(), DummyFilesResource(dummies))
     root.putChild(
         LOCAL_PREFIX.encode(), LocalFilesResource({i.index.name: i for i in local})

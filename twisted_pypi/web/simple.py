@@ -131,9 +131,7 @@ class ProjectPageResource(Resource):
             return redirect(
                 request, location(request, self._base_url, f"simple/{project}/")
             )
-        return serve_page(
-            request, lambda: self._pages.get_project(project), self._run
-        )
+        return serve_page(request, lambda: self._pages.get_project(project), self._run)
 
 
 def serve_page(
