@@ -1,5 +1,5 @@
 """
-Test e of ``bench/run.py``: many connections.
+Test f of ``bench/run.py``: many connections.
 
 1. ``wrk -t2 -c1000`` against a small cached page, on twisted-pypi listening
    with Twisted's default backlog (50) and with ``backlog=1024`` in its
@@ -204,7 +204,7 @@ def conns_phase(
     repo: Path, index_url: str, tmp: Path, reference_url: str, path: str, duration: int
 ) -> tuple[list[ConnsResult], list[SlowlorisResult]]:
     """
-    Run test e.
+    Run test f.
 
     :param repo: The repository root.
     :param index_url: The upstream simple index, for the proxies started here.
@@ -239,7 +239,7 @@ def conns_phase(
 
 def report_conns(runs: list[ConnsResult], attacks: list[SlowlorisResult]) -> list[str]:
     """
-    The Markdown of test e.
+    The Markdown of test f.
     """
     if not runs and not attacks:
         return []

@@ -42,7 +42,7 @@ if __package__ in (None, ""):
     # Run as a script: make "bench" and "twisted_pypi" importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import conns, load, procs, spy  # noqa: E402
+from bench import conns, hugepage, load, procs, spy  # noqa: E402
 from bench.tree import (  # noqa: E402
     BIGFILE,
     BIGINDEX,
@@ -254,6 +254,7 @@ class Results:
     :ivar cold: Test c.
     :ivar installs: Test d.
     :ivar install_projects: How many projects one install of test d installs.
+    :ivar hugepage: Test e.
     :ivar proxy_rss_start_kib: twisted-pypi's RSS once listening, idle.
     :ivar proxy_rss_end_kib: twisted-pypi's RSS at the end.
     :ivar seconds: How long the run took.
@@ -270,6 +271,7 @@ class Results:
     cold: list[ColdResult] = field(factory=list)
     installs: list[InstallResult] = field(factory=list)
     install_projects: int = 0
+    hugepage: hugepage.HugePageResult | None = None
     proxy_rss_start_kib: int | None = None
     proxy_rss_end_kib: int | None = None
     seconds: float = 0.0
@@ -824,6 +826,9 @@ def run(args: argparse.Namespace, results: Results, stack: ExitStack) -> None:
                 tool, indexes, projects, tmp / "installs", args.install_runs
             )
     if "e" in phases:
+        (tmp / "hugepage").mkdir()
+        results.hugepage = hugepage.measure(tmp / "hugepage", stack)
+    if "f" in phases:
         results.many_connections, results.slowloris = conns.conns_phase(
             REPO, f"{upstream_url}/simple/", tmp, reference_url,
             f"/simple/{BIGFILE}/", args.duration,
@@ -886,6 +891,7 @@ def report(results: Results) -> str:
     out += _report_files(results, summary)
     out += _report_cold(results, summary)
     out += _report_installs(results, summary)
+    out += hugepage.report(results.hugepage, summary)
     out += conns.report_conns(results.many_connections, results.slowloris)
     if (
         results.proxy_rss_start_kib is not None
@@ -1199,9 +1205,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--phases",
-        default="a,b,c,d",
-        help="tests to run, comma-separated (default: a,b,c,d; "
-        "e: 1000 connections and slowloris, bench/conns.py)",
+        default="a,b,c,d,e,f",
+        help="tests to run, comma-separated (default: a,b,c,d,e,f; "
+        "e: a 20 MB page, bench/hugepage.py; f: 1000 connections and slowloris, bench/conns.py)",
     )
     parser.add_argument(
         "--libraries",

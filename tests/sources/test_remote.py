@@ -4,11 +4,16 @@ Tests for :mod:`twisted_pypi.sources.remote`.
 
 from __future__ import annotations
 
+import errno
 import gzip
 import json
+import os
+from collections.abc import Callable
+from typing import Any
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, capturedLogs, formatEvent
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -23,8 +28,10 @@ from twisted_pypi.core.lookup import (
 )
 from twisted_pypi.core.model import ProjectPage
 from twisted_pypi.sources.remote import PageCache, PageStore
+from twisted_pypi.storage.pagestore import StoredPage
 
 INDEX = IndexConfig("up", "http://upstream.test/simple/", ttl=100)
+JSON = "application/vnd.pypi.simple.v1+json"
 
 
 def page_body(*versions: str, status: str | None = None) -> bytes:
@@ -379,3 +386,125 @@ class PageCacheTests(SynchronousTestCase):
         result = self.successResultOf(d)
         assert result.entry is not None
         self.assertIn(b'href="foo-bar/"', result.entry.rendition(False).body)
+
+
+class RunnerTests(SynchronousTestCase):
+    """
+    Parsing pages and reading and writing stored pages go through the
+    injected runner, never on the reactor.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1000)
+        self.client = FakeClient()
+        self.root = FilePath(self.mktemp())
+        self.store = PageStore.on_disk(self.root)
+        config = ProxyConfig(indexes=(INDEX,), stale_wait=3)
+        self.cache = PageCache(INDEX, config, self.client, self.clock, self.store)
+
+    def test_load_in_runner(self) -> None:
+        """
+        A page read back from disk (after a restart) is read and parsed in
+        the runner: the reactor side never touches the store.
+        """
+        reads: list[str] = []
+        real_load = self.store.load
+        inside = [False]
+
+        def run(work: Callable[[], Any]) -> Deferred[Any]:
+            """Mark the time spent in the runner."""
+            inside[0] = True
+            try:
+                return succeed(work())
+            finally:
+                inside[0] = False
+
+        def load(index: str, key: str) -> StoredPage | None:
+            """Note whether the read happened in the runner."""
+            reads.append("runner" if inside[0] else "reactor")
+            return real_load(index, key)
+
+        self.store.save(
+            INDEX.name,
+            "demo",
+            StoredPage(INDEX.url + "demo/", page_body("1.0"), JSON, None, 1000.0),
+        )
+        self.patch(self.store, "load", load)
+        config = ProxyConfig(indexes=(INDEX,), stale_wait=3)
+        cache = PageCache(INDEX, config, self.client, self.clock, self.store, run=run)
+        found = self.successResultOf(cache.get_project("demo"))
+        self.assertEqual(found.status, CacheStatus.HIT)
+        self.assertEqual(reads, ["runner"])
+
+    def test_fetched_parsed_and_saved_in_runner(self) -> None:
+        """
+        A fetched page is parsed and stored in the runner: when the runner
+        holds the work back, nothing is stored and the lookup waits.
+        """
+        queued: list[tuple[Callable[[], Any], Deferred[Any]]] = []
+
+        def run(work: Callable[[], Any]) -> Deferred[Any]:
+            """Hold the work until the test runs it."""
+            d: Deferred[Any] = Deferred()
+            queued.append((work, d))
+            return d
+
+        config = ProxyConfig(indexes=(INDEX,), stale_wait=3)
+        cache = PageCache(INDEX, config, self.client, self.clock, self.store, run=run)
+        d = cache.get_project("demo")
+        work, done = queued.pop()  # the (absent) stored page
+        done.callback(work())
+        self.client.answer(0, page_response(page_body("1.0")))
+        self.assertNoResult(d)
+        self.assertIsNone(self.store.load(INDEX.name, "demo"))
+        work, done = queued.pop()
+        done.callback(work())
+        self.assertEqual(self.successResultOf(d).status, CacheStatus.MISS)
+        self.assertIsNotNone(self.store.load(INDEX.name, "demo"))
+
+    def test_full_disk(self) -> None:
+        """
+        When the disk is full the page is still served from memory, no
+        temporary file is left, and one warning says the disk is full.
+        """
+
+        real_fdopen = os.fdopen
+
+        def full(fd: int, mode: str) -> Any:
+            """A file whose writes fail as on a full disk."""
+            opened = real_fdopen(fd, mode)
+
+            def write(data: bytes) -> int:
+                raise OSError(errno.ENOSPC, "No space left on device")
+
+            return _FullFile(opened, write)
+
+        self.patch(os, "fdopen", full)
+        with capturedLogs() as events:
+            d = self.cache.get_project("demo")
+            self.client.answer(0, page_response(page_body("1.0")))
+            found = self.successResultOf(d)
+        self.assertEqual(found.status, CacheStatus.MISS)
+        self.assertIsInstance(found.entry.page, ProjectPage)
+        self.assertEqual(self.root.child(INDEX.name).listdir(), [])
+        warnings = [e for e in events if e["log_level"] is LogLevel.warn]
+        self.assertEqual(len(warnings), 1)
+        self.assertIn("disk is full", formatEvent(warnings[0]))
+        self.assertNotIn("log_failure", warnings[0])
+
+
+class _FullFile:
+    """
+    A file object whose ``write`` is replaced (the real one's is read-only).
+    """
+
+    def __init__(self, opened: Any, write: Callable[[bytes], int]) -> None:
+        self._opened = opened
+        self.write = write
+
+    def __enter__(self) -> _FullFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._opened.close()

@@ -9,17 +9,25 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
+from twisted.internet.defer import Deferred, succeed
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.test.requesthelper import DummyRequest
 
 from tests.core.test_negotiate import PIP, POETRY, UV
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import Answer, MemoryProxy, parse_raw
 from tests.wheels import build_wheel
+from twisted_pypi.core.config import IndexConfig
+from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry
+from twisted_pypi.core.model import DistFile, ProjectPage
+from twisted_pypi.sources.cachepolicy import Runner
+from twisted_pypi.web.simple import prepared, serve_page
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -702,3 +710,116 @@ class ContentTests(ProxyTestCase):
                 expected = "sha256=" + metadata_sha256(wheel.metadata)
                 self.assertEqual(attrs["data-core-metadata"], expected, mode)
                 self.assertEqual(attrs["data-dist-info-metadata"], expected, mode)
+
+
+class QueuedRunner:
+    """
+    A runner that queues the work it is given until :meth:`run_all`, so a
+    test sees what the reactor side did before any of it ran.
+
+    :ivar queued: The work not yet run, with the Deferreds to fire.
+    """
+
+    def __init__(self) -> None:
+        self.queued: list[tuple[Callable[[], Any], Deferred[Any]]] = []
+
+    def __call__(self, work: Callable[[], Any]) -> Deferred[Any]:
+        """
+        Queue ``work``.
+        """
+        d: Deferred[Any] = Deferred()
+        self.queued.append((work, d))
+        return d
+
+    def run_all(self) -> None:
+        """
+        Run the queued work (as a pool thread would) and fire its Deferreds.
+        """
+        while self.queued:
+            work, d = self.queued.pop(0)
+            d.callback(work())
+
+
+def demo_entry() -> PageEntry:
+    """
+    A page entry of ``demo`` with one file, nothing rendered yet.
+    """
+    dist = DistFile(
+        filename="demo-1.0-py3-none-any.whl",
+        url="https://files.example/demo-1.0-py3-none-any.whl",
+        hashes={"sha256": "ab" * 32},
+    )
+    return PageEntry(
+        index=IndexConfig("up", "https://up.example/simple/", ttl=60),
+        page=ProjectPage(name="demo", files=(dist,)),
+        fetched_at=0.0,
+        upstream_etag=None,
+        file_link=lambda d: "/files/" + d.filename,
+        project_link=lambda name: f"/simple/{name}/",
+    )
+
+
+class RunnerTests(SynchronousTestCase):
+    """
+    Rendering and compressing a page happen in the injected runner, never on
+    the reactor.
+    """
+
+    def serve(self, entry: PageEntry, run: Runner, gzip_ok: bool) -> DummyRequest:
+        """
+        Serve ``entry`` as JSON to a request accepting gzip or not.
+        """
+        request = DummyRequest([b""])
+        request.requestHeaders.setRawHeaders(b"accept", [JSON_TYPE.encode()])
+        if gzip_ok:
+            request.requestHeaders.setRawHeaders(b"accept-encoding", [b"gzip"])
+        serve_page(
+            request,  # type: ignore[arg-type]  # DummyRequest stands in
+            lambda: succeed(Lookup(entry, CacheStatus.HIT)),
+            run,
+        )
+        return request
+
+    def test_rendered_and_gzipped_in_runner(self) -> None:
+        """
+        A page not yet rendered is rendered and gzipped by the runner: until
+        the runner runs, nothing is rendered and nothing is sent; then the
+        gzipped JSON is sent.
+        """
+        entry, run = demo_entry(), QueuedRunner()
+        request = self.serve(entry, run, gzip_ok=True)
+        self.assertEqual(len(run.queued), 1)
+        self.assertIsNone(entry.made(True, False))
+        self.assertEqual(request.finished, 0)
+        run.run_all()
+        self.assertEqual(request.finished, 1)
+        body = json.loads(gzip.decompress(b"".join(request.written)))
+        self.assertEqual(body["name"], "demo")
+
+    def test_ready_sent_at_once(self) -> None:
+        """
+        A representation already made (and compressed) is sent without the
+        runner.
+        """
+        entry, run = demo_entry(), QueuedRunner()
+        self.serve(entry, run, gzip_ok=True)
+        run.run_all()
+        made = self.successResultOf(prepared(entry, True, True, run))
+        self.assertEqual(run.queued, [])
+        self.assertIs(made, entry.made(True, True))
+
+    def test_gzip_made_in_runner(self) -> None:
+        """
+        A representation rendered but not compressed yet is compressed by
+        the runner when a client accepting gzip asks for it.
+        """
+        entry, run = demo_entry(), QueuedRunner()
+        self.serve(entry, run, gzip_ok=False)
+        run.run_all()
+        request = self.serve(entry, run, gzip_ok=True)
+        self.assertEqual((len(run.queued), request.finished), (1, 0))
+        run.run_all()
+        self.assertEqual(request.finished, 1)
+        self.assertEqual(
+            request.responseHeaders.getRawHeaders(b"content-encoding"), [b"gzip"]
+        )

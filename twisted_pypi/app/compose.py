@@ -37,6 +37,7 @@ from twisted_pypi.files.download import Downloads
 from twisted_pypi.mirror.fetcher import CacheFiller
 from twisted_pypi.pypijson.cache import JsonCache
 from twisted_pypi.resolve.metadata import CachedMetadataSource, IndexMetadataSource
+from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.sources.dummies import Dummies
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.offline import offline_routers
@@ -306,7 +307,9 @@ def proxy_root(
     documents = None
     if json_client is not None:
         store = JsonStore.on_disk(cache.root.child(JSON_AREA))
-        documents = JsonCache(config, json_client, cache.clock, store)
+        documents = JsonCache(
+            config, json_client, cache.clock, store, run if run else run_now
+        )
     return make_root(
         config,
         router=router,

@@ -121,6 +121,13 @@ class Rendition:
         return self._gzipped
 
     @property
+    def has_gzipped(self) -> bool:
+        """
+        Whether :attr:`gzipped` is already computed (reading it is cheap).
+        """
+        return self._gzipped is not None
+
+    @property
     def gzip_etag(self) -> str:
         """
         The ETag of :attr:`gzipped`.
@@ -162,6 +169,19 @@ class PageEntry:
             body = render_page(self.page, as_json, self._file_link, self._project_link)
             rendition = Rendition.of(body)
             self._renditions[as_json] = rendition
+        return rendition
+
+    def made(self, as_json: bool, gzipped: bool) -> Rendition | None:
+        """
+        The representation if it is ready to send without further work
+        (rendered, and compressed when ``gzipped``), else ``None``.
+
+        :param as_json: ``True`` for JSON, ``False`` for HTML.
+        :param gzipped: Whether the gzipped form is wanted.
+        """
+        rendition = self._renditions.get(as_json)
+        if rendition is None or (gzipped and not rendition.has_gzipped):
+            return None
         return rendition
 
     def file_at(self, segments: tuple[str, ...]) -> DistFile | None:

@@ -98,8 +98,10 @@ def parse_project_list(body: bytes, content_type: str | bytes | None) -> Project
     for name in candidates:
         if not is_valid_project_name(name):
             drops.add(name, "invalid project name")
-        elif normalize(name) not in seen:
-            seen.add(normalize(name))
+            continue
+        key = normalize(name)
+        if key not in seen:
+            seen.add(key)
             names.append(name)
     drops.report(len(candidates))
     return ProjectList(

@@ -24,7 +24,7 @@ from twisted_pypi.core.lookup import (
     ProjectNotFound,
     UpstreamUnavailable,
 )
-from twisted_pypi.sources.cachepolicy import CachePolicy, Served
+from twisted_pypi.sources.cachepolicy import CachePolicy, Runner, Served, run_now
 from twisted_pypi.storage.jsonstore import JsonDocument, JsonStore, document_key
 from twisted_pypi.upstream.client import PageClient, UpstreamError, fetch_page
 
@@ -146,13 +146,17 @@ class JsonCache:
         client: PageClient,
         clock: IReactorTime,
         store: JsonStore,
+        run: Runner = run_now,
     ) -> None:
         """
         :param config: Timeouts, limits and the stale wait.
         :param client: The HTTP client (the page client).
         :param clock: The time source for TTLs and timeouts.
         :param store: Where documents persist.
+        :param run: Parses documents and reads and writes the stored ones
+            away from the reactor (in a thread pool); by default at once.
         """
+        self._run = run
         self._config = config
         self._client = client
         self._clock = clock
@@ -210,7 +214,7 @@ class JsonCache:
         mkey = (index.name, key)
         document = self._policy.recall(mkey)
         if document is None:
-            document = self._store.load(index.name, key)
+            document = await self._run(lambda: self._store.load(index.name, key))
             if document is not None:
                 self._policy.remember(mkey, document)
         served = await self._policy.answer(
@@ -248,13 +252,15 @@ class JsonCache:
         now = self._clock.seconds()
         if response.status == 304 and old is not None:
             old.fetched_at = now
-            self._store.save(index.name, key, old)
+            await self._run(lambda: self._store.save(index.name, key, old))
             return Served(old, CacheStatus.HIT)
         document = None
         if response.status == 200:
             try:
-                document = JsonDocument.parse(
-                    url, response.body, response.etag, response.serial, now
+                document = await self._run(
+                    lambda: JsonDocument.parse(
+                        url, response.body, response.etag, response.serial, now
+                    )
                 )
             except ValueError:
                 log.warn("{url} is not a JSON API document", url=url)
@@ -263,5 +269,6 @@ class JsonCache:
         if document is None:
             self._store.remove(index.name, key)
             raise ProjectNotFound(key)
-        self._store.save(index.name, key, document)
+        saved = document
+        await self._run(lambda: self._store.save(index.name, key, saved))
         return Served(document, CacheStatus.MISS)

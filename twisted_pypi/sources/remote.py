@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -39,7 +39,7 @@ from twisted_pypi.core.parse import (
     parse_project_page,
 )
 from twisted_pypi.core.stats import Stats
-from twisted_pypi.sources.cachepolicy import CachePolicy, Served
+from twisted_pypi.sources.cachepolicy import CachePolicy, Runner, Served, run_now
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 from twisted_pypi.upstream.client import (
     PageClient,
@@ -58,10 +58,6 @@ __all__ = [
 ]
 
 log = Logger()
-
-#: Runs a piece of work (page parsing) and gives its result.
-Runner = Callable[[Callable[[], "PageEntry"]], "Deferred[PageEntry]"]
-
 
 #: How many parsed pages stay in memory.
 MEMORY_PAGES = 2048
@@ -98,9 +94,9 @@ class PageCache:
         :param client: The HTTP client for page requests.
         :param clock: The time source for TTLs and timeouts.
         :param store: Where pages persist.
-        :param run: Runs page parsing, which can take a while for large
-            pages, away from the reactor (for example in a thread pool);
-            by default it runs at once.
+        :param run: Runs page parsing and the reading and writing of stored
+            pages, which take a while for large pages, away from the
+            reactor (in a thread pool); by default it runs at once.
         :param forget_file: Deletes a cached file, given its place in the
             cache; called for the files of a project that became quarantined.
         :param stats: Where each upstream fetch's latency and outcome are
@@ -120,7 +116,7 @@ class PageCache:
             max_missing=MEMORY_NOT_FOUND,
             stale_wait=config.stale_wait,
         )
-        self._run: Runner = run if run is not None else _run_now
+        self._run: Runner = run if run is not None else run_now
         self._forget_file = forget_file
         self._stats = stats
         self._links = config.links
@@ -165,15 +161,24 @@ class PageCache:
         entry = self._policy.recall(key)
         if entry is not None:
             return entry
+        loaded: PageEntry | None = await self._run(lambda: self._load(key))
+        if loaded is not None:
+            self._policy.remember(key, loaded)
+        return loaded
+
+    def _load(self, key: str) -> PageEntry | None:
+        """
+        Read and parse a stored page (blocking: run by the runner).
+
+        :return: The entry, or ``None`` if none is stored or it is unreadable.
+        """
         stored = self._store.load(self.index.name, key)
         if stored is None:
             return None
         try:
-            entry = await self._run(lambda: self._entry(key, stored))
+            return self._entry(key, stored)
         except PageParseError:
             return None
-        self._policy.remember(key, entry)
-        return entry
 
     async def _get(self, key: str) -> Lookup:
         entry = await self._cached(key)
@@ -232,7 +237,9 @@ class PageCache:
         if self._stats is not None:
             self._stats.upstream_answered(self.index.name, now - started)
         if response.status == 304 and entry is not None:
-            return self._revalidated(key, entry, now)
+            await self._run(lambda: self._touch(key, now))
+            entry.fetched_at = now
+            return Served(entry, CacheStatus.HIT)
         if response.status in (404, 410):
             self._store.remove(self.index.name, key)
             raise ProjectNotFound(key)
@@ -241,13 +248,13 @@ class PageCache:
                 key, UpstreamUnavailable(f"{url} answered {response.status}")
             )
         stored = _stored(response, now)
+        del response  # the body is in ``stored``; nothing else keeps a copy
         try:
-            new = await self._run(lambda: self._entry(key, stored))
+            new: PageEntry = await self._run(lambda: self._keep(key, stored))
         except PageParseError as e:
             raise self._failed(
                 key, UpstreamUnavailable(f"{url} could not be parsed: {e}")
             ) from None
-        self._store.save(self.index.name, key, stored)
         if entry is not None and _quarantined(new.page):
             self._purge(entry)
         return Served(new, CacheStatus.MISS)
@@ -270,7 +277,22 @@ class PageCache:
                 self._forget_file(segments)
                 self._forget_file(metadata_segments(segments))
 
-    def _revalidated(self, key: str, entry: PageEntry, now: float) -> Served[PageEntry]:
+    def _keep(self, key: str, stored: StoredPage) -> PageEntry:
+        """
+        Parse a page the upstream sent, then store it (blocking: run by the
+        runner; a page that cannot be parsed is not stored).
+
+        :raises PageParseError: When it cannot be parsed.
+        """
+        entry = self._entry(key, stored)
+        self._store.save(self.index.name, key, stored)
+        return entry
+
+    def _touch(self, key: str, now: float) -> None:
+        """
+        Record that the upstream confirmed the stored page at ``now``
+        (blocking: run by the runner).
+        """
         stored = self._store.load(self.index.name, key)
         if stored is not None:
             self._store.save(
@@ -280,8 +302,6 @@ class PageCache:
                     stored.url, stored.body, stored.content_type, stored.etag, now
                 ),
             )
-        entry.fetched_at = now
-        return Served(entry, CacheStatus.HIT)
 
     def _failed(self, key: str, error: UpstreamUnavailable) -> UpstreamUnavailable:
         log.warn(
@@ -347,16 +367,6 @@ def _quarantined(page: ProjectPage | ProjectList) -> bool:
     Whether a page is a PEP 792 quarantined project's (which offers no files).
     """
     return isinstance(page, ProjectPage) and page.status == "quarantined"
-
-
-def _run_now(work: Callable[[], PageEntry]) -> Deferred[PageEntry]:
-    """
-    Run ``work`` at once.
-    """
-    try:
-        return succeed(work())
-    except Exception:
-        return fail()
 
 
 def _stored(response: PageResponse, now: float) -> StoredPage:

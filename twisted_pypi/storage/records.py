@@ -13,6 +13,7 @@ temporary file.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -127,7 +128,11 @@ class LocalRecords:
         try:
             write_atomically(path, encode_record(record))
         except OSError as e:
-            _log.warn("Could not store {path}: {error}", path=path.path, error=e)
+            _log.warn(
+                "Could not store {path}: {why}; it is served from memory only",
+                path=path.path,
+                why=_why(e),
+            )
             return False
         return True
 
@@ -159,6 +164,16 @@ class LocalRecords:
         The names of the indexes that have a directory of records, sorted.
         """
         return sorted(n for n in _listdir(self._root) if is_safe_segment(n))
+
+
+def _why(error: OSError) -> str:
+    """
+    What went wrong with a write, for one log line: a full disk (or quota)
+    is said plainly, anything else as the system says it.
+    """
+    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full"
+    return error.strerror or str(error)
 
 
 def _listdir(path: FilePath[str]) -> list[str]:

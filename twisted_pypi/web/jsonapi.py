@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from functools import partial
 from typing import Any
 from urllib.parse import urljoin
 
@@ -30,11 +31,12 @@ from twisted_pypi.core.links import link_segments, local_path, local_segments
 from twisted_pypi.core.lookup import CacheStatus, LookupFailed, PageEntry, Rendition
 from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.pypijson.cache import JsonCache, JsonLookup, json_api_base
+from twisted_pypi.sources.cachepolicy import Runner, run_now
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.jsonstore import JsonDocument
 from twisted_pypi.web.errors import answer_failure
-from twisted_pypi.web.respond import error_page, when_done
+from twisted_pypi.web.respond import accepts_gzip, error_page, when_done
 from twisted_pypi.web.simple import send_rendition
 
 __all__ = ["JSON_PREFIX", "JsonApiResource", "rendition", "rewrite"]
@@ -86,6 +88,33 @@ def rewrite(
     return result
 
 
+def _ready(
+    document: JsonDocument, page: PageEntry, prefix: str, gzipped: bool
+) -> Rendition | None:
+    """
+    The rewritten document if it is made (and compressed when ``gzipped``).
+    """
+    made = document.renditions.get(prefix)
+    if made is None or made[0] is not page:
+        return None
+    if gzipped and not made[1].has_gzipped:
+        return None
+    return made[1]
+
+
+def _make(
+    document: JsonDocument, page: PageEntry, prefix: str, gzipped: bool
+) -> Rendition:
+    """
+    Make the rewritten document (and its gzipped form when ``gzipped``):
+    blocking, run by the runner.
+    """
+    made = rendition(document, page, prefix)
+    if gzipped:
+        made.gzipped  # noqa: B018 -- computed and kept on the rendition
+    return made
+
+
 def rendition(document: JsonDocument, page: PageEntry, prefix: str) -> Rendition:
     """
     The rewritten document, made once per (upstream document, page, prefix).
@@ -120,6 +149,7 @@ class JsonApiResource(Resource):
         pages: Mapping[str, PageCache],
         documents: JsonCache,
         base_url: str | None,
+        run: Runner = run_now,
     ) -> None:
         """
         :param router: Picks the index of a project (or its dummy, which has
@@ -128,12 +158,15 @@ class JsonApiResource(Resource):
         :param documents: The cache of upstream documents.
         :param base_url: The proxy's external URL, or ``None`` for file URLs
             relative to the document.
+        :param run: Rewrites, serializes and compresses documents away from
+            the reactor.
         """
         super().__init__()
         self._router = router
         self._pages = pages
         self._documents = documents
         self._base_url = base_url
+        self._run = run
 
     def render_GET(self, request: Request) -> bytes | int:
         parts = list(request.postpath or [])
@@ -179,7 +212,12 @@ class JsonApiResource(Resource):
             except LookupFailed:
                 continue
             lookup = await self._documents.get(pages.index, project, version)
-            _send(request, lookup, page.entry, prefix)
+            gzipped = accepts_gzip(request)
+            document, entry = lookup.document, page.entry
+            made = _ready(document, entry, prefix, gzipped)
+            if made is None:
+                made = await self._run(partial(_make, document, entry, prefix, gzipped))
+            _send(request, lookup, made, page.entry)
             return
         error_page(
             request,
@@ -189,12 +227,13 @@ class JsonApiResource(Resource):
         )
 
 
-def _send(request: Request, lookup: JsonLookup, page: PageEntry, prefix: str) -> None:
+def _send(
+    request: Request, lookup: JsonLookup, made: Rendition, page: PageEntry
+) -> None:
     """
     Answer with a document, rewritten for the proxy.
     """
     document = lookup.document
-    made = rendition(document, page, prefix)
     request.setHeader(b"content-type", b"application/json")
     request.setHeader(b"x-cache", lookup.status.value.encode())
     request.setHeader(b"x-pypi-index", page.index.name.encode())

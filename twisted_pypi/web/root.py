@@ -32,6 +32,7 @@ from twisted_pypi.core.links import FILES_PREFIX
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.pypijson.cache import JsonCache
+from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.remote import PageCache
@@ -134,7 +135,7 @@ def make_root(
     root = Root()
     root.putChild(b"", StatusPage(config, stats, cache, downloads))
     root.putChild(DASH, _dash(config, stats, pages, cache, downloads, documents))
-    root.putChild(b"simple", SimpleIndex(router, config.base_url))
+    root.putChild(b"simple", SimpleIndex(router, config.base_url, run or run_now))
     root.putChild(DUMMY_PREFIX.encode(), DummyFilesResource(dummies))
     root.putChild(
         LOCAL_PREFIX.encode(), LocalFilesResource({i.index.name: i for i in local})
@@ -149,6 +150,7 @@ def make_root(
             by_name,
             documents,
             config.base_url,
+            run or run_now,
         )
         root.putChild(JSON_PREFIX.encode(), json_api)
     if config.upload_users is not None:

@@ -1,6 +1,10 @@
 """
 The ``/simple/`` part of the resource tree: the project list and project pages,
 with PEP 503 redirects, PEP 691 negotiation, conditional requests and gzip.
+
+A representation not yet rendered (or not yet compressed) is made by the
+injected runner, away from the reactor: rendering and compressing a page of
+many megabytes takes seconds, and other clients must not wait for it.
 """
 
 from __future__ import annotations
@@ -8,16 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
 from twisted.web import http
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
-from twisted_pypi.core.lookup import CacheStatus, Lookup, Rendition
+from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry, Rendition
 from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.core.negotiate import Representation, choose
+from twisted_pypi.sources.cachepolicy import Runner, run_now
 from twisted_pypi.web.errors import answer_failure
 from twisted_pypi.web.respond import (
     accepts_gzip,
@@ -33,6 +38,7 @@ __all__ = [
     "Pages",
     "ProjectPageResource",
     "SimpleIndex",
+    "prepared",
     "send_rendition",
     "serve_page",
 ]
@@ -67,24 +73,28 @@ class SimpleIndex(Resource):
     ``/simple/``: the project list; its children are project pages.
     """
 
-    def __init__(self, pages: Pages, base_url: str | None) -> None:
+    def __init__(
+        self, pages: Pages, base_url: str | None, run: Runner = run_now
+    ) -> None:
         """
         :param pages: Where pages come from.
         :param base_url: The proxy's external URL, or ``None``.
+        :param run: Renders and compresses pages away from the reactor.
         """
         super().__init__()
         self._pages = pages
         self._base_url = base_url
+        self._run = run
 
     def getChild(self, path: bytes, request: IRequest) -> Resource:
         if path == b"":
             return self
-        return ProjectPageResource(self._pages, self._base_url, path)
+        return ProjectPageResource(self._pages, self._base_url, path, self._run)
 
     def render_GET(self, request: Request) -> bytes | int:
         if not request.path.endswith(b"/"):
             return redirect(request, location(request, self._base_url, "simple/"))
-        return serve_page(request, self._pages.get_list)
+        return serve_page(request, self._pages.get_list, self._run)
 
 
 class ProjectPageResource(Resource):
@@ -94,16 +104,20 @@ class ProjectPageResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, pages: Pages, base_url: str | None, name: bytes) -> None:
+    def __init__(
+        self, pages: Pages, base_url: str | None, name: bytes, run: Runner = run_now
+    ) -> None:
         """
         :param pages: Where pages come from.
         :param base_url: The proxy's external URL, or ``None``.
         :param name: The project name as the client wrote it.
+        :param run: Renders and compresses pages away from the reactor.
         """
         super().__init__()
         self._pages = pages
         self._base_url = base_url
         self._name = name
+        self._run = run
 
     def render_GET(self, request: Request) -> bytes | int:
         try:
@@ -117,10 +131,14 @@ class ProjectPageResource(Resource):
             return redirect(
                 request, location(request, self._base_url, f"simple/{project}/")
             )
-        return serve_page(request, lambda: self._pages.get_project(project))
+        return serve_page(request, lambda: self._pages.get_project(project), self._run)
 
 
-def serve_page(request: Request, lookup: Callable[[], Deferred[Lookup]]) -> bytes | int:
+def serve_page(
+    request: Request,
+    lookup: Callable[[], Deferred[Lookup]],
+    run: Runner = run_now,
+) -> bytes | int:
     """
     Answer ``request`` with the page ``lookup`` finds, in the representation
     the client asked for.
@@ -129,6 +147,8 @@ def serve_page(request: Request, lookup: Callable[[], Deferred[Lookup]]) -> byte
     :param lookup: Asks the page cache; called only once the client's
         ``Accept`` header was found acceptable.  Its failure is answered
         with an error page.
+    :param run: Renders and compresses the page away from the reactor when
+        that representation is not ready yet.
     :return: ``NOT_DONE_YET``, or the body of an immediate 406.
     """
     request.setHeader(b"vary", b"Accept, Accept-Encoding")
@@ -151,7 +171,7 @@ def serve_page(request: Request, lookup: Callable[[], Deferred[Lookup]]) -> byte
         lookup().addCallbacks(
             _send,
             answer_failure,
-            callbackArgs=(request, representation),
+            callbackArgs=(request, representation, run),
             errbackArgs=(request,),
         ),
         "page",
@@ -159,13 +179,51 @@ def serve_page(request: Request, lookup: Callable[[], Deferred[Lookup]]) -> byte
     return NOT_DONE_YET
 
 
-def _send(result: Lookup, request: Request, representation: Representation) -> None:
+def _send(
+    result: Lookup, request: Request, representation: Representation, run: Runner
+) -> Deferred[None]:
+    """
+    Send the representation once it is ready.
+    """
     entry = result.entry
-    rendition = entry.rendition(representation is Representation.JSON)
-    request.setHeader(b"x-cache", result.status.value.encode())
-    request.setHeader(b"x-pypi-index", entry.index.name.encode())
-    request.setHeader(b"content-type", representation.content_type)
-    send_rendition(request, rendition, result.status, entry.index.ttl)
+
+    def send(rendition: Rendition) -> None:
+        request.setHeader(b"x-cache", result.status.value.encode())
+        request.setHeader(b"x-pypi-index", entry.index.name.encode())
+        request.setHeader(b"content-type", representation.content_type)
+        send_rendition(request, rendition, result.status, entry.index.ttl)
+
+    as_json = representation is Representation.JSON
+    return prepared(entry, as_json, accepts_gzip(request), run).addCallback(send)
+
+
+def prepared(
+    entry: PageEntry, as_json: bool, gzipped: bool, run: Runner
+) -> Deferred[Rendition]:
+    """
+    A representation of a page, ready to send: at once if it was made
+    before, else rendered (and compressed) by ``run``.
+
+    :param entry: The page.
+    :param as_json: JSON when true, HTML otherwise.
+    :param gzipped: Whether its gzipped form will be sent.
+    :param run: Runs the rendering away from the reactor.
+    """
+    ready = entry.made(as_json, gzipped)
+    if ready is not None:
+        return succeed(ready)
+    return run(lambda: _make(entry, as_json, gzipped))
+
+
+def _make(entry: PageEntry, as_json: bool, gzipped: bool) -> Rendition:
+    """
+    Render (and compress) a representation: blocking, run by the runner.
+    Two runs at once for one page make the same bytes; either is kept.
+    """
+    rendition = entry.rendition(as_json)
+    if gzipped:
+        rendition.gzipped  # noqa: B018 -- computed and kept on the rendition
+    return rendition
 
 
 def send_rendition(
