@@ -1207,7 +1207,8 @@ def _parser() -> argparse.ArgumentParser:
         "--phases",
         default="a,b,c,d,e,f",
         help="tests to run, comma-separated (default: a,b,c,d,e,f; "
-        "e: a 20 MB page, bench/hugepage.py; f: 1000 connections and slowloris, bench/conns.py)",
+        "e: a 20 MB page, bench/hugepage.py; "
+        "f: 1000 connections and slowloris, bench/conns.py)",
     )
     parser.add_argument(
         "--libraries",
