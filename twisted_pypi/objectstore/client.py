@@ -1,0 +1,593 @@
+# -*- test-case-name: tests.objectstore.test_client -*-
+"""
+An S3 client for Twisted: each operation is one signed HTTP request sent
+through an injected ``IAgent``, its answer a Deferred.
+
+Bodies are never read whole unless they are small: uploads stream from
+producers (:mod:`twisted_pypi.objectstore.bodies`), and :meth:`S3Client.get`
+hands back an :class:`ObjectBody` to stream into a consumer with
+backpressure.  Failures are the typed :mod:`~twisted_pypi.objectstore.errors`:
+a connection that fails, a timeout or a 5xx status is
+:class:`~twisted_pypi.objectstore.errors.StoreUnavailable`.
+
+Objects are addressed path-style (``ENDPOINT/BUCKET/KEY``), which every
+S3-compatible server and AWS understand.  The agent should be a plain
+``twisted.web.client.Agent`` with a connection pool: not one that decodes
+``Content-Encoding`` (stored bytes are returned as stored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Mapping
+from email.utils import parsedate_to_datetime
+from typing import TypeVar
+from urllib.parse import quote
+
+from attrs import field, frozen
+from twisted.internet.defer import Deferred
+from twisted.internet.error import TimeoutError as TwistedTimeout
+from twisted.internet.interfaces import IConsumer, IReactorTime
+from twisted.web.http_headers import Headers
+from twisted.web.iweb import IAgent, IBodyProducer, IResponse
+
+from twisted_pypi.objectstore.bodies import (
+    BytesProducer,
+    discard_body,
+    read_limited,
+    stream_body,
+)
+from twisted_pypi.objectstore.errors import S3Error, StoreUnavailable, error_for
+from twisted_pypi.objectstore.s3xml import (
+    ListPage,
+    complete_multipart_body,
+    first_text,
+    parse_error,
+    parse_list,
+    parse_upload_id,
+    unquote_etag,
+)
+from twisted_pypi.objectstore.signing import (
+    EMPTY_SHA256,
+    UNSIGNED_PAYLOAD,
+    Signer,
+    payload_hash,
+)
+
+__all__ = ["DEFAULT_TIMEOUT", "ObjectBody", "ObjectInfo", "S3Client"]
+
+#: Seconds a request may wait for the store's response headers.
+DEFAULT_TIMEOUT = 30.0
+
+#: The largest XML answer (listing, error) read into memory.
+MAX_DOCUMENT = 8 * 1024 * 1024
+
+_T = TypeVar("_T")
+
+
+@frozen
+class ObjectInfo:
+    """
+    What the store says about an object.
+
+    :ivar size: The whole object's size in bytes.
+    :ivar etag: Its entity tag (unquoted).
+    :ivar modified: When it was written, in seconds since the epoch (0 if
+        the store did not say).
+    :ivar content_type: Its ``Content-Type``.
+    :ivar metadata: Its user metadata (``x-amz-meta-*``, names lower-case
+        without the prefix).
+    """
+
+    size: int
+    etag: str
+    modified: float = 0.0
+    content_type: str = ""
+    metadata: Mapping[str, str] = field(factory=dict)
+
+    @classmethod
+    def of(cls, response: IResponse, size: int) -> ObjectInfo:
+        """
+        The object's information from a response's headers.
+        """
+        headers = response.headers
+        meta = {}
+        for name, values in headers.getAllRawHeaders():
+            lower = name.decode("latin-1").lower()
+            if lower.startswith("x-amz-meta-"):
+                meta[lower[len("x-amz-meta-") :]] = values[0].decode("latin-1")
+        modified = 0.0
+        date = _header(response, "last-modified")
+        if date:
+            try:
+                modified = parsedate_to_datetime(date).timestamp()
+            except (TypeError, ValueError):
+                pass
+        etag = unquote_etag(_header(response, "etag"))
+        content_type = _header(response, "content-type")
+        return cls(size, etag, modified, content_type, meta)
+
+
+@frozen
+class ObjectBody:
+    """
+    An object (or a range of it) whose body is still to be read: stream it
+    with :meth:`stream_to`, or :meth:`discard` it.
+
+    :ivar info: The object's information.
+    :ivar offset: The first byte of the body within the object.
+    :ivar length: The body's length.
+    """
+
+    info: ObjectInfo
+    offset: int
+    length: int
+    _response: IResponse
+    _what: str
+
+    def stream_to(self, consumer: IConsumer) -> Deferred[None]:
+        """
+        Write the body to ``consumer`` as it arrives, with backpressure.
+
+        :return: A Deferred firing once it was written whole, or failing
+            with :class:`StoreUnavailable` if it was cut short; cancelling
+            it closes the connection.
+        """
+        return stream_body(self._response, consumer, self._what)
+
+    def discard(self) -> None:
+        """
+        Do not read the body: close the connection.
+        """
+        discard_body(self._response)
+
+
+def _header(response: IResponse, name: str) -> str:
+    """
+    A response header's first value, or ``""``.
+    """
+    values = response.headers.getRawHeaders(name.encode("ascii"))
+    return values[0].decode("latin-1") if values else ""
+
+
+def _content_range(value: str) -> tuple[int, int, int]:
+    """
+    ``bytes FIRST-LAST/TOTAL`` as ``(first, length, total)``.
+
+    :raise ValueError: If it is not that.
+    """
+    unit, _, spec = value.partition(" ")
+    span, _, total = spec.partition("/")
+    first, _, last = span.partition("-")
+    if unit != "bytes":
+        raise ValueError(value)
+    return int(first), int(last) - int(first) + 1, int(total)
+
+
+class S3Client:
+    """
+    Signed S3 requests over an injected agent, with timeouts.
+    """
+
+    def __init__(
+        self,
+        agent: IAgent,
+        endpoint: str,
+        signer: Signer,
+        clock: IReactorTime,
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """
+        :param agent: Sends the requests.
+        :param endpoint: The store's URL (``https://s3.eu-west-1.amazonaws.com``,
+            ``http://127.0.0.1:8333``), without a path.
+        :param signer: Signs every request.
+        :param clock: Drives the timeouts.
+        :param timeout: Seconds to wait for response headers.
+        """
+        self._agent = agent
+        self.endpoint = endpoint.rstrip("/")
+        self._signer = signer
+        self._clock = clock
+        self._timeout = timeout
+
+    def __repr__(self) -> str:
+        """
+        The endpoint and signer (never a secret).
+        """
+        return f"<S3Client {self.endpoint} {self._signer!r}>"
+
+    def url(
+        self, bucket: str, key: str = "", query: Mapping[str, str] | None = None
+    ) -> str:
+        """
+        The URL of a bucket or object, percent-encoded as S3 signs it.
+        """
+        url = f"{self.endpoint}/{quote(bucket, safe='')}"
+        if key:
+            url += "/" + quote(key, safe="/~")
+        if query:
+            url += "?" + "&".join(
+                f"{quote(k, safe='-_.~')}={quote(v, safe='-_.~')}"
+                for k, v in sorted(query.items())
+            )
+        return url
+
+    async def _send(
+        self,
+        method: str,
+        bucket: str,
+        key: str = "",
+        query: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: IBodyProducer | None = None,
+        payload: str = EMPTY_SHA256,
+        expect: tuple[int, ...] = (200,),
+        creating: bool = False,
+    ) -> IResponse:
+        """
+        Sign and send one request; wait for its response headers.
+
+        :return: The response, its status one of ``expect``.
+        :raise S3Error: A typed one for any other status, or
+            :class:`StoreUnavailable` if no response came in time.
+        """
+        url = self.url(bucket, key, query)
+        what = f"{method} {bucket}/{key}" if key else f"{method} {bucket}"
+        signed = self._signer.sign(method, url, headers or {}, payload)
+        raw = Headers(
+            {k.encode("latin-1"): [v.encode("latin-1")] for k, v in signed.items()}
+        )
+        sending = self._agent.request(
+            method.encode("ascii"), url.encode("ascii"), raw, body
+        )
+        sending.addTimeout(self._timeout, self._clock)
+        try:
+            response: IResponse = await sending
+        except TwistedTimeout:
+            raise StoreUnavailable(
+                f"no answer in {self._timeout:g} s", resource=what
+            ) from None
+        except Exception as e:
+            raise StoreUnavailable(str(e) or type(e).__name__, resource=what) from None
+        if response.code in expect:
+            return response
+        document = b""
+        if method != "HEAD":
+            try:
+                document = await read_limited(response, MAX_DOCUMENT, what)
+            except S3Error:
+                pass
+        raise error_for(response.code, document, what, creating)
+
+    async def _document(self, response: IResponse, what: str) -> bytes:
+        """
+        A small answer document; one that is an ``<Error>`` despite its
+        200 status (S3 does that for copies and multipart completions)
+        raises the error.
+        """
+        document = await read_limited(response, MAX_DOCUMENT, what)
+        try:
+            parse_error(document)
+        except Exception:
+            return document
+        raise error_for(500, document, what)
+
+    def _run(self, work: Awaitable[_T]) -> Deferred[_T]:
+        """
+        A coroutine as a (cancellable) Deferred.
+        """
+        return Deferred.fromCoroutine(work)  # type: ignore[arg-type]
+
+    def create_bucket(self, bucket: str) -> Deferred[None]:
+        """
+        Create a bucket; one we own already is fine.
+        """
+
+        async def work() -> None:
+            try:
+                response = await self._send("PUT", bucket)
+            except S3Error as e:
+                if e.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+                return
+            await read_limited(response, MAX_DOCUMENT, bucket)
+
+        return self._run(work())
+
+    def put(
+        self,
+        bucket: str,
+        key: str,
+        body: bytes | IBodyProducer,
+        *,
+        sha256: str | None = None,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+        create_only: bool = False,
+    ) -> Deferred[str]:
+        """
+        Write an object whole (readers see the old one or the new one).
+
+        :param body: The bytes, or a producer of them (its ``length`` known)
+            for large bodies.
+        :param sha256: The body's SHA-256 in hex, signed with the request
+            (computed for bytes; a producer's body is sent unsigned if not
+            given).
+        :param content_type: The object's ``Content-Type``.
+        :param metadata: User metadata (ASCII names and values).
+        :param create_only: Create only: fail with
+            :class:`~twisted_pypi.objectstore.errors.AlreadyExists` if the
+            object exists (``If-None-Match: *``).
+        :return: A Deferred firing with the new object's entity tag.
+        """
+        if isinstance(body, bytes):
+            payload = sha256 or payload_hash(body)
+            producer: IBodyProducer = BytesProducer(body)
+        else:
+            payload, producer = sha256 or UNSIGNED_PAYLOAD, body
+        headers = _object_headers(content_type, metadata, create_only)
+
+        async def work() -> str:
+            response = await self._send(
+                "PUT",
+                bucket,
+                key,
+                None,
+                headers,
+                producer,
+                payload,
+                creating=create_only,
+            )
+            await read_limited(response, MAX_DOCUMENT, f"PUT {bucket}/{key}")
+            return unquote_etag(_header(response, "etag"))
+
+        return self._run(work())
+
+    def get(
+        self,
+        bucket: str,
+        key: str,
+        offset: int = 0,
+        length: int | None = None,
+        if_match: str | None = None,
+    ) -> Deferred[ObjectBody]:
+        """
+        Read an object, or ``length`` bytes of it from ``offset``; the body
+        is streamed by the caller.
+
+        :param if_match: Read only this version (its entity tag), else fail
+            with :class:`~twisted_pypi.objectstore.errors.PreconditionFailed`.
+        :return: A Deferred firing with the body to stream once the headers
+            came.
+        """
+        headers = {}
+        ranged = offset > 0 or length is not None
+        if ranged:
+            if length is not None and length <= 0:
+                raise ValueError("a range of no bytes")
+            last = "" if length is None else str(offset + length - 1)
+            headers["Range"] = f"bytes={offset}-{last}"
+        if if_match is not None:
+            headers["If-Match"] = f'"{if_match}"'
+        what = f"GET {bucket}/{key}"
+
+        async def work() -> ObjectBody:
+            response = await self._send(
+                "GET", bucket, key, None, headers, expect=(200, 206)
+            )
+            if response.code == 206:
+                try:
+                    first, size, total = _content_range(
+                        _header(response, "content-range")
+                    )
+                except ValueError:
+                    first, size, total = -1, 0, 0
+            else:
+                first, size = 0, int(_header(response, "content-length") or -1)
+                total = size
+            if first != offset or size < 0 or (length is not None and size > length):
+                discard_body(response)
+                raise StoreUnavailable("unexpected range in the answer", resource=what)
+            return ObjectBody(
+                ObjectInfo.of(response, total), first, size, response, what
+            )
+
+        return self._run(work())
+
+    def read(
+        self, bucket: str, key: str, limit: int = MAX_DOCUMENT
+    ) -> Deferred[tuple[ObjectInfo, bytes]]:
+        """
+        Read a small object whole (a record).
+
+        :param limit: The largest accepted; a larger object fails with
+            :class:`StoreUnavailable`.
+        :return: A Deferred firing with its information and bytes.
+        """
+
+        async def work() -> tuple[ObjectInfo, bytes]:
+            response = await self._send("GET", bucket, key)
+            data = await read_limited(response, limit, f"GET {bucket}/{key}")
+            return ObjectInfo.of(response, len(data)), data
+
+        return self._run(work())
+
+    def head(self, bucket: str, key: str) -> Deferred[ObjectInfo]:
+        """
+        An object's information.
+        """
+
+        async def work() -> ObjectInfo:
+            response = await self._send("HEAD", bucket, key)
+            discard_body(response)
+            size = int(_header(response, "content-length") or 0)
+            return ObjectInfo.of(response, size)
+
+        return self._run(work())
+
+    def delete(self, bucket: str, key: str) -> Deferred[None]:
+        """
+        Delete an object (deleting one that is not there succeeds).
+        """
+
+        async def work() -> None:
+            response = await self._send("DELETE", bucket, key, expect=(200, 204))
+            await read_limited(response, MAX_DOCUMENT, f"DELETE {bucket}/{key}")
+
+        return self._run(work())
+
+    def list_objects(
+        self,
+        bucket: str,
+        prefix: str = "",
+        token: str | None = None,
+        max_keys: int = 1000,
+        delimiter: str | None = None,
+    ) -> Deferred[ListPage]:
+        """
+        One page of the objects whose keys start with ``prefix``, in key
+        order; pass the page's ``next_token`` for the next.
+        """
+        query = {"list-type": "2", "max-keys": str(max_keys)}
+        if prefix:
+            query["prefix"] = prefix
+        if token is not None:
+            query["continuation-token"] = token
+        if delimiter is not None:
+            query["delimiter"] = delimiter
+
+        async def work() -> ListPage:
+            response = await self._send("GET", bucket, "", query)
+            document = await read_limited(response, MAX_DOCUMENT, f"LIST {bucket}")
+            try:
+                return parse_list(document)
+            except Exception as e:
+                raise StoreUnavailable(
+                    f"unreadable listing: {e}", resource=bucket
+                ) from None
+
+        return self._run(work())
+
+    def copy(self, bucket: str, source: str, key: str) -> Deferred[str]:
+        """
+        Copy an object within a bucket, on the store's side.
+
+        :return: A Deferred firing with the copy's entity tag.
+        """
+        headers = {"x-amz-copy-source": "/" + quote(f"{bucket}/{source}", safe="/~")}
+
+        async def work() -> str:
+            response = await self._send("PUT", bucket, key, None, headers)
+            document = await self._document(response, f"COPY {bucket}/{key}")
+            return unquote_etag(first_text(document, "ETag"))
+
+        return self._run(work())
+
+    def start_multipart(
+        self,
+        bucket: str,
+        key: str,
+        content_type: str | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> Deferred[str]:
+        """
+        Begin a multipart upload.
+
+        :return: A Deferred firing with its upload id.
+        """
+        headers = _object_headers(content_type, metadata, False)
+
+        async def work() -> str:
+            response = await self._send("POST", bucket, key, {"uploads": ""}, headers)
+            document = await self._document(response, f"UPLOAD {bucket}/{key}")
+            try:
+                return parse_upload_id(document)
+            except Exception as e:
+                raise StoreUnavailable(f"no upload id: {e}", resource=key) from None
+
+        return self._run(work())
+
+    def put_part(
+        self,
+        bucket: str,
+        key: str,
+        upload: str,
+        number: int,
+        body: IBodyProducer,
+        sha256: str | None = None,
+    ) -> Deferred[str]:
+        """
+        Send part ``number`` (from 1) of a multipart upload.
+
+        :return: A Deferred firing with the part's entity tag.
+        """
+        query = {"partNumber": str(number), "uploadId": upload}
+        payload = sha256 or UNSIGNED_PAYLOAD
+
+        async def work() -> str:
+            response = await self._send("PUT", bucket, key, query, None, body, payload)
+            await read_limited(response, MAX_DOCUMENT, f"PART {bucket}/{key}")
+            return unquote_etag(_header(response, "etag"))
+
+        return self._run(work())
+
+    def complete_multipart(
+        self,
+        bucket: str,
+        key: str,
+        upload: str,
+        etags: list[str],
+        create_only: bool = False,
+    ) -> Deferred[str]:
+        """
+        Publish a multipart upload's parts as the object, at once.
+
+        :param create_only: Fail with ``AlreadyExists`` if the object
+            exists (``If-None-Match: *``).
+        :return: A Deferred firing with the object's entity tag.
+        """
+        document = complete_multipart_body(etags)
+        headers = {"If-None-Match": "*"} if create_only else {}
+
+        async def work() -> str:
+            response = await self._send(
+                "POST",
+                bucket,
+                key,
+                {"uploadId": upload},
+                headers,
+                BytesProducer(document),
+                payload_hash(document),
+                creating=create_only,
+            )
+            answer = await self._document(response, f"COMPLETE {bucket}/{key}")
+            return unquote_etag(first_text(answer, "ETag"))
+
+        return self._run(work())
+
+    def abort_multipart(self, bucket: str, key: str, upload: str) -> Deferred[None]:
+        """
+        Abandon a multipart upload and free its parts.
+        """
+
+        async def work() -> None:
+            response = await self._send(
+                "DELETE", bucket, key, {"uploadId": upload}, expect=(200, 204)
+            )
+            await read_limited(response, MAX_DOCUMENT, f"ABORT {bucket}/{key}")
+
+        return self._run(work())
+
+
+def _object_headers(
+    content_type: str | None, metadata: Mapping[str, str] | None, create_only: bool
+) -> dict[str, str]:
+    """
+    The headers that describe an object being written.
+    """
+    headers = {f"x-amz-meta-{name}": value for name, value in (metadata or {}).items()}
+    if content_type:
+        headers["Content-Type"] = content_type
+    if create_only:
+        headers["If-None-Match"] = "*"
+    return headers
