@@ -18,15 +18,12 @@ S3-compatible server and AWS understand.  The agent should be a plain
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
-from email.utils import parsedate_to_datetime
-from typing import TypeVar
+from collections.abc import Mapping
 from urllib.parse import quote
 
-from attrs import field, frozen
 from twisted.internet.defer import Deferred
 from twisted.internet.error import TimeoutError as TwistedTimeout
-from twisted.internet.interfaces import IConsumer, IReactorTime
+from twisted.internet.interfaces import IReactorTime
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer, IResponse
 
@@ -34,16 +31,20 @@ from twisted_pypi.objectstore.bodies import (
     BytesProducer,
     discard_body,
     read_limited,
-    stream_body,
 )
 from twisted_pypi.objectstore.errors import S3Error, StoreUnavailable, error_for
+from twisted_pypi.objectstore.objects import (
+    ObjectBody,
+    ObjectInfo,
+    content_range,
+    header,
+    run,
+)
 from twisted_pypi.objectstore.s3xml import (
     ListPage,
-    complete_multipart_body,
     first_text,
     parse_error,
     parse_list,
-    parse_upload_id,
     unquote_etag,
 )
 from twisted_pypi.objectstore.signing import (
@@ -53,114 +54,13 @@ from twisted_pypi.objectstore.signing import (
     payload_hash,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "ObjectBody", "ObjectInfo", "S3Client"]
+__all__ = ["DEFAULT_TIMEOUT", "MAX_DOCUMENT", "S3Client", "object_headers"]
 
 #: Seconds a request may wait for the store's response headers.
 DEFAULT_TIMEOUT = 30.0
 
 #: The largest XML answer (listing, error) read into memory.
 MAX_DOCUMENT = 8 * 1024 * 1024
-
-_T = TypeVar("_T")
-
-
-@frozen
-class ObjectInfo:
-    """
-    What the store says about an object.
-
-    :ivar size: The whole object's size in bytes.
-    :ivar etag: Its entity tag (unquoted).
-    :ivar modified: When it was written, in seconds since the epoch (0 if
-        the store did not say).
-    :ivar content_type: Its ``Content-Type``.
-    :ivar metadata: Its user metadata (``x-amz-meta-*``, names lower-case
-        without the prefix).
-    """
-
-    size: int
-    etag: str
-    modified: float = 0.0
-    content_type: str = ""
-    metadata: Mapping[str, str] = field(factory=dict)
-
-    @classmethod
-    def of(cls, response: IResponse, size: int) -> ObjectInfo:
-        """
-        The object's information from a response's headers.
-        """
-        headers = response.headers
-        meta = {}
-        for name, values in headers.getAllRawHeaders():
-            lower = name.decode("latin-1").lower()
-            if lower.startswith("x-amz-meta-"):
-                meta[lower[len("x-amz-meta-") :]] = values[0].decode("latin-1")
-        modified = 0.0
-        date = _header(response, "last-modified")
-        if date:
-            try:
-                modified = parsedate_to_datetime(date).timestamp()
-            except (TypeError, ValueError):
-                pass
-        etag = unquote_etag(_header(response, "etag"))
-        content_type = _header(response, "content-type")
-        return cls(size, etag, modified, content_type, meta)
-
-
-@frozen
-class ObjectBody:
-    """
-    An object (or a range of it) whose body is still to be read: stream it
-    with :meth:`stream_to`, or :meth:`discard` it.
-
-    :ivar info: The object's information.
-    :ivar offset: The first byte of the body within the object.
-    :ivar length: The body's length.
-    """
-
-    info: ObjectInfo
-    offset: int
-    length: int
-    _response: IResponse
-    _what: str
-
-    def stream_to(self, consumer: IConsumer) -> Deferred[None]:
-        """
-        Write the body to ``consumer`` as it arrives, with backpressure.
-
-        :return: A Deferred firing once it was written whole, or failing
-            with :class:`StoreUnavailable` if it was cut short; cancelling
-            it closes the connection.
-        """
-        return stream_body(self._response, consumer, self._what)
-
-    def discard(self) -> None:
-        """
-        Do not read the body: close the connection.
-        """
-        discard_body(self._response)
-
-
-def _header(response: IResponse, name: str) -> str:
-    """
-    A response header's first value, or ``""``.
-    """
-    values = response.headers.getRawHeaders(name.encode("ascii"))
-    return values[0].decode("latin-1") if values else ""
-
-
-def _content_range(value: str) -> tuple[int, int, int]:
-    """
-    ``bytes FIRST-LAST/TOTAL`` as ``(first, length, total)``.
-
-    :raise ValueError: If it is not that.
-    """
-    unit, _, spec = value.partition(" ")
-    span, _, total = spec.partition("/")
-    first, _, last = span.partition("-")
-    if unit != "bytes":
-        raise ValueError(value)
-    return int(first), int(last) - int(first) + 1, int(total)
 
 
 class S3Client:
@@ -212,7 +112,7 @@ class S3Client:
             )
         return url
 
-    async def _send(
+    async def send(
         self,
         method: str,
         bucket: str,
@@ -259,7 +159,7 @@ class S3Client:
                 pass
         raise error_for(response.code, document, what, creating)
 
-    async def _document(self, response: IResponse, what: str) -> bytes:
+    async def answer_document(self, response: IResponse, what: str) -> bytes:
         """
         A small answer document; one that is an ``<Error>`` despite its
         200 status (S3 does that for copies and multipart completions)
@@ -272,12 +172,6 @@ class S3Client:
             return document
         raise error_for(500, document, what)
 
-    def _run(self, work: Awaitable[_T]) -> Deferred[_T]:
-        """
-        A coroutine as a (cancellable) Deferred.
-        """
-        return Deferred.fromCoroutine(work)  # type: ignore[arg-type]
-
     def create_bucket(self, bucket: str) -> Deferred[None]:
         """
         Create a bucket; one we own already is fine.
@@ -285,14 +179,14 @@ class S3Client:
 
         async def work() -> None:
             try:
-                response = await self._send("PUT", bucket)
+                response = await self.send("PUT", bucket)
             except S3Error as e:
                 if e.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                     raise
                 return
             await read_limited(response, MAX_DOCUMENT, bucket)
 
-        return self._run(work())
+        return run(work())
 
     def put(
         self,
@@ -325,10 +219,10 @@ class S3Client:
             producer: IBodyProducer = BytesProducer(body)
         else:
             payload, producer = sha256 or UNSIGNED_PAYLOAD, body
-        headers = _object_headers(content_type, metadata, create_only)
+        headers = object_headers(content_type, metadata, create_only)
 
         async def work() -> str:
-            response = await self._send(
+            response = await self.send(
                 "PUT",
                 bucket,
                 key,
@@ -339,9 +233,9 @@ class S3Client:
                 creating=create_only,
             )
             await read_limited(response, MAX_DOCUMENT, f"PUT {bucket}/{key}")
-            return unquote_etag(_header(response, "etag"))
+            return unquote_etag(header(response, "etag"))
 
-        return self._run(work())
+        return run(work())
 
     def get(
         self,
@@ -372,18 +266,18 @@ class S3Client:
         what = f"GET {bucket}/{key}"
 
         async def work() -> ObjectBody:
-            response = await self._send(
+            response = await self.send(
                 "GET", bucket, key, None, headers, expect=(200, 206)
             )
             if response.code == 206:
                 try:
-                    first, size, total = _content_range(
-                        _header(response, "content-range")
+                    first, size, total = content_range(
+                        header(response, "content-range")
                     )
                 except ValueError:
                     first, size, total = -1, 0, 0
             else:
-                first, size = 0, int(_header(response, "content-length") or -1)
+                first, size = 0, int(header(response, "content-length") or -1)
                 total = size
             if first != offset or size < 0 or (length is not None and size > length):
                 discard_body(response)
@@ -392,7 +286,7 @@ class S3Client:
                 ObjectInfo.of(response, total), first, size, response, what
             )
 
-        return self._run(work())
+        return run(work())
 
     def read(
         self, bucket: str, key: str, limit: int = MAX_DOCUMENT
@@ -406,11 +300,11 @@ class S3Client:
         """
 
         async def work() -> tuple[ObjectInfo, bytes]:
-            response = await self._send("GET", bucket, key)
+            response = await self.send("GET", bucket, key)
             data = await read_limited(response, limit, f"GET {bucket}/{key}")
             return ObjectInfo.of(response, len(data)), data
 
-        return self._run(work())
+        return run(work())
 
     def head(self, bucket: str, key: str) -> Deferred[ObjectInfo]:
         """
@@ -418,12 +312,12 @@ class S3Client:
         """
 
         async def work() -> ObjectInfo:
-            response = await self._send("HEAD", bucket, key)
+            response = await self.send("HEAD", bucket, key)
             discard_body(response)
-            size = int(_header(response, "content-length") or 0)
+            size = int(header(response, "content-length") or 0)
             return ObjectInfo.of(response, size)
 
-        return self._run(work())
+        return run(work())
 
     def delete(self, bucket: str, key: str) -> Deferred[None]:
         """
@@ -431,10 +325,10 @@ class S3Client:
         """
 
         async def work() -> None:
-            response = await self._send("DELETE", bucket, key, expect=(200, 204))
+            response = await self.send("DELETE", bucket, key, expect=(200, 204))
             await read_limited(response, MAX_DOCUMENT, f"DELETE {bucket}/{key}")
 
-        return self._run(work())
+        return run(work())
 
     def list_objects(
         self,
@@ -457,7 +351,7 @@ class S3Client:
             query["delimiter"] = delimiter
 
         async def work() -> ListPage:
-            response = await self._send("GET", bucket, "", query)
+            response = await self.send("GET", bucket, "", query)
             document = await read_limited(response, MAX_DOCUMENT, f"LIST {bucket}")
             try:
                 return parse_list(document)
@@ -466,7 +360,7 @@ class S3Client:
                     f"unreadable listing: {e}", resource=bucket
                 ) from None
 
-        return self._run(work())
+        return run(work())
 
     def copy(self, bucket: str, source: str, key: str) -> Deferred[str]:
         """
@@ -477,109 +371,14 @@ class S3Client:
         headers = {"x-amz-copy-source": "/" + quote(f"{bucket}/{source}", safe="/~")}
 
         async def work() -> str:
-            response = await self._send("PUT", bucket, key, None, headers)
-            document = await self._document(response, f"COPY {bucket}/{key}")
+            response = await self.send("PUT", bucket, key, None, headers)
+            document = await self.answer_document(response, f"COPY {bucket}/{key}")
             return unquote_etag(first_text(document, "ETag"))
 
-        return self._run(work())
-
-    def start_multipart(
-        self,
-        bucket: str,
-        key: str,
-        content_type: str | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> Deferred[str]:
-        """
-        Begin a multipart upload.
-
-        :return: A Deferred firing with its upload id.
-        """
-        headers = _object_headers(content_type, metadata, False)
-
-        async def work() -> str:
-            response = await self._send("POST", bucket, key, {"uploads": ""}, headers)
-            document = await self._document(response, f"UPLOAD {bucket}/{key}")
-            try:
-                return parse_upload_id(document)
-            except Exception as e:
-                raise StoreUnavailable(f"no upload id: {e}", resource=key) from None
-
-        return self._run(work())
-
-    def put_part(
-        self,
-        bucket: str,
-        key: str,
-        upload: str,
-        number: int,
-        body: IBodyProducer,
-        sha256: str | None = None,
-    ) -> Deferred[str]:
-        """
-        Send part ``number`` (from 1) of a multipart upload.
-
-        :return: A Deferred firing with the part's entity tag.
-        """
-        query = {"partNumber": str(number), "uploadId": upload}
-        payload = sha256 or UNSIGNED_PAYLOAD
-
-        async def work() -> str:
-            response = await self._send("PUT", bucket, key, query, None, body, payload)
-            await read_limited(response, MAX_DOCUMENT, f"PART {bucket}/{key}")
-            return unquote_etag(_header(response, "etag"))
-
-        return self._run(work())
-
-    def complete_multipart(
-        self,
-        bucket: str,
-        key: str,
-        upload: str,
-        etags: list[str],
-        create_only: bool = False,
-    ) -> Deferred[str]:
-        """
-        Publish a multipart upload's parts as the object, at once.
-
-        :param create_only: Fail with ``AlreadyExists`` if the object
-            exists (``If-None-Match: *``).
-        :return: A Deferred firing with the object's entity tag.
-        """
-        document = complete_multipart_body(etags)
-        headers = {"If-None-Match": "*"} if create_only else {}
-
-        async def work() -> str:
-            response = await self._send(
-                "POST",
-                bucket,
-                key,
-                {"uploadId": upload},
-                headers,
-                BytesProducer(document),
-                payload_hash(document),
-                creating=create_only,
-            )
-            answer = await self._document(response, f"COMPLETE {bucket}/{key}")
-            return unquote_etag(first_text(answer, "ETag"))
-
-        return self._run(work())
-
-    def abort_multipart(self, bucket: str, key: str, upload: str) -> Deferred[None]:
-        """
-        Abandon a multipart upload and free its parts.
-        """
-
-        async def work() -> None:
-            response = await self._send(
-                "DELETE", bucket, key, {"uploadId": upload}, expect=(200, 204)
-            )
-            await read_limited(response, MAX_DOCUMENT, f"ABORT {bucket}/{key}")
-
-        return self._run(work())
+        return run(work())
 
 
-def _object_headers(
+def object_headers(
     content_type: str | None, metadata: Mapping[str, str] | None, create_only: bool
 ) -> dict[str, str]:
     """
