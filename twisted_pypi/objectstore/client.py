@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from urllib.parse import quote
 
 from twisted.internet.defer import Deferred
-from twisted.internet.error import TimeoutError as TwistedTimeout
+from twisted.internet.defer import TimeoutError as TwistedTimeout
 from twisted.internet.interfaces import IReactorTime
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IAgent, IBodyProducer, IResponse

@@ -90,7 +90,8 @@ def put_file(
     :param part_size: Bytes per part (at least :data:`MIN_PART_SIZE`).
     :param cooperator: Schedules the file reads.
     :return: A Deferred firing with the object's entity tag; on failure
-        nothing was published.
+        nothing was published (and a multipart upload was aborted before
+        the failure is reported).
     """
     if part_size < MIN_PART_SIZE:
         raise ValueError(f"parts are at least {MIN_PART_SIZE} bytes")
@@ -117,15 +118,12 @@ def put_file(
             return await complete_upload(
                 client, bucket, key, upload, etags, create_only
             )
-        except BaseException:
-            abort_upload(client, bucket, key, upload).addErrback(
-                lambda f: _log.warn(
-                    "could not abort the upload of {key}: {why}",
-                    key=key,
-                    why=f.getErrorMessage(),
-                )
-            )
-            raise
+        except BaseException as failure:
+            try:
+                await abort_upload(client, bucket, key, upload)
+            except Exception as e:
+                _log.warn("could not abort the upload of {key}: {why}", key=key, why=e)
+            raise failure
 
     return run(work())
 
