@@ -25,8 +25,15 @@ from twisted_pypi.storage.layout import TMP_DIR
 WHEEL = build_wheel("tpbroken", "1.0", padding=256 << 10)
 
 #: What the installers say of a download cut off (the proxy aborts the
-#: response rather than send a bad last byte) or of a bad hash.
-FAILURE_WORDS = ("connection broken", "connection reset", "hash")
+#: response rather than send a bad last byte) or of a bad hash.  pip 25
+#: retries a cut-off download by ranges and then says it is incomplete.
+FAILURE_WORDS = (
+    "connection broken",
+    "connection reset",
+    "connection interrupted",
+    "incomplete-download",
+    "hash",
+)
 
 
 def corrupted(content: bytes) -> bytes:
