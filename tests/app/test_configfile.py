@@ -15,6 +15,7 @@ from twisted.python.usage import UsageError
 from twisted.scripts.twistd import ServerOptions
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.app.cachefill import fill_cache
 from twisted_pypi.app.cli import Options as CommandOptions
 from twisted_pypi.app.configfile import option_specs, settings_arguments
 from twisted_pypi.app.tap import Options
@@ -30,6 +31,8 @@ class _Files(SynchronousTestCase):
         self.dir = self.mktemp()
         os.makedirs(self.dir)
         self.cache = os.path.join(self.dir, "cache")
+        # What --offline reads without --index.
+        fill_cache(self.cache)
 
     def write(self, text: str, name: str = "proxy.toml") -> str:
         """

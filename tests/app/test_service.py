@@ -23,6 +23,7 @@ from zope.interface import implementer
 from twisted_pypi.app import service as service_module
 from twisted_pypi.app.service import ProxyService, StartupError, make_service
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
+from twisted_pypi.storage.indexmeta import read_index_urls
 
 UPSTREAM = IndexConfig("up", "http://upstream.test/simple/", ttl=300)
 
@@ -128,6 +129,21 @@ class ServiceTests(SynchronousTestCase):
             self.assertIs(factory, service.site)
         self.assertEqual(service.ports, memory.ports)
         self.assertTrue(self.cache_dir.child("files").isdir())
+
+    def test_indexes_recorded(self) -> None:
+        """
+        Building the proxy records its indexes in the cache directory, for
+        ``export`` and ``serve --offline``; an offline proxy records none.
+        """
+        make_service(
+            ProxyConfig(
+                indexes=(UPSTREAM,), offline=True, cache_dir=self.cache_dir.path
+            ),
+            ListeningReactor(),
+        )
+        self.assertEqual(read_index_urls(self.cache_dir), {})
+        self.make(ListeningReactor(), "tcp:8123")
+        self.assertEqual(read_index_urls(self.cache_dir), {UPSTREAM.name: UPSTREAM.url})
 
     def test_logs_start(self) -> None:
         """

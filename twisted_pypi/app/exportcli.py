@@ -16,7 +16,6 @@ from typing import Any, TextIO
 from twisted.python import usage
 from twisted.python.filepath import FilePath
 
-from twisted_pypi.app.cachedindexes import check_cached_indexes
 from twisted_pypi.app.compose import export_sources
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.core.config import ProxyConfig
@@ -46,13 +45,12 @@ class ExportOptions(ServeOptions):
         proxy's --config file).
         """
 
-    def postOptions(self) -> None:
+    def cache_reader(self) -> str:
         """
-        Build the configuration (as ``serve`` does) and check that the cache
-        holds something of its indexes.
+        ``export`` reads the cache alone: without ``--index`` it exports
+        the indexes the cache holds.
         """
-        super().postOptions()
-        check_cached_indexes(self["config"], "export")
+        return "export"
 
     def parseArgs(self, *args: str) -> None:
         """

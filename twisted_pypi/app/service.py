@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import Resource
 
+from twisted_pypi.app.cachedindexes import remember_indexes
 from twisted_pypi.app.compose import (
     file_cache,
     local_indexes,
@@ -177,11 +178,17 @@ async def _stop(port: IListeningPort) -> None:
 
 def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     """
-    Build the whole proxy for ``config`` on ``reactor``.
+    Build the whole proxy for ``config`` on ``reactor``; online, its
+    indexes are recorded in the cache directory (a small blocking write:
+    call this before the reactor runs, as ``twistd`` and ``pypiproxy
+    serve`` do).
 
     :param config: The settings.
     :param reactor: The reactor: listens, connects, and keeps time.
     """
+    if not config.offline:
+        # Once, before the reactor runs: export and --offline find them.
+        remember_indexes(config)
     clients = upstream_clients(config, reactor)
     cache = file_cache(config, reactor)
     downloads = make_downloads(config, cache, clients.fetch, reactor)

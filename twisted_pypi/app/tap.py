@@ -15,7 +15,7 @@ from twisted.python import usage
 
 from twisted_pypi import __version__
 from twisted_pypi.app.argorder import GnuOptions, gnu_order
-from twisted_pypi.app.cachedindexes import check_cached_indexes
+from twisted_pypi.app.cachedindexes import cached_indexes, check_cached_indexes
 from twisted_pypi.app.configfile import settings_arguments
 from twisted_pypi.app.endpoints import check_listen
 from twisted_pypi.app.indexoptions import (
@@ -210,7 +210,8 @@ class Options(GnuOptions):
         """
         An upstream simple index, [NAME=]URL[,ttl=SECONDS][,auth=USER:PASSWORD
         or auth=@FILE] (repeatable; the order given is the priority)
-        [default: https://pypi.org/simple/].
+        [default: https://pypi.org/simple/; with --offline and for export,
+        the indexes the cache holds].
         """
         self["index"].append(spec)
 
@@ -279,13 +280,19 @@ class Options(GnuOptions):
             os.path.expanduser(self["cache-dir"] or default_cache_dir())
         )
         _check_cache_dir(cache_dir)
-        try:
-            indexes = [
-                parse_index(spec, self["index-ttl"])
-                for spec in self["index"] or [DEFAULT_INDEX]
-            ]
-        except ValueError as e:
-            raise usage.UsageError(str(e)) from None
+        reader = self.cache_reader()
+        if reader is not None and not self["index"]:
+            indexes = cached_indexes(
+                cache_dir, self["index-ttl"], reader, none_ok=bool(self["local"])
+            )
+        else:
+            try:
+                indexes = [
+                    parse_index(spec, self["index-ttl"])
+                    for spec in self["index"] or [DEFAULT_INDEX]
+                ]
+            except ValueError as e:
+                raise usage.UsageError(str(e)) from None
         names = [i.name for i in indexes] + [local.name for local in self["local"]]
         for name in names:
             if names.count(name) > 1:
@@ -337,8 +344,16 @@ class Options(GnuOptions):
             admin_token=admin_token,
             access_log=access_log,
         )
-        if self["offline"]:
-            check_cached_indexes(self["config"], "--offline")
+        if reader is not None:
+            check_cached_indexes(self["config"], reader)
+
+    def cache_reader(self) -> str | None:
+        """
+        The command, for messages, if these options read the cache alone
+        (``--offline``): without ``--index`` they then use the indexes the
+        cache holds.
+        """
+        return "--offline" if self["offline"] else None
 
 
 def _check_cache_dir(path: str) -> None:
