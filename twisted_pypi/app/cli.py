@@ -15,7 +15,6 @@ works on the cache directory (see ``docs/configuration.md``).
 from __future__ import annotations
 
 import getpass
-import os
 import sys
 from collections.abc import Callable, Sequence
 from typing import IO
@@ -27,6 +26,7 @@ from twisted_pypi.app.analyzecli import AnalyzeOptions
 from twisted_pypi.app.argorder import GnuOptions
 from twisted_pypi.app.cachecli import CacheOptions
 from twisted_pypi.app.exportcli import ExportOptions
+from twisted_pypi.app.output import BROKEN_PIPE_STATUS, discard_stdout
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.app.warmcli import WarmOptions
 from twisted_pypi.upload import users
@@ -149,9 +149,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except BrokenPipeError:
         # The reader went away (``pypiproxy --help | head``): say nothing
         # more, and keep the interpreter's last flush from failing loudly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise SystemExit(1) from None
+        discard_stdout()
+        raise SystemExit(BROKEN_PIPE_STATUS) from None
 
 
 def _main(argv: Sequence[str] | None) -> None:

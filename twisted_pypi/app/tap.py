@@ -25,6 +25,7 @@ from twisted_pypi.app.indexoptions import (
     parse_route,
 )
 from twisted_pypi.app.logs import DEFAULT_LOG_LEVEL, parse_log_level
+from twisted_pypi.app.output import print_and_exit
 from twisted_pypi.core.config import (
     DEFAULT_INDEX,
     ProxyConfig,
@@ -67,8 +68,7 @@ class Options(GnuOptions):
         """
         Print the version of twisted-pypi (not Twisted's) and exit.
         """
-        print(f"twisted-pypi {__version__}")
-        sys.exit(0)
+        print_and_exit(f"twisted-pypi {__version__}")
 
     optFlags = [
         [
