@@ -202,6 +202,7 @@ SAMPLES: dict[str, tuple[str, list[str]]] = {
     ),
     "timeout": ("timeout = 3", ["--timeout", "3"]),
     "idle-timeout": ('idle-timeout = "7"', ["--idle-timeout", "7"]),
+    "header-timeout": ("header-timeout = 5", ["--header-timeout", "5"]),
     "admin-token": ('admin-token = "tok-123"', ["--admin-token", "tok-123"]),
     "log-level": ('log-level = "debug"', ["--log-level", "debug"]),
     "access-log": (

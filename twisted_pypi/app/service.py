@@ -215,15 +215,16 @@ def make_site(
     config: ProxyConfig, tree: Resource, reactor: Any, stats: Stats
 ) -> ProxySite:
     """
-    The site serving ``tree``: with an access log if ``config`` names one,
-    and refusing oversized uploads early if uploads are on.
+    The site serving ``tree``: with ``config``'s deadline for request
+    headers, an access log if ``config`` names one, and refusing oversized
+    uploads early if uploads are on.
 
     :param config: The settings.
     :param tree: The resource tree.
     :param reactor: The clock.
     :param stats: Where requests are counted.
     """
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"header_timeout": config.header_timeout}
     if config.upload_users is not None:
         # Imported here: the upload machinery (cred, bcrypt, form parsing)
         # costs memory that a proxy without uploads should not pay.

@@ -36,6 +36,7 @@ from twisted_pypi.core.config import (
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.web.accesslog import check_access_log
 from twisted_pypi.web.cachecontrol import read_admin_token
+from twisted_pypi.web.channel import HEADER_TIMEOUT
 
 __all__ = [
     "Options",
@@ -134,6 +135,15 @@ class Options(GnuOptions):
             None,
             30.0,
             "Seconds an upstream download may stay silent before it is abandoned.",
+            parse_seconds,
+        ],
+        [
+            "header-timeout",
+            None,
+            HEADER_TIMEOUT,
+            "Seconds a client has to send a request's line and headers before "
+            "the connection is closed (a slow client holds a connection open "
+            "for at most this long); 0 for no deadline.",
             parse_seconds,
         ],
         [
@@ -339,6 +349,7 @@ class Options(GnuOptions):
             base_url=base_url,
             connect_timeout=self["timeout"] or 10.0,
             idle_timeout=self["idle-timeout"] or 30.0,
+            header_timeout=self["header-timeout"] or None,
             dummies=tuple(self["dummy"].values()),
             offline=bool(self["offline"]),
             admin_token=admin_token,
