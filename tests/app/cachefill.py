@@ -19,9 +19,10 @@ def fill_cache(
     url: str = DEFAULT_INDEX,
     name: str | None = None,
     project: str = "demo",
+    body: bytes = b"",
 ) -> str:
     """
-    Store an (empty) page of ``project`` from the index at ``url`` in
+    Store an HTML page of ``project`` from the index at ``url`` in
     ``cache_dir``, as the proxy would, without recording the index's URL.
 
     :param cache_dir: The cache directory (created if needed).
@@ -29,10 +30,11 @@ def fill_cache(
     :param name: The index's name; by default, the one ``--index URL``
         gives it.
     :param project: The project (normalized).
+    :param body: The page (by default, empty).
     :return: The index's name.
     """
     name = name or index_name_for(url)
     pages = PageStore.on_disk(FilePath(cache_dir).child(PAGES_AREA))
-    page = StoredPage(f"{url}{project}/", b"", "text/html", None, 0.0)
+    page = StoredPage(f"{url}{project}/", body, "text/html", None, 0.0)
     pages.save(name, project, page)
     return name

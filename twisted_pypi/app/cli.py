@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import getpass
 import sys
-from collections.abc import Callable, Sequence
-from typing import IO
+from collections.abc import Callable, Coroutine, Sequence
+from typing import IO, Any
 
 from twisted.python import usage
 
@@ -26,6 +26,7 @@ from twisted_pypi.app.analyzecli import AnalyzeOptions
 from twisted_pypi.app.argorder import GnuOptions
 from twisted_pypi.app.cachecli import CacheOptions
 from twisted_pypi.app.exportcli import ExportOptions
+from twisted_pypi.app.logs import command_observer
 from twisted_pypi.app.output import BROKEN_PIPE_STATUS, discard_stdout
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.app.warmcli import WarmOptions
@@ -188,9 +189,7 @@ def analyze(options: AnalyzeOptions) -> None:
 
     :param options: Parsed ``analyze`` options.
     """
-    from twisted.internet.task import react
-
-    react(analyzecli.main, [options])
+    _run_command(analyzecli.main, options)
 
 
 def warm(options: WarmOptions) -> None:
@@ -200,9 +199,7 @@ def warm(options: WarmOptions) -> None:
 
     :param options: Parsed ``warm`` options.
     """
-    from twisted.internet.task import react
-
-    react(warmcli.main, [options])
+    _run_command(warmcli.main, options)
 
 
 def export(options: ExportOptions) -> None:
@@ -211,9 +208,26 @@ def export(options: ExportOptions) -> None:
 
     :param options: Parsed ``export`` options.
     """
-    from twisted.internet.task import react
+    _run_command(exportcli.main, options)
 
-    react(exportcli.main, [options])
+
+def _run_command(
+    main: Callable[[Any, Any], Coroutine[Any, Any, None]], options: ServeOptions
+) -> None:
+    """
+    Run a command's ``main`` with the reactor, logging to standard error at
+    its ``--log-level``, and exit.
+
+    :param main: The command, ``main(reactor, options)``.
+    :param options: Its parsed options.
+    """
+    from twisted.internet.task import react
+    from twisted.logger import globalLogBeginner
+
+    observer = command_observer(sys.stderr, options["log-level"])
+    # The commands write their progress to sys.stderr themselves: leave it.
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
+    react(main, [options])
 
 
 def serve(options: ServeOptions) -> None:

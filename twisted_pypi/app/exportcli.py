@@ -17,6 +17,7 @@ from twisted.python import usage
 from twisted.python.filepath import FilePath
 
 from twisted_pypi.app.compose import export_sources
+from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.mirror.export import export_tree
@@ -31,6 +32,7 @@ class ExportOptions(ServeOptions):
     """
 
     synopsis = "[options] DIR"
+    default_log_level = COMMAND_LOG_LEVEL
     longdesc = (
         "Write what the cache holds, as an --offline proxy with the same options "
         "would serve it, to DIR as a static index: PEP 503 HTML and PEP 691 JSON "

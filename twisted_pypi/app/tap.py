@@ -160,7 +160,8 @@ class Options(GnuOptions):
             None,
             "The least important events logged: debug, info (one line per "
             "request and what an operator must act on), warn or error "
-            "[default: info].",
+            "[default: info; warn for warm, export and analyze, whose own "
+            "progress lines say the rest].",
         ],
         [
             "access-log",
@@ -173,6 +174,9 @@ class Options(GnuOptions):
 
     #: Where ``PYPIPROXY_*`` settings are read from (tests replace it).
     environ: Mapping[str, str] = os.environ
+
+    #: The ``--log-level`` when none is given.
+    default_log_level = DEFAULT_LOG_LEVEL
 
     def __init__(self) -> None:
         super().__init__()
@@ -277,7 +281,9 @@ class Options(GnuOptions):
 
     def postOptions(self) -> None:
         try:
-            self["log-level"] = parse_log_level(self["log-level"] or DEFAULT_LOG_LEVEL)
+            self["log-level"] = parse_log_level(
+                self["log-level"] or self.default_log_level
+            )
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
         base_url = self["base-url"]

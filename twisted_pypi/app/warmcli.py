@@ -18,6 +18,7 @@ from twisted.python import usage
 
 from twisted_pypi.app.cachedindexes import remember_indexes
 from twisted_pypi.app.compose import cache_filler, thread_runner, upstream_clients
+from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.core.config import ProxyConfig, parse_count
 from twisted_pypi.mirror.reqfile import (
@@ -42,6 +43,7 @@ class WarmOptions(ServeOptions):
     """
 
     synopsis = "[options] [-r FILE ...] [REQUIREMENT ...]"
+    default_log_level = COMMAND_LOG_LEVEL
     longdesc = (
         "Resolve the requirements (from -r files and the arguments) with their "
         "dependencies for every target environment, and put into the cache "
