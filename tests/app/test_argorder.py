@@ -10,6 +10,7 @@ import os
 from twisted.python import usage
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.app.cachefill import fill_cache
 from twisted_pypi.app.argorder import GnuOptions, gnu_order
 from twisted_pypi.app.cli import Options
 
@@ -129,6 +130,7 @@ class CommandOrderTests(SynchronousTestCase):
         """
         ``pypiproxy export DIR --cache-dir C`` exports from C to DIR.
         """
+        fill_cache(self.cache)
         options = Options()
         options.parseOptions(["export", "out", "--cache-dir", self.cache])
         self.assertEqual(options.subOptions["directory"], os.path.abspath("out"))
@@ -140,6 +142,7 @@ class CommandOrderTests(SynchronousTestCase):
         """
         ``pypiproxy --cache-dir C export DIR`` is ``export``'s --cache-dir.
         """
+        fill_cache(self.cache)
         options = Options()
         options.parseOptions(["--cache-dir", self.cache, "export", "out"])
         self.assertEqual(options.subCommand, "export")

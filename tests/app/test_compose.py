@@ -10,6 +10,7 @@ from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.app.cachefill import fill_cache
 from tests.sources.test_offline import URL, Reactor
 from twisted_pypi.app.compose import (
     analysis_sources,
@@ -48,8 +49,10 @@ class UpstreamClientsTests(SynchronousTestCase):
         ``--offline`` sets the configuration's ``offline``; it is off by
         default.
         """
+        cache = self.mktemp()
+        fill_cache(cache)
         options = Options()
-        options.parseOptions(["--cache-dir", self.mktemp(), "--offline"])
+        options.parseOptions(["--cache-dir", cache, "--offline"])
         self.assertTrue(options["config"].offline)
         options = Options()
         options.parseOptions(["--cache-dir", self.mktemp()])

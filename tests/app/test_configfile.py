@@ -15,6 +15,7 @@ from twisted.python.usage import UsageError
 from twisted.scripts.twistd import ServerOptions
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.app.cachefill import fill_cache
 from twisted_pypi.app.cli import Options as CommandOptions
 from twisted_pypi.app.configfile import option_specs, settings_arguments
 from twisted_pypi.app.tap import Options
@@ -30,6 +31,8 @@ class _Files(SynchronousTestCase):
         self.dir = self.mktemp()
         os.makedirs(self.dir)
         self.cache = os.path.join(self.dir, "cache")
+        # What --offline reads without --index.
+        fill_cache(self.cache)
 
     def write(self, text: str, name: str = "proxy.toml") -> str:
         """
@@ -199,6 +202,7 @@ SAMPLES: dict[str, tuple[str, list[str]]] = {
     ),
     "timeout": ("timeout = 3", ["--timeout", "3"]),
     "idle-timeout": ('idle-timeout = "7"', ["--idle-timeout", "7"]),
+    "header-timeout": ("header-timeout = 5", ["--header-timeout", "5"]),
     "admin-token": ('admin-token = "tok-123"', ["--admin-token", "tok-123"]),
     "log-level": ('log-level = "debug"', ["--log-level", "debug"]),
     "access-log": (

@@ -14,6 +14,7 @@ from twisted.python import usage
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.app.cachefill import fill_cache
 from twisted_pypi.app.exportcli import ExportOptions, run_export
 
 
@@ -28,9 +29,11 @@ class ExportOptionsTests(SynchronousTestCase):
         and --offline are accepted and ignored); none or two are usage
         errors.
         """
+        cache = self.mktemp()
+        fill_cache(cache)
         options = ExportOptions()
         options.parseOptions(
-            ["--cache-dir", self.mktemp(), "--listen", "tcp:1", "--offline", "out"]
+            ["--cache-dir", cache, "--listen", "tcp:1", "--offline", "out"]
         )
         self.assertEqual(options["directory"], os.path.abspath("out"))
         for args in ([], ["a", "b"]):

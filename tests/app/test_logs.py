@@ -5,6 +5,10 @@ log, and the log of a page fetched through a running proxy.
 
 from __future__ import annotations
 
+import io
+import os
+import subprocess
+import sys
 import urllib.request
 from typing import Any
 
@@ -20,10 +24,17 @@ from twisted.logger import (
 from twisted.scripts.twistd import ServerOptions
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
+from tests.app.cachefill import fill_cache
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.realinstall import Upstream, port_of
 from tests.wheels import build_wheel
-from twisted_pypi.app.logs import filtered, parse_log_level, twistd_observer
+from twisted_pypi.app.cli import Options as CommandOptions
+from twisted_pypi.app.logs import (
+    command_observer,
+    filtered,
+    parse_log_level,
+    twistd_observer,
+)
 from twisted_pypi.app.service import make_service
 from twisted_pypi.app.tap import Options
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
@@ -124,6 +135,81 @@ class FilterTests(SynchronousTestCase):
         observer(event(LogLevel.info, "hello twistd"))
         with open(path) as f:
             self.assertIn("hello twistd", f.read())
+
+
+class CommandLogTests(SynchronousTestCase):
+    """
+    The log of ``warm``, ``export`` and ``analyze``:
+    :func:`command_observer` and their ``--log-level``.
+    """
+
+    def test_observer_lines(self) -> None:
+        """
+        Each event at the level or above is one plain line, prefixed by
+        what it is; events below are dropped.
+        """
+        out = io.StringIO()
+        observer = command_observer(out, LogLevel.info)
+        observer(event(LogLevel.debug, "detail"))
+        observer(event(LogLevel.info, "fetched"))
+        observer(event(LogLevel.warn, "disk full"))
+        observer(event(LogLevel.error, "broken"))
+        self.assertEqual(out.getvalue(), "fetched\nwarning: disk full\nerror: broken\n")
+
+    def test_default_warn(self) -> None:
+        """
+        The commands log at warn unless told otherwise (their progress
+        lines say the rest), and take ``--log-level``.
+        """
+        cache = self.mktemp()
+        fill_cache(cache)
+        for argv in (["warm", "attrs"], ["export", "out"], ["analyze", "attrs"]):
+            options = CommandOptions()
+            options.parseOptions([*argv, "--cache-dir", cache])
+            self.assertEqual(options.subOptions["log-level"], LogLevel.warn, argv)
+            options = CommandOptions()
+            options.parseOptions([*argv, "--cache-dir", cache, "--log-level=debug"])
+            self.assertEqual(options.subOptions["log-level"], LogLevel.debug, argv)
+
+    def run_export(self, *args: str) -> str:
+        """
+        Run ``pypiproxy export`` on a cache holding a page with a link that
+        is dropped, in a real process: what it wrote to standard error.
+        """
+        cache = self.mktemp()
+        body = (
+            b'<a href="ftp://x.example/demo-1.0.tar.gz">demo-1.0.tar.gz</a>'
+            b'<a href="https://x.example/demo-1.1.tar.gz">demo-1.1.tar.gz</a>'
+        )
+        fill_cache(cache, "https://x.example/simple/", body=body)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PYPIPROXY_")}
+        done = subprocess.run(
+            [sys.executable, "-m", "twisted_pypi", "export", self.mktemp()]
+            + ["--cache-dir", cache, *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=env,
+            stdin=subprocess.DEVNULL,
+        )
+        self.assertEqual(done.returncode, 0, done.stderr)
+        return done.stderr
+
+    def test_export_levels(self) -> None:
+        """
+        ``export`` logs the dropped link: as a warning by default, not at
+        all with ``--log-level error``, and each link with its reason with
+        ``--log-level debug``.
+        """
+        warning = "warning: Dropped 1 of 2 links from https://x.example/simple/demo/"
+        detail = "debug: Dropped 'ftp://x.example/demo-1.0.tar.gz'"
+        default = self.run_export()
+        self.assertIn(warning, default)
+        self.assertNotIn(detail, default)
+        self.assertNotIn("Dropped", self.run_export("--log-level", "error"))
+        debug = self.run_export("--log-level", "debug")
+        self.assertIn(warning, debug)
+        self.assertIn(detail, debug)
 
 
 class ProxyLogTests(TestCase):

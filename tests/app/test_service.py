@@ -5,6 +5,7 @@ Tests for :mod:`twisted_pypi.app.service`: the service that listens (the
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Sequence
 from typing import Any
@@ -22,7 +23,9 @@ from zope.interface import implementer
 
 from twisted_pypi.app import service as service_module
 from twisted_pypi.app.service import ProxyService, StartupError, make_service
+from twisted_pypi.app.tap import Options
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
+from twisted_pypi.storage.indexmeta import read_index_urls
 
 UPSTREAM = IndexConfig("up", "http://upstream.test/simple/", ttl=300)
 
@@ -128,6 +131,40 @@ class ServiceTests(SynchronousTestCase):
             self.assertIs(factory, service.site)
         self.assertEqual(service.ports, memory.ports)
         self.assertTrue(self.cache_dir.child("files").isdir())
+
+    def test_indexes_recorded(self) -> None:
+        """
+        Building the proxy records its indexes in the cache directory, for
+        ``export`` and ``serve --offline``; an offline proxy records none.
+        """
+        make_service(
+            ProxyConfig(
+                indexes=(UPSTREAM,), offline=True, cache_dir=self.cache_dir.path
+            ),
+            ListeningReactor(),
+        )
+        self.assertEqual(read_index_urls(self.cache_dir), {})
+        self.make(ListeningReactor(), "tcp:8123")
+        self.assertEqual(read_index_urls(self.cache_dir), {UPSTREAM.name: UPSTREAM.url})
+
+    def test_header_timeout(self) -> None:
+        """
+        ``--header-timeout`` is the deadline of the site's connections for
+        a request's headers (20 s by default, none for 0), with or without
+        an access log.
+        """
+        cases = [
+            ([], 20.0),
+            (["--header-timeout", "5"], 5.0),
+            (["--header-timeout", "0"], None),
+        ]
+        for args, expected in cases:
+            for log in ([], ["--access-log", os.path.join(self.mktemp() + ".log")]):
+                options = Options()
+                options.parseOptions(["--cache-dir", self.cache_dir.path, *args, *log])
+                service = make_service(options["config"], ListeningReactor())
+                channel = service.site.buildProtocol(None)
+                self.assertEqual(channel.headerTimeout, expected, (args, log))
 
     def test_logs_start(self) -> None:
         """

@@ -6,7 +6,9 @@ warm``, and the command end to end against a fake index on 127.0.0.1.
 from __future__ import annotations
 
 import io
+from urllib.parse import urljoin
 
+import treq
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred
 from twisted.internet.task import deferLater
@@ -25,11 +27,16 @@ from tests.mirror.test_warm import (
     TOOL,
     WINDOWS,
 )
+from tests.realinstall import port_of
 from tests.resolve.test_resolver import LoopbackIndex
+from twisted_pypi.app.exportcli import ExportOptions, run_export
+from twisted_pypi.app.service import make_service
+from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.app.warmcli import WarmOptions, run_warm
 from twisted_pypi.core.config import index_name_for
 from twisted_pypi.core.links import local_segments, metadata_segments
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.indexmeta import INDEXES_FILE
 
 
 class WarmOptionsTests(SynchronousTestCase):
@@ -262,3 +269,97 @@ class WarmCommandTests(TestCase):
         code, out = await run
         self.assertEqual(code, 0, out)
         self.assertEqual(most, 2)
+
+
+class WarmThenCacheOnlyTests(TestCase):
+    """
+    ``export`` and ``serve --offline`` without ``--index`` after ``warm
+    --index NAME=URL`` use that index.
+    """
+
+    def setUp(self) -> None:
+        """
+        Serve app and its dependencies from a fake index.
+        """
+        index = FakeIndex(mode="json")
+        for wheel in (APP, DEP_LINUX, DEP_WIN, BUILDME, TOOL):
+            index.add(wheel.filename.split("-")[0].replace("_", "-"), FakeFile(wheel))
+        self.upstream = LoopbackIndex(index)
+        self.addCleanup(self.upstream.stop)
+        self.cache = FilePath(self.mktemp())
+
+    async def warm(self) -> None:
+        """
+        Warm app for Linux from the fake index, named ``corp``.
+        """
+        options = WarmOptions()
+        options.parseOptions(
+            [
+                "--index", f"corp={self.upstream.url}",
+                "--cache-dir", self.cache.path,
+                "--platform", LINUX, "app",
+            ]
+        )  # fmt: skip
+        err = io.StringIO()
+        self.assertEqual(await run_warm(reactor, options, err), 0, err.getvalue())
+
+    async def export(self) -> FilePath[str]:
+        """
+        Export the cache with no ``--index``.
+
+        :return: The exported tree.
+        """
+        tree = FilePath(self.mktemp())
+        options = ExportOptions()
+        options.parseOptions(["--cache-dir", self.cache.path, tree.path])
+        err = io.StringIO()
+        self.assertEqual(await run_export(reactor, options, err), 0, err.getvalue())
+        return tree
+
+    async def test_export(self) -> None:
+        """
+        The export holds the warmed files of the index named at warm time.
+        """
+        await self.warm()
+        tree = await self.export()
+        app = tree.descendant(["packages", "app", APP.filename])
+        self.assertEqual(app.getContent(), APP.content)
+
+    async def test_export_of_old_cache(self) -> None:
+        """
+        A cache warmed before the indexes were recorded (no record file)
+        exports the same: the index's URL is recovered from its pages.
+        """
+        await self.warm()
+        self.cache.child(INDEXES_FILE).remove()
+        tree = await self.export()
+        app = tree.descendant(["packages", "app", APP.filename])
+        self.assertEqual(app.getContent(), APP.content)
+
+    async def test_offline_serve(self) -> None:
+        """
+        ``serve --offline`` serves the warmed files of the index named at
+        warm time, with the upstream stopped.
+        """
+        await self.warm()
+        await self.upstream.stop()
+        options = ServeOptions()
+        options.parseOptions(
+            [
+                "--offline", "--cache-dir", self.cache.path,
+                "--listen", "tcp:0:interface=127.0.0.1",
+            ]
+        )  # fmt: skip
+        config = options["config"]
+        self.assertEqual([i.name for i in config.indexes], ["corp"])
+        service = make_service(config, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        base = f"http://127.0.0.1:{port_of(service.ports[0])}"
+        url = f"{base}/simple/app/"
+        response = await treq.get(url, persistent=False)
+        link = (await response.text()).split('href="')[1].split("#")[0]
+        self.assertEqual(response.code, 200)
+        self.assertTrue(link.endswith(APP.filename), link)
+        response = await treq.get(urljoin(url, link), persistent=False)
+        self.assertEqual(await response.content(), APP.content)

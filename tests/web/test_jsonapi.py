@@ -346,6 +346,22 @@ class NotFoundTests(_Proxy):
         ]:
             self.assertEqual(proxy.get(path).code, 404, path)
 
+    def test_missing_version_named(self) -> None:
+        """
+        A version the project does not have (or a malformed one) is a 404
+        saying the version is not found for that project, not that the
+        project is missing.
+        """
+        proxy = self.proxy()
+        for version in ("9.9", ".bad"):
+            answer = proxy.get(f"/pypi/demo/{version}/json")
+            self.assertEqual(answer.code, 404, version)
+            self.assertIn(
+                f"No version {version} of project demo.".encode(), answer.body
+            )
+            self.assertNotIn(b"No such project", answer.body)
+        self.assertIn(b"No such project.", proxy.get("/pypi/nothing/1.0/json").body)
+
     def test_upstream_without_json_api(self) -> None:
         """
         An upstream that answers 404, or something that is not a JSON API

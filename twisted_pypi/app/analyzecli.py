@@ -16,6 +16,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from twisted.python import usage
 
 from twisted_pypi.app.compose import analysis_sources, upstream_clients
+from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.core.config import ProxyConfig, parse_count
 from twisted_pypi.resolve.analyze import analyze
@@ -31,6 +32,7 @@ class AnalyzeOptions(ServeOptions):
     """
 
     synopsis = "[options] PROJECT[SPECIFIER] ..."
+    default_log_level = COMMAND_LOG_LEVEL
     longdesc = (
         "Resolve the projects' dependency tree through the upstream index for "
         "a Python version and platform (default: this interpreter), and print "

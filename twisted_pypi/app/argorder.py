@@ -17,7 +17,8 @@ variable ``POSIXLY_CORRECT`` turns the reordering off.
 :class:`GnuOptions` also names the option in the error for a value that an
 option's type refuses (``--timeout: 'abc' is not a number of seconds``),
 where :mod:`twisted.python.usage` says only "Parameter type enforcement
-failed".
+failed", and its ``--help`` ends quietly when the reader of the output went
+away, under ``twistd`` too (see :mod:`twisted_pypi.app.output`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from twisted.python import usage
+
+from twisted_pypi.app.output import print_and_exit
 
 __all__ = ["GnuOptions", "gnu_order"]
 
@@ -163,3 +166,9 @@ class GnuOptions(usage.Options):
         """
         argv = sys.argv[1:] if options is None else options
         super().parseOptions(gnu_order(self, argv))
+
+    def opt_help(self) -> None:
+        """
+        Display this help and exit.
+        """
+        print_and_exit(str(self))

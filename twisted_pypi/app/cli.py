@@ -15,10 +15,9 @@ works on the cache directory (see ``docs/configuration.md``).
 from __future__ import annotations
 
 import getpass
-import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import IO
+from collections.abc import Callable, Coroutine, Sequence
+from typing import IO, Any
 
 from twisted.python import usage
 
@@ -27,6 +26,8 @@ from twisted_pypi.app.analyzecli import AnalyzeOptions
 from twisted_pypi.app.argorder import GnuOptions
 from twisted_pypi.app.cachecli import CacheOptions
 from twisted_pypi.app.exportcli import ExportOptions
+from twisted_pypi.app.logs import command_observer
+from twisted_pypi.app.output import BROKEN_PIPE_STATUS, discard_stdout
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.app.warmcli import WarmOptions
 from twisted_pypi.upload import users
@@ -149,9 +150,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     except BrokenPipeError:
         # The reader went away (``pypiproxy --help | head``): say nothing
         # more, and keep the interpreter's last flush from failing loudly.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        raise SystemExit(1) from None
+        discard_stdout()
+        raise SystemExit(BROKEN_PIPE_STATUS) from None
 
 
 def _main(argv: Sequence[str] | None) -> None:
@@ -189,9 +189,7 @@ def analyze(options: AnalyzeOptions) -> None:
 
     :param options: Parsed ``analyze`` options.
     """
-    from twisted.internet.task import react
-
-    react(analyzecli.main, [options])
+    _run_command(analyzecli.main, options)
 
 
 def warm(options: WarmOptions) -> None:
@@ -201,9 +199,7 @@ def warm(options: WarmOptions) -> None:
 
     :param options: Parsed ``warm`` options.
     """
-    from twisted.internet.task import react
-
-    react(warmcli.main, [options])
+    _run_command(warmcli.main, options)
 
 
 def export(options: ExportOptions) -> None:
@@ -212,9 +208,26 @@ def export(options: ExportOptions) -> None:
 
     :param options: Parsed ``export`` options.
     """
-    from twisted.internet.task import react
+    _run_command(exportcli.main, options)
 
-    react(exportcli.main, [options])
+
+def _run_command(
+    main: Callable[[Any, Any], Coroutine[Any, Any, None]], options: ServeOptions
+) -> None:
+    """
+    Run a command's ``main`` with the reactor, logging to standard error at
+    its ``--log-level``, and exit.
+
+    :param main: The command, ``main(reactor, options)``.
+    :param options: Its parsed options.
+    """
+    from twisted.internet.task import react
+    from twisted.logger import globalLogBeginner
+
+    observer = command_observer(sys.stderr, options["log-level"])
+    # The commands write their progress to sys.stderr themselves: leave it.
+    globalLogBeginner.beginLoggingTo([observer], redirectStandardIO=False)
+    react(main, [options])
 
 
 def serve(options: ServeOptions) -> None:

@@ -16,8 +16,8 @@ from typing import Any, TextIO
 from twisted.python import usage
 from twisted.python.filepath import FilePath
 
-from twisted_pypi.app.cachedindexes import check_cached_indexes
 from twisted_pypi.app.compose import export_sources
+from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.mirror.export import export_tree
@@ -32,6 +32,7 @@ class ExportOptions(ServeOptions):
     """
 
     synopsis = "[options] DIR"
+    default_log_level = COMMAND_LOG_LEVEL
     longdesc = (
         "Write what the cache holds, as an --offline proxy with the same options "
         "would serve it, to DIR as a static index: PEP 503 HTML and PEP 691 JSON "
@@ -46,13 +47,12 @@ class ExportOptions(ServeOptions):
         proxy's --config file).
         """
 
-    def postOptions(self) -> None:
+    def cache_reader(self) -> str:
         """
-        Build the configuration (as ``serve`` does) and check that the cache
-        holds something of its indexes.
+        ``export`` reads the cache alone: without ``--index`` it exports
+        the indexes the cache holds.
         """
-        super().postOptions()
-        check_cached_indexes(self["config"], "export")
+        return "export"
 
     def parseArgs(self, *args: str) -> None:
         """

@@ -1,15 +1,18 @@
 # -*- test-case-name: tests.app.test_logs -*-
 """
-The proxy's log, for ``pypiproxy serve`` and ``twistd pypiproxy``: events
-below ``--log-level`` (default ``info``: one line per request and what an
-operator must act on) never reach the observer.
+The log, for ``pypiproxy serve`` and ``twistd pypiproxy`` and for the
+commands ``warm``, ``export`` and ``analyze``: events below ``--log-level``
+never reach the observer.  The proxy's default is ``info`` (one line per
+request and what an operator must act on); the commands' is ``warn``, as
+their own progress lines say what ``info`` would, and they log one plain
+line per event to standard error (:func:`command_observer`).
 """
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, TextIO, cast
 
 from twisted.logger import (
     FilteringLogObserver,
@@ -18,12 +21,15 @@ from twisted.logger import (
     LogEvent,
     LogLevel,
     LogLevelFilterPredicate,
+    eventAsText,
 )
 from twisted.python import usage
 
 __all__ = [
+    "COMMAND_LOG_LEVEL",
     "DEFAULT_LOG_LEVEL",
     "LOG_LEVELS",
+    "command_observer",
     "filtered",
     "parse_log_level",
     "twistd_observer",
@@ -39,6 +45,18 @@ LOG_LEVELS: dict[str, LogLevel] = {
 
 #: The level logged when ``--log-level`` is not given.
 DEFAULT_LOG_LEVEL = "info"
+
+#: The level ``warm``, ``export`` and ``analyze`` log when ``--log-level``
+#: is not given: their progress lines already say what ``info`` would.
+COMMAND_LOG_LEVEL = "warn"
+
+#: What starts a command's log line, by level.
+_PREFIXES = {
+    LogLevel.debug: "debug: ",
+    LogLevel.warn: "warning: ",
+    LogLevel.error: "error: ",
+    LogLevel.critical: "error: ",
+}
 
 
 def parse_log_level(text: str) -> LogLevel:
@@ -65,6 +83,25 @@ def filtered(
     """
     predicate = LogLevelFilterPredicate(defaultLogLevel=level)
     return FilteringLogObserver(cast(ILogObserver, observer), [predicate])
+
+
+def command_observer(out: TextIO, level: LogLevel) -> ILogObserver:
+    """
+    The log of a command: each event at ``level`` or above as plain text on
+    ``out`` (no time stamp; ``warning:`` or ``error:`` before what an
+    operator must act on), a failure's traceback after it.
+
+    :param out: Standard error, usually.
+    :param level: The least level that gets through.
+    """
+
+    def observe(event: LogEvent) -> None:
+        """Write ``event`` as one line (and a traceback, if it has one)."""
+        text = eventAsText(event, includeTimestamp=False, includeSystem=False)
+        out.write(f"{_PREFIXES.get(event.get('log_level'), '')}{text}\n")
+        out.flush()
+
+    return filtered(observe, level)
 
 
 def twistd_observer(server_options: usage.Options) -> ILogObserver:

@@ -19,6 +19,7 @@ from twisted.python.failure import Failure
 from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import Resource
 
+from twisted_pypi.app.cachedindexes import remember_indexes
 from twisted_pypi.app.compose import (
     file_cache,
     local_indexes,
@@ -177,11 +178,17 @@ async def _stop(port: IListeningPort) -> None:
 
 def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     """
-    Build the whole proxy for ``config`` on ``reactor``.
+    Build the whole proxy for ``config`` on ``reactor``; online, its
+    indexes are recorded in the cache directory (a small blocking write:
+    call this before the reactor runs, as ``twistd`` and ``pypiproxy
+    serve`` do).
 
     :param config: The settings.
     :param reactor: The reactor: listens, connects, and keeps time.
     """
+    if not config.offline:
+        # Once, before the reactor runs: export and --offline find them.
+        remember_indexes(config)
     clients = upstream_clients(config, reactor)
     cache = file_cache(config, reactor)
     downloads = make_downloads(config, cache, clients.fetch, reactor)
@@ -208,15 +215,16 @@ def make_site(
     config: ProxyConfig, tree: Resource, reactor: Any, stats: Stats
 ) -> ProxySite:
     """
-    The site serving ``tree``: with an access log if ``config`` names one,
-    and refusing oversized uploads early if uploads are on.
+    The site serving ``tree``: with ``config``'s deadline for request
+    headers, an access log if ``config`` names one, and refusing oversized
+    uploads early if uploads are on.
 
     :param config: The settings.
     :param tree: The resource tree.
     :param reactor: The clock.
     :param stats: Where requests are counted.
     """
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"header_timeout": config.header_timeout}
     if config.upload_users is not None:
         # Imported here: the upload machinery (cred, bcrypt, form parsing)
         # costs memory that a proxy without uploads should not pay.

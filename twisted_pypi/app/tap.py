@@ -15,7 +15,7 @@ from twisted.python import usage
 
 from twisted_pypi import __version__
 from twisted_pypi.app.argorder import GnuOptions, gnu_order
-from twisted_pypi.app.cachedindexes import check_cached_indexes
+from twisted_pypi.app.cachedindexes import cached_indexes, check_cached_indexes
 from twisted_pypi.app.configfile import settings_arguments
 from twisted_pypi.app.endpoints import check_listen
 from twisted_pypi.app.indexoptions import (
@@ -25,6 +25,7 @@ from twisted_pypi.app.indexoptions import (
     parse_route,
 )
 from twisted_pypi.app.logs import DEFAULT_LOG_LEVEL, parse_log_level
+from twisted_pypi.app.output import print_and_exit
 from twisted_pypi.core.config import (
     DEFAULT_INDEX,
     ProxyConfig,
@@ -35,6 +36,7 @@ from twisted_pypi.core.config import (
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.web.accesslog import check_access_log
 from twisted_pypi.web.cachecontrol import read_admin_token
+from twisted_pypi.web.channel import HEADER_TIMEOUT
 
 __all__ = [
     "Options",
@@ -67,8 +69,7 @@ class Options(GnuOptions):
         """
         Print the version of twisted-pypi (not Twisted's) and exit.
         """
-        print(f"twisted-pypi {__version__}")
-        sys.exit(0)
+        print_and_exit(f"twisted-pypi {__version__}")
 
     optFlags = [
         [
@@ -137,6 +138,15 @@ class Options(GnuOptions):
             parse_seconds,
         ],
         [
+            "header-timeout",
+            None,
+            HEADER_TIMEOUT,
+            "Seconds a client has to send a request's line and headers before "
+            "the connection is closed (a slow client holds a connection open "
+            "for at most this long); 0 for no deadline.",
+            parse_seconds,
+        ],
+        [
             "admin-token",
             None,
             None,
@@ -150,7 +160,8 @@ class Options(GnuOptions):
             None,
             "The least important events logged: debug, info (one line per "
             "request and what an operator must act on), warn or error "
-            "[default: info].",
+            "[default: info; warn for warm, export and analyze, whose own "
+            "progress lines say the rest].",
         ],
         [
             "access-log",
@@ -163,6 +174,9 @@ class Options(GnuOptions):
 
     #: Where ``PYPIPROXY_*`` settings are read from (tests replace it).
     environ: Mapping[str, str] = os.environ
+
+    #: The ``--log-level`` when none is given.
+    default_log_level = DEFAULT_LOG_LEVEL
 
     def __init__(self) -> None:
         super().__init__()
@@ -210,7 +224,8 @@ class Options(GnuOptions):
         """
         An upstream simple index, [NAME=]URL[,ttl=SECONDS][,auth=USER:PASSWORD
         or auth=@FILE] (repeatable; the order given is the priority)
-        [default: https://pypi.org/simple/].
+        [default: https://pypi.org/simple/; with --offline and for export,
+        the indexes the cache holds].
         """
         self["index"].append(spec)
 
@@ -266,7 +281,9 @@ class Options(GnuOptions):
 
     def postOptions(self) -> None:
         try:
-            self["log-level"] = parse_log_level(self["log-level"] or DEFAULT_LOG_LEVEL)
+            self["log-level"] = parse_log_level(
+                self["log-level"] or self.default_log_level
+            )
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
         base_url = self["base-url"]
@@ -279,13 +296,19 @@ class Options(GnuOptions):
             os.path.expanduser(self["cache-dir"] or default_cache_dir())
         )
         _check_cache_dir(cache_dir)
-        try:
-            indexes = [
-                parse_index(spec, self["index-ttl"])
-                for spec in self["index"] or [DEFAULT_INDEX]
-            ]
-        except ValueError as e:
-            raise usage.UsageError(str(e)) from None
+        reader = self.cache_reader()
+        if reader is not None and not self["index"]:
+            indexes = cached_indexes(
+                cache_dir, self["index-ttl"], reader, none_ok=bool(self["local"])
+            )
+        else:
+            try:
+                indexes = [
+                    parse_index(spec, self["index-ttl"])
+                    for spec in self["index"] or [DEFAULT_INDEX]
+                ]
+            except ValueError as e:
+                raise usage.UsageError(str(e)) from None
         names = [i.name for i in indexes] + [local.name for local in self["local"]]
         for name in names:
             if names.count(name) > 1:
@@ -332,13 +355,22 @@ class Options(GnuOptions):
             base_url=base_url,
             connect_timeout=self["timeout"] or 10.0,
             idle_timeout=self["idle-timeout"] or 30.0,
+            header_timeout=self["header-timeout"] or None,
             dummies=tuple(self["dummy"].values()),
             offline=bool(self["offline"]),
             admin_token=admin_token,
             access_log=access_log,
         )
-        if self["offline"]:
-            check_cached_indexes(self["config"], "--offline")
+        if reader is not None:
+            check_cached_indexes(self["config"], reader)
+
+    def cache_reader(self) -> str | None:
+        """
+        The command, for messages, if these options read the cache alone
+        (``--offline``): without ``--index`` they then use the indexes the
+        cache holds.
+        """
+        return "--offline" if self["offline"] else None
 
 
 def _check_cache_dir(path: str) -> None:

@@ -16,7 +16,9 @@ from attrs import evolve
 from packaging.requirements import Requirement
 from twisted.python import usage
 
-from twisted_pypi.app.compose import cache_filler, upstream_clients
+from twisted_pypi.app.cachedindexes import remember_indexes
+from twisted_pypi.app.compose import cache_filler, thread_runner, upstream_clients
+from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.core.config import ProxyConfig, parse_count
 from twisted_pypi.mirror.reqfile import (
@@ -41,6 +43,7 @@ class WarmOptions(ServeOptions):
     """
 
     synopsis = "[options] [-r FILE ...] [REQUIREMENT ...]"
+    default_log_level = COMMAND_LOG_LEVEL
     longdesc = (
         "Resolve the requirements (from -r files and the arguments) with their "
         "dependencies for every target environment, and put into the cache "
@@ -168,6 +171,8 @@ async def run_warm(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int
     for warning in options["warnings"]:
         say(f"warning: {warning}")
     config = evolve(config, offline=False)  # the proxy's, not warm's
+    # Export and serve --offline find the indexes by it.
+    await thread_runner(reactor)(lambda: remember_indexes(config))
     clients = upstream_clients(config, reactor)
     try:
         filler = cache_filler(config, reactor, clients, say, options["concurrency"])

@@ -176,6 +176,8 @@ class ProxyConfig:
     :ivar connect_timeout: Seconds to wait for an upstream connection and its
         response headers.
     :ivar idle_timeout: Seconds an upstream body may stay silent.
+    :ivar header_timeout: Seconds a client has to send a request's line and
+        headers (``--header-timeout``), or ``None`` for no deadline.
     :ivar stale_wait: Seconds a client waits for a page refresh before a stale
         copy is served instead.
     :ivar max_page_size: The largest upstream project page accepted, in bytes.
@@ -206,6 +208,7 @@ class ProxyConfig:
     base_url: str | None = None
     connect_timeout: float = 10.0
     idle_timeout: float = 30.0
+    header_timeout: float | None = 20.0
     stale_wait: float = 3.0
     max_page_size: int = 64 << 20
     max_list_size: int = 512 << 20

@@ -10,6 +10,9 @@ cache`` command (:mod:`~twisted_pypi.storage.cachedir`) share.
     Spool files of downloads in flight (see :data:`TMP_DIR`).
 ``pages/``, ``pypi-json/``
     Records (see :mod:`~twisted_pypi.storage.records`).
+``indexes.json``
+    The indexes the cache was filled from (see
+    :mod:`~twisted_pypi.storage.indexmeta`).
 """
 
 from __future__ import annotations

@@ -28,7 +28,13 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_pypi.core.links import link_segments, local_path, local_segments
-from twisted_pypi.core.lookup import CacheStatus, LookupFailed, PageEntry, Rendition
+from twisted_pypi.core.lookup import (
+    CacheStatus,
+    LookupFailed,
+    PageEntry,
+    ProjectNotFound,
+    Rendition,
+)
 from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.pypijson.cache import JsonCache, JsonLookup, json_api_base
 from twisted_pypi.sources.cachepolicy import Runner, run_now
@@ -179,11 +185,11 @@ class JsonApiResource(Resource):
         if len(names) not in (2, 3) or names[-1] != "json":
             return error_page(request, http.NOT_FOUND, "No such JSON document.")
         name, version = names[0], names[1] if len(names) == 3 else None
-        if not is_valid_project_name(name) or (
-            version is not None and not _VERSION.match(version)
-        ):
+        if not is_valid_project_name(name):
             return error_page(request, http.NOT_FOUND, "No such project.")
         project = normalize(name)
+        if version is not None and not _VERSION.match(version):
+            return error_page(request, http.NOT_FOUND, _no_version(project, version))
         depth = len(request.path.split(b"/")) - 2
         prefix = self._base_url if self._base_url is not None else "../" * depth
         work = Deferred.fromCoroutine(self._serve(request, project, version, prefix))
@@ -211,7 +217,14 @@ class JsonApiResource(Resource):
                 page = await pages.get_project(project)
             except LookupFailed:
                 continue
-            lookup = await self._documents.get(pages.index, project, version)
+            try:
+                lookup = await self._documents.get(pages.index, project, version)
+            except ProjectNotFound:
+                if version is None:
+                    raise
+                message = _no_version(project, version)
+                error_page(request, http.NOT_FOUND, message, finish=True)
+                return
             gzipped = accepts_gzip(request)
             document, entry = lookup.document, page.entry
             made = _ready(document, entry, prefix, gzipped)
@@ -225,6 +238,13 @@ class JsonApiResource(Resource):
             f"The index of {project} has no JSON API.",
             finish=True,
         )
+
+
+def _no_version(project: str, version: str) -> str:
+    """
+    What a 404 says for a version the project does not have.
+    """
+    return f"No version {version} of project {project}."
 
 
 def _send(
