@@ -11,6 +11,10 @@ uv installs again.
 
 from __future__ import annotations
 
+import json
+from urllib.parse import urljoin
+
+import treq
 from twisted.python.filepath import FilePath
 
 from tests.e2e.proxyprocess import ProxyProcess, start_twistd_proxy
@@ -21,6 +25,9 @@ from tests.wheels import build_wheel
 
 APP = build_wheel("tpsapp", "1.0", requires=["tpsdep>=1"])
 DEP = build_wheel("tpsdep", "1.0")
+
+#: The JSON page format.
+_JSON = "application/vnd.pypi.simple.v1+json"
 
 #: What an install leaves in the target directory.
 INSTALLED = {"tpsapp-1.0.dist-info", "tpsdep-1.0.dist-info"}
@@ -91,3 +98,64 @@ class SharedStoreTests(RealInstallTestCase):
         target = self.scratch()
         await self.install(uv_argv(self.uv, restarted_b.url, target, "tpsapp"), target)
         self.assertEqual(sum(self.upstream.file_requests().values()), fetched)
+
+
+class StoreOutageTests(RealInstallTestCase):
+    """
+    A node whose store stops stays up: files it has a local copy of are
+    still served, others fail cleanly with a 503 naming the store.
+    """
+
+    timeout = 240
+
+    async def file_url(self, node: ProxyProcess, project: str) -> str:
+        """The proxy's URL of the one file of ``project``."""
+        page_url = f"{node.url}{project}/"
+        response = await treq.get(
+            page_url, headers={"Accept": [_JSON]}, persistent=False
+        )
+        page = json.loads(await response.content())
+        return urljoin(page_url, page["files"][0]["url"])
+
+    async def test_store_stopped(self) -> None:
+        """
+        With the store stopped, the health page answers, a file the node
+        cached before is served whole from its local copy, and an uncached
+        file is a 503 saying the store cannot be reached; nothing of it is
+        published once the store is back.
+        """
+        server = SeaweedServer()
+        self.addCleanup(server.close)
+        server.start()
+        bucket = server.new_bucket("outage")
+        index = FakeIndex(mode="json")
+        index.add("tpsapp", FakeFile(APP))
+        index.add("tpsdep", FakeFile(DEP))
+        upstream = self.start_upstream(index)
+        home = self.scratch()
+        home.makedirs()
+        options = [
+            "--index", f"up={upstream.url}",
+            "--cache-dir", home.child("cache").path,
+            "--store", f"s3://{bucket}",
+            "--s3-endpoint", server.endpoint,
+        ]  # fmt: skip
+        env = {"AWS_ACCESS_KEY_ID": "any", "AWS_SECRET_ACCESS_KEY": "any"}
+        node = await start_twistd_proxy(self, home, options, env)
+        base = node.url.removesuffix("simple/")
+        cached, uncached = [await self.file_url(node, p) for p in ("tpsapp", "tpsdep")]
+        response = await treq.get(cached, persistent=False)
+        self.assertEqual(await response.content(), APP.content)
+        server.stop()
+        response = await treq.get(base + "-/health", persistent=False)
+        self.assertEqual(response.code, 200)
+        await response.content()
+        response = await treq.get(cached, persistent=False)
+        self.assertEqual(await response.content(), APP.content)
+        response = await treq.get(uncached, persistent=False)
+        self.assertEqual(response.code, 503)
+        self.assertIn(b"store cannot be reached", await response.content())
+        server.start()
+        status, _, listing = server.request("GET", f"/{bucket}?list-type=2")
+        self.assertEqual(status, 200)
+        self.assertNotIn(DEP.filename.encode(), listing)
