@@ -111,11 +111,11 @@ class StoreOutageTests(RealInstallTestCase):
     async def file_url(self, node: ProxyProcess, project: str) -> str:
         """The proxy's URL of the one file of ``project``."""
         page_url = f"{node.url}{project}/"
-        response = await treq.get(
-            page_url, headers={"Accept": [_JSON]}, persistent=False
-        )
+        accept: dict[bytes | str, bytes | str] = {"Accept": _JSON}
+        response = await treq.get(page_url, headers=accept, persistent=False)
         page = json.loads(await response.content())
-        return urljoin(page_url, page["files"][0]["url"])
+        url: str = page["files"][0]["url"]
+        return urljoin(page_url, url)
 
     async def test_store_stopped(self) -> None:
         """

@@ -170,7 +170,7 @@ class ObjectReaderTests(SynchronousTestCase):
         """
         Closing the reader before the store answered cancels the request.
         """
-        cancelled = []
+        cancelled: list[object] = []
         self.client.answer = Deferred(cancelled.append)
         d = self.reader.stream(self.consumer, 0, 10)
         self.reader.close()
