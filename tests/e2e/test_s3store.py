@@ -41,6 +41,7 @@ class SharedStoreTests(RealInstallTestCase):
     timeout = 240
 
     def setUp(self) -> None:
+        """The shared SeaweedFS, a new bucket, a fake upstream."""
         super().setUp()
         self.server: SeaweedServer = shared_server()
         self.bucket = self.server.new_bucket("e2e")

@@ -53,10 +53,12 @@ class FakeS3:
     endpoint: str = "http://fake.test"
 
     def _info(self, bucket: str, key: str) -> ObjectInfo:
+        """An object's information (its entity tag from its bytes)."""
         data = self.objects[bucket, key]
         return ObjectInfo(len(data), f"etag-{len(data)}-{hash(data) & 0xFFFF:x}", 1e9)
 
     def _check(self, method: str, key: str) -> None:
+        """Record a call; raise if the store is down."""
         self.calls.append((method, key))
         if self.down:
             raise StoreUnavailable("connection refused", resource=key)

@@ -35,12 +35,15 @@ class Connection:
     stopped: bool = False
 
     def pauseProducing(self) -> None:
+        """Paused."""
         self.paused = True
 
     def resumeProducing(self) -> None:
+        """Resumed."""
         self.paused = False
 
     def stopProducing(self) -> None:
+        """Stopped."""
         self.stopped = True
 
 
@@ -53,14 +56,17 @@ class Body:
     done: Deferred[None] = field(factory=Deferred)
 
     def stream_to(self, consumer: IConsumer) -> Deferred[None]:
+        """Register the connection with ``consumer``."""
         self.consumer = consumer
         consumer.registerProducer(self.connection, True)
         return self.done
 
     def discard(self) -> None:
+        """Close the connection."""
         self.connection.stopped = True
 
     def deliver(self, *chunks: bytes) -> None:
+        """Write ``chunks``, then end the body."""
         assert self.consumer is not None
         for chunk in chunks:
             self.consumer.write(chunk)
@@ -83,6 +89,7 @@ class Client:
         length: int | None = None,
         if_match: str | None = None,
     ) -> Deferred[Any]:
+        """Record the request; answer with :attr:`answer`."""
         self.gets.append((bucket, key, offset, length, if_match))
         return self.answer
 
@@ -93,6 +100,7 @@ class ObjectReaderTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
+        """A reader of a 10-byte object over a fake client."""
         self.client = Client()
         self.reader = ObjectReader(cast(Any, self.client), "b", "files/x.whl", STAT)
         self.consumer = Consumer()

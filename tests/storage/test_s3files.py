@@ -29,6 +29,7 @@ class S3FileStoreTests(SynchronousTestCase):
     """
 
     def setUp(self) -> None:
+        """A store of a fake bucket."""
         self.s3 = FakeS3()
         self.root = FilePath(self.mktemp())
         self.store = self.make_store(self.root)

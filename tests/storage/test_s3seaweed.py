@@ -36,6 +36,7 @@ class SeaweedStoreTests(TestCase):
     """
 
     def setUp(self) -> None:
+        """The shared SeaweedFS, a new bucket, a client signing with its keys."""
         self.server = shared_server()
         self.bucket = self.server.new_bucket()
         assert self.server.keys is not None
