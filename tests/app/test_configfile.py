@@ -234,6 +234,15 @@ SAMPLES: dict[str, tuple[str, list[str]]] = {
         ["--local", "wheels={dir}", "--upload-users", "{dir}/users"],
     ),
     "max-upload-size": ('max-upload-size = "20M"', ["--max-upload-size", "20971520"]),
+    "store": ('store = "s3://wheels/team"', ["--store", "s3://wheels/team/"]),
+    "s3-endpoint": (
+        'store = "s3://bkt"\ns3-endpoint = "http://127.0.0.1:8333"',
+        ["--store", "s3://bkt", "--s3-endpoint", "http://127.0.0.1:8333/"],
+    ),
+    "s3-region": (
+        'store = "s3://bkt"\ns3-region = "eu-west-3"',
+        ["--store", "s3://bkt", "--s3-region", "eu-west-3"],
+    ),
 }
 
 

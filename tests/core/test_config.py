@@ -11,6 +11,7 @@ from twisted_pypi.core.config import (
     parse_http_url,
     parse_seconds,
     parse_size,
+    parse_store,
 )
 
 
@@ -56,3 +57,59 @@ class ParserTests(SynchronousTestCase):
         """
         self.assertEqual(index_name_for("https://pypi.org/simple/"), "pypi.org")
         self.assertEqual(index_name_for("http://127.0.0.1:81/s/"), "127.0.0.1:81")
+
+
+class StoreTests(SynchronousTestCase):
+    """
+    ``--store``, ``--s3-endpoint`` and ``--s3-region`` parse into a
+    :class:`~twisted_pypi.core.config.StoreConfig`.
+    """
+
+    def test_store(self) -> None:
+        """
+        A bucket with a prefix, at a given endpoint and region.
+        """
+        store = parse_store(
+            "s3://wheels/team//ci", "http://127.0.0.1:8333", "eu-west-3"
+        )
+        assert store is not None
+        self.assertEqual(
+            (store.bucket, store.prefix, store.endpoint, store.region),
+            ("wheels", "team/ci/", "http://127.0.0.1:8333", "eu-west-3"),
+        )
+        self.assertEqual(store.url, "s3://wheels/team/ci/")
+
+    def test_defaults(self) -> None:
+        """
+        Without a prefix the bucket's root is used; the region defaults to
+        ``us-east-1`` and the endpoint to AWS's for the region.
+        """
+        store = parse_store("s3://wheels", None, None)
+        assert store is not None
+        self.assertEqual(store.prefix, "")
+        self.assertEqual(store.endpoint, "https://s3.us-east-1.amazonaws.com")
+        store = parse_store("s3://wheels/", None, "ap-south-1")
+        assert store is not None
+        self.assertEqual(store.endpoint, "https://s3.ap-south-1.amazonaws.com")
+        self.assertIsNone(parse_store(None, None, None))
+
+    def test_bad_values(self) -> None:
+        """
+        Each bad value is refused with a message naming the option.
+        """
+        cases = [
+            (("http://wheels", None, None), "--store"),
+            (("s3://Wheels_1", None, None), "bucket name"),
+            (("s3://ab", None, None), "bucket name"),
+            (("s3://wheels/a/../b", None, None), "prefix"),
+            (("s3://wheels", "ftp://x", None), "--s3-endpoint"),
+            (("s3://wheels", "http://h/path", None), "--s3-endpoint"),
+            (("s3://wheels", "http://key:secret@h", None), "--s3-endpoint"),
+            (("s3://wheels", None, "EU WEST"), "--s3-region"),
+            ((None, "http://h", None), "need --store"),
+        ]
+        for args, words in cases:
+            with self.assertRaises(ValueError) as raised:
+                parse_store(*args)
+            self.assertIn(words, str(raised.exception), args)
+            self.assertNotIn("secret", str(raised.exception))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from twisted.internet import reactor
 from twisted.internet.defer import Deferred, TimeoutError
@@ -136,7 +136,10 @@ class ProxyProcess(ProcessProtocol):
 
 
 async def start_twistd_proxy(
-    test: TestCase, home: FilePath[str], options: Sequence[str]
+    test: TestCase,
+    home: FilePath[str],
+    options: Sequence[str],
+    extra_env: Mapping[str, str] | None = None,
 ) -> ProxyProcess:
     """
     Start ``twistd -n pypiproxy`` listening on ``tcp:0:interface=127.0.0.1``
@@ -145,6 +148,7 @@ async def start_twistd_proxy(
     :param test: The test.
     :param home: The process's home and working directory.
     :param options: More ``pypiproxy`` options (the index, the cache dir).
+    :param extra_env: More environment variables (AWS credentials, say).
     :return: The process, listening (see :attr:`ProxyProcess.url`).
     """
     env = {
@@ -153,6 +157,7 @@ async def start_twistd_proxy(
         if not k.upper().startswith("PYPIPROXY_")
     }
     # The twisted_pypi the tests import, and the twisted/plugins beside it.
+    env.update(extra_env or {})
     env["PYTHONPATH"] = os.path.dirname(os.path.dirname(twisted_pypi.__file__))
     process = ProxyProcess()
     argv = twistd_argv(["--listen", "tcp:0:interface=127.0.0.1", *options])

@@ -30,6 +30,7 @@ from twisted.web.iweb import IResponse
 from twisted.web.resource import Resource
 
 from twisted_pypi.app.filefetch import file_fetcher
+from twisted_pypi.app.storecompose import record_store, s3_file_store
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.lookup import Lookup
 from twisted_pypi.core.stats import Stats
@@ -151,7 +152,8 @@ def thread_runner(reactor: Any) -> Runner:
 
 def file_cache(config: ProxyConfig, reactor: Any, *, bounded: bool = True) -> FileCache:
     """
-    The file cache in ``config.cache_dir``.
+    The file cache in ``config.cache_dir``; with ``--store``, the shared
+    store, ``config.cache_dir`` being its spools and read cache.
 
     :param config: The settings.
     :param reactor: The clock.
@@ -159,6 +161,8 @@ def file_cache(config: ProxyConfig, reactor: Any, *, bounded: bool = True) -> Fi
         or read the cache without evicting anything.
     """
     size = config.cache_size if bounded else None
+    if config.store is not None:
+        return s3_file_store(config, config.store, reactor, size)
     return FileCache(FilePath(config.cache_dir), size, reactor)
 
 
@@ -205,7 +209,7 @@ def make_page_caches(
     :param run: Runs page parsing, see :func:`thread_runner`.
     :param stats: Where upstream fetches are recorded, if anywhere.
     """
-    store = PageStore.on_disk(FilePath(config.cache_dir).child(PAGES_AREA))
+    store = PageStore(record_store(config, PAGES_AREA, ".page"))
     return [
         PageCache(
             index,
@@ -306,7 +310,7 @@ def proxy_root(
     router = router.with_first(dummies)
     documents = None
     if json_client is not None:
-        store = JsonStore.on_disk(cache.root.child(JSON_AREA))
+        store = JsonStore(record_store(config, JSON_AREA, ".json", cache.root))
         documents = JsonCache(
             config, json_client, cache.clock, store, run if run else run_now
         )

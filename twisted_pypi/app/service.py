@@ -33,7 +33,9 @@ from twisted_pypi.app.endpoints import with_backlog
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.sizes import format_size
 from twisted_pypi.core.stats import Stats
+from twisted_pypi.objectstore.signing import NoCredentials
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.s3files import S3FileStore
 from twisted_pypi.web.accesslog import AccessLogSite
 from twisted_pypi.web.site import ProxySite
 
@@ -118,6 +120,13 @@ class ProxyService(MultiService):
             size=format_size(self._cache.total_size),
             limit=format_size(limit) if limit else "none",
         )
+        if isinstance(self._cache, S3FileStore):
+            log.info(
+                "Store: {place} at {endpoint}; the cache directory holds"
+                " downloads in flight and a read cache",
+                place=str(self._cache.place),
+                endpoint=self._cache.client.endpoint,
+            )
         for description in self.config.listen:
             endpoint = serverFromString(self._reactor, with_backlog(description))
             d = endpoint.listen(self.site)
@@ -156,6 +165,8 @@ class ProxyService(MultiService):
         self.ports = []
         if self._pool is not None:
             stops.append(self._pool.closeCachedConnections())
+        if isinstance(self._cache, S3FileStore):
+            stops.append(self._cache.close())
         return DeferredList(stops)
 
 
@@ -190,7 +201,11 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
         # Once, before the reactor runs: export and --offline find them.
         remember_indexes(config)
     clients = upstream_clients(config, reactor)
-    cache = file_cache(config, reactor)
+    try:
+        cache = file_cache(config, reactor)
+    except NoCredentials as e:
+        where = config.store.url if config.store is not None else ""
+        raise StartupError(f"--store {where}: {e}") from None
     downloads = make_downloads(config, cache, clients.fetch, reactor)
     run = thread_runner(reactor)
     stats = Stats(reactor)

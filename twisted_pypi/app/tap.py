@@ -32,6 +32,7 @@ from twisted_pypi.core.config import (
     parse_http_url,
     parse_seconds,
     parse_size,
+    parse_store,
 )
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.web.accesslog import check_access_log
@@ -170,6 +171,23 @@ class Options(GnuOptions):
             "Append one line per request to this file, in the Combined Log "
             "Format [default: none].",
         ],
+        [
+            "store",
+            None,
+            None,
+            "Keep cached files, pages and JSON documents in this S3 bucket, "
+            "s3://BUCKET[/PREFIX], shared by every node using it; --cache-dir "
+            "then holds downloads in flight and a read cache [default: the "
+            "cache directory is the store].",
+        ],
+        [
+            "s3-endpoint",
+            None,
+            None,
+            "The URL of the S3-compatible server of --store (SeaweedFS, MinIO, "
+            "Ceph RGW...) [default: AWS's endpoint for --s3-region].",
+        ],
+        ["s3-region", None, None, "The region of --store [default: us-east-1]."],
     ]
 
     #: Where ``PYPIPROXY_*`` settings are read from (tests replace it).
@@ -329,6 +347,10 @@ class Options(GnuOptions):
             access_log = check_access_log(access_log) if access_log else None
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
+        try:
+            store = parse_store(self["store"], self["s3-endpoint"], self["s3-region"])
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
         upload_users = self["upload-users"]
         if upload_users is not None:
             if not self["local"]:
@@ -360,6 +382,7 @@ class Options(GnuOptions):
             offline=bool(self["offline"]),
             admin_token=admin_token,
             access_log=access_log,
+            store=store,
         )
         if reader is not None:
             check_cached_indexes(self["config"], reader)

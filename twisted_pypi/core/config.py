@@ -22,11 +22,13 @@ __all__ = [
     "IndexConfig",
     "LocalConfig",
     "ProxyConfig",
+    "StoreConfig",
     "index_name_for",
     "parse_count",
     "parse_http_url",
     "parse_seconds",
     "parse_size",
+    "parse_store",
 ]
 
 #: The upstream index used when none is given.
@@ -162,6 +164,83 @@ class LocalConfig:
     path: str
 
 
+#: A bucket name as S3 allows it (path-style addressing).
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+
+#: A region name (``us-east-1``, ``eu-central-2``...).
+_REGION = re.compile(r"^[a-z0-9][a-z0-9-]{0,49}$")
+
+
+@frozen
+class StoreConfig:
+    """
+    The S3 bucket (``--store``) that holds the cached files, page records
+    and JSON documents of every node sharing it.
+
+    :ivar bucket: The bucket's name.
+    :ivar prefix: ``""``, or the path of every key, ending in ``/``.
+    :ivar endpoint: The store's URL, without a path.
+    :ivar region: The region requests are signed for.
+    """
+
+    bucket: str
+    prefix: str
+    endpoint: str
+    region: str = "us-east-1"
+
+    @property
+    def url(self) -> str:
+        """``s3://BUCKET/PREFIX``, as the user gave it."""
+        return f"s3://{self.bucket}/{self.prefix}"
+
+
+def parse_store(
+    url: str | None, endpoint: str | None, region: str | None
+) -> StoreConfig | None:
+    """
+    ``--store s3://BUCKET[/PREFIX]`` with ``--s3-endpoint`` and
+    ``--s3-region``.
+
+    :param url: The ``--store`` value, or ``None`` (then there is no shared
+        store, and neither of the others may be given).
+    :param endpoint: The ``--s3-endpoint`` value, or ``None`` for AWS's
+        endpoint of the region.
+    :param region: The ``--s3-region`` value, or ``None`` for ``us-east-1``.
+    :raises ValueError: If a value is not usable, saying which.
+    """
+    if url is None:
+        if endpoint is not None or region is not None:
+            raise ValueError("--s3-endpoint and --s3-region need --store")
+        return None
+    scheme, sep, rest = url.partition("://")
+    if scheme != "s3" or not sep:
+        raise ValueError(f"--store {url!r} must be s3://BUCKET or s3://BUCKET/PREFIX")
+    bucket, _, path = rest.partition("/")
+    if not _BUCKET.match(bucket) or ".." in bucket:
+        raise ValueError(
+            f"--store {url!r}: {bucket!r} is not a bucket name (3 to 63 lower-case"
+            " letters, digits, dots and hyphens)"
+        )
+    parts = [p for p in path.split("/") if p]
+    if any(p in (".", "..") or not p.isprintable() for p in parts):
+        raise ValueError(f"--store {url!r}: the prefix {path!r} is not a plain path")
+    region = region or "us-east-1"
+    if not _REGION.match(region):
+        raise ValueError(f"--s3-region {region!r} is not a region name")
+    if endpoint is None:
+        endpoint = f"https://s3.{region}.amazonaws.com"
+    else:
+        endpoint = parse_http_url(endpoint, "--s3-endpoint")
+        parts_of = urlsplit(endpoint)
+        if parts_of.path != "/" or parts_of.username is not None:
+            raise ValueError(
+                f"--s3-endpoint {parts_of.hostname!r}: give the URL without a path"
+                " or credentials (they come from the AWS environment)"
+            )
+    prefix = "".join(p + "/" for p in parts)
+    return StoreConfig(bucket, prefix, endpoint.rstrip("/"), region)
+
+
 @frozen
 class ProxyConfig:
     """
@@ -195,6 +274,8 @@ class ProxyConfig:
         HTTP off (never shown in ``repr``).
     :ivar access_log: The file that gets one Combined Log Format line per
         request, or ``None``.
+    :ivar store: The shared S3 store, or ``None``: the cache directory is
+        the store.
     :ivar links: The prefixes of the links on served pages, from
         ``base_url`` (not an argument).
     """
@@ -221,6 +302,7 @@ class ProxyConfig:
     offline: bool = False
     admin_token: str | None = field(default=None, repr=False)
     access_log: str | None = None
+    store: StoreConfig | None = None
     links: LinkPrefixes = field(init=False, eq=False, repr=False)
 
     @links.default

@@ -39,6 +39,7 @@ from twisted_pypi.storage.interfaces import (
     IReservation,
     ISpoolReader,
     StoreFull,
+    StoreUnreachable,
 )
 from twisted_pypi.upstream.stream import StreamingResponse
 
@@ -308,29 +309,36 @@ class Download:
 
     def _commit_failed(self, reason: Failure) -> None:
         """
-        The store could not publish the file; if it is full, the followers
-        still get the verified file from the spool.
+        The store could not publish the file; if it is full, or could not
+        be reached (a shared store), the followers still get the verified
+        file from the spool.
         """
         if reason.check(StoreFull):
             self._passed()
             return
+        if reason.check(StoreUnreachable):
+            self._passed(f"the store failed: {reason.getErrorMessage()}")
+            return
         why = f"cannot commit: {reason.getErrorMessage()}"
         self._fail(Failure(DownloadError(why)))
 
-    def _passed(self) -> None:
+    def _passed(self, why: str = "the disk is full") -> None:
         """
         The file was verified but is not cached: finish the followers, fail
         the waiters for the file's stat with :class:`NotCached`.
+
+        :param why: Why it is not cached.
         """
         self.state = State.PASSED
-        self.failure = failure = Failure(NotCached("the disk is full"))
+        self.failure = failure = Failure(NotCached(why))
         self._outlet.drop()
         self._on_end(self)
         self._store.unpin(self.spec.segments)
         _log.info(
-            "Sent {url} ({size} bytes) without caching it: the disk is full",
+            "Sent {url} ({size} bytes) without caching it: {why}",
             url=self.spec.url,
             size=self.written,
+            why=why,
         )
         for follower in self._followers[:]:
             follower.progress()

@@ -29,7 +29,13 @@ from twisted.python.filepath import FilePath
 from zope.interface import implementer
 
 from twisted_pypi.core.names import is_safe_segment
-from twisted_pypi.storage.interfaces import FileStat, IFileStore, ISpool, Key
+from twisted_pypi.storage.interfaces import (
+    FileStat,
+    IFileReader,
+    IFileStore,
+    ISpool,
+    Key,
+)
 from twisted_pypi.storage.layout import (
     FILES_DIR,
     STALE_TEMP_AGE,
@@ -42,7 +48,6 @@ from twisted_pypi.storage.layout import (
 from twisted_pypi.storage.lru import LruIndex, Reservation
 from twisted_pypi.storage.rangereader import (
     DEFAULT_CHUNK_SIZE,
-    LocalFileReader,
     file_stat,
     open_path,
 )
@@ -210,6 +215,13 @@ class FileCache:
         self._observed(key, st.st_size)
         return file_stat(st)
 
+    def find(self, key: Sequence[str]) -> Deferred[FileStat | None]:
+        """
+        :meth:`stat`, as :meth:`IFileStore.find` answers: the disk is the
+        whole store, so it has the answer at once.
+        """
+        return succeed(self.stat(key))
+
     def lookup(self, segments: Sequence[str]) -> FilePath[str] | None:
         """
         The local path of the complete file at ``segments``, if the cache has
@@ -219,7 +231,7 @@ class FileCache:
         """
         return None if self.stat(segments) is None else self.path_for(segments)
 
-    def open(self, key: Sequence[str]) -> LocalFileReader | None:
+    def open(self, key: Sequence[str]) -> IFileReader | None:
         """
         Open the complete file at ``key`` for reading by ranges, or ``None``
         if the cache does not have it.  Does not count as a use.

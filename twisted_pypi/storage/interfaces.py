@@ -16,7 +16,9 @@ an object store, an upload); a published file is read by byte ranges, each
 streamed into a consumer with backpressure (for an object store, a ranged
 ``GET``).  The index of what the store holds (sizes, least-recently-used
 order, pins, reservations, the size budget) is kept in memory, so
-:meth:`IFileStore.stat` needs no round trip.
+:meth:`IFileStore.stat` needs no round trip; a shared store's index may
+miss what another node published since, so the callers that decide between
+"cached" and "download" ask :meth:`IFileStore.find`, which may ask the store.
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ __all__ = [
     "Record",
     "ShortRead",
     "StoreFull",
+    "StoreUnreachable",
 ]
 
 #: A file's place in the store: ``(index, scheme, host, *upstream_path)``,
@@ -60,6 +63,14 @@ class StoreFull(OSError):
     """
     The store has no room for what was being written: the disk, or the
     quota, is full.  Nothing of the write that failed was kept.
+    """
+
+
+class StoreUnreachable(OSError):
+    """
+    A shared store could not be reached, failed, or refused us: what was
+    asked (a look-up, a read, a publish) may succeed later.  A publish that
+    fails with it published nothing, and its spool is intact.
     """
 
 
@@ -228,6 +239,17 @@ class IFileStore(Interface):
         """
         The complete file at ``key``, if the store has it.  Does not count
         as a use (see :meth:`touch`).
+        """
+
+    def find(key: Key) -> Deferred[FileStat | None]:
+        """
+        The complete file at ``key``, asking the store itself if the index
+        does not list it (a shared store: another node may have published
+        it).  Afterwards :meth:`open` knows it.  Does not count as a use.
+
+        :return: A Deferred firing with its stat, or ``None`` if the store
+            does not have it; failing with :class:`StoreUnreachable` if the
+            store could not say.
         """
 
     def is_cached(key: Key) -> bool:

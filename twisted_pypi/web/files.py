@@ -27,7 +27,7 @@ from twisted_pypi.core.lookup import LookupFailed
 from twisted_pypi.core.names import is_safe_segment
 from twisted_pypi.files.download import Downloads, FileSpec
 from twisted_pypi.sources.remote import PageCache
-from twisted_pypi.storage.interfaces import IFileStore
+from twisted_pypi.storage.interfaces import IFileStore, StoreUnreachable
 from twisted_pypi.upstream.client import UpstreamError
 from twisted_pypi.web.errors import send_failure
 from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
@@ -89,23 +89,45 @@ class FilesResource(Resource):
         if len(segments) < 4:
             return error_page(request, http.NOT_FOUND, "No such file.")
         request.setHeader(b"x-pypi-index", segments[0].encode())
-        if self._cache.stat(segments) is not None:
-            request.setHeader(b"x-cache", b"HIT")
-            return serve_cached(request, self._cache, segments)
-        request.setHeader(b"x-cache", b"MISS")
-        if self._offline:
-            return error_page(request, http.NOT_FOUND, "Not cached (offline).")
-        download = self._downloads.get(segments)
-        if download is not None and request.method != b"HEAD":
-            when_done(
-                request,
-                serve_download(request, download).addErrback(_upstream_failed, request),
-                "file",
-            )
-            return NOT_DONE_YET
-        work = Deferred.fromCoroutine(self._miss(request, segments, project))
+        work = Deferred.fromCoroutine(self._answer(request, segments, project))
         when_done(request, work, "file")
         return NOT_DONE_YET
+
+    async def _answer(
+        self, request: Request, segments: tuple[str, ...], project: str | None
+    ) -> None:
+        """
+        Serve the file from the store if it has it (the local store answers
+        at once; a shared one may ask the bucket), else from a download.
+        """
+        unreachable: StoreUnreachable | None = None
+        try:
+            stat = await self._cache.find(segments)
+        except StoreUnreachable as e:
+            stat, unreachable = None, e
+        if stat is not None:
+            request.setHeader(b"x-cache", b"HIT")
+            page = serve_cached(request, self._cache, segments)
+            if isinstance(page, bytes):
+                request.write(page)
+                request.finish()
+            return
+        request.setHeader(b"x-cache", b"MISS")
+        if self._offline:
+            error_page(request, http.NOT_FOUND, "Not cached (offline).", finish=True)
+            return
+        download = self._downloads.get(segments)
+        if download is not None and request.method != b"HEAD":
+            try:
+                await serve_download(request, download)
+            except UpstreamError as e:
+                _upstream_failed(Failure(e), request)
+            return
+        if unreachable is not None:
+            detail = f"The file store cannot be reached: {unreachable}"
+            error_page(request, http.SERVICE_UNAVAILABLE, detail, finish=True)
+            return
+        await self._miss(request, segments, project)
 
     async def _miss(
         self, request: Request, segments: tuple[str, ...], project: str | None

@@ -1,0 +1,211 @@
+"""
+Tests for :mod:`twisted_pypi.storage.s3files`: the shared store over a fake
+S3 client (the real one, on SeaweedFS, is in ``test_s3seaweed``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from twisted.internet.task import Clock
+from twisted.python.filepath import FilePath
+from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
+
+from tests.storage.fakes3 import FakeS3, at_once
+from twisted_pypi.storage.interfaces import FileStat, IFileStore, StoreUnreachable
+from twisted_pypi.storage.objectreader import ObjectReader
+from twisted_pypi.storage.rangereader import LocalFileReader
+from twisted_pypi.storage.s3files import S3FileStore
+from twisted_pypi.storage.s3place import BucketPlace
+
+KEY = ("pypi", "https", "files.example", "packages", "demo-1.0.tar.gz")
+OBJECT = "team/files/pypi/https/files.example/packages/demo-1.0.tar.gz"
+
+
+class S3FileStoreTests(SynchronousTestCase):
+    """
+    :class:`S3FileStore` over a fake client.
+    """
+
+    def setUp(self) -> None:
+        """A store of a fake bucket."""
+        self.s3 = FakeS3()
+        self.root = FilePath(self.mktemp())
+        self.store = self.make_store(self.root)
+
+    def make_store(self, root: FilePath[str]) -> S3FileStore:
+        """A store of ``s3://b/team/`` with its local directory at ``root``."""
+        store = S3FileStore(
+            cast(Any, self.s3),
+            BucketPlace("b", "team/"),
+            root,
+            None,
+            Clock(),
+            cooperator=at_once,
+        )
+        store.scan()
+        return store
+
+    def commit(self, data: bytes, store: S3FileStore | None = None) -> FileStat:
+        """Spool ``data`` and commit it as :data:`KEY`."""
+        store = store or self.store
+        spool = store.open_spool()
+        spool.write(data)
+        return self.successResultOf(store.commit(spool, KEY))
+
+    def test_interface(self) -> None:
+        """
+        The store provides :class:`IFileStore`.
+        """
+        self.assertTrue(verifyObject(IFileStore, self.store))
+
+    def test_commit_publishes_create_only(self) -> None:
+        """
+        A commit uploads the spool under ``PREFIX/files/<key...>``, the
+        layout of a local cache, and indexes the object's stat; the spool
+        becomes the local copy.
+        """
+        stat = self.commit(b"sdist bytes")
+        self.assertEqual(self.s3.objects["b", OBJECT], b"sdist bytes")
+        self.assertEqual(self.store.stat(KEY), stat)
+        self.assertEqual(stat.size, 11)
+        self.assertTrue(self.store.is_cached(KEY))
+        path = self.store.lookup(KEY)
+        assert path is not None
+        self.assertEqual(path.getContent(), b"sdist bytes")
+        self.assertEqual(self.store.tmp_dir.listdir(), [])
+
+    def test_already_published(self) -> None:
+        """
+        A file another node published first counts as committed: the
+        commit succeeds with the stored object's stat and the object is
+        left as it was.
+        """
+        self.s3.objects["b", OBJECT] = b"sdist bytes"
+        before = self.s3._info("b", OBJECT)
+        stat = self.commit(b"sdist bytes")
+        self.assertEqual((stat.size, stat.etag), (before.size, before.etag))
+        self.assertIn(("PUT", OBJECT), self.s3.calls)
+
+    def test_commit_store_down(self) -> None:
+        """
+        A commit the store cannot take fails with :class:`StoreUnreachable`:
+        nothing is indexed, and the spool is intact (its clients still get
+        the file).
+        """
+        self.s3.down = True
+        spool = self.store.open_spool()
+        spool.write(b"sdist bytes")
+        failure = self.failureResultOf(self.store.commit(spool, KEY))
+        failure.trap(StoreUnreachable)
+        self.assertIn("s3://b/team/", failure.getErrorMessage())
+        self.assertIsNone(self.store.stat(KEY))
+        reader = spool.open_reader()
+        self.addCleanup(reader.close)
+        self.assertEqual(reader.read(0, 100), b"sdist bytes")
+        spool.discard()
+
+    def test_find_miss_asks_the_store(self) -> None:
+        """
+        A file the index does not list is looked up with a ``HEAD`` (another
+        node may have published it), then indexed: the next look-up does not
+        ask again.
+        """
+        self.s3.objects["b", OBJECT] = b"published by node A"
+        stat = self.successResultOf(self.store.find(KEY))
+        assert stat is not None
+        self.assertEqual(stat.size, 19)
+        self.assertEqual(self.s3.calls.count(("HEAD", OBJECT)), 1)
+        self.assertEqual(self.successResultOf(self.store.find(KEY)), stat)
+        self.assertEqual(self.s3.calls.count(("HEAD", OBJECT)), 1)
+
+    def test_find_absent(self) -> None:
+        """
+        A file the store does not have is found to be absent.
+        """
+        self.assertIsNone(self.successResultOf(self.store.find(KEY)))
+
+    def test_find_store_down(self) -> None:
+        """
+        When the store cannot be asked, a look-up fails with
+        :class:`StoreUnreachable`, unless there is a local copy.
+        """
+        self.s3.down = True
+        self.failureResultOf(self.store.find(KEY)).trap(StoreUnreachable)
+        self.store.path_for(KEY).parent().makedirs()
+        self.store.path_for(KEY).setContent(b"local")
+        stat = self.successResultOf(self.store.find(KEY))
+        assert stat is not None
+        self.assertEqual(stat.size, 5)
+        reader = self.store.open(KEY)
+        assert reader is not None
+        self.addCleanup(reader.close)
+        self.assertIsInstance(reader, LocalFileReader)
+
+    def test_open_local_copy_with_object_validators(self) -> None:
+        """
+        A file with a local copy is read from it, with the object's stat
+        (so every node sends the same ``ETag``).
+        """
+        stat = self.commit(b"sdist bytes")
+        reader = self.store.open(KEY)
+        assert reader is not None
+        self.addCleanup(reader.close)
+        self.assertIsInstance(reader, LocalFileReader)
+        self.assertEqual(reader.stat, stat)
+
+    def test_open_without_local_copy(self) -> None:
+        """
+        A file another node published is read from the object.
+        """
+        self.s3.objects["b", OBJECT] = b"published by node A"
+        stat = self.successResultOf(self.store.find(KEY))
+        reader = self.store.open(KEY)
+        self.assertIsInstance(reader, ObjectReader)
+        assert reader is not None
+        self.assertEqual(reader.stat, stat)
+        self.assertIsNone(self.store.open(KEY[:-1] + ("other-1.0.tar.gz",)))
+
+    def test_scan_lists_the_bucket(self) -> None:
+        """
+        A scan lists every file object of the prefix, page by page, into the
+        index; objects outside ``files/`` or with unsafe names are left out.
+        """
+        self.s3.page_size = 2
+        for name in ("a-1.whl", "b-1.whl", "c-1.whl", ".hidden"):
+            self.s3.objects["b", f"team/files/pypi/https/h/{name}"] = b"x"
+        self.s3.objects["b", "team/pages/pypi/demo.page"] = b"{}\n"
+        self.s3.objects["b", "other/files/pypi/https/h/d-1.whl"] = b"x"
+        store = self.make_store(FilePath(self.mktemp()))
+        self.assertEqual(store.store_files, 3)
+        self.assertTrue(store.is_cached(("pypi", "https", "h", "c-1.whl")))
+
+    def test_scan_store_down(self) -> None:
+        """
+        A store that cannot be listed leaves the index empty: files are
+        then looked up one by one.
+        """
+        self.s3.down = True
+        store = self.make_store(FilePath(self.mktemp()))
+        self.assertIsNone(self.successResultOf(cast(Any, store.listing)))
+        self.assertEqual(store.store_files, 0)
+        self.assertEqual(len(self.flushLoggedErrors()), 0)
+
+    def test_remove(self) -> None:
+        """
+        Removing a file forgets it, deletes its local copy and its object.
+        """
+        self.commit(b"sdist bytes")
+        self.assertTrue(self.store.remove(KEY))
+        self.assertNotIn(("b", OBJECT), self.s3.objects)
+        self.assertIsNone(self.store.stat(KEY))
+        self.assertIsNone(self.store.lookup(KEY))
+        self.assertFalse(self.store.remove(KEY))
+
+    def test_unsafe_key(self) -> None:
+        """
+        An unsafe key is refused.
+        """
+        self.assertRaises(ValueError, self.store.find, ("pypi", ".."))
+        self.assertRaises(ValueError, self.store.stat, ())

@@ -1,0 +1,89 @@
+# -*- test-case-name: tests.app.test_storecompose -*-
+"""
+The parts of the composition root (:mod:`twisted_pypi.app.compose`) that
+build a shared S3 store (``--store``): the file store over a Twisted S3
+client, and the record stores over botocore's own client.
+
+Credentials are found the standard AWS ways (environment, shared files and
+``AWS_PROFILE``, roles) once, at start-up: finding them may block.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.config import Config
+from botocore.session import get_session
+from twisted.python.filepath import FilePath
+from twisted.web.client import Agent, HTTPConnectionPool
+
+from twisted_pypi.core.config import ProxyConfig, StoreConfig
+from twisted_pypi.objectstore.client import S3Client
+from twisted_pypi.objectstore.signing import Signer, load_credentials
+from twisted_pypi.storage.interfaces import IRecordStore
+from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.storage.s3files import S3FileStore
+from twisted_pypi.storage.s3place import BucketPlace
+from twisted_pypi.storage.s3records import S3Records
+
+__all__ = ["record_store", "s3_file_store"]
+
+#: Connections kept open to the store (ranged reads of many clients).
+_PERSISTENT = 32
+
+
+def s3_file_store(
+    config: ProxyConfig, store: StoreConfig, reactor: Any, max_size: int | None
+) -> S3FileStore:
+    """
+    The files of ``--store``, with ``--cache-dir`` as their spools and read
+    cache.
+
+    :param config: The settings.
+    :param store: The shared store.
+    :param reactor: Connects, and keeps time.
+    :param max_size: The read cache's budget.
+    :raise NoCredentials: If no AWS credentials are found.
+    """
+    pool = HTTPConnectionPool(reactor)
+    pool.maxPersistentPerHost = _PERSISTENT
+    pool.retryAutomatically = False  # a publish is not retried behind our back
+    agent = Agent(reactor, pool=pool, connectTimeout=config.connect_timeout)
+    signer = Signer(load_credentials(), store.region)
+    client = S3Client(agent, store.endpoint, signer, reactor, config.connect_timeout)
+    place = BucketPlace(store.bucket, store.prefix)
+    files = S3FileStore(client, place, FilePath(config.cache_dir), max_size, reactor)
+    files.closing = pool.closeCachedConnections
+    return files
+
+
+def record_store(
+    config: ProxyConfig, area: str, suffix: str, root: FilePath[str] | None = None
+) -> IRecordStore:
+    """
+    Where records of one kind are kept: in ``--store`` if there is one
+    (through botocore's blocking client: records are loaded and saved in
+    the thread pool), else in ``<cache-dir>/<area>``.
+
+    :param config: The settings.
+    :param area: The records' directory (``pages``, ``pypi-json``).
+    :param suffix: Their names' suffix (``.page``, ``.json``).
+    :param root: The cache directory, if not ``config.cache_dir``.
+    """
+    store = config.store
+    if store is None:
+        top = root if root is not None else FilePath(config.cache_dir)
+        return LocalRecords(top.child(area), suffix)
+    client = get_session().create_client(
+        "s3",
+        endpoint_url=store.endpoint,
+        region_name=store.region,
+        config=Config(
+            s3={"addressing_style": "path"},
+            connect_timeout=config.connect_timeout,
+            read_timeout=max(config.connect_timeout, config.idle_timeout),
+            retries={"max_attempts": 2, "mode": "standard"},
+            max_pool_connections=16,
+        ),
+    )
+    return S3Records(client, BucketPlace(store.bucket, store.prefix), area, suffix)

@@ -1,0 +1,333 @@
+# -*- test-case-name: tests.storage.test_s3files -*-
+"""
+Cached files kept in an S3 bucket that several proxy nodes share: the
+:class:`~twisted_pypi.storage.interfaces.IFileStore` of ``--store
+s3://BUCKET[/PREFIX]``.
+
+The node's cache directory stays local and does two jobs: its ``tmp/``
+holds the spools of downloads in flight (as with the local store), and its
+``files/`` is a bounded read cache of store objects (``--cache-size``, the
+least recently used evicted first).  :class:`S3FileStore` is therefore a
+:class:`~twisted_pypi.storage.filecache.FileCache` (spools, pins,
+reservations, the size budget and eviction are the local cache's) whose
+notion of "cached" is the bucket's:
+
+- **The index.**  What the bucket holds is kept in memory, by key, with
+  each object's size, date and entity tag: filled by listing the bucket at
+  :meth:`~S3FileStore.scan` (in the background: the node serves meanwhile),
+  updated by every commit, and completed on a miss by
+  :meth:`~S3FileStore.find`, which asks the bucket (``HEAD``): another node
+  may have published the file since.  :meth:`~S3FileStore.stat` and
+  :meth:`~S3FileStore.is_cached` read the index alone (no I/O).
+- **Commit** publishes a verified spool with one create-only upload (one
+  ``PUT``, or a multipart upload completed at once): readers never see part
+  of a file, and when another node published the same file first
+  (``AlreadyExists``) that counts as success: both were verified against
+  the same index hash.  The spool then becomes the local copy.  If the
+  bucket cannot be reached the commit fails with
+  :class:`~twisted_pypi.storage.interfaces.StoreUnreachable`, having
+  published nothing: the download sends the verified file to its clients
+  without caching it.
+- **Reading** uses the local copy when there is one of the object's size,
+  else ranged ``GET`` requests (:mod:`~twisted_pypi.storage.objectreader`);
+  either way the validators (``ETag``, ``Last-Modified``) are the object's,
+  so every node answers a client's conditional and ranged requests alike.
+  When the bucket cannot be reached, a file with a local copy is still
+  served from it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
+
+from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import CooperativeTask, cooperate
+from twisted.logger import Logger
+from twisted.python.filepath import FilePath
+from zope.interface import implementer
+
+from twisted_pypi.core.names import is_safe_segment
+from twisted_pypi.objectstore.client import S3Client
+from twisted_pypi.objectstore.errors import AlreadyExists, NotFound, S3Error
+from twisted_pypi.objectstore.multipart import (
+    DEFAULT_PART_SIZE,
+    DEFAULT_THRESHOLD,
+    put_file,
+)
+from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.interfaces import (
+    FileStat,
+    IFileReader,
+    IFileStore,
+    ISpool,
+    Key,
+    StoreUnreachable,
+)
+from twisted_pypi.storage.layout import STALE_TEMP_AGE
+from twisted_pypi.storage.objectreader import ObjectReader
+from twisted_pypi.storage.s3place import BucketPlace
+from twisted_pypi.storage.spool import LocalSpool
+
+__all__ = ["S3FileStore"]
+
+_log = Logger()
+
+
+@implementer(IFileStore)
+class S3FileStore(FileCache):
+    """
+    Files in a shared bucket, with the node's cache directory as their
+    spools and bounded read cache (see the module's description).
+
+    :ivar client: Talks to the store.
+    :ivar place: The bucket and prefix.
+    :ivar listing: The listing of the bucket started by :meth:`scan`
+        (it never fails), or ``None`` before.
+    :ivar closing: Closes the client's idle connections, if set (see
+        :meth:`close`).
+    """
+
+    def __init__(
+        self,
+        client: S3Client,
+        place: BucketPlace,
+        root: FilePath[str],
+        max_size: int | None,
+        clock: IReactorTime,
+        *,
+        threshold: int = DEFAULT_THRESHOLD,
+        part_size: int = DEFAULT_PART_SIZE,
+        cooperator: Callable[[Iterator[None]], CooperativeTask] = cooperate,
+    ) -> None:
+        """
+        :param client: Talks to the store.
+        :param place: The bucket and prefix.
+        :param root: The node's cache directory.
+        :param max_size: The local read cache's budget in bytes, or ``None``.
+        :param clock: Gives the time of use of local copies.
+        :param threshold: Files larger than this are uploaded in parts.
+        :param part_size: Bytes per part.
+        :param cooperator: Schedules the reads of uploaded spools.
+        """
+        super().__init__(root, max_size, clock)
+        self.client = client
+        self.place = place
+        self.listing: Deferred[None] | None = None
+        self.closing: Callable[[], Deferred[Any]] | None = None
+        self._objects: dict[Key, FileStat] = {}
+        self._threshold = threshold
+        self._part_size = part_size
+        self._cooperator = cooperator
+
+    def __repr__(self) -> str:
+        """The bucket and the local directory."""
+        return f"<S3FileStore {self.place} local={self.root.path}>"
+
+    def scan(self, stale_after: float = STALE_TEMP_AGE) -> None:
+        """
+        Rebuild the index of local copies (see :meth:`FileCache.scan`), and
+        start listing the bucket into the index of what it holds (see
+        :attr:`listing`).
+        """
+        super().scan(stale_after)
+        self.listing = Deferred.fromCoroutine(self._list())
+
+    async def _list(self) -> None:
+        """List every file object into the index; a failure is logged."""
+        token: str | None = None
+        count = 0
+        try:
+            while True:
+                page = await self.client.list_objects(
+                    self.place.bucket, self.place.files_prefix, token
+                )
+                for listed in page.objects:
+                    key = self.place.key_of(listed.key)
+                    if key is not None:
+                        found = FileStat(listed.size, listed.modified, listed.etag)
+                        self._objects.setdefault(key, found)
+                        count += 1
+                token = page.next_token
+                if token is None:
+                    break
+        except S3Error as e:
+            _log.warn(
+                "Cannot list the store {place}: {error}; files are looked up"
+                " one by one",
+                place=str(self.place),
+                error=str(e),
+            )
+            return
+        _log.info(
+            "The store {place} holds {count} files", place=str(self.place), count=count
+        )
+
+    def stat(self, key: Sequence[str]) -> FileStat | None:
+        """
+        The file at ``key`` as the index lists it (no I/O; see
+        :meth:`find`).
+
+        :raise ValueError: If a segment is unsafe.
+        """
+        return self._objects.get(_checked(key))
+
+    def is_cached(self, key: Sequence[str]) -> bool:
+        """Whether the index lists the file (no I/O)."""
+        return tuple(key) in self._objects
+
+    def find(self, key: Sequence[str]) -> Deferred[FileStat | None]:
+        """
+        The file at ``key``: from the index, else from a ``HEAD`` of its
+        object (then indexed).  If the store cannot be reached, a local
+        copy is the answer.
+
+        :return: See :meth:`IFileStore.find`.
+        :raise ValueError: If a segment is unsafe.
+        """
+        checked = _checked(key)
+        known = self._objects.get(checked)
+        if known is not None:
+            return succeed(known)
+        return Deferred.fromCoroutine(self._head(checked))
+
+    async def _head(self, key: Key) -> FileStat | None:
+        """Ask the store about one file (see :meth:`find`)."""
+        try:
+            info = await self.client.head(self.place.bucket, self.place.file_key(key))
+        except NotFound:
+            return None
+        except S3Error as e:
+            local = super().stat(key)
+            if local is not None:
+                return local
+            raise StoreUnreachable(f"the store {self.place} failed: {e}") from None
+        found = self._objects[key] = FileStat(info.size, info.modified, info.etag)
+        return found
+
+    def lookup(self, segments: Sequence[str]) -> FilePath[str] | None:
+        """
+        The local copy of a file, if there is one (for the tools that read
+        cached files by path).
+        """
+        return None if super().stat(segments) is None else self.path_for(segments)
+
+    def open(self, key: Sequence[str]) -> IFileReader | None:
+        """
+        Open a file the index lists: its local copy if it has the object's
+        size, else the object itself; a file the index does not list only
+        by its local copy (the store could not be asked).  Does not count
+        as a use.
+
+        :raise ValueError: If a segment is unsafe.
+        """
+        checked = _checked(key)
+        known = self._objects.get(checked)
+        local = super().open(checked)
+        if known is None:
+            return local
+        if local is not None:
+            if local.stat.size == known.size:
+                local.stat = known
+                return local
+            local.close()
+        return ObjectReader(
+            self.client, self.place.bucket, self.place.file_key(checked), known
+        )
+
+    def commit(self, spool: ISpool, key: Sequence[str]) -> Deferred[FileStat]:
+        """
+        Publish a verified spool as the file's object, create-only (an
+        object another node published first is as good), then keep the
+        spool as the local copy.
+
+        :return: A Deferred firing with the object's stat, or failing with
+            :class:`StoreUnreachable` (nothing was published; the spool is
+            intact).
+        :raise ValueError: If a segment is unsafe.
+        :raise TypeError: If the spool is not one of this store's.
+        """
+        checked = _checked(key)
+        if not isinstance(spool, LocalSpool):
+            raise TypeError(f"not a local spool: {spool!r}")
+        return Deferred.fromCoroutine(self._publish(spool, checked))
+
+    async def _publish(self, spool: LocalSpool, key: Key) -> FileStat:
+        """Upload, index, keep a local copy (see :meth:`commit`)."""
+        bucket, name = self.place.bucket, self.place.file_key(key)
+        try:
+            try:
+                await put_file(
+                    self.client,
+                    bucket,
+                    name,
+                    spool.path,
+                    spool.written,
+                    create_only=True,
+                    threshold=self._threshold,
+                    part_size=self._part_size,
+                    cooperator=self._cooperator,
+                )
+            except AlreadyExists:
+                _log.info(
+                    "{key} was in the store already (published by another node)",
+                    key=name,
+                )
+            info = await self.client.head(bucket, name)
+        except S3Error as e:
+            raise StoreUnreachable(f"cannot publish to {self.place}: {e}") from None
+        stat = self._objects[key] = FileStat(info.size, info.modified, info.etag)
+        try:
+            await super().commit(spool, key)
+        except OSError as e:
+            _log.info("No local copy of {key} kept: {error}", key=name, error=str(e))
+            spool.discard()
+        return stat
+
+    def remove(self, key: Sequence[str]) -> bool:
+        """
+        Forget a file, delete its local copy, and delete its object (in the
+        background: a failure is logged; other nodes forget it when they
+        next find it missing).
+
+        :return: Whether the index or the local cache had it.
+        """
+        checked = _checked(key)
+        listed = self._objects.pop(checked, None) is not None
+        local = super().remove(checked)
+        name = self.place.file_key(checked)
+        deleting = self.client.delete(self.place.bucket, name)
+        deleting.addErrback(
+            lambda f: _log.warn(
+                "Cannot delete {key} from the store: {error}",
+                key=name,
+                error=f.getErrorMessage(),
+            )
+        )
+        return listed or local
+
+    def close(self) -> Deferred[Any]:
+        """
+        Stop the listing, and close the client's idle connections.
+        """
+        if self.listing is not None and not self.listing.called:
+            self.listing.cancel()
+        return self.closing() if self.closing is not None else succeed(None)
+
+    @property
+    def store_files(self) -> int:
+        """How many files the index lists."""
+        return len(self._objects)
+
+
+def _checked(key: Sequence[str]) -> Key:
+    """
+    ``key`` as a tuple of safe segments.
+
+    :raise ValueError: If it is empty or a segment is unsafe.
+    """
+    checked = tuple(key)
+    if not checked or not all(is_safe_segment(s) for s in checked):
+        raise ValueError(f"unsafe cache key: {checked!r}")
+    return checked
