@@ -46,6 +46,7 @@ from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
 from twisted_pypi.storage.pagestore import PAGES_AREA
+from twisted_pypi.storage.space import space_report
 from twisted_pypi.upstream.client import PageClient
 from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
 from twisted_pypi.upstream.stream import streaming
@@ -205,7 +206,9 @@ def make_page_caches(
     :param run: Runs page parsing, see :func:`thread_runner`.
     :param stats: Where upstream fetches are recorded, if anywhere.
     """
-    store = PageStore.on_disk(FilePath(config.cache_dir).child(PAGES_AREA))
+    store = PageStore.on_disk(
+        FilePath(config.cache_dir).child(PAGES_AREA), space_report(cache.space, reactor)
+    )
     return [
         PageCache(
             index,
@@ -306,7 +309,9 @@ def proxy_root(
     router = router.with_first(dummies)
     documents = None
     if json_client is not None:
-        store = JsonStore.on_disk(cache.root.child(JSON_AREA))
+        store = JsonStore.on_disk(
+            cache.root.child(JSON_AREA), space_report(cache.space, cache.clock)
+        )
         documents = JsonCache(
             config, json_client, cache.clock, store, run if run else run_now
         )
