@@ -209,10 +209,10 @@ def _list(cache: CacheDir, projects: list[str], out: IO[str]) -> int:
     files = cache.files()
     catalog = cache.catalog(files)
     for file in files:
-        projects = catalog.projects(file.segments)
-        if wanted and not wanted & projects:
+        owners = catalog.projects(file.segments)
+        if wanted and not wanted & owners:
             continue
-        owner = ",".join(sorted(projects)) or "-"
+        owner = ",".join(sorted(owners)) or "-"
         out.write(f"file  {file.index}  {owner}  {file.size}  {file.path}\n")
     return 0
 
