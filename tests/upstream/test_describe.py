@@ -5,6 +5,7 @@ failed, in words.
 
 from __future__ import annotations
 
+from OpenSSL.SSL import Error as SSLError
 from twisted.internet import error
 from twisted.internet.defer import CancelledError, TimeoutError
 from twisted.python.failure import Failure
@@ -67,6 +68,14 @@ class DescribeErrorTests(SynchronousTestCase):
         )
         self.assertEqual(
             describe_error(both), "the connection to the upstream was lost; bad chunk"
+        )
+
+    def test_tls(self) -> None:
+        """A TLS failure gives OpenSSL's reasons."""
+        failed = SSLError([("SSL routines", "", "certificate verify failed")])
+        self.assertEqual(
+            describe_error(ResponseNeverReceived([Failure(failed)])),
+            "the TLS connection to the upstream failed: certificate verify failed",
         )
 
     def test_other(self) -> None:

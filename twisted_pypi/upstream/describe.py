@@ -58,7 +58,7 @@ def describe_error(exc: BaseException | Failure | None) -> str:
     if isinstance(exc, DeferredTimeout) and str(exc):
         return str(exc)  # our own timeouts say what they waited for
     if type(exc).__module__.startswith("OpenSSL"):
-        return "the TLS connection to the upstream failed"
+        return f"the TLS connection to the upstream failed: {_tls_reasons(exc)}"
     for kind, phrase in _PHRASES:
         if isinstance(exc, kind):
             return phrase
@@ -87,3 +87,16 @@ def _describe_reasons(reasons: list[object]) -> str:
     if len(phrases) > 1 and ended in phrases:
         phrases.remove(ended)
     return "; ".join(phrases)
+
+
+def _tls_reasons(exc: BaseException) -> str:
+    """
+    What OpenSSL says went wrong (``"certificate verify failed"``): its
+    error is a list of ``(library, function, reason)`` tuples.
+    """
+    errors = exc.args[0] if exc.args else None
+    if isinstance(errors, list):
+        reasons = [str(e[-1]) for e in errors if isinstance(e, tuple) and e]
+        if reasons:
+            return "; ".join(reasons)
+    return str(exc) or type(exc).__name__
