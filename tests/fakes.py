@@ -404,7 +404,7 @@ class MemoryProxy:
             self.clock,
             idle_timeout=self.config.idle_timeout,
         )
-        store = PageStore.on_disk(cache_dir.child("pages"))
+        store = PageStore.on_disk(cache_dir.child("pages"), self.cache.space)
         self.all_pages = [
             PageCache(
                 config,

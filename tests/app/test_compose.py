@@ -6,7 +6,11 @@ for each command.
 
 from __future__ import annotations
 
+import errno
+import os
+
 from twisted.internet.task import Clock
+from twisted.logger import capturedLogs
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -29,6 +33,7 @@ from twisted_pypi.app.tap import Options
 from twisted_pypi.core.config import IndexConfig, LocalConfig, ProxyConfig
 from twisted_pypi.core.lookup import UpstreamUnavailable
 from twisted_pypi.sources.offline import OfflinePages
+from twisted_pypi.storage.pagestore import StoredPage
 from twisted_pypi.upstream.client import UpstreamError
 from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
 
@@ -125,6 +130,25 @@ class ComponentsTests(SynchronousTestCase):
         self.assertEqual(
             list(online_router(self.config, pages, local).sources), [*local, *pages]
         )
+
+    def test_records_tell_the_file_cache_space(self) -> None:
+        """
+        The page and JSON record stores tell the file cache's space (the
+        one the status page, metrics and ``/-/health`` read) when a write
+        finds the disk full.
+        """
+        cache = file_cache(self.config, self.clock)
+        pages = make_page_caches(self.config, OfflineClient(), self.clock, cache)
+
+        def full(source: str, target: str) -> None:
+            """Fail like a full disk would."""
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        self.patch(os, "replace", full)
+        page = StoredPage("http://first.test/simple/demo/", b"", None, None, 0.0)
+        with capturedLogs():
+            pages[0].store.save("first", "demo", page)
+        self.assertTrue(cache.space.full)
 
     def test_offline_routers(self) -> None:
         """

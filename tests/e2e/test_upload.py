@@ -172,6 +172,22 @@ class UploadToolTests(TestCase):
         self.assertIn("401", output)
         self.assertStored()
 
+    async def test_twine_wrong_password_large(self) -> None:
+        """
+        twine, which sends its body without waiting for ``100 Continue``,
+        gets the 401 and its reason for a 5 MB upload with a wrong password,
+        not a connection error, although the proxy answers at the headers
+        and closes the connection with most of the body unread.
+        """
+        large = build_wheel("tp-upload", "2.0", padding=5 << 20)
+        code, output = await self.twine(*self.write(large), password="wrong")
+        self.assertNotEqual(code, 0, output)
+        self.assertIn("401 Unauthorized", output)
+        self.assertIn("Wrong or missing credentials", " ".join(output.split()))
+        for symptom in ("ConnectionError", "Connection aborted", "reset by peer"):
+            self.assertNotIn(symptom, output)
+        self.assertStored()
+
     async def test_uv(self) -> None:
         """
         uv publishes a wheel and an sdist; publishing them again fails with

@@ -616,7 +616,9 @@ class FailureTests(_Base):
             self.assertEqual(client.body(), DATA[:10])
             client.lose()
         self.assertNothingCached()
-        self.assertFailedOnce(events, "cut short")
+        self.assertFailedOnce(
+            events, "the connection to the upstream was lost after 10 of 1,024 bytes"
+        )
         again = self.client()
         self.assertEqual(len(self.upstream.urls), 2)
         response = self.upstream.respond(HandFedResponse())

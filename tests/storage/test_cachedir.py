@@ -16,13 +16,28 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.apifakes import ApiProxy, JsonFakeIndex
 from tests.fakeindex import FakeFile
-from tests.wheels import build_wheel
+from tests.wheels import BuiltWheel, build_wheel
 from twisted_pypi.app import cli
 from twisted_pypi.app.cachecli import run
 from twisted_pypi.storage.cachedir import CacheDir
 
 DEMO = build_wheel("demo", "1.0")
 OTHER = build_wheel("other", "2.0")
+
+#: Files of ``legacy`` whose names say no project: legacy archives and a
+#: version packaging refuses.
+LEGACY = [
+    BuiltWheel(name, f"bytes of {name}".encode(), b"")
+    for name in (
+        "Legacy-3.1.0-rc1.tar.gz",
+        "legacy-1.0.tar.bz2",
+        "legacy-0.9-py2.7.egg",
+        "legacy-0.8.win32.exe",
+    )
+]
+
+#: A file of another project (by its name), listed on ``demo``'s page only.
+FOREIGN = build_wheel("other", "1.0")
 
 
 class _Filled(SynchronousTestCase):
@@ -229,3 +244,75 @@ class VerifyTests(_Filled):
         with self.assertRaises(SystemExit) as caught:
             cli.main(["cache", "verify", "--cache-dir", self.cache.path])
         self.assertEqual(caught.exception.code, 1)
+
+
+class NamesTests(_Filled):
+    """
+    Files are the projects' whose cached pages list them, whatever their
+    names say: legacy names, and another project's file.
+    """
+
+    def setUp(self) -> None:
+        """
+        A cache holding the four files of ``legacy`` and ``demo``'s page
+        listing a file named for ``other``, each fetched once.
+        """
+        self.index = JsonFakeIndex()
+        self.index.add("legacy", *(FakeFile(w) for w in LEGACY))
+        self.index.add("demo", FakeFile(FOREIGN))
+        self.cache = FilePath(self.mktemp())
+        self.cache.makedirs()
+        self.proxy = ApiProxy(self.index, self.cache)
+        for project in ("legacy", "demo"):
+            self.assertEqual(self.proxy.get(f"/simple/{project}/").code, 200)
+        for file, project in [*((w, "legacy") for w in LEGACY), (FOREIGN, "demo")]:
+            # Files whose names do not say the page's project are linked
+            # with the page's name after the index's.
+            path = self.proxy.file_path(file.filename)
+            head, index, rest = path.split("/", 3)[1:]
+            listed = f"/{head}/{index}/~{project}/{rest}"
+            self.assertEqual(self.proxy.get(listed).body, file.content)
+
+    def test_verify(self) -> None:
+        """
+        Every file is verified against the page that lists it; a damaged
+        legacy file is found corrupt and deleted.
+        """
+        code, out = self.command("verify")
+        self.assertEqual(code, 0, out)
+        self.assertIn("5 good, 0 corrupt (deleted), 0 unverifiable", out)
+        with open(self.on_disk(LEGACY[1].filename), "r+b") as f:
+            f.write(b"X")
+        code, out = self.command("verify")
+        self.assertEqual(code, 1)
+        self.assertIn("4 good, 1 corrupt (deleted), 0 unverifiable", out)
+        self.assertFalse(os.path.exists(self.on_disk(LEGACY[1].filename)))
+
+    def test_purge(self) -> None:
+        """
+        Purging a project deletes every file its page lists, whatever their
+        names, and only those.
+        """
+        code, out = self.command("purge", "legacy")
+        self.assertEqual(code, 0)
+        self.assertIn("1 pages, 0 JSON documents, 4 files deleted", out)
+        for file in LEGACY:
+            self.assertFalse(os.path.exists(self.on_disk(file.filename)))
+        self.assertTrue(os.path.exists(self.on_disk(FOREIGN.filename)))
+        code, out = self.command("purge", "demo")
+        self.assertIn("1 pages, 0 JSON documents, 1 files deleted", out)
+        self.assertEqual(CacheDir(self.cache.path).files(), [])
+
+    def test_list(self) -> None:
+        """
+        ``list`` names the project whose page lists each file, and lists a
+        project's files whatever their names.
+        """
+        name = self.proxy.index_name
+        _, out = self.command("list", "legacy")
+        for file in LEGACY:
+            self.assertIn(f"file  {name}  legacy  {len(file.content)}  ", out)
+            self.assertIn(file.filename, out)
+        self.assertNotIn(FOREIGN.filename, out)
+        _, out = self.command("list", "demo")
+        self.assertIn(f"file  {name}  demo  {len(FOREIGN.content)}  ", out)

@@ -5,9 +5,11 @@ the local record store.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 
+from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -20,6 +22,7 @@ from twisted_pypi.storage.records import (
     encode_record,
     write_atomically,
 )
+from twisted_pypi.storage.space import StoreSpace
 
 RECORD = Record({"url": "https://i.example/simple/demo/", "n": 1}, b"<html>\n\x00body")
 
@@ -124,6 +127,53 @@ class LocalRecordsTests(SynchronousTestCase):
         self.assertEqual(self.records.load("pypi", "demo"), RECORD)
         self.assertEqual(self.root.child("pypi").listdir(), ["demo.page"])
         self.assertEqual([e["log_level"] for e in events], [LogLevel.warn])
+
+    def test_full_disk_told_to_the_space(self) -> None:
+        """
+        A write that finds the disk full is told to the store's space, which
+        warns once however many records fail (each failure only a debug
+        line); the next successful write clears it.
+        """
+        space = StoreSpace(Clock())
+        records = LocalRecords(self.root, ".page", space)
+
+        def full(source: str, target: str) -> None:
+            """Fail like a full disk would, after the data was written."""
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        real_replace = os.replace
+        self.patch(os, "replace", full)
+        with capturedLogs() as events:
+            for key in ("a", "b", "c"):
+                self.assertFalse(records.save("pypi", key, RECORD))
+        self.patch(os, "replace", real_replace)
+        self.assertTrue(space.full)
+        self.assertEqual(space.episodes, 1)
+        warnings = [e for e in events if e["log_level"] == LogLevel.warn]
+        self.assertEqual(len(warnings), 1)
+        self.assertIn("disk is full", warnings[0]["log_format"])
+        self.assertTrue(records.save("pypi", "a", RECORD))
+        self.assertFalse(space.full)
+
+    def test_other_failures_warned(self) -> None:
+        """
+        A write that fails for another reason is warned of each time and
+        does not make the space full.
+        """
+        space = StoreSpace(Clock())
+        records = LocalRecords(self.root, ".page", space)
+
+        def broken(source: str, target: str) -> None:
+            """Fail like a broken disk would."""
+            raise OSError(errno.EIO, "Input/output error")
+
+        self.patch(os, "replace", broken)
+        with capturedLogs() as events:
+            records.save("pypi", "a", RECORD)
+            records.save("pypi", "b", RECORD)
+        self.assertFalse(space.full)
+        levels = [e["log_level"] for e in events]
+        self.assertEqual(levels, [LogLevel.warn, LogLevel.warn])
 
     def test_keys_and_indexes(self) -> None:
         """

@@ -6,17 +6,23 @@ and how it is reported.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
+from typing import Any
 
+from twisted.internet.interfaces import IReactorFromThreads
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface import implementer
 
 from twisted_pypi.storage.interfaces import StoreFull
 from twisted_pypi.storage.space import (
     QUIET,
     StoreSpace,
+    ThreadedSpace,
     as_store_full,
     is_full_error,
+    space_report,
 )
 
 
@@ -126,3 +132,62 @@ class StoreSpaceTests(SynchronousTestCase):
         self.assertEqual(
             (space.full, space.last_full, space.episodes), (False, None, 0)
         )
+
+
+class ThreadedSpaceTests(SynchronousTestCase):
+    """
+    :class:`ThreadedSpace` and :func:`space_report`.
+    """
+
+    def test_handed_to_the_reactor_thread(self) -> None:
+        """
+        A report through a :class:`ThreadedSpace` reaches the space only
+        when the reactor thread runs what was handed to it.
+        """
+        space = StoreSpace(Clock())
+        handed: list[tuple[object, tuple[object, ...]]] = []
+        threaded = ThreadedSpace(space, lambda f, *a: handed.append((f, a)))
+        error = _full()
+        threaded.found_full("/cache/pages/pypi/demo.page", error)
+        self.assertFalse(space.full)
+        with capturedLogs():
+            for f, args in handed:
+                f(*args)  # type: ignore[operator]
+        self.assertTrue(space.full)
+        handed.clear()
+        threaded.wrote()
+        with capturedLogs():
+            for f, args in handed:
+                f(*args)  # type: ignore[operator]
+        self.assertFalse(space.full)
+
+    def test_space_report(self) -> None:
+        """
+        With a reactor that has other threads, reports go through its
+        ``callFromThread``; with a bare clock, straight to the space.
+        """
+        space = StoreSpace(Clock())
+        self.assertIs(space_report(space, Clock()), space)
+        reactor = ThreadsReactor()
+        report = space_report(space, reactor)
+        self.assertIsInstance(report, ThreadedSpace)
+        report.wrote()
+        self.assertEqual(reactor.calls, [space.wrote])
+
+
+@implementer(IReactorFromThreads)
+class ThreadsReactor:
+    """
+    A reactor that records what is handed to its thread.
+
+    :ivar calls: The functions handed over, in order.
+    """
+
+    def __init__(self) -> None:
+        self.calls: list[object] = []
+
+    def callFromThread(
+        self, callable: Callable[..., Any], *args: object, **kwargs: object
+    ) -> None:
+        """Record ``callable``."""
+        self.calls.append(callable)

@@ -5,18 +5,18 @@ streamed into a consumer.
 
 from __future__ import annotations
 
-from twisted.internet.defer import CancelledError, Deferred, succeed
-from twisted.internet.error import ConnectionLost
+from twisted.internet.defer import CancelledError, Deferred, TimeoutError, fail, succeed
+from twisted.internet.error import ConnectionLost, ConnectionRefusedError
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
-from twisted.web.client import ResponseDone, ResponseFailed
+from twisted.web.client import ResponseDone, ResponseFailed, ResponseNeverReceived
 from twisted.web.http import PotentialDataLoss
 from twisted.web.iweb import IResponse
 
 from tests.consumers import Consumer
 from tests.fakes import HandFedResponse
-from twisted_pypi.upstream.client import UpstreamError
-from twisted_pypi.upstream.stream import StreamingResponse, streaming
+from twisted_pypi.upstream.client import UpstreamError, UpstreamTimeout
+from twisted_pypi.upstream.stream import BodyCutShort, StreamingResponse, streaming
 
 
 class StreamingResponseTests(SynchronousTestCase):
@@ -66,12 +66,38 @@ class StreamingResponseTests(SynchronousTestCase):
         self.successResultOf(d)
 
     def test_cut_short(self) -> None:
-        """A body cut short fails with an UpstreamError saying so."""
+        """
+        A body cut short fails with :class:`BodyCutShort` (an
+        ``UpstreamError``) saying why in words.
+        """
         response = HandFedResponse()
         d = StreamingResponse.of(response).stream_to(Consumer())
         response.end(Failure(ResponseFailed([Failure(ConnectionLost())])))
-        failure = self.failureResultOf(d, UpstreamError)
-        self.assertIn("body cut short", failure.getErrorMessage())
+        failure = self.failureResultOf(d, BodyCutShort)
+        self.assertIsInstance(failure.value, UpstreamError)
+        self.assertEqual(
+            failure.getErrorMessage(), "the connection to the upstream was lost"
+        )
+
+    def test_fetch_failures_in_words(self) -> None:
+        """
+        A request that fails fails with an ``UpstreamError`` saying why in
+        words, caused by the original; a timeout with ``UpstreamTimeout``; a
+        cancellation as it is.
+        """
+        refused = ResponseNeverReceived([Failure(ConnectionRefusedError())])
+        fetch = streaming(lambda url: fail(refused))
+        failure = self.failureResultOf(fetch("http://h/f"), UpstreamError)
+        self.assertEqual(
+            failure.getErrorMessage(), "the upstream refused the connection"
+        )
+        self.assertIs(failure.value.__cause__, refused)
+        late = TimeoutError("no response headers within 10 s")
+        fetch = streaming(lambda url: fail(late))
+        failure = self.failureResultOf(fetch("http://h/f"), UpstreamTimeout)
+        self.assertEqual(failure.getErrorMessage(), "no response headers within 10 s")
+        fetch = streaming(lambda url: fail(CancelledError()))
+        self.failureResultOf(fetch("http://h/f"), CancelledError)
 
     def test_cancel_stops_upstream(self) -> None:
         """

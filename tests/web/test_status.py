@@ -5,11 +5,14 @@ figures after requests through the in-memory proxy, and ``/-/health``.
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 import re
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
+from twisted.logger import LogLevel, capturedLogs
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -353,7 +356,9 @@ class HealthTests(StatusTestCase):
         self.assertEqual(answer.code, 200)
         self.assertEqual(answer.header("content-type"), "application/json")
         self.assertEqual(answer.header("cache-control"), "no-store")
-        self.assertEqual(json.loads(answer.body), {"status": "ok", "uptime": 30.0})
+        self.assertEqual(
+            json.loads(answer.body), {"status": "ok", "disk": "ok", "uptime": 30.0}
+        )
         self.assertEqual(proxy.index.requests, [])
 
     def test_head(self) -> None:
@@ -362,6 +367,37 @@ class HealthTests(StatusTestCase):
         """
         answer = self.proxy().get("/-/health", method="HEAD")
         self.assertEqual((answer.code, answer.body), (200, b""))
+
+    def test_page_on_a_full_disk(self) -> None:
+        """
+        A page that cannot be stored because the disk is full is still
+        served; the disk shows as full on the status page and in
+        ``/-/health`` (still 200: the proxy serves, "degraded"), and a page
+        stored later (the project list) clears it.
+        """
+        proxy = self.proxy()
+        real_replace = os.replace
+
+        def full(source: str, target: str) -> None:
+            """Fail like a full disk would."""
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        self.patch(os, "replace", full)
+        with capturedLogs() as events:
+            self.assertEqual(proxy.get("/simple/demo/").code, 200)
+        self.patch(os, "replace", real_replace)
+        warnings = [e for e in events if e["log_level"] == LogLevel.warn]
+        self.assertEqual(len(warnings), 1, warnings)
+        self.assertIn("disk full", self.status(proxy))
+        answer = proxy.get("/-/health")
+        self.assertEqual(answer.code, 200)
+        body = json.loads(answer.body)
+        self.assertEqual((body["status"], body["disk"]), ("degraded", "full"))
+        with capturedLogs():
+            self.assertEqual(proxy.get("/simple/").code, 200)
+        self.assertNotIn("disk full", self.status(proxy))
+        body = json.loads(proxy.get("/-/health").body)
+        self.assertEqual((body["status"], body["disk"]), ("ok", "ok"))
 
 
 def bare_page(case: SynchronousTestCase, config: ProxyConfig, stats: Stats) -> str:

@@ -116,7 +116,8 @@ class PurgeOptions(_CacheDirOptions):
     synopsis = "pypiproxy cache purge [options] PROJECT...|--list|--all"
     longdesc = (
         "Delete the cached pages, JSON API documents and files of each "
-        "PROJECT, the project lists (--list), or everything (--all)."
+        "PROJECT (the files its cached pages list, whatever their names), "
+        "the project lists (--list), or everything (--all)."
     )
     optFlags = [
         ["all", None, "Delete every cached page, document and file."],
@@ -141,10 +142,10 @@ class VerifyOptions(_CacheDirOptions):
 
     synopsis = "pypiproxy cache verify [options]"
     longdesc = (
-        "Re-hash every cached file with the hash its cached page gives, and "
-        "delete those that do not match. Files whose page is not cached are "
-        "reported as unverifiable and kept. Exits with 1 if any file was "
-        "corrupt."
+        "Re-hash every cached file with the hash the cached page listing it "
+        "gives, whatever the file's name, and delete those that do not match. "
+        "Files no cached page lists are reported as unverifiable and kept. "
+        "Exits with 1 if any file was corrupt."
     )
 
 
@@ -205,12 +206,14 @@ def _list(cache: CacheDir, projects: list[str], out: IO[str]) -> int:
             else "unreadable"
         )
         out.write(f"page  {page.index}  {what}  fetched {when}\n")
-    for file in cache.files():
-        if wanted and file.project not in wanted:
+    files = cache.files()
+    catalog = cache.catalog(files)
+    for file in files:
+        owners = catalog.projects(file.segments)
+        if wanted and not wanted & owners:
             continue
-        out.write(
-            f"file  {file.index}  {file.project or '-'}  {file.size}  {file.path}\n"
-        )
+        owner = ",".join(sorted(owners)) or "-"
+        out.write(f"file  {file.index}  {owner}  {file.size}  {file.path}\n")
     return 0
 
 
@@ -237,7 +240,7 @@ def _purge(cache: CacheDir, options: PurgeOptions, out: IO[str]) -> int:
     if options["all"]:
         results.append(cache.purge_all())
     else:
-        results.extend(cache.purge_project(p) for p in options["projects"])
+        results.extend(cache.purge_projects(options["projects"]))
         if options["list"]:
             results.append(cache.purge_lists())
     for result in results:

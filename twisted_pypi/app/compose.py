@@ -47,6 +47,7 @@ from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
 from twisted_pypi.storage.pagestore import PAGES_AREA
+from twisted_pypi.storage.space import space_report
 from twisted_pypi.upstream.client import PageClient
 from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
 from twisted_pypi.upstream.stream import streaming
@@ -209,7 +210,11 @@ def make_page_caches(
     :param run: Runs page parsing, see :func:`thread_runner`.
     :param stats: Where upstream fetches are recorded, if anywhere.
     """
-    store = PageStore(record_store(config, PAGES_AREA, ".page"))
+    store = PageStore(
+        record_store(
+            config, PAGES_AREA, ".page", space=space_report(cache.space, reactor)
+        )
+    )
     return [
         PageCache(
             index,
@@ -310,7 +315,15 @@ def proxy_root(
     router = router.with_first(dummies)
     documents = None
     if json_client is not None:
-        store = JsonStore(record_store(config, JSON_AREA, ".json", cache.root))
+        store = JsonStore(
+            record_store(
+                config,
+                JSON_AREA,
+                ".json",
+                cache.root,
+                space=space_report(cache.space, cache.clock),
+            )
+        )
         documents = JsonCache(
             config, json_client, cache.clock, store, run if run else run_now
         )

@@ -25,6 +25,7 @@ from twisted_pypi.storage.records import LocalRecords
 from twisted_pypi.storage.s3files import S3FileStore
 from twisted_pypi.storage.s3place import BucketPlace
 from twisted_pypi.storage.s3records import S3Records
+from twisted_pypi.storage.space import SpaceReport
 
 __all__ = ["record_store", "s3_file_store"]
 
@@ -58,7 +59,11 @@ def s3_file_store(
 
 
 def record_store(
-    config: ProxyConfig, area: str, suffix: str, root: FilePath[str] | None = None
+    config: ProxyConfig,
+    area: str,
+    suffix: str,
+    root: FilePath[str] | None = None,
+    space: SpaceReport | None = None,
 ) -> IRecordStore:
     """
     Where records of one kind are kept: in ``--store`` if there is one
@@ -69,11 +74,12 @@ def record_store(
     :param area: The records' directory (``pages``, ``pypi-json``).
     :param suffix: Their names' suffix (``.page``, ``.json``).
     :param root: The cache directory, if not ``config.cache_dir``.
+    :param space: Told of full disks and successful writes (local records).
     """
     store = config.store
     if store is None:
         top = root if root is not None else FilePath(config.cache_dir)
-        return LocalRecords(top.child(area), suffix)
+        return LocalRecords(top.child(area), suffix, space)
     client = get_session().create_client(
         "s3",
         endpoint_url=store.endpoint,

@@ -29,8 +29,10 @@ from twisted_pypi.files.spec import (
     VerificationError,
     as_download_error,
     body_problem,
+    failure_words,
     hasher_for,
     response_problem,
+    source_of,
 )
 from twisted_pypi.files.waiters import fire, observe
 from twisted_pypi.storage.interfaces import (
@@ -267,7 +269,8 @@ class Download:
                 self._pass_through()
                 taken = self._outlet.take(data, self.written, self.expected_length)
         except OSError as e:
-            self._fail(Failure(DownloadError(f"cannot write: {e}")))
+            why = f"could not write to the cache: {e.strerror or e}"
+            self._fail(Failure(DownloadError(why)))
             return
         if not taken:
             self._fail(Failure(NotCached("the disk is full")))
@@ -279,7 +282,8 @@ class Download:
             self._hash[0].update(data)
         expected = self.expected_length
         if expected is not None and self.written > expected:
-            self._fail(Failure(VerificationError(f"more than {expected} bytes")))
+            why = f"the upstream sent more than the {expected:,} bytes expected"
+            self._fail(Failure(VerificationError(why)))
             return
         self._reset_timer()
         for follower in self._followers[:]:
@@ -358,7 +362,7 @@ class Download:
     def _stalled(self) -> None:
         """The idle timer ran out."""
         self._timer = None
-        why = f"no data from upstream for {self._idle_timeout} seconds"
+        why = f"the upstream sent nothing for {self._idle_timeout:g} s"
         self._fail(Failure(UpstreamTimeout(why)))
 
     def _reset_timer(self) -> None:
@@ -394,6 +398,7 @@ class Download:
         if self.state in (State.DONE, State.PASSED, State.FAILED):
             return
         self.failure = reason = as_download_error(reason)
+        streaming = self.state is State.STREAMING
         self.state = State.FAILED
         self._stop()
         if self._fetching is not None and not self._fetching.called:
@@ -403,11 +408,16 @@ class Download:
         self._outlet.drop()
         self._on_end(self)
         self._store.unpin(self.spec.segments)
+        name, host = source_of(self.spec.url)
         _log.warn(
-            "Download of {url} failed after {written} bytes: {why}",
+            "Download of {file} from {host} failed: {why}",
+            file=name,
+            host=host,
             url=self.spec.url,
             written=self.written,
-            why=reason.getErrorMessage(),
+            why=failure_words(
+                reason, self.written, self.expected_length, streaming=streaming
+            ),
         )
         for follower in self._followers[:]:
             follower.source_failed(reason)

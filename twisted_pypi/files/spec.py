@@ -8,7 +8,9 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Mapping
 from enum import Enum, auto
+from http import HTTPStatus
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from attrs import field, frozen
 from twisted.internet import error
@@ -30,8 +32,10 @@ __all__ = [
     "VerificationError",
     "as_download_error",
     "body_problem",
+    "failure_words",
     "hasher_for",
     "response_problem",
+    "source_of",
 ]
 
 #: sha256 (what indexes give) first, then the others, strongest first.
@@ -192,10 +196,13 @@ def response_problem(
     :return: The error, or ``None`` when the body may be read.
     """
     if code != 200:
-        return UpstreamError(f"upstream answered {code}")
+        return UpstreamError(f"the upstream answered {_status(code)}")
     size = spec.size
     if size is not None and length is not None and size != length:
-        return VerificationError(f"upstream length {length}, index size {size}")
+        return VerificationError(
+            f"the upstream's length ({length:,} bytes) is not the index's size"
+            f" ({size:,} bytes)"
+        )
     return None
 
 
@@ -212,7 +219,59 @@ def body_problem(
     :return: The error, or ``None`` when the body is the file.
     """
     if expected is not None and written != expected:
-        return VerificationError(f"got {written} bytes, expected {expected}")
+        return VerificationError(
+            f"the upstream sent {written:,} bytes, expected {expected:,}"
+        )
     if hashed is not None and hashed[0].hexdigest() != hashed[1]:
-        return VerificationError(f"{hashed[0].name} mismatch")
+        return VerificationError(
+            f"{hashed[0].name} mismatch: the body is not the file the index lists"
+        )
     return None
+
+
+def failure_words(
+    reason: Failure, written: int, expected: int | None, *, streaming: bool
+) -> str:
+    """
+    Why a download failed, in words for its one log line: the failure's
+    message, and, when the body was being received, how far it got
+    (``"the upstream closed the connection after 1,234 of 5,678 bytes"``).
+
+    :param reason: The download's failure (see :func:`as_download_error`).
+    :param written: Bytes received.
+    :param expected: Bytes expected, if known.
+    :param streaming: Whether the body was being received.
+    """
+    why = reason.getErrorMessage()
+    if not streaming or reason.check(VerificationError):
+        return why  # a verification error gives its own figures
+    of = "" if expected is None else f" of {expected:,}"
+    return f"{why} after {written:,}{of} bytes"
+
+
+def source_of(url: str) -> tuple[str, str]:
+    """
+    The file name and the upstream host a download's URL names, for logs:
+    never the credentials a URL may carry.
+
+    :param url: The file's upstream URL.
+    :return: ``(file name, host[:port])``.
+    """
+    parts = urlsplit(url)
+    name = unquote(parts.path.rsplit("/", 1)[-1]) or parts.path or url
+    host = parts.hostname or "an unknown host"
+    if ":" in host:
+        host = f"[{host}]"
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return name, host if port is None else f"{host}:{port}"
+
+
+def _status(code: int) -> str:
+    """A status code with its reason phrase (``"404 Not Found"``)."""
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return str(code)

@@ -21,11 +21,11 @@ from typing import Literal
 from attrs import field, frozen
 from twisted.python.filepath import FilePath
 
-from twisted_pypi.core.links import METADATA, local_path, local_segments
+from twisted_pypi.core.links import METADATA, local_path
 from twisted_pypi.core.lookup import LIST_KEY
 from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.names import project_of_filename
-from twisted_pypi.core.parse import PageParseError, parse_project_page
+from twisted_pypi.storage.catalog import Catalog, file_of, read_catalog
 from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
 from twisted_pypi.storage.layout import FILES_DIR, TMP_DIR, prune, walk_files
 from twisted_pypi.storage.pagestore import PAGES_AREA, PageStore
@@ -58,8 +58,9 @@ class CachedFile:
     @property
     def project(self) -> str | None:
         """
-        The normalized project of the file (or of the file whose
-        ``.metadata`` it is), or ``None`` for an unexpected name.
+        The normalized project the file's name says (or the name of the file
+        whose ``.metadata`` it is), or ``None`` for a name that says none;
+        the cached pages know better (see :meth:`CacheDir.catalog`).
         """
         name = self.segments[-1]
         return project_of_filename(name.removesuffix(METADATA))
@@ -185,6 +186,17 @@ class CacheDir:
         prune(path.parent(), top)
         return True
 
+    def catalog(self, files: list[CachedFile] | None = None) -> Catalog:
+        """
+        Which project's cached page lists each cached file, with the hashes
+        it gives: every cached project page read once (blocking).
+
+        :param files: The files to look for; every cached file by default.
+        """
+        if files is None:
+            files = self.files()
+        return read_catalog(self._pages, {file_of(f.segments) for f in files})
+
     def purge_project(self, project: str) -> Purged:
         """
         Delete a project's pages, JSON API documents and files, on every
@@ -192,15 +204,36 @@ class CacheDir:
 
         :param project: The normalized project name.
         """
-        pages = [(i, project) for i in self.indexes() if self._pages.remove(i, project)]
-        documents = sum(
-            len(self._documents.remove_project(i, project))
-            for i in self._documents.indexes()
-        )
-        files = [
-            f for f in self.files() if f.project == project and self.remove_file(f)
-        ]
-        return Purged(files, pages, documents)
+        [purged] = self.purge_projects([project])
+        return purged
+
+    def purge_projects(self, projects: list[str]) -> list[Purged]:
+        """
+        Delete each project's pages, JSON API documents and files, on every
+        index: the files its cached pages list (whatever their names, and
+        with their ``.metadata``), and those whose names say it.
+
+        :param projects: Normalized project names.
+        :return: What was deleted, for each project in turn.
+        """
+        files = self.files()
+        catalog = self.catalog(files)  # before the pages that list them go
+        results = []
+        for project in projects:
+            pages = [
+                (i, project) for i in self.indexes() if self._pages.remove(i, project)
+            ]
+            documents = sum(
+                len(self._documents.remove_project(i, project))
+                for i in self._documents.indexes()
+            )
+            gone = [
+                f
+                for f in files
+                if project in catalog.projects(f.segments) and self.remove_file(f)
+            ]
+            results.append(Purged(gone, pages, documents))
+        return results
 
     def purge_lists(self) -> Purged:
         """
@@ -229,64 +262,35 @@ class CacheDir:
 
     def verify(self) -> Iterator[Verdict]:
         """
-        Re-hash every cached file against the hash its project's cached page
-        gives, deleting the files that do not match; a file whose page is not
-        cached, or does not list it or give a hash, is unverifiable and kept.
+        Re-hash every cached file against the hash the cached page listing
+        it gives (whatever the file's name), deleting the files that do not
+        match; a file no cached page lists, or without a usable hash, is
+        unverifiable and kept.
         """
-        listings: dict[tuple[str, str], Mapping[tuple[str, ...], DistFile] | None] = {}
-        for file in self.files():
+        files = self.files()
+        catalog = self.catalog(files)
+        for file in files:
+            listing = catalog.listing(file.segments)
+            if listing is not None:
+                yield self._check(file, listing.dist)
+                continue
             project = file.project
             if project is None:
-                yield Verdict(file, "unverifiable", "not a distribution filename")
-                continue
-            place = (file.index, project)
-            if place not in listings:
-                listings[place] = self._listing(file.index, project)
-            listing = listings[place]
-            if listing is None:
-                yield Verdict(
-                    file,
-                    "unverifiable",
-                    f"no cached page of {project} on {file.index}",
-                )
-                continue
-            yield self._check(file, listing)
+                why = "no cached page lists it"
+            elif (file.index, project) in catalog.pages:
+                why = "its cached page does not list it"
+            else:
+                why = f"no cached page of {project} on {file.index}"
+            yield Verdict(file, "unverifiable", why)
 
-    def _listing(
-        self, index: str, project: str
-    ) -> Mapping[tuple[str, ...], DistFile] | None:
-        """
-        The files a cached page lists, by place, or ``None`` without a page.
-        """
-        stored = self._pages.load(index, project)
-        if stored is None:
-            return None
-        try:
-            page = parse_project_page(
-                stored.body, stored.content_type, stored.url, project
-            )
-        except PageParseError:
-            return None
-        listing: dict[tuple[str, ...], DistFile] = {}
-        for dist in page.files:
-            segments = local_segments(index, dist.url)
-            if segments is not None:
-                listing.setdefault(segments, dist)
-        return listing
-
-    def _check(
-        self, file: CachedFile, listing: Mapping[tuple[str, ...], DistFile]
-    ) -> Verdict:
+    def _check(self, file: CachedFile, dist: DistFile) -> Verdict:
         """
         Compare one file with what its page says; delete it if it differs.
+
+        :param file: The file, or a ``.metadata``.
+        :param dist: The file as its page lists it.
         """
         is_metadata = file.segments[-1].endswith(METADATA)
-        base = file.segments
-        if is_metadata:
-            base = (*base[:-1], base[-1].removesuffix(METADATA))
-        dist = listing.get(base)
-        if dist is None:
-            return Verdict(file, "unverifiable", "its cached page does not list it")
         size = None if is_metadata else dist.size
         hashes = dist.hashes
         if is_metadata:

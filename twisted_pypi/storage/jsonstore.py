@@ -16,6 +16,7 @@ from twisted.python.filepath import FilePath
 from twisted_pypi.core.lookup import PageEntry, Rendition
 from twisted_pypi.storage.interfaces import IRecordStore, Record
 from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.storage.space import SpaceReport
 
 __all__ = ["JSON_AREA", "JsonDocument", "JsonStore", "document_key"]
 
@@ -88,13 +89,16 @@ class JsonStore:
         self._records = records
 
     @classmethod
-    def on_disk(cls, root: FilePath[str]) -> JsonStore:
+    def on_disk(
+        cls, root: FilePath[str], space: SpaceReport | None = None
+    ) -> JsonStore:
         """
         Documents in a directory, ``<root>/<index>/<key>.json``.
 
         :param root: The directory (``<cache-dir>/pypi-json``).
+        :param space: Told of full disks and successful writes.
         """
-        return cls(LocalRecords(root, ".json"))
+        return cls(LocalRecords(root, ".json", space))
 
     def load(self, index: str, key: str) -> JsonDocument | None:
         """

@@ -13,6 +13,7 @@ from twisted.python.filepath import FilePath
 
 from twisted_pypi.storage.interfaces import IRecordStore, Record
 from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.storage.space import SpaceReport
 
 __all__ = ["PAGES_AREA", "PageStore", "StoredPage"]
 
@@ -53,13 +54,16 @@ class PageStore:
         self._records = records
 
     @classmethod
-    def on_disk(cls, root: FilePath[str]) -> PageStore:
+    def on_disk(
+        cls, root: FilePath[str], space: SpaceReport | None = None
+    ) -> PageStore:
         """
         Pages in a directory, ``<root>/<index>/<key>.page``.
 
         :param root: The directory (``<cache-dir>/pages``).
+        :param space: Told of full disks and successful writes.
         """
-        return cls(LocalRecords(root, ".page"))
+        return cls(LocalRecords(root, ".page", space))
 
     def load(self, index: str, key: str) -> StoredPage | None:
         """

@@ -13,7 +13,6 @@ temporary file.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import tempfile
@@ -24,6 +23,7 @@ from zope.interface import implementer
 
 from twisted_pypi.core.names import is_safe_segment
 from twisted_pypi.storage.interfaces import IRecordStore, Record
+from twisted_pypi.storage.space import SpaceReport, is_full_error
 
 __all__ = ["LocalRecords", "decode_record", "encode_record", "write_atomically"]
 
@@ -97,13 +97,20 @@ class LocalRecords:
     Records in a directory: ``<root>/<index>/<key><suffix>``.
     """
 
-    def __init__(self, root: FilePath[str], suffix: str) -> None:
+    def __init__(
+        self, root: FilePath[str], suffix: str, space: SpaceReport | None = None
+    ) -> None:
         """
         :param root: The directory (``<cache-dir>/pages``, say).
         :param suffix: The file name suffix of every record (``.page``).
+        :param space: Told when a write finds the disk full and when one
+            succeeds, so a full disk is warned of once, with the file
+            downloads, and shows on the status page; without one, each
+            failed write is warned of.
         """
         self._root = root
         self._suffix = suffix
+        self._space = space
 
     def _path(self, index: str, key: str) -> FilePath[str]:
         """The file of one record."""
@@ -128,12 +135,21 @@ class LocalRecords:
         try:
             write_atomically(path, encode_record(record))
         except OSError as e:
-            _log.warn(
+            space = self._space
+            if space is not None and is_full_error(e):
+                # The space warns once for the whole episode.
+                space.found_full(path.path, e)
+                emit = _log.debug
+            else:
+                emit = _log.warn
+            emit(
                 "Could not store {path}: {why}; it is served from memory only",
                 path=path.path,
                 why=_why(e),
             )
             return False
+        if self._space is not None:
+            self._space.wrote()
         return True
 
     def remove(self, index: str, key: str) -> bool:
@@ -171,7 +187,7 @@ def _why(error: OSError) -> str:
     What went wrong with a write, for one log line: a full disk (or quota)
     is said plainly, anything else as the system says it.
     """
-    if error.errno in (errno.ENOSPC, errno.EDQUOT):
+    if is_full_error(error):
         return "the disk is full"
     return error.strerror or str(error)
 

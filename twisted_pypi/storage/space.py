@@ -8,14 +8,25 @@ status page and the metrics until a write succeeds again.
 from __future__ import annotations
 
 import errno
+from collections.abc import Callable
+from typing import Protocol
 
-from attrs import define, field
-from twisted.internet.interfaces import IReactorTime
+from attrs import define, field, frozen
+from twisted.internet.interfaces import IReactorFromThreads, IReactorTime
 from twisted.logger import Logger
 
 from twisted_pypi.storage.interfaces import StoreFull
 
-__all__ = ["FULL_ERRNOS", "QUIET", "StoreSpace", "as_store_full", "is_full_error"]
+__all__ = [
+    "FULL_ERRNOS",
+    "QUIET",
+    "SpaceReport",
+    "StoreSpace",
+    "ThreadedSpace",
+    "as_store_full",
+    "is_full_error",
+    "space_report",
+]
 
 #: The errors a write gets when the store has no room: the disk is full, or
 #: the user's quota is.
@@ -49,6 +60,26 @@ def as_store_full(error: OSError) -> StoreFull:
     full = StoreFull(error.errno, error.strerror, error.filename)
     full.__cause__ = error
     return full
+
+
+class SpaceReport(Protocol):
+    """
+    What a writer tells about the room it found: a :class:`StoreSpace`
+    itself on the reactor thread, a :class:`ThreadedSpace` from others.
+    """
+
+    def found_full(self, where: str, error: OSError) -> None:
+        """
+        A write found no room.
+
+        :param where: What was being written (a path), for the log.
+        :param error: The error it got.
+        """
+
+    def wrote(self) -> None:
+        """
+        A write succeeded.
+        """
 
 
 @define
@@ -95,8 +126,8 @@ class StoreSpace:
         self._announced = True
         _log.warn(
             "The disk is full ({error}, writing {where}): evicting cached files"
-            " to make room, and sending files that still do not fit without"
-            " caching them",
+            " to make room; files and pages that still do not fit are served"
+            " without being stored",
             error=self.last_error,
             where=where,
         )
@@ -110,3 +141,49 @@ class StoreSpace:
         if self._announced:
             self._announced = False
             _log.info("The disk has room again: files are cached again")
+
+
+@frozen
+class ThreadedSpace:
+    """
+    A :class:`StoreSpace` told from any thread: each report is handed to the
+    reactor thread (``reactor.callFromThread``), where the space, its log
+    line and the status page that reads it live.  Writers in the thread pool
+    (page and JSON records) report through one of these.
+
+    :ivar space: The space told.
+    :ivar call: Runs a function with its arguments on the reactor thread.
+    """
+
+    space: StoreSpace
+    call: Callable[..., object]
+
+    def found_full(self, where: str, error: OSError) -> None:
+        """
+        A write found no room: tell the space, on the reactor thread.
+
+        :param where: What was being written (a path), for the log.
+        :param error: The error it got.
+        """
+        self.call(self.space.found_full, where, error)
+
+    def wrote(self) -> None:
+        """
+        A write succeeded: tell the space, on the reactor thread.
+        """
+        self.call(self.space.wrote)
+
+
+def space_report(space: StoreSpace, reactor: object) -> SpaceReport:
+    """
+    How writers in the thread pool (the page and JSON record stores) tell
+    ``space`` of a full disk: through the reactor's hand-off to its own
+    thread, or directly where there is no other thread (a test's clock).
+
+    :param space: The file cache's space, the one the status page, the
+        metrics and ``/-/health`` read.
+    :param reactor: The reactor.
+    """
+    if IReactorFromThreads.providedBy(reactor):
+        return ThreadedSpace(space, IReactorFromThreads(reactor).callFromThread)
+    return space

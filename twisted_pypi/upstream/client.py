@@ -23,6 +23,7 @@ from twisted.web.http import PotentialDataLoss
 from twisted_pypi import __version__
 from twisted_pypi.core.links import redact
 from twisted_pypi.core.lookup import UpstreamTimedOut, UpstreamUnavailable
+from twisted_pypi.upstream.describe import describe_error
 
 __all__ = [
     "PAGE_ACCEPT",
@@ -152,7 +153,7 @@ class _BodyCollector(Protocol):
             self._done.callback(b"".join(self._chunks))
         else:
             self._done.errback(
-                UpstreamError(f"the body was cut short: {reason.getErrorMessage()}")
+                UpstreamError(f"the body was cut short: {describe_error(reason.value)}")
             )
 
 
@@ -224,7 +225,7 @@ async def fetch_page(
             raise UpstreamTimeout(
                 redact(f"no answer from {url} within {connect_timeout:g} s")
             ) from None
-        raise UpstreamError(redact(f"{url}: {_describe(e)}")) from e
+        raise UpstreamError(redact(f"{url}: {describe_error(e)}")) from e
     final_url = _final_url(response, url)
     status = int(response.code)
     if status != 200:
@@ -286,14 +287,3 @@ def _cancelled(error: BaseException) -> bool:
     """
     reasons = getattr(error, "reasons", None) or []
     return any(isinstance(r, Failure) and r.check(CancelledError) for r in reasons)
-
-
-def _describe(error: BaseException) -> str:
-    """
-    A short readable description of a connection error; Twisted's
-    ``ResponseFailed`` wraps a list of failures.
-    """
-    reasons = getattr(error, "reasons", None)
-    if reasons:
-        return "; ".join(r.getErrorMessage() for r in reasons)
-    return str(error) or type(error).__name__

@@ -7,7 +7,9 @@ a :class:`StreamingResponse` (status, length) and has its body written into
 any ``IConsumer``, with the upstream connection registered as the
 consumer's push producer (so the consumer can pause the upstream).  How the
 HTTP client reports the end of a body (``ResponseDone``,
-``PotentialDataLoss``, a failure) stays here.
+``PotentialDataLoss``, a failure) stays here, and so does turning its
+failures into :class:`~twisted_pypi.upstream.client.UpstreamError` with a
+message in words (:func:`~twisted_pypi.upstream.describe.describe_error`).
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from collections.abc import Callable
 from typing import Any
 
 from attrs import frozen
-from twisted.internet.defer import Deferred
+from twisted.internet import error
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.defer import TimeoutError as DeferredTimeout
 from twisted.internet.interfaces import IConsumer
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.python.failure import Failure
@@ -24,9 +28,18 @@ from twisted.web.client import ResponseDone
 from twisted.web.http import PotentialDataLoss
 from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 
-from twisted_pypi.upstream.client import UpstreamError
+from twisted_pypi.upstream.client import UpstreamError, UpstreamTimeout
+from twisted_pypi.upstream.describe import describe_error
 
-__all__ = ["StreamingResponse", "streaming"]
+__all__ = ["BodyCutShort", "StreamingResponse", "streaming"]
+
+
+class BodyCutShort(UpstreamError):
+    """
+    The upstream's body ended before it was whole; the message says why in
+    words (``"the upstream closed the connection"``), the download says
+    after how many bytes.
+    """
 
 
 @frozen
@@ -59,7 +72,7 @@ class StreamingResponse:
 
         :param consumer: Where the body goes.
         :return: A Deferred firing with ``None`` once the whole body was
-            written, or failing with :class:`UpstreamError` if it was cut
+            written, or failing with :class:`BodyCutShort` if it was cut
             short.  Cancelling it closes the upstream connection and
             unregisters from the consumer.
         """
@@ -82,15 +95,32 @@ def streaming(
 
     :param fetch: Issues an upstream ``GET`` for a URL (see
         :func:`twisted_pypi.app.service.file_fetcher`).
-    :return: The same, its responses as :class:`StreamingResponse`;
-        cancelling its Deferred cancels the request.
+    :return: The same, its responses as :class:`StreamingResponse`, its
+        failures as :class:`UpstreamError` (:class:`UpstreamTimeout` for a
+        timeout) saying why in words; cancelling its Deferred cancels the
+        request.
     """
 
     def fetch_streaming(url: str) -> Deferred[StreamingResponse]:
         """Issue the request; wrap the response."""
-        return fetch(url).addCallback(StreamingResponse.of)
+        return fetch(url).addCallbacks(StreamingResponse.of, _in_words)
 
     return fetch_streaming
+
+
+def _in_words(reason: Failure) -> Failure:
+    """
+    A request that failed, as an :class:`UpstreamError` saying why in words
+    and caused by the original; a cancellation, or an error already ours, as
+    it is.
+    """
+    if reason.check(CancelledError, UpstreamError):
+        return reason
+    cause = reason.value
+    timeout = reason.check(DeferredTimeout, error.TimeoutError)
+    exc = (UpstreamTimeout if timeout else UpstreamError)(describe_error(cause))
+    exc.__cause__ = cause
+    return Failure(exc)
 
 
 class _BodyStreamer(Protocol):
@@ -123,8 +153,7 @@ class _BodyStreamer(Protocol):
         if reason.check(ResponseDone, PotentialDataLoss):
             self.done.callback(None)
         else:
-            why = f"body cut short: {reason.getErrorMessage()}"
-            self.done.errback(UpstreamError(why))
+            self.done.errback(BodyCutShort(describe_error(reason.value)))
 
     def _cancel(self, done: Deferred[None]) -> None:
         """The consumer gave up: unregister and close the connection."""

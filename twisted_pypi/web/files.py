@@ -29,6 +29,7 @@ from twisted_pypi.files.download import Downloads, FileSpec
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.interfaces import IFileStore, StoreUnreachable
 from twisted_pypi.upstream.client import UpstreamError
+from twisted_pypi.upstream.describe import describe_error
 from twisted_pypi.web.errors import send_failure
 from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
 from twisted_pypi.web.fileserve import serve_cached
@@ -197,7 +198,9 @@ class FilesResource(Resource):
             try:
                 response = await self._fetch(spec.fetch_url, b"HEAD")
             except Exception as e:
-                _upstream_failed(Failure(UpstreamError(redact(str(e)))), request)
+                _upstream_failed(
+                    Failure(UpstreamError(redact(describe_error(e)))), request
+                )
                 return
             if response.code != 200:
                 _upstream_failed(

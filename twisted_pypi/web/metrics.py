@@ -25,6 +25,7 @@ from twisted.web.server import Request
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.space import StoreSpace
 
 __all__ = [
     "HealthPage",
@@ -89,21 +90,36 @@ class MetricsPage(Resource):
 
 class HealthPage(Resource):
     """
-    ``/-/health``: 200 and a tiny JSON body while the proxy serves; asks
-    nothing of anyone.
+    ``/-/health``: a tiny JSON body while the proxy serves; asks nothing of
+    anyone.
+
+    A full cache disk answers 200 too, with ``"status": "degraded"`` and
+    ``"disk": "full"``: the proxy still answers every request correctly
+    (files are streamed through without caching, pages served from memory),
+    and a 503 would make a load balancer drain, or an orchestrator restart,
+    a node that works, which frees no disk and, on nodes sharing a volume,
+    would take them all out at once.  Monitoring alerts on the body or on
+    the ``pypiproxy_disk_full`` metric instead.
     """
 
     isLeaf = True
 
-    def __init__(self, stats: Stats) -> None:
+    def __init__(self, stats: Stats, space: StoreSpace) -> None:
         """
         :param stats: Gives the uptime.
+        :param space: Whether the cache disk is full.
         """
         super().__init__()
         self._stats = stats
+        self._space = space
 
     def render_GET(self, request: Request) -> bytes:
         request.setHeader(b"content-type", b"application/json")
         request.setHeader(b"cache-control", b"no-store")
-        body = {"status": "ok", "uptime": round(self._stats.uptime, 3)}
+        full = self._space.full
+        body = {
+            "status": "degraded" if full else "ok",
+            "disk": "full" if full else "ok",
+            "uptime": round(self._stats.uptime, 3),
+        }
         return json.dumps(body).encode() + b"\n"

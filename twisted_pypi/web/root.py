@@ -189,7 +189,7 @@ def _dash(
         stats, cache, downloads, [i.name for i in config.indexes]
     )
     dash = Directory()
-    dash.putChild(b"health", HealthPage(stats))
+    dash.putChild(b"health", HealthPage(stats, cache.space))
     dash.putChild(b"metrics", MetricsPage(registry))
     if config.admin_token is not None:
         control = CacheControlResource(

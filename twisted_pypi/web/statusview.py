@@ -144,7 +144,8 @@ class StatusView(Element):
             " Last found full ",
             when(space.last_full, now),
             f" ({space.last_error}): files that do not fit after evicting"
-            " cached ones are sent without being cached.",
+            " cached ones are sent without being cached, and pages are served"
+            " from memory without being stored.",
         )
 
     @renderer
