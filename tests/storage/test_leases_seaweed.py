@@ -61,9 +61,7 @@ class SeaweedLeaseTests(TestCase):
         Four nodes claiming the same file at once: exactly one owns it, the
         others follow that one, and the lease object names it.
         """
-        claims = await gatherResults(
-            [self.node(url).claim(SEGMENTS) for url in NODES]
-        )
+        claims = await gatherResults([self.node(url).claim(SEGMENTS) for url in NODES])
         owned = [claim for claim in claims if isinstance(claim, Owned)]
         following = [claim for claim in claims if isinstance(claim, Following)]
         self.assertEqual((len(owned), len(following)), (1, 3))
