@@ -1,0 +1,200 @@
+# -*- test-case-name: tests.files.test_cluster -*-
+"""
+Where a download's body comes from when nodes share a store: one upstream
+fetch per file for the whole cluster.
+
+Before a node downloads a file it claims it
+(:class:`~twisted_pypi.storage.leasing.ILeases`):
+
+- it **owns** the file's lease: it fetches from the upstream, the lease
+  renewed until the download ends (:meth:`FileSource.ended` releases it,
+  after the commit);
+- another node holds a live lease: it **follows** that node, GETting the
+  file from the node's ``/-/inflight/`` (:mod:`twisted_pypi.upstream.peer`);
+  the body feeds this node's own :class:`~twisted_pypi.files.flight.Download`
+  (its own clients, its own length and hash checks);
+- that node does not serve it (no such download any more, refused, gone):
+  the claim is made again, taking over exactly the lease found; whoever
+  wins fetches from the upstream, the others follow the winner;
+- the leases cannot be had (the store fails): it fetches from the upstream
+  without a lease, as a node on its own would.
+
+Each download gets a :class:`FileSource` (:meth:`ClusterFetch.for_file`):
+its :meth:`~FileSource.fetch` is the download's fetch function, and
+:meth:`~FileSource.ended` releases the lease when the download ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from attrs import define, field
+from twisted.internet.defer import Deferred, succeed
+from twisted.logger import Logger
+
+from twisted_pypi.storage.leasing import (
+    Claim,
+    ClaimFailed,
+    Following,
+    ILease,
+    ILeases,
+    Owned,
+)
+from twisted_pypi.upstream.stream import StreamingResponse
+
+__all__ = ["ClusterFetch", "FileSource"]
+
+_log = Logger()
+
+#: Issues an upstream ``GET`` for a URL (as :data:`twisted_pypi.files.flight.Fetch`).
+_Fetch = Callable[[str], Deferred[StreamingResponse]]
+
+#: GETs a file in flight on a node (:data:`twisted_pypi.upstream.peer.PeerFetch`).
+_PeerFetch = Callable[[str, Sequence[str]], Deferred[StreamingResponse]]
+
+#: Claims after the first, when the node found does not serve the file.
+_RETRIES = 2
+
+
+@define
+class ClusterFetch:
+    """
+    The body of each download: from the upstream if this node owns the
+    file's lease, else from the node that does.
+
+    :ivar leases: This node's leases.
+    :ivar upstream: Issues an upstream ``GET`` for a URL.
+    :ivar peer: GETs a file in flight on another node.
+    """
+
+    leases: ILeases
+    upstream: _Fetch
+    peer: _PeerFetch
+    _sources: set[FileSource] = field(factory=set, init=False)
+
+    def for_file(self, segments: Sequence[str]) -> FileSource:
+        """
+        Where one download's body comes from: make one per download, give
+        the download its :meth:`FileSource.fetch`, and call
+        :meth:`FileSource.ended` when the download ends.
+
+        :param segments: The file's place in the cache.
+        """
+        source = FileSource(self, tuple(segments))
+        self._sources.add(source)
+        return source
+
+    def holding(self) -> list[str]:
+        """:return: The keys of the files whose leases this node holds."""
+        return sorted(s.name for s in self._sources if s.lease is not None)
+
+    def followed(self) -> dict[str, str]:
+        """:return: The keys of the files streamed from other nodes, and which."""
+        return {s.name: s.node for s in self._sources if s.node is not None}
+
+    def forget(self, source: FileSource) -> None:
+        """A download ended: it no longer counts."""
+        self._sources.discard(source)
+
+
+@define(eq=False)
+class FileSource:
+    """
+    Where one download's body comes from.
+
+    :ivar segments: The file's place in the cache.
+    :ivar lease: The file's lease, while this node holds it for this
+        download.
+    :ivar node: The URL of the node this download streams from, if it does.
+    """
+
+    _cluster: ClusterFetch
+    segments: tuple[str, ...]
+    lease: ILease | None = field(default=None, init=False)
+    node: str | None = field(default=None, init=False)
+    _ended: bool = field(default=False, init=False)
+
+    @property
+    def name(self) -> str:
+        """The file's key."""
+        return "/".join(self.segments)
+
+    def fetch(self, url: str) -> Deferred[StreamingResponse]:
+        """
+        The download's fetch function: claim the file, then fetch it from
+        the upstream or from the lease's holder.
+
+        :param url: The file's upstream URL.
+        """
+        return Deferred.fromCoroutine(self._fetch(url))
+
+    def ended(self) -> Deferred[None]:
+        """
+        The download ended (committed, or failed): release the lease if it
+        holds it.  Call it after the commit, so that a node finding no
+        lease finds the file.
+
+        :return: A Deferred firing once the lease is released (never
+            failing).
+        """
+        self._ended = True
+        self._cluster.forget(self)
+        lease, self.lease = self.lease, None
+        return succeed(None) if lease is None else lease.release()
+
+    async def _fetch(self, url: str) -> StreamingResponse:
+        """Claim, then fetch from the upstream or follow the holder."""
+        claim = await self._claim(None)
+        tries = 0
+        while isinstance(claim, Following):
+            response = await self._follow(claim)
+            if response is not None:
+                return response
+            tries += 1
+            if tries > _RETRIES:
+                _log.warn(
+                    "No node serves {key}: fetching it from the upstream", key=self.name
+                )
+                claim = None
+                break
+            claim = await self._claim(claim)
+        if isinstance(claim, Owned):
+            if self._ended:  # the download gave up meanwhile
+                claim.lease.release()
+            else:
+                self.lease = claim.lease
+        return await self._cluster.upstream(url)
+
+    async def _claim(self, supersede: Following | None) -> Claim | None:
+        """The file's claim, or ``None`` if the leases cannot be had."""
+        try:
+            return await self._cluster.leases.claim(self.segments, supersede)
+        except ClaimFailed as e:
+            _log.warn(
+                "Fetching {key} from the upstream without a lease: {why}",
+                key=self.name,
+                why=str(e),
+            )
+            return None
+
+    async def _follow(self, claim: Following) -> StreamingResponse | None:
+        """The holder's response, or ``None`` if it does not serve the file."""
+        node = claim.holder.node_url
+        try:
+            response = await self._cluster.peer(node, self.segments)
+        except Exception as e:
+            why = str(e) or type(e).__name__
+        else:
+            if response.code == 200:
+                self.node = node
+                _log.info("Streaming {key} from {node}", key=self.name, node=node)
+                return response
+            response.discard()
+            why = f"it answered {response.code}"
+        _log.warn(
+            "Node {node} holds the lease on {key} but does not serve it: {why}",
+            node=node,
+            key=self.name,
+            why=why,
+        )
+        return None
