@@ -150,6 +150,16 @@ class ComponentsTests(SynchronousTestCase):
             pages[0].store.save("first", "demo", page)
         self.assertTrue(cache.space.full)
 
+    def test_page_caches_keep_renditions(self) -> None:
+        """
+        The page caches' store keeps the renderings of pages too big for
+        memory on the node's disk, so such pages are served from there and
+        never parsed again per request.
+        """
+        cache = file_cache(self.config, self.clock)
+        pages = make_page_caches(self.config, OfflineClient(), self.clock, cache)
+        self.assertTrue(all(p.store.keeps_renditions for p in pages))
+
     def test_offline_routers(self) -> None:
         """
         Offline, the routers answer from the cache alone.

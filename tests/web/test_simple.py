@@ -14,9 +14,10 @@ from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web import http
 from twisted.web.test.requesthelper import DummyRequest
 
 from tests.core.test_negotiate import PIP, POETRY, UV
@@ -24,10 +25,11 @@ from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import Answer, MemoryProxy, parse_raw
 from tests.wheels import build_wheel
 from twisted_pypi.core.config import IndexConfig
-from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry
+from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry, RenditionFile
 from twisted_pypi.core.model import DistFile, ProjectPage
 from twisted_pypi.sources.cachepolicy import Runner
-from twisted_pypi.web.simple import prepared, serve_page
+from twisted_pypi.storage.pagestore import PageStore
+from twisted_pypi.web.simple import prepared, send_rendition_file, serve_page
 
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "text/html; charset=utf-8"
@@ -823,3 +825,136 @@ class RunnerTests(SynchronousTestCase):
         self.assertEqual(
             request.responseHeaders.getRawHeaders(b"content-encoding"), [b"gzip"]
         )
+
+
+class OnDiskTests(SynchronousTestCase):
+    """
+    A page kept rendered on disk (too big for memory) is sent from its file
+    by a producer, the file opened by the runner; it is never rendered.
+    """
+
+    def setUp(self) -> None:
+        root = FilePath(self.mktemp())
+        store = PageStore.on_disk(root)
+        self.made = demo_entry()
+        self.files: dict[bool, RenditionFile] = {}
+        for as_json, form in ((True, "json"), (False, "html")):
+            rendition = self.made.rendition(as_json)
+            digest = rendition.etag.strip('"')
+            self.files[as_json] = RenditionFile(
+                rendition.etag,
+                store.save_rendition("up", "demo", digest, form, rendition.body),
+                store.save_rendition(
+                    "up", "demo", digest, form + ".gz", rendition.gzipped
+                ),
+            )
+        self.producers: list[tuple[object, bool]] = []
+        self.etags: list[bytes] = []
+        self.client_etag: bytes | None = None
+        self.entry = PageEntry(
+            index=self.made.index,
+            page=None,
+            fetched_at=0.0,
+            upstream_etag=None,
+            file_link=lambda d: "/files/" + d.filename,
+            project_link=lambda name: f"/simple/{name}/",
+            on_disk=self.files,
+        )
+
+    def serve(self, run: Runner, gzip_ok: bool) -> DummyRequest:
+        """
+        Serve the entry as JSON to a request accepting gzip or not; the
+        producers it registers are kept in ``self.producers`` (and run to
+        the end by the ``DummyRequest``).
+        """
+        request = DummyRequest([b""])
+        real = request.registerProducer
+
+        def register(producer: object, streaming: bool) -> None:
+            self.producers.append((producer, streaming))
+            real(producer, streaming)
+
+        request.registerProducer = register  # type: ignore[method-assign]
+        request.setETag = self.set_etag  # type: ignore[method-assign]
+        request.requestHeaders.setRawHeaders(b"accept", [JSON_TYPE.encode()])
+        if gzip_ok:
+            request.requestHeaders.setRawHeaders(b"accept-encoding", [b"gzip"])
+        serve_page(
+            request,  # type: ignore[arg-type]  # DummyRequest stands in
+            lambda: succeed(Lookup(self.entry, CacheStatus.HIT)),
+            run,
+        )
+        return request
+
+    def set_etag(self, etag: bytes) -> object:
+        """
+        Note the ETag sent (``DummyRequest`` ignores it); the one in
+        ``self.client_etag`` is "not modified".
+        """
+        self.etags.append(etag)
+        return http.CACHED if etag == self.client_etag else None
+
+    def pump(self, request: DummyRequest) -> None:
+        """Check one pull producer sent the body and finished the request."""
+        self.assertEqual(len(self.producers), 1)
+        self.assertFalse(self.producers[0][1])
+        self.assertEqual(request.finished, 1)
+
+    def test_streamed_from_file(self) -> None:
+        """
+        The body is the rendered page, written by a producer over the file
+        the runner opened; the page is not rendered again.
+        """
+        run = QueuedRunner()
+        request = self.serve(run, gzip_ok=False)
+        self.assertEqual((len(run.queued), request.finished), (1, 0))
+        run.run_all()
+        self.pump(request)
+        made = self.made.rendition(True)
+        self.assertEqual(b"".join(request.written), made.body)
+        self.assertEqual(
+            request.responseHeaders.getRawHeaders(b"content-length"),
+            [str(len(made.body)).encode()],
+        )
+        self.assertEqual(self.etags, [made.etag.encode()])
+
+    def test_gzipped_file(self) -> None:
+        """
+        A client accepting gzip gets the gzipped file, under its own ETag.
+        """
+        run = QueuedRunner()
+        request = self.serve(run, gzip_ok=True)
+        run.run_all()
+        self.pump(request)
+        made = self.made.rendition(True)
+        self.assertEqual(gzip.decompress(b"".join(request.written)), made.body)
+        self.assertEqual(self.etags, [made.gzip_etag.encode()])
+
+    def test_not_modified(self) -> None:
+        """
+        A matching ``If-None-Match`` is answered 304 without opening the file.
+        """
+        run = QueuedRunner()
+        self.client_etag = self.files[True].etag.encode()
+        request = DummyRequest([b""])
+        request.setETag = self.set_etag  # type: ignore[method-assign]
+        send_rendition_file(
+            request,  # type: ignore[arg-type]  # DummyRequest stands in
+            self.files[True],
+            CacheStatus.HIT,
+            self.entry,
+            run,
+        )
+        self.assertEqual((run.queued, request.finished), ([], 1))
+
+    def test_missing_file(self) -> None:
+        """
+        A file that went away is answered 503, not with a broken body.
+        """
+        FilePath(self.files[True].path).remove()
+        run = QueuedRunner()
+        request = self.serve(run, gzip_ok=False)
+        work, done = run.queued.pop()
+        maybeDeferred(work).chainDeferred(done)
+        self.assertEqual((request.responseCode, request.finished), (503, 1))
+        self.flushLoggedErrors()

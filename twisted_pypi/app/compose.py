@@ -213,7 +213,10 @@ def make_page_caches(
     store = PageStore(
         record_store(
             config, PAGES_AREA, ".page", space=space_report(cache.space, reactor)
-        )
+        ),
+        # Pages too big for memory are served from their renderings here,
+        # on the node's own disk whatever the store.
+        FilePath(config.cache_dir).child(PAGES_AREA),
     )
     return [
         PageCache(

@@ -17,10 +17,12 @@ from __future__ import annotations
 
 import enum
 import gzip
+import weakref
 from collections.abc import Callable
 from hashlib import blake2b
 
 from attrs import define, field, frozen
+from twisted.internet.defer import Deferred, succeed
 
 from twisted_pypi.core.config import IndexConfig
 from twisted_pypi.core.links import local_segments
@@ -33,8 +35,10 @@ __all__ = [
     "Lookup",
     "LookupFailed",
     "PageEntry",
+    "PageNotLoaded",
     "ProjectNotFound",
     "Rendition",
+    "RenditionFile",
     "UpstreamTimedOut",
     "UpstreamUnavailable",
 ]
@@ -73,6 +77,13 @@ class UpstreamUnavailable(LookupFailed):
 class UpstreamTimedOut(UpstreamUnavailable):
     """
     The index did not answer, or stopped answering, in time.
+    """
+
+
+class PageNotLoaded(RuntimeError):
+    """
+    A page kept on disk was read without being loaded first (see
+    :meth:`PageEntry.loaded`).
     """
 
 
@@ -135,21 +146,48 @@ class Rendition:
         return self.etag[:-1] + '-gz"'
 
 
+@frozen
+class RenditionFile:
+    """
+    One representation of a page kept on disk, as it is sent: plain and
+    gzipped.
+
+    :ivar etag: The strong, quoted ETag of the plain bytes.
+    :ivar path: The file of the plain bytes.
+    :ivar gzip_path: The file of the gzipped bytes.
+    """
+
+    etag: str
+    path: str
+    gzip_path: str
+
+    @property
+    def gzip_etag(self) -> str:
+        """
+        The ETag of the gzipped bytes.
+        """
+        return self.etag[:-1] + '-gz"'
+
+
 @define
 class PageEntry:
     """
     A cached page (a project's or the project list) with what it was fetched
     with, and the links its representations carry.
 
+    A page too big for memory is kept as its rendered representations on
+    disk (:meth:`on_disk`); only this light entry stays in memory, and the
+    parsed page is read again, away from the reactor, by :meth:`loaded` when
+    something other than the page itself is wanted (its files, say).
+
     :ivar index: The index the page came from.
-    :ivar page: The parsed page.
     :ivar fetched_at: When the upstream last confirmed it, in clock seconds.
     :ivar upstream_etag: The upstream's ETag, for revalidation.
     :ivar weight: Roughly how many bytes the entry takes in memory.
     """
 
     index: IndexConfig
-    page: ProjectPage | ProjectList
+    _page: ProjectPage | ProjectList | None
     fetched_at: float
     upstream_etag: str | None
     _file_link: Callable[[DistFile], str]
@@ -157,6 +195,65 @@ class PageEntry:
     weight: int = 0
     _renditions: dict[bool, Rendition] = field(factory=dict)
     _files: dict[tuple[str, ...], DistFile] | None = None
+    _on_disk: dict[bool, RenditionFile] = field(factory=dict)
+    _load: Callable[[], Deferred[ProjectPage | ProjectList]] | None = None
+    _full: weakref.ref[PageEntry] | None = None
+
+    @property
+    def page(self) -> ProjectPage | ProjectList:
+        """
+        The parsed page.
+
+        :raises PageNotLoaded: When the page is kept on disk and this entry
+            is not :meth:`loaded`.
+        """
+        if self._page is None:
+            raise PageNotLoaded(f"{self.index.name}: the page is not loaded")
+        return self._page
+
+    @property
+    def is_loaded(self) -> bool:
+        """
+        Whether :attr:`page` can be read.
+        """
+        return self._page is not None
+
+    def on_disk(self, as_json: bool) -> RenditionFile | None:
+        """
+        The representation kept on disk, if the page is.
+
+        :param as_json: ``True`` for JSON, ``False`` for HTML.
+        """
+        return self._on_disk.get(as_json)
+
+    def loaded(self) -> Deferred[PageEntry]:
+        """
+        This entry with its page: itself when the page is in memory, else an
+        entry with the page read again (shared while anything holds it).
+        """
+        if self._page is not None:
+            return succeed(self)
+        full = self._full() if self._full is not None else None
+        if full is not None:
+            return succeed(full)
+        if self._load is None:
+            raise PageNotLoaded(f"{self.index.name}: the page cannot be loaded")
+
+        def keep(page: ProjectPage | ProjectList) -> PageEntry:
+            full = PageEntry(
+                index=self.index,
+                page=page,
+                fetched_at=self.fetched_at,
+                upstream_etag=self.upstream_etag,
+                file_link=self._file_link,
+                project_link=self._project_link,
+                weight=self.weight,
+                on_disk=self._on_disk,
+            )
+            self._full = weakref.ref(full)
+            return full
+
+        return self._load().addCallback(keep)
 
     def rendition(self, as_json: bool) -> Rendition:
         """
@@ -213,3 +310,13 @@ class Lookup:
     entry: PageEntry
     status: CacheStatus = CacheStatus.MISS
     failure: UpstreamUnavailable | None = None
+
+    def loaded(self) -> Deferred[Lookup]:
+        """
+        This answer with its page loaded (see :meth:`PageEntry.loaded`).
+        """
+        if self.entry.is_loaded:
+            return succeed(self)
+        return self.entry.loaded().addCallback(
+            lambda entry: Lookup(entry, self.status, self.failure)
+        )

@@ -9,10 +9,10 @@ served on with them; a file entry that cannot be served safely is dropped
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from twisted_pypi.core.jsonchunks import loads_object
 from twisted_pypi.core.model import CoreMetadata, DistFile, ProjectPage
 from twisted_pypi.core.names import normalize
 from twisted_pypi.core.parse_common import (
@@ -37,15 +37,23 @@ _FILE_KEYS = frozenset(
 _PAGE_KEYS = frozenset(["name", "files", "meta", "versions", "project-status"])
 
 
-def _load_json(body: bytes) -> tuple[dict[str, Any], tuple[int, int], dict[str, Any]]:
+def _load_json(
+    body: bytes, key: str, convert: Callable[[Any], Any]
+) -> tuple[dict[str, Any], tuple[int, int], dict[str, Any]]:
     """
+    Decode a page, its (long) array ``key`` item by item (see
+    :mod:`~twisted_pypi.core.jsonchunks`: the reactor thread is not held
+    up), each item passed through ``convert`` as soon as it is read.
+
     :param body: A JSON response body.
+    :param key: The top-level key of the page's list of entries.
+    :param convert: Turns one entry into what the list keeps.
     :return: The top-level object, the API version and the other ``meta`` keys.
     :raise PageParseError: If the body is not a JSON object with a valid
         ``meta`` (when present).
     """
     try:
-        page = json.loads(body)
+        page = loads_object(body, {key: convert})
     except (ValueError, RecursionError) as e:
         raise PageParseError(f"Invalid JSON: {e}") from e
     if not isinstance(page, dict):
@@ -127,7 +135,10 @@ def read_json_page(
     :return: The page, and how many file entries it had.
     :raise PageParseError: If the body cannot be read as a project page.
     """
-    page, version, meta_extra = _load_json(body)
+    name = normalize(project)
+    page, version, meta_extra = _load_json(
+        body, "files", lambda entry: _json_file(entry, page_url, name, drops)
+    )
     entries = page.get("files")
     if not isinstance(entries, list):
         raise PageParseError("The JSON page has no files list")
@@ -138,10 +149,9 @@ def read_json_page(
         if isinstance(status, dict)
         else (None, None)
     )
-    name = normalize(project)
     result = ProjectPage(
         name=name,
-        files=dedupe([_json_file(e, page_url, name, drops) for e in entries], drops),
+        files=dedupe(entries, drops),
         versions=(
             tuple(v for v in versions if isinstance(v, str))
             if isinstance(versions, list)
@@ -166,12 +176,17 @@ def read_json_list(body: bytes) -> tuple[list[str], tuple[int, int], dict[str, A
         keys.
     :raise PageParseError: If the body cannot be read as a project list.
     """
-    page, version, meta_extra = _load_json(body)
+    page, version, meta_extra = _load_json(body, "projects", _listed_name)
     projects = page.get("projects")
     if not isinstance(projects, list):
         raise PageParseError("The JSON page has no projects list")
-    candidates: list[str] = []
-    for entry in projects:
-        name = entry.get("name") if isinstance(entry, dict) else None
-        candidates.append(name if isinstance(name, str) else repr(entry)[:100])
-    return candidates, version, meta_extra
+    return projects, version, meta_extra
+
+
+def _listed_name(entry: object) -> str:
+    """
+    :param entry: One item of a JSON project list's ``projects``.
+    :return: Its name, or its ``repr`` (to be dropped) if it has none.
+    """
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return name if isinstance(name, str) else repr(entry)[:100]

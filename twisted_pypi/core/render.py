@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from html import escape
 from typing import Any
 
+from twisted_pypi.core.jsonchunks import SLICE, dumps_array, encode_string, join_array
 from twisted_pypi.core.model import (
     NEWEST_API_VERSION,
     DistFile,
@@ -131,22 +132,51 @@ def _html_anchor(f: DistFile, url: str) -> str:
     return f"    {' '.join(attrs)}>{escape(f.filename)}</a><br>\n"
 
 
-def _encode_html(parts: list[str]) -> bytes:
+def _encode_html(parts: Iterable[str]) -> bytes:
     """
-    :param parts: The pieces of an HTML page.
+    :param parts: The pieces of an HTML page, made as they are needed.
     :return: The page as UTF-8; characters UTF-8 cannot encode (lone
         surrogates read from JSON escapes) become character references.
+        Encoded a slice of pieces at a time, so that no single step holds
+        the GIL for long.
     """
-    return "".join(parts).encode("utf-8", "xmlcharrefreplace")
+    encoded: list[bytes] = []
+    chunk: list[str] = []
+    for part in parts:
+        chunk.append(part)
+        if len(chunk) == SLICE:
+            encoded.append("".join(chunk).encode("utf-8", "xmlcharrefreplace"))
+            chunk = []
+    encoded.append("".join(chunk).encode("utf-8", "xmlcharrefreplace"))
+    return b"".join(encoded)
 
 
-def _encode_json(value: dict[str, Any]) -> bytes:
+def _encode_json(
+    head: dict[str, Any], key: str, array: str, tail: dict[str, Any]
+) -> bytes:
     """
-    :param value: A JSON-serializable object.
+    The compact JSON of ``{**head, key: array, **tail}``.
+
+    :param head: The keys before the array (not empty).
+    :param key: The array's key.
+    :param array: The array's JSON, made a slice at a time (see
+        :mod:`~twisted_pypi.core.jsonchunks`).
+    :param tail: The keys after it.
     :return: Compact JSON; non-ASCII is escaped, so any string (even a lone
         surrogate) encodes.
     """
-    return json.dumps(value, separators=(",", ":")).encode("ascii")
+    text = (
+        _dumps(head)[:-1]
+        + f",{encode_string(key)}:"
+        + array
+        + ("," + _dumps(tail)[1:] if tail else "}")
+    )
+    return text.encode("ascii")
+
+
+def _dumps(value: dict[str, Any]) -> str:
+    """:return: ``value`` as compact JSON."""
+    return json.dumps(value, separators=(",", ":"))
 
 
 def _meta(version: tuple[int, int], extra: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,11 +204,20 @@ def render_project_html(page: ProjectPage, link: Callable[[DistFile], str]) -> b
     if page.status_reason is not None:
         metas.append(("pypi:project-status-reason", page.status_reason))
     title = f"Links for {page.name}"
-    parts = [_head(page.served_api_version(), metas, title)]
-    parts.append(f"    <h1>{escape(title)}</h1>\n")
-    parts.extend(_html_anchor(f, link(f)) for f in page.files)
-    parts.append("  </body>\n</html>\n")
-    return _encode_html(parts)
+    head = _head(page.served_api_version(), metas, title)
+    return _encode_html(
+        _framed(
+            head + f"    <h1>{escape(title)}</h1>\n",
+            (_html_anchor(f, link(f)) for f in page.files),
+        )
+    )
+
+
+def _framed(head: str, body: Iterable[str]) -> Iterator[str]:
+    """:return: ``head``, the pieces of ``body``, then the end of the page."""
+    yield head
+    yield from body
+    yield "  </body>\n</html>\n"
 
 
 def _json_file(f: DistFile, url: str) -> dict[str, Any]:
@@ -221,20 +260,21 @@ def render_project_json(page: ProjectPage, link: Callable[[DistFile], str]) -> b
     :param link: Gives the URL to serve for a file.
     :return: The JSON document.
     """
-    result: dict[str, Any] = {
+    head: dict[str, Any] = {
         "meta": _meta(page.served_api_version(), page.meta_extra),
         "name": page.name,
-        "files": [_json_file(f, link(f)) for f in page.files],
     }
+    tail: dict[str, Any] = {}
     if page.versions is not None:
-        result["versions"] = list(page.versions)
+        tail["versions"] = list(page.versions)
     if page.status is not None:
         status = {"status": page.status}
         if page.status_reason is not None:
             status["reason"] = page.status_reason
-        result["project-status"] = status
-    result.update((k, v) for k, v in page.extra.items() if k not in _PAGE_KEYS)
-    return _encode_json(result)
+        tail["project-status"] = status
+    tail.update((k, v) for k, v in page.extra.items() if k not in _PAGE_KEYS)
+    files = (_json_file(f, link(f)) for f in page.files)
+    return _encode_json(head, "files", dumps_array(files), tail)
 
 
 def _list_version(lst: ProjectList) -> tuple[int, int]:
@@ -255,13 +295,16 @@ def render_list_html(lst: ProjectList, link: Callable[[str], str]) -> bytes:
     :param link: Gives the page URL of a normalized project name.
     :return: The UTF-8 HTML document.
     """
-    parts = [_head(_list_version(lst), [], "Simple index")]
-    parts.extend(
-        f'    <a href="{escape(link(normalize(name)))}">{escape(name)}</a><br>\n'
-        for name in lst.names
+    return _encode_html(
+        _framed(
+            _head(_list_version(lst), [], "Simple index"),
+            (
+                f'    <a href="{escape(link(normalize(name)))}">{escape(name)}</a>'
+                "<br>\n"
+                for name in lst.names
+            ),
+        )
     )
-    parts.append("  </body>\n</html>\n")
-    return _encode_html(parts)
 
 
 def render_list_json(lst: ProjectList, link: Callable[[str], str]) -> bytes:
@@ -273,12 +316,9 @@ def render_list_json(lst: ProjectList, link: Callable[[str], str]) -> bytes:
         so both renderers have the same signature.
     :return: The JSON document.
     """
-    return _encode_json(
-        {
-            "meta": _meta(_list_version(lst), lst.meta_extra),
-            "projects": [{"name": name} for name in lst.names],
-        }
-    )
+    head = {"meta": _meta(_list_version(lst), lst.meta_extra)}
+    projects = join_array(f'{{"name":{encode_string(n)}}}' for n in lst.names)
+    return _encode_json(head, "projects", projects, {})
 
 
 def render_page(

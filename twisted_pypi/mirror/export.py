@@ -261,7 +261,7 @@ async def export_tree(
     report = exporter.report
     for project in sorted(names):
         try:
-            lookup = await router.get_project(project)
+            lookup = await (await router.get_project(project)).loaded()
         except LookupFailed:
             continue
         page = lookup.entry.page

@@ -168,7 +168,7 @@ class CacheFiller:
 
         :param project: The normalized project name.
         """
-        return self._router.get_project(project)
+        return self._router.get_project(project).addCallback(Lookup.loaded)
 
     async def locate(self, dist: DistFile) -> Key | LocalPlace | None:
         """

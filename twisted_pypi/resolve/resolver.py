@@ -279,7 +279,7 @@ class _Bridge:
         """
         self._say(f"resolving {name}…")
         try:
-            lookup = await self._pages(name)
+            lookup = await (await self._pages(name)).loaded()
         except ProjectNotFound:
             raise
         except LookupFailed as e:

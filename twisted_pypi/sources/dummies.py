@@ -178,7 +178,7 @@ class Dummies:
         if spec.versions is not None:
             versions = [DummyVersion(v) for v in spec.versions]
         else:
-            source = (await self._pages(project)).entry
+            source = (await (await self._pages(project)).loaded()).entry
             if not isinstance(source.page, ProjectPage):
                 raise ProjectNotFound(project)
             cached = self._entries.get(project)

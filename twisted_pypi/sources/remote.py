@@ -5,12 +5,17 @@ memory and on disk, fresh for the index's TTL, revalidated with
 
 Each page is parsed once per upstream change and each of its representations
 (HTML, JSON, plain or gzipped) rendered once, on first use; requests are then
-answered with ready bytes.
+answered with ready bytes.  A page too big for memory (over a quarter of the
+memory budget, :data:`SPILL_BYTES`) has its four representations rendered at
+once and kept on disk beside its record; only a light entry stays in memory,
+requests for the page are sent from those files, and the page is parsed
+again (away from the reactor) only when its files are asked for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -32,14 +37,18 @@ from twisted_pypi.core.lookup import (
     ProjectNotFound,
     UpstreamUnavailable,
 )
+from twisted_pypi.core.memtrim import trim_memory
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
-from twisted_pypi.core.parse import (
-    PageParseError,
-    parse_project_list,
-    parse_project_page,
-)
+from twisted_pypi.core.parse import PageParseError
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.sources.cachepolicy import CachePolicy, Runner, Served, run_now
+from twisted_pypi.sources.pagebuild import (
+    LIGHT_BYTES,
+    parse_stored,
+    quarantined,
+    spill,
+    weigh,
+)
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 from twisted_pypi.upstream.client import (
     PageClient,
@@ -52,6 +61,7 @@ __all__ = [
     "MEMORY_BYTES",
     "MEMORY_NOT_FOUND",
     "MEMORY_PAGES",
+    "SPILL_BYTES",
     "PageCache",
     "PageStore",
     "Runner",
@@ -62,10 +72,16 @@ log = Logger()
 #: How many parsed pages stay in memory.
 MEMORY_PAGES = 2048
 
-#: Roughly how many bytes parsed and rendered pages may take in memory (a
-#: page is reckoned at four times its upstream body: the parsed records and
-#: the renditions); pages past it are read again from disk when needed.
+#: Roughly how many bytes parsed and rendered pages may take in memory (see
+#: :func:`~twisted_pypi.sources.pagebuild.weigh`); pages past it are read
+#: again from disk when needed.
 MEMORY_BYTES = 128 << 20
+
+#: A page weighing more than this is kept rendered on disk, not in memory.
+SPILL_BYTES = MEMORY_BYTES // 4
+
+#: Pages at least this big are followed by :func:`trim_memory`.
+_TRIM_AFTER = 4 << 20
 
 #: How many "not found" answers are remembered (clients choose the names
 #: asked for); past it, the least recently remembered are forgotten.
@@ -87,6 +103,7 @@ class PageCache:
         run: Runner | None = None,
         forget_file: Callable[[tuple[str, ...]], object] | None = None,
         stats: Stats | None = None,
+        spill_bytes: int = SPILL_BYTES,
     ) -> None:
         """
         :param index: The upstream index.
@@ -101,6 +118,8 @@ class PageCache:
             cache; called for the files of a project that became quarantined.
         :param stats: Where each upstream fetch's latency and outcome are
             recorded, if anywhere.
+        :param spill_bytes: A page weighing more is kept rendered on disk
+            (when the store can keep renditions).
         """
         self.index = index
         self._config = config
@@ -120,6 +139,7 @@ class PageCache:
         self._forget_file = forget_file
         self._stats = stats
         self._links = config.links
+        self._spill_bytes = spill_bytes
 
     @property
     def store(self) -> PageStore:
@@ -151,11 +171,19 @@ class PageCache:
 
     def cached_project(self, project: str) -> Deferred[PageEntry | None]:
         """
-        A project's cached page of any age, without asking the upstream.
+        A project's cached page of any age, without asking the upstream,
+        loaded (see :meth:`PageEntry.loaded`).
 
         :param project: The normalized project name.
         """
-        return Deferred.fromCoroutine(self._cached(project))
+        return Deferred.fromCoroutine(self._cached_loaded(project))
+
+    async def _cached_loaded(self, key: str) -> PageEntry | None:
+        entry = await self._cached(key)
+        if entry is None:
+            return None
+        loaded: PageEntry = await entry.loaded()
+        return loaded
 
     async def _cached(self, key: str) -> PageEntry | None:
         entry = self._policy.recall(key)
@@ -248,24 +276,31 @@ class PageCache:
                 key, UpstreamUnavailable(f"{url} answered {response.status}")
             )
         stored = _stored(response, now)
+        size = len(stored.body)
         del response  # the body is in ``stored``; nothing else keeps a copy
         try:
-            new: PageEntry = await self._run(lambda: self._keep(key, stored))
+            kept: tuple[PageEntry, ProjectPage | None] = await self._run(
+                partial(self._keep, key, stored, entry)
+            )
         except PageParseError as e:
             raise self._failed(
                 key, UpstreamUnavailable(f"{url} could not be parsed: {e}")
             ) from None
-        if entry is not None and _quarantined(new.page):
-            self._purge(entry)
+        del stored
+        new, purge = kept
+        del kept
+        if purge is not None:
+            self._purge(purge)
+        if size >= _TRIM_AFTER:
+            await self._run(trim_memory)
         return Served(new, CacheStatus.MISS)
 
-    def _purge(self, entry: PageEntry) -> None:
+    def _purge(self, page: ProjectPage) -> None:
         """
-        Delete the cached files (and ``.metadata``) that ``entry`` listed: the
+        Delete the cached files (and ``.metadata``) that ``page`` listed: the
         upstream quarantined the project, so they must not be served.
         """
-        page = entry.page
-        if self._forget_file is None or not isinstance(page, ProjectPage):
+        if self._forget_file is None:
             return
         log.warn(
             "{project} is quarantined upstream: dropping its cached files",
@@ -277,16 +312,25 @@ class PageCache:
                 self._forget_file(segments)
                 self._forget_file(metadata_segments(segments))
 
-    def _keep(self, key: str, stored: StoredPage) -> PageEntry:
+    def _keep(
+        self, key: str, stored: StoredPage, old: PageEntry | None
+    ) -> tuple[PageEntry, ProjectPage | None]:
         """
         Parse a page the upstream sent, then store it (blocking: run by the
         runner; a page that cannot be parsed is not stored).
 
+        :param old: The page cached before, if any.
+        :return: The entry, and the old page if the new one says the project
+            is quarantined (its files are to be forgotten).
         :raises PageParseError: When it cannot be parsed.
         """
         entry = self._entry(key, stored)
+        purge = None
+        if old is not None and entry.is_loaded and quarantined(entry.page):
+            page = old.page if old.is_loaded else self._reparse(key)
+            purge = page if isinstance(page, ProjectPage) else None
         self._store.save(self.index.name, key, stored)
-        return entry
+        return entry, purge
 
     def _touch(self, key: str, now: float) -> None:
         """
@@ -325,30 +369,62 @@ class PageCache:
         return self._store.remove(self.index.name, key) or forgotten
 
     def _entry(self, key: str, stored: StoredPage) -> PageEntry:
-        page: ProjectPage | ProjectList
-        if key == LIST_KEY:
-            page = parse_project_list(stored.body, stored.content_type)
-        else:
-            page = parse_project_page(stored.body, stored.content_type, stored.url, key)
-            if _quarantined(page):
-                page = ProjectPage(
-                    name=page.name,
-                    versions=page.versions,
-                    api_version=page.api_version,
-                    status=page.status,
-                    status_reason=page.status_reason,
-                    meta_extra=page.meta_extra,
-                    extra=page.extra,
-                )
-        return PageEntry(
+        """
+        The entry of a stored page (blocking: run by the runner): parsed, and
+        kept rendered on disk when it is too big for memory.
+
+        :raises PageParseError: When it cannot be parsed.
+        """
+        page = parse_stored(key, stored)
+        entry = PageEntry(
             index=self.index,
             page=page,
             fetched_at=stored.fetched_at,
             upstream_etag=stored.etag,
             file_link=self.file_link,
             project_link=self._links.project,
-            weight=4 * len(stored.body),
+            weight=weigh(page, len(stored.body)),
         )
+        if entry.weight <= self._spill_bytes or not self._store.keeps_renditions:
+            return entry
+        try:
+            on_disk = spill(
+                self._store,
+                self.index.name,
+                key,
+                page,
+                self.file_link,
+                self._links.project,
+            )
+        except OSError as e:
+            log.warn(
+                "Could not keep {key} rendered on disk ({error}): kept in memory",
+                key=key,
+                error=e,
+            )
+            return entry
+        return PageEntry(
+            index=self.index,
+            page=None,
+            fetched_at=stored.fetched_at,
+            upstream_etag=stored.etag,
+            file_link=self.file_link,
+            project_link=self._links.project,
+            weight=LIGHT_BYTES,
+            on_disk=on_disk,
+            load=lambda: self._run(lambda: self._reparse(key)),
+        )
+
+    def _reparse(self, key: str) -> ProjectPage | ProjectList:
+        """
+        Parse the stored page again (blocking: run by the runner).
+
+        :raises PageParseError: When it is gone or cannot be parsed.
+        """
+        stored = self._store.load(self.index.name, key)
+        if stored is None:
+            raise PageParseError(f"{key} is no longer stored")
+        return parse_stored(key, stored)
 
     def file_link(self, dist: DistFile) -> str:
         """
@@ -360,13 +436,6 @@ class PageCache:
         if segments is None:  # parse drops these; never link upstream
             raise ValueError(f"unmappable file URL {dist.url!r}")
         return self._links.file(local_path(segments))
-
-
-def _quarantined(page: ProjectPage | ProjectList) -> bool:
-    """
-    Whether a page is a PEP 792 quarantined project's (which offers no files).
-    """
-    return isinstance(page, ProjectPage) and page.status == "quarantined"
 
 
 def _stored(response: PageResponse, now: float) -> StoredPage:

@@ -193,6 +193,7 @@ class Router:
             raise ProjectNotFound(project)
         if len(found) == 1:
             return found[0][1]
+        found = [(source, await lookup.loaded()) for source, lookup in found]
         entries = tuple(lookup.entry for _, lookup in found)
         cached = self._merged.get(project)
         if cached is None or not _same(cached[0], entries):
@@ -224,6 +225,7 @@ class Router:
                 ),
                 ProjectNotFound(LIST_KEY),
             )
+        lookups = [await lookup.loaded() for lookup in lookups]
         entries = tuple(lookup.entry for lookup in lookups)
         if self._lists is None or not _same(self._lists[0], entries):
             self._lists = (entries, _union(entries, self._links))

@@ -8,11 +8,13 @@ upstream outages and can be parsed again.
 
 from __future__ import annotations
 
+import os
+
 from attrs import frozen
 from twisted.python.filepath import FilePath
 
 from twisted_pypi.storage.interfaces import IRecordStore, Record
-from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.storage.records import LocalRecords, write_atomically
 from twisted_pypi.storage.space import SpaceReport
 
 __all__ = ["PAGES_AREA", "PageStore", "StoredPage"]
@@ -47,23 +49,83 @@ class PageStore:
     in a record store.
     """
 
-    def __init__(self, records: IRecordStore) -> None:
+    def __init__(
+        self, records: IRecordStore, rendered: FilePath[str] | None = None
+    ) -> None:
         """
         :param records: Where the pages are kept.
+        :param rendered: The local directory where the rendered
+            representations of pages too big for memory are kept
+            (``<rendered>/<index>/<key>.<digest>.<form>``), or ``None`` if
+            there is none (such pages then stay in memory).
         """
         self._records = records
+        self._rendered = rendered
 
     @classmethod
     def on_disk(
         cls, root: FilePath[str], space: SpaceReport | None = None
     ) -> PageStore:
         """
-        Pages in a directory, ``<root>/<index>/<key>.page``.
+        Pages in a directory, ``<root>/<index>/<key>.page``, and their
+        rendered representations beside them.
 
         :param root: The directory (``<cache-dir>/pages``).
         :param space: Told of full disks and successful writes.
         """
-        return cls(LocalRecords(root, ".page", space))
+        return cls(LocalRecords(root, ".page", space), root)
+
+    @property
+    def keeps_renditions(self) -> bool:
+        """
+        Whether :meth:`save_rendition` can keep representations on disk.
+        """
+        return self._rendered is not None
+
+    def save_rendition(
+        self, index: str, key: str, digest: str, form: str, body: bytes
+    ) -> str:
+        """
+        Keep one rendered representation of a page on disk (blocking).
+
+        :param index: The index's name.
+        :param key: The page's key.
+        :param digest: A hex digest of the representation, so that a page
+            rendered again never replaces a file that is being sent.
+        :param form: Which representation: ``json``, ``json.gz``, ``html``,
+            ``html.gz``.
+        :param body: Its bytes.
+        :return: The file's path.
+        :raise OSError: If it cannot be written (or there is no directory).
+        """
+        if self._rendered is None:
+            raise OSError("no directory for rendered pages")
+        target = self._rendered.child(index).child(f"{key}.{digest}.{form}")
+        write_atomically(target, body)
+        return target.path
+
+    def remove_renditions(self, index: str, key: str, keep: frozenset[str]) -> None:
+        """
+        Delete the representations kept on disk for a page (blocking).
+
+        :param index: The index's name.
+        :param key: The page's key (a normalized name, which has no dot).
+        :param keep: Paths not to delete (the current ones).
+        """
+        if self._rendered is None:
+            return
+        directory = self._rendered.child(index)
+        try:
+            names = os.listdir(directory.path)
+        except OSError:
+            return
+        for name in names:
+            path = directory.child(name).path
+            if name.startswith(f"{key}.") and name.count(".") >= 2 and path not in keep:
+                try:
+                    os.remove(path)
+                except OSError:
+                    pass
 
     def load(self, index: str, key: str) -> StoredPage | None:
         """
@@ -113,8 +175,9 @@ class PageStore:
 
     def remove(self, index: str, key: str) -> bool:
         """
-        Forget a stored page.
+        Forget a stored page, and its representations kept on disk.
 
         :return: Whether there was one.
         """
+        self.remove_renditions(index, key, frozenset())
         return self._records.remove(index, key)

@@ -170,7 +170,7 @@ class FilesResource(Resource):
             except LookupFailed as e:
                 send_failure(request, e, missing=_NOT_LISTED)
                 raise _Answered() from None
-            listed = lookup.entry.file_at(base)
+            listed = (await lookup.entry.loaded()).file_at(base)
         if listed is None:
             raise self._not_found(request)
         if not is_metadata:

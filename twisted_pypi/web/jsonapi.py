@@ -214,7 +214,7 @@ class JsonApiResource(Resource):
             if pages is None or json_api_base(pages.index.url) is None:
                 continue
             try:
-                page = await pages.get_project(project)
+                page = await (await pages.get_project(project)).loaded()
             except LookupFailed:
                 continue
             try:

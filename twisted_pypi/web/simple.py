@@ -4,13 +4,17 @@ with PEP 503 redirects, PEP 691 negotiation, conditional requests and gzip.
 
 A representation not yet rendered (or not yet compressed) is made by the
 injected runner, away from the reactor: rendering and compressing a page of
-many megabytes takes seconds, and other clients must not wait for it.
+many megabytes takes seconds, and other clients must not wait for it.  A
+page kept rendered on disk (one too big for memory) is sent from its file,
+opened by the runner and streamed by a producer: never parsed or rendered
+per request.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
-from typing import Protocol
+from typing import IO, Protocol
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
@@ -18,8 +22,15 @@ from twisted.web import http
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
+from twisted.web.static import NoRangeStaticProducer
 
-from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry, Rendition
+from twisted_pypi.core.lookup import (
+    CacheStatus,
+    Lookup,
+    PageEntry,
+    Rendition,
+    RenditionFile,
+)
 from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.core.negotiate import Representation, choose
 from twisted_pypi.sources.cachepolicy import Runner, run_now
@@ -40,6 +51,7 @@ __all__ = [
     "SimpleIndex",
     "prepared",
     "send_rendition",
+    "send_rendition_file",
     "serve_page",
 ]
 
@@ -186,14 +198,17 @@ def _send(
     Send the representation once it is ready.
     """
     entry = result.entry
+    request.setHeader(b"x-cache", result.status.value.encode())
+    request.setHeader(b"x-pypi-index", entry.index.name.encode())
+    request.setHeader(b"content-type", representation.content_type)
+    as_json = representation is Representation.JSON
+    on_disk = entry.on_disk(as_json)
+    if on_disk is not None:
+        return send_rendition_file(request, on_disk, result.status, entry, run)
 
     def send(rendition: Rendition) -> None:
-        request.setHeader(b"x-cache", result.status.value.encode())
-        request.setHeader(b"x-pypi-index", entry.index.name.encode())
-        request.setHeader(b"content-type", representation.content_type)
         send_rendition(request, rendition, result.status, entry.index.ttl)
 
-    as_json = representation is Representation.JSON
     return prepared(entry, as_json, accepts_gzip(request), run).addCallback(send)
 
 
@@ -239,8 +254,7 @@ def send_rendition(
     :param status: How the answer relates to the cache.
     :param ttl: The TTL of the index that answered.
     """
-    age = 0 if status is CacheStatus.STALE else int(min(ttl, MAX_PAGE_AGE))
-    request.setHeader(b"cache-control", f"max-age={age}, public".encode())
+    _cache_control(request, status, ttl)
     if accepts_gzip(request):
         body, etag = rendition.gzipped, rendition.gzip_etag
         request.setHeader(b"content-encoding", b"gzip")
@@ -251,3 +265,79 @@ def send_rendition(
         return
     request.setHeader(b"content-length", str(len(body)).encode())
     send_body(request, body)
+
+
+def _cache_control(request: Request, status: CacheStatus, ttl: float) -> None:
+    """
+    Set a short ``Cache-Control`` (none for a stale answer).
+    """
+    age = 0 if status is CacheStatus.STALE else int(min(ttl, MAX_PAGE_AGE))
+    request.setHeader(b"cache-control", f"max-age={age}, public".encode())
+
+
+def send_rendition_file(
+    request: Request,
+    rendition: RenditionFile,
+    status: CacheStatus,
+    entry: PageEntry,
+    run: Runner,
+) -> Deferred[None]:
+    """
+    Send a representation kept on disk, as :func:`send_rendition` sends one
+    in memory: the file is opened by ``run`` and streamed by a producer.
+
+    :param request: The request, with its other headers set.
+    :param rendition: The files and their ETags.
+    :param status: How the answer relates to the cache.
+    :param entry: The page (for its index's TTL and name).
+    :param run: Opens the file away from the reactor.
+    :return: Fires once the body is under way (or the answer sent).
+    """
+    _cache_control(request, status, entry.index.ttl)
+    if accepts_gzip(request):
+        path, etag = rendition.gzip_path, rendition.gzip_etag
+        request.setHeader(b"content-encoding", b"gzip")
+    else:
+        path, etag = rendition.path, rendition.etag
+    if request.setETag(etag.encode()) is http.CACHED:
+        request.finish()
+        return succeed(None)
+
+    def opened(found: tuple[IO[bytes], int]) -> None:
+        f, size = found
+        request.setHeader(b"content-length", str(size).encode())
+        if request.method == b"HEAD":
+            f.close()
+            request.finish()
+            return
+        NoRangeStaticProducer(request, f).start()
+
+    def failed(reason: object) -> None:
+        log.warn(
+            "Could not open {path} of {index}: {reason}",
+            path=path,
+            index=entry.index.name,
+            reason=reason,
+        )
+        request.responseHeaders.removeHeader(b"content-encoding")
+        request.responseHeaders.removeHeader(b"etag")
+        error_page(
+            request,
+            http.SERVICE_UNAVAILABLE,
+            "The page is being rewritten; try again.",
+            finish=True,
+        )
+
+    return run(lambda: _open(path)).addCallbacks(opened, failed)
+
+
+def _open(path: str) -> tuple[IO[bytes], int]:
+    """
+    Open a file and find its size (blocking: run by the runner).
+    """
+    f = open(path, "rb")  # noqa: SIM115 -- closed by the producer
+    try:
+        return f, os.fstat(f.fileno()).st_size
+    except OSError:
+        f.close()
+        raise
