@@ -211,8 +211,12 @@ class SeaweedServer:
         args += [
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
-            "-master.volumeSizeLimitMB=64",
-            "-volume.max=100",
+            # Every bucket is a collection with volumes of its own, and the
+            # suite makes a bucket per test on one shared server: room for
+            # many small volumes (files grow as written, nothing is
+            # preallocated), else writes fail with 500 InternalError.
+            "-master.volumeSizeLimitMB=32",
+            "-volume.max=2000",
             "-master.electionTimeout=1s",
             "-master.telemetry=false",
             "-volume.preStopSeconds=0",
