@@ -18,6 +18,7 @@ from twisted.python import usage
 
 from twisted_pypi.app.logs import filtered, twistd_observer
 from twisted_pypi.app.service import ProxyService, StartupError
+from twisted_pypi.core.memtrim import steady_mmap_threshold
 
 __all__ = ["TwistdService", "raise_open_files_limit", "run_serve"]
 
@@ -84,6 +85,7 @@ def run_serve(
     """
     begin_logging([filtered(textFileLogObserver(out), level)])
     raise_open_files_limit(resource)
+    steady_mmap_threshold()
     try:
         service = make()
     except (StartupError, OSError) as e:
@@ -160,6 +162,7 @@ class TwistdService(MultiService):
             if it cannot start.
         """
         raise_open_files_limit(self._resource)
+        steady_mmap_threshold()
         try:
             super().startService()
         except StartupError as e:
