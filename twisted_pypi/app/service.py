@@ -20,6 +20,7 @@ from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import Resource
 
 from twisted_pypi.app.cachedindexes import remember_indexes
+from twisted_pypi.app.clustercompose import cluster_fetch
 from twisted_pypi.app.compose import (
     file_cache,
     local_indexes,
@@ -206,7 +207,8 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     except NoCredentials as e:
         where = config.store.url if config.store is not None else ""
         raise StartupError(f"--store {where}: {e}") from None
-    downloads = make_downloads(config, cache, clients.fetch, reactor)
+    cluster = cluster_fetch(config, cache, clients.fetch, clients.pool, reactor)
+    downloads = make_downloads(config, cache, clients.fetch, reactor, cluster)
     run = thread_runner(reactor)
     stats = Stats(reactor)
     pages = make_page_caches(config, clients.pages, reactor, cache, run, stats)
