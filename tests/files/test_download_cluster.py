@@ -84,7 +84,11 @@ class ClusterDownloadsTests(SynchronousTestCase):
             leases, streaming(self.upstream.fetch), self.peer.fetch
         )
         self.downloads = Downloads(
-            self.cache, self.upstream.fetch, self.clock, IDLE, cluster=self.cluster
+            self.cache,
+            streaming(self.upstream.fetch),
+            self.clock,
+            IDLE,
+            cluster=self.cluster,
         )
 
     def lease(self) -> LeaseRecord | None:
