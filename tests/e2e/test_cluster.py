@@ -145,7 +145,8 @@ class ClusterTests(TestCase):
         keys = self.server.keys
         assert keys is not None
         forwarder = ProxyFactory("127.0.0.1", 0)
-        port: IListeningPort = reactor.listenTCP(0, forwarder, interface="127.0.0.1")
+        factory: Any = forwarder
+        port: IListeningPort = reactor.listenTCP(0, factory, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         home = self.scratch()
         options = [
