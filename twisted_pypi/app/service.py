@@ -211,6 +211,8 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     downloads = make_downloads(config, cache, clients.fetch, reactor, cluster)
     run = thread_runner(reactor)
     stats = Stats(reactor)
+    if isinstance(cache, S3FileStore):
+        cache.client.observe = stats.store_answered
     pages = make_page_caches(config, clients.pages, reactor, cache, run, stats)
     local = local_indexes(config, run)
     tree = proxy_root(
