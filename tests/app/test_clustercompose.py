@@ -79,11 +79,12 @@ class ClusterFetchCompositionTests(SynchronousTestCase):
         (offline), there is no cluster.
         """
         local = FileCache(FilePath(self.mktemp()), None, self.clock)
-        for config, cache, pool in [
+        cases: list[tuple[ProxyConfig, FileCache, HTTPConnectionPool | None]] = [
             (ProxyConfig(store=STORE), self.store, self.pool),
             (ProxyConfig(cluster=CLUSTER), local, self.pool),
             (ProxyConfig(store=STORE, cluster=CLUSTER), self.store, None),
-        ]:
+        ]
+        for config, cache, pool in cases:
             self.assertIsNone(
                 cluster_fetch(config, cache, self.fetch, pool, self.clock)
             )
