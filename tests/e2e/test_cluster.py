@@ -250,6 +250,9 @@ class ClusterTests(TestCase):
         logs = {"A": node_a.log, "B": node_b.log}
         following = [n for n, log in logs.items() if b"Streaming " in log]
         self.assertEqual(len(following), 1, logs)
+        for log in logs.values():
+            self.assertIn(b"Cluster node http://127.0.0.1:", log)
+            self.assertNotIn(SECRET.encode(), log)
         follower_log = logs[following[0]]
         self.assertIn(b"was in the store already", follower_log)
 

@@ -128,6 +128,12 @@ class ProxyService(MultiService):
                 place=str(self._cache.place),
                 endpoint=self._cache.client.endpoint,
             )
+        if self.config.cluster is not None:
+            log.info(
+                "Cluster node {url}: downloads are shared with the other nodes"
+                " on the store (one upstream fetch per file)",
+                url=self.config.cluster.node_url,
+            )
         for description in self.config.listen:
             endpoint = serverFromString(self._reactor, with_backlog(description))
             d = endpoint.listen(self.site)
