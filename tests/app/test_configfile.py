@@ -243,6 +243,30 @@ SAMPLES: dict[str, tuple[str, list[str]]] = {
         'store = "s3://bkt"\ns3-region = "eu-west-3"',
         ["--store", "s3://bkt", "--s3-region", "eu-west-3"],
     ),
+    "node-url": (
+        'store = "s3://bkt"\nnode-url = "http://10.0.0.5:8080"\n'
+        'cluster-secret = "0123456789abcdef"',
+        [
+            "--store",
+            "s3://bkt",
+            "--node-url",
+            "http://10.0.0.5:8080/",
+            "--cluster-secret",
+            "0123456789abcdef",
+        ],
+    ),  # fmt: skip
+    "cluster-secret": (
+        'store = "s3://bkt"\nnode-url = "http://n1:8080"\n'
+        'cluster-secret = "@{dir}/secret"',
+        [
+            "--store",
+            "s3://bkt",
+            "--node-url",
+            "http://n1:8080",
+            "--cluster-secret",
+            "@{dir}/secret",
+        ],
+    ),  # fmt: skip
 }
 
 
@@ -262,6 +286,8 @@ class EveryOptionTests(_Files):
         self.assertEqual(missing, [], "add a sample for each new option to SAMPLES")
         with open(os.path.join(self.dir, "users"), "w"):
             pass
+        with open(os.path.join(self.dir, "secret"), "w") as f:
+            f.write("a-secret-read-from-a-file\n")
         for name in names:
             toml, args = SAMPLES[name]
             path = self.write(

@@ -163,3 +163,36 @@ class StatsTests(SynchronousTestCase):
         """
         self.clock.advance(42)
         self.assertEqual(self.stats.uptime, 42)
+
+
+class StoreStatsTests(SynchronousTestCase):
+    """
+    :meth:`Stats.store_answered`: the shared store's requests.
+    """
+
+    def test_outcomes(self) -> None:
+        """
+        Requests are counted by method and outcome; answers below 500 (a
+        404 for a file not stored yet, a 412 for another node's lease) are
+        successes with their latency, a 5xx or no answer an error with why.
+        """
+        clock = Clock()
+        stats = Stats(clock)
+        self.assertIsNone(stats.store.healthy)
+        stats.store_answered("HEAD", 404, 0.01)
+        stats.store_answered("PUT", 412, 0.02)
+        self.assertTrue(stats.store.healthy)
+        clock.advance(5)
+        stats.store_answered("GET", None, 10.0, "connection refused")
+        stats.store_answered("GET", 503, 0.5)
+        self.assertEqual(
+            stats.store_requests,
+            {("HEAD", "404"): 1, ("PUT", "412"): 1, ("GET", "unreachable"): 1,
+             ("GET", "503"): 1},
+        )  # fmt: skip
+        health = stats.store
+        self.assertEqual((health.successes, health.errors), (2, 2))
+        self.assertEqual(health.latency.count, 3)
+        self.assertEqual(health.last_error, 5)
+        self.assertEqual(health.last_error_message, "GET: answered 503")
+        self.assertFalse(health.healthy)

@@ -102,6 +102,26 @@ class ClientTests(SynchronousTestCase):
         sent.respond(200, headers={"ETag": '"abc"'})
         self.assertEqual(self.successResultOf(done), "abc")
 
+    def test_observed(self) -> None:
+        """
+        Each request's method, status and time to its response's headers
+        are told to the observer; a request that gets no answer is told
+        with no status and why.
+        """
+        seen: list[tuple[str, int | None, float, str]] = []
+        self.client.observe = lambda *args: seen.append(args)
+        done = self.client.head("bkt", "k")
+        self.clock.advance(0.25)
+        self.last().respond(404)
+        self.failureResultOf(done, NotFound)
+        deleting = self.client.delete("bkt", "k")
+        self.last().answer.errback(ConnectionRefusedError("refused"))
+        self.failureResultOf(deleting, StoreUnavailable)
+        self.assertEqual(seen[0], ("HEAD", 404, 0.25, ""))
+        method, code, _, why = seen[1]
+        self.assertEqual((method, code), ("DELETE", None))
+        self.assertIn("refused", why)
+
     def test_keys_encoded(self) -> None:
         """
         Keys are percent-encoded once in the URL (slashes kept), as S3

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
+from twisted.logger import capturedLogs
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
@@ -21,6 +23,18 @@ from twisted_pypi.storage.s3place import BucketPlace
 
 KEY = ("pypi", "https", "files.example", "packages", "demo-1.0.tar.gz")
 OBJECT = "team/files/pypi/https/files.example/packages/demo-1.0.tar.gz"
+
+
+class RacingS3(FakeS3):
+    """
+    A bucket where another node publishes each object just before this
+    node's upload of it.
+    """
+
+    def put(self, bucket: str, key: str, body: Any, **kwargs: Any) -> Deferred[str]:
+        """The other node's object appears, then the upload is tried."""
+        self.objects[bucket, key] = b"sdist bytes"
+        return super().put(bucket, key, body, **kwargs)
 
 
 class S3FileStoreTests(SynchronousTestCase):
@@ -78,15 +92,36 @@ class S3FileStoreTests(SynchronousTestCase):
 
     def test_already_published(self) -> None:
         """
-        A file another node published first counts as committed: the
-        commit succeeds with the stored object's stat and the object is
-        left as it was.
+        A file another node published first (the node this one streamed it
+        from) counts as committed: the commit succeeds with the stored
+        object's stat, the object is left as it was and is not uploaded a
+        second time; the spool becomes the local copy.
         """
         self.s3.objects["b", OBJECT] = b"sdist bytes"
         before = self.s3._info("b", OBJECT)
-        stat = self.commit(b"sdist bytes")
+        with capturedLogs():
+            stat = self.commit(b"sdist bytes")
         self.assertEqual((stat.size, stat.etag), (before.size, before.etag))
-        self.assertIn(("PUT", OBJECT), self.s3.calls)
+        self.assertNotIn(("PUT", OBJECT), self.s3.calls)
+        self.assertEqual(self.store.stat(KEY), stat)
+        path = self.store.lookup(KEY)
+        assert path is not None
+        self.assertEqual(path.getContent(), b"sdist bytes")
+
+    def test_published_meanwhile(self) -> None:
+        """
+        A file another node publishes between this node's look and its
+        upload counts as committed too (the create-only upload is refused).
+        """
+        self.s3 = RacingS3()
+        self.store = self.make_store(FilePath(self.mktemp()))
+        with capturedLogs():
+            stat = self.commit(b"sdist bytes")
+        self.assertEqual(stat.size, 11)
+        self.assertEqual(
+            [c for c in self.s3.calls if c[1] == OBJECT],
+            [("HEAD", OBJECT), ("PUT", OBJECT), ("HEAD", OBJECT)],
+        )
 
     def test_commit_store_down(self) -> None:
         """

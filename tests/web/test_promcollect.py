@@ -88,3 +88,53 @@ class RegistryTests(SynchronousTestCase):
         self.assertEqual(sample(PREFIX + "disk_full_episodes_total"), 1)
         self.assertEqual(sample(PREFIX + "disk_full_last_timestamp_seconds"), 42)
         self.assertEqual(sample(PREFIX + "downloads_uncached_total"), 0)
+
+
+class StoreMetricsTests(SynchronousTestCase):
+    """
+    The shared store's and the cluster's families.
+    """
+
+    def test_store(self) -> None:
+        """
+        With a shared store: which one (bucket and prefix, endpoint), its
+        requests by method and outcome, errors, latency, and the leases the
+        node holds and follows.
+        """
+        from tests.web.test_statusstore import store_node
+
+        clock = Clock()
+        stats = Stats(clock)
+        store, downloads = store_node(self, clock)
+        stats.store_answered("HEAD", 404, 0.02)
+        stats.store_answered("PUT", None, 1.0, "refused")
+        registry = make_registry(stats, store, downloads, ["pypi"])
+        value = registry.get_sample_value
+        labels = {"store": "s3://fleet-cache/team/", "endpoint": "http://10.0.0.9:8333"}
+        self.assertEqual(value(PREFIX + "store_info", labels), 1)
+        self.assertEqual(
+            value(
+                PREFIX + "store_requests_total", {"method": "HEAD", "outcome": "404"}
+            ),
+            1,
+        )
+        self.assertEqual(
+            value(
+                PREFIX + "store_requests_total",
+                {"method": "PUT", "outcome": "unreachable"},
+            ),
+            1,
+        )
+        self.assertEqual(value(PREFIX + "store_errors_total"), 1)
+        self.assertEqual(value(PREFIX + "store_latency_seconds_count"), 1)
+        self.assertEqual(value(PREFIX + "cluster_leases_held"), 1)
+        self.assertEqual(value(PREFIX + "cluster_files_followed"), 1)
+
+    def test_local(self) -> None:
+        """Without a shared store there are no store families."""
+        clock = Clock()
+        cache = FileCache(FilePath(self.mktemp()), None, clock)
+        downloads = Downloads(cache, streaming(_never), clock)
+        registry = make_registry(Stats(clock), cache, downloads, ["pypi"])
+        names = [family.name for family in registry.collect()]
+        self.assertFalse([n for n in names if "store" in n or "cluster" in n])

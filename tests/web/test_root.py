@@ -6,8 +6,9 @@ mounted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
+import attrs
 import bcrypt
 from treq.testing import StubTreq
 from twisted.internet.defer import Deferred, maybeDeferred
@@ -16,10 +17,16 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
 
-from twisted_pypi.core.config import IndexConfig, LocalConfig, ProxyConfig
+from twisted_pypi.core.config import (
+    ClusterConfig,
+    IndexConfig,
+    LocalConfig,
+    ProxyConfig,
+)
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.core.links import RELATIVE
 from twisted_pypi.core.stats import Stats
+from twisted_pypi.files.cluster import ClusterFetch
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.pypijson.cache import JsonCache
 from twisted_pypi.sources.dummies import Dummies
@@ -34,6 +41,7 @@ from twisted_pypi.web.auth import UploadGuard
 from twisted_pypi.web.cachecontrol import CacheControlResource
 from twisted_pypi.web.dummyfiles import DummyFilesResource
 from twisted_pypi.web.files import FilesResource
+from twisted_pypi.web.inflight import InflightResource
 from twisted_pypi.web.jsonapi import JsonApiResource
 from twisted_pypi.web.localfiles import LocalFilesResource
 from twisted_pypi.web.metrics import HealthPage, MetricsPage
@@ -172,6 +180,25 @@ class MakeRootTests(SynchronousTestCase):
         )
         body = self.successResultOf(stub.content(response))
         return response.code, body.decode()
+
+    def test_inflight(self) -> None:
+        """
+        On a node of a cluster (cluster settings, and downloads through a
+        cluster), ``/-/inflight/`` serves its downloads in flight to its
+        peers; a node without either has no such path.
+        """
+        config = attrs.evolve(
+            self.config, cluster=ClusterConfig("http://n1:8080", b"s" * 16)
+        )
+        self.assertNotIn("/-/inflight", _paths(self.root(config)))
+        cluster = ClusterFetch(
+            cast(Any, None), streaming(offline_fetch), cast(Any, None)
+        )
+        self.downloads = Downloads(
+            self.cache, streaming(offline_fetch), self.clock, cluster=cluster
+        )
+        self.assertNotIn("/-/inflight", _paths(self.root(self.config)))
+        self.assertEqual(_paths(self.root(config))["/-/inflight"], InflightResource)
 
     def test_unknown_paths(self) -> None:
         """

@@ -34,6 +34,7 @@ from twisted_pypi.app.storecompose import record_store, s3_file_store
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.lookup import Lookup
 from twisted_pypi.core.stats import Stats
+from twisted_pypi.files.cluster import ClusterFetch
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.mirror.fetcher import CacheFiller
 from twisted_pypi.pypijson.cache import JsonCache
@@ -172,6 +173,7 @@ def make_downloads(
     cache: FileCache,
     fetch: Callable[..., Deferred[IResponse]],
     reactor: Any,
+    cluster: ClusterFetch | None = None,
 ) -> Downloads:
     """
     The downloads of upstream files into ``cache``, one per file.
@@ -180,6 +182,9 @@ def make_downloads(
     :param cache: Where the files go.
     :param fetch: Issues upstream file requests.
     :param reactor: The clock.
+    :param cluster: Where the bodies come from on a node of a cluster (see
+        :func:`~twisted_pypi.app.clustercompose.cluster_fetch`), or
+        ``None``: from ``fetch``.
     """
     return Downloads(
         cache,
@@ -187,6 +192,7 @@ def make_downloads(
         reactor,
         idle_timeout=config.idle_timeout,
         chunk_size=_CHUNK_SIZE,
+        cluster=cluster,
     )
 
 

@@ -20,6 +20,7 @@ from twisted.web.client import HTTPConnectionPool
 from twisted.web.resource import Resource
 
 from twisted_pypi.app.cachedindexes import remember_indexes
+from twisted_pypi.app.clustercompose import cluster_fetch
 from twisted_pypi.app.compose import (
     file_cache,
     local_indexes,
@@ -127,6 +128,12 @@ class ProxyService(MultiService):
                 place=str(self._cache.place),
                 endpoint=self._cache.client.endpoint,
             )
+        if self.config.cluster is not None:
+            log.info(
+                "Cluster node {url}: downloads are shared with the other nodes"
+                " on the store (one upstream fetch per file)",
+                url=self.config.cluster.node_url,
+            )
         for description in self.config.listen:
             endpoint = serverFromString(self._reactor, with_backlog(description))
             d = endpoint.listen(self.site)
@@ -206,9 +213,12 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     except NoCredentials as e:
         where = config.store.url if config.store is not None else ""
         raise StartupError(f"--store {where}: {e}") from None
-    downloads = make_downloads(config, cache, clients.fetch, reactor)
+    cluster = cluster_fetch(config, cache, clients.fetch, clients.pool, reactor)
+    downloads = make_downloads(config, cache, clients.fetch, reactor, cluster)
     run = thread_runner(reactor)
     stats = Stats(reactor)
+    if isinstance(cache, S3FileStore):
+        cache.client.observe = stats.store_answered
     pages = make_page_caches(config, clients.pages, reactor, cache, run, stats)
     local = local_indexes(config, run)
     tree = proxy_root(

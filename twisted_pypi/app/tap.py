@@ -26,13 +26,17 @@ from twisted_pypi.app.indexoptions import (
 )
 from twisted_pypi.app.logs import DEFAULT_LOG_LEVEL, parse_log_level
 from twisted_pypi.app.output import print_and_exit
+from twisted_pypi.app.storeoptions import (
+    STORE_PARAMETERS,
+    check_cache_dir,
+    store_settings,
+)
 from twisted_pypi.core.config import (
     DEFAULT_INDEX,
     ProxyConfig,
     parse_http_url,
     parse_seconds,
     parse_size,
-    parse_store,
 )
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.web.accesslog import check_access_log
@@ -171,23 +175,7 @@ class Options(GnuOptions):
             "Append one line per request to this file, in the Combined Log "
             "Format [default: none].",
         ],
-        [
-            "store",
-            None,
-            None,
-            "Keep cached files, pages and JSON documents in this S3 bucket, "
-            "s3://BUCKET[/PREFIX], shared by every node using it; --cache-dir "
-            "then holds downloads in flight and a read cache [default: the "
-            "cache directory is the store].",
-        ],
-        [
-            "s3-endpoint",
-            None,
-            None,
-            "The URL of the S3-compatible server of --store (SeaweedFS, MinIO, "
-            "Ceph RGW...) [default: AWS's endpoint for --s3-region].",
-        ],
-        ["s3-region", None, None, "The region of --store [default: us-east-1]."],
+        *STORE_PARAMETERS,
     ]
 
     #: Where ``PYPIPROXY_*`` settings are read from (tests replace it).
@@ -313,7 +301,7 @@ class Options(GnuOptions):
         cache_dir = os.path.abspath(
             os.path.expanduser(self["cache-dir"] or default_cache_dir())
         )
-        _check_cache_dir(cache_dir)
+        check_cache_dir(cache_dir)
         reader = self.cache_reader()
         if reader is not None and not self["index"]:
             indexes = cached_indexes(
@@ -347,10 +335,7 @@ class Options(GnuOptions):
             access_log = check_access_log(access_log) if access_log else None
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
-        try:
-            store = parse_store(self["store"], self["s3-endpoint"], self["s3-region"])
-        except ValueError as e:
-            raise usage.UsageError(str(e)) from None
+        store, cluster = store_settings(self)
         upload_users = self["upload-users"]
         if upload_users is not None:
             if not self["local"]:
@@ -383,6 +368,7 @@ class Options(GnuOptions):
             admin_token=admin_token,
             access_log=access_log,
             store=store,
+            cluster=cluster,
         )
         if reader is not None:
             check_cached_indexes(self["config"], reader)
@@ -394,22 +380,6 @@ class Options(GnuOptions):
         cache holds.
         """
         return "--offline" if self["offline"] else None
-
-
-def _check_cache_dir(path: str) -> None:
-    """
-    Refuse a cache directory that is a file or cannot be created or written.
-    """
-    existing = path
-    while not os.path.exists(existing):
-        parent = os.path.dirname(existing)
-        if parent == existing:
-            break
-        existing = parent
-    if not os.path.isdir(existing):
-        raise usage.UsageError(f"--cache-dir {path!r}: {existing!r} is not a directory")
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise usage.UsageError(f"--cache-dir {path!r}: {existing!r} is not writable")
 
 
 def makeService(options: Options) -> IService:

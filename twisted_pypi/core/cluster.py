@@ -19,9 +19,7 @@ import hmac
 from collections.abc import Sequence
 from urllib.parse import quote
 
-from attrs import field, frozen
-
-from twisted_pypi.core.config import parse_http_url
+from twisted_pypi.core.config import ClusterConfig, parse_http_url
 
 __all__ = [
     "AUTH_HEADER",
@@ -43,21 +41,6 @@ INFLIGHT = "/-/inflight/"
 
 #: Seconds a signature stays valid either side of its timestamp.
 VALIDITY = 30.0
-
-
-@frozen
-class ClusterConfig:
-    """
-    How this node takes part in a cluster.
-
-    :ivar node_url: The URL at which the other nodes reach this node
-        directly (not through the load balancer), without a trailing slash.
-    :ivar secret: The shared secret nodes sign their requests with (never
-        in the repr, never logged).
-    """
-
-    node_url: str
-    secret: bytes = field(repr=False)
 
 
 def read_cluster_secret(value: str) -> bytes:

@@ -19,6 +19,7 @@ from twisted_pypi.core.links import LinkPrefixes
 
 __all__ = [
     "DEFAULT_INDEX",
+    "ClusterConfig",
     "IndexConfig",
     "LocalConfig",
     "ProxyConfig",
@@ -194,6 +195,23 @@ class StoreConfig:
         return f"s3://{self.bucket}/{self.prefix}"
 
 
+@frozen
+class ClusterConfig:
+    """
+    How this node takes part in a cluster (``--node-url`` and
+    ``--cluster-secret``; parsed by
+    :func:`twisted_pypi.core.cluster.parse_cluster`).
+
+    :ivar node_url: The URL at which the other nodes reach this node
+        directly (not through the load balancer), without a trailing slash.
+    :ivar secret: The shared secret nodes sign their requests with (never
+        in the repr, never logged).
+    """
+
+    node_url: str
+    secret: bytes = field(repr=False)
+
+
 def parse_store(
     url: str | None, endpoint: str | None, region: str | None
 ) -> StoreConfig | None:
@@ -276,6 +294,8 @@ class ProxyConfig:
         request, or ``None``.
     :ivar store: The shared S3 store, or ``None``: the cache directory is
         the store.
+    :ivar cluster: How this node reaches the other nodes sharing the store,
+        or ``None``: it never streams files from or to them.
     :ivar links: The prefixes of the links on served pages, from
         ``base_url`` (not an argument).
     """
@@ -303,6 +323,7 @@ class ProxyConfig:
     admin_token: str | None = field(default=None, repr=False)
     access_log: str | None = None
     store: StoreConfig | None = None
+    cluster: ClusterConfig | None = None
     links: LinkPrefixes = field(init=False, eq=False, repr=False)
 
     @links.default

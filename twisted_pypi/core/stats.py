@@ -2,13 +2,15 @@
 """
 What the proxy has done since it started: requests by status and cache
 result, bytes by where they came from, the health and latency of each
-upstream index, and what dummies saved.
+upstream index and of the shared store (``--store``), and what dummies
+saved.
 
 One :class:`Stats` per service is the single source of truth for the status
 page (:mod:`twisted_pypi.web.status`) and the Prometheus metrics
 (:mod:`twisted_pypi.web.metrics`); the places where things happen record into
-it: the site (each finished request), the page caches (each upstream fetch)
-and the dummies (each placeholder wheel served).  Figures that already live
+it: the site (each finished request), the page caches (each upstream fetch),
+the S3 client of the shared store (each request) and the dummies (each
+placeholder wheel served).  Figures that already live
 elsewhere (cache size, evictions, downloads in flight) are read from their
 owners when shown, not copied here.
 """
@@ -26,6 +28,7 @@ __all__ = [
     "LATENCY_BUCKETS",
     "OTHER",
     "SOURCES",
+    "STORE",
     "Histogram",
     "Stats",
     "UpstreamHealth",
@@ -45,6 +48,9 @@ SOURCES = {
 
 #: The source of every other answer (errors, redirects, the status page).
 OTHER = "other"
+
+#: The name of the shared store's health record (:attr:`Stats.store`).
+STORE = "store"
 
 #: Upper bounds, in seconds, of the upstream latency histogram's buckets.
 LATENCY_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -153,6 +159,10 @@ class Stats:
         replaced, where the upstream page gave them.
     :ivar dummy_unknown_size: How many dummy wheels replaced a file of unknown
         size (explicit versions, or no size on the upstream page).
+    :ivar store: How the shared store has been answering (its latency is
+        to each response's headers); untouched without one.
+    :ivar store_requests: Requests to the shared store by ``(method,
+        outcome)``, the outcome the status code or ``unreachable``.
     """
 
     clock: IReactorTime
@@ -163,6 +173,8 @@ class Stats:
     dummy_files: int = field(default=0, init=False)
     dummy_saved_bytes: int = field(default=0, init=False)
     dummy_unknown_size: int = field(default=0, init=False)
+    store: UpstreamHealth = field(factory=lambda: UpstreamHealth(STORE), init=False)
+    store_requests: dict[tuple[str, str], int] = field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         """Start the clock."""
@@ -273,3 +285,33 @@ class Stats:
             self.dummy_unknown_size += 1
         else:
             self.dummy_saved_bytes += real_size
+
+    def store_answered(
+        self, method: str, code: int | None, seconds: float, why: str = ""
+    ) -> None:
+        """
+        Record a request to the shared store: a status of 500 or more, or
+        no answer, is an error; any other status (a ``404`` for a file not
+        stored yet, a ``412`` for a lease another node holds) is an answer.
+
+        :param method: The request's method.
+        :param code: The response's status, or ``None`` if none came (the
+            store could not be reached, or did not answer in time).
+        :param seconds: From the request to the response's headers (or the
+            failure).
+        :param why: Why no answer came, for people.
+        """
+        outcome = "unreachable" if code is None else str(code)
+        key = (method, outcome)
+        self.store_requests[key] = self.store_requests.get(key, 0) + 1
+        health = self.store
+        if code is not None:
+            health.latency.observe(seconds)
+        if code is None or code >= 500:
+            health.errors += 1
+            health.last_error = self.clock.seconds()
+            answer = f"answered {code}" if code is not None else why or "no answer"
+            health.last_error_message = f"{method}: {answer}"
+        else:
+            health.successes += 1
+            health.last_success = self.clock.seconds()

@@ -15,6 +15,11 @@ it *passes through*: the spool is dropped, the rest of the body goes to the
 followers through memory (see :mod:`twisted_pypi.files.feed`; the slowest
 follower then sets the pace), verified as ever, and nothing is cached.
 
+When nodes share a store, a :class:`~twisted_pypi.files.cluster.ClusterFetch`
+given as ``cluster`` decides where each download's body comes from (the
+upstream, if this node holds the file's lease; else the node that does), and
+the lease is released once the download ended, after the commit.
+
 The web layer attaches a request as a sink (see
 :mod:`twisted_pypi.web.following`)::
 
@@ -27,6 +32,7 @@ from __future__ import annotations
 from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
 
+from twisted_pypi.files.cluster import ClusterFetch, FileSource
 from twisted_pypi.files.flight import Download, Fetch
 from twisted_pypi.files.spec import (
     DownloadError,
@@ -60,6 +66,9 @@ class Downloads:
     :ivar clock: Runs the idle timers.
     :ivar idle_timeout: Seconds without upstream bytes before failing.
     :ivar chunk_size: The most bytes a follower reads and writes at once.
+    :ivar cluster: Where each download's body comes from when nodes share
+        a store (one upstream fetch per file for the whole cluster), or
+        ``None``: always ``fetch``.
     :ivar uncached: How many downloads passed through to their clients
         without being cached (the store was full), since startup.
     """
@@ -69,8 +78,10 @@ class Downloads:
     clock: IReactorTime
     idle_timeout: float = 30.0
     chunk_size: int = 65536
+    cluster: ClusterFetch | None = None
     uncached: int = field(default=0, init=False)
     _active: dict[tuple[str, ...], Download] = field(factory=dict, init=False)
+    _sources: dict[Download, FileSource] = field(factory=dict, init=False)
 
     def get(self, segments: tuple[str, ...]) -> Download | None:
         """
@@ -92,11 +103,17 @@ class Downloads:
         """
         download = self.get(spec.segments)
         if download is None:
+            fetch, source = self.fetch, None
+            if self.cluster is not None:
+                source = self.cluster.for_file(spec.segments)
+                fetch = source.fetch
             download = Download(
-                spec, self.store, self.fetch, self.clock,
+                spec, self.store, fetch, self.clock,
                 self.idle_timeout, self.chunk_size, self._ended,
             )  # fmt: skip
             self._active[spec.segments] = download
+            if source is not None:
+                self._sources[download] = source
             download.start()
         return download
 
@@ -105,8 +122,14 @@ class Downloads:
         return [download.status() for download in self._active.values()]
 
     def _ended(self, download: Download) -> None:
-        """Forget a download that succeeded or failed."""
+        """
+        Forget a download that succeeded (it is committed) or failed, and
+        release its lease if it held one.
+        """
         if download.state is State.PASSED:
             self.uncached += 1
         if self._active.get(download.spec.segments) is download:
             del self._active[download.spec.segments]
+        source = self._sources.pop(download, None)
+        if source is not None:
+            source.ended()

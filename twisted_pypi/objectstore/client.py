@@ -18,7 +18,7 @@ S3-compatible server and AWS understand.  The agent should be a plain
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from urllib.parse import quote
 
 from twisted.internet.defer import Deferred
@@ -54,7 +54,17 @@ from twisted_pypi.objectstore.signing import (
     payload_hash,
 )
 
-__all__ = ["DEFAULT_TIMEOUT", "MAX_DOCUMENT", "S3Client", "object_headers"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MAX_DOCUMENT",
+    "Observer",
+    "S3Client",
+    "object_headers",
+]
+
+#: Told of each request: its method, the response's status (``None`` if
+#: none came), the seconds to the response's headers, and why none came.
+Observer = Callable[[str, int | None, float, str], None]
 
 #: Seconds a request may wait for the store's response headers.
 DEFAULT_TIMEOUT = 30.0
@@ -66,7 +76,12 @@ MAX_DOCUMENT = 8 * 1024 * 1024
 class S3Client:
     """
     Signed S3 requests over an injected agent, with timeouts.
+
+    :ivar observe: Told of every request's outcome and latency, if set
+        (the service's statistics).
     """
+
+    observe: Observer | None = None
 
     def __init__(
         self,
@@ -141,14 +156,18 @@ class S3Client:
             method.encode("ascii"), url.encode("ascii"), raw, body
         )
         sending.addTimeout(self._timeout, self._clock)
+        started = self._clock.seconds()
         try:
             response: IResponse = await sending
         except TwistedTimeout:
-            raise StoreUnavailable(
-                f"no answer in {self._timeout:g} s", resource=what
-            ) from None
+            why = f"no answer in {self._timeout:g} s"
+            self._observed(method, None, started, why)
+            raise StoreUnavailable(why, resource=what) from None
         except Exception as e:
-            raise StoreUnavailable(str(e) or type(e).__name__, resource=what) from None
+            why = str(e) or type(e).__name__
+            self._observed(method, None, started, why)
+            raise StoreUnavailable(why, resource=what) from None
+        self._observed(method, response.code, started, "")
         if response.code in expect:
             return response
         document = b""
@@ -158,6 +177,13 @@ class S3Client:
             except S3Error:
                 pass
         raise error_for(response.code, document, what, creating)
+
+    def _observed(
+        self, method: str, code: int | None, started: float, why: str
+    ) -> None:
+        """Tell :attr:`observe` of a request's outcome."""
+        if self.observe is not None:
+            self.observe(method, code, self._clock.seconds() - started, why)
 
     async def answer_document(self, response: IResponse, what: str) -> bytes:
         """

@@ -21,9 +21,11 @@ notion of "cached" is the bucket's:
   :meth:`~S3FileStore.is_cached` read the index alone (no I/O).
 - **Commit** publishes a verified spool with one create-only upload (one
   ``PUT``, or a multipart upload completed at once): readers never see part
-  of a file, and when another node published the same file first
-  (``AlreadyExists``) that counts as success: both were verified against
-  the same index hash.  The spool then becomes the local copy.  If the
+  of a file, and when another node published the same file first (found
+  by a ``HEAD`` before the upload, as when this node streamed the file from
+  the node that downloaded it, or ``AlreadyExists``) that counts as
+  success, without a second upload: both were verified against the same
+  index hash.  The spool then becomes the local copy.  If the
   bucket cannot be reached the commit fails with
   :class:`~twisted_pypi.storage.interfaces.StoreUnreachable`, having
   published nothing: the download sends the verified file to its clients
@@ -56,6 +58,7 @@ from twisted_pypi.objectstore.multipart import (
     DEFAULT_THRESHOLD,
     put_file,
 )
+from twisted_pypi.objectstore.objects import ObjectInfo
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.interfaces import (
     FileStat,
@@ -257,24 +260,10 @@ class S3FileStore(FileCache):
         """Upload, index, keep a local copy (see :meth:`commit`)."""
         bucket, name = self.place.bucket, self.place.file_key(key)
         try:
-            try:
-                await put_file(
-                    self.client,
-                    bucket,
-                    name,
-                    spool.path,
-                    spool.written,
-                    create_only=True,
-                    threshold=self._threshold,
-                    part_size=self._part_size,
-                    cooperator=self._cooperator,
-                )
-            except AlreadyExists:
-                _log.info(
-                    "{key} was in the store already (published by another node)",
-                    key=name,
-                )
-            info = await self.client.head(bucket, name)
+            info = await self._published(bucket, name)
+            if info is None:
+                await self._upload(spool, bucket, name)
+                info = await self.client.head(bucket, name)
         except S3Error as e:
             raise StoreUnreachable(f"cannot publish to {self.place}: {e}") from None
         stat = self._objects[key] = FileStat(info.size, info.modified, info.etag)
@@ -284,6 +273,41 @@ class S3FileStore(FileCache):
             _log.info("No local copy of {key} kept: {error}", key=name, error=str(e))
             spool.discard()
         return stat
+
+    async def _published(self, bucket: str, name: str) -> ObjectInfo | None:
+        """
+        The object if another node published it already (the node this one
+        streamed the file from commits it before sending the last byte), so
+        that it is not uploaded a second time; ``None`` if it is missing.
+        """
+        try:
+            info = await self.client.head(bucket, name)
+        except NotFound:
+            return None
+        _log.info(
+            "{key} was in the store already (published by another node)", key=name
+        )
+        return info
+
+    async def _upload(self, spool: LocalSpool, bucket: str, name: str) -> None:
+        """Upload the spool, create-only (see :meth:`commit`)."""
+        try:
+            await put_file(
+                self.client,
+                bucket,
+                name,
+                spool.path,
+                spool.written,
+                create_only=True,
+                threshold=self._threshold,
+                part_size=self._part_size,
+                cooperator=self._cooperator,
+            )
+        except AlreadyExists:
+            _log.info(
+                "{key} was in the store already (published by another node)",
+                key=name,
+            )
 
     def remove(self, key: Sequence[str]) -> bool:
         """

@@ -1,7 +1,8 @@
 """
 The Prometheus collector: turns the service's
 :class:`~twisted_pypi.core.stats.Stats` (and the live file cache and downloads)
-into metric families on each scrape.
+into metric families on each scrape; with a shared store, the store's requests
+and latency, and the leases the node holds or follows.
 
 Imported only when ``/-/metrics`` is first scraped (see
 :mod:`twisted_pypi.web.metrics`): ``prometheus_client`` brings a web server of
@@ -23,6 +24,7 @@ from prometheus_client.registry import CollectorRegistry
 from twisted_pypi.core.stats import OTHER, SOURCES, Stats, UpstreamHealth
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.s3files import S3FileStore
 
 __all__ = [
     "PREFIX",
@@ -66,6 +68,8 @@ class StatsCollector:
         yield from self._requests()
         yield from self._upstreams()
         yield from self._files()
+        if isinstance(self._cache, S3FileStore):
+            yield from self._store(self._cache)
 
     def _requests(self) -> Iterable[Metric]:
         stats = self._stats
@@ -191,6 +195,61 @@ class StatsCollector:
             "Files sent to clients without being cached: the disk was full.",
             value=self._downloads.uncached,
         )
+
+    def _store(self, store: S3FileStore) -> Iterable[Metric]:
+        stats = self._stats
+        info = GaugeMetricFamily(
+            PREFIX + "store_info",
+            "The shared store (--store) this node uses: 1, labelled with its"
+            " bucket and prefix and its endpoint.",
+            labels=["store", "endpoint"],
+        )
+        info.add_metric([str(store.place), store.client.endpoint], 1)
+        yield info
+        requests = CounterMetricFamily(
+            PREFIX + "store_requests",
+            "Requests to the shared store, by method and outcome (the status"
+            " code, or unreachable).",
+            labels=["method", "outcome"],
+        )
+        for (method, outcome), n in sorted(stats.store_requests.items()):
+            requests.add_metric([method, outcome], n)
+        yield requests
+        health = stats.store
+        yield HistogramMetricFamily(
+            PREFIX + "store_latency_seconds",
+            "Time from a request to the shared store to its response's headers.",
+            buckets=health.latency.cumulative(),
+            sum_value=health.latency.total,
+        )
+        yield CounterMetricFamily(
+            PREFIX + "store_errors",
+            "Requests to the shared store that failed: no answer, or 5xx.",
+            value=health.errors,
+        )
+        if health.last_error is not None:
+            yield GaugeMetricFamily(
+                PREFIX + "store_last_error_timestamp_seconds",
+                "When a request to the shared store last failed.",
+                value=health.last_error,
+            )
+        yield GaugeMetricFamily(
+            PREFIX + "store_files",
+            "Files the node knows the shared store holds.",
+            value=store.store_files,
+        )
+        cluster = self._downloads.cluster
+        if cluster is not None:
+            yield GaugeMetricFamily(
+                PREFIX + "cluster_leases_held",
+                "Files this node downloads for the cluster (it holds their leases).",
+                value=len(cluster.holding()),
+            )
+            yield GaugeMetricFamily(
+                PREFIX + "cluster_files_followed",
+                "Files this node streams from the node downloading them.",
+                value=len(cluster.followed()),
+            )
 
 
 def make_registry(

@@ -7,6 +7,8 @@ The one place the resource tree is mounted, from components built elsewhere
     /-/health         the health check
     /-/metrics        Prometheus metrics
     /-/cache/         cache control (only with an admin token)
+    /-/inflight/      the downloads in flight, for the other nodes of a
+                      cluster (only with --node-url and --cluster-secret)
     /simple/          the PEP 503/691 index
     /files/           the remote indexes' files, cached
     /local/           the local indexes' files
@@ -41,6 +43,7 @@ from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.web.cachecontrol import CACHE, DASH, CacheControlResource
 from twisted_pypi.web.dummyfiles import DummyFilesResource
 from twisted_pypi.web.files import FilesResource
+from twisted_pypi.web.inflight import INFLIGHT_CHILD, InflightResource
 from twisted_pypi.web.jsonapi import JSON_PREFIX, JsonApiResource
 from twisted_pypi.web.localfiles import LocalFilesResource
 from twisted_pypi.web.metrics import HealthPage, MetricsPage, registry_factory
@@ -182,8 +185,9 @@ def _dash(
     documents: JsonCache | None,
 ) -> Resource:
     """
-    ``/-/``: the health check, the metrics (with a registry of their own)
-    and, with an admin token, cache control.
+    ``/-/``: the health check, the metrics (with a registry of their own),
+    on a node of a cluster the downloads in flight for its peers, and, with
+    an admin token, cache control.
     """
     registry = registry_factory(
         stats, cache, downloads, [i.name for i in config.indexes]
@@ -191,6 +195,9 @@ def _dash(
     dash = Directory()
     dash.putChild(b"health", HealthPage(stats, cache.space))
     dash.putChild(b"metrics", MetricsPage(registry))
+    if config.cluster is not None and downloads.cluster is not None:
+        secret = config.cluster.secret
+        dash.putChild(INFLIGHT_CHILD, InflightResource(downloads, secret, cache.clock))
     if config.admin_token is not None:
         control = CacheControlResource(
             config.admin_token, pages, cache, downloads, documents

@@ -36,6 +36,7 @@ from twisted_pypi.web.statushtml import (
     plural,
     when,
 )
+from twisted_pypi.web.statusstore import store_section
 
 __all__ = ["StatusView"]
 
@@ -53,6 +54,7 @@ _TEMPLATE = XMLString(
     "</section>"
     '<section><h2>Downloads in progress</h2><t:transparent t:render="downloads" />'
     "</section>"
+    '<t:transparent t:render="store" />'
     '<section><h2>Upstream indexes</h2><ul class="items" t:render="upstreams" />'
     "</section>"
     '<section><h2>Use it</h2><t:transparent t:render="use" /></section>'
@@ -217,6 +219,13 @@ class StatusView(Element):
         if not flights:
             return tags.p("None right now.", class_="muted")
         return tags.ul([_download(status) for status in flights], class_="items")
+
+    @renderer
+    def store(self, request: IRequest | None, tag: Tag) -> Flattenable:
+        """
+        The shared store and the cluster, with ``--store``.
+        """
+        return store_section(self._config, self._stats, self._cache, self._downloads)
 
     @renderer
     def upstreams(self, request: IRequest | None, tag: Tag) -> Flattenable:
