@@ -36,14 +36,14 @@ def _cold(result: ClusterResult, summary: list[str]) -> list[str]:
     """The cold file's table and target rows."""
     direct = result.direct_s
     streaming = (
-        "with `--node-url` and `--cluster-secret` (node-to-node streaming)"
+        "nodes with `--node-url` and `--cluster-secret` (node-to-node streaming)"
         if result.streaming
         else f"**cluster streaming not available: {result.fetches} upstream "
         "fetches** (the nodes ran without `--node-url` / `--cluster-secret`)"
     )
     out = [
         f"**Cold {result.size / _MIB:.0f} MiB file, {len(result.clients)} clients "
-        "at once split across nodes A and B** (A, B, A, B), empty store, nodes "
+        "at once split across nodes A and B** (A, B, A, B), empty store; "
         f"{streaming}.",
         "",
     ]
