@@ -6,7 +6,7 @@ store beside the local-disk node and nginx.
 from __future__ import annotations
 
 from bench import load
-from bench.cluster import ClusterResult
+from bench.clusterresult import ClusterResult
 
 __all__ = ["FIRST_BYTE_ISSUE_S", "FIRST_BYTE_S", "FINISH_SLACK", "report"]
 
