@@ -2,9 +2,11 @@
 Test f of ``bench/run.py``: many connections.
 
 1. ``wrk -t2 -c1000`` against a small cached page, on twisted-pypi listening
-   with Twisted's default backlog (50) and with ``backlog=1024`` in its
-   ``--listen`` endpoint (each run with ``ulimit -n 4096``), and on the nginx
-   ``proxy_cache`` reference: requests/s, p99 latency, timeouts and errors.
+   with ``backlog=50`` in its ``--listen`` endpoint (Twisted's default, the
+   proxy's before it set its own) and with its default backlog (1024, see
+   ``twisted_pypi/app/endpoints.py``), each run with ``ulimit -n 4096``, and
+   on the nginx ``proxy_cache`` reference: requests/s, p99 latency, timeouts
+   and errors.
 2. Slowloris: twisted-pypi with ``ulimit -n 1024`` (and nginx) while 1100
    connections trickle header bytes (one a second, reopened when closed),
    and a legitimate request is made every 0.2 s: how many of those fail, and
@@ -105,7 +107,7 @@ def _wrk(name: str, url: str, duration: int) -> ConnsResult:
     """
     for _ in range(2):
         load.get(url, load.PAGE_HEADERS)
-    print(f"e: {name}, wrk -c{CONNECTIONS} ...", file=sys.stderr)
+    print(f"f: {name}, wrk -c{CONNECTIONS} ...", file=sys.stderr)
     result = load.wrk(url, load.PAGE_HEADERS, 2, CONNECTIONS, duration)
     timeouts = re.search(r"timeout (\d+)", result.raw)
     return ConnsResult(name, result, int(timeouts.group(1)) if timeouts else 0)
@@ -187,7 +189,7 @@ def _slowloris(name: str, url: str, path: str) -> SlowlorisResult:
     """
     Run the slowloris attack against ``url`` and sum up.
     """
-    print(f"e: {name}, slowloris ({ATTACKERS} connections) ...", file=sys.stderr)
+    print(f"f: {name}, slowloris ({ATTACKERS} connections) ...", file=sys.stderr)
     load.get(url + path, load.PAGE_HEADERS)
     results, still_open = asyncio.run(_attack(url, path))
     ok = sorted(r for r in results if r is not None)
@@ -219,7 +221,10 @@ def conns_phase(
         resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, wanted), hard))
     runs: list[ConnsResult] = []
     attacks: list[SlowlorisResult] = []
-    for label, backlog in (("backlog 50 (default)", None), ("backlog 1024", 1024)):
+    for label, backlog in (
+        ("backlog 50 (the old default)", 50),
+        ("backlog 1024 (default)", None),
+    ):
         server, url = _start(repo, index_url, tmp, f"e-{backlog}", 4096, backlog)
         try:
             runs.append(_wrk(f"twisted-pypi, {label}", url + path, duration))
@@ -246,7 +251,7 @@ def report_conns(runs: list[ConnsResult], attacks: list[SlowlorisResult]) -> lis
     duration = round(runs[0].load.seconds) if runs else 0
     out = [
         "",
-        f"### e. {CONNECTIONS} connections, and slowloris",
+        f"### f. {CONNECTIONS} connections, and slowloris",
         "",
         f"`wrk -t2 -c{CONNECTIONS} -d{duration}s --latency` against a small cached"
         " page (`ulimit -n 4096` for twisted-pypi; the backlog is set in its"

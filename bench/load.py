@@ -16,7 +16,7 @@ import statistics
 import subprocess
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
 from attrs import define, frozen
@@ -377,11 +377,23 @@ def simultaneous(url: str, clients: int, timeout: float) -> list[Download]:
     :param timeout: Seconds each download may take.
     :return: One result per client, in start order.
     """
-    results = [Download(f"bench-client-{i + 1}") for i in range(clients)]
-    barrier = threading.Barrier(clients)
+    return simultaneous_urls([url] * clients, timeout)
+
+
+def simultaneous_urls(urls: Sequence[str], timeout: float) -> list[Download]:
+    """
+    Start one download of each of ``urls`` at the same instant (a barrier)
+    and wait for them all: clients of the same file on several servers.
+
+    :param urls: http URLs on 127.0.0.1, one per client.
+    :param timeout: Seconds each download may take.
+    :return: One result per client, in the order of ``urls``.
+    """
+    results = [Download(f"bench-client-{i + 1}") for i in range(len(urls))]
+    barrier = threading.Barrier(len(urls))
     threads = [
-        threading.Thread(target=_download, args=(url, r, barrier, timeout), daemon=True)
-        for r in results
+        threading.Thread(target=_download, args=(u, r, barrier, timeout), daemon=True)
+        for u, r in zip(urls, results, strict=True)
     ]
     for t in threads:
         t.start()
@@ -410,5 +422,6 @@ __all__ = [
     "median",
     "python_load",
     "simultaneous",
+    "simultaneous_urls",
     "wrk",
 ]

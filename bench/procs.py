@@ -14,7 +14,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import IO
 
@@ -313,7 +313,14 @@ def group_pids(pgid: int) -> list[int]:
 
 
 def start_proxy(
-    repo: Path, index_url: str, port: int, cache_dir: Path, log_path: Path
+    repo: Path,
+    index_url: str,
+    port: int,
+    cache_dir: Path,
+    log_path: Path,
+    options: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+    name: str = "twisted-pypi",
 ) -> Server:
     """
     Start twisted-pypi with this interpreter, from the repository.
@@ -323,8 +330,13 @@ def start_proxy(
     :param port: The port to listen on.
     :param cache_dir: Its cache directory.
     :param log_path: Where its output goes.
+    :param options: More command-line options (``--store`` ...).
+    :param environ: Its environment (default: ours).
+    :param name: For messages.
+    :raise RuntimeError: If it exited or did not listen in time (it is
+        stopped then; its log says why).
     """
-    env = dict(os.environ)
+    env = dict(os.environ if environ is None else environ)
     env["PYTHONPATH"] = os.pathsep.join(
         [str(repo), *filter(None, [env.get("PYTHONPATH")])]
     )
@@ -339,14 +351,39 @@ def start_proxy(
         f"tcp:{port}:interface={HOST}",
         "--cache-dir",
         str(cache_dir),
+        *options,
     ]
-    server = start("twisted-pypi", argv, log_path, cwd=repo, env=env)
+    server = start(name, argv, log_path, cwd=repo, env=env)
     try:
         wait_for_port(port, server.process, 30)
     except BaseException:
         server.stop()
         raise
     return server
+
+
+# access logs ---------------------------------------------------------------
+
+
+def upstream_fetches(log: Path, offset: int, path: str) -> int:
+    """
+    :param log: The upstream's access log.
+    :param offset: Where the test's lines start.
+    :param path: The file's path on the upstream.
+    :return: How many GETs of ``path`` were logged after ``offset``.
+    """
+    with open(log, "rb") as f:
+        f.seek(offset)
+        lines = f.read().decode("utf-8", "replace").splitlines()
+    return sum(1 for line in lines if f" GET {path} " in f" {line} ")
+
+
+def log_size(log: Path) -> int:
+    """:return: The current size of a log (0 if it does not exist yet)."""
+    try:
+        return log.stat().st_size
+    except OSError:
+        return 0
 
 
 # memory --------------------------------------------------------------------

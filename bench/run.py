@@ -42,7 +42,7 @@ if __package__ in (None, ""):
     # Run as a script: make "bench" and "twisted_pypi" importable.
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import conns, hugepage, load, procs, spy  # noqa: E402
+from bench import cluster, clusterreport, conns, hugepage, load, procs, spy  # noqa: E402
 from bench.tree import (  # noqa: E402
     BIGFILE,
     BIGINDEX,
@@ -278,6 +278,8 @@ class Results:
     # Test e (bench/conns.py): wrk -c1000 runs, and slowloris attacks.
     many_connections: list[conns.ConnsResult] = field(factory=list)
     slowloris: list[conns.SlowlorisResult] = field(factory=list)
+    # Test g (bench/cluster.py): two nodes on one SeaweedFS store.
+    cluster: cluster.ClusterResult | None = None
 
 
 # Environment ------------------------------------------------------------------
@@ -346,27 +348,6 @@ def _git_head() -> str:
 
 
 # Tests -------------------------------------------------------------------------
-
-
-def _upstream_fetches(log: Path, offset: int, path: str) -> int:
-    """
-    :param log: The upstream's access log.
-    :param offset: Where the test's lines start.
-    :param path: The file's path on the upstream.
-    :return: How many GETs of ``path`` were logged after ``offset``.
-    """
-    with open(log, "rb") as f:
-        f.seek(offset)
-        lines = f.read().decode("utf-8", "replace").splitlines()
-    return sum(1 for line in lines if f" GET {path} " in f" {line} ")
-
-
-def _log_size(log: Path) -> int:
-    """:return: The current size of a log (0 if it does not exist yet)."""
-    try:
-        return log.stat().st_size
-    except OSError:
-        return 0
 
 
 def _file_url(page_url: str) -> str:
@@ -475,7 +456,7 @@ def cold_test(
     result = ColdResult(proxy, url, rss_note=rss_note)
     watched = pids()
     result.rss_before_kib = sum(procs.status_kib(p, "VmRSS") or 0 for p in watched)
-    offset = _log_size(upstream_log)
+    offset = procs.log_size(upstream_log)
     sampler = procs.RssSampler(watched, interval=0.05, limit=timeout + 30)
     cpu = procs.cpu_seconds(watched)
     sampler.start()
@@ -485,7 +466,7 @@ def cold_test(
         sampler.stop()
     result.cpu_s = procs.cpu_seconds(watched) - cpu
     time.sleep(0.5)  # the upstream logs a request when its body is sent
-    result.fetches = _upstream_fetches(upstream_log, offset, upstream_path)
+    result.fetches = procs.upstream_fetches(upstream_log, offset, upstream_path)
     result.rss_peak_kib = sampler.peak_kib
     result.rss_end_kib = sampler.samples[-1][1] if sampler.samples else 0
     if len(watched) == 1:
@@ -833,6 +814,17 @@ def run(args: argparse.Namespace, results: Results, stack: ExitStack) -> None:
             REPO, f"{upstream_url}/simple/", tmp, reference_url,
             f"/simple/{BIGFILE}/", args.duration,
         )  # fmt: skip
+    if "g" in phases:
+        results.cluster = cluster.measure(
+            cluster.Local(
+                REPO, tmp, f"{upstream_url}/simple/", upstream_log, big.url_path,
+                big.size, big.sha256, f"/simple/{BIGINDEX}/", f"/simple/{BIGFILE}/",
+                proxy_file, proxy.pid, reference_file,
+                lambda: procs.group_pids(reference.pid) if reference else [],
+                results.direct.clients[0].total_s if results.direct else None,
+            ),
+            stack, args.clients, args.runs, args.rounds, args.duration, timeout,
+        )  # fmt: skip
     results.proxy_rss_end_kib = procs.status_kib(proxy.pid, "VmRSS")
     if proxy.process.poll() is not None:
         results.notes.append(f"twisted-pypi exited with {proxy.process.returncode}!")
@@ -893,6 +885,7 @@ def report(results: Results) -> str:
     out += _report_installs(results, summary)
     out += hugepage.report(results.hugepage, summary)
     out += conns.report_conns(results.many_connections, results.slowloris)
+    out += clusterreport.report(results.cluster, summary)
     if (
         results.proxy_rss_start_kib is not None
         and results.proxy_rss_end_kib is not None
@@ -1208,7 +1201,8 @@ def _parser() -> argparse.ArgumentParser:
         default="a,b,c,d,e,f",
         help="tests to run, comma-separated (default: a,b,c,d,e,f; "
         "e: a 20 MB page, bench/hugepage.py; "
-        "f: 1000 connections and slowloris, bench/conns.py)",
+        "f: 1000 connections and slowloris, bench/conns.py; "
+        "g: two nodes on one SeaweedFS store, bench/cluster.py)",
     )
     parser.add_argument(
         "--libraries",
