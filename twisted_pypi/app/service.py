@@ -210,7 +210,10 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     run = thread_runner(reactor)
     stats = Stats(reactor)
     pages = make_page_caches(config, clients.pages, reactor, cache, run, stats)
-    local = local_indexes(config, run)
+    try:
+        local = local_indexes(config, run, reactor)
+    except NoCredentials as e:
+        raise StartupError(f"--local in a bucket: {e}") from None
     tree = proxy_root(
         config,
         pages,

@@ -19,6 +19,7 @@ from twisted_pypi.app.cachedindexes import cached_indexes, check_cached_indexes
 from twisted_pypi.app.configfile import settings_arguments
 from twisted_pypi.app.endpoints import check_listen
 from twisted_pypi.app.indexoptions import (
+    bind_buckets,
     parse_index,
     parse_local,
     parse_project,
@@ -347,8 +348,20 @@ class Options(GnuOptions):
             access_log = check_access_log(access_log) if access_log else None
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
+        buckets = any(local.path.startswith("s3://") for local in self["local"])
         try:
-            store = parse_store(self["store"], self["s3-endpoint"], self["s3-region"])
+            store = parse_store(
+                self["store"],
+                self["s3-endpoint"],
+                self["s3-region"],
+                other_buckets=buckets,
+            )
+            locals_ = bind_buckets(
+                self["local"],
+                self["s3-endpoint"],
+                self["s3-region"],
+                self["index-ttl"],
+            )
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
         upload_users = self["upload-users"]
@@ -367,7 +380,7 @@ class Options(GnuOptions):
         self["config"] = ProxyConfig(
             listen=tuple(self["listen"] or ["tcp:8080"]),
             indexes=tuple(indexes),
-            locals=tuple(self["local"]),
+            locals=tuple(locals_),
             routes=dict(self["route"]),
             merge=frozenset(self["merge"]),
             upload_users=upload_users,

@@ -57,6 +57,10 @@ LOCAL_PREFIX = "local"
 class LocalIndex:
     """
     A private index's place served as an index.
+
+    :ivar place: Where the files are.
+    :ivar publishing: Held while an upload through this node is checked
+        against the place and published (one at a time per index).
     """
 
     def __init__(
@@ -89,6 +93,7 @@ class LocalIndex:
         self._entries: dict[str, PageEntry] = {}
         self._list_entry: PageEntry | None = None
         self._lock = DeferredLock()
+        self.publishing = DeferredLock()
         self._scanned = False
         self._scanned_at = 0.0
         self._error: str | None = None

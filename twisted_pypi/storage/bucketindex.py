@@ -141,21 +141,17 @@ class BucketIndexPlace:
             if old is not None and old.version == obj.etag:
                 found[filename] = old
                 continue
-            facts = limit.run(
-                lambda o=obj, f=filename, p=project: Deferred.fromCoroutine(
-                    self._facts(o, f, p)
-                )
-            )
+            facts = limit.run(self._facts, obj, filename, project)
             pending.append((filename, project, facts))
-        for filename, project, facts in pending:
+        for name, of_project, facts in pending:
             try:
-                found[filename] = await facts
+                found[name] = await facts
             except S3Error as e:
                 log.warn(
                     "Cannot read {where}{filename}: {error}",
-                    where=self.where, filename=filename, error=str(e),
+                    where=self.where, filename=name, error=str(e),
                 )  # fmt: skip
-                unreadable[project] = f"cannot read {filename}: {e}"
+                unreadable[of_project] = f"cannot read {name}: {e}"
         return PlaceListing(found, unreadable)
 
     async def _facts(self, obj: ListedObject, filename: str, project: str) -> LocalFile:

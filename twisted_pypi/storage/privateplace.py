@@ -128,7 +128,9 @@ class IPrivatePlace(Interface):
     )
     spool_dir = Attribute("A local directory where uploads are spooled.")
 
-    def scan(known: Mapping[str, LocalFile]) -> Deferred[PlaceListing | None]:
+    def scan(
+        known: Mapping[str, LocalFile],  # noqa: N805
+    ) -> Deferred[PlaceListing | None]:
         """
         Look at the place: the files it holds, their facts found once per
         version (``known`` holds those of the last look).
@@ -139,7 +141,7 @@ class IPrivatePlace(Interface):
             bucket) if the place could not be read.
         """
 
-    def open(file: LocalFile) -> IFileReader:
+    def open(file: LocalFile) -> IFileReader:  # noqa: N805
         """
         Open a listed file for reading by ranges.
 
@@ -147,7 +149,9 @@ class IPrivatePlace(Interface):
         """
 
     def publish(
-        spool: str, file: LocalFile, conflict: Callable[[Iterable[str]], str | None]
+        spool: str,  # noqa: N805
+        file: LocalFile,
+        conflict: Callable[[Iterable[str]], str | None],
     ) -> Deferred[None]:
         """
         Give a complete, verified local file its name in the place, whole
