@@ -28,7 +28,7 @@ from twisted_pypi.storage.s3place import BucketPlace
 from twisted_pypi.storage.s3records import S3Records
 from twisted_pypi.storage.space import SpaceReport
 
-__all__ = ["bucket_index_place", "record_store", "s3_file_store"]
+__all__ = ["bucket_client", "bucket_index_place", "record_store", "s3_file_store"]
 
 #: Connections kept open to the store (ranged reads of many clients).
 _PERSISTENT = 32
@@ -96,6 +96,26 @@ def record_store(
     return S3Records(client, BucketPlace(store.bucket, store.prefix), area, suffix)
 
 
+def bucket_client(
+    store: StoreConfig, reactor: Any, timeout: float
+) -> tuple[S3Client, HTTPConnectionPool]:
+    """
+    A client of a bucket other than ``--store``'s (a private index, an
+    export), and its connection pool (close it when done).
+
+    :param store: The bucket, its endpoint and region.
+    :param reactor: Connects, and keeps time.
+    :param timeout: Seconds to connect and to wait for answers.
+    :raise NoCredentials: If no AWS credentials are found.
+    """
+    pool = HTTPConnectionPool(reactor)
+    pool.maxPersistentPerHost = _PERSISTENT
+    pool.retryAutomatically = False  # a publish is not retried behind our back
+    agent = Agent(reactor, pool=pool, connectTimeout=timeout)
+    signer = Signer(load_credentials(), store.region)
+    return S3Client(agent, store.endpoint, signer, reactor, timeout), pool
+
+
 def bucket_index_place(
     config: ProxyConfig, local: LocalConfig, reactor: Any
 ) -> BucketIndexPlace:
@@ -111,12 +131,7 @@ def bucket_index_place(
     """
     store = local.bucket
     assert store is not None
-    pool = HTTPConnectionPool(reactor)
-    pool.maxPersistentPerHost = _PERSISTENT
-    pool.retryAutomatically = False  # a publish is not retried behind our back
-    agent = Agent(reactor, pool=pool, connectTimeout=config.connect_timeout)
-    signer = Signer(load_credentials(), store.region)
-    client = S3Client(agent, store.endpoint, signer, reactor, config.connect_timeout)
+    client, _ = bucket_client(store, reactor, config.connect_timeout)
     spools = FilePath(config.cache_dir).child("uploads")
     if not spools.isdir():
         spools.makedirs(ignoreExistingDirectory=True)

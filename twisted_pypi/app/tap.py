@@ -348,7 +348,9 @@ class Options(GnuOptions):
             access_log = check_access_log(access_log) if access_log else None
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
-        buckets = any(local.path.startswith("s3://") for local in self["local"])
+        buckets = self.writes_to_bucket() or any(
+            local.path.startswith("s3://") for local in self["local"]
+        )
         try:
             store = parse_store(
                 self["store"],
@@ -399,6 +401,13 @@ class Options(GnuOptions):
         )
         if reader is not None:
             check_cached_indexes(self["config"], reader)
+
+    def writes_to_bucket(self) -> bool:
+        """
+        Whether the command writes to a bucket of ``--s3-endpoint`` (then
+        ``--s3-*`` need no ``--store``): not ``serve``.
+        """
+        return False
 
     def cache_reader(self) -> str | None:
         """
