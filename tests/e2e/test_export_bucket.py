@@ -146,7 +146,8 @@ class BucketExportTests(RealInstallTestCase):
         again = await self.export()
         self.assertEqual((again.written, again.copied), ([], 0))
         website = _BucketWebsite(self.client, self.bucket)
-        port = reactor.listenTCP(0, Site(website), interface="127.0.0.1")
+        factory: Any = Site(website)
+        port = reactor.listenTCP(0, factory, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         target = self.scratch()
         url = f"http://127.0.0.1:{port_of(port)}/simple/"
