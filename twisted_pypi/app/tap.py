@@ -251,7 +251,9 @@ class Options(GnuOptions):
     def opt_local(self, spec: str) -> None:
         """
         A directory of wheels and sdists served as an index of its own,
-        NAME=DIR (repeatable); local indexes rank above remote ones.
+        NAME=DIR, or a private index kept in a bucket, NAME=s3://BUCKET/PREFIX
+        (with --s3-endpoint and --s3-region; listed again every --index-ttl)
+        (repeatable); local indexes rank above remote ones.
         """
         try:
             self["local"].append(parse_local(spec))
