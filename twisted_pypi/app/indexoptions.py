@@ -22,12 +22,14 @@ from twisted_pypi.core.config import (
     parse_http_url,
     parse_s3_endpoint,
     parse_seconds,
+    parse_store,
 )
 from twisted_pypi.core.names import is_valid_project_name, normalize
 
 __all__ = [
     "INDEX_SYNTAX",
     "bind_buckets",
+    "parse_buckets",
     "check_name",
     "parse_index",
     "parse_local",
@@ -173,6 +175,31 @@ def bind_buckets(
             local = evolve(local, bucket=store, ttl=ttl)
         bound.append(local)
     return bound
+
+
+def parse_buckets(
+    store: str | None,
+    endpoint: str | None,
+    region: str | None,
+    locals_: list[LocalConfig],
+    ttl: float,
+    writes_to_bucket: bool = False,
+) -> tuple[StoreConfig | None, list[LocalConfig]]:
+    """
+    The options that name buckets: ``--store`` and the local indexes, with
+    ``--s3-endpoint`` and ``--s3-region`` (which need a bucket to apply to).
+
+    :param store: The ``--store`` value, or ``None``.
+    :param endpoint: The ``--s3-endpoint`` value, or ``None``.
+    :param region: The ``--s3-region`` value, or ``None``.
+    :param locals_: The ``--local`` values.
+    :param ttl: Seconds a bucket's listing stays good.
+    :param writes_to_bucket: Whether the command writes to a bucket itself.
+    :raises ValueError: If a value is not usable.
+    """
+    others = writes_to_bucket or any(c.path.startswith("s3://") for c in locals_)
+    parsed = parse_store(store, endpoint, region, other_buckets=others)
+    return parsed, bind_buckets(locals_, endpoint, region, ttl)
 
 
 def parse_route(text: str) -> tuple[str, str]:

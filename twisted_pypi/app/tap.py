@@ -19,7 +19,7 @@ from twisted_pypi.app.cachedindexes import cached_indexes, check_cached_indexes
 from twisted_pypi.app.configfile import settings_arguments
 from twisted_pypi.app.endpoints import check_listen
 from twisted_pypi.app.indexoptions import (
-    bind_buckets,
+    parse_buckets,
     parse_index,
     parse_local,
     parse_project,
@@ -33,7 +33,6 @@ from twisted_pypi.core.config import (
     parse_http_url,
     parse_seconds,
     parse_size,
-    parse_store,
 )
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.web.accesslog import check_access_log
@@ -350,21 +349,14 @@ class Options(GnuOptions):
             access_log = check_access_log(access_log) if access_log else None
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
-        buckets = self.writes_to_bucket() or any(
-            local.path.startswith("s3://") for local in self["local"]
-        )
         try:
-            store = parse_store(
+            store, locals_ = parse_buckets(
                 self["store"],
                 self["s3-endpoint"],
                 self["s3-region"],
-                other_buckets=buckets,
-            )
-            locals_ = bind_buckets(
                 self["local"],
-                self["s3-endpoint"],
-                self["s3-region"],
                 self["index-ttl"],
+                self.writes_to_bucket(),
             )
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
@@ -405,10 +397,7 @@ class Options(GnuOptions):
             check_cached_indexes(self["config"], reader)
 
     def writes_to_bucket(self) -> bool:
-        """
-        Whether the command writes to a bucket of ``--s3-endpoint`` (then
-        ``--s3-*`` need no ``--store``): not ``serve``.
-        """
+        """Whether the command writes to a bucket (``export``), not serve."""
         return False
 
     def cache_reader(self) -> str | None:
