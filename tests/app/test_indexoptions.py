@@ -25,6 +25,7 @@ from twisted_pypi.core.config import (
     IndexConfig,
     LocalConfig,
     ProxyConfig,
+    StoreConfig,
 )
 
 #: The TTL given when an ``--index`` value names none.
@@ -474,3 +475,59 @@ class OptionsTests(SynchronousTestCase):
             (("--merge", "not/valid"), "not a valid project name"),
         ):
             self.assertIn(expected, self.usage_error(*args), args)
+
+
+class BucketLocalTests(SynchronousTestCase):
+    """
+    ``--local NAME=s3://BUCKET/PREFIX``: a private index in a bucket.
+    """
+
+    def parse(self, *args: str) -> ProxyConfig:
+        """Parse ``args`` (with a temporary cache directory)."""
+        options = Options()
+        options.parseOptions(["--cache-dir", self.mktemp(), *args])
+        config = options["config"]
+        assert isinstance(config, ProxyConfig)
+        return config
+
+    def test_bucket(self) -> None:
+        """
+        A bucket URL is taken with its prefix normalized; the endpoint and
+        region of ``--s3-endpoint`` and ``--s3-region`` (allowed without
+        ``--store``) and the page TTL are bound to it.
+        """
+        config = self.parse(
+            "--local", "team=s3://wheels/private//team",
+            "--s3-endpoint", "http://127.0.0.1:8333/",
+            "--s3-region", "eu-west-1",
+            "--index-ttl", "30",
+        )  # fmt: skip
+        self.assertIsNone(config.store)
+        (local,) = config.locals
+        self.assertEqual(local.path, "s3://wheels/private/team/")
+        self.assertEqual(
+            local.bucket,
+            StoreConfig(
+                "wheels", "private/team/", "http://127.0.0.1:8333", "eu-west-1"
+            ),
+        )
+        self.assertEqual(local.ttl, 30.0)
+
+    def test_bad_bucket(self) -> None:
+        """
+        A bucket URL whose bucket or prefix is not usable is an error naming
+        the option.
+        """
+        for text in ("team=s3://No_Such", "team=s3://wheels/a/../b"):
+            with self.assertRaises(ValueError) as caught:
+                parse_local(text)
+            self.assertIn("--local team=", str(caught.exception))
+
+    def test_endpoint_needs_a_bucket(self) -> None:
+        """
+        ``--s3-endpoint`` without ``--store`` or a bucket index is still an
+        error.
+        """
+        with self.assertRaises(UsageError) as caught:
+            self.parse("--s3-endpoint", "http://127.0.0.1:8333")
+        self.assertIn("need --store", str(caught.exception))

@@ -32,8 +32,8 @@ from twisted_pypi.core.lookup import (
     UpstreamUnavailable,
 )
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
-from twisted_pypi.sources import local as local_module
 from twisted_pypi.sources.local import LocalFile, LocalIndex
+from twisted_pypi.storage import privateplace as local_module
 
 JSON = "application/vnd.pypi.simple.v1+json"
 

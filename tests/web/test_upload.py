@@ -39,6 +39,9 @@ from tests.uploadforms import (
     upload_body,
 )
 from tests.wheels import BuiltWheel, build_wheel
+from twisted_pypi.core.config import LocalConfig
+from twisted_pypi.core.links import LinkPrefixes
+from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.web.upload import limited_request, make_upload_resource
 
 T = TypeVar("T")
@@ -108,15 +111,21 @@ class UploadServer:
         *,
         runner: Callable[[Callable[[], Any]], Deferred[Any]] = run_now,
         request_factory: type[Request] | None = None,
+        as_index: bool = False,
     ) -> None:
         """
         :param case: The test, for temporary paths.
+        :param as_index: Upload to a :class:`LocalIndex` of the directory
+            (through its place), not to the plain directory.
         :param runner: Runs the blocking work.
         :param request_factory: The ``Site``'s; by default one limiting
             uploads to files of :data:`MAX_SIZE` bytes.
         """
         self.directory = FilePath(case.mktemp())
         self.directory.makedirs()
+        self.index = LocalIndex(
+            LocalConfig("private", self.directory.path), LinkPrefixes(), run=runner
+        )
         users = FilePath(case.mktemp())
         hashed = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
         users.setContent(f"alice:{hashed}\n".encode())
@@ -124,7 +133,7 @@ class UploadServer:
         root.putChild(
             b"upload",
             make_upload_resource(
-                {"private": self.directory.path},
+                {"private": self.index if as_index else self.directory.path},
                 users.path,
                 clock=Clock(),
                 runner=runner,
@@ -500,6 +509,31 @@ class UploadTests(SynchronousTestCase):
         """
         response = self.server.post(upload_body(WHEEL), path=b"/upload/private/x")
         self.assertRefused(response, 404, "Upload to /upload/<index>/")
+
+
+class IndexUploadTests(UploadTests):
+    """
+    The same uploads to a :class:`LocalIndex`, written through its place
+    (:class:`~twisted_pypi.storage.dirplace.DirectoryPlace`); a stored file
+    is listed by the index at once.
+    """
+
+    def setUp(self) -> None:
+        self.server = UploadServer(self, as_index=True)
+
+    def test_listed_at_once(self) -> None:
+        """
+        The index lists an uploaded file with its sha256 and metadata.
+        """
+        response = self.server.post(upload_body(WHEEL))
+        self.assertEqual(response.code, 200, response.body)
+        listed = self.successResultOf(
+            Deferred.fromCoroutine(self.server.index.file(WHEEL.filename))
+        )
+        assert listed is not None
+        self.assertEqual(
+            (listed.sha256, listed.metadata), (WHEEL.sha256, WHEEL.metadata)
+        )
 
 
 class AuthTests(SynchronousTestCase):

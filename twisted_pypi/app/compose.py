@@ -30,7 +30,11 @@ from twisted.web.iweb import IResponse
 from twisted.web.resource import Resource
 
 from twisted_pypi.app.filefetch import file_fetcher
-from twisted_pypi.app.storecompose import record_store, s3_file_store
+from twisted_pypi.app.storecompose import (
+    bucket_index_place,
+    record_store,
+    s3_file_store,
+)
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.lookup import Lookup
 from twisted_pypi.core.stats import Stats
@@ -239,14 +243,31 @@ def make_page_caches(
     ]
 
 
-def local_indexes(config: ProxyConfig, run: Runner | None = None) -> list[LocalIndex]:
+def local_indexes(
+    config: ProxyConfig, run: Runner | None = None, reactor: Any = None
+) -> list[LocalIndex]:
     """
     The local indexes, highest priority first.
 
     :param config: The settings.
     :param run: Runs hashing and archive reading; by default at once.
+    :param reactor: Connects to the store and keeps time (needed for an
+        index in a bucket).
+    :raise NoCredentials: If an index is in a bucket and no AWS credentials
+        are found.
     """
-    return [LocalIndex(c, config.links, run=run) for c in config.locals]
+    indexes = []
+    for local in config.locals:
+        if local.bucket is None:
+            indexes.append(LocalIndex(local, config.links, run=run))
+            continue
+        if reactor is None:
+            raise ValueError(
+                f"the local index {local.name} in a bucket needs a reactor"
+            )
+        place = bucket_index_place(config, local, reactor)
+        indexes.append(LocalIndex(local, config.links, place=place, clock=reactor))
+    return indexes
 
 
 def online_router(
@@ -373,7 +394,7 @@ def cache_filler(
     cache = file_cache(config, reactor, bounded=False)
     run = thread_runner(reactor)
     pages = make_page_caches(config, clients.pages, reactor, cache, run)
-    local = local_indexes(config, run)
+    local = local_indexes(config, run, reactor)
     indexes = online_router(config, pages, local)
     dummies = Dummies(config.dummies, indexes.get_project, config.links)
     return CacheFiller(

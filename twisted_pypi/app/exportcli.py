@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.app.test_exportcli -*-
 """
-``pypiproxy export DIR``: its options (those of ``serve`` that choose the
-indexes, the cache and the dummies, and the directory) and its wiring: the
+``pypiproxy export DIR`` (or ``s3://BUCKET/PREFIX``): its options (those of
+``serve`` that choose the indexes, the cache and the dummies, and where to)
+and its wiring: the
 components come from :mod:`twisted_pypi.app.compose`, the work is
 :func:`twisted_pypi.mirror.export.export_tree`.
 """
@@ -18,9 +19,18 @@ from twisted.python.filepath import FilePath
 
 from twisted_pypi.app.compose import export_sources
 from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
+from twisted_pypi.app.storecompose import bucket_client
 from twisted_pypi.app.tap import Options as ServeOptions
-from twisted_pypi.core.config import ProxyConfig
+from twisted_pypi.core.config import (
+    ProxyConfig,
+    StoreConfig,
+    parse_bucket_url,
+    parse_s3_endpoint,
+)
 from twisted_pypi.mirror.export import export_tree
+from twisted_pypi.mirror.exporttree import BucketTree, DirectoryTree, ExportTree
+from twisted_pypi.objectstore.errors import S3Error
+from twisted_pypi.objectstore.signing import NoCredentials
 
 __all__ = ["ExportOptions", "main", "run_export"]
 
@@ -31,14 +41,16 @@ class ExportOptions(ServeOptions):
     indexes, the cache and the dummies, and the directory.
     """
 
-    synopsis = "[options] DIR"
+    synopsis = "[options] DIR|s3://BUCKET/PREFIX"
     default_log_level = COMMAND_LOG_LEVEL
     longdesc = (
         "Write what the cache holds, as an --offline proxy with the same options "
         "would serve it, to DIR as a static index: PEP 503 HTML and PEP 691 JSON "
         "pages under DIR/simple/, files under DIR/packages/, with relative "
         "links. Only projects that changed since the last export to DIR are "
-        "rewritten. Nothing is fetched."
+        "rewritten. Nothing is fetched. s3://BUCKET/PREFIX writes the same tree "
+        "to a bucket (--s3-endpoint, --s3-region), with content types set, for "
+        "its website endpoint or a CDN; objects already there are kept."
     )
 
     def opt_listen(self, description: str) -> None:
@@ -56,11 +68,28 @@ class ExportOptions(ServeOptions):
 
     def parseArgs(self, *args: str) -> None:
         """
-        The directory to export to (created if needed).
+        The directory to export to (created if needed), or the bucket.
         """
         if len(args) != 1:
-            raise usage.UsageError("give one directory to export to")
-        self["directory"] = os.path.abspath(os.path.expanduser(args[0]))
+            raise usage.UsageError(
+                "give one directory (or s3://BUCKET/PREFIX) to export to"
+            )
+        if args[0].startswith("s3://"):
+            try:
+                parse_bucket_url(args[0], "export")
+            except ValueError as e:
+                raise usage.UsageError(str(e)) from None
+            self["bucket"] = args[0]
+            self["directory"] = None
+        else:
+            self["bucket"] = None
+            self["directory"] = os.path.abspath(os.path.expanduser(args[0]))
+
+    def writes_to_bucket(self) -> bool:
+        """
+        Whether the export goes to a bucket.
+        """
+        return self.get("bucket") is not None
 
 
 async def run_export(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int:
@@ -74,13 +103,28 @@ async def run_export(reactor: Any, options: Mapping[str, Any], err: TextIO) -> i
     """
     config: ProxyConfig = options["config"]
     pages, cache, local = export_sources(config, reactor)
-    directory = FilePath(options["directory"])
+    tree: ExportTree
+    closing = None
     try:
-        report = await export_tree(directory, pages, cache, local, config)
-    except (OSError, ValueError) as e:
+        if options.get("bucket"):
+            bucket, prefix = parse_bucket_url(options["bucket"], "export")
+            url, region = parse_s3_endpoint(
+                options["s3-endpoint"], options["s3-region"]
+            )
+            store = StoreConfig(bucket, prefix, url, region)
+            client, pool = bucket_client(store, reactor, config.connect_timeout)
+            closing = pool.closeCachedConnections
+            tree = BucketTree(client, bucket, prefix)
+        else:
+            tree = DirectoryTree(FilePath(options["directory"]))
+        report = await export_tree(tree, pages, cache, local, config)
+    except (OSError, ValueError, S3Error, NoCredentials) as e:
         err.write(f"pypiproxy export: {e}\n")
         return 1
-    err.write(f"{report.describe()} to {directory.path}\n")
+    finally:
+        if closing is not None:
+            await closing()
+    err.write(f"{report.describe()} to {tree.where}\n")
     others = _other_indexes(cache.root, {index.name for index in config.indexes})
     if others:
         err.write(

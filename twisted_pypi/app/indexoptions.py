@@ -11,17 +11,25 @@ import os
 import re
 from urllib.parse import unquote, urlsplit, urlunsplit
 
+from attrs import evolve
+
 from twisted_pypi.core.config import (
     IndexConfig,
     LocalConfig,
+    StoreConfig,
     index_name_for,
+    parse_bucket_url,
     parse_http_url,
+    parse_s3_endpoint,
     parse_seconds,
+    parse_store,
 )
 from twisted_pypi.core.names import is_valid_project_name, normalize
 
 __all__ = [
     "INDEX_SYNTAX",
+    "bind_buckets",
+    "parse_buckets",
     "check_name",
     "parse_index",
     "parse_local",
@@ -123,18 +131,75 @@ def _credentials(value: str) -> tuple[str, str]:
 
 def parse_local(text: str) -> LocalConfig:
     """
-    A ``--local`` value: ``NAME=DIR``, an existing directory.
+    A ``--local`` value: ``NAME=DIR``, an existing directory, or
+    ``NAME=s3://BUCKET[/PREFIX]``, a place in a bucket (its endpoint and
+    region are bound later, by :func:`bind_buckets`).
 
     :param text: The option value.
     """
     name, sep, path = text.partition("=")
     if not sep or not path:
-        raise ValueError(f"--local {text!r}: use NAME=DIR")
+        raise ValueError(f"--local {text!r}: use NAME=DIR or NAME=s3://BUCKET/PREFIX")
     check_name(name, "--local")
+    if path.startswith("s3://"):
+        bucket, prefix = parse_bucket_url(path, f"--local {name}=")
+        return LocalConfig(name, f"s3://{bucket}/{prefix}")
     path = os.path.abspath(os.path.expanduser(path))
     if not os.path.isdir(path):
         raise ValueError(f"--local {text!r}: {path!r} is not a directory")
     return LocalConfig(name, path)
+
+
+def bind_buckets(
+    locals_: list[LocalConfig],
+    endpoint: str | None,
+    region: str | None,
+    ttl: float,
+) -> list[LocalConfig]:
+    """
+    The local indexes, those in a bucket given the store's endpoint and
+    region (``--s3-endpoint``, ``--s3-region``) and the page TTL.
+
+    :param locals_: The ``--local`` values, as :func:`parse_local` made them.
+    :param endpoint: The ``--s3-endpoint`` value, or ``None``.
+    :param region: The ``--s3-region`` value, or ``None``.
+    :param ttl: Seconds a bucket's listing stays good.
+    :raises ValueError: If the endpoint or region is not usable.
+    """
+    bound = []
+    for local in locals_:
+        if local.path.startswith("s3://"):
+            bucket, prefix = parse_bucket_url(local.path, f"--local {local.name}=")
+            url, name = parse_s3_endpoint(endpoint, region)
+            store = StoreConfig(bucket, prefix, url, name)
+            local = evolve(local, bucket=store, ttl=ttl)
+        bound.append(local)
+    return bound
+
+
+def parse_buckets(
+    store: str | None,
+    endpoint: str | None,
+    region: str | None,
+    locals_: list[LocalConfig],
+    ttl: float,
+    writes_to_bucket: bool = False,
+) -> tuple[StoreConfig | None, list[LocalConfig]]:
+    """
+    The options that name buckets: ``--store`` and the local indexes, with
+    ``--s3-endpoint`` and ``--s3-region`` (which need a bucket to apply to).
+
+    :param store: The ``--store`` value, or ``None``.
+    :param endpoint: The ``--s3-endpoint`` value, or ``None``.
+    :param region: The ``--s3-region`` value, or ``None``.
+    :param locals_: The ``--local`` values.
+    :param ttl: Seconds a bucket's listing stays good.
+    :param writes_to_bucket: Whether the command writes to a bucket itself.
+    :raises ValueError: If a value is not usable.
+    """
+    others = writes_to_bucket or any(c.path.startswith("s3://") for c in locals_)
+    parsed = parse_store(store, endpoint, region, other_buckets=others)
+    return parsed, bind_buckets(locals_, endpoint, region, ttl)
 
 
 def parse_route(text: str) -> tuple[str, str]:

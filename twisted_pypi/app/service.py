@@ -220,7 +220,10 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     if isinstance(cache, S3FileStore):
         cache.client.observe = stats.store_answered
     pages = make_page_caches(config, clients.pages, reactor, cache, run, stats)
-    local = local_indexes(config, run)
+    try:
+        local = local_indexes(config, run, reactor)
+    except NoCredentials as e:
+        raise StartupError(f"--local in a bucket: {e}") from None
     tree = proxy_root(
         config,
         pages,

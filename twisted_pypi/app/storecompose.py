@@ -17,9 +17,10 @@ from botocore.session import get_session
 from twisted.python.filepath import FilePath
 from twisted.web.client import Agent, HTTPConnectionPool
 
-from twisted_pypi.core.config import ProxyConfig, StoreConfig
+from twisted_pypi.core.config import LocalConfig, ProxyConfig, StoreConfig
 from twisted_pypi.objectstore.client import S3Client
 from twisted_pypi.objectstore.signing import Signer, load_credentials
+from twisted_pypi.storage.bucketindex import BucketIndexPlace
 from twisted_pypi.storage.interfaces import IRecordStore
 from twisted_pypi.storage.records import LocalRecords
 from twisted_pypi.storage.s3files import S3FileStore
@@ -27,7 +28,7 @@ from twisted_pypi.storage.s3place import BucketPlace
 from twisted_pypi.storage.s3records import S3Records
 from twisted_pypi.storage.space import SpaceReport
 
-__all__ = ["record_store", "s3_file_store"]
+__all__ = ["bucket_client", "bucket_index_place", "record_store", "s3_file_store"]
 
 #: Connections kept open to the store (ranged reads of many clients).
 _PERSISTENT = 32
@@ -93,3 +94,45 @@ def record_store(
         ),
     )
     return S3Records(client, BucketPlace(store.bucket, store.prefix), area, suffix)
+
+
+def bucket_client(
+    store: StoreConfig, reactor: Any, timeout: float
+) -> tuple[S3Client, HTTPConnectionPool]:
+    """
+    A client of a bucket other than ``--store``'s (a private index, an
+    export), and its connection pool (close it when done).
+
+    :param store: The bucket, its endpoint and region.
+    :param reactor: Connects, and keeps time.
+    :param timeout: Seconds to connect and to wait for answers.
+    :raise NoCredentials: If no AWS credentials are found.
+    """
+    pool = HTTPConnectionPool(reactor)
+    pool.maxPersistentPerHost = _PERSISTENT
+    pool.retryAutomatically = False  # a publish is not retried behind our back
+    agent = Agent(reactor, pool=pool, connectTimeout=timeout)
+    signer = Signer(load_credentials(), store.region)
+    return S3Client(agent, store.endpoint, signer, reactor, timeout), pool
+
+
+def bucket_index_place(
+    config: ProxyConfig, local: LocalConfig, reactor: Any
+) -> BucketIndexPlace:
+    """
+    The place of a private index kept in a bucket (``--local
+    NAME=s3://BUCKET/PREFIX``), its uploads spooled in
+    ``<cache-dir>/uploads``.
+
+    :param config: The settings.
+    :param local: The private index, its bucket bound.
+    :param reactor: Connects, and keeps time.
+    :raise NoCredentials: If no AWS credentials are found.
+    """
+    store = local.bucket
+    assert store is not None
+    client, _ = bucket_client(store, reactor, config.connect_timeout)
+    spools = FilePath(config.cache_dir).child("uploads")
+    if not spools.isdir():
+        spools.makedirs(ignoreExistingDirectory=True)
+    return BucketIndexPlace(client, store.bucket, store.prefix, spools.path, local.ttl)

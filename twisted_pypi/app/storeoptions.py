@@ -18,7 +18,8 @@ from typing import Any
 from twisted.python import usage
 
 from twisted_pypi.core.cluster import parse_cluster
-from twisted_pypi.core.config import ClusterConfig, StoreConfig, parse_store
+from twisted_pypi.app.indexoptions import parse_buckets
+from twisted_pypi.core.config import ClusterConfig, LocalConfig, StoreConfig
 
 __all__ = ["STORE_PARAMETERS", "check_cache_dir", "store_settings"]
 
@@ -62,19 +63,27 @@ STORE_PARAMETERS: list[list[Any]] = [
 
 
 def store_settings(
-    options: Mapping[str, Any],
-) -> tuple[StoreConfig | None, ClusterConfig | None]:
+    options: Mapping[str, Any], writes_to_bucket: bool = False
+) -> tuple[StoreConfig | None, list[LocalConfig], ClusterConfig | None]:
     """
-    The shared store and the cluster settings from parsed options.
+    The shared store, the local indexes (bound to their buckets) and the
+    cluster settings from parsed options.
 
     :param options: The parsed options (the keys of
-        :data:`STORE_PARAMETERS`).
+        :data:`STORE_PARAMETERS`, ``local`` and ``index-ttl``).
+    :param writes_to_bucket: Whether the command writes to a bucket itself
+        (``export s3://...``).
     :raise usage.UsageError: If a value is not usable, or the cluster
         options are given without ``--store``, saying which.
     """
     try:
-        store = parse_store(
-            options["store"], options["s3-endpoint"], options["s3-region"]
+        store, locals_ = parse_buckets(
+            options["store"],
+            options["s3-endpoint"],
+            options["s3-region"],
+            options["local"],
+            options["index-ttl"],
+            writes_to_bucket,
         )
         cluster = parse_cluster(options["node-url"], options["cluster-secret"])
     except ValueError as e:
@@ -84,7 +93,7 @@ def store_settings(
             "--node-url and --cluster-secret need --store: nodes stream files"
             " to each other only when they share a store"
         )
-    return store, cluster
+    return store, locals_, cluster
 
 
 def check_cache_dir(path: str) -> None:

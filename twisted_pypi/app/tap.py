@@ -238,7 +238,9 @@ class Options(GnuOptions):
     def opt_local(self, spec: str) -> None:
         """
         A directory of wheels and sdists served as an index of its own,
-        NAME=DIR (repeatable); local indexes rank above remote ones.
+        NAME=DIR, or a private index kept in a bucket, NAME=s3://BUCKET/PREFIX
+        (with --s3-endpoint and --s3-region; listed again every --index-ttl)
+        (repeatable); local indexes rank above remote ones.
         """
         try:
             self["local"].append(parse_local(spec))
@@ -335,7 +337,7 @@ class Options(GnuOptions):
             access_log = check_access_log(access_log) if access_log else None
         except ValueError as e:
             raise usage.UsageError(str(e)) from None
-        store, cluster = store_settings(self)
+        store, locals_, cluster = store_settings(self, self.writes_to_bucket())
         upload_users = self["upload-users"]
         if upload_users is not None:
             if not self["local"]:
@@ -352,7 +354,7 @@ class Options(GnuOptions):
         self["config"] = ProxyConfig(
             listen=tuple(self["listen"] or ["tcp:8080"]),
             indexes=tuple(indexes),
-            locals=tuple(self["local"]),
+            locals=tuple(locals_),
             routes=dict(self["route"]),
             merge=frozenset(self["merge"]),
             upload_users=upload_users,
@@ -372,6 +374,10 @@ class Options(GnuOptions):
         )
         if reader is not None:
             check_cached_indexes(self["config"], reader)
+
+    def writes_to_bucket(self) -> bool:
+        """Whether the command writes to a bucket (``export``), not serve."""
+        return False
 
     def cache_reader(self) -> str | None:
         """

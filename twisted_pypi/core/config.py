@@ -25,8 +25,10 @@ __all__ = [
     "ProxyConfig",
     "StoreConfig",
     "index_name_for",
+    "parse_bucket_url",
     "parse_count",
     "parse_http_url",
+    "parse_s3_endpoint",
     "parse_seconds",
     "parse_size",
     "parse_store",
@@ -158,11 +160,17 @@ class LocalConfig:
     A directory of wheels and sdists served as an index of its own.
 
     :ivar name: A short name, used in URLs and logs.
-    :ivar path: The directory, absolute.
+    :ivar path: The directory, absolute, or ``s3://BUCKET/PREFIX/``.
+    :ivar bucket: For a bucket: the bucket, its prefix, endpoint and region
+        (the ``--s3-*`` options); ``None`` for a directory (or a bucket
+        whose options are not known yet).
+    :ivar ttl: Seconds a bucket's listing stays good (the page TTL).
     """
 
     name: str
     path: str
+    bucket: StoreConfig | None = None
+    ttl: float = 600.0
 
 
 #: A bucket name as S3 allows it (path-style addressing).
@@ -212,36 +220,37 @@ class ClusterConfig:
     secret: bytes = field(repr=False)
 
 
-def parse_store(
-    url: str | None, endpoint: str | None, region: str | None
-) -> StoreConfig | None:
+def parse_bucket_url(url: str, what: str) -> tuple[str, str]:
     """
-    ``--store s3://BUCKET[/PREFIX]`` with ``--s3-endpoint`` and
-    ``--s3-region``.
+    ``s3://BUCKET[/PREFIX]`` as its bucket and prefix (``""`` or ending in
+    ``/``).
 
-    :param url: The ``--store`` value, or ``None`` (then there is no shared
-        store, and neither of the others may be given).
-    :param endpoint: The ``--s3-endpoint`` value, or ``None`` for AWS's
-        endpoint of the region.
-    :param region: The ``--s3-region`` value, or ``None`` for ``us-east-1``.
-    :raises ValueError: If a value is not usable, saying which.
+    :param url: The value.
+    :param what: The option, for messages.
+    :raises ValueError: If it is not that.
     """
-    if url is None:
-        if endpoint is not None or region is not None:
-            raise ValueError("--s3-endpoint and --s3-region need --store")
-        return None
     scheme, sep, rest = url.partition("://")
     if scheme != "s3" or not sep:
-        raise ValueError(f"--store {url!r} must be s3://BUCKET or s3://BUCKET/PREFIX")
+        raise ValueError(f"{what} {url!r} must be s3://BUCKET or s3://BUCKET/PREFIX")
     bucket, _, path = rest.partition("/")
     if not _BUCKET.match(bucket) or ".." in bucket:
         raise ValueError(
-            f"--store {url!r}: {bucket!r} is not a bucket name (3 to 63 lower-case"
+            f"{what} {url!r}: {bucket!r} is not a bucket name (3 to 63 lower-case"
             " letters, digits, dots and hyphens)"
         )
     parts = [p for p in path.split("/") if p]
     if any(p in (".", "..") or not p.isprintable() for p in parts):
-        raise ValueError(f"--store {url!r}: the prefix {path!r} is not a plain path")
+        raise ValueError(f"{what} {url!r}: the prefix {path!r} is not a plain path")
+    return bucket, "".join(p + "/" for p in parts)
+
+
+def parse_s3_endpoint(endpoint: str | None, region: str | None) -> tuple[str, str]:
+    """
+    ``--s3-endpoint`` and ``--s3-region``, with their defaults.
+
+    :return: The endpoint (without a trailing ``/``) and the region.
+    :raises ValueError: If a value is not usable, saying which.
+    """
     region = region or "us-east-1"
     if not _REGION.match(region):
         raise ValueError(f"--s3-region {region!r} is not a region name")
@@ -255,8 +264,37 @@ def parse_store(
                 f"--s3-endpoint {parts_of.hostname!r}: give the URL without a path"
                 " or credentials (they come from the AWS environment)"
             )
-    prefix = "".join(p + "/" for p in parts)
-    return StoreConfig(bucket, prefix, endpoint.rstrip("/"), region)
+    return endpoint.rstrip("/"), region
+
+
+def parse_store(
+    url: str | None,
+    endpoint: str | None,
+    region: str | None,
+    *,
+    other_buckets: bool = False,
+) -> StoreConfig | None:
+    """
+    ``--store s3://BUCKET[/PREFIX]`` with ``--s3-endpoint`` and
+    ``--s3-region``.
+
+    :param url: The ``--store`` value, or ``None`` (then there is no shared
+        store, and neither of the others may be given unless
+        ``other_buckets``).
+    :param endpoint: The ``--s3-endpoint`` value, or ``None`` for AWS's
+        endpoint of the region.
+    :param region: The ``--s3-region`` value, or ``None`` for ``us-east-1``.
+    :param other_buckets: Whether other options (``--local
+        NAME=s3://...``) use the endpoint and region.
+    :raises ValueError: If a value is not usable, saying which.
+    """
+    if url is None:
+        if not other_buckets and (endpoint is not None or region is not None):
+            raise ValueError("--s3-endpoint and --s3-region need --store")
+        return None
+    bucket, prefix = parse_bucket_url(url, "--store")
+    endpoint, region = parse_s3_endpoint(endpoint, region)
+    return StoreConfig(bucket, prefix, endpoint, region)
 
 
 @frozen

@@ -1,7 +1,8 @@
 # -*- test-case-name: tests.mirror.test_export -*-
 """
-``pypiproxy export DIR``: write what an ``--offline`` proxy on the same cache
-would serve as a static tree that any web server or object store can serve::
+``pypiproxy export DIR`` (or ``s3://BUCKET/PREFIX``): write what an
+``--offline`` proxy on the same cache would serve as a static tree that
+any web server or object store can serve::
 
     DIR/simple/index.html                     PEP 503 project list
     DIR/simple/index.v1_json                  PEP 691 project list
@@ -16,7 +17,10 @@ tree works at any URL and as a ``file://`` index.  Pages list only cached
 files, as offline; dummies and local indexes are exported too.  The export
 is incremental: a project whose rendered pages are unchanged since the last
 export (by the manifest) is not rewritten, files already in place are kept,
-and projects and files that went away are deleted.
+and projects and files that went away are deleted.  The same tree goes to
+a bucket's prefix with content types set, for the bucket's website
+endpoint or a CDN (see :mod:`~twisted_pypi.mirror.exporttree`, which does
+the writing).
 
 The options and the wiring of the command are in
 :mod:`twisted_pypi.app.exportcli`.
@@ -26,8 +30,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -45,12 +47,12 @@ from twisted_pypi.core.links import (
 from twisted_pypi.core.lookup import LIST_KEY, LookupFailed
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.render import no_file_link, render_page
+from twisted_pypi.mirror.exporttree import DirectoryTree, ExportTree
 from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.offline import offline_routers
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.filecache import FileCache
-from twisted_pypi.storage.records import write_atomically
 
 __all__ = ["HTML_PAGE", "JSON_PAGE", "MANIFEST", "ExportReport", "export_tree"]
 
@@ -71,7 +73,7 @@ class ExportReport:
     :ivar written: Those whose pages were (re)written.
     :ivar removed: Projects of the previous export that are gone.
     :ivar linked: Files hard-linked from the cache or a local index.
-    :ivar copied: Files copied (no hard link possible) or written.
+    :ivar copied: Files copied (no hard link possible), written or uploaded.
     """
 
     projects: list[str] = field(factory=list)
@@ -97,20 +99,20 @@ class _Exporter:
 
     def __init__(
         self,
-        directory: FilePath[str],
+        tree: ExportTree,
         pages: Sequence[PageCache],
         cache: FileCache,
         local: Sequence[LocalIndex],
         dummies: Dummies,
     ) -> None:
         """
-        :param directory: The export's root.
+        :param tree: The export's root.
         :param pages: The remote indexes' page caches.
         :param cache: The file cache.
         :param local: The local indexes.
         :param dummies: The dummy projects.
         """
-        self._dir = directory
+        self._tree = tree
         self._pages = pages
         self._cache = cache
         self._local = {index.config.name: index for index in local}
@@ -156,34 +158,20 @@ class _Exporter:
 
         :return: Their paths relative to the export's root.
         """
-        folder = self._dir.child("packages").child(project)
-        folder.makedirs(ignoreExistingDirectory=True)
         written: list[str] = []
         for dist in page.files:
-            target = folder.child(dist.filename)
+            relative = f"packages/{project}/{dist.filename}"
             source, meta = await self.sources(project, dist)
-            if isinstance(source, bytes):
-                if not target.exists() or target.getContent() != source:
-                    write_atomically(target, source)
-                    self.report.copied += 1
-            elif not target.exists() or target.getsize() != source.getsize():
-                self._place(source, target)
-            written.append(f"packages/{project}/{dist.filename}")
+            placed = await self._tree.place(relative, source)
+            if placed == "linked":
+                self.report.linked += 1
+            elif placed == "copied":
+                self.report.copied += 1
+            written.append(relative)
             if meta is not None:
-                _write_if_changed(folder.child(dist.filename + METADATA), meta)
-                written.append(f"packages/{project}/{dist.filename}{METADATA}")
+                await self._tree.write(relative + METADATA, meta)
+                written.append(relative + METADATA)
         return written
-
-    def _place(self, source: FilePath[str], target: FilePath[str]) -> None:
-        """Hard-link ``source`` to ``target`` (atomically), else copy it."""
-        temp = target.temporarySibling(".part")
-        try:
-            os.link(source.path, temp.path)
-            self.report.linked += 1
-        except OSError:
-            shutil.copyfile(source.path, temp.path)
-            self.report.copied += 1
-        os.replace(temp.path, target.path)
 
 
 def _link(project: str) -> Callable[[DistFile], str]:
@@ -196,36 +184,18 @@ def _link(project: str) -> Callable[[DistFile], str]:
     return link
 
 
-def _read_manifest(path: FilePath[str]) -> dict[str, Any]:
+def _read_manifest(data: bytes | None) -> dict[str, Any]:
     """The previous export's manifest; empty if there is none."""
     try:
-        manifest = json.loads(path.getContent())
-    except (OSError, ValueError):
+        manifest = json.loads(data or b"")
+    except ValueError:
         return {}
     projects = manifest.get("projects") if isinstance(manifest, dict) else None
     return projects if isinstance(projects, dict) else {}
 
 
-def _remove(root: FilePath[str], relative: str) -> None:
-    """Delete a file of the export, if it is there."""
-    try:
-        os.remove(root.preauthChild(relative).path)
-    except FileNotFoundError:
-        pass
-
-
-def _write_if_changed(path: FilePath[str], data: bytes) -> None:
-    """Write ``data`` atomically unless ``path`` holds it already."""
-    try:
-        if path.getContent() == data:
-            return
-    except OSError:
-        pass
-    write_atomically(path, data)
-
-
 async def export_tree(
-    directory: FilePath[str],
+    directory: FilePath[str] | ExportTree,
     pages: Sequence[PageCache],
     cache: FileCache,
     local: Sequence[LocalIndex],
@@ -234,7 +204,8 @@ async def export_tree(
     """
     Export what the cache holds to ``directory``.
 
-    :param directory: The export's root (created if needed).
+    :param directory: The export's root: a directory (created if needed)
+        or another tree.
     :param pages: The remote indexes' page caches (with offline clients).
     :param cache: The file cache.
     :param local: The local indexes.
@@ -244,7 +215,9 @@ async def export_tree(
     ttl = min((p.index.ttl for p in pages), default=600.0)
     dummies = Dummies(config.dummies, real_pages, RELATIVE, ttl)
     router = indexes.with_first(dummies)
-    exporter = _Exporter(directory, pages, cache, local, dummies)
+    tree = DirectoryTree(directory) if isinstance(directory, FilePath) else directory
+    await tree.load()
+    exporter = _Exporter(tree, pages, cache, local, dummies)
     names: set[str] = set(dummies.specs)
     for page_cache in pages:
         names.update(k for k in page_cache.store.keys(page_cache.index.name))
@@ -255,8 +228,7 @@ async def export_tree(
         except LookupFailed:
             continue
         names.update(getattr(listed.page, "names", ()))
-    manifest_path = directory.child(MANIFEST)
-    old = _read_manifest(manifest_path)
+    old = _read_manifest(await tree.read(MANIFEST))
     new: dict[str, Any] = {}
     report = exporter.report
     for project in sorted(names):
@@ -275,36 +247,41 @@ async def export_tree(
         if (
             isinstance(known, dict)
             and known.get("digest") == digest
-            and all(directory.preauthChild(f).exists() for f in known["files"])
+            and await _all_there(tree, known["files"])
         ):
             new[project] = known
             continue
         files = await exporter.write_files(project, page)
-        folder = directory.child("simple").child(project)
-        write_atomically(folder.child(HTML_PAGE), html)
-        write_atomically(folder.child(JSON_PAGE), body)
+        await tree.write(f"simple/{project}/{HTML_PAGE}", html)
+        await tree.write(f"simple/{project}/{JSON_PAGE}", body)
         if isinstance(known, dict):
             for gone in set(known.get("files", ())) - set(files):
-                _remove(directory, gone)
+                await tree.remove(gone)
         new[project] = {"digest": digest, "files": files}
         report.written.append(project)
     for project in sorted(set(old) - set(new)):
-        shutil.rmtree(directory.child("simple").child(project).path, True)
-        shutil.rmtree(directory.child("packages").child(project).path, True)
+        await tree.remove_folder(f"simple/{project}")
+        await tree.remove_folder(f"packages/{project}")
         report.removed.append(project)
-    _write_list(directory, report.projects)
-    write_atomically(
-        manifest_path,
+    await _write_list(tree, report.projects)
+    await tree.write(
+        MANIFEST,
         json.dumps({"version": 1, "projects": new}, indent=1, sort_keys=True).encode(),
     )
     return report
 
 
-def _write_list(directory: FilePath[str], projects: list[str]) -> None:
+async def _all_there(tree: ExportTree, files: list[str]) -> bool:
+    """Whether the tree holds every one of ``files``."""
+    for relative in files:
+        if not await tree.exists(relative):
+            return False
+    return True
+
+
+async def _write_list(tree: ExportTree, projects: list[str]) -> None:
     """The project list, in both formats, rewritten only if it changed."""
     listing = ProjectList(names=tuple(projects), api_version=(1, 1))
-    simple = directory.child("simple")
-
     for name, as_json in ((HTML_PAGE, False), (JSON_PAGE, True)):
         body = render_page(listing, as_json, no_file_link, RELATIVE.project)
-        _write_if_changed(simple.child(name), body)
+        await tree.write(f"simple/{name}", body)

@@ -1,30 +1,29 @@
 """
-Local indexes: a directory of wheels and sdists served as an index of its own.
+Local (private) indexes: the wheels and sdists of a place, a directory or a
+bucket of an object store (see :mod:`twisted_pypi.storage.privateplace`),
+served as an index of its own.
 
-Hashes are computed and ``.metadata`` extracted from wheels (``requires-python``
-read from the metadata) once per file, in a thread; a file added to the
-directory (by hand or by an upload) appears on the next request, because the
-directory's modification time is checked on every request (and the directory
-looked at again while it or a file in it changed in the last seconds: a copy
-may be in progress, and a change may fall in the same timestamp tick).
+Hashes and ``.metadata`` (``requires-python`` read from the metadata) are
+found once per file by the place.  A directory is looked at on every
+request (its modification time tells whether anything changed, so a file
+added by hand or by an upload appears on the next request); a bucket's
+listing is kept for the place's TTL (the page TTL) and then refreshed in
+the background, and a file uploaded through this node is listed at once
+(:meth:`LocalIndex.added`).
 
 The local index ranks above the remote ones, so it never says "not found" for
-a project it cannot vouch for: while its directory was never read, or when
+a project it cannot vouch for: while its place was never read, or when
 every file of a project is unreadable, it answers with an error instead.
 """
 
 from __future__ import annotations
 
-import email.parser
 import hashlib
-import os
 import time
-import zlib
 from collections.abc import Callable
-from datetime import datetime, timezone
 
-from attrs import frozen
 from twisted.internet.defer import Deferred, DeferredLock
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 
 from twisted_pypi.core.config import IndexConfig, LocalConfig
@@ -36,13 +35,16 @@ from twisted_pypi.core.lookup import (
     ProjectNotFound,
     UpstreamUnavailable,
 )
-from twisted_pypi.core.metadata import (
-    MetadataUnavailable,
-    metadata_from_sdist,
-    metadata_from_wheel,
-)
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
-from twisted_pypi.core.names import project_of_filename
+from twisted_pypi.storage.dirplace import RACY_SECONDS, DirectoryPlace
+from twisted_pypi.storage.interfaces import IFileReader
+from twisted_pypi.storage.privateplace import (
+    IPrivatePlace,
+    LocalFile,
+    PlaceListing,
+    Runner,
+    inspect_file,
+)
 
 __all__ = ["LOCAL_PREFIX", "RACY_SECONDS", "LocalFile", "LocalIndex", "inspect_file"]
 
@@ -52,116 +54,61 @@ log = Logger()
 LOCAL_PREFIX = "local"
 
 
-#: A directory whose newest change is younger than this is looked at again on
-#: the next request.
-RACY_SECONDS = 2.0
-
-#: Runs blocking work (hashing, reading archives) away from the reactor.
-Runner = Callable[[Callable[[], object]], Deferred[object]]
-
-
-@frozen
-class LocalFile:
-    """
-    One distribution file of a local index.
-
-    :ivar filename: The file's name.
-    :ivar project: Its normalized project name.
-    :ivar size: Its size in bytes.
-    :ivar mtime_ns: Its modification time, to notice a changed file.
-    :ivar sha256: Its sha256, hex.
-    :ivar metadata: The core metadata (``METADATA`` of a wheel, ``PKG-INFO``
-        of an sdist), or ``None`` if it could not be read.
-    :ivar requires_python: ``Requires-Python`` from the metadata.
-    """
-
-    filename: str
-    project: str
-    size: int
-    mtime_ns: int
-    sha256: str
-    metadata: bytes | None
-    requires_python: str | None
-
-    @property
-    def upload_time(self) -> str:
-        """
-        The modification time in the PEP 700 form.
-        """
-        moment = datetime.fromtimestamp(self.mtime_ns / 1e9, tz=timezone.utc)
-        return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def inspect_file(path: str, filename: str, project: str) -> LocalFile:
-    """
-    Hash a distribution file and read its metadata (blocking).
-
-    :param path: The file.
-    :param filename: Its name.
-    :param project: Its normalized project name.
-    """
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        st = os.fstat(f.fileno())
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-        f.seek(0)
-        metadata: bytes | None
-        try:
-            if filename.endswith(".whl"):
-                metadata = metadata_from_wheel(f, filename)
-            else:
-                metadata = metadata_from_sdist(f.read(), filename)
-        except (MetadataUnavailable, zlib.error) as e:
-            log.warn("No metadata in {path}: {error}", path=path, error=e)
-            metadata = None
-    requires = None
-    if metadata is not None:
-        parsed = email.parser.BytesParser().parsebytes(metadata, headersonly=True)
-        value = parsed.get("Requires-Python")
-        requires = " ".join(str(value).split()) or None if value else None
-    return LocalFile(
-        filename=filename,
-        project=project,
-        size=st.st_size,
-        mtime_ns=st.st_mtime_ns,
-        sha256=digest.hexdigest(),
-        metadata=metadata,
-        requires_python=requires,
-    )
-
-
 class LocalIndex:
     """
-    A directory served as an index.
+    A private index's place served as an index.
+
+    :ivar place: Where the files are.
+    :ivar publishing: Held while an upload through this node is checked
+        against the place and published (one at a time per index).
     """
 
     def __init__(
-        self, config: LocalConfig, links: LinkPrefixes, run: Runner | None = None
+        self,
+        config: LocalConfig,
+        links: LinkPrefixes,
+        run: Runner | None = None,
+        place: IPrivatePlace | None = None,
+        clock: IReactorTime | None = None,
     ) -> None:
         """
-        :param config: The index's name and directory.
+        :param config: The index's name and place.
         :param links: The prefixes of the links on the index's pages.
-        :param run: Runs hashing and archive reading away from the reactor;
-            by default at once.
+        :param run: Runs hashing and archive reading away from the reactor
+            (for the default directory place); by default at once.
+        :param place: Where the files are; by default the directory
+            ``config.path``.
+        :param clock: Tells the time, for a place's listing TTL.
         """
         self.config = config
-        self.index = IndexConfig(config.name, f"file://{config.path}/", ttl=0.0)
+        self.place: IPrivatePlace = (
+            place if place is not None else DirectoryPlace(config.path, run)
+        )
+        self.index = IndexConfig(config.name, self._url(), ttl=0.0)
         self._links = links
-        self._run = run
-        self._dir_mtime: int | None = None
+        self._now: Callable[[], float] = (
+            clock.seconds if clock is not None else time.monotonic
+        )
         self._files: dict[str, LocalFile] = {}
         self._entries: dict[str, PageEntry] = {}
         self._list_entry: PageEntry | None = None
         self._lock = DeferredLock()
+        self.publishing = DeferredLock()
         self._scanned = False
+        self._scanned_at = 0.0
         self._error: str | None = None
         self._unreadable: dict[str, str] = {}
+        #: Files added through this node: when, and what.
+        self._recent: dict[str, tuple[float, LocalFile]] = {}
+
+    def _url(self) -> str:
+        path = self.config.path
+        return path if "://" in path else f"file://{path}/"
 
     @property
     def directory(self) -> str:
         """
-        The directory this index serves.
+        The directory (or ``s3://`` place) this index serves.
         """
         return self.config.path
 
@@ -239,7 +186,7 @@ class LocalIndex:
         return DistFile(
             filename=local.filename,
             url=f"{LOCAL_PREFIX}:{self.config.name}/{local.filename}",
-            hashes={"sha256": local.sha256},
+            hashes={"sha256": local.sha256} if local.sha256 else {},
             requires_python=local.requires_python,
             core_metadata=(
                 {"sha256": hashlib.sha256(local.metadata).hexdigest()}
@@ -258,62 +205,69 @@ class LocalIndex:
         """
         return self._links.file(f"{LOCAL_PREFIX}/{self.config.name}/{dist.filename}")
 
-    async def refresh(self) -> None:
+    def open(self, local: LocalFile) -> IFileReader:
+        """
+        Open one of this index's files for reading by ranges.
+
+        :param local: A file this index listed.
+        :raise OSError: If it is gone.
+        """
+        return self.place.open(local)
+
+    def added(self, local: LocalFile) -> None:
+        """
+        A file was just published to the place (by an upload through this
+        node): list it at once.
+
+        :param local: The new file.
+        """
+        self._files = {**self._files, local.filename: local}
+        self._recent[local.filename] = (self._now(), local)
+        self._entries = {}
+        self._list_entry = None
+
+    async def refresh(self, force: bool = False) -> None:
         """
         Pick up files added, changed or removed since the last look; one look
-        at a time, so that no request is answered from a half-done one.
+        at a time, so that no request is answered from a half-done one.  A
+        place with a TTL is looked at only when its listing is older than
+        that, in the background unless it was never read.
+
+        :param force: Look now, and wait for the look.
         """
-        await self._lock.run(self._rescan)
+        ttl = self.place.ttl
+        if force or not ttl or not self._scanned:
+            await self._lock.run(self._rescan)
+        elif self._now() - self._scanned_at >= ttl and not self._lock.locked:
+            self._scanned_at = self._now()
+            self._lock.run(self._rescan).addErrback(
+                lambda f: log.failure("Local index {name}", f, name=self.config.name)
+            )
 
     async def _rescan(self) -> None:
+        started = self._now()
         try:
-            mtime = os.stat(self.config.path).st_mtime_ns
-            if mtime == self._dir_mtime:
-                return
-            entries = list(os.scandir(self.config.path))
+            listing: PlaceListing | None = await self.place.scan(self._files)
         except OSError as e:
             log.warn("Local index {name}: {error}", name=self.config.name, error=e)
             if not self._scanned:
-                self._error = f"cannot read {self.config.path}: {e.strerror or e}"
+                self._error = f"cannot read {self.place.where}: {e.strerror or e}"
             return
-        found: dict[str, LocalFile] = {}
-        unreadable: dict[str, str] = {}
-        newest = mtime
-        for entry in entries:
-            project = project_of_filename(entry.name)
-            if project is None:
-                continue
-            try:
-                if not entry.is_file():
-                    continue
-                st = entry.stat()
-                newest = max(newest, st.st_mtime_ns)
-                known = self._files.get(entry.name)
-                if known is not None and (known.size, known.mtime_ns) == (
-                    st.st_size,
-                    st.st_mtime_ns,
-                ):
-                    found[entry.name] = known
-                    continue
-                found[entry.name] = await self._inspect(entry.path, entry.name, project)
-            except OSError as e:
-                log.warn("Cannot read {path}: {error}", path=entry.path, error=e)
-                unreadable[project] = f"cannot read {entry.name}: {e.strerror or e}"
-        # A change this recent may go on (a copy in progress) or be followed by
-        # one within the same timestamp tick: look again next time.
-        racy = time.time_ns() - newest < RACY_SECONDS * 1e9
-        self._dir_mtime = None if racy else mtime
+        self._scanned_at = self._now()
         self._scanned = True
         self._error = None
-        self._unreadable = unreadable
-        if found != self._files:
-            self._files = found
+        if listing is None:
+            return
+        self._unreadable = dict(listing.unreadable)
+        files = dict(listing.files)
+        # A file added while the place was being listed may be missing from
+        # the listing: it stays listed.
+        for name, (when, local) in list(self._recent.items()):
+            if when < started:
+                del self._recent[name]
+            else:
+                files.setdefault(name, local)
+        if files != self._files:
+            self._files = files
             self._entries = {}
             self._list_entry = None
-
-    async def _inspect(self, path: str, filename: str, project: str) -> LocalFile:
-        if self._run is None:
-            return inspect_file(path, filename, project)
-        result = await self._run(lambda: inspect_file(path, filename, project))
-        assert isinstance(result, LocalFile)
-        return result

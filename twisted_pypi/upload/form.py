@@ -150,6 +150,22 @@ class ReceivedForm:
             except FileNotFoundError:
                 pass
 
+    def keep_spool(self) -> str:
+        """
+        Take the spool out of the form's hands: it is no longer removed
+        with the form, the caller removes it.
+
+        :return: Its path.
+        :raise ValueError: If the form has no file.
+        """
+        if self.spool is None:
+            raise ValueError("the form has no file")
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        spool, self.spool = self.spool, None
+        return spool
+
     def _open(self) -> None:
         """
         Open the spool, readable by all (as the stored file will be).

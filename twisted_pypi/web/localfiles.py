@@ -4,8 +4,6 @@
 
 from __future__ import annotations
 
-import os
-
 from twisted.internet.defer import Deferred
 from twisted.web import http
 from twisted.web.resource import Resource
@@ -15,7 +13,6 @@ from twisted_pypi.core.links import METADATA
 from twisted_pypi.core.lookup import CacheStatus
 from twisted_pypi.core.names import is_safe_segment
 from twisted_pypi.sources.local import LocalIndex
-from twisted_pypi.storage.rangereader import open_path
 from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
 from twisted_pypi.web.fileserve import serve_file
 from twisted_pypi.web.respond import error_page, when_done
@@ -74,7 +71,7 @@ class LocalFilesResource(Resource):
             request.finish()
             return
         try:
-            reader = open_path(os.path.join(index.directory, local.filename))
+            reader = index.open(local)
         except OSError:
             error_page(request, http.NOT_FOUND, "No such file.", finish=True)
             return

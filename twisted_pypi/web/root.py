@@ -166,7 +166,7 @@ def make_root(
         root.putChild(
             UPLOAD_PREFIX.encode(),
             make_upload_resource(
-                {c.name: c.path for c in config.locals},
+                {index.config.name: index for index in local},
                 config.upload_users,
                 clock=clock,
                 runner=run,

@@ -26,15 +26,23 @@ from io import BytesIO
 from typing import IO, Any
 from urllib.parse import unquote_to_bytes
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
+from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.upload.errors import UploadError, too_large
 from twisted_pypi.upload.form import DEFAULT_MAX_SIZE, FIELDS_ALLOWANCE
-from twisted_pypi.upload.store import Stored, store_upload
+from twisted_pypi.upload.store import (
+    Received,
+    Stored,
+    publish_upload,
+    receive_upload,
+    store_upload,
+)
 from twisted_pypi.upload.users import CACHE_SECONDS, Runner
 from twisted_pypi.web.auth import guard, upload_portal
 from twisted_pypi.web.uploadgate import (
@@ -76,18 +84,24 @@ class IndexUpload(Resource):
     isLeaf = True
 
     def __init__(
-        self, index: str, directory: str, user: str, runner: Runner, max_size: int
+        self,
+        index: str,
+        target: LocalIndex | str,
+        user: str,
+        runner: Runner,
+        max_size: int,
     ) -> None:
         """
         :param index: The local index's name.
-        :param directory: Its directory.
+        :param target: The index (its place is written through its
+            interface), or a plain directory.
         :param user: Who is uploading.
         :param runner: Runs the blocking work away from the reactor.
         :param max_size: The largest file accepted.
         """
         super().__init__()
         self._index = index
-        self._directory = directory
+        self._target = target
         self._user = user
         self._runner = runner
         self._max_size = max_size
@@ -125,9 +139,7 @@ class IndexUpload(Resource):
         gone: list[bool] = []
         request.notifyFinish().addErrback(lambda _: gone.append(True))
 
-        def work() -> Stored:
-            with body:
-                return store_upload(body, content_type, self._directory, self._max_size)
+        stored_by = self._store(body, content_type)
 
         def stored(result: Stored) -> bytes:
             log.info(
@@ -159,8 +171,38 @@ class IndexUpload(Resource):
                 request.write(page)
                 request.finish()
 
-        self._runner(work).addCallbacks(stored, refused).addCallback(send)
+        stored_by.addCallbacks(stored, refused).addCallback(send)
         return NOT_DONE_YET
+
+    def _store(self, body: IO[bytes], content_type: bytes) -> Deferred[Any]:
+        """
+        Store the upload: received and checked by the runner, then published
+        to the index's place, the spool removed by the runner.
+        """
+        target = self._target
+        if isinstance(target, str):
+
+            def work() -> Stored:
+                with body:
+                    return store_upload(body, content_type, target, self._max_size)
+
+            return self._runner(work)
+
+        def receive() -> Received:
+            with body:
+                return receive_upload(
+                    body, content_type, target.place.spool_dir, self._max_size
+                )
+
+        async def work_async() -> Stored:
+            received = await self._runner(receive)
+            assert isinstance(received, Received)
+            try:
+                return await publish_upload(target, received)
+            finally:
+                await self._runner(received.discard)
+
+        return Deferred.fromCoroutine(work_async())
 
 
 class UploadRoot(Resource):
@@ -170,10 +212,14 @@ class UploadRoot(Resource):
     """
 
     def __init__(
-        self, directories: Mapping[str, str], user: str, runner: Runner, max_size: int
+        self,
+        directories: Mapping[str, LocalIndex | str],
+        user: str,
+        runner: Runner,
+        max_size: int,
     ) -> None:
         """
-        :param directories: Each local index's name and directory.
+        :param directories: Each local index (or its directory) by name.
         :param user: Who is uploading.
         :param runner: Runs the blocking work away from the reactor.
         :param max_size: The largest file accepted.
@@ -226,7 +272,7 @@ class _Message(Resource):
 
 
 def make_upload_resource(
-    directories: Mapping[str, str],
+    directories: Mapping[str, LocalIndex | str],
     users_file: str,
     *,
     clock: IReactorTime,
@@ -238,7 +284,7 @@ def make_upload_resource(
     The resource to mount at ``/upload``: HTTP basic auth against
     ``users_file``, then ``/upload/<index>/`` for each local index.
 
-    :param directories: Each local index's name and directory.
+    :param directories: Each local index (or its directory) by name.
     :param users_file: The users file (see :mod:`twisted_pypi.upload.users`).
     :param clock: Time, for remembering successful logins.
     :param runner: Runs password checks and uploads away from the reactor.
