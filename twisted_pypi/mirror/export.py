@@ -247,7 +247,7 @@ async def export_tree(
     exporter = _Exporter(directory, pages, cache, local, dummies)
     names: set[str] = set(dummies.specs)
     for page_cache in pages:
-        names.update(k for k in page_cache.store.keys(page_cache.index.name))
+        names.update(await page_cache.stored_keys())
     names.discard(LIST_KEY)
     for index in local:
         try:

@@ -175,9 +175,8 @@ class OfflinePages:
 
     async def _project_list(self) -> Lookup:
         """The projects whose pages the store holds."""
-        names = tuple(
-            key for key in self._pages.store.keys(self.index.name) if key != LIST_KEY
-        )
+        stored = await self._pages.stored_keys()
+        names = tuple(key for key in stored if key != LIST_KEY)
         if self._list is None or self._list.page != ProjectList(names=names):
             self._list = PageEntry(
                 index=self.index,
