@@ -233,8 +233,25 @@ class S3FileStore(FileCache):
                 return local
             local.close()
         return ObjectReader(
-            self.client, self.place.bucket, self.place.file_key(checked), known
+            self.client,
+            self.place.bucket,
+            self.place.file_key(checked),
+            known,
+            lambda: self._forget(checked, known),
         )
+
+    def _forget(self, key: Key, stat: FileStat) -> None:
+        """
+        A read found the object deleted or replaced: drop it from the index
+        (unless it was indexed again since), so that the next look-up asks
+        the store.
+        """
+        if self._objects.get(key) == stat:
+            del self._objects[key]
+            _log.info(
+                "{key} is no longer in the store (deleted by another node)",
+                key=self.place.file_key(key),
+            )
 
     def commit(self, spool: ISpool, key: Sequence[str]) -> Deferred[FileStat]:
         """
