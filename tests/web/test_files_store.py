@@ -29,15 +29,18 @@ class SharedStoreTests(SynchronousTestCase):
         self.s3 = MemoryS3()
         self.index = make_index()
 
-    def node(self) -> MemoryProxy:
-        """A proxy whose files are in the shared bucket."""
+    def node(self, cache_size: int | None = None) -> MemoryProxy:
+        """
+        A proxy whose files are in the shared bucket, with a read cache of
+        ``cache_size`` bytes.
+        """
         cache_dir = FilePath(self.mktemp())
         clock = Clock()
         store = S3FileStore(
             memory_client(self.s3, clock),
             PLACE,
             cache_dir,
-            None,
+            cache_size,
             clock,
             cooperator=at_once,
         )
@@ -53,9 +56,10 @@ class SharedStoreTests(SynchronousTestCase):
         A file that another node deleted from the store after this node
         indexed it is not an aborted response: the read finds it gone
         before anything was sent, the node forgets it and downloads it
-        again (MISS, the whole file).
+        again (MISS, the whole file).  (The second node's read cache is too
+        small to keep a copy.)
         """
-        first, second = self.node(), self.node()
+        first, second = self.node(), self.node(cache_size=100)
         path = first.file_path(NEW.filename)
         self.assertEqual(first.get(path).header("x-cache"), "MISS")
         ranged = second.get(path, headers={"Range": "bytes=0-9"})
@@ -67,3 +71,26 @@ class SharedStoreTests(SynchronousTestCase):
         self.assertEqual(again.body, NEW.content)
         self.assertEqual(self.index.count(f"/packages/{NEW.filename}"), 2)
         self.assertIn(self.object_name(first, path), self.s3.objects)
+
+    def test_read_cache(self) -> None:
+        """
+        A node serving a file another node cached keeps a copy once it
+        served it: the next requests, whole or ranged, are answered from
+        its disk without a ranged ``GET`` to the store.
+        """
+        first, second = self.node(), self.node()
+        path = first.file_path(NEW.filename)
+        first.get(path)
+        name = self.object_name(first, path)
+        served = second.get(path)
+        self.assertEqual((served.header("x-cache"), served.body), ("HIT", NEW.content))
+        gets = sum(1 for m, n, _ in self.s3.requests if (m, n) == ("GET", name))
+        for headers in ({}, {"Range": "bytes=5-9"}):
+            again = second.get(path, headers=headers)
+            self.assertEqual(again.header("x-cache"), "HIT")
+        self.assertEqual(again.body, NEW.content[5:10])
+        after = sum(1 for m, n, _ in self.s3.requests if (m, n) == ("GET", name))
+        self.assertEqual(after, gets)
+        copy = second.cache.lookup(path.split("/")[2:])
+        assert copy is not None
+        self.assertEqual(copy.getContent(), NEW.content)
