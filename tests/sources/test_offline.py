@@ -22,6 +22,7 @@ from twisted.web.http_headers import Headers
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import Answer, MemoryProxy, result_now
 from tests.runnerguard import GuardedRecords, RecordingRunner
+from tests.storage.fakes3 import FakeS3
 from tests.wheels import build_wheel
 from twisted_pypi.app.service import ProxyService, make_service
 from twisted_pypi.core.config import IndexConfig, ProxyConfig, index_name_for
@@ -33,6 +34,8 @@ from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.storage.s3files import S3FileStore
+from twisted_pypi.storage.s3place import BucketPlace
 
 #: The upstream, at an IP address so that any attempt to reach it would be
 #: a ``connectTCP`` on the reactor (no name resolution first).
@@ -358,3 +361,33 @@ class OfflineListTests(SynchronousTestCase):
             listed.entry.page, ProjectList(names=("app",), api_version=(1, 1))
         )
         self.assertIn("keys", records.calls)
+
+
+class SharedStoreFilterTests(SynchronousTestCase):
+    """
+    Offline on a shared store (``serve --offline --store``).
+    """
+
+    def test_store_files_listed(self) -> None:
+        """
+        Files the shared store holds are listed, with their core metadata,
+        though this node's disk has no copy of them.
+        """
+        s3 = FakeS3()
+        wheel = DistFile(
+            "app-1.0-py3-none-any.whl",
+            "https://files.test/packages/app-1.0-py3-none-any.whl",
+            hashes={"sha256": "ab" * 32},
+            core_metadata={"sha256": "m"},
+        )
+        page = ProjectPage(name="app", files=(wheel,))
+        segments = local_segments("i", wheel.url)
+        assert segments is not None
+        place = BucketPlace("b", "")
+        for key in (segments, metadata_segments(segments)):
+            s3.objects["b", place.file_key(key)] = b"bytes"
+        store = S3FileStore(
+            cast(Any, s3), place, FilePath(self.mktemp()), None, MemoryReactorClock()
+        )
+        store.scan()
+        self.assertEqual(cached_files(page, "i", store).files, (wheel,))

@@ -18,6 +18,10 @@ is incremental: a project whose rendered pages are unchanged since the last
 export (by the manifest) is not rewritten, files already in place are kept,
 and projects and files that went away are deleted.
 
+With a shared store (``--store``), the files the store holds are exported
+whether or not this node has a local copy: those it lacks are read through
+the store.
+
 The options and the wiring of the command are in
 :mod:`twisted_pypi.app.exportcli`.
 """
@@ -50,7 +54,10 @@ from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.offline import offline_routers
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.interfaces import IFileReader
+from twisted_pypi.storage.readout import copy_to_path, read_bytes
 from twisted_pypi.storage.records import write_atomically
+from twisted_pypi.storage.s3files import S3FileStore
 
 __all__ = ["HTML_PAGE", "JSON_PAGE", "MANIFEST", "ExportReport", "export_tree"]
 
@@ -119,14 +126,15 @@ class _Exporter:
 
     async def sources(
         self, project: str, dist: DistFile
-    ) -> tuple[FilePath[str] | bytes, bytes | None]:
+    ) -> tuple[FilePath[str] | bytes | IFileReader, bytes | None]:
         """
         Where a listed file's bytes come from and its ``.metadata``.
 
         :param project: The project.
         :param dist: One of the files its page lists.
-        :return: The file (a path to link, or the bytes of a dummy) and its
-            ``.metadata`` (``None`` unless the page advertises it).
+        :return: The file (a path to link, the bytes of a dummy, or a stored
+            file with no local copy, open) and its ``.metadata`` (``None``
+            unless the page advertises it).
         """
         wanted = bool(dist.core_metadata)
         filename = dist.filename
@@ -142,12 +150,18 @@ class _Exporter:
             return path, local.metadata if wanted and local is not None else None
         for pages in self._pages:
             segments = local_segments(pages.index.name, dist.url)
-            if segments is None or self._cache.lookup(segments) is None:
+            if segments is None or self._cache.stat(segments) is None:
                 continue
             meta = None
             if wanted:
-                meta = self._cache.path_for(metadata_segments(segments)).getContent()
-            return self._cache.path_for(segments), meta
+                meta = await read_bytes(self._cache, metadata_segments(segments))
+            copy = self._cache.lookup(segments)
+            if copy is not None:
+                return copy, meta
+            # In a shared store, not on this node's disk: read through it.
+            reader = self._cache.open(segments)
+            if reader is not None:
+                return reader, meta
         raise ValueError(f"{filename} of {project} is not cached")
 
     async def write_files(self, project: str, page: ProjectPage) -> list[str]:
@@ -166,6 +180,14 @@ class _Exporter:
                 if not target.exists() or target.getContent() != source:
                     write_atomically(target, source)
                     self.report.copied += 1
+            elif not isinstance(source, FilePath):
+                if not target.exists() or target.getsize() != source.stat.size:
+                    temp = target.temporarySibling(".part")
+                    await copy_to_path(source, temp.path)
+                    os.replace(temp.path, target.path)
+                    self.report.copied += 1
+                else:
+                    source.close()
             elif not target.exists() or target.getsize() != source.getsize():
                 self._place(source, target)
             written.append(f"packages/{project}/{dist.filename}")
@@ -240,6 +262,11 @@ async def export_tree(
     :param local: The local indexes.
     :param config: The routes, merges, dummies and base URL.
     """
+    if isinstance(cache, S3FileStore):
+        # What the store holds, whatever this node's disk has.
+        cache.scan()
+        if cache.listing is not None:
+            await cache.listing
     indexes, real_pages = offline_routers(config, pages, cache, local)
     ttl = min((p.index.ttl for p in pages), default=600.0)
     dummies = Dummies(config.dummies, real_pages, RELATIVE, ttl)
