@@ -20,6 +20,7 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from twisted_pypi.core.config import ProxyConfig, StoreConfig
 from twisted_pypi.objectstore.client import S3Client
 from twisted_pypi.objectstore.signing import Signer, load_credentials
+from twisted_pypi.storage.bucketfiles import BucketFiles
 from twisted_pypi.storage.interfaces import IRecordStore
 from twisted_pypi.storage.records import LocalRecords
 from twisted_pypi.storage.s3files import S3FileStore
@@ -27,7 +28,7 @@ from twisted_pypi.storage.s3place import BucketPlace
 from twisted_pypi.storage.s3records import S3Records
 from twisted_pypi.storage.space import SpaceReport
 
-__all__ = ["record_store", "s3_file_store"]
+__all__ = ["bucket_files", "record_store", "s3_file_store"]
 
 #: Connections kept open to the store (ranged reads of many clients).
 _PERSISTENT = 32
@@ -80,7 +81,25 @@ def record_store(
     if store is None:
         top = root if root is not None else FilePath(config.cache_dir)
         return LocalRecords(top.child(area), suffix, space)
-    client = get_session().create_client(
+    client = _blocking_client(config, store)
+    return S3Records(client, BucketPlace(store.bucket, store.prefix), area, suffix)
+
+
+def bucket_files(config: ProxyConfig, store: StoreConfig) -> BucketFiles:
+    """
+    The files of ``--store``, for the ``cache`` commands (through
+    botocore's blocking client: they run without a reactor).
+
+    :param config: The settings.
+    :param store: The shared store.
+    """
+    client = _blocking_client(config, store)
+    return BucketFiles(client, BucketPlace(store.bucket, store.prefix))
+
+
+def _blocking_client(config: ProxyConfig, store: StoreConfig) -> Any:
+    """A botocore S3 client of the store (path-style addressing)."""
+    return get_session().create_client(
         "s3",
         endpoint_url=store.endpoint,
         region_name=store.region,
@@ -92,4 +111,3 @@ def record_store(
             max_pool_connections=16,
         ),
     )
-    return S3Records(client, BucketPlace(store.bucket, store.prefix), area, suffix)
