@@ -336,6 +336,7 @@ class MemoryProxy:
         routes: Mapping[str, str] | None = None,
         merge: frozenset[str] = frozenset(),
         cache_size: int | None = None,
+        cache: FileCache | None = None,
     ) -> None:
         """
         :param index: The fake upstream.
@@ -354,6 +355,8 @@ class MemoryProxy:
         :param routes: The proxy's ``--route`` settings.
         :param merge: The proxy's ``--merge`` projects.
         :param cache_size: The proxy's ``--cache-size``.
+        :param cache: The file store, if not a local one in ``cache_dir``
+            (scanned here).
         """
         self.index = index
         self.clock = Clock()
@@ -390,7 +393,7 @@ class MemoryProxy:
             self._page_client = HTTPClient(self.page_agent)
             self._file_agent = self.file_agent
             self._page_pump = self.page_agent
-        self.cache = FileCache(cache_dir, cache_size, self.clock)
+        self.cache = cache or FileCache(cache_dir, cache_size, self.clock)
         self.cache.scan()
         credentials = {
             i.url: i.credentials for i in reversed(indexes) if i.credentials is not None

@@ -11,7 +11,7 @@ import os
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_pypi.app.cachecli import find_cache_dir
+from twisted_pypi.app.cachecli import StatsOptions, find_cache_dir
 
 
 class CacheDirOptionTests(SynchronousTestCase):
@@ -45,3 +45,45 @@ class CacheDirOptionTests(SynchronousTestCase):
         with self.assertRaises(UsageError) as caught:
             find_cache_dir(self.mktemp(), None, {})
         self.assertIn("does not exist", str(caught.exception))
+
+
+class StoreOptionTests(SynchronousTestCase):
+    """
+    Which shared store the commands work on.
+    """
+
+    def parse(self, args: list[str], environ: dict[str, str]) -> StatsOptions:
+        """Parse ``cache stats`` options with ``environ``."""
+        options = StatsOptions()
+        options.environ = environ
+        options.parseOptions(args)
+        return options
+
+    def test_store_precedence(self) -> None:
+        """
+        ``--store`` wins over ``PYPIPROXY_STORE``, which wins over the
+        settings file's ``store``; the endpoint is found the same way; with
+        a store, the cache directory need not exist.
+        """
+        config = self.mktemp()
+        with open(config, "w") as f:
+            f.write('store = "s3://file-bucket/p"\ns3-endpoint = "http://f:1"\n')
+        nowhere = ["--cache-dir", self.mktemp()]
+        env = {"PYPIPROXY_STORE": "s3://env-bucket", "PYPIPROXY_CONFIG": config}
+        given = self.parse(["--store", "s3://cli-bucket", *nowhere], env)
+        self.assertEqual(given["store"].bucket, "cli-bucket")
+        self.assertEqual(given["store"].endpoint, "http://f:1")
+        self.assertEqual(self.parse(nowhere, env)["store"].bucket, "env-bucket")
+        from_file = self.parse(nowhere, {"PYPIPROXY_CONFIG": config})["store"]
+        self.assertEqual((from_file.bucket, from_file.prefix), ("file-bucket", "p/"))
+        with self.assertRaises(UsageError):
+            self.parse(nowhere, {})
+
+    def test_endpoint_without_store(self) -> None:
+        """
+        ``--s3-endpoint`` without a store is a usage error.
+        """
+        path = self.mktemp()
+        os.makedirs(path)
+        with self.assertRaises(UsageError):
+            self.parse(["--cache-dir", path, "--s3-endpoint", "http://x:1"], {})

@@ -9,7 +9,9 @@ import os
 import socket
 from collections.abc import Sequence
 from typing import Any
+from unittest import mock
 
+from attrs import evolve
 from twisted.internet import reactor
 from twisted.internet.address import IPv4Address
 from twisted.internet.defer import Deferred
@@ -24,7 +26,8 @@ from zope.interface import implementer
 from twisted_pypi.app import service as service_module
 from twisted_pypi.app.service import ProxyService, StartupError, make_service
 from twisted_pypi.app.tap import Options
-from twisted_pypi.core.config import IndexConfig, ProxyConfig
+from twisted_pypi.core.config import IndexConfig, ProxyConfig, parse_store
+from twisted_pypi.objectstore.renewal import CredentialRenewal
 from twisted_pypi.storage.indexmeta import read_index_urls
 
 UPSTREAM = IndexConfig("up", "http://upstream.test/simple/", ttl=300)
@@ -294,3 +297,26 @@ class RealPortTests(TestCase):
         self.assertIn(f"127.0.0.1:{busy}", str(error))
         self.assertIn("in use", str(error))
         self.assertEqual(service.ports, [])
+
+
+class StoreRenewalTests(SynchronousTestCase):
+    """
+    The credentials of a shared store are kept fresh.
+    """
+
+    def test_renewal_child(self) -> None:
+        """
+        With ``--store`` the service runs a :class:`CredentialRenewal` for
+        the store's signer; without, none.
+        """
+        env = {"AWS_ACCESS_KEY_ID": "AKTEST", "AWS_SECRET_ACCESS_KEY": "sk"}
+        patcher = mock.patch.dict(os.environ, env)
+        patcher.start()
+        self.addCleanup(patcher.stop)
+        base = ProxyConfig(indexes=(UPSTREAM,), cache_dir=self.mktemp(), offline=True)
+        store = parse_store("s3://bucket/team", "http://127.0.0.1:9", None)
+        shared = make_service(evolve(base, store=store), MemoryReactorClock())
+        renewals = [s for s in shared if isinstance(s, CredentialRenewal)]
+        self.assertEqual(len(renewals), 1)
+        local = make_service(base, MemoryReactorClock())
+        self.assertFalse([s for s in local if isinstance(s, CredentialRenewal)])

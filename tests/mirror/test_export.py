@@ -9,15 +9,18 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from typing import Any, cast
 from urllib.parse import unquote, urljoin, urlsplit
 
 from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import MemoryProxy
 from tests.simplepages import LEGACY_FILENAMES
+from tests.storage.fakes3 import FakeS3, at_once
 from tests.wheels import BuiltWheel, build_wheel
 from twisted_pypi.app.compose import make_page_caches
 from twisted_pypi.core.dummyspec import parse_dummy_spec
@@ -26,6 +29,8 @@ from twisted_pypi.mirror.export import (
     ExportReport,
     export_tree,
 )
+from twisted_pypi.storage.s3files import S3FileStore
+from twisted_pypi.storage.s3place import BucketPlace
 from twisted_pypi.upstream.offline import OfflineClient
 
 APP_OLD = build_wheel("app", "1.0")
@@ -260,3 +265,52 @@ class LegacyExportTests(SynchronousTestCase):
             out.child("simple").child("old").child("index.v1_json").getContent()
         )
         self.assertEqual(sorted(f["filename"] for f in exported["files"]), expected)
+
+
+class StoreExportTests(SynchronousTestCase):
+    """
+    :func:`export_tree` on a shared store, from a node whose disk holds none
+    of the files.
+    """
+
+    def test_files_read_through_the_store(self) -> None:
+        """
+        The files another node cached in the store are exported (copied
+        through the store, with their ``.metadata``) by a node with an
+        empty disk, with the hashes its pages advertise.
+        """
+        s3 = FakeS3()
+        index = FakeIndex(mode="json")
+        index.add("app", FakeFile(APP_OLD))
+        cache_dir = FilePath(self.mktemp())
+        online = MemoryProxy(index, cache_dir, cache=_store(s3, cache_dir))
+        for path in (
+            "/simple/app/",
+            online.file_path(APP_OLD.filename),
+            online.file_path(APP_OLD.filename + ".metadata"),
+        ):
+            self.assertEqual(online.get(path).code, 200, path)
+        empty = _store(s3, FilePath(self.mktemp()))
+        pages = make_page_caches(online.config, OfflineClient(), online.clock, empty)
+        out = FilePath(self.mktemp())
+        work = export_tree(out, pages, empty, [], online.config)
+        report = self.successResultOf(Deferred.fromCoroutine(work))
+        self.assertEqual(report.projects, ["app"])
+        self.assertEqual(report.copied, 1)
+        folder = out.child("packages").child("app")
+        self.assertEqual(folder.child(APP_OLD.filename).getContent(), APP_OLD.content)
+        meta = folder.child(APP_OLD.filename + ".metadata").getContent()
+        self.assertIn(b"Name: app", meta)
+        self.assertEqual(empty.tmp_dir.listdir() if empty.tmp_dir.exists() else [], [])
+
+
+def _store(s3: FakeS3, root: FilePath[str]) -> S3FileStore:
+    """A node's store of ``s3://b/team/`` with its disk at ``root``."""
+    return S3FileStore(
+        cast(Any, s3),
+        BucketPlace("b", "team/"),
+        root,
+        None,
+        Clock(),
+        cooperator=at_once,
+    )

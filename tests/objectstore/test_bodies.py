@@ -8,12 +8,22 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from twisted.internet.error import ConnectionDone, ConnectionLost
 from twisted.internet.task import CooperativeTask, Cooperator
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.client import ResponseFailed
+from twisted.web.http import _DataLoss
 
 from tests.consumers import Consumer
 from tests.fakes import HandFedResponse
-from twisted_pypi.objectstore.bodies import FileSliceProducer, ShortFile, read_limited
+from twisted_pypi.objectstore.bodies import (
+    FileSliceProducer,
+    ShortFile,
+    describe_cut,
+    read_limited,
+    stream_body,
+)
 from twisted_pypi.objectstore.errors import StoreUnavailable
 
 
@@ -109,3 +119,54 @@ class ReadLimitedTests(SynchronousTestCase):
             response.transport.disconnecting
             or response.transport.producerState == "stopped"
         )
+
+
+class CutBodyTests(SynchronousTestCase):
+    """
+    Bodies the store cut short are reported in words.
+    """
+
+    def test_streamed_body_cut(self) -> None:
+        """
+        A streamed body whose connection was lost fails with a readable
+        reason (no list of failures, no ``repr``).
+        """
+        response = HandFedResponse(200)
+        done = stream_body(response, Consumer(), "GET b/k")
+        response.send(b"123")
+        lost = ResponseFailed([Failure(ConnectionLost("reset")), Failure(_DataLoss())])
+        response.end(Failure(lost))
+        message = str(self.failureResultOf(done, StoreUnavailable).value)
+        self.assertIn(
+            "GET b/k: body cut short: the connection to the store was lost", message
+        )
+        self.assertNotIn("Failure", message)
+        self.assertNotIn("[", message)
+
+    def test_small_answer_cut(self) -> None:
+        """
+        A small answer cut short says how, in words.
+        """
+        response = HandFedResponse(200)
+        done = read_limited(response, 100, "LIST b")
+        response.send(b"<List")
+        response.end(Failure(ResponseFailed([Failure(ConnectionDone())])))
+        message = str(self.failureResultOf(done, StoreUnavailable).value)
+        self.assertIn("answer cut short: the store closed the connection", message)
+
+    def test_describe_cut(self) -> None:
+        """
+        Each cause is named once; the body-ended marker only when nothing
+        else says why; anything else by its message.
+        """
+        self.assertEqual(
+            describe_cut(ResponseFailed([Failure(_DataLoss())])),
+            "the body ended before its length",
+        )
+        self.assertEqual(
+            describe_cut(
+                ResponseFailed([Failure(ConnectionDone()), Failure(ConnectionDone())])
+            ),
+            "the store closed the connection",
+        )
+        self.assertEqual(describe_cut(ValueError("odd")), "odd")

@@ -17,6 +17,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakeindex import FakeFile, FakeIndex
+from tests.storage.fakes3 import FakeS3
 from tests.wheels import BuiltWheel, build_sdist, build_wheel
 from twisted_pypi.core.metadata import (
     MetadataError,
@@ -25,6 +26,8 @@ from twisted_pypi.core.metadata import (
 from twisted_pypi.core.model import DistFile
 from twisted_pypi.resolve.metadata import CachedMetadataSource, IndexMetadataSource
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.s3files import S3FileStore
+from twisted_pypi.storage.s3place import BucketPlace
 
 WHEEL = build_wheel("demo", "1.0", requires=["lib>=1", "extra-dep; extra == 'x'"])
 SDIST = build_sdist("demo", "1.0", requires=["lib>=1"], metadata_version="2.2")
@@ -221,3 +224,24 @@ class CachedMetadataSourceTests(SynchronousTestCase):
         """
         self.assertEqual(self.successResultOf(self.fetch()), WHEEL.metadata)
         self.assertEqual(self.index.count(f"/packages/{WHEEL.filename}"), 1)
+
+    def test_metadata_in_shared_store(self) -> None:
+        """
+        A ``.metadata`` a shared store holds is used though this node has
+        no copy of it (read through the store).
+        """
+        s3 = FakeS3()
+        place = BucketPlace("b", "")
+        segments = ("upstream.test", "http", "upstream.test", "packages")
+        key = (*segments, WHEEL.filename + ".metadata")
+        s3.objects["b", place.file_key(key)] = WHEEL.metadata
+        store = S3FileStore(
+            cast(Any, s3), place, FilePath(self.mktemp()), None, Clock()
+        )
+        upstream = IndexMetadataSource(cast(Any, self.stub), Clock())
+        self.source = CachedMetadataSource(store, "upstream.test", upstream)
+        meta = {"sha256": hashlib.sha256(WHEEL.metadata).hexdigest()}
+        self.assertEqual(
+            self.successResultOf(self.fetch(core_metadata=meta)), WHEEL.metadata
+        )
+        self.assertEqual(self.index.requests, [])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 from treq import content
 from treq.testing import RequestTraversalAgent
@@ -21,14 +21,21 @@ from twisted.web.http_headers import Headers
 
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import Answer, MemoryProxy, result_now
+from tests.runnerguard import GuardedRecords, RecordingRunner
+from tests.storage.fakes3 import FakeS3
 from tests.wheels import build_wheel
 from twisted_pypi.app.service import ProxyService, make_service
 from twisted_pypi.core.config import IndexConfig, ProxyConfig, index_name_for
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.core.links import local_segments, metadata_segments
-from twisted_pypi.core.model import DistFile, ProjectPage
-from twisted_pypi.sources.offline import cached_files
+from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
+from twisted_pypi.sources.offline import OfflinePages, cached_files
+from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.pagestore import PageStore, StoredPage
+from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.storage.s3files import S3FileStore
+from twisted_pypi.storage.s3place import BucketPlace
 
 #: The upstream, at an IP address so that any attempt to reach it would be
 #: a ``connectTCP`` on the reactor (no name resolution first).
@@ -325,3 +332,62 @@ class CachedFilesTests(SynchronousTestCase):
         self.assertEqual(kept.files[1].hashes, {"sha256": "2.02.02.02.0"})
         self.assertEqual(kept.versions, ("1.0", "2.0"))
         self.assertEqual(kept.api_version, (1, 1))
+
+
+class OfflineListTests(SynchronousTestCase):
+    """
+    The offline project list.
+    """
+
+    def test_listed_by_runner(self) -> None:
+        """
+        The projects whose pages are stored are listed by the page cache's
+        runner (a shared store's listing blocks for a round trip), never on
+        the reactor.
+        """
+        runner = RecordingRunner()
+        records = GuardedRecords(LocalRecords(FilePath(self.mktemp()), ".page"), runner)
+        store = PageStore(records)
+        page = StoredPage(URL + "app/", b"{}", JSON, None, 0.0)
+        runner(lambda: store.save(INDEX.name, "app", page))
+        config = ProxyConfig(indexes=(INDEX,))
+        clock = MemoryReactorClock()
+        pages = PageCache(INDEX, config, cast(Any, None), clock, store, runner)
+        cache = FileCache(FilePath(self.mktemp()), None, clock)
+        offline = OfflinePages(pages, cache, config.links)
+        listed = self.successResultOf(offline.get_list())
+        assert listed.entry is not None
+        self.assertEqual(
+            listed.entry.page, ProjectList(names=("app",), api_version=(1, 1))
+        )
+        self.assertIn("keys", records.calls)
+
+
+class SharedStoreFilterTests(SynchronousTestCase):
+    """
+    Offline on a shared store (``serve --offline --store``).
+    """
+
+    def test_store_files_listed(self) -> None:
+        """
+        Files the shared store holds are listed, with their core metadata,
+        though this node's disk has no copy of them.
+        """
+        s3 = FakeS3()
+        wheel = DistFile(
+            "app-1.0-py3-none-any.whl",
+            "https://files.test/packages/app-1.0-py3-none-any.whl",
+            hashes={"sha256": "ab" * 32},
+            core_metadata={"sha256": "m"},
+        )
+        page = ProjectPage(name="app", files=(wheel,))
+        segments = local_segments("i", wheel.url)
+        assert segments is not None
+        place = BucketPlace("b", "")
+        for key in (segments, metadata_segments(segments)):
+            s3.objects["b", place.file_key(key)] = b"bytes"
+        store = S3FileStore(
+            cast(Any, s3), place, FilePath(self.mktemp()), None, MemoryReactorClock()
+        )
+        store.scan()
+        self.assertEqual(cached_files(page, "i", store).files, (wheel,))

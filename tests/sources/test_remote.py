@@ -18,6 +18,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import FakeClient, page_response
+from tests.runnerguard import GuardedRecords, RecordingRunner
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
 from twisted_pypi.core.lookup import (
     CacheStatus,
@@ -29,6 +30,7 @@ from twisted_pypi.core.lookup import (
 from twisted_pypi.core.model import ProjectPage
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.storage.pagestore import StoredPage
+from twisted_pypi.storage.records import LocalRecords
 
 INDEX = IndexConfig("up", "http://upstream.test/simple/", ttl=100)
 JSON = "application/vnd.pypi.simple.v1+json"
@@ -227,9 +229,9 @@ class PageCacheTests(SynchronousTestCase):
         """
         self.first(page_body("1.0"))
         self.failureResultOf(self.missing("nope"), ProjectNotFound)
-        self.assertTrue(self.cache.invalidate("demo"))
-        self.assertTrue(self.cache.invalidate("nope"))
-        self.assertFalse(self.cache.invalidate("other"))
+        self.assertTrue(self.successResultOf(self.cache.invalidate("demo")))
+        self.assertTrue(self.successResultOf(self.cache.invalidate("nope")))
+        self.assertFalse(self.successResultOf(self.cache.invalidate("other")))
         self.cache.get_project("demo")
         self.cache.get_project("nope")
         self.assertEqual(len(self.client.calls), 4)
@@ -508,3 +510,58 @@ class _FullFile:
 
     def __exit__(self, *exc: object) -> None:
         self._opened.close()
+
+
+class RecordStoreRunnerTests(SynchronousTestCase):
+    """
+    Every call to the record store goes through the runner (a shared
+    store's calls block for a round trip): none is made on the reactor.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.client = FakeClient()
+        self.runner = RecordingRunner()
+        local = LocalRecords(FilePath(self.mktemp()), ".page")
+        self.records = GuardedRecords(local, self.runner)
+        config = ProxyConfig(indexes=(INDEX,), stale_wait=3)
+        self.cache = PageCache(
+            INDEX, config, self.client, self.clock, PageStore(self.records), self.runner
+        )
+
+    def answer(self, name: str, response: Any) -> Deferred[Lookup]:
+        """Ask for ``name`` and answer the upstream with ``response``."""
+        d = self.cache.get_project(name)
+        self.client.answer(len(self.client.calls) - 1, response)
+        return d
+
+    def test_not_found_removes_in_runner(self) -> None:
+        """
+        A page the upstream no longer has is removed from the store by the
+        runner.
+        """
+        self.successResultOf(self.answer("demo", page_response(page_body("1.0"))))
+        self.clock.advance(101)
+        gone = self.answer("demo", page_response(b"", code=404))
+        self.failureResultOf(gone, ProjectNotFound)
+        self.assertIn("remove", self.records.calls)
+        self.assertEqual(self.records.records.keys("up"), [])
+
+    def test_invalidate_in_runner(self) -> None:
+        """
+        Invalidating a page removes its record by the runner, and fires
+        with whether anything was cached.
+        """
+        self.successResultOf(self.answer("demo", page_response(page_body("1.0"))))
+        self.assertTrue(self.successResultOf(self.cache.invalidate("demo")))
+        self.assertFalse(self.successResultOf(self.cache.invalidate("demo")))
+        self.assertEqual(self.records.calls.count("remove"), 2)
+
+    def test_stored_keys_in_runner(self) -> None:
+        """
+        The keys of the stored pages are listed by the runner.
+        """
+        self.successResultOf(self.answer("demo", page_response(page_body("1.0"))))
+        runs = self.runner.runs
+        self.assertEqual(self.successResultOf(self.cache.stored_keys()), ["demo"])
+        self.assertEqual(self.runner.runs, runs + 1)

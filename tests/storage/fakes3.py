@@ -11,15 +11,22 @@ from typing import Any
 
 from attrs import define, field
 from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IConsumer, IPushProducer
 from twisted.internet.task import CooperativeTask, Cooperator
 from twisted.web.iweb import IBodyProducer
+from zope.interface import implementer
 
 from tests.consumers import Consumer
-from twisted_pypi.objectstore.errors import AlreadyExists, NotFound, StoreUnavailable
+from twisted_pypi.objectstore.errors import (
+    AlreadyExists,
+    NotFound,
+    PreconditionFailed,
+    StoreUnavailable,
+)
 from twisted_pypi.objectstore.objects import ObjectInfo
 from twisted_pypi.objectstore.s3xml import ListedObject, ListPage
 
-__all__ = ["FakeS3", "at_once"]
+__all__ = ["FakeBody", "FakeS3", "at_once"]
 
 
 def at_once(work: Iterator[None]) -> CooperativeTask:
@@ -35,6 +42,43 @@ def at_once(work: Iterator[None]) -> CooperativeTask:
     return cooperator.cooperate(work)
 
 
+@implementer(IPushProducer)
+class _Connection:
+    """The producer of a fake body (never paused for long)."""
+
+    def pauseProducing(self) -> None:
+        """Paused."""
+
+    def resumeProducing(self) -> None:
+        """Resumed."""
+
+    def stopProducing(self) -> None:
+        """Stopped."""
+
+
+@define
+class FakeBody:
+    """
+    A body read at once: written whole to a consumer (or cut after
+    ``cut`` bytes: then the stream fails).
+    """
+
+    data: bytes
+    cut: int | None = None
+
+    def stream_to(self, consumer: IConsumer) -> Deferred[None]:
+        """Write the body to ``consumer``."""
+        consumer.registerProducer(_Connection(), True)
+        consumer.write(self.data[: self.cut])
+        consumer.unregisterProducer()
+        if self.cut is not None and self.cut < len(self.data):
+            return fail(StoreUnavailable("body cut short: the store closed it"))
+        return succeed(None)
+
+    def discard(self) -> None:
+        """Not read."""
+
+
 @define
 class FakeS3:
     """
@@ -44,6 +88,7 @@ class FakeS3:
     :ivar calls: ``(method, key)`` of every call.
     :ivar down: Fail every call with ``StoreUnavailable``.
     :ivar page_size: The most objects per listing page.
+    :ivar cut: Cut every body read after this many bytes, if set.
     """
 
     objects: dict[tuple[str, str], bytes] = field(factory=dict)
@@ -51,6 +96,7 @@ class FakeS3:
     down: bool = False
     page_size: int = 1000
     endpoint: str = "http://fake.test"
+    cut: int | None = None
 
     def _info(self, bucket: str, key: str) -> ObjectInfo:
         """An object's information (its entity tag from its bytes)."""
@@ -95,6 +141,28 @@ class FakeS3:
         if (bucket, key) not in self.objects:
             return fail(NotFound("no such key", 404, "NoSuchKey", key))
         return succeed(self._info(bucket, key))
+
+    def get(
+        self,
+        bucket: str,
+        key: str,
+        offset: int = 0,
+        length: int | None = None,
+        if_match: str | None = None,
+    ) -> Deferred[FakeBody]:
+        """A range of an object (the version ``if_match`` names, if given)."""
+        try:
+            self._check("GET", key)
+        except StoreUnavailable:
+            return fail()
+        if (bucket, key) not in self.objects:
+            return fail(NotFound("no such key", 404, "NoSuchKey", key))
+        info = self._info(bucket, key)
+        if if_match is not None and if_match != info.etag:
+            return fail(PreconditionFailed("changed", 412, "PreconditionFailed", key))
+        data = self.objects[bucket, key]
+        end = len(data) if length is None else offset + length
+        return succeed(FakeBody(data[offset:end], self.cut))
 
     def delete(self, bucket: str, key: str) -> Deferred[None]:
         """Forget an object."""

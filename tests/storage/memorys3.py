@@ -1,9 +1,10 @@
 """
 An in-memory S3 behind a fake ``IAgent``, for unit tests of code built on
 :class:`~twisted_pypi.objectstore.client.S3Client`: objects written whole,
-``GET``, ``DELETE``, and the conditions ``If-None-Match: *`` and
-``If-Match`` as S3 (and SeaweedFS) apply them.  It answers at once unless
-held (:attr:`MemoryS3.hold`), or fails every request while ``down``.
+``GET`` (whole or one range), ``HEAD``, ``DELETE``, and the conditions
+``If-None-Match: *`` and ``If-Match`` as S3 (and SeaweedFS) apply them.
+It answers at once unless held (:attr:`MemoryS3.hold`), or fails every
+request while ``down``.
 """
 
 from __future__ import annotations
@@ -116,10 +117,21 @@ class MemoryS3:
                 return _WholeResponse(412, _PRECONDITION, {})
             etag = self.put(name, body)
             return _WholeResponse(200, b"", {"ETag": f'"{etag}"'})
-        if method == b"GET":
+        if method in (b"GET", b"HEAD"):
             if current is None:
                 return _WholeResponse(404, _NO_KEY, {})
-            return _WholeResponse(200, current[0], {"ETag": f'"{current[1]}"'})
+            data, etag = current
+            found = {"ETag": f'"{etag}"', "Content-Length": str(len(data))}
+            if method == b"HEAD":
+                return _WholeResponse(200, b"", found)
+            wanted = _header(headers, "range")
+            if wanted is None:
+                return _WholeResponse(200, data, found)
+            first, _, last = wanted.removeprefix("bytes=").partition("-")
+            start, end = int(first), min(int(last or len(data) - 1), len(data) - 1)
+            found["Content-Range"] = f"bytes {start}-{end}/{len(data)}"
+            found["Content-Length"] = str(end - start + 1)
+            return _WholeResponse(206, data[start : end + 1], found)
         if method == b"DELETE":
             self.objects.pop(name, None)
             return _WholeResponse(204, b"", {})

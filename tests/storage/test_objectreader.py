@@ -5,6 +5,7 @@ streamed into a consumer, over a fake client and response body.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, cast
 
 from attrs import define, field
@@ -14,8 +15,13 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 
 from tests.consumers import Consumer
-from twisted_pypi.objectstore.errors import PreconditionFailed, StoreUnavailable
+from twisted_pypi.objectstore.errors import (
+    NotFound,
+    PreconditionFailed,
+    StoreUnavailable,
+)
 from twisted_pypi.storage.interfaces import (
+    FileGone,
     FileStat,
     ReadStopped,
     ShortRead,
@@ -150,6 +156,25 @@ class ObjectReaderTests(SynchronousTestCase):
         """
         self.client.answer = fail(PreconditionFailed("changed", 412))
         self.failureResultOf(self.reader.stream(self.consumer, 0, 10), ShortRead)
+
+    def test_gone(self) -> None:
+        """
+        An object deleted (404) or replaced (412 on ``If-Match``) before
+        any byte came fails the range with :class:`FileGone` and tells the
+        store, which forgets it.
+        """
+        for error in (NotFound("no such key", 404), PreconditionFailed("new", 412)):
+            told: list[bool] = []
+            reader = ObjectReader(
+                cast(Any, self.client),
+                "b",
+                "files/x.whl",
+                STAT,
+                partial(told.append, True),
+            )
+            self.client.answer = fail(error)
+            self.failureResultOf(reader.stream(Consumer(), 0, 10), FileGone)
+            self.assertEqual(told, [True])
 
     def test_store_down(self) -> None:
         """

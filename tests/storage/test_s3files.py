@@ -244,3 +244,87 @@ class S3FileStoreTests(SynchronousTestCase):
         """
         self.assertRaises(ValueError, self.store.find, ("pypi", ".."))
         self.assertRaises(ValueError, self.store.stat, ())
+
+
+class ReadCacheTests(SynchronousTestCase):
+    """
+    The node's read cache fills from the store on a file's first use.
+    """
+
+    def setUp(self) -> None:
+        """A store of a fake bucket holding a file another node published."""
+        self.s3 = FakeS3()
+        self.s3.objects["b", OBJECT] = b"published by node A"
+        self.store = self.make_store(None)
+
+    def make_store(self, max_size: int | None) -> S3FileStore:
+        """A store of ``s3://b/team/`` with a budget of ``max_size``."""
+        store = S3FileStore(
+            cast(Any, self.s3),
+            BucketPlace("b", "team/"),
+            FilePath(self.mktemp()),
+            max_size,
+            Clock(),
+            cooperator=at_once,
+        )
+        store.scan()
+        return store
+
+    def test_first_use_fills(self) -> None:
+        """
+        The first use of a file with no local copy fetches its object whole
+        (one ``GET``) into a local copy; it is then read from the disk with
+        the object's validators, and further uses fetch nothing.
+        """
+        stat = self.store.stat(KEY)
+        self.store.touch(KEY)
+        self.successResultOf(self.store.filled(KEY))
+        self.assertEqual(self.s3.calls.count(("GET", OBJECT)), 1)
+        path = self.store.lookup(KEY)
+        assert path is not None
+        self.assertEqual(path.getContent(), b"published by node A")
+        reader = self.store.open(KEY)
+        assert reader is not None
+        self.addCleanup(reader.close)
+        self.assertIsInstance(reader, LocalFileReader)
+        self.assertEqual(reader.stat, stat)
+        self.store.touch(KEY)
+        self.assertEqual(self.s3.calls.count(("GET", OBJECT)), 1)
+        self.assertEqual(self.store.reserved, 0)
+
+    def test_cut_short_not_kept(self) -> None:
+        """
+        A fetch cut short keeps no local copy, partial or not, leaves no
+        temporary file and gives its reservation back; the file is still
+        read from the store, and the next use tries again.
+        """
+        self.s3.cut = 5
+        self.store.touch(KEY)
+        self.successResultOf(self.store.filled(KEY))
+        self.assertIsNone(self.store.lookup(KEY))
+        self.assertEqual(self.store.tmp_dir.listdir(), [])
+        self.assertEqual(self.store.reserved, 0)
+        self.assertIsInstance(self.store.open(KEY), ObjectReader)
+        self.s3.cut = None
+        self.store.touch(KEY)
+        self.assertIsNotNone(self.store.lookup(KEY))
+
+    def test_within_budget(self) -> None:
+        """
+        Local copies stay within the budget: the least recently used is
+        evicted for a new one, and a file larger than the whole budget is
+        not copied.
+        """
+        store = self.make_store(30)
+        other = (*KEY[:-1], "other-1.0.tar.gz")
+        self.s3.objects["b", OBJECT[: -len(KEY[-1])] + other[-1]] = b"x" * 15
+        self.successResultOf(store.find(other))
+        store.touch(KEY)
+        store.touch(other)
+        self.assertIsNone(store.lookup(KEY))
+        self.assertIsNotNone(store.lookup(other))
+        small = self.make_store(10)
+        gets = self.s3.calls.count(("GET", OBJECT))
+        small.touch(KEY)
+        self.assertIsNone(small.lookup(KEY))
+        self.assertEqual(self.s3.calls.count(("GET", OBJECT)), gets)

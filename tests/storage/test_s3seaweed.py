@@ -119,6 +119,33 @@ class SeaweedStoreTests(TestCase):
         assert found is not None
         self.assertEqual(found.size, 9)
 
+    async def test_read_cache_fill(self) -> None:
+        """
+        A node using a file another node published (one ``PUT``, and one in
+        parts) fetches it whole into its read cache, verified against the
+        object's real entity tag, and reads it from the disk afterwards.
+        """
+        small = (*KEY[:-1], "small-1.0.tar.gz")
+        files = {KEY: os.urandom(MIN_PART_SIZE + 4321), small: b"one small put"}
+        writer = self.store()
+        for key, data in files.items():
+            spool = writer.open_spool()
+            spool.write(data)
+            await writer.commit(spool, key)
+        reader_node = self.store()
+        for key, data in files.items():
+            stat = await reader_node.find(key)
+            reader_node.touch(key)
+            await reader_node.filled(key)
+            copy = reader_node.lookup(key)
+            assert copy is not None, f"no local copy of {key[-1]}"
+            self.assertEqual(copy.getContent(), data)
+            reader = reader_node.open(key)
+            assert reader is not None
+            self.addCleanup(reader.close)
+            self.assertNotIsInstance(reader, ObjectReader)
+            self.assertEqual(reader.stat, stat)
+
     def test_records(self) -> None:
         """
         Records round-trip through the bucket: saved whole, loaded, listed

@@ -8,18 +8,27 @@ from __future__ import annotations
 import base64
 import json
 import os
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
+from twisted.internet.defer import Deferred
+from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.server import NOT_DONE_YET
+from twisted.web.test.requesthelper import DummyRequest
 
 from tests.apifakes import ApiProxy, JsonFakeIndex
 from tests.fakeindex import FakeFile
 from tests.fakes import Answer, result_now
+from tests.runnerguard import GuardedRecords, RecordingRunner
 from tests.wheels import build_wheel
-from twisted_pypi.core.config import IndexConfig
-from twisted_pypi.web.cachecontrol import read_admin_token
+from twisted_pypi.core.config import IndexConfig, ProxyConfig
+from twisted_pypi.sources.remote import PageCache
+from twisted_pypi.storage.pagestore import PageStore, StoredPage
+from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.web.cachecontrol import CacheControlResource, read_admin_token
 
 #: What asks for the JSON simple format.
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
@@ -327,3 +336,67 @@ def _flushed(proxy: ApiProxy, d: Any) -> Any:
     """
     proxy.flush()
     return d
+
+
+class QueuedRunner(RecordingRunner):
+    """
+    A runner that keeps work until the test runs it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queued: list[tuple[Callable[[], Any], Deferred[Any]]] = []
+
+    def __call__(self, work: Callable[[], Any]) -> Deferred[Any]:
+        """Keep ``work``; it runs on :meth:`run_all`."""
+        d: Deferred[Any] = Deferred()
+        self.queued.append((work, d))
+        return d
+
+    def run_all(self) -> None:
+        """Run the work kept so far, flagged as inside the runner."""
+        while self.queued:
+            work, d = self.queued.pop(0)
+            super().__call__(work).chainDeferred(d)
+
+
+class RunnerTests(SynchronousTestCase):
+    """
+    Deleting pages removes their records by the caches' runner (a shared
+    store's deletes block for a round trip), never on the reactor.
+    """
+
+    def test_answered_after_runner(self) -> None:
+        """
+        ``DELETE /-/cache/simple/<project>/`` is answered once the runner
+        removed the page's record, with the indexes that had it.
+        """
+        runner = QueuedRunner()
+        local = LocalRecords(FilePath(self.mktemp()), ".page")
+        page = StoredPage("http://up.test/simple/demo/", b"{}", None, None, 0.0)
+        PageStore(local).save("up", "demo", page)
+        records = GuardedRecords(local, runner)
+        index = IndexConfig("up", "http://up.test/simple/")
+        pages = PageCache(
+            index,
+            ProxyConfig(indexes=(index,)),
+            cast(Any, None),
+            Clock(),
+            PageStore(records),
+            runner,
+        )
+        resource = CacheControlResource(
+            TOKEN, [pages], cast(Any, None), cast(Any, None)
+        )
+        request = DummyRequest([b"simple", b"demo", b""])
+        request.method = b"DELETE"
+        request.requestHeaders.setRawHeaders(
+            b"authorization", [BEARER["Authorization"].encode()]
+        )
+        self.assertEqual(resource.render(cast(Any, request)), NOT_DONE_YET)
+        self.assertEqual(request.finished, 0)
+        runner.run_all()
+        self.assertEqual(request.finished, 1)
+        answer = json.loads(b"".join(request.written))
+        self.assertEqual(answer["indexes"], ["up"])
+        self.assertEqual(local.keys("up"), [])

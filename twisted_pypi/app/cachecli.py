@@ -5,7 +5,10 @@ directly (see :mod:`.cachedir`; safe while a proxy runs on it).
 
 The cache directory is ``--cache-dir``, else ``PYPIPROXY_CACHE_DIR``, else
 the ``cache-dir`` of the ``--config`` file (or of ``PYPIPROXY_CONFIG``), else
-the user's cache directory, as for ``pypiproxy serve``.
+the user's cache directory, as for ``pypiproxy serve``.  With ``--store``
+(found the same way, with ``--s3-endpoint`` and ``--s3-region``) the
+commands work on the shared store's files, pages and documents instead; the
+cache directory then only gives the count of this node's partial downloads.
 """
 
 from __future__ import annotations
@@ -20,10 +23,14 @@ from twisted.python import usage
 
 from twisted_pypi.app.argorder import GnuOptions
 from twisted_pypi.app.configfile import CONFIG_ENV, ENV_PREFIX, load_file
+from twisted_pypi.app.storecompose import bucket_files, record_store
+from twisted_pypi.core.config import ProxyConfig, StoreConfig, parse_store
 from twisted_pypi.core.lookup import LIST_KEY
 from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.core.sizes import format_size
 from twisted_pypi.storage.cachedir import CacheDir, Purged
+from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
+from twisted_pypi.storage.pagestore import PAGES_AREA, PageStore
 
 __all__ = [
     "CacheOptions",
@@ -49,19 +56,54 @@ class _CacheDirOptions(GnuOptions):
             "The proxy's cache directory [default: as 'pypiproxy serve' finds it].",
         ],
         ["config", None, None, "Read cache-dir from this TOML settings file."],
+        ["store", None, None, "Work on this shared store: s3://BUCKET[/PREFIX]."],
+        ["s3-endpoint", None, None, "The URL of the S3-compatible server of --store."],
+        ["s3-region", None, None, "The region of --store [default: us-east-1]."],
     ]
 
     #: Where ``PYPIPROXY_*`` settings are read from (tests replace it).
     environ: Mapping[str, str] = os.environ
 
     def postOptions(self) -> None:
+        found = [
+            _setting(name, self[name], self["config"], self.environ)
+            for name in ("store", "s3-endpoint", "s3-region")
+        ]
+        try:
+            self["store"] = parse_store(*found)
+        except ValueError as e:
+            raise usage.UsageError(str(e)) from None
         self["cache-dir"] = find_cache_dir(
-            self["cache-dir"], self["config"], self.environ
+            self["cache-dir"],
+            self["config"],
+            self.environ,
+            must_exist=self["store"] is None,
         )
 
 
+def _setting(
+    name: str, given: str | None, config: str | None, environ: Mapping[str, str]
+) -> str | None:
+    """
+    An option's value: given, else ``PYPIPROXY_<NAME>``, else the settings
+    file's (``--config`` or ``PYPIPROXY_CONFIG``).
+
+    :raises usage.UsageError: If the file's value is not a string.
+    """
+    value = given or environ.get(ENV_PREFIX + name.upper().replace("-", "_")) or None
+    config = config or environ.get(CONFIG_ENV) or None
+    if value is None and config is not None:
+        value = load_file(config).get(name)
+        if value is not None and not isinstance(value, str):
+            raise usage.UsageError(f"{config}: setting {name!r} must be a string")
+    return value
+
+
 def find_cache_dir(
-    given: str | None, config: str | None, environ: Mapping[str, str]
+    given: str | None,
+    config: str | None,
+    environ: Mapping[str, str],
+    must_exist: bool = True,
 ) -> str:
     """
     The cache directory, by the precedence of ``pypiproxy serve``.
@@ -69,6 +111,8 @@ def find_cache_dir(
     :param given: ``--cache-dir``, or ``None``.
     :param config: ``--config``, or ``None``.
     :param environ: The environment.
+    :param must_exist: Whether a directory that does not exist is an error
+        (with a shared store, it need not exist).
     :raises usage.UsageError: If the settings file cannot be read, or its
         ``cache-dir`` is not a string, or the directory does not exist.
     """
@@ -84,7 +128,7 @@ def find_cache_dir(
 
         path = default_cache_dir()
     path = os.path.abspath(os.path.expanduser(path))
-    if not os.path.isdir(path):
+    if must_exist and not os.path.isdir(path):
         raise usage.UsageError(f"the cache directory {path!r} does not exist")
     return path
 
@@ -184,7 +228,7 @@ def run(options: CacheOptions, out: IO[str] | None = None) -> int:
     """
     out = out or sys.stdout
     sub = options.subOptions
-    cache = CacheDir(sub["cache-dir"])
+    cache = _cache(sub["cache-dir"], sub["store"])
     if options.subCommand == "list":
         return _list(cache, sub["projects"], out)
     if options.subCommand == "stats":
@@ -192,6 +236,19 @@ def run(options: CacheOptions, out: IO[str] | None = None) -> int:
     if options.subCommand == "purge":
         return _purge(cache, sub, out)
     return _verify(cache, out)
+
+
+def _cache(cache_dir: str, store: StoreConfig | None) -> CacheDir:
+    """The cache directory, or the shared store, to work on."""
+    if store is None:
+        return CacheDir(cache_dir)
+    config = ProxyConfig(cache_dir=cache_dir, store=store)
+    return CacheDir(
+        cache_dir,
+        bucket_files(config, store),
+        PageStore(record_store(config, PAGES_AREA, ".page")),
+        JsonStore(record_store(config, JSON_AREA, ".json")),
+    )
 
 
 def _list(cache: CacheDir, projects: list[str], out: IO[str]) -> int:
@@ -221,6 +278,8 @@ def _stats(cache: CacheDir, out: IO[str]) -> int:
     files = cache.files()
     pages = cache.pages()
     out.write(f"cache directory    {cache.root.path}\n")
+    if cache.where != cache.root.path:
+        out.write(f"store              {cache.where}\n")
     out.write(
         f"files              {len(files)} ({format_size(sum(f.size for f in files))})\n"
     )

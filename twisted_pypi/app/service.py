@@ -34,6 +34,7 @@ from twisted_pypi.app.endpoints import with_backlog
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.sizes import format_size
 from twisted_pypi.core.stats import Stats
+from twisted_pypi.objectstore.renewal import CredentialRenewal
 from twisted_pypi.objectstore.signing import NoCredentials
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.s3files import S3FileStore
@@ -236,7 +237,11 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
         run=run,
     )
     site = make_site(config, tree, reactor, stats)
-    return ProxyService(config, reactor, site, cache, clients.pool)
+    service = ProxyService(config, reactor, site, cache, clients.pool)
+    if isinstance(cache, S3FileStore):
+        renewal = CredentialRenewal(cache.client.signer, run, reactor)
+        renewal.setServiceParent(service)
+    return service
 
 
 def make_site(

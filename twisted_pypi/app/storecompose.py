@@ -20,6 +20,7 @@ from twisted.web.client import Agent, HTTPConnectionPool
 from twisted_pypi.core.config import LocalConfig, ProxyConfig, StoreConfig
 from twisted_pypi.objectstore.client import S3Client
 from twisted_pypi.objectstore.signing import Signer, load_credentials
+from twisted_pypi.storage.bucketfiles import BucketFiles
 from twisted_pypi.storage.bucketindex import BucketIndexPlace
 from twisted_pypi.storage.interfaces import IRecordStore
 from twisted_pypi.storage.records import LocalRecords
@@ -28,7 +29,13 @@ from twisted_pypi.storage.s3place import BucketPlace
 from twisted_pypi.storage.s3records import S3Records
 from twisted_pypi.storage.space import SpaceReport
 
-__all__ = ["bucket_client", "bucket_index_place", "record_store", "s3_file_store"]
+__all__ = [
+    "bucket_client",
+    "bucket_files",
+    "bucket_index_place",
+    "record_store",
+    "s3_file_store",
+]
 
 #: Connections kept open to the store (ranged reads of many clients).
 _PERSISTENT = 32
@@ -47,12 +54,7 @@ def s3_file_store(
     :param max_size: The read cache's budget.
     :raise NoCredentials: If no AWS credentials are found.
     """
-    pool = HTTPConnectionPool(reactor)
-    pool.maxPersistentPerHost = _PERSISTENT
-    pool.retryAutomatically = False  # a publish is not retried behind our back
-    agent = Agent(reactor, pool=pool, connectTimeout=config.connect_timeout)
-    signer = Signer(load_credentials(), store.region)
-    client = S3Client(agent, store.endpoint, signer, reactor, config.connect_timeout)
+    client, pool = bucket_client(store, reactor, config.connect_timeout)
     place = BucketPlace(store.bucket, store.prefix)
     files = S3FileStore(client, place, FilePath(config.cache_dir), max_size, reactor)
     files.closing = pool.closeCachedConnections
@@ -81,7 +83,25 @@ def record_store(
     if store is None:
         top = root if root is not None else FilePath(config.cache_dir)
         return LocalRecords(top.child(area), suffix, space)
-    client = get_session().create_client(
+    client = _blocking_client(config, store)
+    return S3Records(client, BucketPlace(store.bucket, store.prefix), area, suffix)
+
+
+def bucket_files(config: ProxyConfig, store: StoreConfig) -> BucketFiles:
+    """
+    The files of ``--store``, for the ``cache`` commands (through
+    botocore's blocking client: they run without a reactor).
+
+    :param config: The settings.
+    :param store: The shared store.
+    """
+    client = _blocking_client(config, store)
+    return BucketFiles(client, BucketPlace(store.bucket, store.prefix))
+
+
+def _blocking_client(config: ProxyConfig, store: StoreConfig) -> Any:
+    """A botocore S3 client of the store (path-style addressing)."""
+    return get_session().create_client(
         "s3",
         endpoint_url=store.endpoint,
         region_name=store.region,
@@ -93,15 +113,14 @@ def record_store(
             max_pool_connections=16,
         ),
     )
-    return S3Records(client, BucketPlace(store.bucket, store.prefix), area, suffix)
 
 
 def bucket_client(
     store: StoreConfig, reactor: Any, timeout: float
 ) -> tuple[S3Client, HTTPConnectionPool]:
     """
-    A client of a bucket other than ``--store``'s (a private index, an
-    export), and its connection pool (close it when done).
+    A client of a bucket (``--store``'s, a private index's, an export's),
+    and its connection pool (close it when done).
 
     :param store: The bucket, its endpoint and region.
     :param reactor: Connects, and keeps time.

@@ -17,8 +17,8 @@ from typing import Any
 
 from twisted.python import usage
 
-from twisted_pypi.core.cluster import parse_cluster
 from twisted_pypi.app.indexoptions import parse_buckets
+from twisted_pypi.core.cluster import parse_cluster
 from twisted_pypi.core.config import ClusterConfig, LocalConfig, StoreConfig
 
 __all__ = ["STORE_PARAMETERS", "check_cache_dir", "store_settings"]

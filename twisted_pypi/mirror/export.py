@@ -22,14 +22,21 @@ a bucket's prefix with content types set, for the bucket's website
 endpoint or a CDN (see :mod:`~twisted_pypi.mirror.exporttree`, which does
 the writing).
 
+With a shared store (``--store``), the files the store holds are exported
+whether or not this node has a local copy: those it lacks are read through
+the store.
+
 The options and the wiring of the command are in
 :mod:`twisted_pypi.app.exportcli`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
+import os
+import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any
 from urllib.parse import quote
@@ -47,12 +54,15 @@ from twisted_pypi.core.links import (
 from twisted_pypi.core.lookup import LIST_KEY, LookupFailed
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.render import no_file_link, render_page
-from twisted_pypi.mirror.exporttree import DirectoryTree, ExportTree
+from twisted_pypi.mirror.exporttree import DirectoryTree, ExportTree, Placed
 from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.offline import offline_routers
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.interfaces import IFileReader
+from twisted_pypi.storage.readout import copy_to_path, read_bytes
+from twisted_pypi.storage.s3files import S3FileStore
 
 __all__ = ["HTML_PAGE", "JSON_PAGE", "MANIFEST", "ExportReport", "export_tree"]
 
@@ -121,14 +131,15 @@ class _Exporter:
 
     async def sources(
         self, project: str, dist: DistFile
-    ) -> tuple[FilePath[str] | bytes, bytes | None]:
+    ) -> tuple[FilePath[str] | bytes | IFileReader, bytes | None]:
         """
         Where a listed file's bytes come from and its ``.metadata``.
 
         :param project: The project.
         :param dist: One of the files its page lists.
-        :return: The file (a path to link, or the bytes of a dummy) and its
-            ``.metadata`` (``None`` unless the page advertises it).
+        :return: The file (a path to link, the bytes of a dummy, or a stored
+            file with no local copy, open) and its ``.metadata`` (``None``
+            unless the page advertises it).
         """
         wanted = bool(dist.core_metadata)
         filename = dist.filename
@@ -144,12 +155,18 @@ class _Exporter:
             return path, local.metadata if wanted and local is not None else None
         for pages in self._pages:
             segments = local_segments(pages.index.name, dist.url)
-            if segments is None or self._cache.lookup(segments) is None:
+            if segments is None or self._cache.stat(segments) is None:
                 continue
             meta = None
             if wanted:
-                meta = self._cache.path_for(metadata_segments(segments)).getContent()
-            return self._cache.path_for(segments), meta
+                meta = await read_bytes(self._cache, metadata_segments(segments))
+            copy = self._cache.lookup(segments)
+            if copy is not None:
+                return copy, meta
+            # In a shared store, not on this node's disk: read through it.
+            reader = self._cache.open(segments)
+            if reader is not None:
+                return reader, meta
         raise ValueError(f"{filename} of {project} is not cached")
 
     async def write_files(self, project: str, page: ProjectPage) -> list[str]:
@@ -162,7 +179,10 @@ class _Exporter:
         for dist in page.files:
             relative = f"packages/{project}/{dist.filename}"
             source, meta = await self.sources(project, dist)
-            placed = await self._tree.place(relative, source)
+            if not isinstance(source, (bytes, FilePath)):
+                placed = await self._place_stored(relative, source)
+            else:
+                placed = await self._tree.place(relative, source)
             if placed == "linked":
                 self.report.linked += 1
             elif placed == "copied":
@@ -172,6 +192,25 @@ class _Exporter:
                 await self._tree.write(relative + METADATA, meta)
                 written.append(relative + METADATA)
         return written
+
+    async def _place_stored(self, relative: str, reader: IFileReader) -> Placed:
+        """
+        Put in place a file that is in the shared store but not on this
+        node's disk: unless the tree holds it with its size, through a
+        temporary local copy read from the store.
+        """
+        if await self._tree.size_of(relative) == reader.stat.size:
+            reader.close()
+            return "kept"
+        fd, temp = tempfile.mkstemp(prefix="export-", suffix=".part")
+        os.close(fd)
+        try:
+            await copy_to_path(reader, temp)
+            await self._tree.place(relative, FilePath(temp))
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temp)
+        return "copied"
 
 
 def _link(project: str) -> Callable[[DistFile], str]:
@@ -211,6 +250,11 @@ async def export_tree(
     :param local: The local indexes.
     :param config: The routes, merges, dummies and base URL.
     """
+    if isinstance(cache, S3FileStore):
+        # What the store holds, whatever this node's disk has.
+        cache.scan()
+        if cache.listing is not None:
+            await cache.listing
     indexes, real_pages = offline_routers(config, pages, cache, local)
     ttl = min((p.index.ttl for p in pages), default=600.0)
     dummies = Dummies(config.dummies, real_pages, RELATIVE, ttl)
@@ -220,7 +264,7 @@ async def export_tree(
     exporter = _Exporter(tree, pages, cache, local, dummies)
     names: set[str] = set(dummies.specs)
     for page_cache in pages:
-        names.update(k for k in page_cache.store.keys(page_cache.index.name))
+        names.update(await page_cache.stored_keys())
     names.discard(LIST_KEY)
     for index in local:
         try:

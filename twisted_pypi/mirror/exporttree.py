@@ -79,6 +79,9 @@ class ExportTree(Protocol):
     async def place(self, relative: str, source: FilePath[str] | bytes) -> Placed:
         """Put a distribution file in place unless it is there with its size."""
 
+    async def size_of(self, relative: str) -> int | None:
+        """The size of a file the tree holds, or ``None``."""
+
     async def exists(self, relative: str) -> bool:
         """Whether the tree holds ``relative``."""
 
@@ -147,6 +150,13 @@ class DirectoryTree:
     async def exists(self, relative: str) -> bool:
         """See :meth:`ExportTree.exists`."""
         return self._path(relative).exists()
+
+    async def size_of(self, relative: str) -> int | None:
+        """See :meth:`ExportTree.size_of`."""
+        try:
+            return self._path(relative).getsize()
+        except OSError:
+            return None
 
     async def remove(self, relative: str) -> None:
         """See :meth:`ExportTree.remove`."""
@@ -242,6 +252,11 @@ class BucketTree:
     async def exists(self, relative: str) -> bool:
         """See :meth:`ExportTree.exists` (by the listing and what was written)."""
         return relative in self._objects
+
+    async def size_of(self, relative: str) -> int | None:
+        """See :meth:`ExportTree.size_of` (by the listing and what was written)."""
+        known = self._objects.get(relative)
+        return known[0] if known is not None else None
 
     async def remove(self, relative: str) -> None:
         """See :meth:`ExportTree.remove`."""

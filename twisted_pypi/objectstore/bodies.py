@@ -20,12 +20,17 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, BinaryIO
 
+from twisted.internet import error
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IConsumer
 from twisted.internet.protocol import Protocol, connectionDone
 from twisted.internet.task import CooperativeTask, TaskStopped, cooperate
 from twisted.python.failure import Failure
 from twisted.web.client import ResponseDone
+
+# Twisted's own marker of a body that ended before its length; a private
+# name, but the only way to tell a cut body from other failures it wraps.
+from twisted.web.http import _DataLoss
 from twisted.web.iweb import IBodyProducer, IResponse
 from zope.interface import implementer
 
@@ -36,6 +41,7 @@ __all__ = [
     "BytesProducer",
     "FileSliceProducer",
     "ShortFile",
+    "describe_cut",
     "discard_body",
     "read_limited",
     "stream_body",
@@ -195,6 +201,46 @@ def _copy(
         yield None
 
 
+#: What each way of losing a body means, most specific first (the wording
+#: of :func:`twisted_pypi.upstream.describe.describe_error`, for the store).
+_CUT_PHRASES: tuple[tuple[type[BaseException], str], ...] = (
+    (error.ConnectionDone, "the store closed the connection"),
+    (error.ConnectionLost, "the connection to the store was lost"),
+    (error.TimeoutError, "the store did not answer in time"),
+    (_DataLoss, "the body ended before its length"),
+)
+
+
+def describe_cut(reason: Failure | BaseException) -> str:
+    """
+    Why a body from the store ended early, as one short phrase: the
+    failures an HTTP client's ``ResponseFailed`` wraps are named plainly
+    (never their ``repr``), each once.
+
+    :param reason: How the body's connection was lost.
+    """
+    value = reason.value if isinstance(reason, Failure) else reason
+    wrapped = getattr(value, "reasons", None)
+    if isinstance(wrapped, list) and wrapped:
+        phrases: list[str] = []
+        for inner in wrapped:
+            phrase = (
+                describe_cut(inner)
+                if isinstance(inner, (Failure, BaseException))
+                else str(inner)
+            )
+            if phrase not in phrases:
+                phrases.append(phrase)
+        ended = describe_cut(_DataLoss())
+        if len(phrases) > 1 and ended in phrases:
+            phrases.remove(ended)
+        return "; ".join(phrases)
+    for kind, phrase in _CUT_PHRASES:
+        if isinstance(value, kind):
+            return phrase
+    return str(value) or type(value).__name__
+
+
 class _Collector(Protocol):
     """
     Collects a small body, up to a limit.
@@ -239,7 +285,7 @@ class _Collector(Protocol):
         if reason.check(ResponseDone):
             self.done.callback(b"".join(self._chunks))
         else:
-            why = f"{self._what}: answer cut short: {reason.getErrorMessage()}"
+            why = f"{self._what}: answer cut short: {describe_cut(reason)}"
             self.done.errback(StoreUnavailable(why))
 
 
@@ -299,7 +345,7 @@ class _BodyStreamer(Protocol):
         if reason.check(ResponseDone):
             self.done.callback(None)
         else:
-            why = f"{self._what}: body cut short: {reason.getErrorMessage()}"
+            why = f"{self._what}: body cut short: {describe_cut(reason)}"
             self.done.errback(StoreUnavailable(why))
 
     def _cancel(self, done: Deferred[None]) -> None:

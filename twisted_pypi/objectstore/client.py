@@ -105,6 +105,11 @@ class S3Client:
         self._clock = clock
         self._timeout = timeout
 
+    @property
+    def signer(self) -> Signer:
+        """Signs every request (its credentials are renewed in place)."""
+        return self._signer
+
     def __repr__(self) -> str:
         """
         The endpoint and signer (never a secret).

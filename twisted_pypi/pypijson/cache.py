@@ -192,23 +192,26 @@ class JsonCache:
             self._get(index, document_key(project, version), url)
         )
 
-    def invalidate(self, project: str) -> int:
+    def invalidate(self, project: str) -> Deferred[int]:
         """
-        Forget every document of a project, in memory and on disk, on every
-        index.
+        Forget every document of a project, in memory and in the store (by
+        the runner: a shared store's listing and deletes are round trips),
+        on every index.
 
         :param project: The normalized project name.
-        :return: How many documents were forgotten.
+        :return: A Deferred firing with how many documents were forgotten.
         """
         keys = {k for k in self._policy.keys() if k[1].split("@")[0] == project}
         for key in keys:
             self._policy.forget(key)
-        removed = {
-            (index, key)
-            for index in self._store.indexes()
-            for key in self._store.remove_project(index, project)
-        }
-        return len(keys | removed)
+        removing: Deferred[set[_Key]] = self._run(
+            lambda: {
+                (index, key)
+                for index in self._store.indexes()
+                for key in self._store.remove_project(index, project)
+            }
+        )
+        return removing.addCallback(lambda removed: len(keys | removed))
 
     async def _get(self, index: IndexConfig, key: str, url: str) -> JsonLookup:
         mkey = (index.name, key)
@@ -267,7 +270,7 @@ class JsonCache:
         elif response.status not in (404, 410):
             raise UpstreamUnavailable(f"{url} answered {response.status}")
         if document is None:
-            self._store.remove(index.name, key)
+            await self._run(lambda: self._store.remove(index.name, key))
             raise ProjectNotFound(key)
         saved = document
         await self._run(lambda: self._store.save(index.name, key, saved))

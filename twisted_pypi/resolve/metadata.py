@@ -31,6 +31,8 @@ from twisted_pypi.core.metadata import (
 from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.sizes import format_size
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.interfaces import ShortRead
+from twisted_pypi.storage.readout import read_bytes
 from twisted_pypi.upstream.client import PageClient, UpstreamError, fetch_page
 
 __all__ = [
@@ -145,24 +147,29 @@ class CachedMetadataSource:
 
         :param dist: The file.
         """
-        cached = self._cached(dist)
+        cached = await self._cached(dist)
         if cached is not None:
             return cached
         return await self.fallback.metadata(dist)
 
-    def _cached(self, dist: DistFile) -> bytes | None:
-        """The metadata from the cache, or ``None`` if it is not there."""
+    async def _cached(self, dist: DistFile) -> bytes | None:
+        """
+        The metadata from the cache, or ``None`` if it is not there: a
+        ``.metadata`` through the store (a shared store's too, without a
+        local copy), a wheel's from its local copy.
+        """
         segments = local_segments(self.index_name, dist.url)
         if segments is None:
             return None
         if dist.core_metadata:
             name = segments[-1] + METADATA
             try:
-                data = self.cache.path_for((*segments[:-1], name)).getContent()
-                if isinstance(dist.core_metadata, Mapping):
-                    check_hashes(data, dist.core_metadata, name)
-                return data
-            except (OSError, MetadataError):
+                data = await read_bytes(self.cache, (*segments[:-1], name))
+                if data is not None:
+                    if isinstance(dist.core_metadata, Mapping):
+                        check_hashes(data, dist.core_metadata, name)
+                    return data
+            except (OSError, ShortRead, MetadataError):
                 pass
         if dist.filename.endswith(".whl"):
             try:

@@ -49,7 +49,8 @@ MEMORY_PAGES = 1024
 
 def cached_files(page: ProjectPage, index_name: str, cache: FileCache) -> ProjectPage:
     """
-    ``page`` with only the files whose bytes the cache holds, each
+    ``page`` with only the files whose bytes the cache holds (a shared
+    store's files too, with or without a local copy), each
     advertising core metadata only if its ``.metadata`` is cached too, and
     ``versions`` (PEP 700) cut to the versions that still have a file.
 
@@ -61,9 +62,9 @@ def cached_files(page: ProjectPage, index_name: str, cache: FileCache) -> Projec
     files: list[DistFile] = []
     for dist in page.files:
         segments = local_segments(index_name, dist.url)
-        if segments is None or cache.lookup(segments) is None:
+        if segments is None or cache.stat(segments) is None:
             continue
-        if dist.core_metadata and cache.lookup(metadata_segments(segments)) is None:
+        if dist.core_metadata and cache.stat(metadata_segments(segments)) is None:
             dist = evolve(dist, core_metadata=None)
         files.append(dist)
     versions = page.versions
@@ -175,9 +176,8 @@ class OfflinePages:
 
     async def _project_list(self) -> Lookup:
         """The projects whose pages the store holds."""
-        names = tuple(
-            key for key in self._pages.store.keys(self.index.name) if key != LIST_KEY
-        )
+        stored = await self._pages.stored_keys()
+        names = tuple(key for key in stored if key != LIST_KEY)
         if self._list is None or self._list.page != ProjectList(names=names):
             self._list = PageEntry(
                 index=self.index,

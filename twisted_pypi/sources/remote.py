@@ -50,12 +50,7 @@ from twisted_pypi.sources.pagebuild import (
     weigh,
 )
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
-from twisted_pypi.upstream.client import (
-    PageClient,
-    PageResponse,
-    UpstreamError,
-    fetch_page,
-)
+from twisted_pypi.upstream.client import PageClient, UpstreamError, fetch_page
 
 __all__ = [
     "MEMORY_BYTES",
@@ -269,13 +264,15 @@ class PageCache:
             entry.fetched_at = now
             return Served(entry, CacheStatus.HIT)
         if response.status in (404, 410):
-            self._store.remove(self.index.name, key)
+            await self._run(partial(self._store.remove, self.index.name, key))
             raise ProjectNotFound(key)
         if response.status != 200:
             raise self._failed(
                 key, UpstreamUnavailable(f"{url} answered {response.status}")
             )
-        stored = _stored(response, now)
+        stored = StoredPage(
+            response.url, response.body, response.content_type, response.etag, now
+        )
         size = len(stored.body)
         del response  # the body is in ``stored``; nothing else keeps a copy
         try:
@@ -356,17 +353,29 @@ class PageCache:
         )
         return error
 
-    def invalidate(self, key: str) -> bool:
+    def invalidate(self, key: str) -> Deferred[bool]:
         """
-        Forget a page in memory and on disk, and that the upstream lacked it:
+        Forget a page in memory and in the store (by the runner: a shared
+        store's delete is a round trip), and that the upstream lacked it:
         the next request asks the upstream.  A refresh already under way
         still stores what it gets.
 
         :param key: A normalized project name, or :data:`LIST_KEY`.
-        :return: Whether anything was cached: a page, or that there is none.
+        :return: A Deferred firing with whether anything was cached: a page,
+            or that there is none.
         """
         forgotten = self._policy.forget(key)
-        return self._store.remove(self.index.name, key) or forgotten
+        removing: Deferred[bool] = self._run(
+            partial(self._store.remove, self.index.name, key)
+        )
+        return removing.addCallback(lambda removed: removed or forgotten)
+
+    def stored_keys(self) -> Deferred[list[str]]:
+        """
+        The keys of every page the store holds for this index, sorted
+        (listed by the runner: a shared store's listing is a round trip).
+        """
+        return self._run(partial(self._store.keys, self.index.name))
 
     def _entry(self, key: str, stored: StoredPage) -> PageEntry:
         """
@@ -436,13 +445,3 @@ class PageCache:
         if segments is None:  # parse drops these; never link upstream
             raise ValueError(f"unmappable file URL {dist.url!r}")
         return self._links.file(local_path(segments))
-
-
-def _stored(response: PageResponse, now: float) -> StoredPage:
-    return StoredPage(
-        url=response.url,
-        body=response.body,
-        content_type=response.content_type,
-        etag=response.etag,
-        fetched_at=now,
-    )

@@ -1,7 +1,10 @@
 # -*- test-case-name: tests.storage.test_cachedir -*-
 """
 Working on a cache directory directly, for ``pypiproxy cache``: listing,
-counting, purging and verifying what it holds.
+counting, purging and verifying what it holds.  With a shared store
+(``--store``) the files and records are the store's
+(:class:`~twisted_pypi.storage.bucketfiles.BucketFiles`, the record stores
+of the store), and only the partial downloads are this node's.
 
 It is safe while a proxy runs on the same directory: entries are only ever
 removed, each with one atomic ``os.remove``; partial downloads (``tmp/``) are
@@ -16,7 +19,7 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Iterator, Mapping
-from typing import Literal
+from typing import Literal, Protocol
 
 from attrs import field, frozen
 from twisted.python.filepath import FilePath
@@ -30,7 +33,15 @@ from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
 from twisted_pypi.storage.layout import FILES_DIR, TMP_DIR, prune, walk_files
 from twisted_pypi.storage.pagestore import PAGES_AREA, PageStore
 
-__all__ = ["CacheDir", "CachedFile", "CachedPage", "Purged", "Verdict"]
+__all__ = [
+    "CacheDir",
+    "CachedFile",
+    "CachedPage",
+    "FileArea",
+    "LocalFiles",
+    "Purged",
+    "Verdict",
+]
 
 #: The hashes ``verify`` may check, best first.
 _HASHES = ("sha256", "sha512", "sha384", "blake2b", "sha224", "sha1", "md5")
@@ -120,26 +131,100 @@ class Purged:
     documents: int = 0
 
 
-class CacheDir:
+class FileArea(Protocol):
     """
-    A proxy's cache directory, read and changed in place.
+    Where the complete files are: a cache directory's ``files/``
+    (:class:`LocalFiles`) or a shared store's
+    (:class:`~twisted_pypi.storage.bucketfiles.BucketFiles`).
     """
 
-    def __init__(self, root: str) -> None:
+    def walk(self) -> list[tuple[tuple[str, ...], int]]:
+        """Every file, as ``(segments, size)``, in no particular order."""
+
+    def remove(self, segments: tuple[str, ...]) -> bool:
+        """Delete a file; :return: whether it was there."""
+
+    def digest(self, segments: tuple[str, ...], name: str) -> str | None:
+        """A file's hex digest by ``name``, or ``None`` if unreadable."""
+
+
+class LocalFiles:
+    """
+    The complete files of a cache directory (its ``files/``).
+    """
+
+    def __init__(self, root: FilePath[str]) -> None:
+        """:param root: The cache directory."""
+        self._top = root.child(FILES_DIR)
+
+    def walk(self) -> list[tuple[tuple[str, ...], int]]:
+        """Every complete file, as ``(segments, size)``."""
+        return [(s, st.st_size) for s, st in walk_files(self._top.path)]
+
+    def remove(self, segments: tuple[str, ...]) -> bool:
+        """
+        Delete a file, and the directories it leaves empty.
+
+        :return: Whether it was there.
+        """
+        path = self._top.preauthChild("/".join(segments))
+        try:
+            os.remove(path.path)
+        except FileNotFoundError:
+            return False
+        prune(path.parent(), self._top)
+        return True
+
+    def digest(self, segments: tuple[str, ...], name: str) -> str | None:
+        """The hex digest of a file, or ``None`` if it cannot be read."""
+        hasher = hashlib.new(name)
+        try:
+            with open(self._top.preauthChild("/".join(segments)).path, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    hasher.update(chunk)
+        except OSError:
+            return None
+        return hasher.hexdigest()
+
+
+class CacheDir:
+    """
+    A proxy's cache directory (or shared store), read and changed in place.
+    """
+
+    def __init__(
+        self,
+        root: str,
+        files: FileArea | None = None,
+        pages: PageStore | None = None,
+        documents: JsonStore | None = None,
+    ) -> None:
         """
         :param root: The cache directory (``--cache-dir``).
+        :param files: Where the files are, if not in ``root``.
+        :param pages: Where the pages are, if not in ``root``.
+        :param documents: Where the JSON API documents are, if not in
+            ``root``.
         """
         self.root = FilePath(root)
-        self._pages = PageStore.on_disk(self.root.child(PAGES_AREA))
-        self._documents = JsonStore.on_disk(self.root.child(JSON_AREA))
+        self._files = files if files is not None else LocalFiles(self.root)
+        self._pages = pages or PageStore.on_disk(self.root.child(PAGES_AREA))
+        self._documents = documents or JsonStore.on_disk(self.root.child(JSON_AREA))
+
+    @property
+    def where(self) -> str:
+        """What holds the files: the directory, or the store's URL."""
+        return (
+            self.root.path if isinstance(self._files, LocalFiles) else str(self._files)
+        )
 
     def files(self) -> list[CachedFile]:
         """
         Every complete file, sorted by place.
         """
         found = [
-            CachedFile(segments, st.st_size)
-            for segments, st in walk_files(self.root.child(FILES_DIR).path)
+            CachedFile(segments, size)
+            for segments, size in self._files.walk()
             if len(segments) >= 4
         ]
         return sorted(found, key=lambda f: f.segments)
@@ -173,18 +258,11 @@ class CacheDir:
 
     def remove_file(self, file: CachedFile) -> bool:
         """
-        Delete a cached file, and the directories it leaves empty.
+        Delete a cached file (and the directories it leaves empty).
 
         :return: Whether it was there.
         """
-        top = self.root.child(FILES_DIR)
-        path = top.preauthChild("/".join(file.segments))
-        try:
-            os.remove(path.path)
-        except FileNotFoundError:
-            return False
-        prune(path.parent(), top)
-        return True
+        return self._files.remove(file.segments)
 
     def catalog(self, files: list[CachedFile] | None = None) -> Catalog:
         """
@@ -302,7 +380,7 @@ class CacheDir:
         if size is not None and size != file.size:
             reason = f"{file.size} bytes, the index says {size}"
         else:
-            digest = _digest(self.root.child(FILES_DIR), file.segments, name)
+            digest = self._files.digest(file.segments, name)
             if digest is None:
                 return Verdict(file, "unverifiable", "it vanished or is unreadable")
             if digest == hashes[name].lower():
@@ -310,17 +388,3 @@ class CacheDir:
             reason = f"{name} {digest}, the index says {hashes[name]}"
         self.remove_file(file)
         return Verdict(file, "corrupt", reason)
-
-
-def _digest(top: FilePath[str], segments: tuple[str, ...], name: str) -> str | None:
-    """
-    The hex digest of a cached file, or ``None`` if it cannot be read.
-    """
-    hasher = hashlib.new(name)
-    try:
-        with open(top.preauthChild("/".join(segments)).path, "rb") as f:
-            while chunk := f.read(1 << 20):
-                hasher.update(chunk)
-    except OSError:
-        return None
-    return hasher.hexdigest()

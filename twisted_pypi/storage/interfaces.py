@@ -32,6 +32,7 @@ from twisted.internet.interfaces import IConsumer
 from zope.interface import Attribute, Interface
 
 __all__ = [
+    "FileGone",
     "FileStat",
     "IFileReader",
     "IFileStore",
@@ -56,6 +57,14 @@ class ShortRead(Exception):
     """
     A stored file ended before the range being read did: it was changed or
     truncated behind the store's back.
+    """
+
+
+class FileGone(ShortRead):
+    """
+    A stored file was deleted (by another node of a shared store) since it
+    was looked up: the store forgot it, and nothing of it was read, so the
+    caller may treat it as not cached.
     """
 
 

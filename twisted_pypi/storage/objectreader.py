@@ -12,6 +12,7 @@ so memory stays flat however large the object and however slow the client.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
@@ -20,9 +21,10 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from twisted_pypi.objectstore.client import S3Client
-from twisted_pypi.objectstore.errors import PreconditionFailed, S3Error
+from twisted_pypi.objectstore.errors import NotFound, PreconditionFailed, S3Error
 from twisted_pypi.objectstore.objects import ObjectBody
 from twisted_pypi.storage.interfaces import (
+    FileGone,
     FileStat,
     IFileReader,
     ReadStopped,
@@ -41,14 +43,24 @@ class ObjectReader:
     :ivar stat: The object's stat (its entity tag is the version read).
     """
 
-    def __init__(self, client: S3Client, bucket: str, key: str, stat: FileStat):
+    def __init__(
+        self,
+        client: S3Client,
+        bucket: str,
+        key: str,
+        stat: FileStat,
+        gone: Callable[[], object] | None = None,
+    ):
         """
         :param client: Sends the requests.
         :param bucket: The object's bucket.
         :param key: The object's key.
         :param stat: The version to read.
+        :param gone: Called when a range finds the object deleted or
+            replaced before any of its bytes came (the store forgets it).
         """
         self.stat = stat
+        self._gone = gone
         self._client = client
         self._bucket = bucket
         self._key = key
@@ -61,13 +73,14 @@ class ObjectReader:
         ranged ``GET``.
 
         :return: See :meth:`IFileReader.stream`; failing with
-            :class:`ShortRead` if the object changed or ended early, and with
-            :class:`StoreUnreachable` if the store failed.
+            :class:`FileGone` if the object was deleted or replaced before
+            any byte came, :class:`ShortRead` if it changed or ended later,
+            and with :class:`StoreUnreachable` if the store failed.
         :raise ValueError: If the reader is closed or already streaming.
         """
         if self._closed or self._active is not None:
             raise ValueError("reader closed or busy")
-        active = _RangeStream(consumer, length)
+        active = _RangeStream(consumer, length, self._gone)
         self._active = active
         got = self._client.get(
             self._bucket, self._key, offset, length, if_match=self.stat.etag
@@ -95,12 +108,19 @@ class _RangeStream:
     to the connection once it registers.
     """
 
-    def __init__(self, consumer: IConsumer, length: int) -> None:
+    def __init__(
+        self,
+        consumer: IConsumer,
+        length: int,
+        gone: Callable[[], object] | None = None,
+    ) -> None:
         """
         :param consumer: Where the bytes go.
         :param length: How many bytes are expected.
+        :param gone: Called when the object is found deleted or replaced.
         """
         self._consumer = consumer
+        self._gone = gone
         self._length = length
         self._received = 0
         self._connection: IPushProducer | None = None
@@ -143,7 +163,11 @@ class _RangeStream:
         """A failure in the seam's terms."""
         if self._stopped or reason.check(CancelledError):
             return Failure(ReadStopped())
-        if reason.check(PreconditionFailed):
+        if reason.check(NotFound, PreconditionFailed):
+            if self._gone is not None:
+                self._gone()
+            if self._received == 0:
+                return Failure(FileGone("the object was deleted or replaced"))
             return Failure(ShortRead("the object was replaced while being read"))
         if reason.check(S3Error):
             return Failure(StoreUnreachable(str(reason.value)))

@@ -36,6 +36,10 @@ notion of "cached" is the bucket's:
   so every node answers a client's conditional and ranged requests alike.
   When the bucket cannot be reached, a file with a local copy is still
   served from it.
+- **The read cache.**  The first use (:meth:`~S3FileStore.touch`) of a
+  file with no local copy fetches its object whole in the background
+  (:mod:`~twisted_pypi.storage.s3fill`, which says why), verified, so that
+  later requests are served from the local disk, within ``--cache-size``.
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ from twisted_pypi.storage.interfaces import (
 )
 from twisted_pypi.storage.layout import STALE_TEMP_AGE
 from twisted_pypi.storage.objectreader import ObjectReader
+from twisted_pypi.storage.s3fill import FillFailed, fill_spool
 from twisted_pypi.storage.s3place import BucketPlace
 from twisted_pypi.storage.spool import LocalSpool
 
@@ -120,6 +125,7 @@ class S3FileStore(FileCache):
         self.listing: Deferred[None] | None = None
         self.closing: Callable[[], Deferred[Any]] | None = None
         self._objects: dict[Key, FileStat] = {}
+        self._filling: dict[Key, Deferred[None]] = {}
         self._threshold = threshold
         self._part_size = part_size
         self._cooperator = cooperator
@@ -236,8 +242,84 @@ class S3FileStore(FileCache):
                 return local
             local.close()
         return ObjectReader(
-            self.client, self.place.bucket, self.place.file_key(checked), known
+            self.client,
+            self.place.bucket,
+            self.place.file_key(checked),
+            known,
+            lambda: self._forget(checked, known),
         )
+
+    def _forget(self, key: Key, stat: FileStat) -> None:
+        """
+        A read found the object deleted or replaced: drop it from the index
+        (unless it was indexed again since), so that the next look-up asks
+        the store.
+        """
+        if self._objects.get(key) == stat:
+            del self._objects[key]
+            _log.info(
+                "{key} is no longer in the store (deleted by another node)",
+                key=self.place.file_key(key),
+            )
+
+    def touch(self, key: Sequence[str]) -> None:
+        """
+        Mark a file as just used; a file with no local copy starts being
+        fetched into the read cache (see the module's description).
+        """
+        super().touch(key)
+        checked = _checked(key)
+        known = self._objects.get(checked)
+        if (
+            known is None
+            or checked in self._filling
+            or FileCache.is_cached(self, checked)
+            or (self.max_size is not None and known.size > self.max_size)
+        ):
+            return
+        filling = Deferred.fromCoroutine(self._fill(checked, known))
+        self._filling[checked] = filling
+        filling.addBoth(self._filled, checked)
+
+    def _filled(self, ignored: object, key: Key) -> None:
+        """A fetch into the read cache ended."""
+        del self._filling[key]
+
+    def filled(self, key: Sequence[str]) -> Deferred[None]:
+        """
+        A Deferred firing once the fetch of ``key`` into the read cache in
+        flight, if any, ended (well or not).
+        """
+        filling = self._filling.get(tuple(key))
+        if filling is None:
+            return succeed(None)
+        done: Deferred[None] = Deferred()
+
+        def fire(result: object) -> object:
+            done.callback(None)
+            return result
+
+        filling.addBoth(fire)
+        return done
+
+    async def _fill(self, key: Key, known: FileStat) -> None:
+        """Fetch an object whole and keep it as the local copy."""
+        name = self.place.file_key(key)
+        reservation = self.reserve(known.size)
+        spool: LocalSpool | None = None
+        try:
+            spool = self.open_spool()
+            await fill_spool(
+                self.client, self.place.bucket, name, known, spool, self._part_size
+            )
+            if self._objects.get(key) == known:
+                await FileCache.commit(self, spool, key)
+        except (S3Error, FillFailed, OSError) as e:
+            _log.info("No local copy of {key} kept: {error}", key=name, error=str(e))
+        finally:
+            reservation.release()
+            if spool is not None:
+                spool.discard()
 
     def commit(self, spool: ISpool, key: Sequence[str]) -> Deferred[FileStat]:
         """
@@ -319,6 +401,9 @@ class S3FileStore(FileCache):
         """
         checked = _checked(key)
         listed = self._objects.pop(checked, None) is not None
+        filling = self._filling.get(checked)
+        if filling is not None:
+            filling.cancel()
         local = super().remove(checked)
         name = self.place.file_key(checked)
         deleting = self.client.delete(self.place.bucket, name)
@@ -337,6 +422,8 @@ class S3FileStore(FileCache):
         """
         if self.listing is not None and not self.listing.called:
             self.listing.cancel()
+        for filling in list(self._filling.values()):
+            filling.cancel()
         return self.closing() if self.closing is not None else succeed(None)
 
     @property

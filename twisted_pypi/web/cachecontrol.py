@@ -25,10 +25,11 @@ import hmac
 import json
 from collections.abc import Sequence
 
+from twisted.internet.defer import Deferred, gatherResults
 from twisted.logger import Logger
 from twisted.web import http
 from twisted.web.resource import Resource
-from twisted.web.server import Request
+from twisted.web.server import NOT_DONE_YET, Request
 
 from twisted_pypi.core.links import local_path, split_listed
 from twisted_pypi.core.lookup import LIST_KEY
@@ -37,7 +38,7 @@ from twisted_pypi.files.download import Downloads
 from twisted_pypi.pypijson.cache import JsonCache
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.filecache import FileCache
-from twisted_pypi.web.respond import error_page
+from twisted_pypi.web.respond import error_page, when_done
 
 __all__ = [
     "CACHE",
@@ -140,7 +141,7 @@ class CacheControlResource(Resource):
         self._downloads = downloads
         self._documents = documents
 
-    def render(self, request: Request) -> bytes:
+    def render(self, request: Request) -> bytes | int:
         if not is_authorized(request, self._token):
             log.warn(
                 "Refused {method} {path} from {client}: no valid admin token",
@@ -174,24 +175,46 @@ class CacheControlResource(Resource):
                 return self._file(request, segments)
         return error_page(request, http.NOT_FOUND, "Nothing to delete there.")
 
-    def _project_list(self, request: Request) -> bytes:
-        indexes = [p.index.name for p in self._pages if p.invalidate(LIST_KEY)]
-        log.info("Admin: dropped the project list of {indexes}", indexes=indexes)
-        return _answer(request, {"deleted": "project list", "indexes": indexes})
+    def _project_list(self, request: Request) -> int:
+        """Drop every index's project list (the store's by the runner)."""
+        when_done(request, Deferred.fromCoroutine(self._drop_list(request)), "DELETE")
+        return NOT_DONE_YET
 
-    def _project(self, request: Request, project: str) -> bytes:
-        indexes = [p.index.name for p in self._pages if p.invalidate(project)]
+    async def _drop_list(self, request: Request) -> None:
+        """Answer once every index dropped its project list."""
+        indexes = await self._invalidate(LIST_KEY)
+        log.info("Admin: dropped the project list of {indexes}", indexes=indexes)
+        _finish(request, {"deleted": "project list", "indexes": indexes})
+
+    async def _invalidate(self, key: str) -> list[str]:
+        """The names of the indexes that had the page ``key`` cached."""
+        dropped = await gatherResults([p.invalidate(key) for p in self._pages])
+        return [p.index.name for p, d in zip(self._pages, dropped, strict=True) if d]
+
+    def _project(self, request: Request, project: str) -> int:
+        """Drop a project's pages and documents (the store's by the runner)."""
+        work = Deferred.fromCoroutine(self._drop_project(request, project))
+        when_done(request, work, "DELETE")
+        return NOT_DONE_YET
+
+    async def _drop_project(self, request: Request, project: str) -> None:
+        """Answer once every index dropped the project's page."""
+        indexes = await self._invalidate(project)
         documents = (
-            self._documents.invalidate(project) if self._documents is not None else 0
+            await self._documents.invalidate(project)
+            if self._documents is not None
+            else 0
         )
         if not indexes and not documents:
-            return error_page(request, http.NOT_FOUND, f"No page of {project} cached.")
+            message = f"No page of {project} cached."
+            error_page(request, http.NOT_FOUND, message, finish=True)
+            return
         log.info(
             "Admin: dropped the page of {project} ({indexes})",
             project=project,
             indexes=indexes,
         )
-        return _answer(
+        _finish(
             request,
             {
                 "deleted": "page",
@@ -213,6 +236,15 @@ class CacheControlResource(Resource):
             return error_page(request, http.NOT_FOUND, "That file is not cached.")
         log.info("Admin: deleted {path}", path=path)
         return _answer(request, {"deleted": "file", "file": path})
+
+
+def _finish(request: Request, result: dict[str, object]) -> None:
+    """
+    Send a 200 with ``result`` as JSON (a client that went away cancelled
+    the work before: see :func:`when_done`).
+    """
+    request.write(_answer(request, result))
+    request.finish()
 
 
 def _answer(request: Request, result: dict[str, object]) -> bytes:

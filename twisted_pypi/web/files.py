@@ -95,11 +95,19 @@ class FilesResource(Resource):
         return NOT_DONE_YET
 
     async def _answer(
-        self, request: Request, segments: tuple[str, ...], project: str | None
+        self,
+        request: Request,
+        segments: tuple[str, ...],
+        project: str | None,
+        again: bool = True,
     ) -> None:
         """
         Serve the file from the store if it has it (the local store answers
         at once; a shared one may ask the bucket), else from a download.
+
+        :param again: Whether to answer once more, as not cached, if the
+            file turns out to be gone from a shared store before any byte
+            was sent (another node deleted it).
         """
         unreachable: StoreUnreachable | None = None
         try:
@@ -108,7 +116,12 @@ class FilesResource(Resource):
             stat, unreachable = None, e
         if stat is not None:
             request.setHeader(b"x-cache", b"HIT")
-            page = serve_cached(request, self._cache, segments)
+            gone = (
+                (lambda: self._answer_again(request, segments, project))
+                if again
+                else None
+            )
+            page = serve_cached(request, self._cache, segments, gone)
             if isinstance(page, bytes):
                 request.write(page)
                 request.finish()
@@ -129,6 +142,13 @@ class FilesResource(Resource):
             error_page(request, http.SERVICE_UNAVAILABLE, detail, finish=True)
             return
         await self._miss(request, segments, project)
+
+    def _answer_again(
+        self, request: Request, segments: tuple[str, ...], project: str | None
+    ) -> None:
+        """The file was gone from the store: answer as if not cached."""
+        work = Deferred.fromCoroutine(self._answer(request, segments, project, False))
+        when_done(request, work, "file")
 
     async def _miss(
         self, request: Request, segments: tuple[str, ...], project: str | None

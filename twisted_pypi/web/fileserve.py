@@ -21,7 +21,7 @@ from ``render_GET`` and ``render_HEAD``.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from twisted.internet.interfaces import IConsumer, IProducer, IPushProducer
 from twisted.python.failure import Failure
@@ -29,7 +29,12 @@ from twisted.web import http, pages
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
-from twisted_pypi.storage.interfaces import IFileReader, IFileStore, ReadStopped
+from twisted_pypi.storage.interfaces import (
+    FileGone,
+    IFileReader,
+    IFileStore,
+    ReadStopped,
+)
 from twisted_pypi.web.fileheaders import (
     IMMUTABLE,
     content_type,
@@ -45,7 +50,10 @@ __all__ = ["serve_cached", "serve_file"]
 
 
 def serve_cached(
-    request: Request, store: IFileStore, segments: Sequence[str]
+    request: Request,
+    store: IFileStore,
+    segments: Sequence[str],
+    gone: Callable[[], object] | None = None,
 ) -> bytes | int:
     """
     Answer a ``GET`` or ``HEAD`` for a complete stored file (see
@@ -55,6 +63,9 @@ def serve_cached(
     :param request: The request; the caller may have set headers (``X-Cache``).
     :param store: The store holding the file.
     :param segments: The file's key.
+    :param gone: Answers the request instead when the file turns out to
+        be gone from a shared store before any of the response was sent
+        (see :func:`serve_file`).
     :return: What ``render`` returns: ``NOT_DONE_YET``, or a 404 page if the
         store does not have the file.
     :raise ValueError: If a segment is unsafe.
@@ -67,11 +78,16 @@ def serve_cached(
     store.pin(key)
     request.notifyFinish().addBoth(lambda _: store.unpin(key))
     store.touch(key)
-    serve_file(request, reader, content_type(key[-1]))
+    serve_file(request, reader, content_type(key[-1]), gone)
     return NOT_DONE_YET
 
 
-def serve_file(request: Request, reader: IFileReader, kind: bytes) -> None:
+def serve_file(
+    request: Request,
+    reader: IFileReader,
+    kind: bytes,
+    gone: Callable[[], object] | None = None,
+) -> None:
     """
     Answer a ``GET`` or ``HEAD`` with a complete file, and close the reader
     once done.  The response is finished here (or by the body's producer).
@@ -79,6 +95,10 @@ def serve_file(request: Request, reader: IFileReader, kind: bytes) -> None:
     :param request: The request.
     :param reader: The open file.
     :param kind: Its ``Content-Type``.
+    :param gone: If the file turns out to be gone (:class:`FileGone`)
+        before any of the response was sent, the headers set here are
+        taken back and this answers the request instead (else the
+        connection is aborted, as for any failed read).
     """
     stat = reader.stat
     etag, modified = entity_tag(stat), last_modified(stat)
@@ -109,7 +129,21 @@ def serve_file(request: Request, reader: IFileReader, kind: bytes) -> None:
         request.write(b"")
         request.finish()
         return
-    _BodyProducer(request, reader, plan.parts, plan.trailer).start()
+    producer = _BodyProducer(request, reader, plan.parts, plan.trailer)
+    if gone is not None:
+        producer.gone = gone
+        producer.headers = [*_FILE_HEADERS, *plan.headers]
+    producer.start()
+
+
+#: The headers :func:`serve_file` sets besides those of the body's plan.
+_FILE_HEADERS = (
+    b"etag",
+    b"cache-control",
+    b"accept-ranges",
+    b"last-modified",
+    b"content-type",
+)
 
 
 @implementer(IPushProducer, IConsumer)
@@ -141,6 +175,10 @@ class _BodyProducer:
         self._looping = False
         self._again = False
         self._done = False
+        #: Answers instead if the file is gone before anything was sent.
+        self.gone: Callable[[], object] | None = None
+        #: The headers to take back then.
+        self.headers: list[bytes] = []
 
     def start(self) -> None:
         """Register with the request and send the parts."""
@@ -189,6 +227,17 @@ class _BodyProducer:
         if self._done:
             return
         self._close()
+        if (
+            reason.check(FileGone)
+            and self.gone is not None
+            and not self._request.startedWriting
+        ):
+            self._request.unregisterProducer()
+            for name in self.headers:
+                self._request.responseHeaders.removeHeader(name)
+            self._request.setResponseCode(http.OK)
+            self.gone()
+            return
         if not reason.check(ReadStopped):
             self._request.unregisterProducer()
             abort(self._request)
