@@ -15,9 +15,10 @@ from typing import Any, TextIO
 from packaging.requirements import InvalidRequirement, Requirement
 from twisted.python import usage
 
-from twisted_pypi.app.compose import analysis_sources, upstream_clients
+from twisted_pypi.app.compose import analysis_sources
 from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.tap import Options as ServeOptions
+from twisted_pypi.app.upstreamcompose import upstream_clients
 from twisted_pypi.core.config import ProxyConfig, parse_count
 from twisted_pypi.resolve.analyze import analyze
 from twisted_pypi.resolve.target import PLATFORM_SYNTAX, Target, full_python_version

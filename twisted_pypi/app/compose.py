@@ -15,26 +15,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from attrs import frozen
-from treq.client import HTTPClient
 from twisted.internet.defer import Deferred
 from twisted.internet.threads import deferToThreadPool
 from twisted.python.filepath import FilePath
-from twisted.web.client import (
-    Agent,
-    HTTPConnectionPool,
-    RedirectAgent,
-    _HTTP11ClientFactory,
-)
 from twisted.web.iweb import IResponse
 from twisted.web.resource import Resource
 
-from twisted_pypi.app.filefetch import file_fetcher
 from twisted_pypi.app.storecompose import (
     bucket_index_place,
     record_store,
     s3_file_store,
 )
+from twisted_pypi.app.upstreamcompose import UpstreamClients
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.lookup import Lookup
 from twisted_pypi.core.stats import Stats
@@ -54,13 +46,12 @@ from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
 from twisted_pypi.storage.pagestore import PAGES_AREA
 from twisted_pypi.storage.space import space_report
 from twisted_pypi.upstream.client import PageClient
-from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
+from twisted_pypi.upstream.offline import OfflineClient
 from twisted_pypi.upstream.stream import streaming
 from twisted_pypi.web.root import make_root
 
 __all__ = [
     "Runner",
-    "UpstreamClients",
     "analysis_sources",
     "cache_filler",
     "export_sources",
@@ -72,7 +63,6 @@ __all__ = [
     "page_routers",
     "proxy_root",
     "thread_runner",
-    "upstream_clients",
 ]
 
 #: Runs blocking work away from the reactor thread.
@@ -80,66 +70,6 @@ Runner = Callable[[Callable[[], Any]], Deferred[Any]]
 
 #: Bytes read from an upstream file at a time.
 _CHUNK_SIZE = 256 * 1024
-
-
-@frozen
-class UpstreamClients:
-    """
-    What talks to the upstream indexes.
-
-    :ivar pages: The page client (``treq.client.HTTPClient``).
-    :ivar fetch: The file fetcher, see
-        :func:`~twisted_pypi.app.filefetch.file_fetcher`.
-    :ivar pool: Their connection pool; ``None`` offline.
-    """
-
-    pages: Any
-    fetch: Callable[..., Deferred[IResponse]]
-    pool: HTTPConnectionPool | None = None
-
-    async def close(self) -> None:
-        """
-        Close the pool's idle connections.
-        """
-        if self.pool is not None:
-            await self.pool.closeCachedConnections()
-
-
-class _QuietClientFactory(_HTTP11ClientFactory):
-    """
-    The pool's factory of upstream connections, without a "Starting
-    factory" and a "Stopping factory" log line for every connection (the
-    recipe of Twisted's ticket #3794; the pool has no public setting).
-    """
-
-    noisy = False
-
-
-def upstream_clients(config: ProxyConfig, reactor: Any) -> UpstreamClients:
-    """
-    The page client and file fetcher for ``config``'s indexes, sharing one
-    connection pool; with ``config.offline``, no pool and clients that fail
-    every request at once without connecting.
-
-    :param config: The settings.
-    :param reactor: Connects and times out.
-    """
-    if config.offline:
-        return UpstreamClients(OfflineClient(), offline_fetch)
-    pool = HTTPConnectionPool(reactor)
-    pool._factory = _QuietClientFactory
-    pool.maxPersistentPerHost = 8
-    agent = Agent(reactor, pool=pool, connectTimeout=config.connect_timeout)
-    page_client = HTTPClient(agent)
-    credentials = {
-        index.url: index.credentials
-        for index in reversed(config.indexes)
-        if index.credentials is not None
-    }
-    fetch = file_fetcher(
-        RedirectAgent(agent), reactor, config.connect_timeout, credentials
-    )
-    return UpstreamClients(page_client, fetch, pool)
 
 
 def thread_runner(reactor: Any) -> Runner:

@@ -28,9 +28,9 @@ from twisted_pypi.app.compose import (
     make_page_caches,
     proxy_root,
     thread_runner,
-    upstream_clients,
 )
 from twisted_pypi.app.endpoints import with_backlog
+from twisted_pypi.app.upstreamcompose import upstream_clients
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.sizes import format_size
 from twisted_pypi.core.stats import Stats

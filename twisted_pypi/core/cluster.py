@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from urllib.parse import quote
 
 from twisted_pypi.core.config import ClusterConfig, parse_http_url
+from twisted_pypi.core.secrets import read_secret
 
 __all__ = [
     "AUTH_HEADER",
@@ -53,19 +54,7 @@ def read_cluster_secret(value: str) -> bytes:
     :raise ValueError: If the file cannot be read, or the secret is empty,
         holds white space or is shorter than 16 characters.
     """
-    if value.startswith("@"):
-        try:
-            with open(value[1:], encoding="utf-8") as f:
-                value = f.read()
-        except OSError as e:
-            raise ValueError(
-                f"--cluster-secret: cannot read {value[1:]!r}: {e.strerror or e}"
-            ) from None
-    secret = value.strip()
-    if not secret or any(c.isspace() for c in secret):
-        raise ValueError("--cluster-secret: the secret must be one word, not empty")
-    if len(secret) < 16:
-        raise ValueError("--cluster-secret: the secret must be 16 characters or more")
+    secret = read_secret("--cluster-secret", value, "secret", min_length=16)
     return secret.encode("utf-8")
 
 

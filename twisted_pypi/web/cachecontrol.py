@@ -34,6 +34,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted_pypi.core.links import local_path, split_listed
 from twisted_pypi.core.lookup import LIST_KEY
 from twisted_pypi.core.names import is_safe_segment, is_valid_project_name, normalize
+from twisted_pypi.core.secrets import read_secret
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.pypijson.cache import JsonCache
 from twisted_pypi.sources.remote import PageCache
@@ -70,18 +71,7 @@ def read_admin_token(value: str) -> str:
     :raises ValueError: If the file cannot be read, or the token is empty or
         holds white space.
     """
-    if value.startswith("@"):
-        try:
-            with open(value[1:], encoding="utf-8") as f:
-                value = f.read()
-        except OSError as e:
-            raise ValueError(
-                f"--admin-token: cannot read {value[1:]!r}: {e.strerror or e}"
-            ) from None
-    token = value.strip()
-    if not token or any(c.isspace() for c in token):
-        raise ValueError("--admin-token: the token must be one word, not empty")
-    return token
+    return read_secret("--admin-token", value, "token")
 
 
 def is_authorized(request: Request, token: str) -> bool:
