@@ -10,24 +10,23 @@ Credentials are found the standard AWS ways (environment, shared files and
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from botocore.config import Config
-from botocore.session import get_session
 from twisted.python.filepath import FilePath
 from twisted.web.client import Agent, HTTPConnectionPool
 
 from twisted_pypi.core.config import LocalConfig, ProxyConfig, StoreConfig
 from twisted_pypi.objectstore.client import S3Client
 from twisted_pypi.objectstore.signing import Signer, load_credentials
-from twisted_pypi.storage.bucketfiles import BucketFiles
 from twisted_pypi.storage.bucketindex import BucketIndexPlace
 from twisted_pypi.storage.interfaces import IRecordStore
 from twisted_pypi.storage.records import LocalRecords
 from twisted_pypi.storage.s3files import S3FileStore
 from twisted_pypi.storage.s3place import BucketPlace
-from twisted_pypi.storage.s3records import S3Records
 from twisted_pypi.storage.space import SpaceReport
+
+if TYPE_CHECKING:
+    from twisted_pypi.storage.bucketfiles import BucketFiles
 
 __all__ = [
     "bucket_client",
@@ -83,6 +82,8 @@ def record_store(
     if store is None:
         top = root if root is not None else FilePath(config.cache_dir)
         return LocalRecords(top.child(area), suffix, space)
+    from twisted_pypi.storage.s3records import S3Records  # see _blocking_client
+
     client = _blocking_client(config, store)
     return S3Records(client, BucketPlace(store.bucket, store.prefix), area, suffix)
 
@@ -95,12 +96,23 @@ def bucket_files(config: ProxyConfig, store: StoreConfig) -> BucketFiles:
     :param config: The settings.
     :param store: The shared store.
     """
+    from twisted_pypi.storage.bucketfiles import BucketFiles  # see _blocking_client
+
     client = _blocking_client(config, store)
     return BucketFiles(client, BucketPlace(store.bucket, store.prefix))
 
 
 def _blocking_client(config: ProxyConfig, store: StoreConfig) -> Any:
-    """A botocore S3 client of the store (path-style addressing)."""
+    """
+    A botocore S3 client of the store (path-style addressing).
+
+    botocore, and the modules that use its client, are imported only here,
+    when a store is configured: a proxy without one does not carry them
+    (about ten megabytes).
+    """
+    from botocore.config import Config
+    from botocore.session import get_session
+
     return get_session().create_client(
         "s3",
         endpoint_url=store.endpoint,

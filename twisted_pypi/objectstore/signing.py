@@ -13,18 +13,20 @@ at startup or in a thread.
 
 Secrets never leave this module except inside a signature: no repr, log
 line or exception message shows a secret key or a session token.
+
+botocore is imported when it is first needed (credentials are loaded, a
+request is signed), not with this module: a proxy without a store does not
+carry its ten megabytes.
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
-from botocore.auth import S3SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials, ReadOnlyCredentials
-from botocore.session import Session
+if TYPE_CHECKING:
+    from botocore.credentials import Credentials, ReadOnlyCredentials
 
 __all__ = [
     "EMPTY_SHA256",
@@ -66,6 +68,8 @@ def load_credentials(profile: str | None = None) -> Credentials:
         ``AWS_PROFILE`` or the default one.
     :raise NoCredentials: If there are none.
     """
+    from botocore.session import Session
+
     found = Session(profile=profile).get_credentials()
     if found is None:
         raise NoCredentials(
@@ -73,21 +77,6 @@ def load_credentials(profile: str | None = None) -> Credentials:
             "or a profile in the shared credentials file (AWS_PROFILE)"
         )
     return found
-
-
-class _Auth(S3SigV4Auth):
-    """
-    botocore's S3 signer, taking the payload hash from the request's
-    context instead of hashing the body itself (we stream bodies, and hash
-    them ourselves where that is wanted).
-    """
-
-    def payload(self, request: AWSRequest) -> str:
-        """
-        The payload hash the caller chose.
-        """
-        chosen: str = request.context["payload_hash"]
-        return chosen
 
 
 class Signer:
@@ -156,8 +145,6 @@ class Signer:
             ``X-Amz-Date``, ``X-Amz-Content-SHA256``, and
             ``X-Amz-Security-Token`` for session credentials).
         """
-        request = AWSRequest(method=method, url=url, headers=dict(headers))
-        context: dict[str, Any] = request.context
-        context["payload_hash"] = payload
-        _Auth(self._frozen, "s3", self.region).add_auth(request)
-        return {name: str(value) for name, value in request.headers.items()}
+        from twisted_pypi.objectstore.sigv4 import signed_headers
+
+        return signed_headers(self._frozen, self.region, method, url, headers, payload)
