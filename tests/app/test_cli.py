@@ -58,11 +58,13 @@ class CommandTests(SynchronousTestCase):
     def test_bad_serve_option(self) -> None:
         """
         A bad ``serve`` option value exits with status 2 and says what is
-        wrong with it.
+        wrong with it in one line, pointing at the command's help.
         """
         code, _, err = self.run_main("serve", "--index", "ftp://example.com/simple/")
         self.assertEqual(code, 2)
         self.assertIn("pypiproxy: error: --index 'ftp://example.com/simple/'", err)
+        self.assertEqual(err.count("\n"), 1, err)
+        self.assertIn("(see 'pypiproxy serve --help')", err)
         code, _, err = self.run_main("serve", "--cache-size", "huge")
         self.assertEqual(code, 2)
         self.assertIn("not a size", err)

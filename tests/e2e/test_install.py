@@ -82,10 +82,11 @@ class InstalledTests(SynchronousTestCase):
     def test_console_script_bad_option(self) -> None:
         """
         ``pypiproxy serve`` with a bad value exits with status 2 and says
-        what is wrong.
+        what is wrong in one line, without a traceback.
         """
         result = self.run_script(
             installed_script("pypiproxy"), "serve", "--cache-size", "huge"
         )
         self.assertEqual(result.returncode, 2)
         self.assertIn("not a size", result.stderr)
+        self.assertEqual(result.stderr.count("\n"), 1, result.stderr)

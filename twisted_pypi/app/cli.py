@@ -40,6 +40,7 @@ __all__ = [
     "main",
     "passwd",
     "serve",
+    "usage_error",
     "warm",
 ]
 
@@ -133,6 +134,20 @@ class Options(GnuOptions):
             raise usage.UsageError("a command is required, e.g. 'pypiproxy serve'")
 
 
+def usage_error(options: Options, error: usage.UsageError) -> str:
+    """
+    What a bad command line is told: one line naming what is wrong and
+    where the help is; the whole usage only when no command was given.
+
+    :param options: The options, as far as they were parsed.
+    :param error: What was wrong.
+    """
+    if options.subCommand is None:
+        return f"{options}\npypiproxy: error: {error}\n"
+    help_command = f"pypiproxy {options.subCommand} --help"
+    return f"pypiproxy: error: {error} (see '{help_command}')\n"
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """
     Run the ``pypiproxy`` command.
@@ -164,7 +179,7 @@ def _main(argv: Sequence[str] | None) -> None:
     try:
         options.parseOptions(list(sys.argv[1:] if argv is None else argv))
     except usage.UsageError as e:
-        sys.stderr.write(f"{options}\npypiproxy: error: {e}\n")
+        sys.stderr.write(usage_error(options, e))
         raise SystemExit(2) from None
     if options.subCommand == "serve":
         serve(options.subOptions)
