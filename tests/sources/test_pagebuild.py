@@ -5,6 +5,7 @@ kept rendered on disk by the page cache, and what a parsed page weighs.
 
 from __future__ import annotations
 
+import gc
 import gzip
 from collections.abc import Callable
 from typing import Any
@@ -21,6 +22,7 @@ from twisted_pypi.core.lookup import PageEntry, PageNotLoaded
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.sources import pagebuild
 from twisted_pypi.sources.pagebuild import (
+    KEEP_LOADED,
     PARSED_FILE_BYTES,
     PARSED_NAME_BYTES,
     weigh,
@@ -142,6 +144,23 @@ class SpillTests(SynchronousTestCase):
         cached = self.successResultOf(self.cache.cached_project("demo"))
         assert cached is not None
         self.assertIs(cached, full)
+        self.assertEqual(self.counted.outside, [])
+
+    def test_loaded_page_held_a_while(self) -> None:
+        """
+        A spilled page read again for its files stays parsed for
+        ``KEEP_LOADED`` seconds even when nothing else holds it (the file
+        requests of one install parse it once), and is let go after.
+        """
+        entry = self.fetch()
+        self.assertIsNot(self.successResultOf(entry.loaded()), None)
+        gc.collect()
+        self.successResultOf(entry.loaded())
+        self.assertEqual(self.counted.calls.count("parse_project_page"), 2)
+        self.clock.advance(KEEP_LOADED)
+        gc.collect()
+        self.successResultOf(entry.loaded())
+        self.assertEqual(self.counted.calls.count("parse_project_page"), 3)
         self.assertEqual(self.counted.outside, [])
 
     def test_new_version_replaces_files(self) -> None:

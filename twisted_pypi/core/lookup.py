@@ -198,6 +198,8 @@ class PageEntry:
     _on_disk: dict[bool, RenditionFile] = field(factory=dict)
     _load: Callable[[], Deferred[ProjectPage | ProjectList]] | None = None
     _full: weakref.ref[PageEntry] | None = None
+    _hold: Callable[[Callable[[], None]], object] | None = None
+    _held: PageEntry | None = None
 
     @property
     def page(self) -> ProjectPage | ProjectList:
@@ -229,7 +231,9 @@ class PageEntry:
     def loaded(self) -> Deferred[PageEntry]:
         """
         This entry with its page: itself when the page is in memory, else an
-        entry with the page read again (shared while anything holds it).
+        entry with the page read again (shared while anything holds it, and
+        held for a while if this entry was given a ``hold``: called with a
+        function that lets the page go, it calls it later).
         """
         if self._page is not None:
             return succeed(self)
@@ -251,9 +255,16 @@ class PageEntry:
                 on_disk=self._on_disk,
             )
             self._full = weakref.ref(full)
+            if self._hold is not None:
+                self._held = full
+                self._hold(self._let_go)
             return full
 
         return self._load().addCallback(keep)
+
+    def _let_go(self) -> None:
+        """Stop holding the page read again (it goes once nothing uses it)."""
+        self._held = None
 
     def rendition(self, as_json: bool) -> Rendition:
         """

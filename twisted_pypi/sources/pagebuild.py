@@ -20,6 +20,7 @@ from twisted_pypi.core.render import render_page
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 
 __all__ = [
+    "KEEP_LOADED",
     "LIGHT_BYTES",
     "PARSED_FILE_BYTES",
     "PARSED_NAME_BYTES",
@@ -40,6 +41,10 @@ PARSED_NAME_BYTES = 72
 
 #: What a page kept on disk takes in memory (its light entry).
 LIGHT_BYTES = 2048
+
+#: Seconds a page kept on disk stays parsed after it was read again for its
+#: files: an install's requests for its files then parse it once.
+KEEP_LOADED = 30.0
 
 
 def weigh(page: ProjectPage | ProjectList, body: int) -> int:

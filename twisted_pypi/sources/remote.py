@@ -43,6 +43,7 @@ from twisted_pypi.core.parse import PageParseError
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.sources.cachepolicy import CachePolicy, Runner, Served, run_now
 from twisted_pypi.sources.pagebuild import (
+    KEEP_LOADED,
     LIGHT_BYTES,
     parse_stored,
     quarantined,
@@ -422,6 +423,7 @@ class PageCache:
             weight=LIGHT_BYTES,
             on_disk=on_disk,
             load=lambda: self._run(lambda: self._reparse(key)),
+            hold=partial(self._clock.callLater, KEEP_LOADED),
         )
 
     def _reparse(self, key: str) -> ProjectPage | ProjectList:
