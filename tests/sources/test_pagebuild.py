@@ -17,6 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import FakeClient, page_response
 from tests.sources.test_remote import INDEX, page_body
+from twisted_pypi.core import lookup
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.lookup import PageEntry, PageNotLoaded
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
@@ -56,6 +57,11 @@ class Counted:
             return real(*args, **kwargs)
 
         return counted
+
+    @property
+    def inside(self) -> bool:
+        """Whether the runner is running work now."""
+        return self._inside
 
     def run(self, work: Callable[[], Any]) -> Deferred[Any]:
         """A runner that marks the time spent in it."""
@@ -162,6 +168,39 @@ class SpillTests(SynchronousTestCase):
         self.successResultOf(entry.loaded())
         self.assertEqual(self.counted.calls.count("parse_project_page"), 3)
         self.assertEqual(self.counted.outside, [])
+
+    def test_files_indexed_in_runner(self) -> None:
+        """
+        A page's files are indexed by their proxy paths in the runner: when
+        a page kept in memory is made, and when a page kept on disk is read
+        again; a file request on the reactor only looks the index up.
+        """
+        inside: list[bool] = []
+        real = lookup.files_by_path
+
+        def counted(*args: Any) -> lookup.FileIndex:
+            inside.append(self.counted.inside)
+            return real(*args)
+
+        self.patch(lookup, "files_by_path", counted)
+        self.patch(pagebuild, "files_by_path", counted)
+        full = self.successResultOf(self.fetch().loaded())
+        self.assertIsNone(full.file_at(("pypi", "https", "nowhere")))
+        self.assertEqual(inside, [True])
+        in_memory = PageCache(
+            INDEX,
+            ProxyConfig(indexes=(INDEX,)),
+            self.client,
+            self.clock,
+            PageStore.on_disk(FilePath(self.mktemp())),
+            run=self.counted.run,
+        )
+        d = in_memory.get_project("other")
+        self.client.answer(1, page_response(page_body("1.0")))
+        entry = self.successResultOf(d).entry
+        self.assertTrue(entry.is_loaded)
+        self.assertIsNone(entry.file_at(("pypi", "https", "nowhere")))
+        self.assertEqual(inside, [True, True])
 
     def test_new_version_replaces_files(self) -> None:
         """

@@ -7,6 +7,7 @@ tested in :mod:`tests.files.test_download`.
 from __future__ import annotations
 
 from twisted.internet.error import ConnectionDone
+from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
@@ -43,7 +44,8 @@ class Capture(Resource):
 def make_request() -> tuple[Request, StringTransport]:
     """A GET request, received on a connection of its own, not answered."""
     resource = Capture()
-    protocol = Site(resource).buildProtocol(None)
+    # The connection's timers run on a clock of their own, not the reactor.
+    protocol = Site(resource, reactor=Clock()).buildProtocol(None)
     assert protocol is not None
     transport = StringTransport()
     protocol.makeConnection(transport)
@@ -133,6 +135,8 @@ class ClientGoneFirstTests(_Base):
         response = self.upstream.respond(HandFedResponse())
         response.send(DATA[:5])
         client = Client(self.site)
+        # The connection's idle timer is the real reactor's: end it.
+        self.addCleanup(client.protocol.connectionLost, Failure(ConnectionDone()))
         request = client.request()
         request.connectionLost(Failure(ConnectionDone()))
         self.assertIsNone(self.successResultOf(serve_download(request, download)))

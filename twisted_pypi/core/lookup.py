@@ -30,6 +30,8 @@ from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.render import render_page
 
 __all__ = [
+    "FileIndex",
+    "files_by_path",
     "LIST_KEY",
     "CacheStatus",
     "Lookup",
@@ -42,6 +44,9 @@ __all__ = [
     "UpstreamTimedOut",
     "UpstreamUnavailable",
 ]
+
+#: A page's files by their proxy paths (``(index_name, scheme, host, *path)``).
+FileIndex = dict[tuple[str, ...], DistFile]
 
 #: The key under which the project list is cached (no project name has "_").
 LIST_KEY = "_list"
@@ -194,9 +199,11 @@ class PageEntry:
     _project_link: Callable[[str], str]
     weight: int = 0
     _renditions: dict[bool, Rendition] = field(factory=dict)
-    _files: dict[tuple[str, ...], DistFile] | None = None
+    _files: FileIndex | None = None
     _on_disk: dict[bool, RenditionFile] = field(factory=dict)
-    _load: Callable[[], Deferred[ProjectPage | ProjectList]] | None = None
+    _load: (
+        Callable[[], Deferred[tuple[ProjectPage | ProjectList, FileIndex]]] | None
+    ) = None
     _full: weakref.ref[PageEntry] | None = None
     _hold: Callable[[Callable[[], None]], object] | None = None
     _held: PageEntry | None = None
@@ -243,7 +250,8 @@ class PageEntry:
         if self._load is None:
             raise PageNotLoaded(f"{self.index.name}: the page cannot be loaded")
 
-        def keep(page: ProjectPage | ProjectList) -> PageEntry:
+        def keep(loaded: tuple[ProjectPage | ProjectList, FileIndex]) -> PageEntry:
+            page, files = loaded
             full = PageEntry(
                 index=self.index,
                 page=page,
@@ -252,6 +260,7 @@ class PageEntry:
                 file_link=self._file_link,
                 project_link=self._project_link,
                 weight=self.weight,
+                files=files,
                 on_disk=self._on_disk,
             )
             self._full = weakref.ref(full)
@@ -292,20 +301,41 @@ class PageEntry:
             return None
         return rendition
 
+    def index_files(self) -> None:
+        """
+        Index the page's files by their proxy paths, for :meth:`file_at`
+        (blocking: tens of milliseconds for thousands of files, so the page
+        cache does it in its runner when it makes the entry).
+        """
+        if self._files is None:
+            self._files = files_by_path(self.page, self.index.name)
+
     def file_at(self, segments: tuple[str, ...]) -> DistFile | None:
         """
         The file this page lists at the proxy path ``segments``.
 
         :param segments: ``(index_name, scheme, host, *path)``.
         """
-        if self._files is None:
-            files = self.page.files if isinstance(self.page, ProjectPage) else ()
-            self._files = {}
-            for f in files:
-                key = local_segments(self.index.name, f.url)
-                if key is not None:
-                    self._files.setdefault(key, f)
+        self.index_files()
+        assert self._files is not None
         return self._files.get(segments)
+
+
+def files_by_path(page: ProjectPage | ProjectList, index_name: str) -> FileIndex:
+    """
+    A page's files by their proxy paths (blocking; the first of two listed
+    at one path wins).
+
+    :param page: A parsed page (a project list has no files).
+    :param index_name: The index the page came from.
+    """
+    files: FileIndex = {}
+    if isinstance(page, ProjectPage):
+        for f in page.files:
+            key = local_segments(index_name, f.url)
+            if key is not None:
+                files.setdefault(key, f)
+    return files
 
 
 @frozen

@@ -13,9 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from twisted_pypi.core.lookup import LIST_KEY, Rendition, RenditionFile
+from twisted_pypi.core.lookup import (
+    LIST_KEY,
+    FileIndex,
+    Rendition,
+    RenditionFile,
+    files_by_path,
+)
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
-from twisted_pypi.core.parse import parse_project_list, parse_project_page
+from twisted_pypi.core.parse import (
+    PageParseError,
+    parse_project_list,
+    parse_project_page,
+)
 from twisted_pypi.core.render import render_page
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 
@@ -25,6 +35,8 @@ __all__ = [
     "PARSED_FILE_BYTES",
     "PARSED_NAME_BYTES",
     "parse_stored",
+    "reparse",
+    "reparse_indexed",
     "quarantined",
     "spill",
     "weigh",
@@ -88,6 +100,32 @@ def parse_stored(key: str, stored: StoredPage) -> ProjectPage | ProjectList:
             extra=page.extra,
         )
     return page
+
+
+def reparse(store: PageStore, index: str, key: str) -> ProjectPage | ProjectList:
+    """
+    Parse a stored page again (blocking: run it in the runner).
+
+    :param store: Where the page is stored.
+    :param index: The index's name.
+    :param key: The page's key.
+    :raises PageParseError: When it is gone or cannot be parsed.
+    """
+    stored = store.load(index, key)
+    if stored is None:
+        raise PageParseError(f"{key} is no longer stored")
+    return parse_stored(key, stored)
+
+
+def reparse_indexed(
+    store: PageStore, index: str, key: str
+) -> tuple[ProjectPage | ProjectList, FileIndex]:
+    """
+    :func:`reparse`, with the page's files indexed by their proxy paths
+    (blocking, like it).
+    """
+    page = reparse(store, index, key)
+    return page, files_by_path(page, index)
 
 
 def spill(

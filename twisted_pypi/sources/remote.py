@@ -38,7 +38,7 @@ from twisted_pypi.core.lookup import (
     UpstreamUnavailable,
 )
 from twisted_pypi.core.memtrim import trim_memory
-from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
+from twisted_pypi.core.model import DistFile, ProjectPage
 from twisted_pypi.core.parse import PageParseError
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.sources.cachepolicy import CachePolicy, Runner, Served, run_now
@@ -47,6 +47,8 @@ from twisted_pypi.sources.pagebuild import (
     LIGHT_BYTES,
     parse_stored,
     quarantined,
+    reparse,
+    reparse_indexed,
     spill,
     weigh,
 )
@@ -325,7 +327,11 @@ class PageCache:
         entry = self._entry(key, stored)
         purge = None
         if old is not None and entry.is_loaded and quarantined(entry.page):
-            page = old.page if old.is_loaded else self._reparse(key)
+            page = (
+                old.page
+                if old.is_loaded
+                else reparse(self._store, self.index.name, key)
+            )
             purge = page if isinstance(page, ProjectPage) else None
         self._store.save(self.index.name, key, stored)
         return entry, purge
@@ -396,6 +402,7 @@ class PageCache:
             weight=weigh(page, len(stored.body)),
         )
         if entry.weight <= self._spill_bytes or not self._store.keeps_renditions:
+            entry.index_files()
             return entry
         try:
             on_disk = spill(
@@ -422,20 +429,11 @@ class PageCache:
             project_link=self._links.project,
             weight=LIGHT_BYTES,
             on_disk=on_disk,
-            load=lambda: self._run(lambda: self._reparse(key)),
+            load=lambda: self._run(
+                partial(reparse_indexed, self._store, self.index.name, key)
+            ),
             hold=partial(self._clock.callLater, KEEP_LOADED),
         )
-
-    def _reparse(self, key: str) -> ProjectPage | ProjectList:
-        """
-        Parse the stored page again (blocking: run by the runner).
-
-        :raises PageParseError: When it is gone or cannot be parsed.
-        """
-        stored = self._store.load(self.index.name, key)
-        if stored is None:
-            raise PageParseError(f"{key} is no longer stored")
-        return parse_stored(key, stored)
 
     def file_link(self, dist: DistFile) -> str:
         """
