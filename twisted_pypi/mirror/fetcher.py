@@ -342,7 +342,9 @@ class WarmMetadataSource:
         if place is None:
             raise MetadataError(f"{dist.filename}: no index lists it")
         fetching = _Downloading(self.filler, place)
-        cached = CachedMetadataSource(self.filler.cache, place[0], fetching)
+        cached = CachedMetadataSource(
+            self.filler.cache, place[0], fetching, self.filler.run
+        )
         return await cached.metadata(dist)
 
 
