@@ -199,6 +199,14 @@ class SeaweedServer:
         """
         return self._ports[SERVICES.index("s3")]
 
+    @property
+    def filer_port(self) -> int:
+        """
+        The filer's HTTP port (it serves ``/buckets/<bucket>/<key>`` to
+        anyone, whatever the S3 API's credentials).
+        """
+        return self._ports[SERVICES.index("filer")]
+
     def argv(self) -> list[str]:
         """
         The command line that starts it.

@@ -29,6 +29,7 @@ from twisted_pypi.mirror.export import (
     ExportReport,
     export_tree,
 )
+from twisted_pypi.mirror.findlinks import FIND_LINKS
 from twisted_pypi.storage.s3files import S3FileStore
 from twisted_pypi.storage.s3place import BucketPlace
 from twisted_pypi.upstream.offline import OfflineClient
@@ -142,6 +143,29 @@ class ExportTests(SynchronousTestCase):
         html = self.out.child("simple").child("app").child("index.html").getContent()
         link = f'href="../../packages/app/{APP_OLD.filename}#sha256={APP_OLD.sha256}"'
         self.assertIn(link.encode(), html)
+
+    def test_find_links_page(self) -> None:
+        """
+        ``find-links.html`` at the tree's root links every exported file,
+        relative to the page, with its sha256; a later export adds a newly
+        cached file to it.
+        """
+        self.export()
+        page = self.out.child(FIND_LINKS)
+        html = page.getContent()
+        for project, wheel in (("app", APP_OLD), ("lib", LIB)):
+            link = f'href="packages/{project}/{wheel.filename}#sha256={wheel.sha256}"'
+            self.assertIn(link.encode(), html)
+            exported = self.out.preauthChild(f"packages/{project}/{wheel.filename}")
+            self.assertEqual(exported.getContent(), wheel.content)
+        self.assertIn(b'href="packages/ghost/', html)
+        self.assertNotIn(APP_NEW.filename.encode(), html)
+        self.fetch(APP_NEW.filename)
+        self.export()
+        self.assertIn(
+            f'href="packages/app/{APP_NEW.filename}#sha256='.encode(),
+            page.getContent(),
+        )
 
     def test_hard_links(self) -> None:
         """

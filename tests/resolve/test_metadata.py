@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import base64
 import hashlib
+from collections.abc import Callable
 from typing import Any, cast
 
 from treq.testing import StubTreq
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -245,3 +246,28 @@ class CachedMetadataSourceTests(SynchronousTestCase):
             self.successResultOf(self.fetch(core_metadata=meta)), WHEEL.metadata
         )
         self.assertEqual(self.index.requests, [])
+
+    def test_wheel_in_shared_store(self) -> None:
+        """
+        A wheel a shared store holds gives its ``METADATA`` though this
+        node has no copy of it (read through the store into a temporary
+        copy, by the runner given): the upstream is not asked.
+        """
+        s3 = FakeS3()
+        place = BucketPlace("b", "")
+        segments = ("upstream.test", "http", "upstream.test", "packages")
+        s3.objects["b", place.file_key((*segments, WHEEL.filename))] = WHEEL.content
+        store = S3FileStore(
+            cast(Any, s3), place, FilePath(self.mktemp()), None, Clock()
+        )
+        upstream = IndexMetadataSource(cast(Any, self.stub), Clock())
+        ran: list[object] = []
+
+        def run(work: Callable[[], Any]) -> Deferred[Any]:
+            ran.append(work)
+            return succeed(work())
+
+        self.source = CachedMetadataSource(store, "upstream.test", upstream, run)
+        self.assertEqual(self.successResultOf(self.fetch()), WHEEL.metadata)
+        self.assertEqual(self.index.requests, [])
+        self.assertTrue(ran)

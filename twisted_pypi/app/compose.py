@@ -366,7 +366,9 @@ def analysis_sources(
         config.idle_timeout,
         progress=progress,
     )
-    metadata = CachedMetadataSource(cache, config.indexes[0].name, upstream)
+    metadata = CachedMetadataSource(
+        cache, config.indexes[0].name, upstream, thread_runner(reactor)
+    )
     return pages.get_project, metadata
 
 

@@ -10,7 +10,8 @@ any web server or object store can serve::
     DIR/simple/<project>/index.v1_json        PEP 691 project page
     DIR/packages/<project>/<file>             the files (hard links if possible)
     DIR/packages/<project>/<file>.metadata    their core metadata, if cached
-    DIR/.pypiproxy-export.json                what was exported (the manifest)
+    DIR/find-links.html                       every file, for ``--find-links``
+DIR/.pypiproxy-export.json                what was exported (the manifest)
 
 Links are relative (``../../packages/<project>/<file>#sha256=...``), so the
 tree works at any URL and as a ``file://`` index.  Pages list only cached
@@ -55,6 +56,7 @@ from twisted_pypi.core.lookup import LIST_KEY, LookupFailed
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.render import no_file_link, render_page
 from twisted_pypi.mirror.exporttree import DirectoryTree, ExportTree, Placed
+from twisted_pypi.mirror.findlinks import FIND_LINKS, render_find_links
 from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.offline import offline_routers
@@ -274,6 +276,7 @@ async def export_tree(
         names.update(getattr(listed.page, "names", ()))
     old = _read_manifest(await tree.read(MANIFEST))
     new: dict[str, Any] = {}
+    exported: list[tuple[str, ProjectPage]] = []
     report = exporter.report
     for project in sorted(names):
         try:
@@ -287,6 +290,7 @@ async def export_tree(
         body = render_page(page, True, _link(project), RELATIVE.project)
         digest = hashlib.sha256(html + b"\0" + body).hexdigest()
         report.projects.append(project)
+        exported.append((project, page))
         known = old.get(project)
         if (
             isinstance(known, dict)
@@ -308,6 +312,7 @@ async def export_tree(
         await tree.remove_folder(f"packages/{project}")
         report.removed.append(project)
     await _write_list(tree, report.projects)
+    await tree.write(FIND_LINKS, render_find_links(exported))
     await tree.write(
         MANIFEST,
         json.dumps({"version": 1, "projects": new}, indent=1, sort_keys=True).encode(),

@@ -8,14 +8,18 @@ nothing partial is kept, and files are committed with an atomic rename that a
 proxy running on the same cache directory sees at once).
 
 The file cache it is given must have no size limit: nothing fetched may be
-evicted while the command runs.
+evicted while the command runs.  With a shared store (``--store``) a file
+the store holds is not downloaded again, even when this node's disk has no
+copy of it: it is read through the store when its bytes are needed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import tempfile
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 from attrs import frozen
 from twisted.internet.defer import Deferred, DeferredSemaphore
@@ -38,11 +42,14 @@ from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.interfaces import StoreUnreachable
+from twisted_pypi.storage.readout import copy_to_path
 from twisted_pypi.upstream.client import UpstreamError
 
 __all__ = [
     "CacheFiller",
     "FetchFailed",
+    "Fetched",
     "LocalPlace",
     "WarmMetadataSource",
     "file_spec",
@@ -50,6 +57,8 @@ __all__ = [
 ]
 
 Key = tuple[str, ...]
+
+T = TypeVar("T")
 
 #: Runs blocking work away from the reactor thread.
 Runner = Callable[[Callable[[], Any]], Deferred[Any]]
@@ -78,6 +87,11 @@ class LocalPlace:
     def path(self) -> FilePath[str]:
         """The file."""
         return FilePath(os.path.join(self.index.directory, self.filename))
+
+
+#: Where a fetched file is: a local index's file, or its key in the cache
+#: (read with :meth:`CacheFiller.read_with`).
+Fetched = FilePath[str] | Key
 
 
 def file_spec(dist: DistFile, segments: Key) -> FileSpec:
@@ -194,20 +208,30 @@ class CacheFiller:
                 return segments
         return None
 
-    async def fetch(self, spec: FileSpec) -> FilePath[str]:
+    async def _stored(self, key: Key) -> bool:
         """
-        A file in the cache, downloaded unless it is there already (one
-        download per file however many ask).
+        Whether the cache holds ``key``: on disk or, with a shared store,
+        in the store (asked if its index does not know the file).
+        """
+        try:
+            return await self.cache.find(key) is not None
+        except StoreUnreachable:
+            return False  # then the download says what is wrong
+
+    async def fetch(self, spec: FileSpec) -> Key:
+        """
+        A file in the cache, downloaded unless the cache (or the shared
+        store) has it already (one download per file however many ask).
 
         :param spec: The file.
+        :return: Its key in the cache (see :meth:`read_with`).
         :raises FetchFailed: If it could not be downloaded.
         """
-        path = self.cache.lookup(spec.segments)
-        if path is not None:
+        if await self._stored(spec.segments):
             if spec.segments not in self._counted:
                 self._counted.add(spec.segments)
                 self.cached += 1
-            return path
+            return spec.segments
         download = self._downloads.start_or_join(spec)
         try:
             await download.when_done()
@@ -221,20 +245,51 @@ class CacheFiller:
                 f"fetched {spec.segments[-1]} ({format_size(download.written)});"
                 f" {self.describe_totals()}"
             )
-        return self.cache.path_for(spec.segments)
+        return spec.segments
 
-    def fetch_pin(self, pin: Pin) -> Deferred[FilePath[str] | None]:
+    async def read_with(
+        self, fetched: Fetched, work: Callable[[FilePath[str]], T]
+    ) -> T:
+        """
+        Run ``work`` on a fetched file's local path, away from the reactor
+        thread: its path on disk, or a temporary copy read through a shared
+        store when this node's disk has none (removed afterwards).
+
+        :param fetched: What :meth:`fetch` or :meth:`fetch_pin` gave.
+        :param work: Reads the file (blocking).
+        :raises FetchFailed: If the cache no longer holds the file.
+        """
+        path = fetched if isinstance(fetched, FilePath) else self.cache.lookup(fetched)
+        if path is not None:
+            local = path
+            result: T = await self.run(lambda: work(local))
+            return result
+        assert not isinstance(fetched, FilePath)
+        reader = self.cache.open(fetched)
+        if reader is None:
+            raise FetchFailed(f"{fetched[-1]} is no longer in the cache")
+        fd, temp = tempfile.mkstemp(prefix="warm-", suffix=".part")
+        os.close(fd)
+        try:
+            await copy_to_path(reader, temp)
+            copied: T = await self.run(lambda: work(FilePath(temp)))
+            return copied
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temp)
+
+    def fetch_pin(self, pin: Pin) -> Deferred[Fetched | None]:
         """
         Fetch a pinned project's file and its ``.metadata``, waiting for a
         free download slot first.  Failures are added to :attr:`problems`.
 
         :param pin: The project's pin.
-        :return: Fires with the file (``None`` for a dummy, or if it could
-            not be fetched); never fails.
+        :return: Fires with the file (see :meth:`read_with`; ``None`` for a
+            dummy, or if it could not be fetched); never fails.
         """
         return self._limit.run(lambda: Deferred.fromCoroutine(self._pin(pin)))
 
-    async def _pin(self, pin: Pin) -> FilePath[str] | None:
+    async def _pin(self, pin: Pin) -> Fetched | None:
         """Fetch a pin's files (see :meth:`fetch_pin`)."""
         dist = pin.dist
         if dist is None:
@@ -287,7 +342,9 @@ class WarmMetadataSource:
         if place is None:
             raise MetadataError(f"{dist.filename}: no index lists it")
         fetching = _Downloading(self.filler, place)
-        cached = CachedMetadataSource(self.filler.cache, place[0], fetching)
+        cached = CachedMetadataSource(
+            self.filler.cache, place[0], fetching, self.filler.run
+        )
         return await cached.metadata(dist)
 
 
@@ -310,18 +367,18 @@ class _Downloading:
 
         :param dist: The file.
         """
+        filler = self.filler
         if dist.core_metadata:
             try:
-                path = await self.filler.fetch(metadata_spec(dist, self.segments))
-                return path.getContent()
+                key = await filler.fetch(metadata_spec(dist, self.segments))
+                return await filler.read_with(key, FilePath.getContent)
             except FetchFailed:
                 pass  # as installers do: fall back to the file itself
         try:
-            path = await self.filler.fetch(file_spec(dist, self.segments))
+            key = await filler.fetch(file_spec(dist, self.segments))
+            return await filler.read_with(key, lambda p: _read_metadata(p, dist))
         except FetchFailed as e:
             raise MetadataError(str(e)) from None
-        data: bytes = await self.filler.run(lambda: _read_metadata(path, dist))
-        return data
 
 
 def _read_metadata(path: FilePath[str], dist: DistFile) -> bytes:

@@ -26,9 +26,8 @@ from typing import Any
 
 from packaging.requirements import Requirement
 from twisted.internet.defer import CancelledError, Deferred, gatherResults
-from twisted.python.filepath import FilePath
 
-from twisted_pypi.mirror.fetcher import CacheFiller
+from twisted_pypi.mirror.fetcher import CacheFiller, Fetched, FetchFailed
 from twisted_pypi.mirror.reqfile import build_requirements
 from twisted_pypi.resolve.resolver import ResolutionFailed, resolve
 from twisted_pypi.resolve.target import Target
@@ -100,19 +99,23 @@ class _Run:
                     todo.append((f" (to build {pin.dist.filename})", build))
 
     async def _build_requirements(
-        self, filename: str, path: FilePath[str] | None
+        self, filename: str, fetched: Fetched | None
     ) -> tuple[Requirement, ...]:
         """
         What building a fetched sdist needs.
 
         :param filename: The sdist's name.
-        :param path: The sdist, or ``None`` if it could not be fetched.
+        :param fetched: The sdist, or ``None`` if it could not be fetched.
         """
-        if path is None:
+        if fetched is None:
             return ()
-        requires = await self._filler.run(
-            lambda: build_requirements(path.getContent(), filename)
-        )
+        try:
+            requires = await self._filler.read_with(
+                fetched, lambda path: build_requirements(path.getContent(), filename)
+            )
+        except FetchFailed as e:
+            self.problems.append(str(e))
+            return ()
         if requires is None:
             self.notes.append(f"could not read what building {filename} needs")
             return ()

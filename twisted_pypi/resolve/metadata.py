@@ -12,10 +12,16 @@ requirements, and says when an sdist's are not to be trusted.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import contextlib
+import os
+import tempfile
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 from attrs import frozen
+from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
+from twisted.python.filepath import FilePath
 
 from twisted_pypi.core.links import METADATA, local_segments
 from twisted_pypi.core.metadata import (
@@ -31,14 +37,22 @@ from twisted_pypi.core.metadata import (
 from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.sizes import format_size
 from twisted_pypi.storage.filecache import FileCache
-from twisted_pypi.storage.interfaces import ShortRead
-from twisted_pypi.storage.readout import read_bytes
+from twisted_pypi.storage.interfaces import ShortRead, StoreUnreachable
+from twisted_pypi.storage.readout import copy_to_path, read_bytes
 from twisted_pypi.upstream.client import PageClient, UpstreamError, fetch_page
 
 __all__ = [
     "CachedMetadataSource",
     "IndexMetadataSource",
 ]
+
+#: Runs blocking work away from the reactor thread.
+Runner = Callable[[Callable[[], Any]], Deferred[Any]]
+
+
+def _in_place(work: Callable[[], Any]) -> Deferred[Any]:
+    """Run ``work`` at once, on this thread (for callers with no pool)."""
+    return maybeDeferred(work)
 
 
 @frozen
@@ -135,11 +149,14 @@ class CachedMetadataSource:
     :ivar cache: The proxy's file cache.
     :ivar index_name: The name of the index whose pages list the files.
     :ivar fallback: Where metadata the cache lacks comes from.
+    :ivar run: Runs the reading of a cached wheel (blocking) away from the
+        reactor thread.
     """
 
     cache: FileCache
     index_name: str
     fallback: MetadataSource
+    run: Runner = _in_place
 
     async def metadata(self, dist: DistFile) -> bytes:
         """
@@ -156,7 +173,8 @@ class CachedMetadataSource:
         """
         The metadata from the cache, or ``None`` if it is not there: a
         ``.metadata`` through the store (a shared store's too, without a
-        local copy), a wheel's from its local copy.
+        local copy), a wheel's from its local copy, or from a temporary
+        copy read through a shared store that holds it.
         """
         segments = local_segments(self.index_name, dist.url)
         if segments is None:
@@ -173,8 +191,41 @@ class CachedMetadataSource:
                 pass
         if dist.filename.endswith(".whl"):
             try:
-                with self.cache.path_for(segments).open() as wheel:
-                    return metadata_from_wheel(wheel, dist.filename)
-            except (OSError, MetadataUnavailable):
+                return await self._from_wheel(segments, dist.filename)
+            except (OSError, ShortRead, StoreUnreachable, MetadataUnavailable):
                 pass
         return None
+
+    async def _from_wheel(self, segments: Sequence[str], filename: str) -> bytes | None:
+        """
+        The metadata in a cached wheel: its local copy, else a temporary
+        copy of the store's; ``None`` if neither holds it.
+        """
+        local = self.cache.path_for(segments)
+        try:
+            data: bytes = await self.run(lambda: _wheel_metadata(local, filename))
+            return data
+        except FileNotFoundError:
+            pass
+        if await self.cache.find(segments) is None:
+            return None
+        reader = self.cache.open(segments)
+        if reader is None:
+            return None
+        fd, temp = tempfile.mkstemp(prefix="metadata-", suffix=".part")
+        os.close(fd)
+        try:
+            await copy_to_path(reader, temp)
+            copied: bytes = await self.run(
+                lambda: _wheel_metadata(FilePath(temp), filename)
+            )
+            return copied
+        finally:
+            with contextlib.suppress(FileNotFoundError):
+                os.remove(temp)
+
+
+def _wheel_metadata(path: FilePath[str], filename: str) -> bytes:
+    """The metadata in the wheel at ``path`` (blocking)."""
+    with path.open() as wheel:
+        return metadata_from_wheel(wheel, filename)
