@@ -353,3 +353,19 @@ class SharedStoreTests(SynchronousTestCase):
         self.assertEqual(self.s3.objects[OBJECT][0], DATA)
         self.assertNotIn(KEY, self.s3.objects)
         self.assertTrue(any("gone without publishing" in str(e) for e in events))
+
+    def test_follower_publishes_when_taken_over(self) -> None:
+        """
+        When another node took the owner's lease over (the owner stopped
+        renewing it) and the file is not published, the following node
+        uploads it itself, create-only, leaving the new holder's lease.
+        """
+        _, followed = self.follow()
+        self.successResultOf(followed)
+        other = LeaseRecord("http://c.internal:8080", "/".join(SEGMENTS), "c1", 2e9)
+        self.s3.put(KEY, other.encode())
+        with capturedLogs():
+            self.clock.advance(1)
+        self.assertIs(self.download.state, State.DONE)
+        self.assertEqual(self.puts(), 1)
+        self.assertEqual(LeaseRecord.decode(self.s3.objects[KEY][0]), other)
