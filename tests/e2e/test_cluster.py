@@ -246,15 +246,17 @@ class ClusterTests(TestCase):
             self.assertTrue(client.clean, client.reason)
             self.assertEqual(hashlib.sha256(client.data).hexdigest(), digest)
         self.assertEqual(self.upstream_gets(), 1)
-        self.assertTrue(self.published())
-        logs = {"A": node_a.log, "B": node_b.log}
-        following = [n for n, log in logs.items() if b"Streaming " in log]
-        self.assertEqual(len(following), 1, logs)
-        for log in logs.values():
-            self.assertIn(b"Cluster node http://127.0.0.1:", log)
-            self.assertNotIn(SECRET.encode(), log)
-        follower_log = logs[following[0]]
-        self.assertIn(b"was in the store already", follower_log)
+        await self.until(self.published, "the file's object")  # after the clients
+        nodes = {"A": node_a, "B": node_b}
+        following = [n for n, node in nodes.items() if b"Streaming " in node.log]
+        self.assertEqual(len(following), 1, nodes)
+        follower = nodes[following[0]]
+        # Its body ended before the owner's publish: it waited for that.
+        await self.until(lambda: b"was in the store already" in follower.log, "it")
+        for node in nodes.values():
+            self.assertIn(b"Cluster node http://127.0.0.1:", node.log)
+            self.assertNotIn(SECRET.encode(), node.log)
+        self.assertNotIn(b"during the upload", follower.log)
 
     async def test_owner_killed(self) -> None:
         """
@@ -290,5 +292,5 @@ class ClusterTests(TestCase):
         self.assertTrue(again.clean, again.reason)
         self.assertEqual(bytes(again.data), CONTENT)
         self.assertEqual(self.upstream_gets(), 2)
-        self.assertTrue(self.published())
+        await self.until(self.published, "the file's object")  # after the client
         self.assertTrue(re.search(rb"does not serve it", node_b.log), node_b.log)

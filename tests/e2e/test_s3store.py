@@ -15,6 +15,8 @@ import json
 from urllib.parse import urljoin
 
 import treq
+from twisted.internet import reactor
+from twisted.internet.task import deferLater
 from twisted.python.filepath import FilePath
 
 from tests.e2e.proxyprocess import ProxyProcess, start_twistd_proxy
@@ -147,6 +149,12 @@ class StoreOutageTests(RealInstallTestCase):
         cached, uncached = [await self.file_url(node, p) for p in ("tpsapp", "tpsdep")]
         response = await treq.get(cached, persistent=False)
         self.assertEqual(await response.content(), APP.content)
+        # The client is served before the upload ends: wait for the publish.
+        for _ in range(600):
+            if b"Cached " in node.log:
+                break
+            await deferLater(reactor, 0.05)
+        self.assertIn(b"Cached ", node.log)
         server.stop()
         response = await treq.get(base + "-/health", persistent=False)
         self.assertEqual(response.code, 200)

@@ -168,6 +168,11 @@ class Client:
         raw: bytes = self.transport.value()
         return raw.partition(b"\r\n\r\n")[2]
 
+    @property
+    def finished(self) -> bool:
+        """Whether the response was finished (none in progress)."""
+        return not self.protocol._channel.requests
+
     def pause(self) -> None:
         """The client stops reading: the connection pauses its producer."""
         assert self.transport.producer is not None
@@ -538,9 +543,10 @@ class CommitTests(_Base):
 
     def test_slow_commit(self) -> None:
         """
-        While the store publishes the file, followers hold the last byte
-        and the download stays in flight; once it is published they finish
-        and the waiters get the file's stat.
+        A verified file whose publish takes time (an upload) is sent whole
+        to its followers, who finish before the store published it; the
+        download stays in flight meanwhile, and once it is published the
+        waiters get the file's stat.
         """
         self.cache = SlowStore(self.cache.root, None, self.clock)
         self.downloads = Downloads(
@@ -555,16 +561,45 @@ class CommitTests(_Base):
         response.send(DATA)
         response.end()
         self.assertIs(download.state, State.COMMITTING)
-        self.assertFalse(download.complete)
-        self.assertEqual(client.body(), DATA[:-1])
+        self.assertTrue(download.complete)
+        self.assertEqual(client.body(), DATA)
+        self.assertTrue(client.finished)
         self.assertNoResult(done)
         self.assertIs(self.downloads.get(SEGMENTS), download)
         [(pending, stat)] = self.cache.commits
         pending.callback(stat)
-        self.assertEqual(client.body(), DATA)
         self.assertEqual(self.successResultOf(done), stat)
         self.assertIsNone(self.downloads.get(SEGMENTS))
         self.assertFalse(self.cache.is_pinned(SEGMENTS))
+
+    def test_slow_commit_failure(self) -> None:
+        """
+        A slow publish that fails after the followers got the verified file
+        fails the download's waiters with a DownloadError and logs one line;
+        the followers' responses stay whole, never aborted.
+        """
+        self.cache = SlowStore(self.cache.root, None, self.clock)
+        self.downloads = Downloads(
+            self.cache, streaming(self.upstream.fetch), self.clock, IDLE
+        )
+        self.use(self.spec)
+        client = self.client()
+        download = self.downloads.get(SEGMENTS)
+        assert download is not None
+        done = download.when_done()
+        response = self.upstream.respond(HandFedResponse())
+        response.send(DATA)
+        response.end()
+        [(pending, stat)] = self.cache.commits
+        with capturedLogs() as events:
+            pending.errback(OSError("the store broke"))
+        failure = self.failureResultOf(done, DownloadError)
+        self.assertIn("cannot commit", failure.getErrorMessage())
+        self.assertEqual(client.body(), DATA)
+        self.assertTrue(client.finished)
+        self.assertFalse(client.transport.disconnected)
+        self.assertIsNone(self.downloads.get(SEGMENTS))
+        self.assertEqual(len([e for e in events if "why" in e]), 1)
 
     def test_commit_failure(self) -> None:
         """

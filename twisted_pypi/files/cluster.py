@@ -19,6 +19,14 @@ Before a node downloads a file it claims it
 - the leases cannot be had (the store fails): it fetches from the upstream
   without a lease, as a node on its own would.
 
+The holder finishes its clients, peers included, once the file is verified,
+and publishes it afterwards; a following node's body therefore usually ends
+before the object is in the store.  Before its own commit the following
+node waits (:meth:`FileSource.settle`) until the holder published the file
+(the commit then finds it and uploads nothing) or the holder's lease is
+gone without a publish (the holder died: this node takes the lease and
+publishes the file itself).
+
 Each download gets a :class:`FileSource` (:meth:`ClusterFetch.for_file`):
 its :meth:`~FileSource.fetch` is the download's fetch function, and
 :meth:`~FileSource.ended` releases the lease when the download ends.
@@ -30,8 +38,11 @@ from collections.abc import Callable, Sequence
 
 from attrs import define, field
 from twisted.internet.defer import Deferred, succeed
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import deferLater
 from twisted.logger import Logger
 
+from twisted_pypi.storage.interfaces import FileStat
 from twisted_pypi.storage.leasing import (
     Claim,
     ClaimFailed,
@@ -54,6 +65,16 @@ _PeerFetch = Callable[[str, Sequence[str]], Deferred[StreamingResponse]]
 
 #: Claims after the first, when the node found does not serve the file.
 _RETRIES = 2
+
+#: Seconds between looks for the holder's publish: the first, the longest.
+_SETTLE_FIRST, _SETTLE_MOST = 0.25, 5.0
+
+#: Seconds a following node waits at most for the holder's publish before
+#: publishing the file itself (create-only: whichever lands first stays).
+_SETTLE_LIMIT = 600.0
+
+#: Looks a file up in the store (``HEAD`` on a miss), as ``IFileStore.find``.
+_Find = Callable[[tuple[str, ...]], Deferred[FileStat | None]]
 
 
 @define
@@ -141,6 +162,48 @@ class FileSource:
         self._cluster.forget(self)
         lease, self.lease = self.lease, None
         return succeed(None) if lease is None else lease.release()
+
+    def settle(self, find: _Find, clock: IReactorTime) -> Deferred[None]:
+        """
+        Called once the file is verified, before this node commits it: if
+        it was streamed from another node, wait until that node published
+        it, or until its lease is gone without a publish (then this node
+        holds the lease, and its commit uploads the file), or at most
+        :data:`_SETTLE_LIMIT` seconds.  At once for a file from the
+        upstream.
+
+        :param find: Looks the file up in the store.
+        :param clock: Times the pauses between looks.
+        :return: A Deferred firing when the commit may go ahead; it never
+            fails (a store that fails fails the commit).
+        """
+        if self.node is None:
+            return succeed(None)
+        return Deferred.fromCoroutine(self._settle(self.node, find, clock))
+
+    async def _settle(self, node: str, find: _Find, clock: IReactorTime) -> None:
+        """Look for the holder's publish, with backoff (see :meth:`settle`)."""
+        pause, until = _SETTLE_FIRST, clock.seconds() + _SETTLE_LIMIT
+        while clock.seconds() < until:
+            try:
+                if await find(self.segments) is not None:
+                    return
+                claim = await self._cluster.leases.claim(self.segments)
+            except Exception:
+                return
+            if isinstance(claim, Owned):
+                self.lease = claim.lease
+                _log.warn(
+                    "{node} held {key} and is gone without publishing it:"
+                    " publishing it from here",
+                    node=node,
+                    key=self.name,
+                )
+                return
+            if claim.holder.node_url != node:
+                return  # another node took it over: publish too, create-only
+            await deferLater(clock, pause)
+            pause = min(pause * 2, _SETTLE_MOST)
 
     async def _fetch(self, url: str) -> StreamingResponse:
         """Claim, then fetch from the upstream or follow the holder."""

@@ -18,7 +18,14 @@ follower then sets the pace), verified as ever, and nothing is cached.
 When nodes share a store, a :class:`~twisted_pypi.files.cluster.ClusterFetch`
 given as ``cluster`` decides where each download's body comes from (the
 upstream, if this node holds the file's lease; else the node that does), and
-the lease is released once the download ended, after the commit.
+the lease is released once the download ended, after the commit.  A node
+that streamed the file from another waits for that node's publish before
+its own commit (:meth:`~twisted_pypi.files.cluster.FileSource.settle`), so
+that the file is uploaded once.
+
+Clients are finished as soon as the file is verified: a commit that takes
+time (the upload to a shared store) goes on after them, the download still
+in flight ("committing"), new clients following it from the verified spool.
 
 The web layer attaches a request as a sink (see
 :mod:`twisted_pypi.web.following`)::
@@ -28,6 +35,8 @@ The web layer attaches a request as a sink (see
 """
 
 from __future__ import annotations
+
+from functools import partial
 
 from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
@@ -103,13 +112,14 @@ class Downloads:
         """
         download = self.get(spec.segments)
         if download is None:
-            fetch, source = self.fetch, None
+            fetch, source, settle = self.fetch, None, None
             if self.cluster is not None:
                 source = self.cluster.for_file(spec.segments)
                 fetch = source.fetch
+                settle = partial(source.settle, self.store.find, self.clock)
             download = Download(
                 spec, self.store, fetch, self.clock,
-                self.idle_timeout, self.chunk_size, self._ended,
+                self.idle_timeout, self.chunk_size, self._ended, settle,
             )  # fmt: skip
             self._active[spec.segments] = download
             if source is not None:

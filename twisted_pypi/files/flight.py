@@ -52,6 +52,11 @@ _log = Logger()
 #: Issues an upstream ``GET`` for a URL.
 Fetch = Callable[[str], Deferred[StreamingResponse]]
 
+#: Called once the file is verified, before the commit: a Deferred that
+#: fires when the commit may go ahead (see
+#: :meth:`twisted_pypi.files.cluster.FileSource.settle`); it never fails.
+BeforeCommit = Callable[[], Deferred[None]]
+
 
 @define(eq=False)
 class Download:
@@ -66,6 +71,9 @@ class Download:
         the spool, or from memory when passing through).
     :ivar failure: Why it failed (a :class:`DownloadError`), once it has.
     :ivar stat: The committed file's stat, once it succeeded.
+    :ivar released: Whether the followers were given the last byte before
+        the commit ended: the file is verified and the commit takes time
+        (an upload to a shared store), so the clients need not wait for it.
     """
 
     spec: FileSpec
@@ -75,11 +83,13 @@ class Download:
     _idle_timeout: float
     _chunk_size: int
     _on_end: Callable[[Download], None]
+    _before_commit: BeforeCommit | None = None
     state: State = field(default=State.WAITING, init=False)
     expected_length: int | None = field(default=None, init=False)
     written: int = field(default=0, init=False)
     failure: Failure | None = field(default=None, init=False)
     stat: FileStat | None = field(default=None, init=False)
+    released: bool = field(default=False, init=False)
     _hash: tuple[Any, str] | None = field(default=None, init=False)
     _timer: IDelayedCall | None = field(default=None, init=False)
     _fetching: Deferred[None] | None = field(default=None, init=False)
@@ -183,9 +193,10 @@ class Download:
     def complete(self) -> bool:
         """
         Whether the file was verified and all its bytes are readable, and
-        either committed or passed through.
+        either committed, passed through, or :attr:`released` (verified,
+        being committed).
         """
-        return self.state in (State.DONE, State.PASSED)
+        return self.released or self.state in (State.DONE, State.PASSED)
 
     def open_reader(self) -> ISpoolReader:
         """
@@ -307,9 +318,15 @@ class Download:
             self._passed()
             return
         self.state = State.COMMITTING
-        assert self._outlet.spool is not None
-        d = maybeDeferred(self._store.commit, self._outlet.spool, self.spec.segments)
+        spool, segments = self._outlet.spool, self.spec.segments
+        assert spool is not None
+        d = succeed(None) if self._before_commit is None else self._before_commit()
+        d.addCallback(lambda _: self._store.commit(spool, segments))
         d.addCallbacks(self._committed, self._commit_failed)
+        if self.state is State.COMMITTING:  # a rename is done by now; an upload is not
+            self.released = True
+            for follower in self._followers[:]:
+                follower.progress()
 
     def _commit_failed(self, reason: Failure) -> None:
         """
@@ -419,7 +436,8 @@ class Download:
                 reason, self.written, self.expected_length, streaming=streaming
             ),
         )
-        for follower in self._followers[:]:
-            follower.source_failed(reason)
+        if not self.released:  # else they read the verified spool on, and finish
+            for follower in self._followers[:]:
+                follower.source_failed(reason)
         fire(self._started, reason)
         fire(self._done, reason)

@@ -358,9 +358,10 @@ class S3FileStore(FileCache):
 
     async def _published(self, bucket: str, name: str) -> ObjectInfo | None:
         """
-        The object if another node published it already (the node this one
-        streamed the file from commits it before sending the last byte), so
-        that it is not uploaded a second time; ``None`` if it is missing.
+        The object if another node published it already (a node that
+        streamed the file from another waits for that node's publish before
+        committing: :meth:`twisted_pypi.files.cluster.FileSource.settle`),
+        so that it is not uploaded a second time; ``None`` if it is missing.
         """
         try:
             info = await self.client.head(bucket, name)
@@ -387,8 +388,7 @@ class S3FileStore(FileCache):
             )
         except AlreadyExists:
             _log.info(
-                "{key} was in the store already (published by another node)",
-                key=name,
+                "{key} was published by another node during the upload", key=name
             )
 
     def remove(self, key: Sequence[str]) -> bool:
