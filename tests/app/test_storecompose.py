@@ -5,6 +5,7 @@ asks for, and nothing of the S3 stack when it asks for none.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -12,8 +13,9 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests import REPOSITORY
+from tests.seaweed import REGION, shared_server
 from twisted_pypi.app.storecompose import record_store
-from twisted_pypi.core.config import ProxyConfig
+from twisted_pypi.core.config import ProxyConfig, StoreConfig
 from twisted_pypi.storage.interfaces import Record
 from twisted_pypi.storage.records import LocalRecords
 
@@ -57,3 +59,41 @@ class LocalTests(SynchronousTestCase):
             check=True,
         ).stdout
         self.assertEqual(out.strip(), "[]")
+
+
+class ObservedTests(SynchronousTestCase):
+    """
+    The record stores' requests to a shared store are told to an observer.
+    """
+
+    def test_requests_observed(self) -> None:
+        """
+        Each request the blocking record client makes is observed with its
+        method, status and latency: a save, a load and a load of a record
+        that is not there.
+        """
+        server = shared_server()
+        keys = server.keys
+        assert keys is not None
+        for name, value in (
+            ("AWS_ACCESS_KEY_ID", keys.access_key),
+            ("AWS_SECRET_ACCESS_KEY", keys.secret_key),
+        ):
+            self.patch(os, "environ", {**os.environ, name: value})
+        config = ProxyConfig(
+            cache_dir=self.mktemp(),
+            store=StoreConfig(server.new_bucket(), "", server.endpoint, REGION),
+        )
+        seen: list[tuple[str, int | None, float, str]] = []
+        records = record_store(
+            config, "pages", ".page", observe=lambda *a: seen.append(a)
+        )
+        record = Record({"url": "https://x/simple/six/"}, b"six")
+        self.assertTrue(records.save("pypi", "six", record))
+        self.assertEqual(records.load("pypi", "six"), record)
+        self.assertIsNone(records.load("pypi", "absent"))
+        self.assertEqual(
+            [(method, code) for method, code, _, _ in seen],
+            [("PUT", 200), ("GET", 200), ("GET", 404)],
+        )
+        self.assertTrue(all(seconds >= 0 for _, _, seconds, _ in seen))

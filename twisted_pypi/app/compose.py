@@ -22,6 +22,7 @@ from twisted.web.iweb import IResponse
 from twisted.web.resource import Resource
 
 from twisted_pypi.app.storecompose import (
+    StoreObserver,
     bucket_index_place,
     record_store,
     s3_file_store,
@@ -152,7 +153,11 @@ def make_page_caches(
     """
     store = PageStore(
         record_store(
-            config, PAGES_AREA, ".page", space=space_report(cache.space, reactor)
+            config,
+            PAGES_AREA,
+            ".page",
+            space=space_report(cache.space, reactor),
+            observe=_store_observer(stats, reactor),
         ),
         # Pages too big for memory are served from their renderings here,
         # on the node's own disk whatever the store.
@@ -282,6 +287,7 @@ def proxy_root(
                 ".json",
                 cache.root,
                 space=space_report(cache.space, cache.clock),
+                observe=_store_observer(stats, cache.clock),
             )
         )
         documents = JsonCache(
@@ -385,3 +391,17 @@ def export_sources(
     cache = file_cache(config, reactor, bounded=False)
     pages = make_page_caches(config, OfflineClient(), reactor, cache)
     return pages, cache, local_indexes(config)
+
+
+def _store_observer(stats: Stats | None, reactor: Any) -> StoreObserver | None:
+    """
+    Records the requests of the record stores' blocking clients (made in
+    the thread pool) in ``stats``, on the reactor thread.
+    """
+    if stats is None or not hasattr(reactor, "callFromThread"):
+        return None
+
+    def observe(method: str, code: int | None, seconds: float, why: str) -> None:
+        reactor.callFromThread(stats.store_answered, method, code, seconds, why)
+
+    return observe

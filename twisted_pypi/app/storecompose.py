@@ -10,6 +10,8 @@ Credentials are found the standard AWS ways (environment, shared files and
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from twisted.python.filepath import FilePath
@@ -29,9 +31,11 @@ if TYPE_CHECKING:
     from twisted_pypi.storage.bucketfiles import BucketFiles
 
 __all__ = [
+    "StoreObserver",
     "bucket_client",
     "bucket_files",
     "bucket_index_place",
+    "observe_calls",
     "record_store",
     "s3_file_store",
 ]
@@ -66,6 +70,7 @@ def record_store(
     suffix: str,
     root: FilePath[str] | None = None,
     space: SpaceReport | None = None,
+    observe: StoreObserver | None = None,
 ) -> IRecordStore:
     """
     Where records of one kind are kept: in ``--store`` if there is one
@@ -77,6 +82,8 @@ def record_store(
     :param suffix: Their names' suffix (``.page``, ``.json``).
     :param root: The cache directory, if not ``config.cache_dir``.
     :param space: Told of full disks and successful writes (local records).
+    :param observe: Told of each store request's outcome and latency (in
+        the thread that made it: see :func:`observe_calls`).
     """
     store = config.store
     if store is None:
@@ -85,7 +92,45 @@ def record_store(
     from twisted_pypi.storage.s3records import S3Records  # see _blocking_client
 
     client = _blocking_client(config, store)
+    if observe is not None:
+        observe_calls(client, observe)
     return S3Records(client, BucketPlace(store.bucket, store.prefix), area, suffix)
+
+
+#: Told of a store request: method, status (``None`` without an answer),
+#: seconds, and why no answer came.
+StoreObserver = Callable[[str, "int | None", float, str], None]
+
+
+def observe_calls(client: Any, observe: StoreObserver) -> None:
+    """
+    Tell ``observe`` of every request a botocore client makes, by its event
+    hooks (which run in the thread making the request: ``observe`` must be
+    safe to call there, e.g. hand over with ``reactor.callFromThread``).
+
+    :param client: A botocore S3 client.
+    :param observe: Records a request's outcome.
+    """
+
+    def started(context: dict[str, Any], **_: Any) -> None:
+        context["pypiproxy_started"] = time.monotonic()
+
+    def ended(context: dict[str, Any], model: Any, code: int | None, why: str) -> None:
+        seconds = time.monotonic() - context.get("pypiproxy_started", time.monotonic())
+        method = model.http.get("method", "?") if model is not None else "?"
+        observe(method, code, seconds, why)
+
+    def answered(
+        http_response: Any, context: dict[str, Any], model: Any, **_: Any
+    ) -> None:
+        ended(context, model, http_response.status_code, "")
+
+    def failed(exception: Exception, context: dict[str, Any], **kwargs: Any) -> None:
+        ended(context, kwargs.get("model"), None, type(exception).__name__)
+
+    client.meta.events.register("before-call.s3", started)
+    client.meta.events.register("after-call.s3", answered)
+    client.meta.events.register("after-call-error.s3", failed)
 
 
 def bucket_files(config: ProxyConfig, store: StoreConfig) -> BucketFiles:
