@@ -18,7 +18,7 @@ from twisted.python import usage
 
 from twisted_pypi.app.logs import filtered, twistd_observer
 from twisted_pypi.app.service import ProxyService, StartupError
-from twisted_pypi.core.memtrim import steady_mmap_threshold
+from twisted_pypi.core.memtrim import freeze_heap, steady_mmap_threshold
 
 __all__ = ["TwistdService", "raise_open_files_limit", "run_serve"]
 
@@ -99,6 +99,8 @@ def run_serve(
         except StartupError as e:
             errors.append(e)
             reactor.stop()
+        else:
+            freeze_heap()
 
     def stop() -> Deferred[Any]:
         return service.stopService()
@@ -168,3 +170,4 @@ class TwistdService(MultiService):
         except StartupError as e:
             log.critical("Cannot start: {error}", error=str(e))
             raise SystemExit(1) from None
+        freeze_heap()
