@@ -97,3 +97,36 @@ class ObservedTests(SynchronousTestCase):
             [("PUT", 200), ("GET", 200), ("GET", 404)],
         )
         self.assertTrue(all(seconds >= 0 for _, _, seconds, _ in seen))
+
+    def test_one_client_for_the_records(self) -> None:
+        """
+        The page and JSON record stores of one store share one botocore
+        client, and each of its requests is observed once however many
+        stores were built with the observer.
+        """
+        server = shared_server()
+        keys = server.keys
+        assert keys is not None
+        self.patch(
+            os,
+            "environ",
+            {
+                **os.environ,
+                "AWS_ACCESS_KEY_ID": keys.access_key,
+                "AWS_SECRET_ACCESS_KEY": keys.secret_key,
+            },
+        )
+        config = ProxyConfig(
+            cache_dir=self.mktemp(),
+            store=StoreConfig(server.new_bucket(), "", server.endpoint, REGION),
+        )
+        seen: list[tuple[str, int | None, float, str]] = []
+        pages = record_store(
+            config, "pages", ".page", observe=lambda *a: seen.append(a)
+        )
+        documents = record_store(
+            config, "pypi-json", ".json", observe=lambda *a: seen.append(a)
+        )
+        self.assertIs(pages._client, documents._client)  # type: ignore[attr-defined]
+        self.assertIsNone(documents.load("pypi", "six"))
+        self.assertEqual([(m, c) for m, c, _, _ in seen], [("GET", 404)])

@@ -10,6 +10,7 @@ Credentials are found the standard AWS ways (environment, shared files and
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -128,9 +129,11 @@ def observe_calls(client: Any, observe: StoreObserver) -> None:
     def failed(exception: Exception, context: dict[str, Any], **kwargs: Any) -> None:
         ended(context, kwargs.get("model"), None, type(exception).__name__)
 
-    client.meta.events.register("before-call.s3", started)
-    client.meta.events.register("after-call.s3", answered)
-    client.meta.events.register("after-call-error.s3", failed)
+    # Once per client (the page and JSON record stores share one).
+    events = client.meta.events
+    events.register("before-call.s3", started, unique_id="pypiproxy-started")
+    events.register("after-call.s3", answered, unique_id="pypiproxy-answered")
+    events.register("after-call-error.s3", failed, unique_id="pypiproxy-failed")
 
 
 def bucket_files(config: ProxyConfig, store: StoreConfig) -> BucketFiles:
@@ -149,7 +152,22 @@ def bucket_files(config: ProxyConfig, store: StoreConfig) -> BucketFiles:
 
 def _blocking_client(config: ProxyConfig, store: StoreConfig) -> Any:
     """
-    A botocore S3 client of the store (path-style addressing).
+    The botocore S3 client of the store (path-style addressing), one per
+    store and timeouts in the process: the page and JSON record stores
+    share it (a botocore client is thread-safe, and each one built loads
+    its service model again).
+    """
+    return _botocore_client(
+        store, config.connect_timeout, max(config.connect_timeout, config.idle_timeout)
+    )
+
+
+@functools.cache
+def _botocore_client(
+    store: StoreConfig, connect_timeout: float, read_timeout: float
+) -> Any:
+    """
+    Build a botocore S3 client (see :func:`_blocking_client`).
 
     botocore, and the modules that use its client, are imported only here,
     when a store is configured: a proxy without one does not carry them
@@ -164,8 +182,8 @@ def _blocking_client(config: ProxyConfig, store: StoreConfig) -> Any:
         region_name=store.region,
         config=Config(
             s3={"addressing_style": "path"},
-            connect_timeout=config.connect_timeout,
-            read_timeout=max(config.connect_timeout, config.idle_timeout),
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
             retries={"max_attempts": 2, "mode": "standard"},
             max_pool_connections=16,
         ),
