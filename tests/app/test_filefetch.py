@@ -183,3 +183,21 @@ class FileFetcherTests(SynchronousTestCase):
         self.assertIsNone(
             self.agent.authorization("https://corp.test/packages/a-1.0.tar.gz")
         )
+
+
+class ExtraHeaderTests(SynchronousTestCase):
+    """
+    :func:`file_fetcher` sends the extra headers a caller gives.
+    """
+
+    def test_range(self) -> None:
+        """
+        A ``Range`` given as an extra header is sent with the request, beside
+        the fetcher's own headers.
+        """
+        agent = RecordingAgent()
+        fetch = file_fetcher(agent, Clock(), 10.0)
+        result_now(fetch("https://h.test/a.whl", b"GET", {b"range": b"bytes=-10"}))
+        [(_, _, headers)] = agent.requests
+        self.assertEqual(headers.getRawHeaders(b"range"), [b"bytes=-10"])
+        self.assertEqual(headers.getRawHeaders(b"accept-encoding"), [b"identity"])

@@ -53,7 +53,8 @@ def file_fetcher(
     """
     A function that GETs an upstream file as raw bytes (no content decoding,
     identity encoding asked for) and fails if no response headers arrive in
-    ``timeout`` seconds.
+    ``timeout`` seconds: ``fetch(url, method=b"GET", extra=None)``, where
+    ``extra`` holds more request headers (such as ``Range``).
 
     :param agent: An ``IAgent``.
     :param clock: The reactor that times out the request.
@@ -79,8 +80,14 @@ def file_fetcher(
             raise TimeoutError(f"no response headers within {timeout:g} s")
         return result
 
-    def fetch(url: str, method: bytes = b"GET") -> Deferred[IResponse]:
+    def fetch(
+        url: str,
+        method: bytes = b"GET",
+        extra: Mapping[bytes, bytes] | None = None,
+    ) -> Deferred[IResponse]:
         headers = Headers(plain)
+        for name, value in (extra or {}).items():
+            headers.setRawHeaders(name, [value])
         url, own = split_credentials(url)
         authorization = authorizations.get(origin_of(url))
         if own is not None:

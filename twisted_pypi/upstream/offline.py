@@ -40,11 +40,14 @@ class OfflineClient:
         return fail(UpstreamError(f"the proxy is offline: {url} is not fetched"))
 
 
-def offline_fetch(url: str, method: bytes = b"GET") -> Deferred[IResponse]:
+def offline_fetch(
+    url: str, method: bytes = b"GET", extra: object = None
+) -> Deferred[IResponse]:
     """
     A file fetcher that fails every request at once, without connecting.
 
     :param url: The file that is not fetched.
     :param method: The HTTP method asked for.
+    :param extra: More request headers (unused).
     """
     return fail(UpstreamError(f"the proxy is offline: {url} is not fetched"))
