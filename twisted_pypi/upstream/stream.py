@@ -31,7 +31,7 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 from twisted_pypi.upstream.client import UpstreamError, UpstreamTimeout
 from twisted_pypi.upstream.describe import describe_error
 
-__all__ = ["BodyCutShort", "StreamingResponse", "streaming"]
+__all__ = ["BodyCutShort", "StreamingResponse", "close_body", "streaming"]
 
 
 class BodyCutShort(UpstreamError):
@@ -84,7 +84,14 @@ class StreamingResponse:
         """
         Do not read the body: close the upstream connection.
         """
-        self._response.deliverBody(_Stop())
+        close_body(self._response)
+
+
+def close_body(response: IResponse) -> None:
+    """
+    Do not read ``response``'s body: close its connection.
+    """
+    response.deliverBody(_Stop())
 
 
 def streaming(
