@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.sources.test_remote -*-
+# -*- test-case-name: tests.sources.test_pagerecords -*-
 """
 The blocking half of the page cache (:mod:`twisted_pypi.sources.remote`):
 a stored record read back into a cache entry, a page the upstream sent

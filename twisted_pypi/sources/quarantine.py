@@ -156,6 +156,8 @@ class Quarantine:
         """
         if any(name in self._projects for name in names):
             return True
+        if not self._files:
+            return False
         base = (*segments[:-1], segments[-1].removesuffix(METADATA))
         return base in self._files
 
