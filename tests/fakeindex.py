@@ -80,6 +80,9 @@ class FakeIndex(Resource):
     Requests for a path in ``fail`` are answered with that status; requests
     for a path in ``hold_paths``, and file requests while ``hold_files`` is
     set, are kept unanswered in ``held`` for the test to finish.
+
+    A project named in ``statuses`` has that PEP 792 status on its page; a
+    ``quarantined`` one's page lists no files (as PEP 792 says).
     """
 
     projects: dict[str, list[FakeFile]] = field(factory=dict)
@@ -91,6 +94,7 @@ class FakeIndex(Resource):
     hold_paths: set[str] = field(factory=set)
     authorizations: list[tuple[str, str | None]] = field(factory=list)
     require_auth: str | None = None
+    statuses: dict[str, str] = field(factory=dict)
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -158,7 +162,8 @@ class FakeIndex(Resource):
         return self._send(request, body, "text/html")
 
     def _page(self, request: Request, name: str) -> bytes:
-        files = self.projects[name]
+        status = self.statuses.get(name)
+        files = [] if status == "quarantined" else self.projects[name]
         if self.mode == "json":
             entries: list[dict[str, Any]] = []
             for f in files:
@@ -179,14 +184,15 @@ class FakeIndex(Resource):
                 entries.append(entry)
             names = [f.wheel.filename for f in files]
             versions = sorted({n.split("-")[1] for n in names if "-" in n})
-            body = json.dumps(
-                {
-                    "meta": {"api-version": "1.1", "_last-serial": 7},
-                    "name": name,
-                    "files": entries,
-                    "versions": versions,
-                }
-            ).encode()
+            page: dict[str, Any] = {
+                "meta": {"api-version": "1.1", "_last-serial": 7},
+                "name": name,
+                "files": entries,
+                "versions": versions,
+            }
+            if status is not None:
+                page["project-status"] = {"status": status}
+            body = json.dumps(page).encode()
             return self._send(request, body, "application/vnd.pypi.simple.v1+json")
         anchors = []
         for f in files:
@@ -202,7 +208,14 @@ class FakeIndex(Resource):
                 f'<a href="{escape(f.href)}#sha256={f.sha256}"{attrs}>'
                 f"{f.wheel.filename}</a><br/>"
             )
-        body = f"<!DOCTYPE html><html><body>{''.join(anchors)}</body></html>".encode()
+        head = (
+            f'<head><meta name="pypi:project-status" content="{escape(status)}"></head>'
+            if status is not None
+            else ""
+        )
+        body = (
+            f"<!DOCTYPE html><html>{head}<body>{''.join(anchors)}</body></html>"
+        ).encode()
         ctype = "" if self.mode == "html-no-type" else "text/html; charset=utf-8"
         return self._send(request, body, ctype)
 

@@ -121,6 +121,8 @@ class UpstreamHealth:
     :ivar errors: How many fetches failed.
     :ivar latency: Seconds from request to complete response, for every
         fetch the upstream answered (whatever the status).
+    :ivar undated: Whether a page of the index was seen listing files
+        without an upload time (their ages count from first sight).
     """
 
     name: str
@@ -130,6 +132,7 @@ class UpstreamHealth:
     successes: int = 0
     errors: int = 0
     latency: Histogram = field(factory=Histogram)
+    undated: bool = False
 
     @property
     def healthy(self) -> bool | None:
@@ -261,6 +264,14 @@ class Stats:
         health = self.upstream(index)
         health.successes += 1
         health.last_success = self.clock.seconds()
+
+    def upstream_undated(self, index: str) -> None:
+        """
+        Record that a page of an index lists files without an upload time.
+
+        :param index: The index's name.
+        """
+        self.upstream(index).undated = True
 
     def upstream_failed(self, index: str, message: str) -> None:
         """

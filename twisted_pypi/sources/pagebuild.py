@@ -1,8 +1,9 @@
 # -*- test-case-name: tests.sources.test_pagebuild -*-
 """
 The blocking work of the page cache (:mod:`twisted_pypi.sources.remote`),
-run by its runner away from the reactor: parsing a stored page, weighing
-it, and keeping a page too big for memory rendered on disk.
+run by its runner away from the reactor: parsing a stored page (with the
+first-seen times its record keeps, see :mod:`~twisted_pypi.sources.firstseen`),
+weighing it, and keeping a page too big for memory rendered on disk.
 
 A page's weight is what its parsed records take in memory, measured with
 ``tracemalloc`` (:data:`PARSED_FILE_BYTES` a file, :data:`PARSED_NAME_BYTES`
@@ -11,7 +12,9 @@ a listed name), plus its representations (about twice its upstream body).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+
+from attrs import evolve
 
 from twisted_pypi.core.lookup import (
     LIST_KEY,
@@ -27,6 +30,7 @@ from twisted_pypi.core.parse import (
     parse_project_page,
 )
 from twisted_pypi.core.render import render_page
+from twisted_pypi.sources.firstseen import first_seen_times, with_first_seen
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 
 __all__ = [
@@ -34,6 +38,7 @@ __all__ = [
     "LIGHT_BYTES",
     "PARSED_FILE_BYTES",
     "PARSED_NAME_BYTES",
+    "parse_fetched",
     "parse_stored",
     "reparse",
     "reparse_indexed",
@@ -80,17 +85,63 @@ def quarantined(page: ProjectPage | ProjectList) -> bool:
 
 def parse_stored(key: str, stored: StoredPage) -> ProjectPage | ProjectList:
     """
-    Parse a stored page; a quarantined project's page lists no files.
+    Parse a stored page: its files carry the first-seen times its record
+    keeps; a quarantined project's page lists no files.
 
     :param key: A normalized project name, or :data:`LIST_KEY`.
     :param stored: The page as the upstream sent it.
     :raises PageParseError: When it cannot be parsed.
     """
+    page = _parse(key, stored)
+    if isinstance(page, ProjectList):
+        return page
+    return _shaped(page, stored.first_seen)
+
+
+def parse_fetched(
+    key: str, stored: StoredPage, previous: Mapping[str, str], now: str
+) -> tuple[StoredPage, ProjectPage | ProjectList, int]:
+    """
+    Parse a page the upstream just sent, giving each file it lists without
+    an upload time its first-seen time (see
+    :func:`~twisted_pypi.sources.firstseen.first_seen_times`).
+
+    :param key: A normalized project name, or :data:`LIST_KEY`.
+    :param stored: The page as the upstream sent it.
+    :param previous: The first-seen times of the page's previous record.
+    :param now: The moment of the fetch, as the model writes times.
+    :return: The page to store (with the times beside its body), the
+        parsed page as :func:`parse_stored` reads it, and how many of its
+        files were first seen now.
+    :raises PageParseError: When it cannot be parsed.
+    """
+    page = _parse(key, stored)
+    if isinstance(page, ProjectList):
+        return stored, page, 0
+    times, new = first_seen_times(page, previous, now)
+    if times or stored.first_seen:
+        stored = evolve(stored, first_seen=times)
+    return stored, _shaped(page, times), new
+
+
+def _parse(key: str, stored: StoredPage) -> ProjectPage | ProjectList:
+    """
+    Parse a page's body as the upstream sent it.
+
+    :raises PageParseError: When it cannot be parsed.
+    """
     if key == LIST_KEY:
         return parse_project_list(stored.body, stored.content_type)
-    page = parse_project_page(stored.body, stored.content_type, stored.url, key)
+    return parse_project_page(stored.body, stored.content_type, stored.url, key)
+
+
+def _shaped(page: ProjectPage, times: Mapping[str, str]) -> ProjectPage:
+    """
+    A parsed project page as the cache keeps it: its files with their
+    first-seen times, none at all when the project is quarantined.
+    """
     if quarantined(page):
-        page = ProjectPage(
+        return ProjectPage(
             name=page.name,
             versions=page.versions,
             api_version=page.api_version,
@@ -99,7 +150,7 @@ def parse_stored(key: str, stored: StoredPage) -> ProjectPage | ProjectList:
             meta_extra=page.meta_extra,
             extra=page.extra,
         )
-    return page
+    return with_first_seen(page, times)
 
 
 def reparse(store: PageStore, index: str, key: str) -> ProjectPage | ProjectList:

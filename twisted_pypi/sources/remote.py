@@ -10,6 +10,11 @@ memory budget, :data:`SPILL_BYTES`) has its four representations rendered at
 once and kept on disk beside its record; only a light entry stays in memory,
 requests for the page are sent from those files, and the page is parsed
 again (away from the reactor) only when its files are asked for.
+
+Files listed without an upload time are given the time the cache first saw
+them (see :mod:`~twisted_pypi.sources.firstseen`), and the cached files of
+a project the upstream quarantines are refused from the moment its page
+says so (see :mod:`~twisted_pypi.sources.quarantine` and :meth:`PageCache.refusal`).
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -26,8 +31,6 @@ from twisted_pypi.core.config import IndexConfig, ProxyConfig
 from twisted_pypi.core.links import (
     link_segments,
     local_path,
-    local_segments,
-    metadata_segments,
 )
 from twisted_pypi.core.lookup import (
     LIST_KEY,
@@ -38,20 +41,13 @@ from twisted_pypi.core.lookup import (
     UpstreamUnavailable,
 )
 from twisted_pypi.core.memtrim import trim_memory
-from twisted_pypi.core.model import DistFile, ProjectPage
+from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.parse import PageParseError
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.sources.cachepolicy import CachePolicy, Runner, Served, run_now
-from twisted_pypi.sources.pagebuild import (
-    KEEP_LOADED,
-    LIGHT_BYTES,
-    parse_stored,
-    quarantined,
-    reparse,
-    reparse_indexed,
-    spill,
-    weigh,
-)
+from twisted_pypi.sources.pagebuild import quarantined
+from twisted_pypi.sources.pagerecords import Built, PageRecords
+from twisted_pypi.sources.quarantine import REFUSED, Quarantine
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 from twisted_pypi.upstream.client import PageClient, UpstreamError, fetch_page
 
@@ -134,10 +130,16 @@ class PageCache:
             stale_wait=config.stale_wait,
         )
         self._run: Runner = run if run is not None else run_now
-        self._forget_file = forget_file
         self._stats = stats
         self._links = config.links
-        self._spill_bytes = spill_bytes
+        self._quarantine = Quarantine(index.name, forget_file)
+        self._undated = False
+        # Keys of pages kept on disk whose record keeps no first-seen times:
+        # a new version of such a page need not read the old one back.
+        self._timeless: set[str] = set()
+        self._records = PageRecords(
+            index, store, self._links, self.file_link, clock, self._run, spill_bytes
+        )
 
     @property
     def store(self) -> PageStore:
@@ -152,6 +154,48 @@ class PageCache:
         The time source that ages this cache's pages.
         """
         return self._clock
+
+    @property
+    def ages_from_first_sight(self) -> bool:
+        """
+        Whether a page of this index was seen listing files without an
+        upload time (their age counts from when the proxy first saw them).
+        """
+        return self._undated
+
+    def refusal(
+        self, segments: tuple[str, ...], project: str | None
+    ) -> Deferred[str | None]:
+        """
+        Why a file of this index must not be served at all, or ``None``: its
+        project is quarantined upstream.  Known at once (a set lookup) once
+        the project's page was seen; else its stored page is read, once.
+
+        :param segments: The file's place (a ``.metadata`` file's too).
+        :param project: The project the link names, if any.
+        :return: A Deferred firing with the reason, or ``None``.
+        """
+        quarantine = self._quarantine
+        names = quarantine.names(segments, project)
+        if quarantine.refuses(segments, names):
+            return succeed(REFUSED)
+        unknown = quarantine.unknown(names)
+        if not unknown:
+            return succeed(None)
+        return Deferred.fromCoroutine(self._look_up(segments, names, unknown))
+
+    async def _look_up(
+        self, segments: tuple[str, ...], names: tuple[str, ...], unknown: list[str]
+    ) -> str | None:
+        """
+        Read the pages of the projects whose status is not known (from
+        memory, else from the store), then decide as :meth:`refusal` does.
+        """
+        for name in unknown:
+            entry = await self._cached(name)
+            held = entry is not None and entry.is_loaded and quarantined(entry.page)
+            self._quarantine.loaded(name, held)
+        return REFUSED if self._quarantine.refuses(segments, names) else None
 
     def get_project(self, project: str) -> Deferred[Lookup]:
         """
@@ -187,24 +231,13 @@ class PageCache:
         entry = self._policy.recall(key)
         if entry is not None:
             return entry
-        loaded: PageEntry | None = await self._run(lambda: self._load(key))
-        if loaded is not None:
-            self._policy.remember(key, loaded)
-        return loaded
-
-    def _load(self, key: str) -> PageEntry | None:
-        """
-        Read and parse a stored page (blocking: run by the runner).
-
-        :return: The entry, or ``None`` if none is stored or it is unreadable.
-        """
-        stored = self._store.load(self.index.name, key)
-        if stored is None:
+        built: Built | None = await self._run(partial(self._records.load, key))
+        if built is None:
             return None
-        try:
-            return self._entry(key, stored)
-        except PageParseError:
-            return None
+        self._note(key, built, fetched=False)
+        entry = built.entry
+        self._policy.remember(key, entry)
+        return entry
 
     async def _get(self, key: str) -> Lookup:
         entry = await self._cached(key)
@@ -263,7 +296,7 @@ class PageCache:
         if self._stats is not None:
             self._stats.upstream_answered(self.index.name, now - started)
         if response.status == 304 and entry is not None:
-            await self._run(lambda: self._touch(key, now))
+            await self._run(partial(self._records.touch, key, now))
             entry.fetched_at = now
             return Served(entry, CacheStatus.HIT)
         if response.status in (404, 410):
@@ -278,77 +311,49 @@ class PageCache:
         )
         size = len(stored.body)
         del response  # the body is in ``stored``; nothing else keeps a copy
+        bare = entry is None or key in self._timeless
         try:
-            kept: tuple[PageEntry, ProjectPage | None] = await self._run(
-                partial(self._keep, key, stored, entry)
+            built: Built = await self._run(
+                partial(self._records.keep, key, stored, entry, bare)
             )
         except PageParseError as e:
             raise self._failed(
                 key, UpstreamUnavailable(f"{url} could not be parsed: {e}")
             ) from None
         del stored
-        new, purge = kept
-        del kept
-        if purge is not None:
-            self._purge(purge)
+        self._note(key, built, fetched=True)
+        new = built.entry
+        del built  # the parsed page of a page kept on disk goes now
         if size >= _TRIM_AFTER:
             await self._run(trim_memory)
         return Served(new, CacheStatus.MISS)
 
-    def _purge(self, page: ProjectPage) -> None:
+    def _note(self, key: str, built: Built, fetched: bool) -> None:
         """
-        Delete the cached files (and ``.metadata``) that ``page`` listed: the
-        upstream quarantined the project, so they must not be served.
+        Take note of a page made from the upstream's answer (``fetched``) or
+        read back from the store: whether its project is quarantined (and
+        drop the files its previous page listed, if it now is), and whether
+        it lists files without an upload time.
         """
-        if self._forget_file is None:
-            return
-        log.warn(
-            "{project} is quarantined upstream: dropping its cached files",
-            project=page.name,
-        )
-        for dist in page.files:
-            segments = local_segments(self.index.name, dist.url)
-            if segments is not None:
-                self._forget_file(segments)
-                self._forget_file(metadata_segments(segments))
-
-    def _keep(
-        self, key: str, stored: StoredPage, old: PageEntry | None
-    ) -> tuple[PageEntry, ProjectPage | None]:
-        """
-        Parse a page the upstream sent, then store it (blocking: run by the
-        runner; a page that cannot be parsed is not stored).
-
-        :param old: The page cached before, if any.
-        :return: The entry, and the old page if the new one says the project
-            is quarantined (its files are to be forgotten).
-        :raises PageParseError: When it cannot be parsed.
-        """
-        entry = self._entry(key, stored)
-        purge = None
-        if old is not None and entry.is_loaded and quarantined(entry.page):
-            page = (
-                old.page
-                if old.is_loaded
-                else reparse(self._store, self.index.name, key)
-            )
-            purge = page if isinstance(page, ProjectPage) else None
-        self._store.save(self.index.name, key, stored)
-        return entry, purge
-
-    def _touch(self, key: str, now: float) -> None:
-        """
-        Record that the upstream confirmed the stored page at ``now``
-        (blocking: run by the runner).
-        """
-        stored = self._store.load(self.index.name, key)
-        if stored is not None:
-            self._store.save(
-                self.index.name,
-                key,
-                StoredPage(
-                    stored.url, stored.body, stored.content_type, stored.etag, now
-                ),
+        if fetched:
+            self._quarantine.fetched(key, built.held, built.purge)
+        else:
+            self._quarantine.loaded(key, built.held)
+        if built.undated:
+            self._undated = True
+            if self._stats is not None:
+                self._stats.upstream_undated(self.index.name)
+        if built.entry.is_loaded or built.undated:
+            self._timeless.discard(key)
+        else:
+            self._timeless.add(key)
+        if built.new:
+            log.info(
+                "{index}: {project} lists {count} new file(s) without an upload"
+                " time; their age counts from now",
+                index=self.index.name,
+                project=key,
+                count=built.new,
             )
 
     def _failed(self, key: str, error: UpstreamUnavailable) -> UpstreamUnavailable:
@@ -383,57 +388,6 @@ class PageCache:
         (listed by the runner: a shared store's listing is a round trip).
         """
         return self._run(partial(self._store.keys, self.index.name))
-
-    def _entry(self, key: str, stored: StoredPage) -> PageEntry:
-        """
-        The entry of a stored page (blocking: run by the runner): parsed, and
-        kept rendered on disk when it is too big for memory.
-
-        :raises PageParseError: When it cannot be parsed.
-        """
-        page = parse_stored(key, stored)
-        entry = PageEntry(
-            index=self.index,
-            page=page,
-            fetched_at=stored.fetched_at,
-            upstream_etag=stored.etag,
-            file_link=self.file_link,
-            project_link=self._links.project,
-            weight=weigh(page, len(stored.body)),
-        )
-        if entry.weight <= self._spill_bytes or not self._store.keeps_renditions:
-            entry.index_files()
-            return entry
-        try:
-            on_disk = spill(
-                self._store,
-                self.index.name,
-                key,
-                page,
-                self.file_link,
-                self._links.project,
-            )
-        except OSError as e:
-            log.warn(
-                "Could not keep {key} rendered on disk ({error}): kept in memory",
-                key=key,
-                error=e,
-            )
-            return entry
-        return PageEntry(
-            index=self.index,
-            page=None,
-            fetched_at=stored.fetched_at,
-            upstream_etag=stored.etag,
-            file_link=self.file_link,
-            project_link=self._links.project,
-            weight=LIGHT_BYTES,
-            on_disk=on_disk,
-            load=lambda: self._run(
-                partial(reparse_indexed, self._store, self.index.name, key)
-            ),
-            hold=partial(self._clock.callLater, KEEP_LOADED),
-        )
 
     def file_link(self, dist: DistFile) -> str:
         """

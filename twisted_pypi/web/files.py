@@ -109,6 +109,10 @@ class FilesResource(Resource):
             file turns out to be gone from a shared store before any byte
             was sent (another node deleted it).
         """
+        refused = await self._pages[segments[0]].refusal(segments, project)
+        if refused is not None:
+            error_page(request, http.FORBIDDEN, refused, finish=True)
+            return
         unreachable: StoreUnreachable | None = None
         try:
             stat = await self._cache.find(segments)

@@ -302,7 +302,8 @@ def _disk_figure(
 
 def _health_rows(health: UpstreamHealth, now: float) -> list[tuple[str, Flattenable]]:
     """
-    What is known of an upstream: last success and error, counts, latency.
+    What is known of an upstream: last success and error, counts, latency,
+    and whether its ages count from first sight (it gives no upload times).
     """
     rows: list[tuple[str, Flattenable]] = [
         ("Last success", when(health.last_success, now))
@@ -316,6 +317,8 @@ def _health_rows(health: UpstreamHealth, now: float) -> list[tuple[str, Flattena
     if mean is not None:
         latency = f"{mean * 1000:.0f} ms mean over {health.latency.count}"
         rows.append(("Latency", latency))
+    if health.undated:
+        rows.append(("Upload times", "none given: ages from first sight"))
     return rows
 
 
