@@ -45,6 +45,7 @@ class FakeDownload:
     :ivar complete: Whether the file was verified.
     :ivar detached: The followers that detached.
     :ivar readers: The readers handed out.
+    :ivar positions: Where each reader was to read from.
     """
 
     def __init__(self) -> None:
@@ -53,16 +54,18 @@ class FakeDownload:
         self.complete = False
         self.detached: list[Follower] = []
         self.readers: list[Reader] = []
+        self.positions: list[int] = []
 
     @property
     def written(self) -> int:
         """Bytes written so far."""
         return len(self.data)
 
-    def open_reader(self) -> Reader:
-        """A new reader."""
+    def open_reader(self, position: int = 0) -> Reader:
+        """A new reader, noting where it will read from."""
         reader = Reader(self)
         self.readers.append(reader)
+        self.positions.append(position)
         return reader
 
     def detach(self, follower: Follower) -> None:
@@ -227,7 +230,7 @@ class FollowerTests(SynchronousTestCase):
         sink = Sink()
         download, follower, done = self.follow(sink)
 
-        def broken() -> Reader:
+        def broken(position: int = 0) -> Reader:
             """Fail to open."""
             raise OSError("gone")
 
