@@ -11,6 +11,8 @@ file cache; time is a ``Clock``.  The whole ``/files/`` route is tested in
 
 from __future__ import annotations
 
+from typing import cast
+
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionLost
 from twisted.internet.task import Clock
@@ -314,13 +316,13 @@ class AskedRangeTests(SynchronousTestCase):
     answered with a range.
     """
 
-    def request(self, method: bytes = b"GET", **headers: bytes) -> DummyRequest:
+    def request(self, method: bytes = b"GET", **headers: bytes) -> Request:
         """A request with these headers (``if_range`` for ``If-Range``)."""
         request = DummyRequest([b"f"])
         request.method = method
         for name, value in headers.items():
             request.requestHeaders.setRawHeaders(name.replace("_", "-"), [value])
-        return request
+        return cast(Request, request)
 
     def test_one_range(self) -> None:
         """A ``GET`` of a file with one range is answered with it."""

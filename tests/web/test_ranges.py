@@ -193,9 +193,7 @@ class ContentRangeTests(SynchronousTestCase):
         self.assertEqual(
             parse_content_range(b"bytes 0-99/1234"), ContentRange(0, 99, 1234)
         )
-        self.assertEqual(
-            parse_content_range(b"Bytes 5-5/*"), ContentRange(5, 5, None)
-        )
+        self.assertEqual(parse_content_range(b"Bytes 5-5/*"), ContentRange(5, 5, None))
         self.assertEqual(
             parse_content_range(b"bytes */1234"), ContentRange(None, None, 1234)
         )
