@@ -79,10 +79,17 @@ class FakeIndex(Resource):
 
     Requests for a path in ``fail`` are answered with that status; requests
     for a path in ``hold_paths``, and file requests while ``hold_files`` is
-    set, are kept unanswered in ``held`` for the test to finish.
+    set, are kept unanswered in ``held`` for the test to finish (a file
+    request with a ``Range`` is never held).
 
     A project named in ``statuses`` has that PEP 792 status on its page; a
     ``quarantined`` one's page lists no files (as PEP 792 says).
+
+    With ``metadata`` off, the pages advertise no core metadata (PEP 658)
+    and ``.metadata`` files are not served.  A file request with a
+    ``Range`` header is logged in ``ranged`` as ``(path, header)``; with
+    ``ranges`` on (the default) one range is honoured (206, or 416 past the
+    end), as static file servers do, else the whole file is sent (200).
     """
 
     projects: dict[str, list[FakeFile]] = field(factory=dict)
@@ -95,6 +102,9 @@ class FakeIndex(Resource):
     authorizations: list[tuple[str, str | None]] = field(factory=list)
     require_auth: str | None = None
     statuses: dict[str, str] = field(factory=dict)
+    metadata: bool = True
+    ranges: bool = True
+    ranged: list[tuple[str, str]] = field(factory=list)
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -173,10 +183,11 @@ class FakeIndex(Resource):
                     "hashes": {"sha256": f.sha256},
                     "size": f.size,
                     "upload-time": f.upload_time,
-                    "core-metadata": {
-                        "sha256": hashlib.sha256(f.wheel.metadata).hexdigest()
-                    },
                 }
+                if self.metadata:
+                    entry["core-metadata"] = {
+                        "sha256": hashlib.sha256(f.wheel.metadata).hexdigest()
+                    }
                 if f.requires_python:
                     entry["requires-python"] = f.requires_python
                 if f.yanked:
@@ -203,7 +214,8 @@ class FakeIndex(Resource):
                 reason = f.yanked if isinstance(f.yanked, str) else ""
                 attrs += f' data-yanked="{escape(reason)}"'
             meta = hashlib.sha256(f.wheel.metadata).hexdigest()
-            attrs += f' data-dist-info-metadata="sha256={meta}"'
+            if self.metadata:
+                attrs += f' data-dist-info-metadata="sha256={meta}"'
             anchors.append(
                 f'<a href="{escape(f.href)}#sha256={f.sha256}"{attrs}>'
                 f"{f.wheel.filename}</a><br/>"
@@ -224,11 +236,16 @@ class FakeIndex(Resource):
             for f in files:
                 if filename == f.wheel.filename:
                     content = f.wheel.content
-                elif filename == f.wheel.filename + ".metadata":
+                elif filename == f.wheel.filename + ".metadata" and self.metadata:
                     content = f.wheel.metadata
                 else:
                     continue
                 request.setHeader(b"content-type", b"application/octet-stream")
+                asked = request.getHeader(b"range")
+                if asked is not None:
+                    self.ranged.append((request.path.decode(), asked.decode()))
+                    if self.ranges:
+                        return _ranged(request, content, asked)
                 if self.hold_files and not filename.endswith(".metadata"):
                     request.setHeader(b"content-length", str(len(content)).encode())
                     self.held.append(request)
@@ -236,3 +253,27 @@ class FakeIndex(Resource):
                 return content
         request.setResponseCode(404)
         return b"no such file"
+
+
+def _ranged(request: Request, content: bytes, asked: bytes) -> bytes:
+    """
+    Answer one byte range of ``content`` (``a-b``, ``a-`` or ``-n``) with
+    206, or 416 when it starts past the end; anything else with the whole
+    file.  Written here independently of the proxy's own range code.
+    """
+    unit, _, spec = asked.decode("ascii").partition("=")
+    first, dash, last = spec.strip().partition("-")
+    if unit.strip() != "bytes" or not dash or "," in spec:
+        return content
+    size = len(content)
+    if not first:
+        start, end = max(size - int(last), 0), size - 1
+    else:
+        start, end = int(first), min(int(last) if last else size - 1, size - 1)
+    if start >= size:
+        request.setResponseCode(416)
+        request.setHeader(b"content-range", f"bytes */{size}".encode())
+        return b""
+    request.setResponseCode(206)
+    request.setHeader(b"content-range", f"bytes {start}-{end}/{size}".encode())
+    return content[start : end + 1]

@@ -27,6 +27,7 @@ __all__ = [
     "CACHE_RESULTS",
     "LATENCY_BUCKETS",
     "OTHER",
+    "RANGE_SOURCES",
     "SOURCES",
     "STORE",
     "Histogram",
@@ -48,6 +49,10 @@ SOURCES = {
 
 #: The source of every other answer (errors, redirects, the status page).
 OTHER = "other"
+
+#: Where a ``Range`` request for a file not cached is answered from: the
+#: spool of its download in flight, or the upstream (passed on as a range).
+RANGE_SOURCES = ("spool", "upstream")
 
 #: The name of the shared store's health record (:attr:`Stats.store`).
 STORE = "store"
@@ -166,6 +171,8 @@ class Stats:
         to each response's headers); untouched without one.
     :ivar store_requests: Requests to the shared store by ``(method,
         outcome)``, the outcome the status code or ``unreachable``.
+    :ivar ranges: ``Range`` requests for files not cached, by where they
+        were answered from (:data:`RANGE_SOURCES`).
     """
 
     clock: IReactorTime
@@ -178,6 +185,7 @@ class Stats:
     dummy_unknown_size: int = field(default=0, init=False)
     store: UpstreamHealth = field(factory=lambda: UpstreamHealth(STORE), init=False)
     store_requests: dict[tuple[str, str], int] = field(factory=dict, init=False)
+    ranges: dict[str, int] = field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         """Start the clock."""
@@ -296,6 +304,15 @@ class Stats:
             self.dummy_unknown_size += 1
         else:
             self.dummy_saved_bytes += real_size
+
+    def range_served(self, source: str) -> None:
+        """
+        Count a ``Range`` request for a file that is not cached.
+
+        :param source: Where it was answered from, one of
+            :data:`RANGE_SOURCES`.
+        """
+        self.ranges[source] = self.ranges.get(source, 0) + 1
 
     def store_answered(
         self, method: str, code: int | None, seconds: float, why: str = ""

@@ -25,6 +25,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted_pypi.core.links import METADATA, redact, split_listed
 from twisted_pypi.core.lookup import LookupFailed
 from twisted_pypi.core.names import is_safe_segment
+from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads, FileSpec
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.interfaces import IFileStore, StoreUnreachable
@@ -34,6 +35,7 @@ from twisted_pypi.web.errors import send_failure
 from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
 from twisted_pypi.web.fileserve import serve_cached
 from twisted_pypi.web.following import serve_download
+from twisted_pypi.web.rangedfiles import RangedFiles, asked_range, honours_ranges
 from twisted_pypi.web.respond import error_page, when_done
 
 __all__ = [
@@ -67,13 +69,16 @@ class FilesResource(Resource):
         downloads: Downloads,
         fetch: Callable[..., Deferred[IResponse]],
         offline: bool = False,
+        stats: Stats | None = None,
     ) -> None:
         """
         :param pages: The page cache of each index, by index name.
         :param cache: The file store.
         :param downloads: The downloads in flight.
-        :param fetch: Issues upstream file requests: ``fetch(url, method)``.
+        :param fetch: Issues upstream file requests: ``fetch(url, method,
+            extra)``.
         :param offline: Serve cached files only: anything else is 404.
+        :param stats: Where ranges of files not cached are counted.
         """
         super().__init__()
         self._pages = pages
@@ -81,6 +86,7 @@ class FilesResource(Resource):
         self._downloads = downloads
         self._fetch = fetch
         self._offline = offline
+        self._ranges = RangedFiles(downloads, fetch, stats)
 
     def render_GET(self, request: Request) -> bytes | int:
         linked = _segments(request.postpath or [])
@@ -136,8 +142,12 @@ class FilesResource(Resource):
             return
         download = self._downloads.get(segments)
         if download is not None and request.method != b"HEAD":
+            asked = asked_range(request, segments)
             try:
-                await serve_download(request, download)
+                if asked is not None:
+                    await self._ranges.from_download(request, download, asked)
+                else:
+                    await serve_download(request, download)
             except UpstreamError as e:
                 _upstream_failed(Failure(e), request)
             return
@@ -164,9 +174,12 @@ class FilesResource(Resource):
         if request.method == b"HEAD":
             await self._head(request, spec)
             return
-        download = self._downloads.start_or_join(spec)
+        asked = asked_range(request, segments)
         try:
-            await serve_download(request, download)
+            if asked is not None:  # passed to the upstream: no download
+                await self._ranges.from_upstream(request, spec, asked)
+            else:
+                await serve_download(request, self._downloads.start_or_join(spec))
         except UpstreamError as e:
             _upstream_failed(Failure(e), request)
 
@@ -239,6 +252,8 @@ class FilesResource(Resource):
         request.setHeader(b"cache-control", IMMUTABLE)
         if length is not None:
             request.setHeader(b"content-length", str(length).encode())
+        if honours_ranges(spec.segments, length):
+            request.setHeader(b"accept-ranges", b"bytes")
         request.finish()
 
 

@@ -21,7 +21,13 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import CollectorRegistry
 
-from twisted_pypi.core.stats import OTHER, SOURCES, Stats, UpstreamHealth
+from twisted_pypi.core.stats import (
+    OTHER,
+    RANGE_SOURCES,
+    SOURCES,
+    Stats,
+    UpstreamHealth,
+)
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.s3files import S3FileStore
@@ -90,6 +96,15 @@ class StatsCollector:
         for source in sorted({*SOURCES.values(), OTHER}):
             sent.add_metric([source], stats.bytes_by_source.get(source, 0))
         yield sent
+        ranges = CounterMetricFamily(
+            PREFIX + "file_ranges",
+            "Range requests for files not cached, by where they were answered"
+            " from: spool (a download in flight), upstream (passed on as a range).",
+            labels=["source"],
+        )
+        for source in RANGE_SOURCES:
+            ranges.add_metric([source], stats.ranges.get(source, 0))
+        yield ranges
         yield CounterMetricFamily(
             PREFIX + "dummy_files",
             "Dummy wheels served in place of real files.",

@@ -145,7 +145,9 @@ def make_root(
     )
     root.putChild(
         FILES_PREFIX.encode(),
-        FilesResource(by_name, cache, downloads, fetch, offline=config.offline),
+        FilesResource(
+            by_name, cache, downloads, fetch, offline=config.offline, stats=stats
+        ),
     )
     if documents is not None:
         json_api = JsonApiResource(
