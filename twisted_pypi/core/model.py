@@ -65,6 +65,9 @@ class DistFile:
         file, when it was read from a page: the file is served as that page
         describes it, whatever its filename says.  Context, not part of what
         the file is: it takes no part in comparisons.
+    :ivar first_seen: When the proxy first saw the file on that index
+        (ISO 8601, ``Z``), for an index that gives no upload time; context,
+        like :attr:`project`.
     """
 
     filename: str
@@ -80,6 +83,7 @@ class DistFile:
     extra: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping)
     credentials: tuple[str, str] | None = field(default=None, repr=False)
     project: str | None = field(default=None, eq=False, repr=False)
+    first_seen: str | None = field(default=None, eq=False, repr=False)
 
     @property
     def fetch_url(self) -> str:

@@ -23,6 +23,8 @@ import math
 from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
 
+from twisted_pypi.core.decisions import PolicyRecord
+
 __all__ = [
     "CACHE_RESULTS",
     "LATENCY_BUCKETS",
@@ -163,6 +165,7 @@ class Stats:
         to each response's headers); untouched without one.
     :ivar store_requests: Requests to the shared store by ``(method,
         outcome)``, the outcome the status code or ``unreachable``.
+    :ivar policy: What the supply-chain policy held back.
     """
 
     clock: IReactorTime
@@ -175,10 +178,12 @@ class Stats:
     dummy_unknown_size: int = field(default=0, init=False)
     store: UpstreamHealth = field(factory=lambda: UpstreamHealth(STORE), init=False)
     store_requests: dict[tuple[str, str], int] = field(factory=dict, init=False)
+    policy: PolicyRecord = field(init=False)
 
     def __attrs_post_init__(self) -> None:
         """Start the clock."""
         self.started = self.clock.seconds()
+        self.policy = PolicyRecord(self.clock)
 
     @property
     def uptime(self) -> float:
