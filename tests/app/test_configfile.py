@@ -267,7 +267,7 @@ SAMPLES: dict[str, tuple[str, list[str]]] = {
             "@{dir}/secret",
         ],
     ),  # fmt: skip
-    "min-age": ("min-age = \"7d\"", ["--min-age", "7d"]),
+    "min-age": ('min-age = "7d"', ["--min-age", "7d"]),
     "min-age-exempt": (
         'min-age-exempt = ["Urgent_Fix"]',
         ["--min-age-exempt", "urgent-fix"],

@@ -172,7 +172,8 @@ async def run_explain(
         cache = file_cache(config, reactor, bounded=False)
         run = thread_runner(reactor)
         pages = make_page_caches(config, clients.pages, reactor, cache, run)
-        router, _ = page_routers(config, pages, cache, local_indexes(config, run, reactor))
+        local = local_indexes(config, run, reactor)
+        router, _ = page_routers(config, pages, cache, local)
         try:
             lookup = await (await router.get_project(project)).loaded()
         except LookupFailed as e:

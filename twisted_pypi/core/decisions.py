@@ -159,10 +159,10 @@ class PolicyRecord:
         level = LogLevel.debug if decision.rule is Rule.SNAPSHOT else LogLevel.info
         log.emit(
             level,
-            "Policy: {index} {filename}: {message}{snapshot}",
+            "Policy: {index} {filename}: {decision}{snapshot}",
             index=key[0],
             filename=key[1],
-            message=message,
+            decision=message,
             snapshot=(
                 f" (snapshot {format_moment(key[2])})"
                 if key[2] is not None and decision.rule is not Rule.SNAPSHOT

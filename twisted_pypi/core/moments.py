@@ -147,9 +147,7 @@ def parse_snapshot(text: str) -> float:
             " date-time in UTC, for example 2025-06-01 or 2025-06-01T12:00:00Z"
         )
     if match.group(4) is not None and match.group(8) is None:
-        raise ValueError(
-            f"{text!r} has no time zone: add Z for UTC, as in {text}Z"
-        )
+        raise ValueError(f"{text!r} has no time zone: add Z for UTC, as in {text}Z")
     try:
         return _seconds(*match.groups())
     except ValueError:

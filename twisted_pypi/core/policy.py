@@ -97,7 +97,8 @@ class Decision:
         """
         if self.rule is None:
             return "served"
-        return f"{'held back' if self.enforced else 'would be held back'}: {self.reason}"
+        held = "held back" if self.enforced else "would be held back"
+        return f"{held}: {self.reason}"
 
 
 #: The decision for a file no rule holds back.
@@ -343,9 +344,7 @@ def shown_page(page: ProjectPage, policy: Policy, held: Collection[str]) -> Proj
             for f in page.files
             if f.filename in held
         } - shown
-        versions = tuple(
-            v for v in versions if not _hidden(v, page.name, gone, policy)
-        )
+        versions = tuple(v for v in versions if not _hidden(v, page.name, gone, policy))
     return evolve(page, files=kept, versions=versions)
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import weakref
 from collections.abc import Callable, Iterator
 from functools import partial
+from typing import Protocol
 
 from attrs import frozen
 from twisted.internet.defer import Deferred, succeed
@@ -34,10 +35,10 @@ from twisted_pypi.core.model import ProjectPage
 from twisted_pypi.core.moments import snapshot_text
 from twisted_pypi.core.policy import Decision, Policy, Rule, decide, shown_page
 from twisted_pypi.sources.cachepolicy import Runner, run_now
-from twisted_pypi.sources.router import Router
 
 __all__ = [
     "VIEWS_PER_PAGE",
+    "Answers",
     "PolicyPages",
     "PolicyView",
     "ProjectDenied",
@@ -268,7 +269,8 @@ def _decisions(
     """``(index, filename, decision)`` for each file of a page."""
     for dist in page.files:
         index = entry.file_index(dist)
-        yield index, dist.filename, decide(policy, dist, page.name, index, now, snapshot)
+        decision = decide(policy, dist, page.name, index, now, snapshot)
+        yield index, dist.filename, decision
 
 
 def snapshot_relink(
@@ -295,13 +297,28 @@ def snapshot_relink(
     return relink
 
 
+class Answers(Protocol):
+    """
+    What answers for projects: the router.
+    """
+
+    def get_project(self, project: str) -> Deferred[Lookup]:
+        """
+        A project's page (see
+        :meth:`twisted_pypi.sources.router.Router.get_project`).
+        """
+
+    def get_list(self) -> Deferred[Lookup]:
+        """The project list."""
+
+
 class PolicyPages:
     """
     The router's pages as the policy (and a snapshot, if any) shows them.
     """
 
     def __init__(
-        self, router: Router, view: PolicyView, snapshot: float | None = None
+        self, router: Answers, view: PolicyView, snapshot: float | None = None
     ) -> None:
         """
         :param router: Answers for projects.

@@ -78,8 +78,10 @@ class FileGuard:
             base = (*segments[:-1], name[: -len(METADATA)])
         listed = DistFile(base[-1], "")
         first = self._decide(listed, project or "", index)
-        if project is not None and not _denied(first) and self._needs_time(
-            index, project
+        if (
+            project is not None
+            and not _denied(first)
+            and self._needs_time(index, project)
         ):
             try:
                 listed = await self._remote_file(index, base, project) or listed
