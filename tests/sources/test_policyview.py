@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import CancelledError, Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
@@ -221,6 +221,23 @@ class KeepTests(_ViewTests):
         self.assertIs(
             self.successResultOf(first).entry, self.successResultOf(second).entry
         )
+        self.assertEqual(self.runner.runs, 1)
+
+    def test_client_gone(self) -> None:
+        """
+        A client that goes away while the view is made stops waiting, but
+        the view is still made, kept and given to the others.
+        """
+        self.runner.held = True
+        lookup = Lookup(entry())
+        first = self.view.shown_project(lookup)
+        second = self.view.shown_project(lookup)
+        first.cancel()
+        self.failureResultOf(first, CancelledError)
+        self.runner.release()
+        shown = self.successResultOf(second).entry
+        self.assertEqual(self.names(shown), [OLD.filename])
+        self.assertIs(self.shown(lookup), shown)
         self.assertEqual(self.runner.runs, 1)
 
     def test_new_page_new_view(self) -> None:

@@ -28,6 +28,7 @@ from typing import Protocol
 from attrs import frozen
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
+from twisted.python.failure import Failure
 
 from twisted_pypi.core.decisions import PolicyRecord
 from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry, ProjectNotFound
@@ -180,44 +181,59 @@ class PolicyView:
         shown = kept.entry if kept.entry is not None else entry
         return Lookup(shown, lookup.status, lookup.failure)
 
-    async def _make(
+    def _make(
+        self,
+        lookup: Lookup,
+        snapshot: float | None,
+        relink: Callable[[str], str] | None,
+        is_list: bool,
+    ) -> Deferred[_Shown]:
+        """
+        A view, made once however many ask for it at the same time; a
+        client that goes away stops waiting for it, not its making.
+        """
+        key = (id(lookup.entry), snapshot)
+        waiter: Deferred[_Shown] = Deferred()
+        waiters = self._making.get(key)
+        if waiters is not None:
+            waiters.append(waiter)
+            return waiter
+        self._making[key] = [waiter]
+        making = Deferred.fromCoroutine(self._build(lookup, snapshot, relink, is_list))
+        making.addBoth(self._made, key)
+        return waiter
+
+    async def _build(
         self,
         lookup: Lookup,
         snapshot: float | None,
         relink: Callable[[str], str] | None,
         is_list: bool,
     ) -> _Shown:
-        """
-        Make a view once, however many ask for it at the same time.
-        """
-        entry = lookup.entry
-        key = (id(entry), snapshot)
-        waiting = self._making.get(key)
-        if waiting is not None:
-            later: Deferred[_Shown] = Deferred()
-            waiting.append(later)
-            return await later
-        self._making[key] = []
-        try:
-            loaded = await lookup.entry.loaded()
-            now = self.clock.seconds()
-            if is_list:
-                assert relink is not None
-                shown = _Shown(loaded.showing(loaded.page, relink), None)
-                decisions: list[tuple[str, str, Decision]] = []
-            else:
-                shown, decisions = await self._run(
-                    partial(_filter, self.policy, loaded, now, snapshot, relink)
-                )
-        except BaseException:
-            for later in self._making.pop(key):
-                later.errback()
-            raise
+        """Decide for the page's files and keep the view."""
+        loaded = await lookup.entry.loaded()
+        now = self.clock.seconds()
+        decisions: list[tuple[str, str, Decision]] = []
+        if is_list:
+            assert relink is not None
+            shown = _Shown(loaded.showing(loaded.page, relink), None)
+        else:
+            shown, decisions = await self._run(
+                partial(_filter, self.policy, loaded, now, snapshot, relink)
+            )
         self.record.decided(decisions, snapshot)
-        self._keep(entry, snapshot, shown)
-        for later in self._making.pop(key):
-            later.callback(shown)
+        self._keep(lookup.entry, snapshot, shown)
         return shown
+
+    def _made(self, result: _Shown | Failure, key: tuple[int, _ViewKey]) -> None:
+        """Give the view (or the failure) to those still waiting for it."""
+        for waiter in self._making.pop(key):
+            if waiter.called:  # cancelled: its client went away
+                continue
+            if isinstance(result, Failure):
+                waiter.errback(result)
+            else:
+                waiter.callback(result)
 
     def _keep(self, entry: PageEntry, snapshot: float | None, shown: _Shown) -> None:
         """
