@@ -144,10 +144,9 @@ class PolicyView:
         :param lookup: The router's answer.
         :param snapshot: The snapshot's moment, if any.
         """
-        relink = snapshot_relink(self._base_url, snapshot)
-        if relink is None:
+        if snapshot_relink(self._base_url, snapshot) is None:
             return succeed(lookup)
-        return Deferred.fromCoroutine(self._shown(lookup, snapshot, relink, True))
+        return self._shown(lookup, snapshot, True)
 
     def shown_project(
         self, lookup: Lookup, snapshot: float | None = None
@@ -162,31 +161,25 @@ class PolicyView:
         """
         if lookup.status is CacheStatus.DUMMY:
             return succeed(lookup)
-        relink = snapshot_relink(self._base_url, snapshot)
-        return Deferred.fromCoroutine(self._shown(lookup, snapshot, relink, False))
+        return self._shown(lookup, snapshot, False)
 
-    async def _shown(
-        self,
-        lookup: Lookup,
-        snapshot: float | None,
-        relink: Callable[[str], str] | None,
-        is_list: bool,
-    ) -> Lookup:
-        entry = lookup.entry
-        views = self._views.get(id(entry))
-        now = self.clock.seconds()
+    def _shown(
+        self, lookup: Lookup, snapshot: float | None, is_list: bool
+    ) -> Deferred[Lookup]:
+        """
+        The view of a page: the one kept while it holds, else a new one.
+        """
+        views = self._views.get(id(lookup.entry))
         kept = views.get(snapshot) if views is not None else None
-        if kept is None or (kept.until is not None and now >= kept.until):
-            kept = await self._make(lookup, snapshot, relink, is_list)
-        shown = kept.entry if kept.entry is not None else entry
-        return Lookup(shown, lookup.status, lookup.failure)
+        if kept is not None and (
+            kept.until is None or self.clock.seconds() < kept.until
+        ):
+            return succeed(_answer(kept, lookup))
+        making = self._make(lookup, snapshot, is_list)
+        return making.addCallback(_answer, lookup)
 
     def _make(
-        self,
-        lookup: Lookup,
-        snapshot: float | None,
-        relink: Callable[[str], str] | None,
-        is_list: bool,
+        self, lookup: Lookup, snapshot: float | None, is_list: bool
     ) -> Deferred[_Shown]:
         """
         A view, made once however many ask for it at the same time; a
@@ -199,18 +192,15 @@ class PolicyView:
             waiters.append(waiter)
             return waiter
         self._making[key] = [waiter]
-        making = Deferred.fromCoroutine(self._build(lookup, snapshot, relink, is_list))
+        making = Deferred.fromCoroutine(self._build(lookup, snapshot, is_list))
         making.addBoth(self._made, key)
         return waiter
 
     async def _build(
-        self,
-        lookup: Lookup,
-        snapshot: float | None,
-        relink: Callable[[str], str] | None,
-        is_list: bool,
+        self, lookup: Lookup, snapshot: float | None, is_list: bool
     ) -> _Shown:
         """Decide for the page's files and keep the view."""
+        relink = snapshot_relink(self._base_url, snapshot)
         loaded = await lookup.entry.loaded()
         now = self.clock.seconds()
         decisions: list[tuple[str, str, Decision]] = []
@@ -248,6 +238,13 @@ class PolicyView:
         views[snapshot] = shown
         while len(views) > VIEWS_PER_PAGE:
             del views[next(iter(views))]
+
+
+def _answer(kept: _Shown, lookup: Lookup) -> Lookup:
+    """The router's answer, showing a view's entry."""
+    if kept.entry is None:
+        return lookup
+    return Lookup(kept.entry, lookup.status, lookup.failure)
 
 
 def _filter(
