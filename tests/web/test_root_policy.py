@@ -119,6 +119,31 @@ class MinAgeTests(PolicyProxyCase):
         self.assertEqual(self.listed(answer), [OLD.filename, RECENT.filename])
 
 
+class HtmlUpstreamTests(PolicyProxyCase):
+    """
+    An HTML-only upstream gives no upload times.
+    """
+
+    mode = "html"
+
+    def test_held_back(self) -> None:
+        """
+        Its files are no older than the proxy's first sight of them (or of
+        no known age at all): a minimum age holds back a page first seen
+        now entirely, saying why; without one they are all served.
+        """
+        proxy = self.proxy(WEEK)
+        answer = proxy.get("/simple/demo/", headers=JSON_ACCEPT)
+        self.assertEqual(self.listed(answer), [])
+        refused = proxy.get(proxy.file_path(OLD.filename))
+        self.assertEqual(refused.code, 403)
+        self.assertTrue(refused.body.startswith(b"held back: "), refused.body)
+        self.assertIn(b"--min-age 7d", refused.body)
+        self.assertIn("--min-age 7d", proxy.get("/").body.decode())
+        plain = self.proxy().get("/simple/demo/", headers=JSON_ACCEPT)
+        self.assertEqual(len(self.listed(plain)), 3)
+
+
 class DryRunTests(PolicyProxyCase):
     """
     ``--policy-dry-run``.
