@@ -39,6 +39,7 @@ from twisted_pypi.core.config import (
     index_name_for,
 )
 from twisted_pypi.core.dummyspec import DummySpec
+from twisted_pypi.core.policy import Policy
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.sources.local import LocalIndex
@@ -337,6 +338,7 @@ class MemoryProxy:
         merge: frozenset[str] = frozenset(),
         cache_size: int | None = None,
         cache: FileCache | None = None,
+        policy: Policy | None = None,
     ) -> None:
         """
         :param index: The fake upstream.
@@ -357,6 +359,7 @@ class MemoryProxy:
         :param cache_size: The proxy's ``--cache-size``.
         :param cache: The file store, if not a local one in ``cache_dir``
             (scanned here).
+        :param policy: The proxy's supply-chain policy [default: none].
         """
         self.index = index
         self.clock = Clock()
@@ -374,6 +377,7 @@ class MemoryProxy:
             routes=dict(routes or {}),
             merge=merge,
             cache_size=cache_size,
+            policy=policy or Policy(),
         )
         self.stats = Stats(self.clock)
         self._page_client: Any

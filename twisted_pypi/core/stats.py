@@ -23,6 +23,8 @@ import math
 from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
 
+from twisted_pypi.core.decisions import PolicyRecord
+
 __all__ = [
     "CACHE_RESULTS",
     "LATENCY_BUCKETS",
@@ -173,6 +175,7 @@ class Stats:
         outcome)``, the outcome the status code or ``unreachable``.
     :ivar ranges: ``Range`` requests for files not cached, by where they
         were answered from (:data:`RANGE_SOURCES`).
+    :ivar policy: What the supply-chain policy held back.
     """
 
     clock: IReactorTime
@@ -186,10 +189,12 @@ class Stats:
     store: UpstreamHealth = field(factory=lambda: UpstreamHealth(STORE), init=False)
     store_requests: dict[tuple[str, str], int] = field(factory=dict, init=False)
     ranges: dict[str, int] = field(factory=dict, init=False)
+    policy: PolicyRecord = field(init=False)
 
     def __attrs_post_init__(self) -> None:
         """Start the clock."""
         self.started = self.clock.seconds()
+        self.policy = PolicyRecord(self.clock)
 
     @property
     def uptime(self) -> float:

@@ -35,6 +35,7 @@ from twisted_pypi.web.errors import send_failure
 from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
 from twisted_pypi.web.fileserve import serve_cached
 from twisted_pypi.web.following import serve_download
+from twisted_pypi.web.policygate import FileGuard
 from twisted_pypi.web.rangedfiles import RangedFiles, asked_range, honours_ranges
 from twisted_pypi.web.respond import error_page, when_done
 
@@ -70,6 +71,7 @@ class FilesResource(Resource):
         fetch: Callable[..., Deferred[IResponse]],
         offline: bool = False,
         stats: Stats | None = None,
+        guard: FileGuard | None = None,
     ) -> None:
         """
         :param pages: The page cache of each index, by index name.
@@ -79,6 +81,8 @@ class FilesResource(Resource):
             extra)``.
         :param offline: Serve cached files only: anything else is 404.
         :param stats: Where ranges of files not cached are counted.
+        :param guard: The supply-chain policy, asked before anything is
+            served (cached or not), if one is active.
         """
         super().__init__()
         self._pages = pages
@@ -87,6 +91,7 @@ class FilesResource(Resource):
         self._fetch = fetch
         self._offline = offline
         self._ranges = RangedFiles(downloads, fetch, stats)
+        self._guard = guard
 
     def render_GET(self, request: Request) -> bytes | int:
         linked = _segments(request.postpath or [])
@@ -96,9 +101,20 @@ class FilesResource(Resource):
         if len(segments) < 4:
             return error_page(request, http.NOT_FOUND, "No such file.")
         request.setHeader(b"x-pypi-index", segments[0].encode())
-        work = Deferred.fromCoroutine(self._answer(request, segments, project))
+        if self._guard is None:
+            work = Deferred.fromCoroutine(self._answer(request, segments, project))
+        else:
+            work = Deferred.fromCoroutine(self._guarded(request, segments, project))
         when_done(request, work, "file")
         return NOT_DONE_YET
+
+    async def _guarded(
+        self, request: Request, segments: tuple[str, ...], project: str | None
+    ) -> None:
+        """Answer once the policy lets the file through."""
+        assert self._guard is not None
+        if await self._guard.remote(request, segments, project):
+            await self._answer(request, segments, project)
 
     async def _answer(
         self,

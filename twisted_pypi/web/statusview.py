@@ -36,6 +36,7 @@ from twisted_pypi.web.statushtml import (
     plural,
     when,
 )
+from twisted_pypi.web.statuspolicy import policy_section
 from twisted_pypi.web.statusstore import store_section
 
 __all__ = ["StatusView"]
@@ -55,6 +56,7 @@ _TEMPLATE = XMLString(
     '<section><h2>Downloads in progress</h2><t:transparent t:render="downloads" />'
     "</section>"
     '<t:transparent t:render="store" />'
+    '<t:transparent t:render="policy" />'
     '<section><h2>Upstream indexes</h2><ul class="items" t:render="upstreams" />'
     "</section>"
     '<section><h2>Use it</h2><t:transparent t:render="use" /></section>'
@@ -226,6 +228,13 @@ class StatusView(Element):
         The shared store and the cluster, with ``--store``.
         """
         return store_section(self._config, self._stats, self._cache, self._downloads)
+
+    @renderer
+    def policy(self, request: IRequest | None, tag: Tag) -> Flattenable:
+        """
+        The supply-chain policy and its latest decisions, when one is set.
+        """
+        return policy_section(self._config, self._stats)
 
     @renderer
     def upstreams(self, request: IRequest | None, tag: Tag) -> Flattenable:
