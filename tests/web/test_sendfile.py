@@ -12,7 +12,8 @@ import os
 import random
 from collections.abc import Callable
 
-from twisted.internet.interfaces import ISSLTransport
+from twisted.internet.defer import Deferred
+from twisted.internet.interfaces import IConsumer, ISSLTransport
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs
 from twisted.python.filepath import FilePath
@@ -65,9 +66,9 @@ class StoreReader:
         self._reader = open_path(path)
         self.stat = self._reader.stat
 
-    def stream(self, consumer: object, offset: int, length: int) -> object:
+    def stream(self, consumer: IConsumer, offset: int, length: int) -> Deferred[None]:
         """See :meth:`IFileReader.stream`."""
-        return self._reader.stream(consumer, offset, length)  # type: ignore[arg-type]
+        return self._reader.stream(consumer, offset, length)
 
     def close(self) -> None:
         """See :meth:`IFileReader.close`."""
@@ -446,3 +447,18 @@ class FailureTests(_Base):
         self.assertFalse(self.cache.is_pinned(SEGMENTS))
         [warning] = [e for e in events if e["log_level"] == LogLevel.warn]
         self.assertEqual(warning["missing"], SIZE - 1000)
+
+    def test_client_gone_during_sendfile(self) -> None:
+        """
+        ``sendfile`` finding the client gone (``EPIPE``, ``ECONNRESET``)
+        drops the connection and releases the file without a warning.
+        """
+        for code in (errno.EPIPE, errno.ECONNRESET):
+            with capturedLogs() as events:
+                _, connection, spy = self.get(
+                    fail=lambda n, c=code: c if n == 2 else None
+                )
+            self.assertTrue(connection.transport.aborted)
+            self.assertFalse(self.cache.is_pinned(SEGMENTS))
+            self.assertFileClosed(spy)
+            self.assertEqual([e for e in events if e["log_level"] > LogLevel.info], [])
