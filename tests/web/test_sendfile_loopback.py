@@ -41,11 +41,12 @@ SIZE = 8 * 1024 * 1024 + 13
 DATA = random.Random(7).randbytes(SIZE)
 GET = b"GET /f HTTP/1.1\r\nHost: proxy\r\n"
 _DONE = Failure(ConnectionDone())
+_reactor: Any = reactor
 
 
 def complete(raw: bytes) -> list[Response]:
     """The complete responses at the start of ``raw`` (by Content-Length)."""
-    found = []
+    found: list[Response] = []
     while True:
         head, sep, rest = raw.partition(b"\r\n\r\n")
         if not sep:
@@ -156,13 +157,9 @@ class LoopbackTests(TestCase):
         if tls:
             key = ssl.KeyPair.generate(size=2048)
             options = key.selfSignedCert(1, CN="127.0.0.1").options()
-            port = reactor.listenSSL(  # type: ignore[attr-defined]
-                0, site, options, interface="127.0.0.1"
-            )
+            port = _reactor.listenSSL(0, site, options, interface="127.0.0.1")
         else:
-            port = reactor.listenTCP(  # type: ignore[attr-defined]
-                0, site, interface="127.0.0.1"
-            )
+            port = _reactor.listenTCP(0, site, interface="127.0.0.1")
         self.addCleanup(port.stopListening)
         number: int = port.getHost().port
         return number
@@ -176,7 +173,7 @@ class LoopbackTests(TestCase):
             endpoint = SSL4ClientEndpoint(reactor, "127.0.0.1", port, options)
         else:
             endpoint = TCP4ClientEndpoint(reactor, "127.0.0.1", port)
-        client = await connectProtocol(endpoint, Client())
+        client: Client = await connectProtocol(endpoint, Client())
         self.addCleanup(lambda: client.lost)
         self.addCleanup(client.transport.loseConnection)  # type: ignore[union-attr]
         return client
