@@ -11,10 +11,12 @@ import errno
 import os
 import random
 from collections.abc import Callable
+from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IConsumer, ISSLTransport
 from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel, capturedLogs
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -28,7 +30,7 @@ from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.interfaces import IFileReader
 from twisted_pypi.storage.rangereader import open_path
 from twisted_pypi.web.fileserve import serve_cached, serve_file
-from twisted_pypi.web.sendfile import TURN_BYTES, SendFile
+from twisted_pypi.web.sendfile import TURN_BYTES, SendFile, plain_socket
 
 SEGMENTS = ("pypi", "https", "files.example", "packages", "big-1.0.tar.gz")
 SIZE = 300_007
@@ -462,3 +464,44 @@ class FailureTests(_Base):
             self.assertFalse(self.cache.is_pinned(SEGMENTS))
             self.assertFileClosed(spy)
             self.assertEqual([e for e in events if e["log_level"] > LogLevel.info], [])
+
+
+class PlainSocketTests(_Base):
+    """
+    :func:`plain_socket`: which connections ``sendfile`` may write to.
+    """
+
+    def request(self, connection: HandConnection) -> Request:
+        """A request on ``connection``'s HTTP/1.1 channel."""
+        protocol: Any = connection.protocol
+        return Request(protocol._channel)
+
+    def test_plain_tcp(self) -> None:
+        """A TCP ``FileDescriptor`` fed by its HTTP channel gives its socket."""
+        connection, _ = self.connect()
+        self.assertEqual(
+            plain_socket(self.request(connection)),
+            (connection.transport, connection.transport.socket.fileno()),
+        )
+
+    def test_other_producer(self) -> None:
+        """
+        A transport whose producer is not the request's channel is not
+        used (its pauses would not reach the body).
+        """
+        connection, _ = self.connect()
+        connection.transport.unregisterProducer()
+        self.assertIsNone(plain_socket(self.request(connection)))
+
+    def test_closed(self) -> None:
+        """A connection that is gone is not used."""
+        connection, _ = self.connect()
+        connection.transport.connected = 0
+        self.assertIsNone(plain_socket(self.request(connection)))
+
+    def test_not_a_file_descriptor(self) -> None:
+        """Any other transport (here a test's string transport) is not used."""
+        protocol = Site(Resource(), reactor=self.clock).buildProtocol(None)
+        assert protocol is not None
+        protocol.makeConnection(StringTransport())
+        self.assertIsNone(plain_socket(Request(protocol._channel)))

@@ -24,6 +24,11 @@ socket (the transport's), and no byte of the file is ever held in memory:
 a slow client makes the socket refuse more (``EAGAIN``) and the body waits,
 so the proxy's memory does not grow.  Each turn of the reactor sends at most
 ``turn_bytes``, so a fast client does not starve the other connections.
+
+This reads and sets attributes of ``FileDescriptor`` that no interface
+names (``dataBuffer``, ``offset``, ``_tempDataLen``, ``producerPaused``), so
+:func:`plain_socket` accepts only transports that are ``FileDescriptor``
+instances; the loopback tests run it against Twisted's real TCP transport.
 """
 
 from __future__ import annotations
