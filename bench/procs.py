@@ -479,13 +479,24 @@ def cpu_seconds(pids: list[int]) -> float:
     :return: The user + system CPU time they have used, summed (gone ones
         count 0).
     """
+    return sum(cpu_times(pids))
+
+
+def cpu_times(pids: list[int]) -> tuple[float, float]:
+    """
+    :param pids: Processes.
+    :return: The user and the system CPU seconds they have used, each
+        summed over them (``utime`` and ``stime`` of ``/proc/<pid>/stat``;
+        gone ones count 0).
+    """
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    user = system = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+        user += int(fields[11])
+        system += int(fields[12])
+    return user / ticks, system / ticks
