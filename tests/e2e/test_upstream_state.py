@@ -3,8 +3,9 @@ End-to-end: the real ``twistd -n pypiproxy`` process in front of a fake
 upstream on 127.0.0.1.  An HTML-only upstream gives no upload times: the
 proxy records when it first saw each file, keeps the times across a
 restart of the process and a re-fetch, says so in its log and on its
-status page, and ``--min-age`` counts the files' ages from those times.  A project the upstream quarantines has its cached files
-refused from the refresh that sees the status.
+status page, and ``--min-age`` counts the files' ages from those times.
+A project the upstream quarantines has its cached files refused from the
+refresh that sees the status.
 """
 
 from __future__ import annotations
