@@ -51,8 +51,9 @@ POLICY_PARAMETERS: list[list[Any]] = [
         None,
         "Hold back files uploaded less than this long ago, e.g. 7d, 36h or "
         "90m (a release cool-down; an index may set its own with "
-        "--index ...,min-age=); local indexes are never held back "
-        "[default: 0, off].",
+        "--index ...,min-age=); where an index gives no upload time, a file "
+        "ages from when the proxy first saw it there; local indexes are "
+        "never held back [default: 0, off].",
         parse_duration,
     ],
 ]
