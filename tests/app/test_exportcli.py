@@ -1,6 +1,7 @@
 """
 Tests for :mod:`twisted_pypi.app.exportcli`: the options of ``pypiproxy
-export`` and the command's summary and notes.
+export`` and the command's summary and notes, and the supply-chain policy's
+options applied to what it exports.
 """
 
 from __future__ import annotations
@@ -15,7 +16,10 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.app.cachefill import fill_cache
+from tests.fakes import MemoryProxy
+from tests.policyfakes import DAY, NEWEST, NOW, OLD, RECENT, PolicyProxyCase
 from twisted_pypi.app.exportcli import ExportOptions, run_export
+from twisted_pypi.core.moments import parse_snapshot, snapshot_text
 
 
 class ExportOptionsTests(SynchronousTestCase):
@@ -42,6 +46,68 @@ class ExportOptionsTests(SynchronousTestCase):
                 ExportOptions().parseOptions,
                 ["--cache-dir", "c", *args],
             )
+
+    def test_snapshot(self) -> None:
+        """
+        ``--snapshot`` gives the moment to export at; a timestamp that is
+        none is a usage error saying so.
+        """
+        cache = self.mktemp()
+        fill_cache(cache)
+        options = ExportOptions()
+        options.parseOptions(["--cache-dir", cache, "--snapshot", "2025-06-01", "o"])
+        self.assertEqual(options["moment"], parse_snapshot("2025-06-01"))
+        error = self.assertRaises(
+            usage.UsageError,
+            ExportOptions().parseOptions,
+            ["--cache-dir", cache, "--snapshot", "June", "o"],
+        )
+        self.assertTrue(str(error).startswith("--snapshot: 'June'"), error)
+
+
+class RunExportPolicyTests(PolicyProxyCase):
+    """
+    :func:`run_export` under the supply-chain policy's options, over a cache
+    a proxy filled with ``demo`` 1.0 (a month old), 2.0 (three days old) and
+    3.0 (an hour old).
+    """
+
+    def exported(self, *args: str) -> list[str]:
+        """
+        Run the command at the tests' "now" with ``args``: the wheels of
+        ``demo`` it exported.
+        """
+        out = FilePath(self.mktemp())
+        options = ExportOptions()
+        options.parseOptions(
+            [
+                "--index", MemoryProxy.UPSTREAM,
+                "--cache-dir", self.cache_dir.path,
+                *args, out.path,
+            ]
+        )  # fmt: skip
+        err = io.StringIO()
+        clock = Clock()
+        clock.advance(NOW)
+        work = run_export(clock, options, err)
+        self.assertEqual(self.successResultOf(Deferred.fromCoroutine(work)), 0)
+        return sorted(out.descendant(["packages", "demo"]).listdir())
+
+    def test_policy_and_snapshot(self) -> None:
+        """
+        ``--min-age`` leaves out what it holds back at the time of the
+        export, ``--snapshot`` what was uploaded after the snapshot.
+        """
+        proxy = self.proxy()
+        proxy.get("/simple/demo/")
+        for wheel in (OLD, RECENT, NEWEST):
+            self.assertEqual(proxy.get(proxy.file_path(wheel.filename)).code, 200)
+        self.assertEqual(len(self.exported()), 3)
+        self.assertEqual(self.exported("--min-age", "7d"), [OLD.filename])
+        self.assertEqual(
+            self.exported("--snapshot", snapshot_text(NOW - 2 * DAY)),
+            [OLD.filename, RECENT.filename],
+        )
 
 
 class RunExportTests(SynchronousTestCase):

@@ -1,11 +1,13 @@
 """
 Tests for :mod:`twisted_pypi.app.warmcli`: the options of ``pypiproxy
-warm``, and the command end to end against a fake index on 127.0.0.1.
+warm``, and the command end to end against a fake index on 127.0.0.1, under
+the supply-chain policy's options too.
 """
 
 from __future__ import annotations
 
 import io
+import time
 from urllib.parse import urljoin
 
 import treq
@@ -27,6 +29,7 @@ from tests.mirror.test_warm import (
     TOOL,
     WINDOWS,
 )
+from tests.policyfakes import DAY, NEWEST, OLD, RECENT, add_demo
 from tests.realinstall import port_of
 from tests.resolve.test_resolver import LoopbackIndex
 from twisted_pypi.app.exportcli import ExportOptions, run_export
@@ -35,6 +38,7 @@ from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.app.warmcli import WarmOptions, run_warm
 from twisted_pypi.core.config import index_name_for
 from twisted_pypi.core.links import local_segments, metadata_segments
+from twisted_pypi.core.moments import parse_snapshot, snapshot_text
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.indexmeta import INDEXES_FILE
 
@@ -116,6 +120,93 @@ class WarmOptionsTests(SynchronousTestCase):
         )
         options = self.parse("--config", config, "attrs")
         self.assertEqual([i.name for i in options["config"].indexes], ["corp"])
+
+    def test_snapshot(self) -> None:
+        """
+        ``--snapshot`` gives the moment to warm at; a timestamp that is
+        none is a usage error saying so.
+        """
+        options = self.parse("--snapshot", "2025-06-01T12:00:00Z", "attrs")
+        self.assertEqual(options["moment"], parse_snapshot("2025-06-01T12:00:00Z"))
+        self.assertIsNone(self.parse("attrs")["moment"])
+        error = self.assertRaises(
+            usage.UsageError, self.parse, "--snapshot", "June", "attrs"
+        )
+        self.assertTrue(str(error).startswith("--snapshot: 'June'"), error)
+
+
+class WarmPolicyTests(TestCase):
+    """
+    :func:`run_warm` under the supply-chain policy, against a fake index on
+    127.0.0.1 whose ``demo`` was released 30 days, 3 days and an hour ago
+    (by the wall clock).
+    """
+
+    def setUp(self) -> None:
+        """
+        Serve ``demo`` from a fake index.
+        """
+        self.now = time.time()
+        self.index = add_demo(FakeIndex(mode="json"), self.now)
+        self.upstream = LoopbackIndex(self.index)
+        self.addCleanup(self.upstream.stop)
+        self.cache = FilePath(self.mktemp())
+
+    async def warm(self, *args: str) -> tuple[int, str]:
+        """
+        Run the command with ``args``: its exit code and its output.
+        """
+        options = WarmOptions()
+        options.parseOptions(
+            ["--index", self.upstream.url, "--cache-dir", self.cache.path, *args]
+        )
+        err = io.StringIO()
+        code = await run_warm(reactor, options, err)
+        return code, err.getvalue()
+
+    def fetched(self) -> list[str]:
+        """
+        The files (and ``.metadata``) the upstream was asked for.
+        """
+        return sorted(
+            p.removeprefix("/packages/")
+            for _, p in self.index.requests
+            if p.startswith("/packages/")
+        )
+
+    async def test_min_age(self) -> None:
+        """
+        With ``--min-age 7d`` the newest release the policy allows is
+        chosen: the month-old one; the newer ones are never fetched, nor
+        their ``.metadata``.
+        """
+        code, out = await self.warm("--min-age", "7d", "demo")
+        self.assertEqual(code, 0, out)
+        self.assertEqual(self.fetched(), [OLD.filename, OLD.filename + ".metadata"])
+
+    async def test_pinned_held_back(self) -> None:
+        """
+        A pin of a release the policy holds back cannot be warmed (exit
+        1), and its file is not fetched.
+        """
+        code, out = await self.warm("--min-age", "7d", "demo==3.0")
+        self.assertEqual(code, 1, out)
+        self.assertIn("pypiproxy warm: could not warm everything:", out)
+        self.assertEqual(self.fetched(), [])
+
+    async def test_snapshot_and_dry_run(self) -> None:
+        """
+        ``--snapshot`` two days ago chooses the 3-day-old release; with
+        ``--policy-dry-run`` nothing is held back: the newest is chosen.
+        """
+        then = snapshot_text(self.now - 2 * DAY)
+        code, out = await self.warm("--snapshot", then, "demo")
+        self.assertEqual(code, 0, out)
+        self.assertIn(RECENT.filename, self.fetched())
+        self.assertNotIn(NEWEST.filename, self.fetched())
+        code, out = await self.warm("--min-age", "7d", "--policy-dry-run", "demo")
+        self.assertEqual(code, 0, out)
+        self.assertIn(NEWEST.filename, self.fetched())
 
 
 class WarmCommandTests(TestCase):

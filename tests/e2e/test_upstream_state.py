@@ -2,9 +2,10 @@
 End-to-end: the real ``twistd -n pypiproxy`` process in front of a fake
 upstream on 127.0.0.1.  An HTML-only upstream gives no upload times: the
 proxy records when it first saw each file, keeps the times across a
-restart of the process and a re-fetch, and says so in its log and on its
-status page.  A project the upstream quarantines has its cached files
-refused from the refresh that sees the status.
+restart of the process and a re-fetch, says so in its log and on its
+status page, and ``--min-age`` counts the files' ages from those times.
+A project the upstream quarantines has its cached files refused from the
+refresh that sees the status.
 """
 
 from __future__ import annotations
@@ -67,14 +68,18 @@ class UpstreamStateTests(TestCase):
         self.addCleanup(lambda: Deferred.fromCoroutine(upstream.stop()))
         return upstream
 
-    async def start_proxy(self, upstream: Upstream) -> ProxyProcess:
+    async def start_proxy(self, upstream: Upstream, *options: str) -> ProxyProcess:
         """
         The proxy process over ``self.cache``, its pages always refreshed
         (TTL 0), so that each page request asks the upstream.
+
+        :param options: More options of the process.
         """
         index = f"up={upstream.url},ttl=0"
         return await start_twistd_proxy(
-            self, self.home, ["--index", index, "--cache-dir", self.cache.path]
+            self,
+            self.home,
+            ["--index", index, "--cache-dir", self.cache.path, *options],
         )
 
     async def get(self, url: str) -> tuple[int, bytes]:
@@ -132,6 +137,50 @@ class UpstreamStateTests(TestCase):
         self.assertNotIn(LONG_AGO.encode(), body)
         code, status = await self.get(restarted.url.removesuffix("simple/"))
         self.assertIn(b"ages from first sight", status)
+
+    async def test_min_age_from_first_sight(self) -> None:
+        """
+        With ``--min-age 7d`` the files of an HTML-only upstream, first
+        seen now, are held back: left out of the page and refused with 403
+        naming their first sight; a restarted process, re-fetching the page,
+        still holds them back; a file whose recorded first sight is old
+        enough is served.
+        """
+        index = FakeIndex(mode="html")
+        index.add("tplib", FakeFile(OLD), FakeFile(NEW))
+        upstream = self.start_upstream(index)
+        host = upstream.url.split("/")[2]
+        paths = {
+            wheel.filename: f"files/up/http/{host}/packages/{wheel.filename}"
+            for wheel in (OLD, NEW)
+        }
+        proxy = await self.start_proxy(upstream, "--min-age", "7d")
+        code, body = await self.get(proxy.url + "tplib/")
+        self.assertEqual(code, 200, body)
+        self.assertNotIn(OLD.filename.encode(), body)
+        root = proxy.url.removesuffix("simple/")
+        code, body = await self.get(root + paths[NEW.filename])
+        self.assertEqual(code, 403, body)
+        self.assertRegex(
+            body, rb"^held back: first seen \S+Z, younger than --min-age 7d\n$"
+        )
+        await proxy.stop()
+        # As if the proxy had first seen the old release long ago.
+        first = self.record()
+        times = {**first.first_seen, OLD.filename: LONG_AGO}
+        self.store().save("up", "tplib", evolve(first, first_seen=times))
+        restarted = await self.start_proxy(upstream, "--min-age", "7d")
+        code, body = await self.get(restarted.url + "tplib/")
+        self.assertEqual(code, 200, body)
+        self.assertIn(OLD.filename.encode(), body)
+        self.assertNotIn(NEW.filename.encode(), body)
+        root = restarted.url.removesuffix("simple/")
+        code, body = await self.get(root + paths[NEW.filename])
+        self.assertEqual(code, 403, body)
+        self.assertIn(b"first seen", body)
+        code, body = await self.get(root + paths[OLD.filename])
+        self.assertEqual((code, body), (200, OLD.content))
+        self.assertEqual(self.record().first_seen, times)
 
     async def test_quarantine_refused(self) -> None:
         """

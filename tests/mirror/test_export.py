@@ -1,7 +1,8 @@
 """
 Tests for ``pypiproxy export`` (:mod:`twisted_pypi.mirror.export`): the static
-tree's layout, links and hashes, hard links, incrementality, dummies (the
-command and its options are tested in ``tests/app/test_exportcli.py``).
+tree's layout, links and hashes, hard links, incrementality, dummies, the
+supply-chain policy (the command and its options are tested in
+``tests/app/test_exportcli.py``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import os
 from typing import Any, cast
 from urllib.parse import unquote, urljoin, urlsplit
 
+from attrs import evolve
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
@@ -19,11 +21,13 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import MemoryProxy
+from tests.policyfakes import DAY, NEWEST, NOW, OLD, RECENT, PolicyProxyCase
 from tests.simplepages import LEGACY_FILENAMES
 from tests.storage.fakes3 import FakeS3, at_once
 from tests.wheels import BuiltWheel, build_wheel
 from twisted_pypi.app.compose import make_page_caches
 from twisted_pypi.core.dummyspec import parse_dummy_spec
+from twisted_pypi.core.policy import Policy, parse_deny
 from twisted_pypi.mirror.export import (
     MANIFEST,
     ExportReport,
@@ -250,6 +254,88 @@ class ExportTests(SynchronousTestCase):
             hashlib.sha256(wheel).hexdigest(), files[0]["hashes"]["sha256"]
         )
         self.assertTrue(folder.child(files[0]["filename"] + ".metadata").exists())
+
+
+class PolicyExportTests(PolicyProxyCase):
+    """
+    :func:`export_tree` under the supply-chain policy, over a cache holding
+    ``demo`` 1.0 (a month old), 2.0 (three days old) and 3.0 (an hour old).
+    """
+
+    def setUp(self) -> None:
+        """
+        Cache the three releases through a proxy with no policy.
+        """
+        super().setUp()
+        self.online = self.proxy()
+        self.online.get("/simple/demo/")
+        for wheel in (OLD, RECENT, NEWEST):
+            answer = self.online.get(self.online.file_path(wheel.filename))
+            self.assertEqual(answer.code, 200, wheel.filename)
+        self.out = FilePath(self.mktemp())
+
+    def export(
+        self, policy: Policy | None = None, snapshot: float | None = None
+    ) -> ExportReport:
+        """
+        Export the cache to :attr:`out` under ``policy`` (at the online
+        proxy's time) and ``snapshot``.
+        """
+        online = self.online
+        config = evolve(online.config, policy=policy or Policy())
+        pages = make_page_caches(config, OfflineClient(), online.clock, online.cache)
+        work = export_tree(self.out, pages, online.cache, [], config, snapshot=snapshot)
+        report: ExportReport = self.successResultOf(Deferred.fromCoroutine(work))
+        return report
+
+    def exported(self) -> tuple[list[str], list[str]]:
+        """
+        The wheels in the tree, and those its JSON page lists.
+        """
+        folder = self.out.child("packages").child("demo")
+        files = sorted(f for f in folder.listdir() if f.endswith(".whl"))
+        page = self.out.descendant(["simple", "demo", "index.v1_json"])
+        listed = [f["filename"] for f in json.loads(page.getContent())["files"]]
+        return files, listed
+
+    def test_min_age(self) -> None:
+        """
+        With ``--min-age 7d`` only the month-old release is exported; an
+        export once the 3-day-old release is a week old adds it.
+        """
+        self.export(Policy(min_age=7 * DAY))
+        self.assertEqual(self.exported(), ([OLD.filename], [OLD.filename]))
+        self.online.clock.advance(4 * DAY + 1)
+        report = self.export(Policy(min_age=7 * DAY))
+        self.assertEqual(report.written, ["demo"])
+        both = [OLD.filename, RECENT.filename]
+        self.assertEqual(self.exported(), (both, both))
+
+    def test_held_back_removed(self) -> None:
+        """
+        Files an earlier export wrote are removed from the tree by an
+        export whose policy holds them back.
+        """
+        self.export()
+        self.assertEqual(len(self.exported()[0]), 3)
+        self.export(Policy(deny=(parse_deny("demo>=2"),)))
+        self.assertEqual(self.exported(), ([OLD.filename], [OLD.filename]))
+
+    def test_snapshot(self) -> None:
+        """
+        A snapshot two days ago exports the releases uploaded before it.
+        """
+        self.export(snapshot=NOW - 2 * DAY)
+        both = [OLD.filename, RECENT.filename]
+        self.assertEqual(self.exported(), (both, both))
+
+    def test_denied_project(self) -> None:
+        """
+        A project ``--deny`` holds back entirely is not exported.
+        """
+        report = self.export(Policy(deny=(parse_deny("demo"),)))
+        self.assertEqual(report.projects, [])
+        self.assertFalse(self.out.descendant(["simple", "demo"]).exists())
 
 
 class LegacyExportTests(SynchronousTestCase):

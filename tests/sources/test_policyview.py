@@ -1,7 +1,7 @@
 """
 Tests for :mod:`twisted_pypi.sources.policyview`: pages filtered by the
-supply-chain policy, and how long a filtered page (with its renditions) is
-kept.
+supply-chain policy, how long a filtered page (with its renditions) is
+kept, and the pages the commands choose files from.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ from twisted_pypi.sources.policyview import (
     PolicyPages,
     PolicyView,
     ProjectDenied,
+    policy_pages,
 )
 
 DAY = 86400.0
@@ -357,3 +358,32 @@ class PolicyPagesTests(_ViewTests):
         )
         self.assertEqual(len(self.names(shown.entry)), 3)
         self.assertEqual(self.record.held[("deny", "dry-run")], 4)
+
+
+class PolicyPagesForCommandsTests(SynchronousTestCase):
+    """
+    :func:`policy_pages`: the pages the commands choose files from.
+    """
+
+    def test_nothing_to_hold_back(self) -> None:
+        """
+        Without a policy or a snapshot the router itself answers.
+        """
+        router = Answers(Lookup(entry()))
+        self.assertIs(policy_pages(router, Policy(), Clock()), router)
+
+    def test_policy_and_snapshot(self) -> None:
+        """
+        Under a policy, or at a snapshot, the pages lack what is held back,
+        as the proxy shows them at the clock's time.
+        """
+        clock = Clock()
+        clock.advance(NOW)
+        router = Answers(Lookup(entry()))
+        for pages, left in [
+            (policy_pages(router, Policy(min_age=7 * DAY), clock), [OLD]),
+            (policy_pages(router, Policy(), clock, NOW - 2 * DAY), [OLD, RECENT]),
+        ]:
+            shown = self.successResultOf(pages.get_project("demo")).entry.page
+            assert isinstance(shown, ProjectPage)
+            self.assertEqual(shown.files, tuple(left))

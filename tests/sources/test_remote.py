@@ -28,6 +28,7 @@ from twisted_pypi.core.lookup import (
     UpstreamUnavailable,
 )
 from twisted_pypi.core.model import ProjectPage
+from twisted_pypi.core.policy import Decision
 from twisted_pypi.sources.quarantine import REFUSED
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.storage.pagestore import StoredPage
@@ -625,7 +626,7 @@ class RefusalTests(SynchronousTestCase):
         self.client.answer(len(self.client.calls) - 1, page_response(body))
         self.successResultOf(d)
 
-    def refusal(self, cache: PageCache | None = None) -> str | None:
+    def refusal(self, cache: PageCache | None = None) -> Decision | None:
         """
         Whether the cache refuses ``demo``'s wheel, at once.
         """

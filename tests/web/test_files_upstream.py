@@ -4,19 +4,23 @@ project at once: the cached files of a project the upstream quarantines
 (PEP 792) are refused from the refresh that sees the status, also after a
 restart, and a file the upstream yanks is shown yanked on the next refresh;
 through the real resource tree in memory (:class:`tests.fakes.MemoryProxy`
-in front of a :class:`FakeIndex`).
+in front of a :class:`FakeIndex`).  A quarantine refusal is answered,
+counted and logged as the supply-chain policy's refusals are.
 """
 
 from __future__ import annotations
 
 import json
+from typing import cast
 
+from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import MemoryProxy
 from tests.wheels import build_wheel
+from twisted_pypi.core.policy import Policy, parse_deny
 
 JSON = {"Accept": "application/vnd.pypi.simple.v1+json"}
 HTML = {"Accept": "text/html"}
@@ -114,6 +118,98 @@ class QuarantineTests(SynchronousTestCase):
         self.proxy.get("/simple/demo/", headers=JSON)
         answer = self.proxy.get(self.path)
         self.assertEqual((answer.code, answer.body), (200, WHEEL.content))
+
+
+class QuarantineRefusalTests(SynchronousTestCase):
+    """
+    A quarantine refusal is answered, counted, listed and logged as the
+    supply-chain policy's refusals are.
+    """
+
+    def setUp(self) -> None:
+        self.index = FakeIndex()
+        self.index.add("demo", FakeFile(WHEEL))
+        self.cache_dir = FilePath(self.mktemp())
+        self.proxy = MemoryProxy(self.index, self.cache_dir)
+        self.path = self.proxy.file_path(WHEEL.filename)
+        self.assertEqual(self.proxy.get(self.path).code, 200)
+        self.index.statuses["demo"] = "quarantined"
+        self.proxy.clock.advance(101)
+        self.proxy.get("/simple/demo/")
+        self.events: list[LogEvent] = []
+        observer = cast(ILogObserver, self.events.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
+
+    def lines(self) -> list[str]:
+        """The policy's log lines so far."""
+        return [
+            formatEvent(e) for e in self.events if "Policy:" in e.get("log_format", "")
+        ]
+
+    def test_plain_text(self) -> None:
+        """
+        The refusal is one plain-text line saying why, not to be kept by
+        caches (a lifted quarantine is seen at once), as a file the policy
+        holds back is refused.
+        """
+        refused = self.proxy.get(self.path)
+        self.assertEqual(refused.code, 403)
+        self.assertEqual(refused.body, b"held back: " + REASON + b"\n")
+        self.assertEqual(refused.header("content-type"), "text/plain; charset=utf-8")
+        self.assertEqual(refused.header("cache-control"), "no-store")
+        policy = MemoryProxy(
+            self.index, self.cache_dir, policy=Policy(deny=(parse_deny("demo"),))
+        )
+        denied = policy.get(self.path)
+        for header in ("content-type", "cache-control"):
+            self.assertEqual(denied.header(header), refused.header(header))
+
+    def test_counted_listed_logged(self) -> None:
+        """
+        Each refusal is counted under the rule ``quarantined`` (in the
+        metrics too); the decision is listed on the status page with its
+        reason and logged once, however often the file is asked for.
+        """
+        for _ in range(3):
+            self.assertEqual(self.proxy.get(self.path).code, 403)
+        record = self.proxy.stats.policy
+        self.assertEqual(record.refused, {("quarantined", "enforced"): 3})
+        self.assertEqual(record.held, {("quarantined", "enforced"): 1})
+        self.assertEqual(len(self.lines()), 1, self.lines())
+        self.assertIn(WHEEL.filename, self.lines()[0])
+        self.assertIn("held back: project quarantined upstream", self.lines()[0])
+        status = self.proxy.get("/").body.decode()
+        self.assertIn(WHEEL.filename, status)
+        self.assertIn("held back: project quarantined upstream", status)
+        metrics = self.proxy.get("/-/metrics").body.decode()
+        self.assertIn(
+            'pypiproxy_policy_refused_downloads_total{mode="enforced",'
+            'rule="quarantined"} 3.0',
+            metrics,
+        )
+
+    def test_once_under_a_policy(self) -> None:
+        """
+        Under a policy that lets the file through, the quarantine refusal
+        is still one log line, not one per request (the policy's "served"
+        does not undo it each time).
+        """
+        proxy = MemoryProxy(
+            self.index, self.cache_dir, policy=Policy(deny=(parse_deny("other"),))
+        )
+        for _ in range(3):
+            self.assertEqual(proxy.get(self.path).code, 403)
+        self.assertEqual(len(self.lines()), 1, self.lines())
+
+    def test_under_a_snapshot(self) -> None:
+        """
+        A file refused below a snapshot's URL is counted too.
+        """
+        path = "/snapshot/2030-01-01" + self.path
+        self.assertEqual(self.proxy.get(path).code, 403)
+        record = self.proxy.stats.policy
+        self.assertEqual(record.refused, {("quarantined", "enforced"): 1})
 
 
 class HtmlQuarantineTests(QuarantineTests):

@@ -14,7 +14,7 @@ from typing import cast
 from twisted.logger import ILogObserver, LogEvent, formatEvent, globalLogPublisher
 
 from tests.apifakes import JsonFakeIndex
-from tests.fakeindex import FakeIndex
+from tests.fakeindex import FakeFile, FakeIndex
 from tests.policyfakes import (
     DAY,
     JSON_ACCEPT,
@@ -25,9 +25,13 @@ from tests.policyfakes import (
     PolicyProxyCase,
     iso,
 )
+from tests.wheels import build_wheel
 from twisted_pypi.core.policy import Policy, parse_deny
 
 WEEK = Policy(min_age=7 * DAY)
+
+#: A release the upstream adds eight days after the tests' "now".
+LATER = build_wheel("demo", "4.0")
 
 
 class MinAgeTests(PolicyProxyCase):
@@ -121,7 +125,8 @@ class MinAgeTests(PolicyProxyCase):
 
 class HtmlUpstreamTests(PolicyProxyCase):
     """
-    An HTML-only upstream gives no upload times.
+    An HTML-only upstream gives no upload times: the proxy's first sight of
+    each file (kept in its page records) stands for its age.
     """
 
     mode = "html"
@@ -142,6 +147,79 @@ class HtmlUpstreamTests(PolicyProxyCase):
         self.assertIn("--min-age 7d", proxy.get("/").body.decode())
         plain = self.proxy().get("/simple/demo/", headers=JSON_ACCEPT)
         self.assertEqual(len(self.listed(plain)), 3)
+
+    def test_reason_says_first_seen(self) -> None:
+        """
+        A file held back by its first-seen time is refused with a reason
+        naming that time as a first sight, not as an upload.
+        """
+        proxy = self.proxy(WEEK)
+        proxy.get("/simple/demo/")
+        refused = proxy.get(proxy.file_path(RECENT.filename))
+        self.assertEqual(refused.code, 403)
+        self.assertEqual(
+            refused.body.decode(),
+            "held back: first seen 2026-01-01T00:00Z, younger than --min-age 7d\n",
+        )
+        self.assertIn(
+            "first seen 2026-01-01T00:00Z, younger than --min-age 7d",
+            proxy.get("/").body.decode(),
+        )
+
+    def test_ages_in_across_refetch(self) -> None:
+        """
+        Eight days after the first sight, the page is fetched again (its
+        TTL long expired): the files first seen then keep that time and are
+        served, while a file the upstream added since is first seen at the
+        re-fetch and held back.
+        """
+        proxy = self.proxy(WEEK)
+        proxy.get("/simple/demo/")
+        fetches = self.index.count("/simple/demo/")
+        proxy.clock.advance(8 * DAY)
+        self.index.add("demo", FakeFile(LATER))
+        self.assertEqual(
+            self.listed(proxy.get("/simple/demo/", headers=JSON_ACCEPT)),
+            [OLD.filename, RECENT.filename, NEWEST.filename],
+        )
+        self.assertEqual(self.index.count("/simple/demo/"), fetches + 1)
+        served = proxy.get(proxy.file_path(NEWEST.filename))
+        self.assertEqual((served.code, served.body), (200, NEWEST.content))
+        refused = proxy.get(proxy.file_path(LATER.filename))
+        self.assertEqual(
+            (refused.code, refused.body.decode()),
+            (
+                403,
+                "held back: first seen 2026-01-09T00:00Z, younger than --min-age 7d\n",
+            ),
+        )
+
+    def test_restart_keeps_decisions(self) -> None:
+        """
+        A proxy started again over the same cache directory (a restart)
+        reads the first-seen times back from the page records and decides
+        as the one before it: the files first seen eight days ago are
+        served, the one first seen at the re-fetch is held back, also after
+        it fetches the page again.
+        """
+        first = self.proxy(WEEK)
+        first.get("/simple/demo/")
+        first.clock.advance(8 * DAY)
+        self.index.add("demo", FakeFile(LATER))
+        first.get("/simple/demo/")
+        for advance in (0.0, 200.0):
+            restarted = self.proxy(WEEK)
+            restarted.clock.advance(8 * DAY + advance)
+            fetches = self.index.count("/simple/demo/")
+            self.assertEqual(
+                self.listed(restarted.get("/simple/demo/", headers=JSON_ACCEPT)),
+                [OLD.filename, RECENT.filename, NEWEST.filename],
+            )
+            self.assertEqual(self.index.count("/simple/demo/"), fetches + (advance > 0))
+            self.assertEqual(restarted.get(restarted.file_path(OLD.filename)).code, 200)
+            refused = restarted.get(restarted.file_path(LATER.filename))
+            self.assertEqual(refused.code, 403)
+            self.assertIn(b"first seen 2026-01-09T00:00Z", refused.body)
 
 
 class DryRunTests(PolicyProxyCase):

@@ -41,6 +41,7 @@ from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.sources.dummies import Dummies
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.offline import offline_routers
+from twisted_pypi.sources.policyview import policy_pages
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import FileCache
@@ -316,17 +317,21 @@ def cache_filler(
     clients: UpstreamClients,
     say: Callable[[str], object],
     concurrency: int = 4,
+    snapshot: float | None = None,
 ) -> CacheFiller:
     """
     What ``warm`` fetches into the cache with: the proxy's page caches,
     local indexes, router and downloads, over a file cache that never
-    evicts.
+    evicts.  Its pages are those a client of the proxy sees, under the
+    supply-chain policy (and ``snapshot``): what the policy holds back is
+    never chosen.
 
     :param config: The settings.
     :param reactor: The running reactor.
     :param clients: Talk to the upstreams.
     :param say: Told about every file fetched.
     :param concurrency: How many files are downloaded at once.
+    :param snapshot: The moment of the snapshot to warm, if any.
     """
     cache = file_cache(config, reactor, bounded=False)
     run = thread_runner(reactor)
@@ -334,11 +339,14 @@ def cache_filler(
     local = local_indexes(config, run, reactor)
     indexes = online_router(config, pages, local)
     dummies = Dummies(config.dummies, indexes.get_project, config.links)
+    shown = policy_pages(
+        indexes.with_first(dummies), config.policy, reactor, snapshot, run
+    )
     return CacheFiller(
         cache,
         pages,
         local,
-        indexes.with_first(dummies),
+        shown,
         make_downloads(config, cache, clients.fetch, reactor),
         run,
         say,

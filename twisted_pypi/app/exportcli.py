@@ -19,6 +19,7 @@ from twisted.python.filepath import FilePath
 
 from twisted_pypi.app.compose import export_sources
 from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
+from twisted_pypi.app.policyoptions import snapshot_moment, snapshot_parameter
 from twisted_pypi.app.storecompose import bucket_client
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.core.config import (
@@ -50,8 +51,11 @@ class ExportOptions(ServeOptions):
         "links. Only projects that changed since the last export to DIR are "
         "rewritten. Nothing is fetched. s3://BUCKET/PREFIX writes the same tree "
         "to a bucket (--s3-endpoint, --s3-region), with content types set, for "
-        "its website endpoint or a CDN; objects already there are kept."
+        "its website endpoint or a CDN; objects already there are kept. The "
+        "supply-chain policy (--min-age, --deny, ...) applies at the time of "
+        "the export (or at --snapshot): what it holds back is left out."
     )
+    optParameters = [snapshot_parameter("Export")]
 
     def opt_listen(self, description: str) -> None:
         """
@@ -85,6 +89,13 @@ class ExportOptions(ServeOptions):
             self["bucket"] = None
             self["directory"] = os.path.abspath(os.path.expanduser(args[0]))
 
+    def postOptions(self) -> None:
+        """
+        Build the configuration (as ``serve`` does) and read ``--snapshot``.
+        """
+        super().postOptions()
+        self["moment"] = snapshot_moment(self)
+
     def writes_to_bucket(self) -> bool:
         """
         Whether the export goes to a bucket.
@@ -117,7 +128,9 @@ async def run_export(reactor: Any, options: Mapping[str, Any], err: TextIO) -> i
             tree = BucketTree(client, bucket, prefix)
         else:
             tree = DirectoryTree(FilePath(options["directory"]))
-        report = await export_tree(tree, pages, cache, local, config)
+        report = await export_tree(
+            tree, pages, cache, local, config, snapshot=options.get("moment")
+        )
     except (OSError, ValueError, S3Error, NoCredentials) as e:
         err.write(f"pypiproxy export: {e}\n")
         return 1

@@ -29,12 +29,13 @@ from twisted_pypi.app.compose import (
     thread_runner,
 )
 from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
+from twisted_pypi.app.policyoptions import snapshot_moment, snapshot_parameter
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.app.upstreamcompose import upstream_clients
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.lookup import LookupFailed, UpstreamUnavailable
 from twisted_pypi.core.model import DistFile, ProjectPage
-from twisted_pypi.core.moments import format_moment, parse_snapshot
+from twisted_pypi.core.moments import format_moment
 from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.core.policy import Decision, decide, file_time
 
@@ -54,15 +55,7 @@ class ExplainOptions(ServeOptions):
         "the policy the options set (--min-age, --deny, ...) and, if not, "
         "which rule holds it back and why."
     )
-    optParameters = [
-        [
-            "snapshot",
-            None,
-            None,
-            "Explain what /snapshot/TIMESTAMP/simple/ serves, e.g. 2025-06-01 "
-            "or 2025-06-01T12:00:00Z [default: now, no snapshot].",
-        ],
-    ]
+    optParameters = [snapshot_parameter("Explain")]
 
     def opt_listen(self, description: str) -> None:
         """
@@ -86,11 +79,7 @@ class ExplainOptions(ServeOptions):
         Build the configuration (as ``serve`` does) and read ``--snapshot``.
         """
         super().postOptions()
-        snapshot = self["snapshot"]
-        try:
-            self["moment"] = parse_snapshot(snapshot) if snapshot else None
-        except ValueError as e:
-            raise usage.UsageError(f"--snapshot: {e}") from None
+        self["moment"] = snapshot_moment(self)
 
 
 class PolicyCommand(GnuOptions):

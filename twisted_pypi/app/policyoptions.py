@@ -7,6 +7,10 @@ the index), as a mixin of :class:`twisted_pypi.app.tap.Options`, and the
 
 Like every option, these come from the command line, the TOML file and the
 ``PYPIPROXY_*`` variables alike (all read from the one table).
+
+The commands that look at the index as a client would (``warm``,
+``export``, ``policy explain``) also take ``--snapshot TIMESTAMP``
+(:func:`snapshot_parameter`, read by :func:`snapshot_moment`).
 """
 
 from __future__ import annotations
@@ -18,10 +22,16 @@ from twisted.python import usage
 
 from twisted_pypi.app.indexoptions import parse_project
 from twisted_pypi.core.config import IndexConfig, LocalConfig
-from twisted_pypi.core.moments import parse_duration
+from twisted_pypi.core.moments import parse_duration, parse_snapshot
 from twisted_pypi.core.policy import Policy, parse_deny
 
-__all__ = ["POLICY_FLAGS", "POLICY_PARAMETERS", "PolicyOptions"]
+__all__ = [
+    "POLICY_FLAGS",
+    "POLICY_PARAMETERS",
+    "PolicyOptions",
+    "snapshot_moment",
+    "snapshot_parameter",
+]
 
 #: The rows of the policy's flags, for ``optFlags``.
 POLICY_FLAGS: list[list[Any]] = [
@@ -41,8 +51,9 @@ POLICY_PARAMETERS: list[list[Any]] = [
         None,
         "Hold back files uploaded less than this long ago, e.g. 7d, 36h or "
         "90m (a release cool-down; an index may set its own with "
-        "--index ...,min-age=); local indexes are never held back "
-        "[default: 0, off].",
+        "--index ...,min-age=); where an index gives no upload time, a file "
+        "ages from when the proxy first saw it there; local indexes are "
+        "never held back [default: 0, off].",
         parse_duration,
     ],
 ]
@@ -98,3 +109,33 @@ class PolicyOptions(usage.Options):
             deny=tuple(self["deny"]),
             dry_run=bool(self["policy-dry-run"]),
         )
+
+
+def snapshot_parameter(what: str) -> list[Any]:
+    """
+    The row of ``--snapshot``, for a command's ``optParameters``.
+
+    :param what: What the command does with the snapshot's index, as a
+        verb (``Explain``, ``Warm``, ``Export``).
+    """
+    return [
+        "snapshot",
+        None,
+        None,
+        f"{what} what /snapshot/TIMESTAMP/simple/ serves, e.g. 2025-06-01 or "
+        "2025-06-01T12:00:00Z [default: now, no snapshot].",
+    ]
+
+
+def snapshot_moment(options: usage.Options) -> float | None:
+    """
+    The moment ``--snapshot`` names, if it was given.
+
+    :param options: Parsed options with :func:`snapshot_parameter`'s row.
+    :raises usage.UsageError: If it names no moment, saying why.
+    """
+    text = options["snapshot"]
+    try:
+        return parse_snapshot(text) if text else None
+    except ValueError as e:
+        raise usage.UsageError(f"--snapshot: {e}") from None

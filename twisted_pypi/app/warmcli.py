@@ -19,6 +19,7 @@ from twisted.python import usage
 from twisted_pypi.app.cachedindexes import remember_indexes
 from twisted_pypi.app.compose import cache_filler, thread_runner
 from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
+from twisted_pypi.app.policyoptions import snapshot_moment, snapshot_parameter
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.app.upstreamcompose import upstream_clients
 from twisted_pypi.core.config import ProxyConfig, parse_count
@@ -53,8 +54,12 @@ class WarmOptions(ServeOptions):
         "sdists needs. Targets are the cross product of --python-version and "
         "--platform (default: this interpreter on this machine). Safe while a "
         "proxy runs on the same cache directory; files already cached are not "
-        "downloaded again. Progress and a summary go to standard error; the "
-        "exit code is 1 if anything could not be resolved or fetched."
+        "downloaded again. The supply-chain policy (--min-age, --deny, ...) "
+        "applies as the proxy applies it: what it holds back is not chosen, "
+        "so the cache gets what a client of the proxy may install (at "
+        "--snapshot, what the snapshot serves). Progress and a summary go to "
+        "standard error; the exit code is 1 if anything could not be resolved "
+        "or fetched."
     )
     optParameters = [
         [
@@ -64,6 +69,7 @@ class WarmOptions(ServeOptions):
             "How many files to download at once.",
             lambda text: parse_count(text, 1),
         ],
+        snapshot_parameter("Warm"),
     ]
 
     def __init__(self) -> None:
@@ -151,6 +157,7 @@ class WarmOptions(ServeOptions):
                 if target not in targets:
                     targets.append(target)
         self["targets"] = tuple(targets)
+        self["moment"] = snapshot_moment(self)
 
 
 async def run_warm(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int:
@@ -176,7 +183,14 @@ async def run_warm(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int
     await thread_runner(reactor)(lambda: remember_indexes(config))
     clients = upstream_clients(config, reactor)
     try:
-        filler = cache_filler(config, reactor, clients, say, options["concurrency"])
+        filler = cache_filler(
+            config,
+            reactor,
+            clients,
+            say,
+            options["concurrency"],
+            options.get("moment"),
+        )
         return await warm(
             filler,
             reactor,

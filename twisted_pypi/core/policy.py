@@ -56,11 +56,17 @@ __all__ = [
 class Rule(enum.Enum):
     """
     A rule that may hold a file back (the value names it in metrics).
+
+    :cvar QUARANTINED: Not an option but the upstream's word: a project it
+        marks quarantined (PEP 792) has its files refused, whatever the
+        policy (:func:`decide` never gives it; see
+        :mod:`twisted_pypi.sources.quarantine`).
     """
 
     DENY = "deny"
     SNAPSHOT = "snapshot"
     MIN_AGE = "min-age"
+    QUARANTINED = "quarantined"
 
 
 @frozen

@@ -60,6 +60,7 @@ from twisted_pypi.mirror.findlinks import FIND_LINKS, render_find_links
 from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.offline import offline_routers
+from twisted_pypi.sources.policyview import policy_pages
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.interfaces import IFileReader
@@ -241,16 +242,20 @@ async def export_tree(
     cache: FileCache,
     local: Sequence[LocalIndex],
     config: ProxyConfig,
+    snapshot: float | None = None,
 ) -> ExportReport:
     """
-    Export what the cache holds to ``directory``.
+    Export what the cache holds to ``directory``, as a client of the proxy
+    sees it now (or at ``snapshot``): the files the supply-chain policy
+    holds back are left out.
 
     :param directory: The export's root: a directory (created if needed)
         or another tree.
     :param pages: The remote indexes' page caches (with offline clients).
     :param cache: The file cache.
     :param local: The local indexes.
-    :param config: The routes, merges, dummies and base URL.
+    :param config: The routes, merges, dummies, base URL and policy.
+    :param snapshot: The moment of the snapshot to export, if any.
     """
     if isinstance(cache, S3FileStore):
         # What the store holds, whatever this node's disk has.
@@ -260,7 +265,9 @@ async def export_tree(
     indexes, real_pages = offline_routers(config, pages, cache, local)
     ttl = min((p.index.ttl for p in pages), default=600.0)
     dummies = Dummies(config.dummies, real_pages, RELATIVE, ttl)
-    router = indexes.with_first(dummies)
+    router = policy_pages(
+        indexes.with_first(dummies), config.policy, cache.clock, snapshot
+    )
     tree = DirectoryTree(directory) if isinstance(directory, FilePath) else directory
     await tree.load()
     exporter = _Exporter(tree, pages, cache, local, dummies)

@@ -39,8 +39,8 @@ from twisted_pypi.files.download import DownloadError, Downloads, FileSpec
 from twisted_pypi.resolve.metadata import CachedMetadataSource
 from twisted_pypi.resolve.resolver import Pin
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
+from twisted_pypi.sources.policyview import Answers
 from twisted_pypi.sources.remote import PageCache
-from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.interfaces import StoreUnreachable
 from twisted_pypi.storage.readout import copy_to_path
@@ -134,7 +134,7 @@ class CacheFiller:
         cache: FileCache,
         pages: Sequence[PageCache],
         local: Sequence[LocalIndex],
-        router: Router,
+        router: Answers,
         downloads: Downloads,
         run: Runner,
         say: Callable[[str], object],
@@ -145,7 +145,8 @@ class CacheFiller:
         :param pages: The remote indexes' page caches, highest priority
             first.
         :param local: The local indexes.
-        :param router: Answers for projects as the proxy does.
+        :param router: Answers for projects as the proxy does (under its
+            policy: the pages hold only what a client may install).
         :param downloads: Downloads upstream files into ``cache``.
         :param run: Runs blocking work away from the reactor thread.
         :param say: Told about every file fetched.

@@ -15,7 +15,9 @@ that holds nothing back is served as it is, with no copy.
 
 :class:`PolicyPages` answers for projects through the router, as the policy
 (and a snapshot, if any) shows them: what ``/simple/`` and
-``/snapshot/<TIMESTAMP>/simple/`` serve.
+``/snapshot/<TIMESTAMP>/simple/`` serve.  :func:`policy_pages` gives the
+same to the commands that choose files as a client of the proxy would
+(``warm``, ``export``).
 """
 
 from __future__ import annotations
@@ -43,6 +45,7 @@ __all__ = [
     "PolicyPages",
     "PolicyView",
     "ProjectDenied",
+    "policy_pages",
     "snapshot_relink",
 ]
 
@@ -367,3 +370,27 @@ class PolicyPages:
         return self._router.get_list().addCallback(
             self._view.shown_list, self._snapshot
         )
+
+
+def policy_pages(
+    router: Answers,
+    policy: Policy,
+    clock: IReactorTime,
+    snapshot: float | None = None,
+    run: Runner = run_now,
+) -> Answers:
+    """
+    The router's pages as a client of the proxy sees them under ``policy``
+    (and a snapshot, if any), for the commands that choose files as such a
+    client would: ``router`` itself when nothing would be held back.
+
+    :param router: Answers for projects.
+    :param policy: The settings.
+    :param clock: Gives the time the decisions are taken at.
+    :param snapshot: The snapshot's moment, if any.
+    :param run: Decides and filters big pages away from the reactor.
+    """
+    if not policy.active and snapshot is None:
+        return router
+    view = PolicyView(policy, clock, PolicyRecord(clock), run)
+    return PolicyPages(router, view, snapshot)

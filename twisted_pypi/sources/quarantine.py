@@ -25,13 +25,15 @@ from twisted.logger import Logger
 from twisted_pypi.core.links import METADATA, local_segments, metadata_segments
 from twisted_pypi.core.model import ProjectPage
 from twisted_pypi.core.names import project_of_filename
+from twisted_pypi.core.policy import Decision, Rule
 
 __all__ = ["MEMORY_CLEAR", "REFUSED", "Quarantine"]
 
 log = Logger()
 
-#: What a refused file's answer says.
-REFUSED = "project quarantined upstream"
+#: The decision for a file of a quarantined project: refused, whatever the
+#: policy (also in a dry run), with this reason.
+REFUSED = Decision(Rule.QUARANTINED, "project quarantined upstream")
 
 #: How many projects known not to be quarantined are remembered.
 MEMORY_CLEAR = 65536

@@ -43,6 +43,7 @@ from twisted_pypi.core.lookup import (
 from twisted_pypi.core.memtrim import trim_memory
 from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.parse import PageParseError
+from twisted_pypi.core.policy import Decision
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.sources.cachepolicy import CachePolicy, Runner, Served, run_now
 from twisted_pypi.sources.pagebuild import quarantined
@@ -165,7 +166,7 @@ class PageCache:
 
     def refusal(
         self, segments: tuple[str, ...], project: str | None
-    ) -> Deferred[str | None]:
+    ) -> Deferred[Decision | None]:
         """
         Why a file of this index must not be served at all, or ``None``: its
         project is quarantined upstream.  Known at once (a set lookup) once
@@ -173,7 +174,8 @@ class PageCache:
 
         :param segments: The file's place (a ``.metadata`` file's too).
         :param project: The project the link names, if any.
-        :return: A Deferred firing with the reason, or ``None``.
+        :return: A Deferred firing with the decision that refuses the file
+            (:data:`~twisted_pypi.sources.quarantine.REFUSED`), or ``None``.
         """
         quarantine = self._quarantine
         names = quarantine.names(segments, project)
@@ -186,7 +188,7 @@ class PageCache:
 
     async def _look_up(
         self, segments: tuple[str, ...], names: tuple[str, ...], unknown: list[str]
-    ) -> str | None:
+    ) -> Decision | None:
         """
         Read the pages of the projects whose status is not known (from
         memory, else from the store), then decide as :meth:`refusal` does.

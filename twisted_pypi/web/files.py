@@ -35,7 +35,7 @@ from twisted_pypi.web.errors import send_failure
 from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
 from twisted_pypi.web.fileserve import serve_cached
 from twisted_pypi.web.following import serve_download
-from twisted_pypi.web.policygate import FileGuard
+from twisted_pypi.web.policygate import FileGuard, let_through
 from twisted_pypi.web.rangedfiles import RangedFiles, asked_range, honours_ranges
 from twisted_pypi.web.respond import error_page, when_done
 
@@ -80,7 +80,8 @@ class FilesResource(Resource):
         :param fetch: Issues upstream file requests: ``fetch(url, method,
             extra)``.
         :param offline: Serve cached files only: anything else is 404.
-        :param stats: Where ranges of files not cached are counted.
+        :param stats: Where ranges of files not cached, and files refused
+            for a quarantine, are counted.
         :param guard: The supply-chain policy, asked before anything is
             served (cached or not), if one is active.
         """
@@ -91,6 +92,7 @@ class FilesResource(Resource):
         self._fetch = fetch
         self._offline = offline
         self._ranges = RangedFiles(downloads, fetch, stats)
+        self._stats = stats
         self._guard = guard
 
     def render_GET(self, request: Request) -> bytes | int:
@@ -101,19 +103,24 @@ class FilesResource(Resource):
         if len(segments) < 4:
             return error_page(request, http.NOT_FOUND, "No such file.")
         request.setHeader(b"x-pypi-index", segments[0].encode())
-        if self._guard is None:
-            work = Deferred.fromCoroutine(self._answer(request, segments, project))
-        else:
-            work = Deferred.fromCoroutine(self._guarded(request, segments, project))
+        work = Deferred.fromCoroutine(self._guarded(request, segments, project))
         when_done(request, work, "file")
         return NOT_DONE_YET
 
     async def _guarded(
         self, request: Request, segments: tuple[str, ...], project: str | None
     ) -> None:
-        """Answer once the policy lets the file through."""
-        assert self._guard is not None
-        if await self._guard.remote(request, segments, project):
+        """
+        Answer unless the file is refused: its project is quarantined
+        upstream (asked first: a set lookup once the status is known), or
+        the policy holds it back.
+        """
+        refused = await self._pages[segments[0]].refusal(segments, project)
+        if refused is not None:
+            record = self._stats.policy if self._stats is not None else None
+            let_through(request, refused, record, segments[0], segments[-1])
+            return
+        if self._guard is None or await self._guard.remote(request, segments, project):
             await self._answer(request, segments, project)
 
     async def _answer(
@@ -131,10 +138,6 @@ class FilesResource(Resource):
             file turns out to be gone from a shared store before any byte
             was sent (another node deleted it).
         """
-        refused = await self._pages[segments[0]].refusal(segments, project)
-        if refused is not None:
-            error_page(request, http.FORBIDDEN, refused, finish=True)
-            return
         unreachable: StoreUnreachable | None = None
         try:
             stat = await self._cache.find(segments)

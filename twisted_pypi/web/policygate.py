@@ -5,6 +5,13 @@ the policy holds back is refused with 403 and the reason in one plain-text
 line, also when it is cached, so that a pinned lockfile cannot fetch around
 the policy.
 
+Every refusal of a file is answered by :func:`refuse` and noted by
+:func:`let_through`, whatever refuses it: a rule of the policy, or the
+upstream's quarantine of its project (the files route asks
+:meth:`~twisted_pypi.sources.remote.PageCache.refusal` first).  So a client
+sees one kind of answer, and the log, the metrics and the status page count
+and list quarantine refusals beside the policy's.
+
 The decision is the one the project's page gives the file (see
 :func:`twisted_pypi.core.policy.decide`); the page is read only when the
 file's age matters (a minimum age or a snapshot applies): a ``--deny`` rule
@@ -19,6 +26,7 @@ from collections.abc import Mapping
 from twisted.web import http
 from twisted.web.server import Request
 
+from twisted_pypi.core.decisions import PolicyRecord
 from twisted_pypi.core.links import METADATA
 from twisted_pypi.core.lookup import LookupFailed, ProjectNotFound
 from twisted_pypi.core.model import DistFile, ProjectPage
@@ -29,7 +37,7 @@ from twisted_pypi.sources.policyview import PolicyView
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.web.errors import send_failure
 
-__all__ = ["FileGuard", "refuse"]
+__all__ = ["FileGuard", "let_through", "refuse"]
 
 
 class FileGuard:
@@ -151,11 +159,9 @@ class FileGuard:
 
         :return: Whether the request may go on.
         """
-        self._view.record.download(index, name, decision, self._snapshot)
-        if not decision.held:
-            return True
-        refuse(request, decision)
-        return False
+        return let_through(
+            request, decision, self._view.record, index, name, self._snapshot
+        )
 
 
 def _denied(decision: Decision) -> bool:
@@ -163,9 +169,39 @@ def _denied(decision: Decision) -> bool:
     return decision.held and decision.rule is Rule.DENY
 
 
+def let_through(
+    request: Request,
+    decision: Decision,
+    record: PolicyRecord | None,
+    index: str,
+    name: str,
+    snapshot: float | None = None,
+) -> bool:
+    """
+    Note the decision taken for a file asked for, and refuse it (see
+    :func:`refuse`) if it is held back.
+
+    :param request: The request.
+    :param decision: What was decided.
+    :param record: Where decisions are logged and counted, if anywhere.
+    :param index: The index whose file it is.
+    :param name: The file (or its ``.metadata``) asked for.
+    :param snapshot: The snapshot it was asked under, if any.
+    :return: Whether the request may go on (``False``: it was answered).
+    """
+    if record is not None:
+        record.download(index, name, decision, snapshot)
+    if not decision.held:
+        return True
+    refuse(request, decision)
+    return False
+
+
 def refuse(request: Request, decision: Decision) -> None:
     """
-    Answer 403 with the decision in one plain-text line, and finish.
+    Answer 403 with the decision in one plain-text line, and finish: the
+    one answer to every refusal of a file.  Never kept by caches: a
+    decision changes with the policy, the time and the upstream's word.
 
     :param request: A request nothing was written to yet.
     :param decision: Why the file is held back.

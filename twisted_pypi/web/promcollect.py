@@ -274,19 +274,20 @@ class StatsCollector:
 def _policy(record: PolicyRecord) -> Iterable[Metric]:
     """
     What the supply-chain policy held back, by rule (``deny``, ``snapshot``,
-    ``min-age``) and mode (``enforced``, or ``dry-run`` for
+    ``min-age``, and ``quarantined`` for the files of a project the
+    upstream quarantined) and mode (``enforced``, or ``dry-run`` for
     ``--policy-dry-run``); every rule and mode has its series from the start.
     """
     held = CounterMetricFamily(
         PREFIX + "policy_held_back",
-        "Files held back from pages by the policy, each counted once per"
-        " decision change, by rule and mode.",
+        "Files held back by the policy or an upstream's quarantine, each"
+        " counted once per decision change, by rule and mode.",
         labels=["rule", "mode"],
     )
     refused = CounterMetricFamily(
         PREFIX + "policy_refused_downloads",
-        "Requests for files the policy holds back (refused with 403, or only"
-        " logged in a dry run), by rule and mode.",
+        "Requests for files the policy holds back or an upstream quarantined"
+        " (refused with 403, or only logged in a dry run), by rule and mode.",
         labels=["rule", "mode"],
     )
     for rule in Rule:

@@ -181,7 +181,13 @@ def make_root(
         """The routes below ``/snapshot/<TIMESTAMP>/``."""
         guard = FileGuard(view, by_name, moment)
         files = FilesResource(
-            by_name, cache, downloads, fetch, offline=config.offline, guard=guard
+            by_name,
+            cache,
+            downloads,
+            fetch,
+            offline=config.offline,
+            stats=stats,
+            guard=guard,
         )
         base = f"{config.base_url or '/'}{SNAPSHOT_PREFIX}/{snapshot_text(moment)}/"
         tree = Directory()

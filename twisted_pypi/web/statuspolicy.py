@@ -3,8 +3,9 @@
 The status page's section on the supply-chain policy: its settings
 (``--min-age`` and each index's own, exemptions, ``--deny`` rules, dry
 run), what it held back by rule, and the latest decisions with their
-reasons (newest first).  Shown when a policy is set or a snapshot held
-something back.
+reasons (newest first), the files refused because their project is
+quarantined upstream among them.  Shown when a policy is set or something
+was held back (by a snapshot, or a quarantine).
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ __all__ = ["policy_section"]
 
 def policy_section(config: ProxyConfig, stats: Stats) -> Flattenable:
     """
-    The section, or nothing when no policy is set and nothing was held back.
+    The section, or nothing when no policy is set and nothing was held back
+    (by a snapshot or a quarantine).
 
     :param config: The settings (the policy).
     :param stats: The running totals (the policy's record).
