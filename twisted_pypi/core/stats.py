@@ -26,6 +26,7 @@ from twisted.internet.interfaces import IReactorTime
 __all__ = [
     "CACHE_RESULTS",
     "LATENCY_BUCKETS",
+    "METADATA_SOURCES",
     "OTHER",
     "SOURCES",
     "STORE",
@@ -48,6 +49,10 @@ SOURCES = {
 
 #: The source of every other answer (errors, redirects, the status page).
 OTHER = "other"
+
+#: Where the ``.metadata`` files served came from: the index's own, passed
+#: through; read from the cached wheel; read by ranges of the upstream's.
+METADATA_SOURCES = ("upstream", "extracted", "ranged")
 
 #: The name of the shared store's health record (:attr:`Stats.store`).
 STORE = "store"
@@ -163,6 +168,8 @@ class Stats:
         to each response's headers); untouched without one.
     :ivar store_requests: Requests to the shared store by ``(method,
         outcome)``, the outcome the status code or ``unreachable``.
+    :ivar metadata_served: ``.metadata`` files served, by source (see
+        :data:`METADATA_SOURCES`).
     """
 
     clock: IReactorTime
@@ -175,6 +182,7 @@ class Stats:
     dummy_unknown_size: int = field(default=0, init=False)
     store: UpstreamHealth = field(factory=lambda: UpstreamHealth(STORE), init=False)
     store_requests: dict[tuple[str, str], int] = field(factory=dict, init=False)
+    metadata_served: dict[str, int] = field(factory=dict, init=False)
 
     def __attrs_post_init__(self) -> None:
         """Start the clock."""
@@ -285,6 +293,14 @@ class Stats:
             self.dummy_unknown_size += 1
         else:
             self.dummy_saved_bytes += real_size
+
+    def metadata_from(self, source: str) -> None:
+        """
+        Count a ``.metadata`` served.
+
+        :param source: Where it came from (one of :data:`METADATA_SOURCES`).
+        """
+        self.metadata_served[source] = self.metadata_served.get(source, 0) + 1
 
     def store_answered(
         self, method: str, code: int | None, seconds: float, why: str = ""

@@ -42,16 +42,8 @@ from twisted_pypi.core.model import DistFile, ProjectPage
 from twisted_pypi.core.parse import PageParseError
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.sources.cachepolicy import CachePolicy, Runner, Served, run_now
-from twisted_pypi.sources.pagebuild import (
-    KEEP_LOADED,
-    LIGHT_BYTES,
-    parse_stored,
-    quarantined,
-    reparse,
-    reparse_indexed,
-    spill,
-    weigh,
-)
+from twisted_pypi.sources.metaadvert import MetadataAdvertiser
+from twisted_pypi.sources.pagebuild import EntryMaker, quarantined, reparse
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 from twisted_pypi.upstream.client import PageClient, UpstreamError, fetch_page
 
@@ -102,6 +94,7 @@ class PageCache:
         forget_file: Callable[[tuple[str, ...]], object] | None = None,
         stats: Stats | None = None,
         spill_bytes: int = SPILL_BYTES,
+        advertiser: MetadataAdvertiser | None = None,
     ) -> None:
         """
         :param index: The upstream index.
@@ -118,6 +111,8 @@ class PageCache:
             recorded, if anywhere.
         :param spill_bytes: A page weighing more is kept rendered on disk
             (when the store can keep renditions).
+        :param advertiser: Advertises the core metadata the proxy makes for
+            wheels whose index offers none, if it does.
         """
         self.index = index
         self._config = config
@@ -137,7 +132,17 @@ class PageCache:
         self._forget_file = forget_file
         self._stats = stats
         self._links = config.links
-        self._spill_bytes = spill_bytes
+        self._advertiser = advertiser
+        self._maker = EntryMaker(
+            index,
+            store,
+            self.file_link,
+            config.links.project,
+            self._run,
+            clock,
+            spill_bytes,
+            advertiser,
+        )
 
     @property
     def store(self) -> PageStore:
@@ -167,19 +172,26 @@ class PageCache:
         """
         return Deferred.fromCoroutine(self._get(LIST_KEY))
 
-    def cached_project(self, project: str) -> Deferred[PageEntry | None]:
+    def cached_project(
+        self, project: str, current: bool = False
+    ) -> Deferred[PageEntry | None]:
         """
         A project's cached page of any age, without asking the upstream,
         loaded (see :meth:`PageEntry.loaded`).
 
         :param project: The normalized project name.
+        :param current: Whether the page must advertise the core metadata
+            known now (built again if need be, without probing origins);
+            else any version of it does (its files are the same).
         """
-        return Deferred.fromCoroutine(self._cached_loaded(project))
+        return Deferred.fromCoroutine(self._cached_loaded(project, current))
 
-    async def _cached_loaded(self, key: str) -> PageEntry | None:
+    async def _cached_loaded(self, key: str, current: bool = False) -> PageEntry | None:
         entry = await self._cached(key)
         if entry is None:
             return None
+        if current:
+            entry = await self._advertised(key, entry, probe=False)
         loaded: PageEntry = await entry.loaded()
         return loaded
 
@@ -192,9 +204,10 @@ class PageCache:
             self._policy.remember(key, loaded)
         return loaded
 
-    def _load(self, key: str) -> PageEntry | None:
+    def _load(self, key: str, fresh: bool = True) -> PageEntry | None:
         """
-        Read and parse a stored page (blocking: run by the runner).
+        Read and parse a stored page (blocking: run by the runner); see
+        :meth:`_entry` for ``fresh``.
 
         :return: The entry, or ``None`` if none is stored or it is unreadable.
         """
@@ -202,7 +215,7 @@ class PageCache:
         if stored is None:
             return None
         try:
-            return self._entry(key, stored)
+            return self._entry(key, stored, fresh)
         except PageParseError:
             return None
 
@@ -211,7 +224,29 @@ class PageCache:
         served = await self._policy.answer(
             key, entry, self.index.ttl, lambda old: self._refresh(key, old)
         )
-        return Lookup(served.value, served.status, served.failure)
+        entry = await self._advertised(key, served.value)
+        return Lookup(entry, served.status, served.failure)
+
+    async def _advertised(
+        self, key: str, entry: PageEntry, probe: bool = True
+    ) -> PageEntry:
+        """
+        ``entry``, or the same page built again if what it advertises of
+        core metadata is out of date (see
+        :meth:`~twisted_pypi.sources.metaadvert.MetadataAdvertiser.current`).
+        """
+        if self._advertiser is None:
+            return entry
+        current = await self._advertiser.current(
+            self.index.name,
+            key,
+            entry,
+            lambda: self._run(partial(self._maker.rebuilt, key, entry)),
+            probe,
+        )
+        if current is not entry and self._policy.recall(key) is entry:
+            self._policy.remember(key, current)
+        return current
 
     def _refresh(
         self, key: str, entry: PageEntry | None
@@ -384,56 +419,14 @@ class PageCache:
         """
         return self._run(partial(self._store.keys, self.index.name))
 
-    def _entry(self, key: str, stored: StoredPage) -> PageEntry:
+    def _entry(self, key: str, stored: StoredPage, fresh: bool = True) -> PageEntry:
         """
-        The entry of a stored page (blocking: run by the runner): parsed, and
-        kept rendered on disk when it is too big for memory.
+        The entry of a stored page (blocking: run by the runner), see
+        :meth:`~twisted_pypi.sources.pagebuild.EntryMaker.entry`.
 
         :raises PageParseError: When it cannot be parsed.
         """
-        page = parse_stored(key, stored)
-        entry = PageEntry(
-            index=self.index,
-            page=page,
-            fetched_at=stored.fetched_at,
-            upstream_etag=stored.etag,
-            file_link=self.file_link,
-            project_link=self._links.project,
-            weight=weigh(page, len(stored.body)),
-        )
-        if entry.weight <= self._spill_bytes or not self._store.keeps_renditions:
-            entry.index_files()
-            return entry
-        try:
-            on_disk = spill(
-                self._store,
-                self.index.name,
-                key,
-                page,
-                self.file_link,
-                self._links.project,
-            )
-        except OSError as e:
-            log.warn(
-                "Could not keep {key} rendered on disk ({error}): kept in memory",
-                key=key,
-                error=e,
-            )
-            return entry
-        return PageEntry(
-            index=self.index,
-            page=None,
-            fetched_at=stored.fetched_at,
-            upstream_etag=stored.etag,
-            file_link=self.file_link,
-            project_link=self._links.project,
-            weight=LIGHT_BYTES,
-            on_disk=on_disk,
-            load=lambda: self._run(
-                partial(reparse_indexed, self._store, self.index.name, key)
-            ),
-            hold=partial(self._clock.callLater, KEEP_LOADED),
-        )
+        return self._maker.entry(key, stored, fresh)
 
     def file_link(self, dist: DistFile) -> str:
         """

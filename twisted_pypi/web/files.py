@@ -26,6 +26,7 @@ from twisted_pypi.core.links import METADATA, redact, split_listed
 from twisted_pypi.core.lookup import LookupFailed
 from twisted_pypi.core.names import is_safe_segment
 from twisted_pypi.files.download import Downloads, FileSpec
+from twisted_pypi.files.metadata import UPSTREAM, MetadataFiles, synthesizes
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.interfaces import IFileStore, StoreUnreachable
 from twisted_pypi.upstream.client import UpstreamError
@@ -34,6 +35,7 @@ from twisted_pypi.web.errors import send_failure
 from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
 from twisted_pypi.web.fileserve import serve_cached
 from twisted_pypi.web.following import serve_download
+from twisted_pypi.web.metafiles import answer_metadata
 from twisted_pypi.web.respond import error_page, when_done
 
 __all__ = [
@@ -67,6 +69,7 @@ class FilesResource(Resource):
         downloads: Downloads,
         fetch: Callable[..., Deferred[IResponse]],
         offline: bool = False,
+        metadata: MetadataFiles | None = None,
     ) -> None:
         """
         :param pages: The page cache of each index, by index name.
@@ -74,6 +77,8 @@ class FilesResource(Resource):
         :param downloads: The downloads in flight.
         :param fetch: Issues upstream file requests: ``fetch(url, method)``.
         :param offline: Serve cached files only: anything else is 404.
+        :param metadata: Makes the ``.metadata`` of wheels whose index
+            offers none, and counts what is served; without it they are 404.
         """
         super().__init__()
         self._pages = pages
@@ -81,6 +86,7 @@ class FilesResource(Resource):
         self._downloads = downloads
         self._fetch = fetch
         self._offline = offline
+        self._metadata = metadata
 
     def render_GET(self, request: Request) -> bytes | int:
         linked = _segments(request.postpath or [])
@@ -116,6 +122,8 @@ class FilesResource(Resource):
             stat, unreachable = None, e
         if stat is not None:
             request.setHeader(b"x-cache", b"HIT")
+            if self._metadata is not None and segments[-1].endswith(METADATA):
+                self._metadata.served_cached(segments, project)
             gone = (
                 (lambda: self._answer_again(request, segments, project))
                 if again
@@ -195,8 +203,15 @@ class FilesResource(Resource):
             raise self._not_found(request)
         if not is_metadata:
             return FileSpec.of_file(listed, base)
-        if not listed.core_metadata:
+        if self._metadata is not None and synthesizes(listed):
+            await answer_metadata(
+                request, self._metadata, self._cache, listed, base, project
+            )
+            raise _Answered()
+        if not listed.upstream_metadata:
             raise self._not_found(request)
+        if self._metadata is not None:
+            self._metadata.served(UPSTREAM)
         return FileSpec.of_metadata(listed, base)
 
     def _not_found(self, request: Request) -> _Answered:
