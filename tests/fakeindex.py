@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from html import escape
 from typing import Any
 
@@ -33,6 +34,8 @@ class FakeFile:
     :ivar upload_time: The upload time advertised (JSON only).
     :ivar url: The URL the page gives for the file, such as one on another
         host [default: ``../../packages/<filename>``, this index's].
+    :ivar ranged_wheel: What ``Range`` requests read instead of ``wheel``
+        (a stale copy on a CDN, say), or ``None``.
     """
 
     wheel: BuiltWheel
@@ -42,6 +45,7 @@ class FakeFile:
     size_override: int | None = None
     upload_time: str = "2024-01-02T03:04:05.123456Z"
     url: str | None = None
+    ranged_wheel: BuiltWheel | None = None
 
     @property
     def href(self) -> str:
@@ -80,6 +84,12 @@ class FakeIndex(Resource):
     Requests for a path in ``fail`` are answered with that status; requests
     for a path in ``hold_paths``, and file requests while ``hold_files`` is
     set, are kept unanswered in ``held`` for the test to finish.
+
+    With ``metadata`` off the pages advertise no PEP 658 metadata and
+    ``.metadata`` files are 404; with ``ranges`` on, a file request with a
+    ``Range`` of one range is answered 206 with those bytes (else the whole
+    file, 200).  Every file request's method, path and ``Range`` header (or
+    ``None``) are kept in ``file_log``.
     """
 
     projects: dict[str, list[FakeFile]] = field(factory=dict)
@@ -91,6 +101,9 @@ class FakeIndex(Resource):
     hold_paths: set[str] = field(factory=set)
     authorizations: list[tuple[str, str | None]] = field(factory=list)
     require_auth: str | None = None
+    metadata: bool = True
+    ranges: bool = False
+    file_log: list[tuple[str, str, str | None]] = field(factory=list)
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -107,6 +120,21 @@ class FakeIndex(Resource):
         How many requests were made for ``path``.
         """
         return sum(1 for m, p in self.requests if p == path and m == method)
+
+    def whole_downloads(self, filename: str) -> int:
+        """
+        How many ``GET`` requests for ``filename`` asked for the whole file
+        (no ``Range``).
+        """
+        path = f"/packages/{filename}"
+        return sum(1 for m, p, r in self.file_log if (m, p, r) == ("GET", path, None))
+
+    def ranged_reads(self, filename: str) -> int:
+        """
+        How many requests for ``filename`` asked for a range of it.
+        """
+        path = f"/packages/{filename}"
+        return sum(1 for _, p, r in self.file_log if p == path and r is not None)
 
     def render(self, request: Request) -> bytes | int:
         path = request.path.decode()
@@ -168,10 +196,11 @@ class FakeIndex(Resource):
                     "hashes": {"sha256": f.sha256},
                     "size": f.size,
                     "upload-time": f.upload_time,
-                    "core-metadata": {
-                        "sha256": hashlib.sha256(f.wheel.metadata).hexdigest()
-                    },
                 }
+                if self.metadata:
+                    entry["core-metadata"] = {
+                        "sha256": hashlib.sha256(f.wheel.metadata).hexdigest()
+                    }
                 if f.requires_python:
                     entry["requires-python"] = f.requires_python
                 if f.yanked:
@@ -196,8 +225,9 @@ class FakeIndex(Resource):
             if f.yanked:
                 reason = f.yanked if isinstance(f.yanked, str) else ""
                 attrs += f' data-yanked="{escape(reason)}"'
-            meta = hashlib.sha256(f.wheel.metadata).hexdigest()
-            attrs += f' data-dist-info-metadata="sha256={meta}"'
+            if self.metadata:
+                meta = hashlib.sha256(f.wheel.metadata).hexdigest()
+                attrs += f' data-dist-info-metadata="sha256={meta}"'
             anchors.append(
                 f'<a href="{escape(f.href)}#sha256={f.sha256}"{attrs}>'
                 f"{f.wheel.filename}</a><br/>"
@@ -207,11 +237,16 @@ class FakeIndex(Resource):
         return self._send(request, body, ctype)
 
     def _file(self, request: Request, filename: str) -> bytes | int:
+        asked = request.getHeader(b"range")
+        wanted = asked.decode("latin-1") if asked is not None else None
+        self.file_log.append((request.method.decode(), request.path.decode(), wanted))
         for files in self.projects.values():
             for f in files:
                 if filename == f.wheel.filename:
                     content = f.wheel.content
-                elif filename == f.wheel.filename + ".metadata":
+                    if self.ranges and wanted and f.ranged_wheel is not None:
+                        content = f.ranged_wheel.content
+                elif filename == f.wheel.filename + ".metadata" and self.metadata:
                     content = f.wheel.metadata
                 else:
                     continue
@@ -220,6 +255,34 @@ class FakeIndex(Resource):
                     request.setHeader(b"content-length", str(len(content)).encode())
                     self.held.append(request)
                     return NOT_DONE_YET
+                if self.ranges and wanted is not None:
+                    return _ranged(request, content, wanted)
                 return content
         request.setResponseCode(404)
         return b"no such file"
+
+
+_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
+
+
+def _ranged(request: Request, content: bytes, wanted: str) -> bytes:
+    """
+    Answer a request for one range of ``content`` (206), or the whole of it
+    for a ``Range`` it does not read (200).
+    """
+    match = _RANGE.fullmatch(wanted.strip())
+    size = len(content)
+    if match is None or match.groups() == ("", ""):
+        return content
+    first, last = match.groups()
+    if first == "":
+        start, end = max(size - int(last), 0), size - 1
+    else:
+        start, end = int(first), min(int(last), size - 1) if last else size - 1
+    if start >= size or start > end:
+        request.setResponseCode(416)
+        request.setHeader(b"content-range", b"bytes */%d" % (size,))
+        return b""
+    request.setResponseCode(206)
+    request.setHeader(b"content-range", b"bytes %d-%d/%d" % (start, end, size))
+    return content[start : end + 1]

@@ -32,6 +32,7 @@ from zope.interface import implementer
 from tests.fakeindex import FakeIndex
 from twisted_pypi.app.compose import proxy_root
 from twisted_pypi.app.filefetch import file_fetcher
+from twisted_pypi.app.metacompose import MetadataParts, core_metadata
 from twisted_pypi.core.config import (
     IndexConfig,
     LocalConfig,
@@ -41,6 +42,7 @@ from twisted_pypi.core.config import (
 from twisted_pypi.core.dummyspec import DummySpec
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
+from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.storage.filecache import FileCache
@@ -312,6 +314,7 @@ class MemoryProxy:
     :ivar local_indexes: The local indexes.
     :ivar stats: The running totals (requests, upstream fetches, dummies).
     :ivar downloads: The downloads in flight.
+    :ivar metadata: The core metadata parts, with ``synthesized``.
     :ivar root: The resource tree.
     """
 
@@ -337,6 +340,7 @@ class MemoryProxy:
         merge: frozenset[str] = frozenset(),
         cache_size: int | None = None,
         cache: FileCache | None = None,
+        synthesized: bool = False,
     ) -> None:
         """
         :param index: The fake upstream.
@@ -357,6 +361,8 @@ class MemoryProxy:
         :param cache_size: The proxy's ``--cache-size``.
         :param cache: The file store, if not a local one in ``cache_dir``
             (scanned here).
+        :param synthesized: Give every wheel core metadata (as the service
+            does), with a runner that runs at once.
         """
         self.index = index
         self.clock = Clock()
@@ -407,6 +413,17 @@ class MemoryProxy:
             self.clock,
             idle_timeout=self.config.idle_timeout,
         )
+        self.metadata: MetadataParts | None = None
+        if synthesized:
+            self.metadata = core_metadata(
+                self.config,
+                self.cache,
+                fetch,
+                self.clock,
+                run_now,
+                downloads,
+                self.stats.metadata_from,
+            )
         store = PageStore.on_disk(cache_dir.child("pages"), self.cache.space)
         self.all_pages = [
             PageCache(
@@ -416,6 +433,7 @@ class MemoryProxy:
                 self.clock,
                 store,
                 stats=self.stats,
+                advertiser=self.metadata.advertiser if self.metadata else None,
             )  # fmt: skip
             for config in indexes
         ]
@@ -424,6 +442,7 @@ class MemoryProxy:
         self.root = proxy_root(
             self.config, self.all_pages, self.cache, downloads, fetch,
             self.local_indexes, stats=self.stats,
+            metadata=self.metadata.files if self.metadata else None,
         )  # fmt: skip
         self._client_agent: Any = RequestTraversalAgent(self.root)
         # Clients talk to a ProxySite, as in the service, so that requests
