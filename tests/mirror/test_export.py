@@ -365,7 +365,12 @@ class SynthesizedExportTests(SynchronousTestCase):
         online.downloads.committed = None
         self.assertEqual(online.get(online.file_path(LIB.filename)).code, 200)
         parts = core_metadata(
-            online.config, online.cache, offline_fetch, online.clock, run_now, probe=False
+            online.config,
+            online.cache,
+            offline_fetch,
+            online.clock,
+            run_now,
+            probe=False,
         )
         pages = make_page_caches(
             online.config,
