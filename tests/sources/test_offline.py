@@ -441,8 +441,8 @@ class OfflineSynthesizedTests(SynchronousTestCase):
         digest = hashlib.sha256(APP_NEW.metadata).hexdigest()
         self.assertEqual(files[APP_NEW.filename]["core-metadata"], {"sha256": digest})
         self.assertNotIn("core-metadata", files[APP_OLD.filename])
-        path = online.file_path
-        served = get(path(APP_NEW.filename + ".metadata"))
+        served = get(online.file_path(APP_NEW.filename + ".metadata"))
         self.assertEqual((served.code, served.body), (200, APP_NEW.metadata))
-        self.assertEqual(get(path(APP_OLD.filename + ".metadata")).code, 404)
+        missing = get(online.file_path(APP_OLD.filename + ".metadata"))
+        self.assertEqual(missing.code, 404)
         self.assertEqual(reactor.tcpClients, [])
