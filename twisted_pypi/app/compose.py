@@ -207,7 +207,7 @@ def local_indexes(
             raise ValueError(
                 f"the local index {local.name} in a bucket needs a reactor"
             )
-        place = bucket_index_place(config, local, reactor)
+        place = bucket_index_place(config, local, reactor, run)
         indexes.append(LocalIndex(local, config.links, place=place, clock=reactor))
     return indexes
 
