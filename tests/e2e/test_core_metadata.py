@@ -14,16 +14,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urljoin
 
 from treq import content
 from treq.client import HTTPClient
 from twisted.internet import reactor
 from twisted.internet.task import deferLater
-from twisted.logger import LogEvent, LogLevel, globalLogPublisher
+from twisted.logger import ILogObserver, LogEvent, LogLevel, globalLogPublisher
 from twisted.python.filepath import FilePath
 from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.http_headers import Headers
 
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.realinstall import RealInstallTestCase, pip_argv, uv_argv
@@ -67,8 +68,9 @@ class CoreMetadataTests(RealInstallTestCase):
     def setUp(self) -> None:
         super().setUp()
         self.events: list[LogEvent] = []
-        globalLogPublisher.addObserver(self.events.append)
-        self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+        observer = cast(ILogObserver, self.events.append)
+        globalLogPublisher.addObserver(observer)
+        self.addCleanup(globalLogPublisher.removeObserver, observer)
         pool = HTTPConnectionPool(reactor)
         self.addCleanup(pool.closeCachedConnections)
         self.client = HTTPClient(Agent(reactor, pool=pool))
@@ -102,7 +104,7 @@ class CoreMetadataTests(RealInstallTestCase):
 
     async def fetch(self, url: str, accept: str | None = None) -> tuple[int, bytes]:
         """GET ``url`` (from the proxy): its status and body."""
-        headers = {"Accept": accept} if accept else {}
+        headers = Headers({"Accept": [accept]} if accept else {})
         response = await self.client.get(url, headers=headers)
         return response.code, await content(response)
 
