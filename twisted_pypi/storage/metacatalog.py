@@ -21,7 +21,8 @@ known to be out of date without any I/O.
 
 Every method but :meth:`MetadataCatalog.version` and
 :meth:`MetadataCatalog.peek` may block (the store is read or written): run
-them in the runner.  They are safe to call from several threads at once.
+them in the runner.  They are safe to call from several threads at once;
+only writes wait for each other while the store is asked.
 """
 
 from __future__ import annotations
@@ -132,7 +133,8 @@ class MetadataCatalog:
         """
         self._records = records
         self._max = max_projects
-        self._lock = threading.RLock()
+        self._lock = threading.Lock()
+        self._writing = threading.Lock()
         self._memory: OrderedDict[tuple[str, str], dict[str, Synthesized]] = (
             OrderedDict()
         )
@@ -175,8 +177,13 @@ class MetadataCatalog:
             is kept too).
         :return: The version and the entries by :func:`file_key`.
         """
+        stored = (
+            self._load(index, project)
+            if fresh or not self._held(index, project)
+            else None
+        )
         with self._lock:
-            entries = self._entries(index, project, fresh)
+            entries = self._merged(index, project, stored)
             return self.version(index, project), dict(entries)
 
     def get(self, index: str, project: str, key: str) -> Synthesized | None:
@@ -187,8 +194,9 @@ class MetadataCatalog:
         :param project: The normalized project name.
         :param key: The wheel's :func:`file_key`.
         """
+        stored = None if self._held(index, project) else self._load(index, project)
         with self._lock:
-            return self._entries(index, project, False).get(key)
+            return self._merged(index, project, stored).get(key)
 
     def put(
         self, index: str, project: str, key: str, entry: Synthesized | None
@@ -203,28 +211,43 @@ class MetadataCatalog:
         :param entry: The new entry.
         :return: Whether anything changed.
         """
-        with self._lock:
-            entries = self._entries(index, project, True)
-            if entries.get(key) == entry:
-                return False
-            if entry is None:
-                del entries[key]
-            else:
-                entries[key] = entry
-            self._bump(index, project)
-            files = {k: v.as_json() for k, v in sorted(entries.items())}
+        with self._writing:
+            stored = self._load(index, project)
+            with self._lock:
+                entries = self._merged(index, project, stored)
+                if entries.get(key) == entry:
+                    return False
+                if entry is None:
+                    del entries[key]
+                else:
+                    entries[key] = entry
+                self._bump(index, project)
+                files = {k: v.as_json() for k, v in sorted(entries.items())}
             self._records.save(index, project, Record({"files": files}))
             return True
 
-    def _entries(self, index: str, project: str, fresh: bool) -> dict[str, Synthesized]:
+    def _held(self, index: str, project: str) -> bool:
+        """Whether a project's record is in memory."""
+        with self._lock:
+            return (index, project) in self._memory
+
+    def _load(self, index: str, project: str) -> dict[str, Synthesized]:
+        """A project's entries as the store has them (no lock held: I/O)."""
+        return _entries(self._records.load(index, project))
+
+    def _merged(
+        self, index: str, project: str, stored: dict[str, Synthesized] | None
+    ) -> dict[str, Synthesized]:
         """
-        A project's entries in memory, read from the store if they are not
-        there (or if ``fresh``); the caller holds the lock.
+        A project's entries in memory, with those of ``stored`` (as the
+        store has them, if read) that memory lacks; the caller holds the
+        lock.
         """
         where = (index, project)
         entries = self._memory.get(where)
-        if entries is None or fresh:
-            stored = _entries(self._records.load(index, project))
+        if stored is None and entries is None:
+            stored = self._load(index, project)  # it left memory meanwhile
+        if stored is not None:
             if entries is None:
                 entries = stored
             else:
@@ -235,6 +258,7 @@ class MetadataCatalog:
             self._memory[where] = entries
             while len(self._memory) > self._max:
                 self._memory.popitem(last=False)
+        assert entries is not None
         self._memory.move_to_end(where)
         return entries
 
