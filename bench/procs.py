@@ -378,6 +378,29 @@ def upstream_fetches(log: Path, offset: int, path: str) -> int:
     return sum(1 for line in lines if f" GET {path} " in f" {line} ")
 
 
+def upstream_traffic(log: Path, offset: int) -> tuple[int, int, int]:
+    """
+    :param log: The upstream's access log.
+    :param offset: Where the test's lines start.
+    :return: The bytes of bodies the upstream sent after ``offset``, and
+        how many of its answers were whole files (200) and ranges (206) of
+        ``/packages/``.
+    """
+    with open(log, "rb") as f:
+        f.seek(offset)
+        lines = f.read().decode("utf-8", "replace").splitlines()
+    sent = whole = ranged = 0
+    for line in lines:
+        fields = line.split()
+        if len(fields) < 5 or not fields[4].isdigit():
+            continue
+        sent += int(fields[4])
+        if fields[2].startswith("/packages/"):
+            whole += fields[3] == "200"
+            ranged += fields[3] == "206"
+    return sent, whole, ranged
+
+
 def log_size(log: Path) -> int:
     """:return: The current size of a log (0 if it does not exist yet)."""
     try:
@@ -456,13 +479,24 @@ def cpu_seconds(pids: list[int]) -> float:
     :return: The user + system CPU time they have used, summed (gone ones
         count 0).
     """
+    return sum(cpu_times(pids))
+
+
+def cpu_times(pids: list[int]) -> tuple[float, float]:
+    """
+    :param pids: Processes.
+    :return: The user and the system CPU seconds they have used, each
+        summed over them (``utime`` and ``stime`` of ``/proc/<pid>/stat``;
+        gone ones count 0).
+    """
     ticks = os.sysconf("SC_CLK_TCK")
-    total = 0
+    user = system = 0
     for pid in pids:
         try:
             with open(f"/proc/{pid}/stat") as f:
                 fields = f.read().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        total += int(fields[11]) + int(fields[12])  # utime, stime
-    return total / ticks
+        user += int(fields[11])
+        system += int(fields[12])
+    return user / ticks, system / ticks

@@ -282,7 +282,10 @@ def add_install_projects(root: Path, prefix: str, libraries: int) -> str:
     Add ``<prefix>-app`` and ``<prefix>-lib-1`` .. ``-<libraries>``, three
     versions each, wheels only, without PEP 658 metadata (so uv reads wheels
     with ``Range`` requests, as for many real indexes).  The app needs every
-    library; each library needs the next one.
+    library; each library needs the next one.  The app's newest version
+    needs a library version that does not exist, so resolvers must read
+    its metadata and go back to the one before (metadata of a version that
+    is not installed).
 
     :param root: The document root made by :func:`make_tree`.
     :param prefix: Distinguishes independent sets (one per cold install).
@@ -301,9 +304,10 @@ def add_install_projects(root: Path, prefix: str, libraries: int) -> str:
         files = []
         for version in ("1.0", "1.1", "2.0"):
             filename = f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
-            content = build_wheel(
-                name, version, requires, rng.randrange(20_000, 400_000)
-            )
+            needs = requires
+            if index == 0 and version == "2.0" and names:
+                needs = [f"{names[0]}>=9.0"]  # no such version: back to 1.1
+            content = build_wheel(name, version, needs, rng.randrange(20_000, 400_000))
             url_path = _package_path(rng, filename)
             path = root / url_path.lstrip("/")
             path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from html import escape
 from typing import Any
 
@@ -83,13 +82,20 @@ class FakeIndex(Resource):
 
     Requests for a path in ``fail`` are answered with that status; requests
     for a path in ``hold_paths``, and file requests while ``hold_files`` is
-    set, are kept unanswered in ``held`` for the test to finish.
+    set, are kept unanswered in ``held`` for the test to finish (a file
+    request with a ``Range`` is never held while ``ranges`` is on).
 
-    With ``metadata`` off the pages advertise no PEP 658 metadata and
-    ``.metadata`` files are 404; with ``ranges`` on, a file request with a
-    ``Range`` of one range is answered 206 with those bytes (else the whole
-    file, 200).  Every file request's method, path and ``Range`` header (or
-    ``None``) are kept in ``file_log``.
+    A project named in ``statuses`` has that PEP 792 status on its page; a
+    ``quarantined`` one's page lists no files (as PEP 792 says).
+
+    With ``metadata`` off, the pages advertise no core metadata (PEP 658)
+    and ``.metadata`` files are 404.  With ``ranges`` on (the default), a
+    file request with a ``Range`` of one range is answered 206 with those
+    bytes (416 past the end), as static file servers do; else, or for any
+    other ``Range``, the whole file is sent (200).  Every file request's
+    method, path and ``Range`` header (or ``None``) are kept in
+    ``file_log``; :attr:`ranged`, :meth:`ranged_reads` and
+    :meth:`whole_downloads` read it.
     """
 
     projects: dict[str, list[FakeFile]] = field(factory=dict)
@@ -101,8 +107,9 @@ class FakeIndex(Resource):
     hold_paths: set[str] = field(factory=set)
     authorizations: list[tuple[str, str | None]] = field(factory=list)
     require_auth: str | None = None
+    statuses: dict[str, str] = field(factory=dict)
     metadata: bool = True
-    ranges: bool = False
+    ranges: bool = True
     file_log: list[tuple[str, str, str | None]] = field(factory=list)
     isLeaf = True
 
@@ -128,6 +135,13 @@ class FakeIndex(Resource):
         """
         path = f"/packages/{filename}"
         return sum(1 for m, p, r in self.file_log if (m, p, r) == ("GET", path, None))
+
+    @property
+    def ranged(self) -> list[tuple[str, str]]:
+        """
+        ``(path, Range header)`` of each file request that had a ``Range``.
+        """
+        return [(p, r) for _, p, r in self.file_log if r is not None]
 
     def ranged_reads(self, filename: str) -> int:
         """
@@ -186,7 +200,8 @@ class FakeIndex(Resource):
         return self._send(request, body, "text/html")
 
     def _page(self, request: Request, name: str) -> bytes:
-        files = self.projects[name]
+        status = self.statuses.get(name)
+        files = [] if status == "quarantined" else self.projects[name]
         if self.mode == "json":
             entries: list[dict[str, Any]] = []
             for f in files:
@@ -208,14 +223,15 @@ class FakeIndex(Resource):
                 entries.append(entry)
             names = [f.wheel.filename for f in files]
             versions = sorted({n.split("-")[1] for n in names if "-" in n})
-            body = json.dumps(
-                {
-                    "meta": {"api-version": "1.1", "_last-serial": 7},
-                    "name": name,
-                    "files": entries,
-                    "versions": versions,
-                }
-            ).encode()
+            page: dict[str, Any] = {
+                "meta": {"api-version": "1.1", "_last-serial": 7},
+                "name": name,
+                "files": entries,
+                "versions": versions,
+            }
+            if status is not None:
+                page["project-status"] = {"status": status}
+            body = json.dumps(page).encode()
             return self._send(request, body, "application/vnd.pypi.simple.v1+json")
         anchors = []
         for f in files:
@@ -232,7 +248,14 @@ class FakeIndex(Resource):
                 f'<a href="{escape(f.href)}#sha256={f.sha256}"{attrs}>'
                 f"{f.wheel.filename}</a><br/>"
             )
-        body = f"<!DOCTYPE html><html><body>{''.join(anchors)}</body></html>".encode()
+        head = (
+            f'<head><meta name="pypi:project-status" content="{escape(status)}"></head>'
+            if status is not None
+            else ""
+        )
+        body = (
+            f"<!DOCTYPE html><html>{head}<body>{''.join(anchors)}</body></html>"
+        ).encode()
         ctype = "" if self.mode == "html-no-type" else "text/html; charset=utf-8"
         return self._send(request, body, ctype)
 
@@ -251,38 +274,37 @@ class FakeIndex(Resource):
                 else:
                     continue
                 request.setHeader(b"content-type", b"application/octet-stream")
+                if wanted is not None and self.ranges:
+                    return _ranged(request, content, wanted)
                 if self.hold_files and not filename.endswith(".metadata"):
                     request.setHeader(b"content-length", str(len(content)).encode())
                     self.held.append(request)
                     return NOT_DONE_YET
-                if self.ranges and wanted is not None:
-                    return _ranged(request, content, wanted)
                 return content
         request.setResponseCode(404)
         return b"no such file"
 
 
-_RANGE = re.compile(r"bytes=(\d*)-(\d*)")
-
-
-def _ranged(request: Request, content: bytes, wanted: str) -> bytes:
+def _ranged(request: Request, content: bytes, asked: str) -> bytes:
     """
-    Answer a request for one range of ``content`` (206), or the whole of it
-    for a ``Range`` it does not read (200).
+    Answer one byte range of ``content`` (``a-b``, ``a-`` or ``-n``) with
+    206, or 416 when it starts past the end (or after its end); anything
+    else with the whole file.  Written here independently of the proxy's own
+    range code.
     """
-    match = _RANGE.fullmatch(wanted.strip())
-    size = len(content)
-    if match is None or match.groups() == ("", ""):
+    unit, _, spec = asked.partition("=")
+    first, dash, last = spec.strip().partition("-")
+    if unit.strip() != "bytes" or not dash or "," in spec or not (first or last):
         return content
-    first, last = match.groups()
-    if first == "":
+    size = len(content)
+    if not first:
         start, end = max(size - int(last), 0), size - 1
     else:
-        start, end = int(first), min(int(last), size - 1) if last else size - 1
+        start, end = int(first), min(int(last) if last else size - 1, size - 1)
     if start >= size or start > end:
         request.setResponseCode(416)
-        request.setHeader(b"content-range", b"bytes */%d" % (size,))
+        request.setHeader(b"content-range", f"bytes */{size}".encode())
         return b""
     request.setResponseCode(206)
-    request.setHeader(b"content-range", b"bytes %d-%d/%d" % (start, end, size))
+    request.setHeader(b"content-range", f"bytes {start}-{end}/{size}".encode())
     return content[start : end + 1]

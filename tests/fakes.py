@@ -40,6 +40,7 @@ from twisted_pypi.core.config import (
     index_name_for,
 )
 from twisted_pypi.core.dummyspec import DummySpec
+from twisted_pypi.core.policy import Policy
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.sources.cachepolicy import run_now
@@ -341,6 +342,7 @@ class MemoryProxy:
         cache_size: int | None = None,
         cache: FileCache | None = None,
         synthesized: bool = False,
+        policy: Policy | None = None,
     ) -> None:
         """
         :param index: The fake upstream.
@@ -363,6 +365,7 @@ class MemoryProxy:
             (scanned here).
         :param synthesized: Give every wheel core metadata (as the service
             does), with a runner that runs at once.
+        :param policy: The proxy's supply-chain policy [default: none].
         """
         self.index = index
         self.clock = Clock()
@@ -380,6 +383,7 @@ class MemoryProxy:
             routes=dict(routes or {}),
             merge=merge,
             cache_size=cache_size,
+            policy=policy or Policy(),
         )
         self.stats = Stats(self.clock)
         self._page_client: Any

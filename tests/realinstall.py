@@ -38,6 +38,7 @@ from twisted_pypi.core.config import (
     index_name_for,
 )
 from twisted_pypi.core.dummyspec import DummySpec
+from twisted_pypi.core.policy import Policy
 
 
 def uv_binary() -> str | None:
@@ -255,6 +256,7 @@ class RealInstallTestCase(TestCase):
         merge: Iterable[str] = (),
         dummies: tuple[DummySpec, ...] = (),
         upload_users: str | None = None,
+        policy: Policy | None = None,
     ) -> str:
         """
         A proxy on 127.0.0.1 with a fresh cache in front of several indexes.
@@ -265,6 +267,7 @@ class RealInstallTestCase(TestCase):
         :param merge: The ``--merge`` projects.
         :param dummies: The proxy's ``--dummy`` projects.
         :param upload_users: The ``--upload-users`` file, if any.
+        :param policy: The supply-chain policy [default: none].
         :return: Its index URL.
         """
         config = ProxyConfig(
@@ -276,6 +279,7 @@ class RealInstallTestCase(TestCase):
             routes=dict(routes or {}),
             merge=frozenset(merge),
             upload_users=upload_users,
+            policy=policy or Policy(),
         )
         service = make_service(config, reactor)
         service.startService()

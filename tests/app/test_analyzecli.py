@@ -14,6 +14,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests.fakeindex import FakeFile, FakeIndex
+from tests.rangedindex import RangedIndex
 from tests.resolve.test_resolver import LoopbackIndex
 from tests.wheels import build_wheel
 from twisted_pypi.app.analyzecli import AnalyzeOptions, run_analyze
@@ -220,3 +221,136 @@ class AnalyzeEndToEndTests(TestCase):
         self.assertEqual(out, "")
         self.assertIn("could not resolve app nope:", err)
         self.assertIn("  - nope is not on the index", err)
+
+
+#: The largest file the tests below download whole for its metadata.
+LIMIT = 50_000
+
+
+class AnalyzeWithoutMetadataTests(TestCase):
+    """
+    :func:`run_analyze` against a fake index on 127.0.0.1 with no PEP 658
+    metadata, whose wheels are mostly larger than the download limit.
+    """
+
+    def setUp(self) -> None:
+        self.wheels = {
+            "webui": build_wheel(
+                "webui", "1.0", requires=["torch", "filelock"], padding=80_000
+            ),
+            "app": build_wheel("app", "1.0", requires=["torch", "filelock"]),
+            "torch": build_wheel(
+                "torch",
+                "2.3.1",
+                requires=["nvidia-x; sys_platform == 'linux'", "triton", "filelock"],
+                padding=300_000,
+            ),
+            "nvidia-x": build_wheel("nvidia-x", "12.1", padding=200_000),
+            "triton": build_wheel("triton", "3.0", padding=100_000),
+            "filelock": build_wheel("filelock", "3.13"),
+        }
+        self.index = RangedIndex()
+        for name, wheel in self.wheels.items():
+            self.index.add(name, FakeFile(wheel))
+        self.upstream = LoopbackIndex(self.index)
+        self.addCleanup(self.upstream.stop)
+        self.cache = FilePath(self.mktemp())
+
+    async def analyze(self, *args: str) -> tuple[int, str, str]:
+        """
+        Run the command for Linux with torch as a dummy and ``args``: its
+        exit code, output and progress.
+        """
+        options = AnalyzeOptions()
+        options.parseOptions(
+            [
+                "--index",
+                self.upstream.url,
+                "--cache-dir",
+                self.cache.path,
+                "--platform",
+                "manylinux_2_28_x86_64",
+                "--dummy",
+                "torch",
+                *args,
+            ]
+        )
+        out, err = io.StringIO(), io.StringIO()
+        code = await run_analyze(reactor, options, out, err, max_download=LIMIT)
+        return code, out.getvalue(), err.getvalue()
+
+    def notes(self, out: str) -> dict[str, str]:
+        """
+        The dummies column of each project in the table.
+        """
+        return {
+            line.split()[0]: line.split("  ")[-1].strip()
+            for line in out.splitlines()
+            if line.startswith(tuple(self.wheels))
+        }
+
+    async def test_ranged_reads(self) -> None:
+        """
+        Wheels larger than the download limit are read by ranges: the tree
+        has torch, what the dummy saves includes nvidia-x and triton, and
+        the upstream sent ranges of the wheels, none of them whole.
+        """
+        code, out, err = await self.analyze("webui")
+        self.assertEqual(code, 0, err)
+        notes = self.notes(out)
+        self.assertEqual(notes["torch"], "dummy")
+        self.assertEqual(notes["nvidia-x"], "only via torch")
+        self.assertEqual(notes["triton"], "only via torch")
+        self.assertNotIn("via", notes["filelock"])
+        size = {name: len(wheel.content) for name, wheel in self.wheels.items()}
+        totals = [
+            int(match.replace(",", ""))
+            for match in re.findall(r"\(([\d,]+) bytes\)", out)
+        ]
+        self.assertEqual(
+            totals[0] - totals[1], size["torch"] + size["nvidia-x"] + size["triton"]
+        )
+        self.assertNotIn("unknown", out)
+        self.assertNotIn("not in the dependency tree", out)
+        self.assertEqual(self.index.whole, [])
+        read = {filename for filename, _ in self.index.ranged}
+        self.assertEqual(
+            read, {self.wheels[n].filename for n in self.wheels if n != "app"}
+        )
+
+    async def test_no_ranges_within_limit(self) -> None:
+        """
+        When the upstream does not honour ranges, wheels within the limit
+        are downloaded whole; torch, over it, has unknown dependencies, and
+        the report says the dummy may save more, with why.
+        """
+        self.index.honour_ranges = False
+        code, out, err = await self.analyze("app")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(self.index.ranged, [])
+        self.assertIn("does not honour ranges", err)
+        self.assertEqual(self.notes(out)["torch"], "dummy")
+        self.assertNotIn("nvidia-x", self.notes(out))
+        self.assertRegex(
+            out,
+            r"\(--dummy torch: may save more; dependencies unknown: torch 2\.3\.1:"
+            r" torch-2\.3\.1-py3-none-any\.whl is [^)]* does not honour ranges\)",
+        )
+        self.assertNotIn("not in the dependency tree", out)
+
+    async def test_no_ranges_over_limit(self) -> None:
+        """
+        When the upstream does not honour ranges and the project asked for
+        is over the limit, its tree is unknown: the report says so, never
+        that the dummy is not in the dependency tree.
+        """
+        self.index.honour_ranges = False
+        code, out, err = await self.analyze("webui")
+        self.assertEqual(code, 0, err)
+        self.assertIn(
+            "(--dummy torch: unknown whether it is in the dependency tree;"
+            " dependencies unknown: webui 1.0: webui-1.0-py3-none-any.whl is",
+            out,
+        )
+        self.assertIn("(the dependencies of 1 package unknown)", out)
+        self.assertNotIn("not in the dependency tree", out)

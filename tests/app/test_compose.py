@@ -30,6 +30,7 @@ from twisted_pypi.app.compose import (
 from twisted_pypi.app.upstreamcompose import upstream_clients
 from twisted_pypi.core.config import IndexConfig, LocalConfig, ProxyConfig
 from twisted_pypi.core.lookup import UpstreamUnavailable
+from twisted_pypi.resolve.metadata import IndexMetadataSource
 from twisted_pypi.sources.offline import OfflinePages
 from twisted_pypi.storage.pagestore import StoredPage
 from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
@@ -204,10 +205,14 @@ class CommandComponentsTests(SynchronousTestCase):
     def test_analyze(self) -> None:
         """
         ``analyze`` reads the first index's pages and the file cache's
-        metadata, else the upstream's.
+        metadata, else the upstream's, reading wheels by ranges through the
+        upstream file fetcher.
         """
         reactor = Reactor()
         clients = upstream_clients(self.config, reactor)
         pages, metadata = analysis_sources(self.config, reactor, clients, print)
         self.assertEqual(pages.__self__.index, INDEXES[0])  # type: ignore[attr-defined]
         self.assertIsNone(metadata.cache.max_size)
+        upstream = metadata.fallback
+        assert isinstance(upstream, IndexMetadataSource)
+        self.assertIs(upstream.fetch, clients.fetch)

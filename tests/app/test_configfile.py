@@ -267,6 +267,16 @@ SAMPLES: dict[str, tuple[str, list[str]]] = {
             "@{dir}/secret",
         ],
     ),  # fmt: skip
+    "min-age": ('min-age = "7d"', ["--min-age", "7d"]),
+    "min-age-exempt": (
+        'min-age-exempt = ["Urgent_Fix"]',
+        ["--min-age-exempt", "urgent-fix"],
+    ),
+    "deny": (
+        'deny = ["evilpkg", "urllib3<2"]',
+        ["--deny", "evilpkg", "--deny", "urllib3<2"],
+    ),
+    "policy-dry-run": ("policy-dry-run = true", ["--policy-dry-run"]),
 }
 
 

@@ -87,6 +87,19 @@ class IndexTests(SynchronousTestCase):
         self.assertEqual(index("https://h/simple/,ttl=0").ttl, 0.0)
         self.assertEqual(index("https://h/simple/,ttl=1.5").ttl, 1.5)
 
+    def test_min_age(self) -> None:
+        """
+        ``min-age=DURATION`` sets the index's own minimum age (0 turns it
+        off); without it the index has none of its own; a bad one names
+        ``--index`` and ``min-age``.
+        """
+        self.assertEqual(index("corp=https://h/simple/,min-age=36h").min_age, 129600)
+        self.assertEqual(index("https://h/simple/,min-age=0").min_age, 0.0)
+        self.assertIsNone(index("https://h/simple/").min_age)
+        with self.assertRaises(ValueError) as caught:
+            index("https://h/simple/,min-age=3")
+        self.assertIn("--index: min-age: '3' is not a duration", str(caught.exception))
+
     def test_auth(self) -> None:
         """
         ``auth=USER:PASSWORD`` gives the credentials; the password may hold

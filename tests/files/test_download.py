@@ -39,7 +39,7 @@ from twisted_pypi.files.spec import (
 )
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.interfaces import FileStat, ISpool
-from twisted_pypi.upstream.stream import streaming
+from twisted_pypi.upstream.stream import StreamingResponse, streaming
 from twisted_pypi.web.fileserve import serve_cached
 from twisted_pypi.web.following import serve_download
 
@@ -933,3 +933,40 @@ class CommittedHookTests(SynchronousTestCase):
         failed = downloads.start_or_join(FileSpec(URL, other))
         self.failureResultOf(failed.when_done())
         self.assertEqual(told, [download])
+
+
+class GivenResponseTests(_Base):
+    """
+    :meth:`Downloads.start_or_join` with an upstream answer the caller
+    already has (the upstream ignored a ``Range`` and sent the whole file).
+    """
+
+    def test_new_download_takes_it(self) -> None:
+        """
+        A new download reads the given response's body instead of asking
+        the upstream again, and commits the file as usual.
+        """
+        response = HandFedResponse(length=len(DATA))
+        download = self.downloads.start_or_join(
+            self.spec, StreamingResponse.of(response)
+        )
+        self.assertEqual(self.upstream.urls, [])
+        self.assertIs(download.state, State.STREAMING)
+        response.send(DATA)
+        response.end()
+        self.assertIs(download.state, State.DONE)
+        path = self.cache.lookup(SEGMENTS)
+        assert path is not None
+        self.assertEqual(path.getContent(), DATA)
+
+    def test_joined_download_closes_it(self) -> None:
+        """
+        With a download of the file in flight, the given response is closed
+        unread and the download in flight is joined.
+        """
+        first = self.downloads.start_or_join(self.spec)
+        response = HandFedResponse(length=len(DATA))
+        joined = self.downloads.start_or_join(self.spec, StreamingResponse.of(response))
+        self.assertIs(joined, first)
+        self.assertEqual(response.transport.producerState, "stopped")
+        self.assertEqual(self.upstream.urls, [URL])

@@ -206,6 +206,18 @@ class ClusterDownloadsTests(SynchronousTestCase):
         self.assertEqual(self.upstream.urls, [URL])
         self.assertEqual(self.cluster.holding(), ["/".join(SEGMENTS)])
 
+    def test_given_response_closed(self) -> None:
+        """
+        An upstream answer the caller already has is closed unread: the
+        cluster decides where the body comes from (here, this node's lease
+        and the upstream).
+        """
+        given = HandFedResponse(length=len(DATA))
+        self.downloads.start_or_join(SPEC, StreamingResponse.of(given))
+        self.assertEqual(given.transport.producerState, "stopped")
+        self.assertEqual(self.upstream.urls, [URL])
+        self.assertEqual(self.cluster.holding(), ["/".join(SEGMENTS)])
+
 
 #: The file's object in the in-memory S3.
 OBJECT = "bucket/files/" + "/".join(SEGMENTS)

@@ -81,3 +81,31 @@ class FeedTests(SynchronousTestCase):
         """
         self.feed.pass_through(10)
         self.assertRaises(OSError, self.feed.open, None)
+
+    def test_reader_from_a_position(self) -> None:
+        """
+        A reader opened at a position (a range's first byte) holds no byte
+        before it: memory is trimmed up to there, and the upstream is not
+        paused for bytes it will never read.
+        """
+        spool = _Spool(b"0123")
+        reader = self.feed.open(spool, 20)  # type: ignore[arg-type]
+        self.feed.pass_through(4)
+        self.feed.append(b"456789abcdefghij")
+        self.assertEqual(self.feed.held, 0)
+        self.assertEqual(self.events, [])
+        self.feed.append(b"KLMN")
+        self.assertEqual(self.feed.held, 4)
+        self.assertEqual(reader.read(20, 10), b"KLMN")
+
+    def test_late_reader_from_a_position(self) -> None:
+        """
+        Without a spool, a reader can be opened only where memory still
+        holds the bytes.
+        """
+        self.feed.pass_through(10)
+        keeper = self.feed.open(None, 12)
+        self.feed.append(b"abcd")
+        self.assertEqual(self.feed.open(None, 12).read(12, 2), b"cd")
+        self.assertRaises(OSError, self.feed.open, None, 11)
+        keeper.close()

@@ -45,6 +45,7 @@ class FakeDownload:
     :ivar complete: Whether the file was verified.
     :ivar detached: The followers that detached.
     :ivar readers: The readers handed out.
+    :ivar positions: Where each reader was to read from.
     """
 
     def __init__(self) -> None:
@@ -53,16 +54,18 @@ class FakeDownload:
         self.complete = False
         self.detached: list[Follower] = []
         self.readers: list[Reader] = []
+        self.positions: list[int] = []
 
     @property
     def written(self) -> int:
         """Bytes written so far."""
         return len(self.data)
 
-    def open_reader(self) -> Reader:
-        """A new reader."""
+    def open_reader(self, position: int = 0) -> Reader:
+        """A new reader, noting where it will read from."""
         reader = Reader(self)
         self.readers.append(reader)
+        self.positions.append(position)
         return reader
 
     def detach(self, follower: Follower) -> None:
@@ -127,6 +130,18 @@ class Sink:
         return self.closed
 
 
+def follow(
+    sink: Sink, chunk_size: int = 4, first: int = 0, stop: int | None = None
+) -> tuple[FakeDownload, Follower, Deferred[None]]:
+    """
+    A follower of a new download into ``sink`` (of bytes ``first`` to
+    ``stop`` if given), attached.
+    """
+    download = FakeDownload()
+    follower = Follower(download, sink, chunk_size, first, stop)
+    return download, follower, follower.attach()
+
+
 class FollowerTests(SynchronousTestCase):
     """
     :class:`Follower` over a fake download and sink.
@@ -136,9 +151,7 @@ class FollowerTests(SynchronousTestCase):
         self, sink: Sink, chunk_size: int = 4
     ) -> tuple[FakeDownload, Follower, Deferred[None]]:
         """A follower of a new download into ``sink``, attached."""
-        download = FakeDownload()
-        follower = Follower(download, sink, chunk_size)
-        return download, follower, follower.attach()
+        return follow(sink, chunk_size)
 
     def test_sink_interface(self) -> None:
         """The fake sink is a faithful follower sink."""
@@ -227,7 +240,7 @@ class FollowerTests(SynchronousTestCase):
         sink = Sink()
         download, follower, done = self.follow(sink)
 
-        def broken() -> Reader:
+        def broken(position: int = 0) -> Reader:
             """Fail to open."""
             raise OSError("gone")
 
@@ -265,3 +278,60 @@ class FollowerTests(SynchronousTestCase):
         self.assertEqual(download.detached, [follower])
         self.assertTrue(download.readers[0].closed)
         self.assertEqual((sink.events, sink.body), ([], b""))
+
+
+class WindowTests(SynchronousTestCase):
+    """
+    A :class:`Follower` of one window of the file (a ``Range`` request).
+    """
+
+    def test_window_as_written(self) -> None:
+        """
+        Only the window's bytes are sent, each as soon as it is written,
+        and the sink is finished once the last was sent, before the
+        download is complete; the reader was opened at the window.
+        """
+        sink = Sink()
+        download, follower, done = follow(sink, 4, 3, 7)
+        follower.begin(len(DATA))
+        self.assertEqual(download.positions, [3])
+        download.data = DATA[:5]
+        follower.progress()
+        self.assertEqual(sink.body, DATA[3:5])
+        self.assertNoResult(done)
+        download.data = DATA
+        follower.progress()
+        self.assertEqual(sink.body, DATA[3:7])
+        self.assertFalse(download.complete)
+        self.assertEqual(sink.events, [("start", 10), ("finish",)])
+        self.assertIsNone(self.successResultOf(done))
+        self.assertEqual(download.detached, [follower])
+        self.assertTrue(download.readers[0].closed)
+
+    def test_last_byte_of_file(self) -> None:
+        """
+        A window ending at the file's end is sent whole before the download
+        is complete: its last byte is not held back.
+        """
+        sink = Sink()
+        download, follower, done = follow(sink, 4, 6, 10)
+        download.data = DATA
+        follower.begin(len(DATA))
+        self.assertEqual(sink.body, DATA[6:])
+        self.assertEqual(sink.events, [("start", 10), ("finish",)])
+        self.assertIsNone(self.successResultOf(done))
+
+    def test_file_shorter_than_window(self) -> None:
+        """
+        A window the complete download never reached (the file is shorter)
+        aborts the sink rather than finish it.
+        """
+        sink = Sink()
+        download, follower, done = follow(sink, 4, 6, 12)
+        follower.begin(None)
+        download.data = DATA
+        download.complete = True
+        follower.progress()
+        self.assertEqual(sink.body, DATA[6:])
+        self.assertEqual(sink.events, [("start", None), ("abort",)])
+        self.assertIsNone(self.successResultOf(done))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 
+from attrs import evolve
 from packaging.requirements import Requirement
 from treq.client import HTTPClient
 from twisted.internet import reactor
@@ -194,6 +195,62 @@ suggested:
         self.assertIn("(1 of unknown size)", text)
         self.assertIn("(--dummy absent: not in the dependency tree)", text)
         self.assertNotIn("suggested", text)
+
+
+class UnknownReportTests(SynchronousTestCase):
+    """
+    What the report says when some projects' dependencies are unknown.
+    """
+
+    def test_absent_dummy_in_incomplete_tree(self) -> None:
+        """
+        A dummy absent from a tree whose dependencies are partly unknown is
+        said to be unknown, with why, never "not in the dependency tree";
+        the total is a lower bound.
+        """
+        alone = resolution({"app": 1_000})
+        alone = evolve(alone, edges=frozenset(), unknown={"app": "too big"})
+        text = format_report(build_report(alone, ["torch"], 3))
+        self.assertIn(
+            "(--dummy torch: unknown whether it is in the dependency tree;"
+            " dependencies unknown: app 1.0: too big)",
+            text,
+        )
+        self.assertNotIn("not in the dependency tree", text)
+        self.assertIn(
+            "total download:    at least 1000 B (1,000 bytes) in 1 package"
+            " (the dependencies of 1 package unknown)",
+            text,
+        )
+
+    def test_dummy_with_unknown_subtree(self) -> None:
+        """
+        A dummy whose own dependencies (or those of a project below it) are
+        unknown may save more than shown, and the report says so with why;
+        the total with the dummies, which keeps no unknown, is exact.
+        """
+        unknown = {"triton": "no ranges", "requests": "dynamic"}
+        report = build_report(evolve(resolution(), unknown=unknown), ["torch"], 0)
+        text = format_report(report)
+        self.assertIn(
+            "(--dummy torch: may save more; dependencies unknown:"
+            " triton 1.0: no ranges)",
+            text,
+        )
+        self.assertIn("(the dependencies of 2 packages unknown)", text)
+        self.assertRegex(
+            text, r"with the dummies:  at least [^\n]*\(the dependencies of 1 package"
+        )
+        self.assertNotIn("not in the dependency tree", text)
+
+    def test_complete_tree(self) -> None:
+        """
+        With every dependency known, an absent dummy is not in the tree and
+        nothing is said to be unknown.
+        """
+        text = format_report(build_report(resolution(), ["torch", "absent"], 0))
+        self.assertIn("(--dummy absent: not in the dependency tree)", text)
+        self.assertNotIn("unknown", text)
 
 
 class AnalyzeTests(TestCase):

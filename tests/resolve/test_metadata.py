@@ -11,13 +11,15 @@ import hashlib
 from collections.abc import Callable
 from typing import Any, cast
 
-from treq.testing import StubTreq
+from treq.testing import RequestTraversalAgent, StubTreq
 from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
+from twisted.web.http_headers import Headers
 
 from tests.fakeindex import FakeFile, FakeIndex
+from tests.rangedindex import RangedIndex
 from tests.storage.fakes3 import FakeS3
 from tests.wheels import BuiltWheel, build_sdist, build_wheel
 from twisted_pypi.core.metadata import (
@@ -271,3 +273,162 @@ class CachedMetadataSourceTests(SynchronousTestCase):
         self.assertEqual(self.successResultOf(self.fetch()), WHEEL.metadata)
         self.assertEqual(self.index.requests, [])
         self.assertTrue(ran)
+
+
+#: A wheel larger than :data:`LIMIT`, its ``METADATA`` near its end.
+BIG = build_wheel("big", "1.0", requires=["dep>=2"], padding=150_000)
+
+#: The download limit of the ranged tests.
+LIMIT = 20_000
+
+
+def traversal_fetch(agent: RequestTraversalAgent) -> Any:
+    """
+    A file fetcher (``fetch(url, method, extra)``) over an in-memory agent.
+    """
+
+    def fetch(
+        url: str, method: bytes = b"GET", extra: dict[bytes, bytes] | None = None
+    ) -> Deferred[Any]:
+        headers = Headers({name: [value] for name, value in (extra or {}).items()})
+        response: Deferred[Any] = agent.request(method, url.encode(), headers)
+        return response
+
+    return fetch
+
+
+class RangedMetadataTests(SynchronousTestCase):
+    """
+    :class:`IndexMetadataSource` with a file fetcher, against an index with
+    no PEP 658 metadata: wheels are read by ranges.
+    """
+
+    def setUp(self) -> None:
+        self.index = RangedIndex()
+        self.index.add("big", FakeFile(BIG))
+        self.index.add("demo", FakeFile(WHEEL), FakeFile(SDIST))
+        self.stub = StubTreq(self.index)
+        self.fetched: list[str] = []
+        agent = RequestTraversalAgent(self.index)
+        fetch = traversal_fetch(agent)
+
+        def recording(url: str, *args: Any) -> Deferred[Any]:
+            self.fetched.append(url)
+            return cast(Deferred[Any], fetch(url, *args))
+
+        self.progress: list[str] = []
+        self.ran: list[object] = []
+
+        def run(work: Callable[[], Any]) -> Deferred[Any]:
+            self.ran.append(work)
+            return succeed(work())
+
+        self.source = IndexMetadataSource(
+            cast(Any, self.stub),
+            Clock(),
+            max_download=LIMIT,
+            progress=self.progress.append,
+            fetch=recording,
+            run=run,
+        )
+
+    def fetch(self, built: BuiltWheel, **kwargs: Any) -> Deferred[bytes]:
+        """
+        Ask for ``built``'s metadata, its size and hash listed.
+        """
+        dist = DistFile(
+            built.filename,
+            BASE + built.filename,
+            hashes={"sha256": built.sha256},
+            size=len(built.content),
+            **kwargs,
+        )
+        d = Deferred.fromCoroutine(self.source.metadata(dist))
+        self.stub.flush()
+        return d
+
+    def test_over_the_limit(self) -> None:
+        """
+        A wheel larger than the download limit gives its ``METADATA``, read
+        by ranges of it (the zip is read by the runner): the wheel is never
+        sent whole, nothing is said of a download.
+        """
+        self.assertGreater(len(BIG.content), LIMIT)
+        self.assertEqual(self.successResultOf(self.fetch(BIG)), BIG.metadata)
+        self.assertEqual(self.index.whole, [])
+        self.assertTrue(self.index.ranged)
+        self.assertEqual({name for name, _ in self.index.ranged}, {BIG.filename})
+        self.assertLess(sum(len(r) for r in self.index.ranged), len(BIG.content))
+        self.assertTrue(self.ran)
+        self.assertEqual(self.progress, [])
+        self.assertIs(self.source.ranges.honours(BASE), True)
+
+    def test_link_credentials(self) -> None:
+        """
+        A file whose link carried credentials is read by ranges at its URL
+        with them (the file fetcher sends them as basic auth).
+        """
+        dist = DistFile(BIG.filename, BASE + BIG.filename, credentials=("u", "s3cret"))
+        d = Deferred.fromCoroutine(self.source.metadata(dist))
+        self.assertEqual(self.successResultOf(d), BIG.metadata)
+        self.assertEqual(
+            self.fetched[0], "http://u:s3cret@upstream.test/packages/" + BIG.filename
+        )
+
+    def test_not_found(self) -> None:
+        """
+        A wheel that is not there is an error naming it.
+        """
+        self.index.projects["big"] = []
+        failure = self.failureResultOf(self.fetch(BIG), MetadataError)
+        self.assertIn(BIG.filename, failure.getErrorMessage())
+        self.assertIn("404", failure.getErrorMessage())
+
+    def test_sdist_whole(self) -> None:
+        """
+        An sdist is downloaded whole (within the limit), not read by ranges.
+        """
+        self.assertEqual(self.successResultOf(self.fetch(SDIST)), SDIST.metadata)
+        self.assertEqual(self.index.ranged, [])
+        self.assertEqual(self.index.whole, [SDIST.filename])
+
+    def test_not_honoured_falls_back(self) -> None:
+        """
+        When the origin answers a range with the whole file, a wheel within
+        the limit is downloaded whole (checked against its hash, read by the
+        runner), progress saying why; the origin is not asked for ranges
+        again.
+        """
+        self.index.honour_ranges = False
+        self.assertEqual(self.successResultOf(self.fetch(WHEEL)), WHEEL.metadata)
+        self.assertIn("does not honour ranges", self.progress[-1])
+        self.assertIs(self.source.ranges.honours(BASE), False)
+        asked = len(self.fetched)
+        self.assertEqual(self.successResultOf(self.fetch(WHEEL)), WHEEL.metadata)
+        self.assertEqual(len(self.fetched), asked)
+        self.assertEqual(self.index.ranged, [])
+        self.assertTrue(self.ran)
+
+    def test_not_honoured_hash_mismatch(self) -> None:
+        """
+        A wheel downloaded whole for lack of ranges that does not match its
+        hash is an error.
+        """
+        self.index.honour_ranges = False
+        dist = DistFile(WHEEL.filename, BASE + WHEEL.filename, {"sha256": "0" * 64})
+        failure = self.failureResultOf(
+            Deferred.fromCoroutine(self.source.metadata(dist)), MetadataError
+        )
+        self.assertIn("does not match", failure.getErrorMessage())
+        self.assertEqual(self.index.ranged, [])
+
+    def test_not_honoured_over_the_limit(self) -> None:
+        """
+        When the origin does not honour ranges, a wheel larger than the
+        limit is not downloaded: its metadata is unavailable, saying why.
+        """
+        self.index.honour_ranges = False
+        failure = self.failureResultOf(self.fetch(BIG), MetadataUnavailable)
+        self.assertIn("does not honour ranges", failure.getErrorMessage())
+        self.assertIn(BIG.filename, failure.getErrorMessage())
+        self.assertEqual(self.index.ranged, [])

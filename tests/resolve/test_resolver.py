@@ -378,6 +378,24 @@ class ResolveNowTests(SynchronousTestCase):
         self.assertIn("dependencies of old 1.0", result.errors[0])
         self.assertIn("dynamic", result.errors[0])
 
+    def test_unknown_dependencies_of_chosen(self) -> None:
+        """
+        The resolution says why the dependencies of a chosen project are
+        unknown; a version whose dependencies were unknown but that was
+        given up for another is not said to be unknown.
+        """
+        dynamic = b"Metadata-Version: 2.2\nName: {}\nDynamic: Requires-Dist\n"
+        index = MemoryIndex()
+        index.add("a", "2.0", sdist=True, metadata=dynamic.replace(b"{}", b"a"))
+        index.add("a", "1.0")
+        index.add("b", "1.0", ["a<2"])
+        index.add("old", "1.0", sdist=True, metadata=dynamic.replace(b"{}", b"old"))
+        result = index.resolve("a", "b", "old")
+        self.assertEqual(versions(result), {"a": "1.0", "b": "1.0", "old": "1.0"})
+        self.assertIn("a-2.0.tar.gz", index.metadata_asked)
+        self.assertEqual(list(result.unknown), ["old"])
+        self.assertIn("dynamic", result.unknown["old"])
+
     def test_metadata_read_once(self) -> None:
         """
         Each candidate's metadata is asked for once, however often the

@@ -30,6 +30,7 @@ from twisted_pypi.core.lookup import (
 )
 from twisted_pypi.core.model import DistFile, ProjectPage
 from twisted_pypi.sources.metaadvert import MetadataAdvertiser
+from twisted_pypi.sources.quarantine import REFUSED
 from twisted_pypi.sources.remote import SPILL_BYTES, PageCache, PageStore
 from twisted_pypi.storage.metacatalog import (
     CATALOG_SUFFIX,
@@ -43,6 +44,9 @@ from twisted_pypi.upstream.ranged import RangeSupport
 
 INDEX = IndexConfig("up", "http://upstream.test/simple/", ttl=100)
 JSON = "application/vnd.pypi.simple.v1+json"
+
+#: Where ``demo`` 1.0's wheel (see :func:`page_body`) is cached.
+WHEEL = ("up", "http", "upstream.test", "packages", "demo-1.0-py3-none-any.whl")
 
 
 def page_body(*versions: str, status: str | None = None) -> bytes:
@@ -574,6 +578,134 @@ class RecordStoreRunnerTests(SynchronousTestCase):
         runs = self.runner.runs
         self.assertEqual(self.successResultOf(self.cache.stored_keys()), ["demo"])
         self.assertEqual(self.runner.runs, runs + 1)
+
+    def test_refusal_reads_store_in_runner(self) -> None:
+        """
+        Deciding whether a file is refused reads its project's stored page
+        by the runner, once: then the answer is known at once.
+        """
+        self.successResultOf(self.answer("demo", page_response(page_body("1.0"))))
+        config = ProxyConfig(indexes=(INDEX,), stale_wait=3)
+        restarted = PageCache(
+            INDEX, config, self.client, self.clock, PageStore(self.records), self.runner
+        )
+        runs = self.runner.runs
+        self.assertIsNone(self.successResultOf(restarted.refusal(WHEEL, "demo")))
+        self.assertEqual(self.runner.runs, runs + 1)
+        self.assertIsNone(self.successResultOf(restarted.refusal(WHEEL, "demo")))
+        self.assertEqual(self.runner.runs, runs + 1)
+
+
+class RefusalTests(SynchronousTestCase):
+    """
+    :meth:`PageCache.refusal`: the cached files of a project the upstream
+    quarantined are refused from the moment the cache sees the status.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1000)
+        self.client = FakeClient()
+        self.root = FilePath(self.mktemp())
+        self.loads: list[str] = []
+        self.cache = self.make_cache()
+
+    def make_cache(self) -> PageCache:
+        """
+        A page cache over ``self.root`` (a new one is a restart), its store
+        reads noted in ``self.loads``.
+        """
+        store = PageStore.on_disk(self.root)
+        real = store.load
+
+        def load(index: str, key: str) -> StoredPage | None:
+            self.loads.append(key)
+            return real(index, key)
+
+        self.patch(store, "load", load)
+        config = ProxyConfig(indexes=(INDEX,), stale_wait=3)
+        return PageCache(INDEX, config, self.client, self.clock, store)
+
+    def fetch(self, body: bytes) -> None:
+        """
+        Have the cache fetch ``demo``'s page and the upstream answer ``body``.
+        """
+        d = self.cache.get_project("demo")
+        self.client.answer(len(self.client.calls) - 1, page_response(body))
+        self.successResultOf(d)
+
+    def refusal(self, cache: PageCache | None = None) -> str | None:
+        """
+        Whether the cache refuses ``demo``'s wheel, at once.
+        """
+        return self.successResultOf((cache or self.cache).refusal(WHEEL, "demo"))
+
+    def test_refused_at_once(self) -> None:
+        """
+        A file is served until a refresh of its page finds the project
+        quarantined; from that moment it is refused, whatever link names it
+        (and its ``.metadata``); a later page without the status lifts it.
+        """
+        self.fetch(page_body("1.0"))
+        self.assertIsNone(self.refusal())
+        self.clock.advance(101)
+        self.fetch(page_body(status="quarantined"))
+        self.assertEqual(self.refusal(), REFUSED)
+        metadata = (*WHEEL[:-1], WHEEL[-1] + ".metadata")
+        self.assertEqual(
+            self.successResultOf(self.cache.refusal(metadata, None)), REFUSED
+        )
+        self.assertEqual(self.successResultOf(self.cache.refusal(WHEEL, "x")), REFUSED)
+        self.clock.advance(101)
+        self.fetch(page_body("1.0"))
+        self.assertIsNone(self.refusal())
+
+    def test_quarantined_first_sight(self) -> None:
+        """
+        A project whose very first page is quarantined (no earlier page to
+        say which files were cached) has its files refused.
+        """
+        self.fetch(page_body(status="quarantined"))
+        self.assertEqual(self.refusal(), REFUSED)
+
+    def test_refused_after_restart(self) -> None:
+        """
+        After a restart the stored page's status decides: the stored page
+        is read once, then the answer is known without reading it again.
+        """
+        self.fetch(page_body(status="quarantined"))
+        restarted = self.make_cache()
+        del self.loads[:]
+        self.assertEqual(self.refusal(restarted), REFUSED)
+        self.assertEqual(self.refusal(restarted), REFUSED)
+        self.assertEqual(self.loads, ["demo"])
+
+    def test_not_stored_read_once(self) -> None:
+        """
+        A file whose project has no stored page is served, and the store is
+        not asked again for that project.
+        """
+        self.assertIsNone(self.refusal())
+        self.assertIsNone(self.refusal())
+        self.assertEqual(self.loads, ["demo"])
+
+    def test_quarantined_page_not_spilled(self) -> None:
+        """
+        A quarantined project's page stays parsed in memory whatever its
+        size, so that its status can be read there.
+        """
+        store = PageStore.on_disk(self.root)
+        config = ProxyConfig(indexes=(INDEX,), stale_wait=3)
+        self.cache = PageCache(
+            INDEX, config, self.client, self.clock, store, spill_bytes=0
+        )
+        self.fetch(page_body("1.0", status="quarantined"))
+        restarted = PageCache(
+            INDEX, config, self.client, self.clock, store, spill_bytes=0
+        )
+        entry = self.successResultOf(restarted.get_project("demo")).entry
+        self.assertTrue(entry.is_loaded)
+        self.assertEqual(self.refusal(restarted), REFUSED)
 
 
 class AdvertisedTests(SynchronousTestCase):

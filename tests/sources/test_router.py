@@ -555,6 +555,23 @@ class MergeTests(RouterTestCase):
         self.assertIsNotNone(first.entry)
         self.assertIs(first.entry, second.entry)
 
+    def test_first_seen_kept(self) -> None:
+        """
+        A merged page keeps each file's first-seen time: a file of an index
+        that gives no upload times has the time the proxy first saw it, a
+        file with an upload time has none.
+        """
+        self.corp.mode = "html"
+        router = router_of(self.proxy)
+        merged = lookup_now(self.proxy, router.get_project("numpy")).entry.page
+        assert isinstance(merged, ProjectPage)
+        by_name = {d.filename: d for d in merged.files}
+        corp_only = by_name[NUMPY_CORP_ONLY.filename]
+        self.assertIsNone(corp_only.upload_time)
+        self.assertIsNotNone(corp_only.first_seen)
+        self.assertIsNotNone(by_name[NUMPY_PYPI.filename].upload_time)
+        self.assertIsNone(by_name[NUMPY_PYPI.filename].first_seen)
+
     def test_merged_page_follows_upstream(self) -> None:
         """
         Once an index's page of a merged project changes upstream and is

@@ -13,7 +13,12 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from tests.consumers import Consumer
-from twisted_pypi.storage.interfaces import IFileReader, ReadStopped, ShortRead
+from twisted_pypi.storage.interfaces import (
+    IFileReader,
+    ILocalFile,
+    ReadStopped,
+    ShortRead,
+)
 from twisted_pypi.storage.rangereader import LocalFileReader, open_path
 
 DATA = bytes(range(100))
@@ -125,3 +130,15 @@ class RangeReaderTests(SynchronousTestCase):
         reader.close()
         self.failureResultOf(d, ReadStopped)
         self.assertRaises(ValueError, reader.stream, consumer, 0, 1)
+
+    def test_local_file_descriptor(self) -> None:
+        """
+        The reader is an :class:`ILocalFile`: its descriptor reads the file
+        (for the kernel to copy from) until the reader is closed, then it
+        is refused.
+        """
+        reader = open_path(self.path.path, 16)
+        self.assertTrue(verifyObject(ILocalFile, reader))
+        self.assertEqual(os.pread(reader.fileno(), 5, 10), DATA[10:15])
+        reader.close()
+        self.assertRaises(ValueError, reader.fileno)

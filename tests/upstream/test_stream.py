@@ -136,3 +136,28 @@ class StreamingResponseTests(SynchronousTestCase):
         d.cancel()
         self.assertEqual(cancelled, ["yes"])
         self.failureResultOf(d, CancelledError)
+
+    def test_extra_headers(self) -> None:
+        """
+        More request headers given to the streaming fetch are passed on to
+        the fetch function as a ``GET``'s; without them it is called with
+        the URL alone.
+        """
+        calls: list[tuple[object, ...]] = []
+
+        def fetch(*args: object) -> Deferred[IResponse]:
+            calls.append(args)
+            return succeed(HandFedResponse(206))
+
+        streamed = streaming(fetch)
+        self.successResultOf(streamed("u", {b"range": b"bytes=0-1"}))
+        self.successResultOf(streamed("v"))
+        self.assertEqual(calls, [("u", b"GET", {b"range": b"bytes=0-1"}), ("v",)])
+
+    def test_header(self) -> None:
+        """A response header's last value is given; a missing one is None."""
+        response = HandFedResponse(206)
+        response.headers.setRawHeaders(b"content-range", [b"x", b"bytes 0-1/2"])
+        streamed = StreamingResponse.of(response)
+        self.assertEqual(streamed.header(b"Content-Range"), b"bytes 0-1/2")
+        self.assertIsNone(streamed.header(b"etag"))

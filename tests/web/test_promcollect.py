@@ -15,6 +15,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.iweb import IResponse
 
+from twisted_pypi.core.policy import Decision, Rule
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.storage.filecache import FileCache
@@ -88,6 +89,26 @@ class RegistryTests(SynchronousTestCase):
         self.assertEqual(sample(PREFIX + "disk_full_episodes_total"), 1)
         self.assertEqual(sample(PREFIX + "disk_full_last_timestamp_seconds"), 42)
         self.assertEqual(sample(PREFIX + "downloads_uncached_total"), 0)
+
+    def test_policy(self) -> None:
+        """
+        What the policy held back is counted by rule and mode, every rule
+        with its series from the start; refused downloads likewise.
+        """
+        sample = self.registry.get_sample_value
+        held = PREFIX + "policy_held_back_total"
+        refused = PREFIX + "policy_refused_downloads_total"
+        self.assertEqual(sample(held, {"rule": "deny", "mode": "enforced"}), 0)
+        self.stats.policy.decided(
+            [("pypi", "a.whl", Decision(Rule.SNAPSHOT, "after"))], 1.0
+        )
+        self.stats.policy.download(
+            "pypi", "b.whl", Decision(Rule.MIN_AGE, "young", enforced=False)
+        )
+        self.assertEqual(sample(held, {"rule": "snapshot", "mode": "enforced"}), 1)
+        self.assertEqual(sample(held, {"rule": "min-age", "mode": "dry-run"}), 1)
+        self.assertEqual(sample(refused, {"rule": "min-age", "mode": "dry-run"}), 1)
+        self.assertEqual(sample(refused, {"rule": "snapshot", "mode": "enforced"}), 0)
 
 
 class StoreMetricsTests(SynchronousTestCase):

@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_pypi.web.ranges import Part, parse_ranges, plan_body
+from twisted_pypi.web.ranges import (
+    ContentRange,
+    Part,
+    parse_content_range,
+    parse_ranges,
+    plan_body,
+    range_header,
+    resolve_range,
+    single_range,
+)
 
 KIND = b"application/zip"
 
@@ -134,3 +143,97 @@ class PlanTests(SynchronousTestCase):
         first = plan_body(b"bytes=0-1,4-5", 10, KIND).trailer
         second = plan_body(b"bytes=0-1,4-5", 10, KIND).trailer
         self.assertNotEqual(first, second)
+
+
+class SingleRangeTests(SynchronousTestCase):
+    """
+    :func:`single_range`, :func:`range_header` and :func:`resolve_range`:
+    one range of a file the proxy does not hold.
+    """
+
+    def test_one_range(self) -> None:
+        """A header with one range gives it, in each of its forms."""
+        self.assertEqual(single_range(b"bytes=2-5"), (2, 5))
+        self.assertEqual(single_range(b"bytes=7-"), (7, None))
+        self.assertEqual(single_range(b"bytes=-3"), (None, 3))
+
+    def test_not_one_range(self) -> None:
+        """No header, a malformed one, or several ranges give ``None``."""
+        for header in (None, b"bytes=9-1", b"lines=1-2", b"bytes=0-1,4-5"):
+            self.assertIsNone(single_range(header), header)
+
+    def test_header(self) -> None:
+        """Each form of range is written back as a request header."""
+        self.assertEqual(range_header((2, 5)), b"bytes=2-5")
+        self.assertEqual(range_header((7, None)), b"bytes=7-")
+        self.assertEqual(range_header((None, 3)), b"bytes=-3")
+        self.assertEqual(parse_ranges(range_header((0, 0))), [(0, 0)])
+
+    def test_resolve(self) -> None:
+        """
+        A range resolves to ``(offset, length)`` in a file of a given size:
+        the end clipped, a suffix counted from the end; ``None`` past it.
+        """
+        self.assertEqual(resolve_range((2, 5), 10), (2, 4))
+        self.assertEqual(resolve_range((8, 100), 10), (8, 2))
+        self.assertEqual(resolve_range((None, 3), 10), (7, 3))
+        self.assertEqual(resolve_range((None, 50), 10), (0, 10))
+        self.assertIsNone(resolve_range((10, None), 10))
+        self.assertIsNone(resolve_range((None, 0), 10))
+
+
+class ContentRangeTests(SynchronousTestCase):
+    """
+    :func:`parse_content_range` and :meth:`ContentRange.answers`: checking
+    an upstream's answer to a range request.
+    """
+
+    def test_parse(self) -> None:
+        """A range of a known or unknown size, or none of a known size."""
+        self.assertEqual(
+            parse_content_range(b"bytes 0-99/1234"), ContentRange(0, 99, 1234)
+        )
+        self.assertEqual(parse_content_range(b"Bytes 5-5/*"), ContentRange(5, 5, None))
+        self.assertEqual(
+            parse_content_range(b"bytes */1234"), ContentRange(None, None, 1234)
+        )
+
+    def test_malformed(self) -> None:
+        """Anything else is ``None``."""
+        for value in (
+            None,
+            b"",
+            b"bytes",
+            b"bytes 0-99",
+            b"bytes */*",
+            b"bytes 9-1/10",
+            b"bytes -1-5/10",
+            b"bytes 1-/10",
+            b"lines 0-1/10",
+            b"bytes 0-1/ten",
+        ):
+            self.assertIsNone(parse_content_range(value), value)
+
+    def test_answers_resolved(self) -> None:
+        """
+        With the size given, the answer must be the range resolved in it:
+        clipped at the end, a suffix from the end.
+        """
+        self.assertTrue(ContentRange(2, 5, 10).answers((2, 5)))
+        self.assertTrue(ContentRange(8, 9, 10).answers((8, 100)))
+        self.assertTrue(ContentRange(7, 9, 10).answers((None, 3)))
+        self.assertTrue(ContentRange(4, 9, 10).answers((4, None)))
+        self.assertFalse(ContentRange(0, 9, 10).answers((2, 5)))
+        self.assertFalse(ContentRange(2, 4, 10).answers((2, 5)))
+        self.assertFalse(ContentRange(6, 9, 10).answers((None, 3)))
+        self.assertFalse(ContentRange(2, 10, 10).answers((2, 10)))
+
+    def test_answers_unknown_size(self) -> None:
+        """
+        With the size unknown, only exactly the closed range asked for
+        will do; an unsatisfiable answer never does.
+        """
+        self.assertTrue(ContentRange(2, 5, None).answers((2, 5)))
+        self.assertFalse(ContentRange(2, 5, None).answers((2, None)))
+        self.assertFalse(ContentRange(7, 9, None).answers((None, 3)))
+        self.assertFalse(ContentRange(None, None, 10).answers((2, 5)))

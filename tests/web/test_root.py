@@ -47,6 +47,7 @@ from twisted_pypi.web.localfiles import LocalFilesResource
 from twisted_pypi.web.metrics import HealthPage, MetricsPage
 from twisted_pypi.web.root import Directory, Root, _Missing, make_root
 from twisted_pypi.web.simple import SimpleIndex
+from twisted_pypi.web.snapshot import SnapshotResource
 from twisted_pypi.web.status import StatusPage
 
 INDEX = IndexConfig("up", "http://upstream.test/simple/", 100.0)
@@ -127,9 +128,9 @@ class MakeRootTests(SynchronousTestCase):
 
     def test_routes(self) -> None:
         """
-        The status page, health, metrics, the index, the files of each
-        kind are mounted; nothing else is without a JSON API, an admin
-        token or upload users.
+        The status page, health, metrics, the index, its snapshots, the
+        files of each kind are mounted; nothing else is without a JSON API,
+        an admin token or upload users.
         """
         self.assertEqual(
             _paths(self.root(self.config)),
@@ -143,6 +144,7 @@ class MakeRootTests(SynchronousTestCase):
                 "/files": FilesResource,
                 "/local": LocalFilesResource,
                 "/dummy": DummyFilesResource,
+                "/snapshot": SnapshotResource,
             },
         )
         self.assertIsInstance(self.root(self.config), Root)
@@ -151,7 +153,7 @@ class MakeRootTests(SynchronousTestCase):
         """
         With JSON documents, an admin token and upload users, the JSON API,
         cache control and the uploads (behind HTTP basic auth) are mounted
-        too.
+        too, beside the snapshots.
         """
         config = ProxyConfig(
             indexes=self.config.indexes,
@@ -166,7 +168,8 @@ class MakeRootTests(SynchronousTestCase):
         self.assertEqual(paths["/pypi"], JsonApiResource)
         self.assertEqual(paths["/-/cache"], CacheControlResource)
         self.assertEqual(paths["/upload"], UploadGuard)
-        self.assertEqual(len(paths), 11)
+        self.assertEqual(paths["/snapshot"], SnapshotResource)
+        self.assertEqual(len(paths), 12)
 
     def get(self, root: Resource, path: str, method: str = "GET") -> tuple[int, str]:
         """

@@ -96,6 +96,20 @@ class StatusViewTests(SynchronousTestCase):
         self.assertIn('<b>other</b> <span class="badge bad">failing</span>', html)
         self.assertIn('<span class="error">answered 503</span>', html)
 
+    def test_ages_from_first_sight(self) -> None:
+        """
+        An upstream whose pages list files without upload times is shown to
+        give ages from first sight; one that gives them is not.
+        """
+        other = IndexConfig("other", "https://other.test/simple/", 600.0)
+        self.stats.upstream_succeeded("other")
+        self.stats.upstream_undated("pypi")
+        html = self.flatten(ProxyConfig(listen=(), indexes=(UPSTREAM, other)))
+        row = "<dt>Upload times</dt><dd>none given: ages from first sight</dd>"
+        self.assertEqual(html.count(row), 1)
+        self.assertLess(html.index("<b>pypi</b>"), html.index(row))
+        self.assertLess(html.index(row), html.index("<b>other</b>"))
+
     def test_cache_limit(self) -> None:
         """
         With a cache limit, the cache figure says it and shows a bar.

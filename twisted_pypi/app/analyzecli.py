@@ -20,6 +20,7 @@ from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.app.upstreamcompose import upstream_clients
 from twisted_pypi.core.config import ProxyConfig, parse_count
+from twisted_pypi.core.metadata import MAX_DOWNLOAD_SIZE
 from twisted_pypi.resolve.analyze import analyze
 from twisted_pypi.resolve.target import PLATFORM_SYNTAX, Target, full_python_version
 
@@ -110,7 +111,11 @@ class AnalyzeOptions(ServeOptions):
 
 
 async def run_analyze(
-    reactor: Any, options: Mapping[str, Any], out: TextIO, err: TextIO
+    reactor: Any,
+    options: Mapping[str, Any],
+    out: TextIO,
+    err: TextIO,
+    max_download: int = MAX_DOWNLOAD_SIZE,
 ) -> int:
     """
     Resolve, print the report, and give the exit code.
@@ -119,6 +124,8 @@ async def run_analyze(
     :param options: Parsed :class:`AnalyzeOptions`.
     :param out: Where the report goes.
     :param err: Where progress and errors go.
+    :param max_download: The largest file downloaded whole to read its
+        metadata (wheels are read by ranges where their origin allows).
     :return: 0, or 1 when the resolution failed.
     """
     config: ProxyConfig = options["config"]
@@ -130,7 +137,7 @@ async def run_analyze(
 
     clients = upstream_clients(config, reactor)
     try:
-        pages, metadata = analysis_sources(config, reactor, clients, say)
+        pages, metadata = analysis_sources(config, reactor, clients, say, max_download)
         return await analyze(
             options["requirements"],
             options["target"],

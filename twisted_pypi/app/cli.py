@@ -9,7 +9,9 @@ FILE USER`` adds a user to an upload users file or changes their password.
 ``pypiproxy warm -r requirements.txt`` fills the cache for an offline proxy
 (``serve --offline``); ``pypiproxy export DIR`` writes the cache as a static
 index (see ``docs/offline.md``).  ``pypiproxy cache list|stats|purge|verify``
-works on the cache directory (see ``docs/configuration.md``).
+works on the cache directory (see ``docs/configuration.md``).  ``pypiproxy
+policy explain PROJECT`` shows which of a project's files the supply-chain
+policy serves (see ``docs/policy.md``).
 """
 
 from __future__ import annotations
@@ -21,13 +23,14 @@ from typing import IO, Any
 
 from twisted.python import usage
 
-from twisted_pypi.app import analyzecli, exportcli, warmcli
+from twisted_pypi.app import analyzecli, exportcli, policycli, warmcli
 from twisted_pypi.app.analyzecli import AnalyzeOptions
 from twisted_pypi.app.argorder import GnuOptions
 from twisted_pypi.app.cachecli import CacheOptions
 from twisted_pypi.app.exportcli import ExportOptions
 from twisted_pypi.app.logs import command_observer
 from twisted_pypi.app.output import BROKEN_PIPE_STATUS, discard_stdout
+from twisted_pypi.app.policycli import PolicyCommand
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.app.warmcli import WarmOptions
 from twisted_pypi.upload import users
@@ -125,6 +128,12 @@ class Options(GnuOptions):
             CacheOptions,
             "List, count, purge or verify what the cache directory holds.",
         ],
+        [
+            "policy",
+            None,
+            PolicyCommand,
+            "Explain which files of a project the supply-chain policy serves.",
+        ],
     ]
 
     opt_version = ServeOptions.opt_version
@@ -191,6 +200,8 @@ def _main(argv: Sequence[str] | None) -> None:
         warm(options.subOptions)
     elif options.subCommand == "export":
         export(options.subOptions)
+    elif options.subCommand == "policy":
+        _run_command(policycli.main, options.subOptions.subOptions)
     elif options.subCommand == "cache":
         from twisted_pypi.app.cachecli import run
 

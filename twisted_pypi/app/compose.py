@@ -31,6 +31,7 @@ from twisted_pypi.app.storecompose import (
 from twisted_pypi.app.upstreamcompose import UpstreamClients
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.lookup import Lookup
+from twisted_pypi.core.metadata import MAX_DOWNLOAD_SIZE
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.cluster import ClusterFetch
 from twisted_pypi.files.download import Downloads
@@ -366,16 +367,19 @@ def analysis_sources(
     reactor: Any,
     clients: UpstreamClients,
     progress: Callable[[str], object],
+    max_download: int = MAX_DOWNLOAD_SIZE,
 ) -> tuple[Callable[[str], Deferred[Lookup]], CachedMetadataSource]:
     """
     Where ``analyze`` reads pages and metadata: the first index's page cache
     (pages land in the cache directory), and the file cache's metadata,
-    else the upstream's.
+    else the upstream's (a wheel's read by ranges through the file fetcher).
 
     :param config: The settings.
     :param reactor: The running reactor.
     :param clients: Talk to the upstreams.
     :param progress: Told about metadata downloads.
+    :param max_download: The largest file downloaded whole for its
+        metadata (where ranges cannot be read).
     """
     cache = file_cache(config, reactor, bounded=False)
     pages = make_page_caches(
@@ -386,7 +390,10 @@ def analysis_sources(
         reactor,
         config.connect_timeout,
         config.idle_timeout,
+        max_download,
         progress=progress,
+        fetch=clients.fetch,
+        run=thread_runner(reactor),
     )
     metadata = CachedMetadataSource(
         cache, config.indexes[0].name, upstream, thread_runner(reactor)

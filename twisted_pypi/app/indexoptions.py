@@ -24,6 +24,7 @@ from twisted_pypi.core.config import (
     parse_seconds,
     parse_store,
 )
+from twisted_pypi.core.moments import parse_duration
 from twisted_pypi.core.names import is_valid_project_name, normalize
 
 __all__ = [
@@ -40,7 +41,9 @@ __all__ = [
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$")
 
 #: How ``--index`` is written, for error messages.
-INDEX_SYNTAX = "[NAME=]URL[,ttl=SECONDS][,auth=USER:PASSWORD|,auth=@FILE]"
+INDEX_SYNTAX = (
+    "[NAME=]URL[,ttl=SECONDS][,auth=USER:PASSWORD|,auth=@FILE][,min-age=DURATION]"
+)
 
 
 def check_name(name: str, what: str) -> str:
@@ -61,7 +64,8 @@ def check_name(name: str, what: str) -> str:
 
 def parse_index(text: str, default_ttl: float) -> IndexConfig:
     """
-    An ``--index`` value: ``[NAME=]URL[,ttl=SECONDS][,auth=USER:PASSWORD]``.
+    An ``--index`` value:
+    ``[NAME=]URL[,ttl=SECONDS][,auth=USER:PASSWORD][,min-age=DURATION]``.
 
     ``auth=@FILE`` reads ``USER:PASSWORD`` from a file, keeping the secret off
     the command line; credentials in the URL (``https://u:p@host/``) work too
@@ -91,6 +95,7 @@ def parse_index(text: str, default_ttl: float) -> IndexConfig:
             netloc = f"{netloc}:{parts.port}"
         url = urlunsplit(parts._replace(netloc=netloc))
     ttl = default_ttl
+    min_age = None
     for setting in settings:
         key, sep, value = setting.partition("=")
         key = key.strip()
@@ -105,6 +110,11 @@ def parse_index(text: str, default_ttl: float) -> IndexConfig:
                 raise ValueError(f"--index: ttl: {e}") from None
         elif key == "auth":
             username, password = _credentials(value)
+        elif key == "min-age":
+            try:
+                min_age = parse_duration(value)
+            except ValueError as e:
+                raise ValueError(f"--index: min-age: {e}") from None
         else:
             raise ValueError(f"--index: unknown setting {key!r}; use {INDEX_SYNTAX}")
     return IndexConfig(
@@ -113,6 +123,7 @@ def parse_index(text: str, default_ttl: float) -> IndexConfig:
         ttl=ttl,
         username=username,
         password=password,
+        min_age=min_age,
     )
 
 

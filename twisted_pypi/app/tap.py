@@ -26,6 +26,11 @@ from twisted_pypi.app.indexoptions import (
 )
 from twisted_pypi.app.logs import DEFAULT_LOG_LEVEL, parse_log_level
 from twisted_pypi.app.output import print_and_exit
+from twisted_pypi.app.policyoptions import (
+    POLICY_FLAGS,
+    POLICY_PARAMETERS,
+    PolicyOptions,
+)
 from twisted_pypi.app.storeoptions import (
     STORE_PARAMETERS,
     check_cache_dir,
@@ -58,9 +63,10 @@ def default_cache_dir() -> str:
     return platformdirs.user_cache_dir("twisted-pypi", appauthor=False)
 
 
-class Options(GnuOptions):
+class Options(GnuOptions, PolicyOptions):
     """
-    Options of the proxy service.
+    Options of the proxy service (the policy's come from
+    :class:`~twisted_pypi.app.policyoptions.PolicyOptions`).
     """
 
     synopsis = "[options]"
@@ -83,6 +89,7 @@ class Options(GnuOptions):
             "Make no outbound connection: serve only the pages and files in the "
             "cache (fill it with 'pypiproxy warm').",
         ],
+        *POLICY_FLAGS,
     ]
 
     optParameters = [
@@ -176,6 +183,7 @@ class Options(GnuOptions):
             "Format [default: none].",
         ],
         *STORE_PARAMETERS,
+        *POLICY_PARAMETERS,
     ]
 
     #: Where ``PYPIPROXY_*`` settings are read from (tests replace it).
@@ -229,7 +237,8 @@ class Options(GnuOptions):
     def opt_index(self, spec: str) -> None:
         """
         An upstream simple index, [NAME=]URL[,ttl=SECONDS][,auth=USER:PASSWORD
-        or auth=@FILE] (repeatable; the order given is the priority)
+        or auth=@FILE][,min-age=DURATION] (repeatable; the order given is the
+        priority; min-age= overrides --min-age for it)
         [default: https://pypi.org/simple/; with --offline and for export,
         the indexes the cache holds].
         """
@@ -371,6 +380,7 @@ class Options(GnuOptions):
             access_log=access_log,
             store=store,
             cluster=cluster,
+            policy=self.policy(indexes, locals_),
         )
         if reader is not None:
             check_cached_indexes(self["config"], reader)

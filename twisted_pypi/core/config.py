@@ -16,6 +16,7 @@ from attrs import field, frozen
 
 from twisted_pypi.core.dummyspec import DummySpec
 from twisted_pypi.core.links import LinkPrefixes
+from twisted_pypi.core.policy import Policy
 
 __all__ = [
     "DEFAULT_INDEX",
@@ -136,6 +137,8 @@ class IndexConfig:
     :ivar ttl: Seconds a cached page from this index stays fresh.
     :ivar username: The user for HTTP basic auth, or ``None``.
     :ivar password: The password for HTTP basic auth (never shown in ``repr``).
+    :ivar min_age: The index's own minimum age of the files it serves
+        (``min-age=``), in seconds, or ``None`` for ``--min-age``'s.
     """
 
     name: str
@@ -143,6 +146,7 @@ class IndexConfig:
     ttl: float = 600.0
     username: str | None = None
     password: str | None = field(default=None, repr=False)
+    min_age: float | None = None
 
     @property
     def credentials(self) -> tuple[str, str] | None:
@@ -334,6 +338,8 @@ class ProxyConfig:
         the store.
     :ivar cluster: How this node reaches the other nodes sharing the store,
         or ``None``: it never streams files from or to them.
+    :ivar policy: The supply-chain policy: what is held back
+        (``--min-age``, ``--deny``...; see :mod:`twisted_pypi.core.policy`).
     :ivar links: The prefixes of the links on served pages, from
         ``base_url`` (not an argument).
     """
@@ -362,6 +368,7 @@ class ProxyConfig:
     access_log: str | None = None
     store: StoreConfig | None = None
     cluster: ClusterConfig | None = None
+    policy: Policy = field(factory=Policy)
     links: LinkPrefixes = field(init=False, eq=False, repr=False)
 
     @links.default

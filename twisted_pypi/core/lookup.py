@@ -20,6 +20,7 @@ import gzip
 import weakref
 from collections.abc import Callable
 from hashlib import blake2b
+from typing import TypeVar
 
 from attrs import define, field, frozen
 from twisted.internet.defer import Deferred, succeed
@@ -44,6 +45,8 @@ __all__ = [
     "UpstreamTimedOut",
     "UpstreamUnavailable",
 ]
+
+_T = TypeVar("_T")
 
 #: A page's files by their proxy paths (``(index_name, scheme, host, *path)``).
 FileIndex = dict[tuple[str, ...], DistFile]
@@ -192,6 +195,8 @@ class PageEntry:
     :ivar advert: What the page's advertised core metadata was built from
         (opaque here: its source compares it with what it knows now, to
         build the page again when it is out of date), or ``None``.
+    :ivar index_of: For a page of several indexes (a merged one), the name
+        of the index that lists a file; ``None``: :attr:`index`.
     """
 
     index: IndexConfig
@@ -211,6 +216,7 @@ class PageEntry:
     _hold: Callable[[Callable[[], None]], object] | None = None
     _held: PageEntry | None = None
     advert: object = None
+    index_of: Callable[[DistFile], str] | None = None
 
     @property
     def page(self) -> ProjectPage | ProjectList:
@@ -267,6 +273,7 @@ class PageEntry:
                 files=files,
                 on_disk=self._on_disk,
                 advert=self.advert,
+                index_of=self.index_of,
             )
             self._full = weakref.ref(full)
             if self._hold is not None:
@@ -294,6 +301,7 @@ class PageEntry:
             project_link=self._project_link,
             weight=self.weight,
             advert=advert,
+            index_of=self.index_of,
         )
         entry.index_files()
         return entry
@@ -301,6 +309,42 @@ class PageEntry:
     def _let_go(self) -> None:
         """Stop holding the page read again (it goes once nothing uses it)."""
         self._held = None
+
+    def file_index(self, dist: DistFile) -> str:
+        """
+        The name of the index that lists one of the page's files.
+
+        :param dist: A file of the page.
+        """
+        return self.index.name if self.index_of is None else self.index_of(dist)
+
+    def showing(
+        self,
+        page: ProjectPage | ProjectList,
+        relink: Callable[[str], str] | None = None,
+    ) -> PageEntry:
+        """
+        An entry like this one (index, age, links) that shows another page,
+        such as this one with some files left out; its representations are
+        its own.
+
+        :param page: What it shows.
+        :param relink: Rewrites each link it gives, if anything.
+        """
+        file_link, project_link = self._file_link, self._project_link
+        if relink is not None:
+            file_link = _relinked(file_link, relink)
+            project_link = _relinked(project_link, relink)
+        return PageEntry(
+            index=self.index,
+            page=page,
+            fetched_at=self.fetched_at,
+            upstream_etag=None,
+            file_link=file_link,
+            project_link=project_link,
+            weight=self.weight,
+            index_of=self.index_of,
+        )
 
     def rendition(self, as_json: bool) -> Rendition:
         """
@@ -346,6 +390,13 @@ class PageEntry:
         self.index_files()
         assert self._files is not None
         return self._files.get(segments)
+
+
+def _relinked(
+    link: Callable[[_T], str], relink: Callable[[str], str]
+) -> Callable[[_T], str]:
+    """``link``, its result rewritten by ``relink``."""
+    return lambda item: relink(link(item))
 
 
 def files_by_path(page: ProjectPage | ProjectList, index_name: str) -> FileIndex:

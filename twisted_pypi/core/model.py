@@ -70,6 +70,10 @@ class DistFile:
         file, when it was read from a page: the file is served as that page
         describes it, whatever its filename says.  Context, not part of what
         the file is: it takes no part in comparisons.
+    :ivar first_seen: When the proxy first saw the file on its index (ISO
+        8601, ``Z``), for a file whose index gives no :attr:`upload_time`;
+        recorded in the page record, never rendered.  Context: it takes no
+        part in comparisons.
     """
 
     filename: str
@@ -88,6 +92,7 @@ class DistFile:
     extra: Mapping[str, Any] = field(factory=dict, converter=_frozen_mapping)
     credentials: tuple[str, str] | None = field(default=None, repr=False)
     project: str | None = field(default=None, eq=False, repr=False)
+    first_seen: str | None = field(default=None, eq=False, repr=False)
 
     @property
     def fetch_url(self) -> str:

@@ -23,11 +23,14 @@ import math
 from attrs import define, field
 from twisted.internet.interfaces import IReactorTime
 
+from twisted_pypi.core.decisions import PolicyRecord
+
 __all__ = [
     "CACHE_RESULTS",
     "LATENCY_BUCKETS",
     "METADATA_SOURCES",
     "OTHER",
+    "RANGE_SOURCES",
     "SOURCES",
     "STORE",
     "Histogram",
@@ -53,6 +56,10 @@ OTHER = "other"
 #: Where the ``.metadata`` files served came from: the index's own, passed
 #: through; read from the cached wheel; read by ranges of the upstream's.
 METADATA_SOURCES = ("upstream", "extracted", "ranged")
+
+#: Where a ``Range`` request for a file not cached is answered from: the
+#: spool of its download in flight, or the upstream (passed on as a range).
+RANGE_SOURCES = ("spool", "upstream")
 
 #: The name of the shared store's health record (:attr:`Stats.store`).
 STORE = "store"
@@ -126,6 +133,8 @@ class UpstreamHealth:
     :ivar errors: How many fetches failed.
     :ivar latency: Seconds from request to complete response, for every
         fetch the upstream answered (whatever the status).
+    :ivar undated: Whether a page of the index was seen listing files
+        without an upload time (their ages count from first sight).
     """
 
     name: str
@@ -135,6 +144,7 @@ class UpstreamHealth:
     successes: int = 0
     errors: int = 0
     latency: Histogram = field(factory=Histogram)
+    undated: bool = False
 
     @property
     def healthy(self) -> bool | None:
@@ -170,6 +180,9 @@ class Stats:
         outcome)``, the outcome the status code or ``unreachable``.
     :ivar metadata_served: ``.metadata`` files served, by source (see
         :data:`METADATA_SOURCES`).
+    :ivar ranges: ``Range`` requests for files not cached, by where they
+        were answered from (:data:`RANGE_SOURCES`).
+    :ivar policy: What the supply-chain policy held back.
     """
 
     clock: IReactorTime
@@ -183,10 +196,13 @@ class Stats:
     store: UpstreamHealth = field(factory=lambda: UpstreamHealth(STORE), init=False)
     store_requests: dict[tuple[str, str], int] = field(factory=dict, init=False)
     metadata_served: dict[str, int] = field(factory=dict, init=False)
+    ranges: dict[str, int] = field(factory=dict, init=False)
+    policy: PolicyRecord = field(init=False)
 
     def __attrs_post_init__(self) -> None:
         """Start the clock."""
         self.started = self.clock.seconds()
+        self.policy = PolicyRecord(self.clock)
 
     @property
     def uptime(self) -> float:
@@ -270,6 +286,14 @@ class Stats:
         health.successes += 1
         health.last_success = self.clock.seconds()
 
+    def upstream_undated(self, index: str) -> None:
+        """
+        Record that a page of an index lists files without an upload time.
+
+        :param index: The index's name.
+        """
+        self.upstream(index).undated = True
+
     def upstream_failed(self, index: str, message: str) -> None:
         """
         Record a page fetch that failed.
@@ -301,6 +325,15 @@ class Stats:
         :param source: Where it came from (one of :data:`METADATA_SOURCES`).
         """
         self.metadata_served[source] = self.metadata_served.get(source, 0) + 1
+
+    def range_served(self, source: str) -> None:
+        """
+        Count a ``Range`` request for a file that is not cached.
+
+        :param source: Where it was answered from, one of
+            :data:`RANGE_SOURCES`.
+        """
+        self.ranges[source] = self.ranges.get(source, 0) + 1
 
     def store_answered(
         self, method: str, code: int | None, seconds: float, why: str = ""

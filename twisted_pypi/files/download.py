@@ -40,6 +40,7 @@ from collections.abc import Callable
 from functools import partial
 
 from attrs import define, field
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 
 from twisted_pypi.files.cluster import ClusterFetch, FileSource
@@ -52,6 +53,7 @@ from twisted_pypi.files.spec import (
     State,
 )
 from twisted_pypi.storage.interfaces import IFileStore
+from twisted_pypi.upstream.stream import StreamingResponse
 
 # The records and errors are re-exported: callers of downloads use them.
 __all__ = [
@@ -107,19 +109,32 @@ class Downloads:
         download = self._active.get(tuple(segments))
         return download if download is not None and download.joinable else None
 
-    def start_or_join(self, spec: FileSpec) -> Download:
+    def start_or_join(
+        self, spec: FileSpec, response: StreamingResponse | None = None
+    ) -> Download:
         """
         The download in flight for ``spec.segments``, started now if there
         is none that a new client can follow (check the cache first: this
         always downloads).
 
         :param spec: The file.
+        :param response: An upstream answer for the whole file that the
+            caller already has (the upstream ignored a ``Range``): a new
+            download takes its body rather than ask again.  It is closed
+            unread if the download is joined, or if nodes share a store
+            (the cluster decides where the body comes from).
         :return: The download (it may have failed at once).
         """
         download = self.get(spec.segments)
+        shared = download is not None or self.cluster is not None
+        if response is not None and shared:
+            response.discard()
+            response = None
         if download is None:
             fetch, source, settle = self.fetch, None, None
-            if self.cluster is not None:
+            if response is not None:
+                fetch = partial(_given, response)
+            elif self.cluster is not None:
                 source = self.cluster.for_file(spec.segments)
                 fetch = source.fetch
                 settle = partial(source.settle, self.store.find, self.clock)
@@ -151,3 +166,13 @@ class Downloads:
         source = self._sources.pop(download, None)
         if source is not None:
             source.ended()
+
+
+def _given(response: StreamingResponse, url: str) -> Deferred[StreamingResponse]:
+    """
+    A fetch that answers with a response the caller already has.
+
+    :param response: The upstream's answer.
+    :param url: The URL asked for (the response's).
+    """
+    return succeed(response)

@@ -74,18 +74,21 @@ class Feed:
         """
         return len(self._held)
 
-    def open(self, spool: ISpoolReader | None) -> FeedReader:
+    def open(self, spool: ISpoolReader | None, position: int = 0) -> FeedReader:
         """
         A reader for a new follower.
 
         :param spool: A reader of the spool, which the new reader owns, or
             ``None`` if there is no spool.
-        :raise OSError: If the bytes from the first on cannot all be read
+        :param position: The first byte the follower will read (a range's):
+            the bytes before it are not held for this reader.
+        :raise OSError: If the bytes from ``position`` on cannot all be read
             any more (the spool was dropped and memory holds only its tail).
         """
-        if spool is None and self.start != 0:
-            raise OSError("the file is no longer readable from its start")
+        if spool is None and (self.start is None or self._base > position):
+            raise OSError("the file is no longer readable from there")
         reader = FeedReader(self, spool)
+        reader.position = position
         self._readers.append(reader)
         return reader
 

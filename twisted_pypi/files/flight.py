@@ -165,9 +165,12 @@ class Download:
             return succeed(self.stat)
         return observe(self._done)
 
-    def follow(self, sink: IFollowerSink) -> Deferred[None]:
+    def follow(
+        self, sink: IFollowerSink, first: int = 0, stop: int | None = None
+    ) -> Deferred[None]:
         """
-        Stream the file into ``sink`` from its first byte.  The body starts
+        Stream the file into ``sink`` from byte ``first`` (up to ``stop``,
+        exclusive, if given: see :class:`Follower`).  The body starts
         when the upstream's 200 headers arrive (at once if they have).  If
         the download fails after that, the sink is aborted; a sink that
         closes (the client left) just detaches (the download goes on).
@@ -181,7 +184,7 @@ class Download:
         """
         if self.failure is not None:
             return fail(self.failure)
-        follower = Follower(self, sink, self._chunk_size)
+        follower = Follower(self, sink, self._chunk_size, first, stop)
         self._store.pin(self.spec.segments)
         self._followers.append(follower)
         result = follower.attach()
@@ -198,16 +201,17 @@ class Download:
         """
         return self.released or self.state in (State.DONE, State.PASSED)
 
-    def open_reader(self) -> ISpoolReader:
+    def open_reader(self, position: int = 0) -> ISpoolReader:
         """
-        :return: A new reader of the file from its first byte (the spool,
-            before and after the commit; memory when passing through from
-            the start), for the caller to close.
+        :param position: The first byte the caller will read.
+        :return: A new reader of the file from there (the spool, before and
+            after the commit; memory when passing through), for the caller
+            to close.
         :raise OSError: If it cannot be opened.
         """
         if self._outlet.spool is None and not self._outlet.passing:
             raise OSError("nothing was written")
-        return self._outlet.open_reader()
+        return self._outlet.open_reader(position)
 
     def detach(self, follower: Follower) -> None:
         """

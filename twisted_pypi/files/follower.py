@@ -8,6 +8,11 @@ The sink is anything that consumes bytes and can be told when the body
 starts, ends, or must be cut off
 (:class:`~twisted_pypi.files.interfaces.IFollowerSink`); the web layer
 attaches an HTTP request that way, setting the headers when the body starts.
+
+A follower may also take a window of the file (a ``Range`` request): it then
+sends the bytes from ``first`` to ``stop`` as soon as they are written, and
+finishes once it sent the last of them, without waiting for the download to
+be verified (a range cannot be checked against the file's hash anyway).
 """
 
 from __future__ import annotations
@@ -43,9 +48,10 @@ class FollowedFile(Protocol):
         Whether every byte is written and the file verified and committed.
         """
 
-    def open_reader(self) -> ISpoolReader:
+    def open_reader(self, position: int = 0) -> ISpoolReader:
         """
-        A new reader of the file, for the caller to close.
+        A new reader of the file, for the caller to close, that will read
+        from ``position`` on.
         """
 
     def detach(self, follower: Follower) -> None:
@@ -61,11 +67,17 @@ class Follower:
     One client of a file being downloaded: reads the file at its own offset,
     never past the bytes written, at most ``chunk_size`` at a time, and
     writes only while its sink is not paused.
+
+    :ivar first: The first byte to send (0, unless a window was asked).
+    :ivar stop: The end of the window (exclusive), or ``None``: the whole
+        file from ``first``, finished once the download is complete.
     """
 
     _download: FollowedFile
     _sink: IFollowerSink
     _chunk_size: int
+    first: int = 0
+    stop: int | None = None
     _result: Deferred[None] | None = field(default=None, init=False)
     _reader: ISpoolReader | None = field(default=None, init=False)
     _offset: int = field(default=0, init=False)
@@ -82,6 +94,7 @@ class Follower:
         :return: The Deferred :meth:`Download.follow` returns.
         """
         result = self._result = Deferred(self._cancel)
+        self._offset = self.first
         # A sink closed already (the client left first) ends the follower
         # here, before it begins: nothing is opened or written.
         self._sink.when_closed().addBoth(self._sink_closed)
@@ -96,7 +109,7 @@ class Follower:
         if self._ended or self._sending:
             return
         try:
-            self._reader = self._download.open_reader()
+            self._reader = self._download.open_reader(self.first)
         except OSError as e:
             self._end(Failure(e))
             return
@@ -118,7 +131,9 @@ class Follower:
         When the length was announced, the last byte is held back until the
         download is verified: a client that has every byte would otherwise
         take a body that fails the hash check for a whole one, since the
-        abort that follows a failed check could arrive after it.
+        abort that follows a failed check could arrive after it.  A window
+        finishes as soon as its last byte was sent; one that a complete
+        download never reached (the file is shorter) is aborted.
         """
         if self._pumping:
             return
@@ -126,7 +141,9 @@ class Follower:
         try:
             while self._reader is not None and not self._paused:
                 sendable = self._download.written
-                if self._length is not None and not self._download.complete:
+                if self.stop is not None:
+                    sendable = min(sendable, self.stop)
+                elif self._length is not None and not self._download.complete:
                     sendable = min(sendable, self._length - 1)
                 available = sendable - self._offset
                 if available > 0:
@@ -136,10 +153,14 @@ class Follower:
                         return self._end(None, abort=True)
                     self._offset += len(data)
                     self._sink.write(data)
-                elif self._download.complete:
+                elif self._offset == self.stop or (
+                    self.stop is None and self._download.complete
+                ):
                     self._sink.unregisterProducer()
                     self._sink.finish()
                     self._end(None)
+                elif self._download.complete:
+                    return self._end(None, abort=True)
                 else:
                     return
         finally:

@@ -107,14 +107,15 @@ class Outlet:
         self.feed.pass_through(written)
         self.drop()
 
-    def open_reader(self) -> ISpoolReader:
+    def open_reader(self, position: int = 0) -> ISpoolReader:
         """
-        :return: A new reader from the first byte, for the caller to close.
+        :param position: The first byte the caller will read.
+        :return: A new reader from there, for the caller to close.
         :raise OSError: If there is no such byte to read any more.
         """
         if self.spool is None:
-            return self.feed.open(None)
-        return self.feed.open(self.spool.open_reader())
+            return self.feed.open(None, position)
+        return self.feed.open(self.spool.open_reader(), position)
 
     def drop(self) -> None:
         """Discard the spool, if any (open readers read on)."""

@@ -10,7 +10,11 @@ Pages go through the proxy's own page cache (so they land in its cache
 directory, and a cached page serves when the upstream is down); metadata is
 read from the proxy's file cache when it holds the ``.metadata`` file or the
 wheel, and otherwise fetched from the upstream directly (not through a
-running proxy).  The options and the wiring of the command are in
+running proxy): the PEP 658 ``.metadata``, else a wheel's ``METADATA`` read
+by ranges of it, whatever its size.  A project whose metadata could not be
+read leaves the tree below it unknown, and the report says so: a dummy
+absent from such a tree is "unknown", not "not in the dependency tree".
+The options and the wiring of the command are in
 :mod:`twisted_pypi.app.analyzecli`.
 """
 
@@ -89,6 +93,10 @@ class Report:
     :ivar dummies: The dummies given.
     :ivar suggestions: ``--dummy`` flags worth adding, best first.
     :ivar errors: Problems the resolution noted.
+    :ivar unknown: The projects whose dependencies are unknown (their
+        metadata could not be read), with why: ``(name, version, why)``.
+    :ivar below: For each dummy, the projects among :attr:`unknown` that
+        are it or below it: what it saves may be more than shown.
     """
 
     roots: tuple[str, ...]
@@ -97,6 +105,8 @@ class Report:
     dummies: tuple[str, ...]
     suggestions: tuple[Suggestion, ...]
     errors: tuple[str, ...] = ()
+    unknown: tuple[tuple[str, str, str], ...] = ()
+    below: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def reachable(
@@ -209,6 +219,14 @@ def build_report(resolution: Resolution, dummies: Collection[str], top: int) -> 
         rows.append(Row(name, pin.version, size, note))
     rows.sort(key=lambda row: (-(row.size or -1), row.name))
     total = sum(row.size or 0 for row in rows)
+    unknown = sorted(resolution.unknown.items())
+    below: list[tuple[str, tuple[str, ...]]] = []
+    for dummy in sorted(dummies):
+        if dummy in resolution.pins:
+            subtree = reachable((dummy,), resolution.edges, ())
+            names = tuple(name for name, _ in unknown if name in subtree)
+            if names:
+                below.append((dummy, names))
     return Report(
         roots=resolution.roots,
         target=resolution.target,
@@ -216,18 +234,63 @@ def build_report(resolution: Resolution, dummies: Collection[str], top: int) -> 
         dummies=tuple(sorted(dummies)),
         suggestions=tuple(suggest(resolution, dummies, top, max(1, total // 100))),
         errors=resolution.errors,
+        unknown=tuple(
+            (name, resolution.pins[name].version, why) for name, why in unknown
+        ),
+        below=tuple(below),
     )
 
 
-def _total(rows: Sequence[Row]) -> str:
-    """The total size and count of ``rows``, saying if it is a lower bound."""
+def _total(rows: Sequence[Row], incomplete: int = 0) -> str:
+    """
+    The total size and count of ``rows``, saying if it is a lower bound:
+    some sizes unknown, or ``incomplete`` projects' dependencies unknown.
+    """
     known = sum(row.size or 0 for row in rows)
     unknown = sum(1 for row in rows if row.size is None)
     count = f"{len(rows)} package{'s' if len(rows) != 1 else ''}"
     exact = f"{format_size(known)} ({known:,} bytes) in {count}"
+    why = []
     if unknown:
-        return f"at least {exact} ({unknown} of unknown size)"
+        why.append(f"{unknown} of unknown size")
+    if incomplete:
+        why.append(
+            f"the dependencies of {incomplete} package{'s' if incomplete != 1 else ''}"
+            " unknown"
+        )
+    if why:
+        return f"at least {exact} ({'; '.join(why)})"
     return exact
+
+
+def _dummy_notes(report: Report) -> list[str]:
+    """
+    What to say of each dummy beside the totals: not in the tree (only when
+    the tree is complete), or what is unknown about it.
+    """
+    present = {row.name for row in report.rows}
+    reasons = {
+        name: f"{name} {version}: {why}" for name, version, why in report.unknown
+    }
+    below = dict(report.below)
+    notes = []
+    for name in report.dummies:
+        if name in below:
+            why = "; ".join(reasons[n] for n in below[name])
+            notes.append(
+                f"(--dummy {name}: may save more; dependencies unknown: {why})"
+            )
+        elif name in present:
+            continue
+        elif reasons:
+            why = "; ".join(reasons.values())
+            notes.append(
+                f"(--dummy {name}: unknown whether it is in the dependency tree;"
+                f" dependencies unknown: {why})"
+            )
+        else:
+            notes.append(f"(--dummy {name}: not in the dependency tree)")
+    return notes
 
 
 def format_report(report: Report) -> str:
@@ -253,15 +316,14 @@ def format_report(report: Report) -> str:
             f"{row.name:<{widths[0]}}  {row.version:<{widths[1]}}"
             f"  {size:>{widths[2]}}  {row.note}".rstrip()
         )
-    lines += ["", f"total download:    {_total(report.rows)}"]
+    unknown = {name for name, _, _ in report.unknown}
+    lines += ["", f"total download:    {_total(report.rows, len(unknown))}"]
     if report.dummies:
         kept = [row for row in report.rows if not row.note]
         flags = " ".join(f"--dummy {name}" for name in report.dummies)
-        lines.append(f"with the dummies:  {_total(kept)} ({flags})")
-        present = {row.name for row in report.rows}
-        for name in report.dummies:
-            if name not in present:
-                lines.append(f"(--dummy {name}: not in the dependency tree)")
+        incomplete = sum(1 for row in kept if row.name in unknown)
+        lines.append(f"with the dummies:  {_total(kept, incomplete)} ({flags})")
+        lines += _dummy_notes(report)
     if report.suggestions:
         lines += ["", "suggested:"]
         width = max(len(s.name) for s in report.suggestions)

@@ -189,6 +189,9 @@ class IndexProvider(AbstractProvider[Requirement, Candidate, str]):
         self.skipped: dict[str, Counter[str]] = {}
         #: Problems met that did not stop the resolution.
         self.errors: list[str] = []
+        #: Why the dependencies of candidates are unknown, by name and
+        #: version: their metadata could not be read.
+        self.unknown: dict[tuple[str, Version], str] = {}
 
     def candidates(self, name: str) -> list[Candidate]:
         """
@@ -312,7 +315,8 @@ class IndexProvider(AbstractProvider[Requirement, Candidate, str]):
     def _read(self, candidate: Candidate) -> tuple[Requirement, ...]:
         """
         Read a candidate's requirements; unknown ones (and unparsable lines)
-        are noted in :attr:`errors`, a dummy has none.
+        are noted in :attr:`errors` (unknown ones in :attr:`unknown` too), a
+        dummy has none.
         """
         dist = candidate.dist
         if dist is None:
@@ -323,6 +327,7 @@ class IndexProvider(AbstractProvider[Requirement, Candidate, str]):
             dependencies = parse_dependencies(self._metadata(dist), sdist=sdist)
         except MetadataUnavailable as e:
             self.errors.append(f"the dependencies of {what} are unknown: {e}")
+            self.unknown[candidate.name, candidate.version] = str(e)
             return ()
         self.errors.extend(f"{what}: {problem}" for problem in dependencies.problems)
         return dependencies.requires

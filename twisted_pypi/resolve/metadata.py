@@ -4,9 +4,12 @@ The core metadata of distribution files, which is where a resolver learns a
 candidate's dependencies.
 
 :class:`IndexMetadataSource` fetches it from an index: the PEP 658
-``<file>.metadata`` when the page advertises one (its hash checked), else the
-file itself, within a size cap, reading ``*.dist-info/METADATA`` from a wheel
-or ``PKG-INFO`` from an sdist.  :func:`parse_dependencies` turns the bytes into
+``<file>.metadata`` when the page advertises one (its hash checked), else,
+for a wheel, its ``*.dist-info/METADATA`` read by ranges (the zip's central
+directory and that one member: a few kilobytes, whatever the wheel's size),
+else the file itself, within a size cap, reading ``METADATA`` from a wheel
+(when its origin does not honour ranges) or ``PKG-INFO`` from an sdist.
+:func:`~twisted_pypi.core.metadata.parse_dependencies` turns the bytes into
 requirements, and says when an sdist's are not to be trusted.
 """
 
@@ -16,9 +19,10 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.filepath import FilePath
@@ -36,18 +40,25 @@ from twisted_pypi.core.metadata import (
 )
 from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.sizes import format_size
+from twisted_pypi.core.zipranges import metadata_by_ranges
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.interfaces import ShortRead, StoreUnreachable
 from twisted_pypi.storage.readout import copy_to_path, read_bytes
 from twisted_pypi.upstream.client import PageClient, UpstreamError, fetch_page
+from twisted_pypi.upstream.ranged import RangeNotHonoured, RangeSupport, read_range
 
 __all__ = [
     "CachedMetadataSource",
+    "Fetch",
     "IndexMetadataSource",
 ]
 
 #: Runs blocking work away from the reactor thread.
 Runner = Callable[[Callable[[], Any]], Deferred[Any]]
+
+#: The upstream file fetcher, ``fetch(url, method, extra_headers)`` (see
+#: :func:`twisted_pypi.app.filefetch.file_fetcher`).
+Fetch = Callable[..., Deferred[Any]]
 
 
 def _in_place(work: Callable[[], Any]) -> Deferred[Any]:
@@ -64,9 +75,15 @@ class IndexMetadataSource:
     :ivar clock: Drives the timeouts.
     :ivar connect_timeout: Seconds allowed until the response headers.
     :ivar idle_timeout: Seconds a body may stay silent.
-    :ivar max_download: The largest file downloaded to read its metadata
-        when no PEP 658 ``.metadata`` is offered.
+    :ivar max_download: The largest file downloaded whole to read its
+        metadata (a wheel only when its origin does not honour ranges).
     :ivar progress: Told about every file downloaded for its metadata.
+    :ivar fetch: The upstream file fetcher, which reads wheels by ranges;
+        ``None`` to download them whole, as sdists are.
+    :ivar run: Runs the reading of zips and archives and the hashing of
+        downloads (blocking) away from the reactor thread.
+    :ivar ranges: What each origin has shown about ranges: one that answered
+        a range with the whole file is not asked for ranges again.
     """
 
     client: PageClient
@@ -75,11 +92,14 @@ class IndexMetadataSource:
     idle_timeout: float = 30.0
     max_download: int = MAX_DOWNLOAD_SIZE
     progress: Callable[[str], object] | None = None
+    fetch: Fetch | None = None
+    run: Runner = _in_place
+    ranges: RangeSupport = field(factory=RangeSupport)
 
     async def metadata(self, dist: DistFile) -> bytes:
         """
         ``dist``'s metadata: its PEP 658 ``.metadata`` if advertised (and
-        there), else read from the file.
+        there), else a wheel's read by ranges, else read from the whole file.
 
         :param dist: The file.
         """
@@ -92,22 +112,67 @@ class IndexMetadataSource:
                     check_hashes(data, dist.core_metadata, f"{dist.filename}.metadata")
                 return data
         wheel = dist.filename.endswith(".whl")
+        ranged = wheel and self.fetch is not None
+        if ranged and self.ranges.honours(dist.url) is not False:
+            try:
+                return await self._by_ranges(dist)
+            except RangeNotHonoured:
+                pass
+        return await self._download(dist, wheel, ranged)
+
+    async def _by_ranges(self, dist: DistFile) -> bytes:
+        """
+        A wheel's ``METADATA``, read by ranges of the wheel (not checked
+        against the wheel's hash, which only the whole file could be).
+
+        :raises RangeNotHonoured: When the origin sent the whole file.
+        """
+        assert self.fetch is not None
+        read = partial(
+            read_range, self.fetch, self.clock, dist.fetch_url, support=self.ranges
+        )
+        try:
+            found = await metadata_by_ranges(read, dist.filename, self.run)
+        except RangeNotHonoured:
+            raise
+        except UpstreamError as e:
+            raise MetadataError(f"could not read {dist.filename}: {e}") from e
+        return found.metadata
+
+    async def _download(self, dist: DistFile, wheel: bool, ranged: bool) -> bytes:
+        """
+        The metadata in the whole file, downloaded within
+        :attr:`max_download`.
+
+        :param wheel: Whether the file is a wheel.
+        :param ranged: Whether its origin was asked for ranges (and does not
+            honour them).
+        """
+        because = " (its server does not honour ranges)" if ranged else ""
         if dist.size is not None and dist.size > self.max_download:
+            raises = " and its server does not honour ranges" if ranged else ""
             raise MetadataUnavailable(
                 f"{dist.filename} is {format_size(dist.size)}, more than the"
                 f" {format_size(self.max_download)} this tool downloads only to read"
-                " its metadata, and the index offers no PEP 658 metadata for it"
+                f" its metadata, and the index offers no PEP 658 metadata for"
+                f" it{raises}"
             )
         if self.progress is not None:
             size = "" if dist.size is None else f" ({format_size(dist.size)})"
-            self.progress(f"downloading {dist.filename}{size} to read its metadata")
+            self.progress(
+                f"downloading {dist.filename}{size} to read its metadata{because}"
+            )
         data = await self._get(dist, dist.url, self.max_download, dist.filename)
         if data is None:
             raise MetadataError(f"{dist.url} is not found")
-        check_hashes(data, dist.hashes, dist.filename)
-        if wheel:
-            return metadata_from_wheel(data, dist.filename)
-        return metadata_from_sdist(data, dist.filename)
+        read = metadata_from_wheel if wheel else metadata_from_sdist
+
+        def extract() -> bytes:
+            check_hashes(data, dist.hashes, dist.filename)
+            return read(data, dist.filename)
+
+        extracted: bytes = await self.run(extract)
+        return extracted
 
     async def _get(
         self, dist: DistFile, url: str, limit: int, what: str

@@ -25,6 +25,7 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
+from packaging.version import Version
 from resolvelib import BaseReporter, ResolutionImpossible, ResolutionTooDeep, Resolver
 from twisted.internet.defer import CancelledError, Deferred, fail
 from twisted.internet.threads import blockingCallFromThread, deferToThreadPool
@@ -106,6 +107,11 @@ def _copy(pins: Mapping[str, Pin]) -> dict[str, Pin]:
     return dict(pins)
 
 
+def _reasons(unknown: Mapping[str, str]) -> dict[str, str]:
+    """A private copy of the reasons dependencies are unknown."""
+    return dict(unknown)
+
+
 @frozen
 class Resolution:
     """
@@ -118,6 +124,9 @@ class Resolution:
         ``child``.
     :ivar errors: Problems that did not stop the resolution, e.g. projects
         whose dependencies are unknown; one sentence each.
+    :ivar unknown: Why the dependencies of a chosen project are unknown (its
+        metadata could not be read), by normalized name: the tree below it
+        is missing, so what is absent from :attr:`pins` may yet be needed.
     """
 
     target: Target
@@ -125,6 +134,7 @@ class Resolution:
     roots: tuple[str, ...] = ()
     edges: frozenset[tuple[str, str]] = frozenset()
     errors: tuple[str, ...] = ()
+    unknown: Mapping[str, str] = field(factory=dict, converter=_reasons)
 
     def requires(self, name: str) -> tuple[str, ...]:
         """
@@ -135,8 +145,17 @@ class Resolution:
         return tuple(sorted(child for parent, child in self.edges if parent == name))
 
 
-def _resolution(result: Any, target: Target, errors: Sequence[str]) -> Resolution:
-    """A :class:`Resolution` from resolvelib's result."""
+def _resolution(
+    result: Any,
+    target: Target,
+    errors: Sequence[str],
+    unknown: Mapping[tuple[str, Version], str],
+) -> Resolution:
+    """
+    A :class:`Resolution` from resolvelib's result; ``unknown`` says why
+    the dependencies of candidates are unknown (only the chosen ones are
+    kept).
+    """
     mapping: Mapping[str, Candidate] = result.mapping
     pins: dict[str, Pin] = {}
     for candidate in sorted(mapping.values(), key=lambda c: len(c.extras)):
@@ -153,7 +172,14 @@ def _resolution(result: Any, target: Target, errors: Sequence[str]) -> Resolutio
             roots.setdefault(name)
         elif mapping[parent].name != name:
             edges.add((mapping[parent].name, name))
-    return Resolution(target, pins, tuple(roots), frozenset(edges), tuple(errors))
+    chosen = {
+        name: why
+        for (name, version), why in unknown.items()
+        if name in pins and pins[name].version == str(version)
+    }
+    return Resolution(
+        target, pins, tuple(roots), frozenset(edges), tuple(errors), chosen
+    )
 
 
 def resolve_now(
@@ -185,7 +211,7 @@ def resolve_now(
         ) from None
     except (IndexUnavailable, MetadataError) as e:
         raise ResolutionFailed([str(e)]) from None
-    return _resolution(result, provider.target, provider.errors)
+    return _resolution(result, provider.target, provider.errors, provider.unknown)
 
 
 class _Bridge:

@@ -1,34 +1,24 @@
 # -*- test-case-name: tests.sources.test_pagebuild -*-
 """
 The blocking work of the page cache (:mod:`twisted_pypi.sources.remote`),
-run by its runner away from the reactor: parsing a stored page, weighing
-it, and keeping a page too big for memory rendered on disk.
+run by its runner away from the reactor: parsing a stored page (with the
+first-seen times its record keeps, see :mod:`~twisted_pypi.sources.firstseen`),
+weighing it, and keeping a page too big for memory rendered on disk.
 
 A page's weight is what its parsed records take in memory, measured with
 ``tracemalloc`` (:data:`PARSED_FILE_BYTES` a file, :data:`PARSED_NAME_BYTES`
 a listed name), plus its representations (about twice its upstream body).
-
-:class:`EntryMaker` makes the cache's entries of stored pages: parsed,
-advertising the core metadata the proxy makes for wheels whose index offers
-none (see :mod:`~twisted_pypi.sources.metaadvert`), kept rendered on disk
-when too big for memory, and made again when what they advertise is out of
-date.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Callable, Mapping
 
-from attrs import frozen
-from twisted.internet.interfaces import IReactorTime
-from twisted.logger import Logger
+from attrs import evolve
 
-from twisted_pypi.core.config import IndexConfig
 from twisted_pypi.core.lookup import (
     LIST_KEY,
     FileIndex,
-    PageEntry,
     Rendition,
     RenditionFile,
     files_by_path,
@@ -40,16 +30,16 @@ from twisted_pypi.core.parse import (
     parse_project_page,
 )
 from twisted_pypi.core.render import render_page
-from twisted_pypi.sources.cachepolicy import Runner
+from twisted_pypi.sources.firstseen import first_seen_times, with_first_seen
 from twisted_pypi.sources.metaadvert import MetadataAdvertiser
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 
 __all__ = [
-    "EntryMaker",
     "KEEP_LOADED",
     "LIGHT_BYTES",
     "PARSED_FILE_BYTES",
     "PARSED_NAME_BYTES",
+    "parse_fetched",
     "parse_stored",
     "reparse",
     "reparse_indexed",
@@ -74,8 +64,6 @@ LIGHT_BYTES = 2048
 #: files: an install's requests for its files then parse it once.
 KEEP_LOADED = 30.0
 
-log = Logger()
-
 
 def weigh(page: ProjectPage | ProjectList, body: int) -> int:
     """
@@ -98,17 +86,63 @@ def quarantined(page: ProjectPage | ProjectList) -> bool:
 
 def parse_stored(key: str, stored: StoredPage) -> ProjectPage | ProjectList:
     """
-    Parse a stored page; a quarantined project's page lists no files.
+    Parse a stored page: its files carry the first-seen times its record
+    keeps; a quarantined project's page lists no files.
 
     :param key: A normalized project name, or :data:`LIST_KEY`.
     :param stored: The page as the upstream sent it.
     :raises PageParseError: When it cannot be parsed.
     """
+    page = _parse(key, stored)
+    if isinstance(page, ProjectList):
+        return page
+    return _shaped(page, stored.first_seen)
+
+
+def parse_fetched(
+    key: str, stored: StoredPage, previous: Mapping[str, str], now: str
+) -> tuple[StoredPage, ProjectPage | ProjectList, int]:
+    """
+    Parse a page the upstream just sent, giving each file it lists without
+    an upload time its first-seen time (see
+    :func:`~twisted_pypi.sources.firstseen.first_seen_times`).
+
+    :param key: A normalized project name, or :data:`LIST_KEY`.
+    :param stored: The page as the upstream sent it.
+    :param previous: The first-seen times of the page's previous record.
+    :param now: The moment of the fetch, as the model writes times.
+    :return: The page to store (with the times beside its body), the
+        parsed page as :func:`parse_stored` reads it, and how many of its
+        files were first seen now.
+    :raises PageParseError: When it cannot be parsed.
+    """
+    page = _parse(key, stored)
+    if isinstance(page, ProjectList):
+        return stored, page, 0
+    times, new = first_seen_times(page, previous, now)
+    if times or stored.first_seen:
+        stored = evolve(stored, first_seen=times)
+    return stored, _shaped(page, times), new
+
+
+def _parse(key: str, stored: StoredPage) -> ProjectPage | ProjectList:
+    """
+    Parse a page's body as the upstream sent it.
+
+    :raises PageParseError: When it cannot be parsed.
+    """
     if key == LIST_KEY:
         return parse_project_list(stored.body, stored.content_type)
-    page = parse_project_page(stored.body, stored.content_type, stored.url, key)
+    return parse_project_page(stored.body, stored.content_type, stored.url, key)
+
+
+def _shaped(page: ProjectPage, times: Mapping[str, str]) -> ProjectPage:
+    """
+    A parsed project page as the cache keeps it: its files with their
+    first-seen times, none at all when the project is quarantined.
+    """
     if quarantined(page):
-        page = ProjectPage(
+        return ProjectPage(
             name=page.name,
             versions=page.versions,
             api_version=page.api_version,
@@ -117,7 +151,7 @@ def parse_stored(key: str, stored: StoredPage) -> ProjectPage | ProjectList:
             meta_extra=page.meta_extra,
             extra=page.extra,
         )
-    return page
+    return with_first_seen(page, times)
 
 
 def reparse(store: PageStore, index: str, key: str) -> ProjectPage | ProjectList:
@@ -187,105 +221,3 @@ def spill(
     current = frozenset(p for f in on_disk.values() for p in (f.path, f.gzip_path))
     store.remove_renditions(index, key, current)
     return on_disk
-
-
-@frozen
-class EntryMaker:
-    """
-    Makes the entries of one index's page cache (blocking: run by its
-    runner).
-
-    :ivar index: The index.
-    :ivar store: Where its pages are stored.
-    :ivar file_link: Gives a file's URL as served.
-    :ivar project_link: Gives a project page's URL as served.
-    :ivar run: The page cache's runner (pages kept on disk are read again
-        with it).
-    :ivar clock: Holds pages read again for a while.
-    :ivar spill_bytes: A page weighing more is kept rendered on disk (when
-        the store can keep renditions).
-    :ivar advertiser: Advertises the core metadata the proxy makes, if it
-        does.
-    """
-
-    index: IndexConfig
-    store: PageStore
-    file_link: Callable[[DistFile], str]
-    project_link: Callable[[str], str]
-    run: Runner
-    clock: IReactorTime
-    spill_bytes: int
-    advertiser: MetadataAdvertiser | None = None
-
-    def entry(self, key: str, stored: StoredPage, fresh: bool = True) -> PageEntry:
-        """
-        The entry of a stored page: parsed, advertising the core metadata
-        the proxy makes (``fresh``: the catalog read from its store, not
-        only from memory), and kept rendered on disk when it is too big for
-        memory.
-
-        :raises PageParseError: When it cannot be parsed.
-        """
-        name, page = self.index.name, parse_stored(key, stored)
-        advert = None
-        if self.advertiser is not None and isinstance(page, ProjectPage):
-            page, advert = self.advertiser.enrich(name, page, fresh)
-        entry = PageEntry(
-            index=self.index,
-            page=page,
-            fetched_at=stored.fetched_at,
-            upstream_etag=stored.etag,
-            file_link=self.file_link,
-            project_link=self.project_link,
-            weight=weigh(page, len(stored.body)),
-            advert=advert,
-        )
-        if entry.weight <= self.spill_bytes or not self.store.keeps_renditions:
-            entry.index_files()
-            return entry
-        try:
-            on_disk = spill(
-                self.store, name, key, page, self.file_link, self.project_link
-            )
-        except OSError as e:
-            log.warn(
-                "Could not keep {key} rendered on disk ({error}): kept in memory",
-                key=key,
-                error=e,
-            )
-            return entry
-        return PageEntry(
-            index=self.index,
-            page=None,
-            fetched_at=stored.fetched_at,
-            upstream_etag=stored.etag,
-            file_link=self.file_link,
-            project_link=self.project_link,
-            weight=LIGHT_BYTES,
-            on_disk=on_disk,
-            load=lambda: self.run(
-                partial(reparse_indexed, self.store, name, key, self.advertiser)
-            ),
-            hold=partial(self.clock.callLater, KEEP_LOADED),
-            advert=advert,
-        )
-
-    def rebuilt(self, key: str, entry: PageEntry) -> PageEntry | None:
-        """
-        ``entry`` advertising the core metadata known now: its page enriched
-        again in memory, or, kept on disk, read and rendered again.
-
-        :return: The new entry, or ``None`` if the page is no longer
-            stored or readable.
-        """
-        page = entry.page if entry.is_loaded else None
-        if self.advertiser is not None and isinstance(page, ProjectPage):
-            enriched, advert = self.advertiser.enrich(self.index.name, page, False)
-            return entry.with_page(enriched, advert)
-        stored = self.store.load(self.index.name, key)
-        if stored is None:
-            return None
-        try:
-            return self.entry(key, stored, False)
-        except PageParseError:
-            return None

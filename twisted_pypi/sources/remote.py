@@ -10,6 +10,20 @@ memory budget, :data:`SPILL_BYTES`) has its four representations rendered at
 once and kept on disk beside its record; only a light entry stays in memory,
 requests for the page are sent from those files, and the page is parsed
 again (away from the reactor) only when its files are asked for.
+
+Files listed without an upload time are given the time the cache first saw
+them (see :mod:`~twisted_pypi.sources.firstseen`), and the cached files of
+a project the upstream quarantines are refused from the moment its page
+says so (see :mod:`~twisted_pypi.sources.quarantine` and :meth:`PageCache.refusal`);
+what the cache notes of each page it makes is kept by
+:class:`~twisted_pypi.sources.pagenotes.PageNotes`.
+
+Pages advertise the core metadata the proxy makes for wheels whose index
+offers none (see :mod:`~twisted_pypi.sources.metaadvert`); a page whose
+advertisement is out of date (the metadata catalog or what is known of
+origins' range support changed) is built again from the page held, without
+asking the upstream.  Entries are made in one place,
+:meth:`~twisted_pypi.sources.pagerecords.PageRecords.entry`.
 """
 
 from __future__ import annotations
@@ -26,8 +40,6 @@ from twisted_pypi.core.config import IndexConfig, ProxyConfig
 from twisted_pypi.core.links import (
     link_segments,
     local_path,
-    local_segments,
-    metadata_segments,
 )
 from twisted_pypi.core.lookup import (
     LIST_KEY,
@@ -38,12 +50,13 @@ from twisted_pypi.core.lookup import (
     UpstreamUnavailable,
 )
 from twisted_pypi.core.memtrim import trim_memory
-from twisted_pypi.core.model import DistFile, ProjectPage
+from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.parse import PageParseError
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.sources.cachepolicy import CachePolicy, Runner, Served, run_now
 from twisted_pypi.sources.metaadvert import MetadataAdvertiser
-from twisted_pypi.sources.pagebuild import EntryMaker, quarantined, reparse
+from twisted_pypi.sources.pagenotes import PageNotes
+from twisted_pypi.sources.pagerecords import Built, PageRecords
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 from twisted_pypi.upstream.client import PageClient, UpstreamError, fetch_page
 
@@ -129,17 +142,17 @@ class PageCache:
             stale_wait=config.stale_wait,
         )
         self._run: Runner = run if run is not None else run_now
-        self._forget_file = forget_file
         self._stats = stats
         self._links = config.links
+        self._notes = PageNotes(index.name, forget_file, stats)
         self._advertiser = advertiser
-        self._maker = EntryMaker(
+        self._records = PageRecords(
             index,
             store,
+            self._links,
             self.file_link,
-            config.links.project,
-            self._run,
             clock,
+            self._run,
             spill_bytes,
             advertiser,
         )
@@ -157,6 +170,28 @@ class PageCache:
         The time source that ages this cache's pages.
         """
         return self._clock
+
+    @property
+    def ages_from_first_sight(self) -> bool:
+        """
+        Whether a page of this index was seen listing files without an
+        upload time (their age counts from when the proxy first saw them).
+        """
+        return self._notes.undated
+
+    def refusal(
+        self, segments: tuple[str, ...], project: str | None
+    ) -> Deferred[str | None]:
+        """
+        Why a file of this index must not be served at all, or ``None``: its
+        project is quarantined upstream.  Known at once (a set lookup) once
+        the project's page was seen; else its stored page is read, once.
+
+        :param segments: The file's place (a ``.metadata`` file's too).
+        :param project: The project the link names, if any.
+        :return: A Deferred firing with the reason, or ``None``.
+        """
+        return self._notes.refusal(segments, project, self._cached)
 
     def get_project(self, project: str) -> Deferred[Lookup]:
         """
@@ -199,25 +234,13 @@ class PageCache:
         entry = self._policy.recall(key)
         if entry is not None:
             return entry
-        loaded: PageEntry | None = await self._run(lambda: self._load(key))
-        if loaded is not None:
-            self._policy.remember(key, loaded)
-        return loaded
-
-    def _load(self, key: str, fresh: bool = True) -> PageEntry | None:
-        """
-        Read and parse a stored page (blocking: run by the runner); see
-        :meth:`_entry` for ``fresh``.
-
-        :return: The entry, or ``None`` if none is stored or it is unreadable.
-        """
-        stored = self._store.load(self.index.name, key)
-        if stored is None:
+        built: Built | None = await self._run(partial(self._records.load, key))
+        if built is None:
             return None
-        try:
-            return self._entry(key, stored, fresh)
-        except PageParseError:
-            return None
+        self._notes.note(key, built, fetched=False)
+        entry = built.entry
+        self._policy.remember(key, entry)
+        return entry
 
     async def _get(self, key: str) -> Lookup:
         entry = await self._cached(key)
@@ -241,7 +264,7 @@ class PageCache:
             self.index.name,
             key,
             entry,
-            lambda: self._run(partial(self._maker.rebuilt, key, entry)),
+            lambda: self._run(partial(self._records.rebuilt, key, entry)),
             probe,
         )
         if current is not entry and self._policy.recall(key) is entry:
@@ -298,7 +321,7 @@ class PageCache:
         if self._stats is not None:
             self._stats.upstream_answered(self.index.name, now - started)
         if response.status == 304 and entry is not None:
-            await self._run(lambda: self._touch(key, now))
+            await self._run(partial(self._records.touch, key, now))
             entry.fetched_at = now
             return Served(entry, CacheStatus.HIT)
         if response.status in (404, 410):
@@ -313,78 +336,22 @@ class PageCache:
         )
         size = len(stored.body)
         del response  # the body is in ``stored``; nothing else keeps a copy
+        bare = self._notes.bare(key, entry)
         try:
-            kept: tuple[PageEntry, ProjectPage | None] = await self._run(
-                partial(self._keep, key, stored, entry)
+            built: Built = await self._run(
+                partial(self._records.keep, key, stored, entry, bare)
             )
         except PageParseError as e:
             raise self._failed(
                 key, UpstreamUnavailable(f"{url} could not be parsed: {e}")
             ) from None
         del stored
-        new, purge = kept
-        del kept
-        if purge is not None:
-            self._purge(purge)
+        self._notes.note(key, built, fetched=True)
+        new = built.entry
+        del built  # the parsed page of a page kept on disk goes now
         if size >= _TRIM_AFTER:
             await self._run(trim_memory)
         return Served(new, CacheStatus.MISS)
-
-    def _purge(self, page: ProjectPage) -> None:
-        """
-        Delete the cached files (and ``.metadata``) that ``page`` listed: the
-        upstream quarantined the project, so they must not be served.
-        """
-        if self._forget_file is None:
-            return
-        log.warn(
-            "{project} is quarantined upstream: dropping its cached files",
-            project=page.name,
-        )
-        for dist in page.files:
-            segments = local_segments(self.index.name, dist.url)
-            if segments is not None:
-                self._forget_file(segments)
-                self._forget_file(metadata_segments(segments))
-
-    def _keep(
-        self, key: str, stored: StoredPage, old: PageEntry | None
-    ) -> tuple[PageEntry, ProjectPage | None]:
-        """
-        Parse a page the upstream sent, then store it (blocking: run by the
-        runner; a page that cannot be parsed is not stored).
-
-        :param old: The page cached before, if any.
-        :return: The entry, and the old page if the new one says the project
-            is quarantined (its files are to be forgotten).
-        :raises PageParseError: When it cannot be parsed.
-        """
-        entry = self._entry(key, stored)
-        purge = None
-        if old is not None and entry.is_loaded and quarantined(entry.page):
-            page = (
-                old.page
-                if old.is_loaded
-                else reparse(self._store, self.index.name, key)
-            )
-            purge = page if isinstance(page, ProjectPage) else None
-        self._store.save(self.index.name, key, stored)
-        return entry, purge
-
-    def _touch(self, key: str, now: float) -> None:
-        """
-        Record that the upstream confirmed the stored page at ``now``
-        (blocking: run by the runner).
-        """
-        stored = self._store.load(self.index.name, key)
-        if stored is not None:
-            self._store.save(
-                self.index.name,
-                key,
-                StoredPage(
-                    stored.url, stored.body, stored.content_type, stored.etag, now
-                ),
-            )
 
     def _failed(self, key: str, error: UpstreamUnavailable) -> UpstreamUnavailable:
         log.warn(
@@ -418,15 +385,6 @@ class PageCache:
         (listed by the runner: a shared store's listing is a round trip).
         """
         return self._run(partial(self._store.keys, self.index.name))
-
-    def _entry(self, key: str, stored: StoredPage, fresh: bool = True) -> PageEntry:
-        """
-        The entry of a stored page (blocking: run by the runner), see
-        :meth:`~twisted_pypi.sources.pagebuild.EntryMaker.entry`.
-
-        :raises PageParseError: When it cannot be parsed.
-        """
-        return self._maker.entry(key, stored, fresh)
 
     def file_link(self, dist: DistFile) -> str:
         """

@@ -288,6 +288,7 @@ def _merge_entries(
         upstream_etag=None,
         file_link=link,
         project_link=links.project,
+        index_of=lambda dist: owners[dist.filename].index.name,
     )
 
 

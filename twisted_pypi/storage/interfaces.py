@@ -36,6 +36,7 @@ __all__ = [
     "FileStat",
     "IFileReader",
     "IFileStore",
+    "ILocalFile",
     "IRecordStore",
     "IReservation",
     "ISpool",
@@ -214,6 +215,22 @@ class IFileReader(Interface):
     def close() -> None:
         """
         Release the reader; calling this more than once is harmless.
+        """
+
+
+class ILocalFile(Interface):
+    """
+    An :class:`IFileReader` over a file on this machine's file system, whose
+    descriptor the kernel may copy from directly (``sendfile(2)``).  Readers
+    of files that live elsewhere (an object store) do not provide it.
+    """
+
+    def fileno() -> int:
+        """
+        The file's open descriptor, owned by the reader: valid until the
+        reader is closed, never to be closed by the caller.
+
+        :raise ValueError: If the reader is closed.
         """
 
 

@@ -4,13 +4,18 @@ Upstream pages as stored records: one record per page holding the body
 exactly as the upstream sent it and what it was fetched with (URL,
 Content-Type, ETag, fetch time), so that a page survives restarts and
 upstream outages and can be parsed again.
+
+A record also keeps, beside the body, when the proxy first saw each listed
+file whose index gives no upload time (see :attr:`StoredPage.first_seen`).
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
+from typing import Any
 
-from attrs import frozen
+from attrs import field, frozen
 from twisted.python.filepath import FilePath
 
 from twisted_pypi.storage.interfaces import IRecordStore, Record
@@ -33,6 +38,9 @@ class StoredPage:
     :ivar content_type: The ``Content-Type``, or ``None``.
     :ivar etag: The upstream ``ETag``, or ``None``.
     :ivar fetched_at: When the upstream last confirmed it, in clock seconds.
+    :ivar first_seen: Filename to when the proxy first saw that file on the
+        page (ISO 8601, ``Z``), for the files listed without an upload time;
+        kept beside the body, which stays as the upstream sent it.
     """
 
     url: str
@@ -40,6 +48,7 @@ class StoredPage:
     content_type: str | None
     etag: str | None
     fetched_at: float
+    first_seen: Mapping[str, str] = field(factory=dict)
 
 
 class PageStore:
@@ -142,6 +151,7 @@ class PageStore:
                 content_type=meta.get("content_type"),
                 etag=meta.get("etag"),
                 fetched_at=float(meta["fetched_at"]),
+                first_seen=_times(meta.get("first_seen")),
             )
         except (ValueError, KeyError, TypeError):
             return None
@@ -151,12 +161,14 @@ class PageStore:
         Store a page; a failure to write is logged and otherwise ignored
         (the page is still served from memory).
         """
-        meta = {
+        meta: dict[str, Any] = {
             "url": stored.url,
             "content_type": stored.content_type,
             "etag": stored.etag,
             "fetched_at": stored.fetched_at,
         }
+        if stored.first_seen:
+            meta["first_seen"] = dict(stored.first_seen)
         self._records.save(index, key, Record(meta, stored.body))
 
     def keys(self, index: str) -> list[str]:
@@ -181,3 +193,14 @@ class PageStore:
         """
         self.remove_renditions(index, key, frozenset())
         return self._records.remove(index, key)
+
+
+def _times(value: object) -> dict[str, str]:
+    """
+    The first-seen times of a record's metadata: a mapping of strings to
+    strings, anything else left out (a record written before they were kept
+    has none).
+    """
+    if not isinstance(value, dict):
+        return {}
+    return {k: v for k, v in value.items() if isinstance(k, str) and isinstance(v, str)}

@@ -24,6 +24,7 @@ from zope.interface import implementer
 from twisted_pypi.storage.interfaces import (
     FileStat,
     IFileReader,
+    ILocalFile,
     ReadStopped,
     ShortRead,
 )
@@ -64,10 +65,11 @@ def open_path(path: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> LocalFileReade
     return LocalFileReader(fd, file_stat(st), chunk_size)
 
 
-@implementer(IFileReader)
+@implementer(IFileReader, ILocalFile)
 class LocalFileReader:
     """
-    An open local file, read by ranges.
+    An open local file, read by ranges; its descriptor is there for the
+    kernel to copy from (:class:`ILocalFile`).
 
     :ivar stat: The file's stat when it was opened.
     """
@@ -96,6 +98,16 @@ class LocalFileReader:
         producer = _RangeProducer(self._fd, consumer, offset, length, self._chunk_size)
         self._active = producer
         return producer.start().addBoth(self._idle)
+
+    def fileno(self) -> int:
+        """
+        See :meth:`ILocalFile.fileno`.
+
+        :raise ValueError: If the reader is closed.
+        """
+        if self._fd is None:
+            raise ValueError("reader closed")
+        return self._fd
 
     def _idle(self, result: object) -> object:
         """A range ended: the reader may stream another."""

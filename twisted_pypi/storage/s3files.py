@@ -387,9 +387,7 @@ class S3FileStore(FileCache):
                 cooperator=self._cooperator,
             )
         except AlreadyExists:
-            _log.info(
-                "{key} was published by another node during the upload", key=name
-            )
+            _log.info("{key} was published by another node during the upload", key=name)
 
     def remove(self, key: Sequence[str]) -> bool:
         """

@@ -14,8 +14,9 @@ message in words (:func:`~twisted_pypi.upstream.describe.describe_error`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
+from typing import Protocol as TypingProtocol
 
 from attrs import frozen
 from twisted.internet import error
@@ -31,7 +32,13 @@ from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 from twisted_pypi.upstream.client import UpstreamError, UpstreamTimeout
 from twisted_pypi.upstream.describe import describe_error
 
-__all__ = ["BodyCutShort", "StreamingResponse", "close_body", "streaming"]
+__all__ = [
+    "BodyCutShort",
+    "StreamingFetch",
+    "StreamingResponse",
+    "close_body",
+    "streaming",
+]
 
 
 class BodyCutShort(UpstreamError):
@@ -80,6 +87,14 @@ class StreamingResponse:
         self._response.deliverBody(streamer)
         return streamer.done
 
+    def header(self, name: bytes) -> bytes | None:
+        """
+        :param name: A header's name.
+        :return: Its last value in the response, or ``None``.
+        """
+        values = self._response.headers.getRawHeaders(name)
+        return values[-1] if values else None
+
     def discard(self) -> None:
         """
         Do not read the body: close the upstream connection.
@@ -94,23 +109,40 @@ def close_body(response: IResponse) -> None:
     response.deliverBody(_Stop())
 
 
-def streaming(
-    fetch: Callable[[str], Deferred[IResponse]],
-) -> Callable[[str], Deferred[StreamingResponse]]:
+class StreamingFetch(TypingProtocol):
+    """
+    Issues an upstream ``GET`` for a URL, with more request headers if
+    given (such as a ``Range``); see :func:`streaming`.
+    """
+
+    def __call__(
+        self, url: str, extra: Mapping[bytes, bytes] | None = None
+    ) -> Deferred[StreamingResponse]:
+        """
+        :param url: The file's URL.
+        :param extra: More request headers.
+        """
+
+
+def streaming(fetch: Callable[..., Deferred[IResponse]]) -> StreamingFetch:
     """
     A fetch function of streaming responses.
 
-    :param fetch: Issues an upstream ``GET`` for a URL (see
-        :func:`twisted_pypi.app.service.file_fetcher`).
+    :param fetch: Issues an upstream request: ``fetch(url)`` a ``GET``,
+        ``fetch(url, b"GET", extra)`` one with more headers (see
+        :func:`twisted_pypi.app.filefetch.file_fetcher`).
     :return: The same, its responses as :class:`StreamingResponse`, its
         failures as :class:`UpstreamError` (:class:`UpstreamTimeout` for a
         timeout) saying why in words; cancelling its Deferred cancels the
         request.
     """
 
-    def fetch_streaming(url: str) -> Deferred[StreamingResponse]:
+    def fetch_streaming(
+        url: str, extra: Mapping[bytes, bytes] | None = None
+    ) -> Deferred[StreamingResponse]:
         """Issue the request; wrap the response."""
-        return fetch(url).addCallbacks(StreamingResponse.of, _in_words)
+        d = fetch(url) if extra is None else fetch(url, b"GET", extra)
+        return d.addCallbacks(StreamingResponse.of, _in_words)
 
     return fetch_streaming
 

@@ -7,7 +7,8 @@ sentence.
 ==============================  ====  ==================================
 failure                         code  detail
 ==============================  ====  ==================================
-``ProjectNotFound``             404   the caller's (``No such project.``)
+``ProjectDenied`` (policy)      404   ``held back: denied by --deny ...``
+``ProjectNotFound`` (other)     404   the caller's (``No such project.``)
 ``UpstreamTimedOut``            504   ``Upstream timed out: <reason>``
 ``UpstreamUnavailable`` (other) 502   ``Upstream failed: <reason>``
 ==============================  ====  ==================================
@@ -25,6 +26,7 @@ from twisted_pypi.core.lookup import (
     UpstreamTimedOut,
     UpstreamUnavailable,
 )
+from twisted_pypi.sources.policyview import ProjectDenied
 from twisted_pypi.web.respond import error_page
 
 __all__ = ["NO_SUCH_PROJECT", "answer_failure", "send_failure"]
@@ -44,7 +46,9 @@ def send_failure(
     :param missing: What a 404 says.
     """
     reason = failure.reason if isinstance(failure, UpstreamUnavailable) else failure
-    if isinstance(failure, ProjectNotFound):
+    if isinstance(failure, ProjectDenied):
+        code, detail = http.NOT_FOUND, failure.decision.message
+    elif isinstance(failure, ProjectNotFound):
         code, detail = http.NOT_FOUND, missing
     elif isinstance(failure, UpstreamTimedOut):
         code, detail = http.GATEWAY_TIMEOUT, f"Upstream timed out: {reason}"

@@ -25,6 +25,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 from twisted_pypi.core.links import METADATA, redact, split_listed
 from twisted_pypi.core.lookup import LookupFailed
 from twisted_pypi.core.names import is_safe_segment
+from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads, FileSpec
 from twisted_pypi.files.metadata import UPSTREAM, MetadataFiles, synthesizes
 from twisted_pypi.sources.remote import PageCache
@@ -36,6 +37,8 @@ from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
 from twisted_pypi.web.fileserve import serve_cached
 from twisted_pypi.web.following import serve_download
 from twisted_pypi.web.metafiles import answer_metadata
+from twisted_pypi.web.policygate import FileGuard
+from twisted_pypi.web.rangedfiles import RangedFiles, asked_range, honours_ranges
 from twisted_pypi.web.respond import error_page, when_done
 
 __all__ = [
@@ -70,15 +73,21 @@ class FilesResource(Resource):
         fetch: Callable[..., Deferred[IResponse]],
         offline: bool = False,
         metadata: MetadataFiles | None = None,
+        stats: Stats | None = None,
+        guard: FileGuard | None = None,
     ) -> None:
         """
         :param pages: The page cache of each index, by index name.
         :param cache: The file store.
         :param downloads: The downloads in flight.
-        :param fetch: Issues upstream file requests: ``fetch(url, method)``.
+        :param fetch: Issues upstream file requests: ``fetch(url, method,
+            extra)``.
         :param offline: Serve cached files only: anything else is 404.
         :param metadata: Makes the ``.metadata`` of wheels whose index
             offers none, and counts what is served; without it they are 404.
+        :param stats: Where ranges of files not cached are counted.
+        :param guard: The supply-chain policy, asked before anything is
+            served (cached or not), if one is active.
         """
         super().__init__()
         self._pages = pages
@@ -87,6 +96,8 @@ class FilesResource(Resource):
         self._fetch = fetch
         self._offline = offline
         self._metadata = metadata
+        self._ranges = RangedFiles(downloads, fetch, stats)
+        self._guard = guard
 
     def render_GET(self, request: Request) -> bytes | int:
         linked = _segments(request.postpath or [])
@@ -96,9 +107,20 @@ class FilesResource(Resource):
         if len(segments) < 4:
             return error_page(request, http.NOT_FOUND, "No such file.")
         request.setHeader(b"x-pypi-index", segments[0].encode())
-        work = Deferred.fromCoroutine(self._answer(request, segments, project))
+        if self._guard is None:
+            work = Deferred.fromCoroutine(self._answer(request, segments, project))
+        else:
+            work = Deferred.fromCoroutine(self._guarded(request, segments, project))
         when_done(request, work, "file")
         return NOT_DONE_YET
+
+    async def _guarded(
+        self, request: Request, segments: tuple[str, ...], project: str | None
+    ) -> None:
+        """Answer once the policy lets the file through."""
+        assert self._guard is not None
+        if await self._guard.remote(request, segments, project):
+            await self._answer(request, segments, project)
 
     async def _answer(
         self,
@@ -115,6 +137,10 @@ class FilesResource(Resource):
             file turns out to be gone from a shared store before any byte
             was sent (another node deleted it).
         """
+        refused = await self._pages[segments[0]].refusal(segments, project)
+        if refused is not None:
+            error_page(request, http.FORBIDDEN, refused, finish=True)
+            return
         unreachable: StoreUnreachable | None = None
         try:
             stat = await self._cache.find(segments)
@@ -140,8 +166,12 @@ class FilesResource(Resource):
             return
         download = self._downloads.get(segments)
         if download is not None and request.method != b"HEAD":
+            asked = asked_range(request, segments)
             try:
-                await serve_download(request, download)
+                if asked is not None:
+                    await self._ranges.from_download(request, download, asked)
+                else:
+                    await serve_download(request, download)
             except UpstreamError as e:
                 _upstream_failed(Failure(e), request)
             return
@@ -168,9 +198,12 @@ class FilesResource(Resource):
         if request.method == b"HEAD":
             await self._head(request, spec)
             return
-        download = self._downloads.start_or_join(spec)
+        asked = asked_range(request, segments)
         try:
-            await serve_download(request, download)
+            if asked is not None:  # passed to the upstream: no download
+                await self._ranges.from_upstream(request, spec, asked)
+            else:
+                await serve_download(request, self._downloads.start_or_join(spec))
         except UpstreamError as e:
             _upstream_failed(Failure(e), request)
 
@@ -250,6 +283,8 @@ class FilesResource(Resource):
         request.setHeader(b"cache-control", IMMUTABLE)
         if length is not None:
             request.setHeader(b"content-length", str(length).encode())
+        if honours_ranges(spec.segments, length):
+            request.setHeader(b"accept-ranges", b"bytes")
         request.finish()
 
 

@@ -7,11 +7,15 @@ Serving complete files over HTTP, read by ranges through the storage seam
 :mod:`~twisted_pypi.web.ranges`), ``If-Range``, a strong ``ETag`` with
 ``If-None-Match`` (304), ``Last-Modified`` with ``If-Modified-Since``,
 ``Accept-Ranges: bytes``, ``Cache-Control: immutable``, and never a
-``Content-Encoding`` (a ``.tar.gz`` is the gzip file it is).  The body is
-sent by a push producer registered on the request for the whole response:
-each range is streamed from the reader into it with backpressure, so memory
-stays flat however large the file, and a client that goes away stops the
-reading.  The resource layer calls::
+``Content-Encoding`` (a ``.tar.gz`` is the gzip file it is).
+
+A local file on a plain TCP connection is sent by the kernel with
+``sendfile(2)`` (:mod:`twisted_pypi.web.sendfile`).  Otherwise (TLS, a file
+in an object store, no ``sendfile``) the body is sent by a push producer
+registered on the request for the whole response: each range is streamed
+from the reader into it with backpressure.  Either way memory stays flat
+however large the file, and a client that goes away stops the sending.
+The resource layer calls::
 
     request.setHeader(b"x-cache", b"HIT")
     return serve_cached(request, store, segments)
@@ -33,6 +37,7 @@ from twisted_pypi.storage.interfaces import (
     FileGone,
     IFileReader,
     IFileStore,
+    ILocalFile,
     ReadStopped,
 )
 from twisted_pypi.web.fileheaders import (
@@ -43,8 +48,14 @@ from twisted_pypi.web.fileheaders import (
     last_modified,
     not_modified,
 )
-from twisted_pypi.web.ranges import Part, plan_body
+from twisted_pypi.web.ranges import BodyPlan, Part, plan_body
 from twisted_pypi.web.respond import abort
+from twisted_pypi.web.sendfile import (
+    DEFAULT_SEND_FILE,
+    SendFile,
+    ZeroCopyBody,
+    plain_socket,
+)
 
 __all__ = ["serve_cached", "serve_file"]
 
@@ -54,6 +65,7 @@ def serve_cached(
     store: IFileStore,
     segments: Sequence[str],
     gone: Callable[[], object] | None = None,
+    send_file: SendFile | None = DEFAULT_SEND_FILE,
 ) -> bytes | int:
     """
     Answer a ``GET`` or ``HEAD`` for a complete stored file (see
@@ -66,6 +78,7 @@ def serve_cached(
     :param gone: Answers the request instead when the file turns out to
         be gone from a shared store before any of the response was sent
         (see :func:`serve_file`).
+    :param send_file: See :func:`serve_file`.
     :return: What ``render`` returns: ``NOT_DONE_YET``, or a 404 page if the
         store does not have the file.
     :raise ValueError: If a segment is unsafe.
@@ -78,7 +91,7 @@ def serve_cached(
     store.pin(key)
     request.notifyFinish().addBoth(lambda _: store.unpin(key))
     store.touch(key)
-    serve_file(request, reader, content_type(key[-1]), gone)
+    serve_file(request, reader, content_type(key[-1]), gone, send_file)
     return NOT_DONE_YET
 
 
@@ -87,10 +100,11 @@ def serve_file(
     reader: IFileReader,
     kind: bytes,
     gone: Callable[[], object] | None = None,
+    send_file: SendFile | None = DEFAULT_SEND_FILE,
 ) -> None:
     """
     Answer a ``GET`` or ``HEAD`` with a complete file, and close the reader
-    once done.  The response is finished here (or by the body's producer).
+    once done.  The response is finished here (or by the body's sender).
 
     :param request: The request.
     :param reader: The open file.
@@ -99,6 +113,9 @@ def serve_file(
         before any of the response was sent, the headers set here are
         taken back and this answers the request instead (else the
         connection is aborted, as for any failed read).
+    :param send_file: ``os.sendfile`` (or a stand-in) to send a local
+        file's bytes with on a plain TCP connection, or ``None`` to read
+        every file through the reactor.
     """
     stat = reader.stat
     etag, modified = entity_tag(stat), last_modified(stat)
@@ -128,6 +145,33 @@ def serve_file(
         reader.close()
         request.write(b"")
         request.finish()
+        return
+    _send_body(request, reader, plan, gone, send_file)
+
+
+def _send_body(
+    request: Request,
+    reader: IFileReader,
+    plan: BodyPlan,
+    gone: Callable[[], object] | None,
+    send_file: SendFile | None,
+) -> None:
+    """
+    Send the body of ``plan``: by ``sendfile`` where the file is local and
+    the connection plain TCP, else (or if ``sendfile`` is refused) read
+    through the reactor.
+    """
+
+    def read(parts: list[Part], trailer: bytes) -> None:
+        _BodyProducer(request, reader, parts, trailer).start()
+
+    where = plain_socket(request) if ILocalFile.providedBy(reader) else None
+    if send_file is not None and where is not None:
+        transport, sock = where
+        body = ZeroCopyBody(
+            request, transport, sock, reader, plan.parts, plan.trailer, send_file, read
+        )
+        body.start()
         return
     producer = _BodyProducer(request, reader, plan.parts, plan.trailer)
     if gone is not None:

@@ -38,6 +38,7 @@ from twisted_pypi.core.lookup import (
 from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.pypijson.cache import JsonCache, JsonLookup, json_api_base
 from twisted_pypi.sources.cachepolicy import Runner, run_now
+from twisted_pypi.sources.policyview import PolicyView, ProjectDenied
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.jsonstore import JsonDocument
@@ -54,7 +55,11 @@ _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.!+_-]{0,127}$")
 
 
 def rewrite(
-    data: Mapping[str, Any], document_url: str, page: PageEntry, prefix: str
+    data: Mapping[str, Any],
+    document_url: str,
+    page: PageEntry,
+    prefix: str,
+    drop_emptied: bool = False,
 ) -> dict[str, Any]:
     """
     A JSON API document with the URL of every file (in ``urls`` and in each
@@ -67,6 +72,8 @@ def rewrite(
     :param page: The project's page on the same index.
     :param prefix: What goes before ``files/...``: the proxy's base URL, or a
         relative path up to the proxy's root.
+    :param drop_emptied: Leave out the releases that had files and kept
+        none (the page is the policy's view: every file held back).
     """
     index = page.index.name
 
@@ -90,7 +97,12 @@ def rewrite(
         result["urls"] = files(data["urls"])
     releases = data.get("releases")
     if isinstance(releases, dict):
-        result["releases"] = {v: files(listed) for v, listed in releases.items()}
+        kept = {v: (files(listed), listed) for v, listed in releases.items()}
+        result["releases"] = {
+            v: files_of
+            for v, (files_of, listed) in kept.items()
+            if files_of or not (drop_emptied and listed)
+        }
     return result
 
 
@@ -109,31 +121,38 @@ def _ready(
 
 
 def _make(
-    document: JsonDocument, page: PageEntry, prefix: str, gzipped: bool
+    document: JsonDocument,
+    page: PageEntry,
+    prefix: str,
+    gzipped: bool,
+    drop_emptied: bool = False,
 ) -> Rendition:
     """
     Make the rewritten document (and its gzipped form when ``gzipped``):
     blocking, run by the runner.
     """
-    made = rendition(document, page, prefix)
+    made = rendition(document, page, prefix, drop_emptied)
     if gzipped:
         made.gzipped  # noqa: B018 -- computed and kept on the rendition
     return made
 
 
-def rendition(document: JsonDocument, page: PageEntry, prefix: str) -> Rendition:
+def rendition(
+    document: JsonDocument, page: PageEntry, prefix: str, drop_emptied: bool = False
+) -> Rendition:
     """
     The rewritten document, made once per (upstream document, page, prefix).
 
     :param document: The cached upstream document.
     :param page: The project's page on the same index.
     :param prefix: See :func:`rewrite`.
+    :param drop_emptied: See :func:`rewrite`.
     """
     made = document.renditions.get(prefix)
     if made is not None and made[0] is page:
         return made[1]
     body = json.dumps(
-        rewrite(document.data, document.url, page, prefix),
+        rewrite(document.data, document.url, page, prefix, drop_emptied),
         ensure_ascii=False,
         separators=(",", ":"),
     ).encode("utf-8")
@@ -156,6 +175,7 @@ class JsonApiResource(Resource):
         documents: JsonCache,
         base_url: str | None,
         run: Runner = run_now,
+        view: PolicyView | None = None,
     ) -> None:
         """
         :param router: Picks the index of a project (or its dummy, which has
@@ -166,6 +186,8 @@ class JsonApiResource(Resource):
             relative to the document.
         :param run: Rewrites, serializes and compresses documents away from
             the reactor.
+        :param view: The supply-chain policy, if one is active: the files
+            it holds back are left out of the documents.
         """
         super().__init__()
         self._router = router
@@ -173,6 +195,7 @@ class JsonApiResource(Resource):
         self._documents = documents
         self._base_url = base_url
         self._run = run
+        self._view = view
 
     def render_GET(self, request: Request) -> bytes | int:
         parts = list(request.postpath or [])
@@ -200,6 +223,10 @@ class JsonApiResource(Resource):
     async def _serve(
         self, request: Request, project: str, version: str | None, prefix: str
     ) -> None:
+        view = self._view
+        denied = view.denied(project) if view is not None else None
+        if denied is not None and denied.held:
+            raise ProjectDenied(project, denied)
         found = await self._router.get_project(project)
         if found.status is CacheStatus.DUMMY:
             error_page(
@@ -217,6 +244,8 @@ class JsonApiResource(Resource):
                 page = await (await pages.get_project(project)).loaded()
             except LookupFailed:
                 continue
+            if view is not None:
+                page = await view.shown_project(page)
             try:
                 lookup = await self._documents.get(pages.index, project, version)
             except ProjectNotFound:
@@ -229,7 +258,9 @@ class JsonApiResource(Resource):
             document, entry = lookup.document, page.entry
             made = _ready(document, entry, prefix, gzipped)
             if made is None:
-                made = await self._run(partial(_make, document, entry, prefix, gzipped))
+                made = await self._run(
+                    partial(_make, document, entry, prefix, gzipped, view is not None)
+                )
             _send(request, lookup, made, page.entry)
             return
         error_page(

@@ -15,6 +15,7 @@ from twisted_pypi.core.names import is_safe_segment
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
 from twisted_pypi.web.fileserve import serve_file
+from twisted_pypi.web.policygate import FileGuard
 from twisted_pypi.web.respond import error_page, when_done
 
 __all__ = [
@@ -29,12 +30,16 @@ class LocalFilesResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, indexes: dict[str, LocalIndex]) -> None:
+    def __init__(
+        self, indexes: dict[str, LocalIndex], guard: FileGuard | None = None
+    ) -> None:
         """
         :param indexes: The local indexes by name.
+        :param guard: The supply-chain policy, if one is active.
         """
         super().__init__()
         self._indexes = indexes
+        self._guard = guard
 
     def render_GET(self, request: Request) -> bytes | int:
         try:
@@ -49,6 +54,10 @@ class LocalFilesResource(Resource):
         return NOT_DONE_YET
 
     async def _serve(self, request: Request, index: LocalIndex, filename: str) -> None:
+        if self._guard is not None and not await self._guard.local(
+            request, index, filename
+        ):
+            return
         is_metadata = filename.endswith(METADATA)
         local = await index.file(
             filename[: -len(METADATA)] if is_metadata else filename

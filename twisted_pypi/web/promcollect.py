@@ -2,7 +2,8 @@
 The Prometheus collector: turns the service's
 :class:`~twisted_pypi.core.stats.Stats` (and the live file cache and downloads)
 into metric families on each scrape; with a shared store, the store's requests
-and latency, and the leases the node holds or follows.
+and latency, and the leases the node holds or follows; what the supply-chain
+policy held back.
 
 Imported only when ``/-/metrics`` is first scraped (see
 :mod:`twisted_pypi.web.metrics`): ``prometheus_client`` brings a web server of
@@ -21,9 +22,12 @@ from prometheus_client.metrics_core import (
 )
 from prometheus_client.registry import CollectorRegistry
 
+from twisted_pypi.core.decisions import DRY_RUN, ENFORCED, PolicyRecord
+from twisted_pypi.core.policy import Rule
 from twisted_pypi.core.stats import (
     METADATA_SOURCES,
     OTHER,
+    RANGE_SOURCES,
     SOURCES,
     Stats,
     UpstreamHealth,
@@ -74,6 +78,7 @@ class StatsCollector:
         yield from self._requests()
         yield from self._upstreams()
         yield from self._files()
+        yield from _policy(self._stats.policy)
         if isinstance(self._cache, S3FileStore):
             yield from self._store(self._cache)
 
@@ -96,6 +101,15 @@ class StatsCollector:
         for source in sorted({*SOURCES.values(), OTHER}):
             sent.add_metric([source], stats.bytes_by_source.get(source, 0))
         yield sent
+        ranges = CounterMetricFamily(
+            PREFIX + "file_ranges",
+            "Range requests for files not cached, by where they were answered"
+            " from: spool (a download in flight), upstream (passed on as a range).",
+            labels=["source"],
+        )
+        for source in RANGE_SOURCES:
+            ranges.add_metric([source], stats.ranges.get(source, 0))
+        yield ranges
         yield CounterMetricFamily(
             PREFIX + "dummy_files",
             "Dummy wheels served in place of real files.",
@@ -266,6 +280,32 @@ class StatsCollector:
                 "Files this node streams from the node downloading them.",
                 value=len(cluster.followed()),
             )
+
+
+def _policy(record: PolicyRecord) -> Iterable[Metric]:
+    """
+    What the supply-chain policy held back, by rule (``deny``, ``snapshot``,
+    ``min-age``) and mode (``enforced``, or ``dry-run`` for
+    ``--policy-dry-run``); every rule and mode has its series from the start.
+    """
+    held = CounterMetricFamily(
+        PREFIX + "policy_held_back",
+        "Files held back from pages by the policy, each counted once per"
+        " decision change, by rule and mode.",
+        labels=["rule", "mode"],
+    )
+    refused = CounterMetricFamily(
+        PREFIX + "policy_refused_downloads",
+        "Requests for files the policy holds back (refused with 403, or only"
+        " logged in a dry run), by rule and mode.",
+        labels=["rule", "mode"],
+    )
+    for rule in Rule:
+        for mode in (ENFORCED, DRY_RUN):
+            key = (rule.value, mode)
+            held.add_metric([rule.value, mode], record.held.get(key, 0))
+            refused.add_metric([rule.value, mode], record.refused.get(key, 0))
+    yield from (held, refused)
 
 
 def make_registry(

@@ -10,6 +10,11 @@ in another unit than bytes, is ignored (200).  Ranges that start past the
 end are dropped; if none is left the answer is 416 with ``Content-Range:
 bytes */<size>``.  An end past the file is clipped to it, and a suffix range
 longer than the file means the whole file.
+
+For files the proxy does not hold (see :mod:`~twisted_pypi.web.rangedfiles`)
+there are also :func:`single_range` (the one range of a header),
+:func:`resolve_range`, :func:`range_header` (a range as a request header)
+and :func:`parse_content_range` (an upstream's answer to it).
 """
 
 from __future__ import annotations
@@ -19,7 +24,18 @@ import os
 from attrs import field, frozen
 from twisted.web import http
 
-__all__ = ["BodyPlan", "Part", "parse_ranges", "plan_body"]
+__all__ = [
+    "BodyPlan",
+    "ContentRange",
+    "Part",
+    "Spec",
+    "parse_content_range",
+    "parse_ranges",
+    "plan_body",
+    "range_header",
+    "resolve_range",
+    "single_range",
+]
 
 #: A range as the header gives it: ``(first, last)``, either (not both)
 #: ``None`` (``bytes=-n`` is ``(None, n)``, ``bytes=a-`` is ``(a, None)``).
@@ -99,10 +115,13 @@ def _number(text: bytes) -> int | None:
     return int(text)
 
 
-def _resolve(spec: Spec, size: int) -> tuple[int, int] | None:
+def resolve_range(spec: Spec, size: int) -> tuple[int, int] | None:
     """
     ``(offset, length)`` of a range in a file of ``size`` bytes, or
     ``None`` if it does not overlap the file.
+
+    :param spec: The range, as the header gives it.
+    :param size: The file's size.
     """
     first, last = spec
     if first is None:
@@ -142,7 +161,9 @@ def plan_body(
         specs = parse_ranges(header)
     except ValueError:
         return whole
-    resolved = [r for r in (_resolve(spec, size) for spec in specs) if r is not None]
+    resolved = [
+        r for r in (resolve_range(spec, size) for spec in specs) if r is not None
+    ]
     if not resolved:
         unsatisfiable = {
             b"content-length": b"0",
@@ -174,3 +195,106 @@ def plan_body(
         b"content-type": b'multipart/byteranges; boundary="%s"' % boundary,
     }
     return BodyPlan(http.PARTIAL_CONTENT, headers, parts, trailer)
+
+
+def single_range(header: bytes | None) -> Spec | None:
+    """
+    The range of a ``Range`` header that asks for exactly one.
+
+    :param header: The header's value, or ``None``.
+    :return: The range, or ``None`` when there is no header, it is
+        malformed (to be ignored), or it asks for several ranges.
+    """
+    if header is None:
+        return None
+    try:
+        specs = parse_ranges(header)
+    except ValueError:
+        return None
+    return specs[0] if len(specs) == 1 else None
+
+
+def range_header(spec: Spec) -> bytes:
+    """
+    A ``Range`` header asking for one range.
+
+    :param spec: The range: ``(first, last)``, ``(first, None)`` or
+        ``(None, suffix length)``.
+    :return: Such as ``bytes=0-99``, ``bytes=100-`` or ``bytes=-50``.
+    """
+    first, last = spec
+    return b"bytes=%s-%s" % (
+        b"" if first is None else b"%d" % first,
+        b"" if last is None else b"%d" % last,
+    )
+
+
+@frozen
+class ContentRange:
+    """
+    A ``Content-Range`` header in bytes.
+
+    :ivar first: The first byte sent, or ``None`` (``bytes */size``, with
+        a 416).
+    :ivar last: The last byte sent (inclusive), or ``None``.
+    :ivar size: The whole file's size, or ``None`` (``*``: unknown).
+    """
+
+    first: int | None
+    last: int | None
+    size: int | None
+
+    def answers(self, spec: Spec) -> bool:
+        """
+        Whether this is exactly the range ``spec`` asks for: that range
+        resolved in :attr:`size` (clipped at the end, a suffix counted from
+        it), or, the size unknown, ``first-last`` as asked.
+
+        :param spec: The range asked for.
+        """
+        if self.first is None or self.last is None:
+            return False
+        if self.size is None:
+            return spec == (self.first, self.last)
+        if self.last >= self.size:
+            return False
+        resolved = resolve_range(spec, self.size)
+        return resolved == (self.first, self.last - self.first + 1)
+
+
+def parse_content_range(value: bytes | None) -> ContentRange | None:
+    """
+    Read a ``Content-Range`` header.
+
+    :param value: Such as ``bytes 0-99/1234``, ``bytes 0-99/*`` or
+        ``bytes */1234``; or ``None``.
+    :return: It, or ``None`` if missing, malformed or in another unit.
+    """
+    if value is None:
+        return None
+    unit, _, rest = value.strip().partition(b" ")
+    sent, slash, size_text = rest.strip().partition(b"/")
+    if unit.lower() != b"bytes" or not slash:
+        return None
+    try:
+        size = None if size_text == b"*" else _count(size_text)
+        if sent == b"*":
+            return None if size is None else ContentRange(None, None, size)
+        first_text, _, last_text = sent.partition(b"-")
+        first, last = _count(first_text), _count(last_text)
+    except ValueError:
+        return None
+    if first > last:
+        return None
+    return ContentRange(first, last, size)
+
+
+def _count(text: bytes) -> int:
+    """
+    A non-negative decimal number.
+
+    :raise ValueError: If ``text`` is not one.
+    """
+    if not text.isdigit():
+        raise ValueError(f"not a number: {text!r}")
+    return int(text)

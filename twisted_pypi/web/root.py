@@ -15,6 +15,13 @@ The one place the resource tree is mounted, from components built elsewhere
     /dummy/           the dummy projects' generated files
     /pypi/            the JSON API (only with a JSON client)
     /upload/          uploads to the local indexes (only with upload users)
+    /snapshot/<T>/    the index as it was at a moment (simple/, files/,
+                      local/, dummy/ below it; see web/snapshot.py)
+
+With a supply-chain policy (``--min-age``, ``--deny``), ``/simple/`` and
+``/pypi/`` show pages without the files it holds back, and ``/files/`` and
+``/local/`` refuse those files; without one they are served exactly as
+before, with no policy code on the way.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ from twisted.web.server import Request
 
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.links import FILES_PREFIX
+from twisted_pypi.core.moments import snapshot_text
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.files.metadata import MetadataFiles
@@ -38,6 +46,7 @@ from twisted_pypi.pypijson.cache import JsonCache
 from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
+from twisted_pypi.sources.policyview import PolicyPages, PolicyView
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import FileCache
@@ -48,8 +57,10 @@ from twisted_pypi.web.inflight import INFLIGHT_CHILD, InflightResource
 from twisted_pypi.web.jsonapi import JSON_PREFIX, JsonApiResource
 from twisted_pypi.web.localfiles import LocalFilesResource
 from twisted_pypi.web.metrics import HealthPage, MetricsPage, registry_factory
+from twisted_pypi.web.policygate import FileGuard
 from twisted_pypi.web.respond import error_page
-from twisted_pypi.web.simple import SimpleIndex
+from twisted_pypi.web.simple import Pages, SimpleIndex
+from twisted_pypi.web.snapshot import SNAPSHOT_PREFIX, SnapshotResource
 from twisted_pypi.web.status import StatusPage
 
 __all__ = ["Directory", "Root", "make_root"]
@@ -139,14 +150,24 @@ def make_root(
         ``run`` is missing.
     """
     by_name = {p.index.name: p for p in pages}
+    local_by_name = {i.index.name: i for i in local}
+    active = config.policy.active
+    view = PolicyView(
+        config.policy,
+        clock or cache.clock,
+        stats.policy,
+        run or run_now,
+        config.base_url,
+    )
+    guard = FileGuard(view, by_name) if active else None
     root = Root()
     root.putChild(b"", StatusPage(config, stats, cache, downloads))
     root.putChild(DASH, _dash(config, stats, pages, cache, downloads, documents))
-    root.putChild(b"simple", SimpleIndex(router, config.base_url, run or run_now))
-    root.putChild(DUMMY_PREFIX.encode(), DummyFilesResource(dummies))
-    root.putChild(
-        LOCAL_PREFIX.encode(), LocalFilesResource({i.index.name: i for i in local})
-    )
+    simple: Pages = PolicyPages(router, view) if active else router
+    root.putChild(b"simple", SimpleIndex(simple, config.base_url, run or run_now))
+    dummy_files = DummyFilesResource(dummies)
+    root.putChild(DUMMY_PREFIX.encode(), dummy_files)
+    root.putChild(LOCAL_PREFIX.encode(), LocalFilesResource(local_by_name, guard))
     root.putChild(
         FILES_PREFIX.encode(),
         FilesResource(
@@ -156,8 +177,34 @@ def make_root(
             fetch,
             offline=config.offline,
             metadata=metadata,
+            stats=stats,
+            guard=guard,
         ),
     )
+
+    def snapshot_tree(moment: float) -> Resource:
+        """The routes below ``/snapshot/<TIMESTAMP>/``."""
+        guard = FileGuard(view, by_name, moment)
+        files = FilesResource(
+            by_name,
+            cache,
+            downloads,
+            fetch,
+            offline=config.offline,
+            metadata=metadata,
+            stats=stats,
+            guard=guard,
+        )
+        base = f"{config.base_url or '/'}{SNAPSHOT_PREFIX}/{snapshot_text(moment)}/"
+        tree = Directory()
+        pages_then = PolicyPages(router, view, moment)
+        tree.putChild(b"simple", SimpleIndex(pages_then, base, run or run_now))
+        tree.putChild(FILES_PREFIX.encode(), files)
+        tree.putChild(LOCAL_PREFIX.encode(), LocalFilesResource(local_by_name, guard))
+        tree.putChild(DUMMY_PREFIX.encode(), dummy_files)
+        return tree
+
+    root.putChild(SNAPSHOT_PREFIX.encode(), SnapshotResource(snapshot_tree))
     if documents is not None:
         json_api = JsonApiResource(
             router,
@@ -165,6 +212,7 @@ def make_root(
             documents,
             config.base_url,
             run or run_now,
+            view=view if active else None,
         )
         root.putChild(JSON_PREFIX.encode(), json_api)
     if config.upload_users is not None:

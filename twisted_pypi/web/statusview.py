@@ -36,6 +36,7 @@ from twisted_pypi.web.statushtml import (
     plural,
     when,
 )
+from twisted_pypi.web.statuspolicy import policy_section
 from twisted_pypi.web.statusstore import store_section
 
 __all__ = ["StatusView"]
@@ -55,6 +56,7 @@ _TEMPLATE = XMLString(
     '<section><h2>Downloads in progress</h2><t:transparent t:render="downloads" />'
     "</section>"
     '<t:transparent t:render="store" />'
+    '<t:transparent t:render="policy" />'
     '<section><h2>Upstream indexes</h2><ul class="items" t:render="upstreams" />'
     "</section>"
     '<section><h2>Use it</h2><t:transparent t:render="use" /></section>'
@@ -229,6 +231,13 @@ class StatusView(Element):
         return store_section(self._config, self._stats, self._cache, self._downloads)
 
     @renderer
+    def policy(self, request: IRequest | None, tag: Tag) -> Flattenable:
+        """
+        The supply-chain policy and its latest decisions, when one is set.
+        """
+        return policy_section(self._config, self._stats)
+
+    @renderer
     def upstreams(self, request: IRequest | None, tag: Tag) -> Flattenable:
         """
         Each upstream index: how it has been answering.
@@ -303,7 +312,8 @@ def _disk_figure(
 
 def _health_rows(health: UpstreamHealth, now: float) -> list[tuple[str, Flattenable]]:
     """
-    What is known of an upstream: last success and error, counts, latency.
+    What is known of an upstream: last success and error, counts, latency,
+    and whether its ages count from first sight (it gives no upload times).
     """
     rows: list[tuple[str, Flattenable]] = [
         ("Last success", when(health.last_success, now))
@@ -317,6 +327,8 @@ def _health_rows(health: UpstreamHealth, now: float) -> list[tuple[str, Flattena
     if mean is not None:
         latency = f"{mean * 1000:.0f} ms mean over {health.latency.count}"
         rows.append(("Latency", latency))
+    if health.undated:
+        rows.append(("Upload times", "none given: ages from first sight"))
     return rows
 
 
