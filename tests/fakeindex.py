@@ -33,6 +33,8 @@ class FakeFile:
     :ivar upload_time: The upload time advertised (JSON only).
     :ivar url: The URL the page gives for the file, such as one on another
         host [default: ``../../packages/<filename>``, this index's].
+    :ivar ranged_wheel: What ``Range`` requests read instead of ``wheel``
+        (a stale copy on a CDN, say), or ``None``.
     """
 
     wheel: BuiltWheel
@@ -42,6 +44,7 @@ class FakeFile:
     size_override: int | None = None
     upload_time: str = "2024-01-02T03:04:05.123456Z"
     url: str | None = None
+    ranged_wheel: BuiltWheel | None = None
 
     @property
     def href(self) -> str:
@@ -80,16 +83,19 @@ class FakeIndex(Resource):
     Requests for a path in ``fail`` are answered with that status; requests
     for a path in ``hold_paths``, and file requests while ``hold_files`` is
     set, are kept unanswered in ``held`` for the test to finish (a file
-    request with a ``Range`` is never held).
+    request with a ``Range`` is never held while ``ranges`` is on).
 
     A project named in ``statuses`` has that PEP 792 status on its page; a
     ``quarantined`` one's page lists no files (as PEP 792 says).
 
     With ``metadata`` off, the pages advertise no core metadata (PEP 658)
-    and ``.metadata`` files are not served.  A file request with a
-    ``Range`` header is logged in ``ranged`` as ``(path, header)``; with
-    ``ranges`` on (the default) one range is honoured (206, or 416 past the
-    end), as static file servers do, else the whole file is sent (200).
+    and ``.metadata`` files are 404.  With ``ranges`` on (the default), a
+    file request with a ``Range`` of one range is answered 206 with those
+    bytes (416 past the end), as static file servers do; else, or for any
+    other ``Range``, the whole file is sent (200).  Every file request's
+    method, path and ``Range`` header (or ``None``) are kept in
+    ``file_log``; :attr:`ranged`, :meth:`ranged_reads` and
+    :meth:`whole_downloads` read it.
     """
 
     projects: dict[str, list[FakeFile]] = field(factory=dict)
@@ -104,7 +110,7 @@ class FakeIndex(Resource):
     statuses: dict[str, str] = field(factory=dict)
     metadata: bool = True
     ranges: bool = True
-    ranged: list[tuple[str, str]] = field(factory=list)
+    file_log: list[tuple[str, str, str | None]] = field(factory=list)
     isLeaf = True
 
     def __attrs_post_init__(self) -> None:
@@ -121,6 +127,28 @@ class FakeIndex(Resource):
         How many requests were made for ``path``.
         """
         return sum(1 for m, p in self.requests if p == path and m == method)
+
+    def whole_downloads(self, filename: str) -> int:
+        """
+        How many ``GET`` requests for ``filename`` asked for the whole file
+        (no ``Range``).
+        """
+        path = f"/packages/{filename}"
+        return sum(1 for m, p, r in self.file_log if (m, p, r) == ("GET", path, None))
+
+    @property
+    def ranged(self) -> list[tuple[str, str]]:
+        """
+        ``(path, Range header)`` of each file request that had a ``Range``.
+        """
+        return [(p, r) for _, p, r in self.file_log if r is not None]
+
+    def ranged_reads(self, filename: str) -> int:
+        """
+        How many requests for ``filename`` asked for a range of it.
+        """
+        path = f"/packages/{filename}"
+        return sum(1 for _, p, r in self.file_log if p == path and r is not None)
 
     def render(self, request: Request) -> bytes | int:
         path = request.path.decode()
@@ -213,8 +241,8 @@ class FakeIndex(Resource):
             if f.yanked:
                 reason = f.yanked if isinstance(f.yanked, str) else ""
                 attrs += f' data-yanked="{escape(reason)}"'
-            meta = hashlib.sha256(f.wheel.metadata).hexdigest()
             if self.metadata:
+                meta = hashlib.sha256(f.wheel.metadata).hexdigest()
                 attrs += f' data-dist-info-metadata="sha256={meta}"'
             anchors.append(
                 f'<a href="{escape(f.href)}#sha256={f.sha256}"{attrs}>'
@@ -232,20 +260,22 @@ class FakeIndex(Resource):
         return self._send(request, body, ctype)
 
     def _file(self, request: Request, filename: str) -> bytes | int:
+        asked = request.getHeader(b"range")
+        wanted = asked.decode("latin-1") if asked is not None else None
+        self.file_log.append((request.method.decode(), request.path.decode(), wanted))
         for files in self.projects.values():
             for f in files:
                 if filename == f.wheel.filename:
                     content = f.wheel.content
+                    if self.ranges and wanted and f.ranged_wheel is not None:
+                        content = f.ranged_wheel.content
                 elif filename == f.wheel.filename + ".metadata" and self.metadata:
                     content = f.wheel.metadata
                 else:
                     continue
                 request.setHeader(b"content-type", b"application/octet-stream")
-                asked = request.getHeader(b"range")
-                if asked is not None:
-                    self.ranged.append((request.path.decode(), asked.decode()))
-                    if self.ranges:
-                        return _ranged(request, content, asked)
+                if wanted is not None and self.ranges:
+                    return _ranged(request, content, wanted)
                 if self.hold_files and not filename.endswith(".metadata"):
                     request.setHeader(b"content-length", str(len(content)).encode())
                     self.held.append(request)
@@ -255,22 +285,23 @@ class FakeIndex(Resource):
         return b"no such file"
 
 
-def _ranged(request: Request, content: bytes, asked: bytes) -> bytes:
+def _ranged(request: Request, content: bytes, asked: str) -> bytes:
     """
     Answer one byte range of ``content`` (``a-b``, ``a-`` or ``-n``) with
-    206, or 416 when it starts past the end; anything else with the whole
-    file.  Written here independently of the proxy's own range code.
+    206, or 416 when it starts past the end (or after its end); anything
+    else with the whole file.  Written here independently of the proxy's own
+    range code.
     """
-    unit, _, spec = asked.decode("ascii").partition("=")
+    unit, _, spec = asked.partition("=")
     first, dash, last = spec.strip().partition("-")
-    if unit.strip() != "bytes" or not dash or "," in spec:
+    if unit.strip() != "bytes" or not dash or "," in spec or not (first or last):
         return content
     size = len(content)
     if not first:
         start, end = max(size - int(last), 0), size - 1
     else:
         start, end = int(first), min(int(last) if last else size - 1, size - 1)
-    if start >= size:
+    if start >= size or start > end:
         request.setResponseCode(416)
         request.setHeader(b"content-range", f"bytes */{size}".encode())
         return b""

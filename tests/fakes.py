@@ -32,6 +32,7 @@ from zope.interface import implementer
 from tests.fakeindex import FakeIndex
 from twisted_pypi.app.compose import proxy_root
 from twisted_pypi.app.filefetch import file_fetcher
+from twisted_pypi.app.metacompose import MetadataParts, core_metadata
 from twisted_pypi.core.config import (
     IndexConfig,
     LocalConfig,
@@ -42,6 +43,7 @@ from twisted_pypi.core.dummyspec import DummySpec
 from twisted_pypi.core.policy import Policy
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
+from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.storage.filecache import FileCache
@@ -313,6 +315,7 @@ class MemoryProxy:
     :ivar local_indexes: The local indexes.
     :ivar stats: The running totals (requests, upstream fetches, dummies).
     :ivar downloads: The downloads in flight.
+    :ivar metadata: The core metadata parts, with ``synthesized``.
     :ivar root: The resource tree.
     """
 
@@ -338,6 +341,7 @@ class MemoryProxy:
         merge: frozenset[str] = frozenset(),
         cache_size: int | None = None,
         cache: FileCache | None = None,
+        synthesized: bool = False,
         policy: Policy | None = None,
     ) -> None:
         """
@@ -359,6 +363,8 @@ class MemoryProxy:
         :param cache_size: The proxy's ``--cache-size``.
         :param cache: The file store, if not a local one in ``cache_dir``
             (scanned here).
+        :param synthesized: Give every wheel core metadata (as the service
+            does), with a runner that runs at once.
         :param policy: The proxy's supply-chain policy [default: none].
         """
         self.index = index
@@ -411,6 +417,17 @@ class MemoryProxy:
             self.clock,
             idle_timeout=self.config.idle_timeout,
         )
+        self.metadata: MetadataParts | None = None
+        if synthesized:
+            self.metadata = core_metadata(
+                self.config,
+                self.cache,
+                fetch,
+                self.clock,
+                run_now,
+                downloads,
+                self.stats.metadata_from,
+            )
         store = PageStore.on_disk(cache_dir.child("pages"), self.cache.space)
         self.all_pages = [
             PageCache(
@@ -420,6 +437,7 @@ class MemoryProxy:
                 self.clock,
                 store,
                 stats=self.stats,
+                advertiser=self.metadata.advertiser if self.metadata else None,
             )  # fmt: skip
             for config in indexes
         ]
@@ -428,6 +446,7 @@ class MemoryProxy:
         self.root = proxy_root(
             self.config, self.all_pages, self.cache, downloads, fetch,
             self.local_indexes, stats=self.stats,
+            metadata=self.metadata.files if self.metadata else None,
         )  # fmt: skip
         self._client_agent: Any = RequestTraversalAgent(self.root)
         # Clients talk to a ProxySite, as in the service, so that requests

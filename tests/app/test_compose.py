@@ -183,9 +183,10 @@ class CommandComponentsTests(SynchronousTestCase):
         """
         ``export`` reads page caches that fetch nothing (a page not cached
         fails as unavailable), a file cache that never evicts, and the local
-        indexes.
+        indexes, and the core metadata the proxy made.
         """
-        pages, cache, local = export_sources(self.config, Clock())
+        pages, cache, local, metadata = export_sources(self.config, Clock())
+        self.assertIs(metadata.store, cache)
         self.assertEqual([p.index for p in pages], list(INDEXES[:1]))
         self.assertIsNone(cache.max_size)
         self.assertEqual([i.index.name for i in local], ["mine"])

@@ -100,3 +100,25 @@ class PageEntryTests(SynchronousTestCase):
         entry = entry_of(ProjectList(names=("demo",)))
         self.assertIs(entry.rendition(True), entry.rendition(True))
         self.assertIsNot(entry.rendition(True), entry.rendition(False))
+
+    def test_with_page(self) -> None:
+        """
+        An entry with another version of its page keeps its links, age and
+        ETag, has its files indexed and the advert it was given, and renders
+        anew.
+        """
+        dist = DistFile("demo-1.0.tar.gz", "http://upstream.test/demo-1.0.tar.gz")
+        entry = entry_of(ProjectPage("demo", (dist,)))
+        entry.rendition(True)
+        marked = DistFile(dist.filename, dist.url, core_metadata=True)
+        other = entry.with_page(ProjectPage("demo", (marked,)), "advert")
+        self.assertEqual(
+            (other.fetched_at, other.upstream_etag, other.advert),
+            (entry.fetched_at, entry.upstream_etag, "advert"),
+        )
+        self.assertIsNone(other.made(True, False))
+        page = json.loads(other.rendition(True).body)
+        self.assertEqual(page["files"][0]["core-metadata"], True)
+        self.assertEqual(
+            page["files"][0]["url"], "https://proxy.example/files/demo-1.0.tar.gz"
+        )

@@ -46,6 +46,32 @@ class RecordTests(SynchronousTestCase):
         )
 
 
+class UpstreamMetadataTests(SynchronousTestCase):
+    """
+    Whose core metadata a file's ``core_metadata`` advertises.
+    """
+
+    def test_upstream_metadata(self) -> None:
+        """
+        A file has the index's metadata when the index advertised some and
+        the proxy did not make it; the mark takes no part in equality.
+        """
+        url = "https://h/x-1.0-py3-none-any.whl"
+        offered = DistFile("x-1.0-py3-none-any.whl", url, core_metadata=True)
+        made = DistFile(
+            "x-1.0-py3-none-any.whl", url, core_metadata=True, synthesized_metadata=True
+        )
+        self.assertTrue(offered.upstream_metadata)
+        self.assertFalse(made.upstream_metadata)
+        self.assertFalse(DistFile("x-1.0-py3-none-any.whl", url).upstream_metadata)
+        self.assertFalse(
+            DistFile(
+                "x-1.0-py3-none-any.whl", url, core_metadata=False
+            ).upstream_metadata
+        )
+        self.assertEqual(offered, made)
+
+
 class ServedApiVersionTests(SynchronousTestCase):
     """
     :meth:`ProjectPage.served_api_version`.

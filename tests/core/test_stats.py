@@ -157,6 +157,14 @@ class StatsTests(SynchronousTestCase):
             (3, 1024, 1),
         )
 
+    def test_metadata_served(self) -> None:
+        """
+        ``.metadata`` files served are counted by source.
+        """
+        for source in ("ranged", "upstream", "ranged"):
+            self.stats.metadata_from(source)
+        self.assertEqual(self.stats.metadata_served, {"ranged": 2, "upstream": 1})
+
     def test_uptime(self) -> None:
         """
         The uptime runs from the stats' creation, on the injected clock.

@@ -4,13 +4,15 @@ End-to-end: ``Range`` requests for files the proxy does not hold, on
 that honours ranges and logs them.  A range of a wheel neither cached nor
 being downloaded is passed to the upstream as that range only; a range of a
 wheel being downloaded is answered from the download's spool; and real
-``uv``, resolving against an index without PEP 658 metadata, reads the
-wheels it rejects by ranges that reach the upstream as ranges, never
-downloading them whole.
+``uv``, resolving against an index without PEP 658 metadata, is given the
+core metadata the proxy reads by ranges of the upstream's wheels, so the
+wheels it rejects reach the upstream as ranges only, never downloaded
+whole.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 from urllib.parse import urljoin
 
@@ -118,10 +120,11 @@ class RangeTests(RealInstallTestCase):
 
     async def test_uv_without_metadata(self) -> None:
         """
-        uv resolves against an index that gives no core metadata: it reads
-        the lib it must reject by ranges, which reach the upstream as
-        ranges, and that wheel is never fetched whole; the install has the
-        right versions.
+        uv resolves against an index that gives no core metadata: the proxy
+        advertises its own (read by ranges of the upstream's wheels, which
+        reach the upstream as ranges), so the lib uv must reject is never
+        fetched whole, and no ``.metadata`` is asked of the upstream; the
+        install has the right versions.
         """
         assert self.uv is not None
         index = FakeIndex(mode="json", metadata=False)
@@ -142,3 +145,16 @@ class RangeTests(RealInstallTestCase):
         reads = [asked for path, asked in index.ranged if path == rejected]
         self.assertTrue(reads, (index.ranged, output))
         self.assertEqual(upstream.file_requests()[("GET", rejected)], len(reads))
+        self.assertEqual(index.whole_downloads(LIB_REJECTED.filename), 0)
+        asked = [p for _, p in index.requests if p.endswith(".metadata")]
+        self.assertEqual(asked, [])
+        response, body = await self.get(proxy + "tplib/", {"Accept": _JSON})
+        listed = {f["filename"]: f for f in json.loads(body)["files"]}
+        digest = hashlib.sha256(LIB_REJECTED.metadata).hexdigest()
+        self.assertEqual(
+            listed[LIB_REJECTED.filename]["core-metadata"], {"sha256": digest}
+        )
+        url = urljoin(proxy + "tplib/", listed[LIB_REJECTED.filename]["url"])
+        response, body = await self.get(url + ".metadata")
+        self.assertEqual((response.code, body), (200, LIB_REJECTED.metadata))
+        self.assertEqual(index.whole_downloads(LIB_REJECTED.filename), 0)

@@ -26,6 +26,7 @@ from twisted.web.iweb import IResponse
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
+from tests.fakeorigin import FakeOrigin
 from tests.fakes import HandFedResponse
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.files.spec import (
@@ -904,6 +905,34 @@ class ObserverTests(_Base):
         response.send(DATA[5:])
         response.end()
         self.assertIsNotNone(self.cache.lookup(SEGMENTS))
+
+
+class CommittedHookTests(SynchronousTestCase):
+    """
+    :attr:`Downloads.committed` is told of each download once its file is
+    committed, and of no other.
+    """
+
+    def test_committed(self) -> None:
+        """
+        A committed download is told, with its file readable; a failed one
+        is not.
+        """
+        origin = FakeOrigin({URL: DATA})
+        told: list[Any] = []
+        cache = FileCache(FilePath(self.mktemp()), None, Clock())
+        downloads = Downloads(cache, streaming(origin), Clock(), committed=told.append)
+        download = downloads.start_or_join(FileSpec(URL, SEGMENTS, len(DATA)))
+        self.successResultOf(download.when_done())
+        self.assertEqual(told, [download])
+        reader = download.open_reader()
+        self.assertEqual(reader.read(0, len(DATA)), DATA)
+        reader.close()
+        origin.failing.add(URL)
+        other = (*SEGMENTS[:-1], "other-1.0.tar.gz")
+        failed = downloads.start_or_join(FileSpec(URL, other))
+        self.failureResultOf(failed.when_done())
+        self.assertEqual(told, [download])
 
 
 class GivenResponseTests(_Base):

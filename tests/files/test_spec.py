@@ -13,6 +13,7 @@ from twisted.internet import error
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
+from twisted_pypi.core.model import DistFile
 from twisted_pypi.files.spec import (
     DownloadError,
     FileSpec,
@@ -123,3 +124,26 @@ class AsDownloadErrorTests(SynchronousTestCase):
         converted = as_download_error(Failure(ConnectionResetError("reset")))
         self.assertEqual(type(converted.value), UpstreamError)
         self.assertIn("reset", str(converted.value))
+
+
+class OfFileTests(SynchronousTestCase):
+    """
+    :meth:`FileSpec.of_file` and :meth:`FileSpec.of_metadata`.
+    """
+
+    def test_listing(self) -> None:
+        """
+        A listed file's spec carries the file as its page lists it (which
+        takes no part in equality); its ``.metadata``'s does not.
+        """
+        dist = DistFile(
+            "x-1.0.tar.gz",
+            "https://h/x-1.0.tar.gz",
+            {"sha256": "ab"},
+            core_metadata=True,
+        )
+        segments = ("i", "https", "h", "x-1.0.tar.gz")
+        spec = FileSpec.of_file(dist, segments)
+        self.assertIs(spec.listing, dist)
+        self.assertEqual(spec, FileSpec(dist.url, segments, None, {"sha256": "ab"}))
+        self.assertIsNone(FileSpec.of_metadata(dist, segments).listing)

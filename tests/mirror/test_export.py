@@ -26,6 +26,7 @@ from tests.simplepages import LEGACY_FILENAMES
 from tests.storage.fakes3 import FakeS3, at_once
 from tests.wheels import BuiltWheel, build_wheel
 from twisted_pypi.app.compose import make_page_caches
+from twisted_pypi.app.metacompose import core_metadata
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.core.policy import Policy, parse_deny
 from twisted_pypi.mirror.export import (
@@ -34,9 +35,10 @@ from twisted_pypi.mirror.export import (
     export_tree,
 )
 from twisted_pypi.mirror.findlinks import FIND_LINKS
+from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.storage.s3files import S3FileStore
 from twisted_pypi.storage.s3place import BucketPlace
-from twisted_pypi.upstream.offline import OfflineClient
+from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
 
 APP_OLD = build_wheel("app", "1.0")
 APP_NEW = build_wheel("app", "2.0")
@@ -424,3 +426,57 @@ def _store(s3: FakeS3, root: FilePath[str]) -> S3FileStore:
         Clock(),
         cooperator=at_once,
     )
+
+
+class SynthesizedExportTests(SynchronousTestCase):
+    """
+    :func:`export_tree` of a cache filled through a proxy that gave every
+    wheel core metadata, in front of an index offering none.
+    """
+
+    def test_metadata_exported(self) -> None:
+        """
+        The ``.metadata`` the proxy made is exported and advertised with its
+        hash; a wheel cached without one (cached before the proxy made
+        them) has it read from the cached wheel by the export.
+        """
+        index = FakeIndex(mode="json", metadata=False)
+        index.add("app", FakeFile(APP_OLD), FakeFile(APP_NEW))
+        index.add("lib", FakeFile(LIB))
+        online = MemoryProxy(index, FilePath(self.mktemp()), synthesized=True)
+        for path in ("/simple/app/", "/simple/lib/"):
+            self.assertEqual(online.get(path).code, 200)
+        self.assertEqual(online.get(online.file_path(APP_OLD.filename)).code, 200)
+        assert online.metadata is not None
+        online.downloads.committed = None
+        self.assertEqual(online.get(online.file_path(LIB.filename)).code, 200)
+        parts = core_metadata(
+            online.config,
+            online.cache,
+            offline_fetch,
+            online.clock,
+            run_now,
+            probe=False,
+        )
+        pages = make_page_caches(
+            online.config,
+            OfflineClient(),
+            online.clock,
+            online.cache,
+            advertiser=parts.advertiser,
+        )
+        out = FilePath(self.mktemp())
+        work = export_tree(out, pages, online.cache, [], online.config, parts.files)
+        self.successResultOf(Deferred.fromCoroutine(work))
+        for project, wheel in (("app", APP_OLD), ("lib", LIB)):
+            folder = out.child("packages").child(project)
+            meta = folder.child(wheel.filename + ".metadata").getContent()
+            self.assertEqual(meta, wheel.metadata)
+            page = json.loads(
+                out.child("simple").child(project).child("index.v1_json").getContent()
+            )
+            (listed,) = page["files"]
+            self.assertEqual(
+                listed["core-metadata"],
+                {"sha256": hashlib.sha256(wheel.metadata).hexdigest()},
+            )

@@ -22,14 +22,16 @@ from twisted.internet.threads import deferToThreadPool
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.client import Agent, HTTPConnectionPool
+from twisted.web.http_headers import Headers
 from twisted.web.iweb import IResponse
 
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import FakeResponse
 from tests.resolve.test_resolver import LoopbackIndex
 from tests.wheels import build_sdist, build_wheel, renamed_sdist
+from twisted_pypi.app.metacompose import core_metadata
 from twisted_pypi.core.config import IndexConfig, ProxyConfig, index_name_for
-from twisted_pypi.core.links import RELATIVE, local_segments
+from twisted_pypi.core.links import RELATIVE, local_segments, metadata_segments
 from twisted_pypi.files.download import Downloads, FileSpec
 from twisted_pypi.mirror.fetcher import CacheFiller
 from twisted_pypi.mirror.warm import warm
@@ -256,3 +258,99 @@ class WarmTests(TestCase):
             ),
             self.said,
         )
+
+
+class WarmSynthesizedTests(TestCase):
+    """
+    :func:`warm` against an index offering no PEP 658 metadata, with the
+    proxy's core metadata wired as in ``pypiproxy warm``.
+    """
+
+    def setUp(self) -> None:
+        """
+        Serve app and its dependencies, without metadata, from a fake index
+        that ignores ranges.
+        """
+        index = FakeIndex(mode="json", metadata=False)
+        for wheel in (APP, DEP_LINUX, DEP_WIN, BUILDME, TOOL):
+            index.add(wheel.filename.split("-")[0].replace("_", "-"), FakeFile(wheel))
+        self.index = index
+        self.upstream = LoopbackIndex(index)
+        self.addCleanup(self.upstream.stop)
+        pool = HTTPConnectionPool(reactor)
+        self.addCleanup(pool.closeCachedConnections)
+        agent = Agent(reactor, pool=pool)
+        url = self.upstream.url
+        config = ProxyConfig(
+            indexes=(IndexConfig(index_name_for(url), url),),
+            cache_dir=self.mktemp(),
+        )
+        self.cache = FileCache(FilePath(config.cache_dir), None, reactor)
+
+        def fetch(
+            url: str, method: bytes = b"GET", extra: Any = None
+        ) -> Deferred[IResponse]:
+            """Request a file over the pool."""
+            headers = Headers({k: [v] for k, v in (extra or {}).items()})
+            d: Deferred[IResponse] = agent.request(method, url.encode("ascii"), headers)
+            return d
+
+        threads: Any = reactor
+
+        def run(work: Any) -> Deferred[Any]:
+            return deferToThreadPool(threads, threads.getThreadPool(), work)
+
+        downloads = Downloads(self.cache, streaming(fetch), reactor)
+        self.parts = core_metadata(config, self.cache, fetch, reactor, run, downloads)
+        store = PageStore.on_disk(self.cache.root.child("pages"))
+        pages = [
+            PageCache(
+                i,
+                config,
+                HTTPClient(agent),
+                reactor,
+                store,
+                run=run,
+                advertiser=self.parts.advertiser,
+            )
+            for i in config.indexes
+        ]
+        self.said: list[str] = []
+        indexes = Router(pages, {}, frozenset(), RELATIVE)
+        self.filler = CacheFiller(
+            self.cache, pages, [], indexes, downloads, run, self.said.append,
+            synthesized=self.parts.files,
+        )  # fmt: skip
+
+    def metadata_of(self, filename: str) -> bytes | None:
+        """The ``.metadata`` the cache keeps for a file of the fake index."""
+        url = self.upstream.url.replace("/simple/", "/packages/") + filename
+        segments = local_segments(index_name_for(self.upstream.url), url)
+        assert segments is not None
+        path = self.cache.lookup(metadata_segments(segments))
+        return path.getContent() if path is not None else None
+
+    async def test_metadata_cached(self) -> None:
+        """
+        Every wheel warmed has its ``.metadata`` in the cache, exactly its
+        ``METADATA``, read from the wheel (never asked of the upstream); a
+        wheel cached without it gets it when warmed again.
+        """
+        target = (Target.create(None, LINUX),)
+        code = await warm(
+            self.filler, reactor, (Requirement("app"),), target, self.said.append
+        )
+        self.assertEqual(code, 0, self.said)
+        for wheel in (APP, DEP_LINUX, TOOL):
+            self.assertEqual(self.metadata_of(wheel.filename), wheel.metadata)
+        asked = [p for _, p in self.index.requests if p.endswith(".metadata")]
+        self.assertEqual(asked, [])
+        url = self.upstream.url.replace("/simple/", "/packages/") + APP.filename
+        segments = local_segments(index_name_for(self.upstream.url), url)
+        assert segments is not None
+        self.cache.remove(metadata_segments(segments))
+        code = await warm(
+            self.filler, reactor, (Requirement("app"),), target, self.said.append
+        )
+        self.assertEqual(code, 0, self.said)
+        self.assertEqual(self.metadata_of(APP.filename), APP.metadata)

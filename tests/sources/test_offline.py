@@ -6,6 +6,7 @@ without an upstream.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from typing import Any, cast
@@ -391,3 +392,57 @@ class SharedStoreFilterTests(SynchronousTestCase):
         )
         store.scan()
         self.assertEqual(cached_files(page, "i", store).files, (wheel,))
+
+
+class OfflineSynthesizedTests(SynchronousTestCase):
+    """
+    Offline, on a cache filled through a proxy that gave every wheel core
+    metadata, in front of an index offering none.
+    """
+
+    def test_advertised_where_cached(self) -> None:
+        """
+        The proxy's metadata is advertised, with its hash, only for the
+        wheels whose ``.metadata`` is cached, and served from the cache;
+        nothing connects anywhere.
+        """
+        root = FilePath(self.mktemp())
+        index = FakeIndex(mode="json", metadata=False)
+        index.add("app", FakeFile(APP_OLD), FakeFile(APP_NEW), FakeFile(APP_NEXT))
+        online = MemoryProxy(index, root, upstream=INDEX, synthesized=True)
+        for path in ("/simple/app/", online.file_path(APP_NEW.filename)):
+            self.assertEqual(online.get(path).code, 200, path)
+        online.downloads.committed = None  # as if cached before
+        self.assertEqual(online.get(online.file_path(APP_OLD.filename)).code, 200)
+        reactor = Reactor()
+        reactor.advance(online.clock.seconds() + 10)
+        config = ProxyConfig(
+            listen=("tcp:8080",), indexes=(INDEX,), cache_dir=root.path, offline=True
+        )
+        service = make_service(config, reactor)
+        service.startService()
+        self.addCleanup(service.stopService)
+        agent = RequestTraversalAgent(service.site.resource)
+
+        def get(path: str) -> Answer:
+            """A request to the offline proxy and its whole answer."""
+            d = agent.request(
+                b"GET", f"http://proxy.test{path}".encode(), Headers({"accept": [JSON]})
+            )
+            agent.flush()
+            response = result_now(d)
+            body = content(response)
+            agent.flush()
+            return Answer(response.code, response.headers, result_now(body))
+
+        page = json.loads(get("/simple/app/").body)
+        files = {f["filename"]: f for f in page["files"]}
+        self.assertEqual(set(files), {APP_OLD.filename, APP_NEW.filename})
+        digest = hashlib.sha256(APP_NEW.metadata).hexdigest()
+        self.assertEqual(files[APP_NEW.filename]["core-metadata"], {"sha256": digest})
+        self.assertNotIn("core-metadata", files[APP_OLD.filename])
+        served = get(online.file_path(APP_NEW.filename + ".metadata"))
+        self.assertEqual((served.code, served.body), (200, APP_NEW.metadata))
+        missing = get(online.file_path(APP_OLD.filename + ".metadata"))
+        self.assertEqual(missing.code, 404)
+        self.assertEqual(reactor.tcpClients, [])

@@ -2,7 +2,8 @@
 Tests for :mod:`twisted_pypi.sources.pagerecords`, through the page cache
 that uses it: files listed without an upload time get the time the cache
 first saw them, kept in the page's record across restarts, re-fetches and
-revalidations, and never rendered.
+revalidations, and never rendered; the same entries advertise the core
+metadata the proxy makes, and keep those times when built again.
 """
 
 from __future__ import annotations
@@ -22,8 +23,17 @@ from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.lookup import PageEntry
 from twisted_pypi.core.model import ProjectPage
 from twisted_pypi.core.stats import Stats
-from twisted_pypi.sources.remote import PageCache
+from twisted_pypi.sources.metaadvert import MetadataAdvertiser
+from twisted_pypi.sources.remote import SPILL_BYTES, PageCache
+from twisted_pypi.storage.metacatalog import (
+    CATALOG_SUFFIX,
+    EXTRACTED,
+    MetadataCatalog,
+    Synthesized,
+)
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
+from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.upstream.ranged import RangeSupport
 
 #: The clock's reading at the first fetch, and as the model writes it.
 START = 1_772_600_767.0
@@ -282,3 +292,129 @@ class SpilledFirstSeenTests(FirstSeenTests):
         del loads[:]
         self.fetch(html_body("1.0", "2.0"), load=False)
         self.assertEqual(loads, ["demo"])
+
+
+#: Where the fake upstream's ``demo`` 2.0 wheel is kept (the catalog's key).
+WHEEL_KEY = "http/upstream.test/packages/demo-2.0-py3-none-any.whl"
+
+
+def wheels_body(*versions: str) -> bytes:
+    """
+    An HTML-only page for ``demo`` (no upload times, no core metadata) with
+    one wheel a version.
+    """
+    anchors = "".join(
+        f'<a href="../../packages/demo-{v}-py3-none-any.whl#sha256={"ab" * 32}">'
+        f"demo-{v}-py3-none-any.whl</a>"
+        for v in versions
+    )
+    return f"<!DOCTYPE html><html><body>{anchors}</body></html>".encode()
+
+
+class AdvertisedFirstSeenTests(SynchronousTestCase):
+    """
+    :meth:`PageRecords.entry <twisted_pypi.sources.pagerecords.PageRecords.entry>`
+    is the one place a page's entry is made: first-seen times and the core
+    metadata the proxy advertises together, in the runner, also when the
+    entry is built again because what it advertises is out of date.
+    """
+
+    spill_bytes = SPILL_BYTES
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(START)
+        self.client = FakeClient()
+        self.root = FilePath(self.mktemp())
+        self.catalog = MetadataCatalog(
+            LocalRecords(FilePath(self.mktemp()), CATALOG_SUFFIX)
+        )
+        support = RangeSupport()
+        support.learn("http://upstream.test/", True)
+        self.advertiser = MetadataAdvertiser(self.catalog, support)
+        self.counted = Counted(self)
+        self.outside: list[str] = []
+        real = self.catalog.files
+
+        def files(*args: Any) -> Any:
+            if not self.counted.inside:
+                self.outside.append("catalog")
+            return real(*args)
+
+        self.patch(self.catalog, "files", files)
+        config = ProxyConfig(indexes=(INDEX,), stale_wait=3)
+        self.cache = PageCache(
+            INDEX,
+            config,
+            self.client,
+            self.clock,
+            PageStore.on_disk(self.root),
+            run=self.counted.run,
+            spill_bytes=self.spill_bytes,
+            advertiser=self.advertiser,
+        )
+
+    def tearDown(self) -> None:
+        """
+        Nothing was parsed, rendered or enriched (the catalog read) on the
+        reactor.
+        """
+        self.assertEqual(self.counted.outside + self.outside, [])
+
+    def files(self, entry: PageEntry) -> list[tuple[str | None, object, bool]]:
+        """
+        Each file's first-seen time, advertised core metadata and whether it
+        is the proxy's, from the loaded entry.
+        """
+        page = self.successResultOf(entry.loaded()).page
+        assert isinstance(page, ProjectPage)
+        return [
+            (f.first_seen, f.core_metadata, f.synthesized_metadata) for f in page.files
+        ]
+
+    def served(self, entry: PageEntry) -> list[object]:
+        """The ``core-metadata`` of each file of the JSON page served."""
+        kept = entry.on_disk(True)
+        body = (
+            FilePath(kept.path).getContent()
+            if kept is not None
+            else entry.rendition(True).body
+        )
+        return [f.get("core-metadata") for f in json.loads(body)["files"]]
+
+    def test_first_seen_and_advertised(self) -> None:
+        """
+        A page's wheels get both their first-seen time and the core
+        metadata the proxy advertises; built again when the catalog learns a
+        hash, the page keeps those times (its record unchanged) and
+        advertises the hash, without asking the upstream.
+        """
+        d = self.cache.get_project("demo")
+        self.client.answer(
+            0, page_response(wheels_body("1.0", "2.0"), content_type=HTML)
+        )
+        entry = self.successResultOf(d).entry
+        self.assertEqual(self.files(entry), [(T0, True, True), (T0, True, True)])
+        self.assertEqual(self.served(entry), [True, True])
+        hashed = Synthesized("cd" * 32, EXTRACTED, 10)
+        self.catalog.put(INDEX.name, "demo", WHEEL_KEY, hashed)
+        self.clock.advance(10)
+        again = self.successResultOf(self.cache.get_project("demo")).entry
+        self.assertIsNot(again, entry)
+        self.assertEqual(
+            self.files(again),
+            [(T0, True, True), (T0, {"sha256": "cd" * 32}, True)],
+        )
+        self.assertEqual(self.served(again), [True, {"sha256": "cd" * 32}])
+        stored = PageStore.on_disk(self.root).load(INDEX.name, "demo")
+        assert stored is not None
+        self.assertEqual(set(stored.first_seen.values()), {T0})
+        self.assertEqual(len(self.client.calls), 1)
+
+
+class SpilledAdvertisedFirstSeenTests(AdvertisedFirstSeenTests):
+    """
+    The same for a page kept rendered on disk.
+    """
+
+    spill_bytes = 0

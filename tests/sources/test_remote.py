@@ -23,16 +23,25 @@ from twisted_pypi.core.config import IndexConfig, ProxyConfig
 from twisted_pypi.core.lookup import (
     CacheStatus,
     Lookup,
+    PageEntry,
     ProjectNotFound,
     UpstreamTimedOut,
     UpstreamUnavailable,
 )
-from twisted_pypi.core.model import ProjectPage
+from twisted_pypi.core.model import DistFile, ProjectPage
 from twisted_pypi.core.policy import Decision
+from twisted_pypi.sources.metaadvert import MetadataAdvertiser
 from twisted_pypi.sources.quarantine import REFUSED
-from twisted_pypi.sources.remote import PageCache, PageStore
+from twisted_pypi.sources.remote import SPILL_BYTES, PageCache, PageStore
+from twisted_pypi.storage.metacatalog import (
+    CATALOG_SUFFIX,
+    EXTRACTED,
+    MetadataCatalog,
+    Synthesized,
+)
 from twisted_pypi.storage.pagestore import StoredPage
 from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.upstream.ranged import RangeSupport
 
 INDEX = IndexConfig("up", "http://upstream.test/simple/", ttl=100)
 JSON = "application/vnd.pypi.simple.v1+json"
@@ -698,3 +707,133 @@ class RefusalTests(SynchronousTestCase):
         entry = self.successResultOf(restarted.get_project("demo")).entry
         self.assertTrue(entry.is_loaded)
         self.assertEqual(self.refusal(restarted), REFUSED)
+
+
+class AdvertisedTests(SynchronousTestCase):
+    """
+    A page cache with a metadata advertiser: its pages advertise the core
+    metadata the proxy makes, and are built again, without asking the
+    upstream, when that changes.
+    """
+
+    WHEEL = "demo-2.0-py3-none-any.whl"
+    WHEEL_KEY = f"http/upstream.test/packages/{WHEEL}"
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1000)
+        self.client = FakeClient()
+        self.catalog = MetadataCatalog(
+            LocalRecords(FilePath(self.mktemp()), CATALOG_SUFFIX)
+        )
+        self.support = RangeSupport()
+        self.probed: list[tuple[DistFile, tuple[str, ...]]] = []
+        self.probing: list[Deferred[None]] = []
+
+        def probe(dist: DistFile, at: tuple[str, ...]) -> Deferred[None]:
+            self.probed.append((dist, at))
+            self.probing.append(Deferred())
+            return self.probing[-1]
+
+        self.advertiser = MetadataAdvertiser(
+            self.catalog, self.support, probe, self.clock
+        )
+
+    def make_cache(self, spill_bytes: int = SPILL_BYTES) -> PageCache:
+        """A page cache with the advertiser."""
+        config = ProxyConfig(indexes=(INDEX,), stale_wait=3)
+        store = PageStore.on_disk(FilePath(self.mktemp()))
+        return PageCache(
+            INDEX,
+            config,
+            self.client,
+            self.clock,
+            store,
+            spill_bytes=spill_bytes,
+            advertiser=self.advertiser,
+        )
+
+    def metadata(self, entry: PageEntry) -> list[object]:
+        """The ``core-metadata`` of each file of the entry's JSON page."""
+        kept = entry.on_disk(True)
+        body = (
+            FilePath(kept.path).getContent()
+            if kept is not None
+            else entry.rendition(True).body
+        )
+        return [f.get("core-metadata") for f in json.loads(body)["files"]]
+
+    def first(self, cache: PageCache) -> Deferred[Lookup]:
+        """Ask for ``demo``, answering the upstream with a page of two wheels."""
+        d = cache.get_project("demo")
+        self.client.answer(0, page_response(page_body("1.0", "2.0")))
+        return d
+
+    def test_probe_before_first_page(self) -> None:
+        """
+        A page listing wheels of an origin not known yet waits for a probe
+        of its last wheel before it is served, and then advertises what the
+        probe taught.
+        """
+        d = self.first(self.make_cache())
+        self.assertNoResult(d)
+        dist, at = self.probed[0]
+        self.assertEqual(dist.filename, self.WHEEL)
+        self.assertEqual(at, ("up", *self.WHEEL_KEY.split("/")))
+        self.support.learn(dist.url, True)
+        self.probing[0].callback(None)
+        self.assertEqual(self.metadata(self.successResultOf(d).entry), [True, True])
+
+    def test_rebuilt(self) -> None:
+        """
+        Once the catalog changes for the project, the page is built again
+        from the one in memory (the upstream is not asked), and kept.
+        """
+        self.support.learn("http://upstream.test/", True)
+        cache = self.make_cache()
+        entry = self.successResultOf(self.first(cache)).entry
+        self.assertEqual(self.metadata(entry), [True, True])
+        hashed = Synthesized("ab" * 32, EXTRACTED, 10)
+        self.catalog.put("up", "demo", self.WHEEL_KEY, hashed)
+        again = self.successResultOf(cache.get_project("demo")).entry
+        self.assertIsNot(again, entry)
+        self.assertEqual(self.metadata(again), [True, {"sha256": "ab" * 32}])
+        self.assertEqual(len(self.client.calls), 1)
+        self.assertIs(self.successResultOf(cache.get_project("demo")).entry, again)
+
+    def test_rebuilt_on_disk(self) -> None:
+        """
+        A page kept rendered on disk is rendered again when the catalog
+        changes, and read again for its files with the metadata advertised.
+        """
+        self.support.learn("http://upstream.test/", False)
+        cache = self.make_cache(spill_bytes=0)
+        entry = self.successResultOf(self.first(cache)).entry
+        self.assertEqual(self.metadata(entry), [None, None])
+        hashed = Synthesized("ab" * 32, EXTRACTED, 10)
+        self.catalog.put("up", "demo", self.WHEEL_KEY, hashed)
+        again = self.successResultOf(cache.get_project("demo")).entry
+        self.assertFalse(again.is_loaded)
+        self.assertEqual(self.metadata(again), [None, {"sha256": "ab" * 32}])
+        loaded = self.successResultOf(again.loaded())
+        page = loaded.page
+        assert isinstance(page, ProjectPage)
+        self.assertTrue(page.files[1].synthesized_metadata)
+        self.assertEqual(len(self.client.calls), 1)
+
+    def test_cached_project_current(self) -> None:
+        """
+        :meth:`PageCache.cached_project` gives the page as it is, or, asked
+        for a current one, built again (never probing).
+        """
+        cache = self.make_cache()
+        self.support.learn("http://upstream.test/", True)
+        entry = self.successResultOf(self.first(cache)).entry
+        self.catalog.put(
+            "up", "demo", self.WHEEL_KEY, Synthesized("ab" * 32, EXTRACTED, 1)
+        )
+        self.assertIs(self.successResultOf(cache.cached_project("demo")), entry)
+        current = self.successResultOf(cache.cached_project("demo", current=True))
+        assert current is not None
+        self.assertEqual(self.metadata(current), [True, {"sha256": "ab" * 32}])
+        self.assertEqual(self.probed, [])

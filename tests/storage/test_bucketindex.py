@@ -7,6 +7,7 @@ served by another, which never reads a whole object to hash it.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 
@@ -138,7 +139,8 @@ class BucketIndexTests(TestCase):
     async def test_object_without_facts(self) -> None:
         """
         An object put under the prefix by other means is listed without
-        hashes or metadata (nothing reads it whole to hash it); objects in
+        hashes (nothing reads it whole to hash it), a wheel with its
+        ``METADATA`` read by ranges, advertised with its hash; objects in
         the facts folder and other names are not listed.
         """
         await self.client.put(self.bucket, "team/" + WHEEL.filename, WHEEL.content)
@@ -148,6 +150,11 @@ class BucketIndexTests(TestCase):
         await index.refresh()
         self.assertEqual(sorted(index._files), [WHEEL.filename])
         listed = index._files[WHEEL.filename]
-        self.assertEqual((listed.sha256, listed.metadata), ("", None))
+        self.assertEqual((listed.sha256, listed.metadata), ("", WHEEL.metadata))
         page = (await index.get_project("demo-pkg")).entry.page
         self.assertEqual([f.hashes for f in page.files], [{}])  # type: ignore[union-attr]
+        digest = hashlib.sha256(WHEEL.metadata).hexdigest()
+        self.assertEqual(
+            [f.core_metadata for f in page.files],  # type: ignore[union-attr]
+            [{"sha256": digest}],
+        )

@@ -135,3 +135,36 @@ class OriginKeyTests(SynchronousTestCase):
         self.assertEqual(
             origin_key("HTTPS://u:p@Files.Test:8443/x/y"), "https://files.test:8443"
         )
+
+
+class RangeSupportTests(SynchronousTestCase):
+    """
+    :class:`RangeSupport` remembers what each origin showed.
+    """
+
+    def test_learn(self) -> None:
+        """
+        What an origin showed is known for every URL of it, starting from
+        what was known before; others stay unknown.
+        """
+        support = RangeSupport({"https://old.test": False})
+        support.learn(_URL, True)
+        self.assertIs(support.honours("https://files.test/other.whl"), True)
+        self.assertIs(support.honours("https://old.test/x.whl"), False)
+        self.assertIsNone(support.honours("https://else.test/x.whl"))
+
+    def test_changes(self) -> None:
+        """
+        Each change moves the generation on and is told to ``changed`` with
+        all that is known; learning what was known changes nothing.
+        """
+        told: list[dict[str, bool]] = []
+        support = RangeSupport(changed=told.append)
+        support.learn(_URL, True)
+        support.learn(_URL, True)
+        self.assertEqual(support.generation, 1)
+        support.learn(_URL, False)
+        self.assertEqual(support.generation, 2)
+        self.assertEqual(
+            told, [{"https://files.test": True}, {"https://files.test": False}]
+        )

@@ -200,3 +200,16 @@ class StatusViewTests(SynchronousTestCase):
         after = page()
         self.assertNotIn("disk full", after)
         self.assertIn("last full 5 min ago", after)
+
+    def test_core_metadata(self) -> None:
+        """
+        The figures say how many ``.metadata`` files were served, and where
+        they came from.
+        """
+        for source in ("upstream", "extracted", "ranged", "ranged"):
+            self.stats.metadata_from(source)
+        html = self.flatten(ProxyConfig(indexes=(UPSTREAM,)))
+        self.assertIn("<dt>Core metadata</dt><dd>4", html)
+        self.assertIn(
+            "1 from the indexes, 1 read from cached wheels, 2 read by ranges", html
+        )

@@ -21,6 +21,7 @@ from twisted.python.filepath import FilePath
 from twisted.web.iweb import IResponse
 from twisted.web.resource import Resource
 
+from twisted_pypi.app.metacompose import core_metadata
 from twisted_pypi.app.storecompose import (
     StoreObserver,
     bucket_index_place,
@@ -34,12 +35,14 @@ from twisted_pypi.core.metadata import MAX_DOWNLOAD_SIZE
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.cluster import ClusterFetch
 from twisted_pypi.files.download import Downloads
+from twisted_pypi.files.metadata import MetadataFiles
 from twisted_pypi.mirror.fetcher import CacheFiller
 from twisted_pypi.pypijson.cache import JsonCache
 from twisted_pypi.resolve.metadata import CachedMetadataSource, IndexMetadataSource
 from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.sources.dummies import Dummies
 from twisted_pypi.sources.local import LocalIndex
+from twisted_pypi.sources.metaadvert import MetadataAdvertiser
 from twisted_pypi.sources.offline import offline_routers
 from twisted_pypi.sources.policyview import policy_pages
 from twisted_pypi.sources.remote import PageCache, PageStore
@@ -49,7 +52,7 @@ from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
 from twisted_pypi.storage.pagestore import PAGES_AREA
 from twisted_pypi.storage.space import space_report
 from twisted_pypi.upstream.client import PageClient
-from twisted_pypi.upstream.offline import OfflineClient
+from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
 from twisted_pypi.upstream.stream import streaming
 from twisted_pypi.web.root import make_root
 
@@ -140,6 +143,7 @@ def make_page_caches(
     cache: FileCache,
     run: Runner | None = None,
     stats: Stats | None = None,
+    advertiser: MetadataAdvertiser | None = None,
 ) -> list[PageCache]:
     """
     The page cache of each remote index, highest priority first, all storing
@@ -152,6 +156,8 @@ def make_page_caches(
         dropped from it).
     :param run: Runs page parsing, see :func:`thread_runner`.
     :param stats: Where upstream fetches are recorded, if anywhere.
+    :param advertiser: Advertises the core metadata the proxy makes, if it
+        does (see :func:`~twisted_pypi.app.metacompose.core_metadata`).
     """
     store = PageStore(
         record_store(
@@ -175,6 +181,7 @@ def make_page_caches(
             run=run,
             forget_file=cache.remove,
             stats=stats,
+            advertiser=advertiser,
         )
         for index in config.indexes
     ]
@@ -202,7 +209,7 @@ def local_indexes(
             raise ValueError(
                 f"the local index {local.name} in a bucket needs a reactor"
             )
-        place = bucket_index_place(config, local, reactor)
+        place = bucket_index_place(config, local, reactor, run)
         indexes.append(LocalIndex(local, config.links, place=place, clock=reactor))
     return indexes
 
@@ -253,6 +260,7 @@ def proxy_root(
     *,
     json_client: PageClient | None = None,
     run: Runner | None = None,
+    metadata: MetadataFiles | None = None,
 ) -> Resource:
     """
     The proxy's resource tree over these components: the router, the
@@ -273,6 +281,8 @@ def proxy_root(
     :param json_client: The HTTP client for the upstreams' JSON API; without
         one there is no ``/pypi/``.
     :param run: Runs password checks and uploads (needed with upload users).
+    :param metadata: Makes the ``.metadata`` of wheels whose index offers
+        none.
     """
     if stats is None:
         stats = Stats(cache.clock)
@@ -308,6 +318,7 @@ def proxy_root(
         documents=documents,
         clock=cache.clock,
         run=run,
+        metadata=metadata,
     )
 
 
@@ -335,7 +346,11 @@ def cache_filler(
     """
     cache = file_cache(config, reactor, bounded=False)
     run = thread_runner(reactor)
-    pages = make_page_caches(config, clients.pages, reactor, cache, run)
+    downloads = make_downloads(config, cache, clients.fetch, reactor)
+    metadata = core_metadata(config, cache, clients.fetch, reactor, run, downloads)
+    pages = make_page_caches(
+        config, clients.pages, reactor, cache, run, advertiser=metadata.advertiser
+    )
     local = local_indexes(config, run, reactor)
     indexes = online_router(config, pages, local)
     dummies = Dummies(config.dummies, indexes.get_project, config.links)
@@ -347,10 +362,11 @@ def cache_filler(
         pages,
         local,
         shown,
-        make_downloads(config, cache, clients.fetch, reactor),
+        downloads,
         run,
         say,
         concurrency,
+        metadata.files,
     )
 
 
@@ -395,17 +411,22 @@ def analysis_sources(
 
 def export_sources(
     config: ProxyConfig, reactor: Any
-) -> tuple[list[PageCache], FileCache, list[LocalIndex]]:
+) -> tuple[list[PageCache], FileCache, list[LocalIndex], MetadataFiles]:
     """
     What ``export`` reads: the page caches with clients that fetch nothing,
-    the file cache (never evicting) and the local indexes.
+    the file cache (never evicting), the local indexes, and the core
+    metadata the proxy made (read from cached wheels that lack it).
 
     :param config: The settings.
     :param reactor: The running reactor.
     """
     cache = file_cache(config, reactor, bounded=False)
-    pages = make_page_caches(config, OfflineClient(), reactor, cache)
-    return pages, cache, local_indexes(config)
+    run = thread_runner(reactor) if hasattr(reactor, "getThreadPool") else run_now
+    metadata = core_metadata(config, cache, offline_fetch, reactor, run, probe=False)
+    pages = make_page_caches(
+        config, OfflineClient(), reactor, cache, advertiser=metadata.advertiser
+    )
+    return pages, cache, local_indexes(config), metadata.files
 
 
 def _store_observer(stats: Stats | None, reactor: Any) -> StoreObserver | None:

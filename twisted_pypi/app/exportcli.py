@@ -113,7 +113,7 @@ async def run_export(reactor: Any, options: Mapping[str, Any], err: TextIO) -> i
     :return: The exit code: 0, or 1 if the export failed.
     """
     config: ProxyConfig = options["config"]
-    pages, cache, local = export_sources(config, reactor)
+    pages, cache, local, metadata = export_sources(config, reactor)
     tree: ExportTree
     closing = None
     try:
@@ -129,7 +129,13 @@ async def run_export(reactor: Any, options: Mapping[str, Any], err: TextIO) -> i
         else:
             tree = DirectoryTree(FilePath(options["directory"]))
         report = await export_tree(
-            tree, pages, cache, local, config, snapshot=options.get("moment")
+            tree,
+            pages,
+            cache,
+            local,
+            config,
+            metadata,
+            snapshot=options.get("moment"),
         )
     except (OSError, ValueError, S3Error, NoCredentials) as e:
         err.write(f"pypiproxy export: {e}\n")

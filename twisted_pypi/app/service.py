@@ -30,6 +30,7 @@ from twisted_pypi.app.compose import (
     thread_runner,
 )
 from twisted_pypi.app.endpoints import with_backlog
+from twisted_pypi.app.metacompose import core_metadata
 from twisted_pypi.app.upstreamcompose import upstream_clients
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.sizes import format_size
@@ -220,7 +221,19 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
     stats = Stats(reactor)
     if isinstance(cache, S3FileStore):
         cache.client.observe = stats.store_answered
-    pages = make_page_caches(config, clients.pages, reactor, cache, run, stats)
+    metadata = core_metadata(
+        config,
+        cache,
+        clients.fetch,
+        reactor,
+        run,
+        downloads,
+        stats.metadata_from,
+        probe=not config.offline,
+    )
+    pages = make_page_caches(
+        config, clients.pages, reactor, cache, run, stats, metadata.advertiser
+    )
     try:
         local = local_indexes(config, run, reactor)
     except NoCredentials as e:
@@ -235,6 +248,7 @@ def make_service(config: ProxyConfig, reactor: Any) -> ProxyService:
         stats,
         json_client=clients.pages,
         run=run,
+        metadata=metadata.files,
     )
     site = make_site(config, tree, reactor, stats)
     service = ProxyService(config, reactor, site, cache, clients.pool)

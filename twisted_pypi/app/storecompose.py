@@ -211,7 +211,7 @@ def bucket_client(
 
 
 def bucket_index_place(
-    config: ProxyConfig, local: LocalConfig, reactor: Any
+    config: ProxyConfig, local: LocalConfig, reactor: Any, run: Any = None
 ) -> BucketIndexPlace:
     """
     The place of a private index kept in a bucket (``--local
@@ -221,6 +221,8 @@ def bucket_index_place(
     :param config: The settings.
     :param local: The private index, its bucket bound.
     :param reactor: Connects, and keeps time.
+    :param run: Reads the zips of wheels put into the bucket by other means
+        away from the reactor; by default at once.
     :raise NoCredentials: If no AWS credentials are found.
     """
     store = local.bucket
@@ -229,4 +231,6 @@ def bucket_index_place(
     spools = FilePath(config.cache_dir).child("uploads")
     if not spools.isdir():
         spools.makedirs(ignoreExistingDirectory=True)
-    return BucketIndexPlace(client, store.bucket, store.prefix, spools.path, local.ttl)
+    return BucketIndexPlace(
+        client, store.bucket, store.prefix, spools.path, local.ttl, run=run
+    )

@@ -192,6 +192,9 @@ class PageEntry:
     :ivar fetched_at: When the upstream last confirmed it, in clock seconds.
     :ivar upstream_etag: The upstream's ETag, for revalidation.
     :ivar weight: Roughly how many bytes the entry takes in memory.
+    :ivar advert: What the page's advertised core metadata was built from
+        (opaque here: its source compares it with what it knows now, to
+        build the page again when it is out of date), or ``None``.
     :ivar index_of: For a page of several indexes (a merged one), the name
         of the index that lists a file; ``None``: :attr:`index`.
     """
@@ -212,6 +215,7 @@ class PageEntry:
     _full: weakref.ref[PageEntry] | None = None
     _hold: Callable[[Callable[[], None]], object] | None = None
     _held: PageEntry | None = None
+    advert: object = None
     index_of: Callable[[DistFile], str] | None = None
 
     @property
@@ -268,6 +272,7 @@ class PageEntry:
                 weight=self.weight,
                 files=files,
                 on_disk=self._on_disk,
+                advert=self.advert,
                 index_of=self.index_of,
             )
             self._full = weakref.ref(full)
@@ -277,6 +282,29 @@ class PageEntry:
             return full
 
         return self._load().addCallback(keep)
+
+    def with_page(self, page: ProjectPage | ProjectList, advert: object) -> PageEntry:
+        """
+        A new entry of the same page in another version (its core metadata
+        advertised anew, say), with the same links, age and weight, its
+        files indexed (blocking, see :meth:`index_files`).
+
+        :param page: The page.
+        :param advert: See :attr:`advert`.
+        """
+        entry = PageEntry(
+            index=self.index,
+            page=page,
+            fetched_at=self.fetched_at,
+            upstream_etag=self.upstream_etag,
+            file_link=self._file_link,
+            project_link=self._project_link,
+            weight=self.weight,
+            advert=advert,
+            index_of=self.index_of,
+        )
+        entry.index_files()
+        return entry
 
     def _let_go(self) -> None:
         """Stop holding the page read again (it goes once nothing uses it)."""

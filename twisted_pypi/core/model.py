@@ -53,6 +53,11 @@ class DistFile:
     :ivar requires_python: The ``requires-python`` value, unescaped, or ``None``.
     :ivar yanked: ``False``, ``True``, or the yank reason.
     :ivar core_metadata: See :data:`CoreMetadata`.
+    :ivar synthesized_metadata: Whether :attr:`core_metadata` is the
+        proxy's own (read from the wheel, see :mod:`twisted_pypi.files.metadata`),
+        not the index's: its ``.metadata`` is never asked of the upstream.
+        Context, not part of what the file is: it takes no part in
+        comparisons.
     :ivar gpg_sig: Whether the index says a ``.asc`` signature exists, or ``None``.
     :ivar size: The size in bytes, if the index gave it.
     :ivar upload_time: The upload time as the index gave it (ISO 8601, ``Z``).
@@ -77,6 +82,9 @@ class DistFile:
     requires_python: str | None = None
     yanked: Yanked = False
     core_metadata: CoreMetadata = None
+    synthesized_metadata: bool = field(
+        default=False, eq=False, repr=False, kw_only=True
+    )
     gpg_sig: bool | None = None
     size: int | None = None
     upload_time: str | None = None
@@ -92,6 +100,14 @@ class DistFile:
         The URL to request the file at: :attr:`url` with its credentials.
         """
         return with_credentials(self.url, self.credentials)
+
+    @property
+    def upstream_metadata(self) -> bool:
+        """
+        Whether the index says it has the file's PEP 658 ``.metadata``
+        (which the proxy then passes through), not the proxy.
+        """
+        return bool(self.core_metadata) and not self.synthesized_metadata
 
 
 @frozen

@@ -28,6 +28,7 @@ from twisted_pypi.core.decisions import PolicyRecord
 __all__ = [
     "CACHE_RESULTS",
     "LATENCY_BUCKETS",
+    "METADATA_SOURCES",
     "OTHER",
     "RANGE_SOURCES",
     "SOURCES",
@@ -51,6 +52,10 @@ SOURCES = {
 
 #: The source of every other answer (errors, redirects, the status page).
 OTHER = "other"
+
+#: Where the ``.metadata`` files served came from: the index's own, passed
+#: through; read from the cached wheel; read by ranges of the upstream's.
+METADATA_SOURCES = ("upstream", "extracted", "ranged")
 
 #: Where a ``Range`` request for a file not cached is answered from: the
 #: spool of its download in flight, or the upstream (passed on as a range).
@@ -173,6 +178,8 @@ class Stats:
         to each response's headers); untouched without one.
     :ivar store_requests: Requests to the shared store by ``(method,
         outcome)``, the outcome the status code or ``unreachable``.
+    :ivar metadata_served: ``.metadata`` files served, by source (see
+        :data:`METADATA_SOURCES`).
     :ivar ranges: ``Range`` requests for files not cached, by where they
         were answered from (:data:`RANGE_SOURCES`).
     :ivar policy: What the supply-chain policy held back.
@@ -188,6 +195,7 @@ class Stats:
     dummy_unknown_size: int = field(default=0, init=False)
     store: UpstreamHealth = field(factory=lambda: UpstreamHealth(STORE), init=False)
     store_requests: dict[tuple[str, str], int] = field(factory=dict, init=False)
+    metadata_served: dict[str, int] = field(factory=dict, init=False)
     ranges: dict[str, int] = field(factory=dict, init=False)
     policy: PolicyRecord = field(init=False)
 
@@ -309,6 +317,14 @@ class Stats:
             self.dummy_unknown_size += 1
         else:
             self.dummy_saved_bytes += real_size
+
+    def metadata_from(self, source: str) -> None:
+        """
+        Count a ``.metadata`` served.
+
+        :param source: Where it came from (one of :data:`METADATA_SOURCES`).
+        """
+        self.metadata_served[source] = self.metadata_served.get(source, 0) + 1
 
     def range_served(self, source: str) -> None:
         """

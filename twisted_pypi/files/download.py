@@ -36,6 +36,7 @@ The web layer attaches a request as a sink (see
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 from attrs import define, field
@@ -80,6 +81,10 @@ class Downloads:
     :ivar cluster: Where each download's body comes from when nodes share
         a store (one upstream fetch per file for the whole cluster), or
         ``None``: always ``fetch``.
+    :ivar committed: Told of each download once its file is committed
+        (what reads a wheel's metadata from it, see
+        :meth:`twisted_pypi.files.metadata.MetadataFiles.committed`), or
+        ``None``.
     :ivar uncached: How many downloads passed through to their clients
         without being cached (the store was full), since startup.
     """
@@ -90,6 +95,7 @@ class Downloads:
     idle_timeout: float = 30.0
     chunk_size: int = 65536
     cluster: ClusterFetch | None = None
+    committed: Callable[[Download], object] | None = None
     uncached: int = field(default=0, init=False)
     _active: dict[tuple[str, ...], Download] = field(factory=dict, init=False)
     _sources: dict[Download, FileSource] = field(factory=dict, init=False)
@@ -153,6 +159,8 @@ class Downloads:
         """
         if download.state is State.PASSED:
             self.uncached += 1
+        elif download.state is State.DONE and self.committed is not None:
+            self.committed(download)
         if self._active.get(download.spec.segments) is download:
             del self._active[download.spec.segments]
         source = self._sources.pop(download, None)

@@ -76,6 +76,10 @@ class FileSpec:
     :ivar hashes: Hash name to hex digest, as the index gave them.
     :ivar credentials: ``(user, password)`` the index's link carried, for
         the upstream request only (see :attr:`fetch_url`); never shown.
+    :ivar listing: The file as its page lists it, if it is a listed file
+        (not a ``.metadata``): what is done with the file once committed
+        (reading a wheel's metadata) asks it.  Context: it takes no part
+        in comparisons.
     """
 
     url: str
@@ -83,6 +87,7 @@ class FileSpec:
     size: int | None = None
     hashes: Mapping[str, str] = field(factory=dict)
     credentials: tuple[str, str] | None = field(default=None, repr=False)
+    listing: DistFile | None = field(default=None, eq=False, repr=False)
 
     @property
     def fetch_url(self) -> str:
@@ -100,7 +105,7 @@ class FileSpec:
         :param dist: The file, as its page lists it.
         :param segments: Its place in the cache.
         """
-        return cls(dist.url, segments, dist.size, dist.hashes, dist.credentials)
+        return cls(dist.url, segments, dist.size, dist.hashes, dist.credentials, dist)
 
     @classmethod
     def of_metadata(cls, dist: DistFile, segments: tuple[str, ...]) -> FileSpec:

@@ -55,6 +55,11 @@ from twisted_pypi.core.links import (
 from twisted_pypi.core.lookup import LIST_KEY, LookupFailed
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.render import no_file_link, render_page
+from twisted_pypi.files.metadata import (
+    MetadataFiles,
+    MetadataUnreachable,
+    synthesizes,
+)
 from twisted_pypi.mirror.exporttree import DirectoryTree, ExportTree, Placed
 from twisted_pypi.mirror.findlinks import FIND_LINKS, render_find_links
 from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
@@ -117,6 +122,7 @@ class _Exporter:
         cache: FileCache,
         local: Sequence[LocalIndex],
         dummies: Dummies,
+        metadata: MetadataFiles | None = None,
     ) -> None:
         """
         :param tree: The export's root.
@@ -124,13 +130,42 @@ class _Exporter:
         :param cache: The file cache.
         :param local: The local indexes.
         :param dummies: The dummy projects.
+        :param metadata: Makes the ``.metadata`` of cached wheels whose
+            index offers none, if they lack it.
         """
         self._tree = tree
         self._pages = pages
         self._cache = cache
         self._local = {index.config.name: index for index in local}
         self._dummies = dummies
+        self._metadata = metadata
         self.report = ExportReport()
+
+    async def complete_metadata(self, project: str, page: ProjectPage) -> bool:
+        """
+        Read the ``.metadata`` of the cached wheels of ``page`` whose index
+        offers none and that the cache does not keep yet (wheels cached
+        before the proxy made metadata).
+
+        :return: Whether any was made (the page then advertises it).
+        """
+        made = False
+        if self._metadata is None:
+            return made
+        for dist in page.files:
+            if not synthesizes(dist) or dist.core_metadata:
+                continue
+            for pages in self._pages:
+                segments = local_segments(pages.index.name, dist.url)
+                if segments is None or self._cache.stat(segments) is None:
+                    continue
+                try:
+                    await self._metadata.obtain(dist, segments, project, True)
+                except MetadataUnreachable:
+                    continue
+                made = True
+                break
+        return made
 
     async def sources(
         self, project: str, dist: DistFile
@@ -242,6 +277,7 @@ async def export_tree(
     cache: FileCache,
     local: Sequence[LocalIndex],
     config: ProxyConfig,
+    metadata: MetadataFiles | None = None,
     snapshot: float | None = None,
 ) -> ExportReport:
     """
@@ -255,6 +291,8 @@ async def export_tree(
     :param cache: The file cache.
     :param local: The local indexes.
     :param config: The routes, merges, dummies, base URL and policy.
+    :param metadata: Makes the ``.metadata`` of cached wheels whose index
+        offers none (see :meth:`_Exporter.complete_metadata`).
     :param snapshot: The moment of the snapshot to export, if any.
     """
     if isinstance(cache, S3FileStore):
@@ -270,7 +308,7 @@ async def export_tree(
     )
     tree = DirectoryTree(directory) if isinstance(directory, FilePath) else directory
     await tree.load()
-    exporter = _Exporter(tree, pages, cache, local, dummies)
+    exporter = _Exporter(tree, pages, cache, local, dummies, metadata)
     names: set[str] = set(dummies.specs)
     for page_cache in pages:
         names.update(await page_cache.stored_keys())
@@ -293,6 +331,10 @@ async def export_tree(
         page = lookup.entry.page
         if not isinstance(page, ProjectPage):
             continue
+        if await exporter.complete_metadata(project, page):
+            lookup = await (await router.get_project(project)).loaded()
+            page = lookup.entry.page
+            assert isinstance(page, ProjectPage)
         html = render_page(page, False, _link(project), RELATIVE.project)
         body = render_page(page, True, _link(project), RELATIVE.project)
         digest = hashlib.sha256(html + b"\0" + body).hexdigest()

@@ -36,6 +36,11 @@ from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.names import project_of_filename
 from twisted_pypi.core.sizes import format_size
 from twisted_pypi.files.download import DownloadError, Downloads, FileSpec
+from twisted_pypi.files.metadata import (
+    MetadataFiles,
+    MetadataUnreachable,
+    synthesizes,
+)
 from twisted_pypi.resolve.metadata import CachedMetadataSource
 from twisted_pypi.resolve.resolver import Pin
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
@@ -139,6 +144,7 @@ class CacheFiller:
         run: Runner,
         say: Callable[[str], object],
         concurrency: int = 4,
+        synthesized: MetadataFiles | None = None,
     ) -> None:
         """
         :param cache: The file cache (one that never evicts).
@@ -152,6 +158,8 @@ class CacheFiller:
         :param say: Told about every file fetched.
         :param concurrency: How many files :meth:`fetch_pin` downloads at
             once.
+        :param synthesized: Makes the ``.metadata`` of wheels whose index
+            offers none (read from the wheel once it is cached).
         """
         self.cache = cache
         self.run = run
@@ -160,6 +168,7 @@ class CacheFiller:
         self._router = router
         self._downloads = downloads
         self._limit = DeferredSemaphore(concurrency)
+        self._synthesized = synthesized
         self.say = say
         self.fetched = 0
         self.fetched_bytes = 0
@@ -301,7 +310,7 @@ class CacheFiller:
         if place is None:
             self.problems.append(f"{dist.filename}: no index lists it")
             return None
-        if dist.core_metadata:
+        if dist.upstream_metadata:
             try:
                 await self.fetch(metadata_spec(dist, place))
             except FetchFailed as e:
@@ -309,10 +318,25 @@ class CacheFiller:
                 # and installers read it from the file itself.
                 self.notes.append(f"{e} (installers will read the file instead)")
         try:
-            return await self.fetch(file_spec(dist, place))
+            fetched = await self.fetch(file_spec(dist, place))
         except FetchFailed as e:
             self.problems.append(str(e))
             return None
+        await self._synthesize(dist, place)
+        return fetched
+
+    async def _synthesize(self, dist: DistFile, place: Key) -> None:
+        """
+        Make sure the cache keeps the ``.metadata`` the proxy makes for a
+        cached wheel whose index offers none (read from the wheel when it
+        was committed, or now if it was cached before).
+        """
+        if self._synthesized is None or not synthesizes(dist):
+            return
+        try:
+            await self._synthesized.obtain(dist, place, local_only=True)
+        except MetadataUnreachable as e:
+            self.notes.append(f"no core metadata for {dist.filename}: {e}")
 
 
 @frozen
@@ -369,7 +393,7 @@ class _Downloading:
         :param dist: The file.
         """
         filler = self.filler
-        if dist.core_metadata:
+        if dist.upstream_metadata:
             try:
                 key = await filler.fetch(metadata_spec(dist, self.segments))
                 return await filler.read_with(key, FilePath.getContent)

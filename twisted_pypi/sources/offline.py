@@ -149,7 +149,7 @@ class OfflinePages:
 
     async def _project(self, project: str) -> Lookup:
         """The cached page, filtered; fails with ProjectNotFound."""
-        source = await self._pages.cached_project(project)
+        source = await self._pages.cached_project(project, current=True)
         if source is None or not isinstance(source.page, ProjectPage):
             raise ProjectNotFound(project)
         if not self._only_cached:

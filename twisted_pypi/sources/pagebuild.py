@@ -31,6 +31,7 @@ from twisted_pypi.core.parse import (
 )
 from twisted_pypi.core.render import render_page
 from twisted_pypi.sources.firstseen import first_seen_times, with_first_seen
+from twisted_pypi.sources.metaadvert import MetadataAdvertiser
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 
 __all__ = [
@@ -169,13 +170,19 @@ def reparse(store: PageStore, index: str, key: str) -> ProjectPage | ProjectList
 
 
 def reparse_indexed(
-    store: PageStore, index: str, key: str
+    store: PageStore,
+    index: str,
+    key: str,
+    advertiser: MetadataAdvertiser | None = None,
 ) -> tuple[ProjectPage | ProjectList, FileIndex]:
     """
     :func:`reparse`, with the page's files indexed by their proxy paths
-    (blocking, like it).
+    (blocking, like it), advertising the core metadata the proxy makes if
+    ``advertiser`` is given.
     """
     page = reparse(store, index, key)
+    if advertiser is not None and isinstance(page, ProjectPage):
+        page, _ = advertiser.enrich(index, page, False)
     return page, files_by_path(page, index)
 
 

@@ -3,10 +3,17 @@
 The blocking half of the page cache (:mod:`twisted_pypi.sources.remote`):
 a stored record read back into a cache entry, a page the upstream sent
 given its first-seen times (see :mod:`~twisted_pypi.sources.firstseen`) and
-stored, a revalidated record touched.  Every method blocks (a shared
+stored, a revalidated record touched, an entry built again when what it
+advertises of core metadata is out of date.  Every method blocks (a shared
 store's calls are round trips, big pages take a while to parse and
 render): the cache calls them in its runner, and notes what they found on
 the reactor (see :class:`Built`).
+
+:meth:`PageRecords.entry` is the one place a cache entry is made of a
+stored page: parsed (with its first-seen times), advertising the core
+metadata the proxy makes for wheels whose index offers none (see
+:mod:`~twisted_pypi.sources.metaadvert`), and kept rendered on disk when it
+is too big for memory.
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.parse import PageParseError
 from twisted_pypi.sources.cachepolicy import Runner
 from twisted_pypi.sources.firstseen import known_times, utc_stamp
+from twisted_pypi.sources.metaadvert import MetadataAdvertiser
 from twisted_pypi.sources.pagebuild import (
     KEEP_LOADED,
     LIGHT_BYTES,
@@ -79,6 +87,7 @@ class PageRecords:
         clock: IReactorTime,
         run: Runner,
         spill_bytes: int,
+        advertiser: MetadataAdvertiser | None = None,
     ) -> None:
         """
         :param index: The upstream index.
@@ -90,6 +99,8 @@ class PageRecords:
             reactor.
         :param spill_bytes: A page weighing more is kept rendered on disk
             (when the store can keep renditions).
+        :param advertiser: Advertises the core metadata the proxy makes for
+            wheels whose index offers none, if it does.
         """
         self._index = index
         self._store = store
@@ -98,6 +109,7 @@ class PageRecords:
         self._clock = clock
         self._run = run
         self._spill_bytes = spill_bytes
+        self._advertiser = advertiser
 
     def load(self, key: str) -> Built | None:
         """
@@ -161,16 +173,51 @@ class PageRecords:
         if stored is not None:
             self._store.save(self._index.name, key, evolve(stored, fetched_at=now))
 
+    def rebuilt(self, key: str, entry: PageEntry) -> PageEntry | None:
+        """
+        ``entry`` advertising the core metadata known now (the catalog read
+        from memory): its page enriched again in memory, or, kept on disk,
+        read and rendered again.  The upstream is not asked; first-seen
+        times and quarantine are those of the page held.
+
+        :return: The new entry, or ``None`` if the page is no longer stored
+            or readable.
+        """
+        page = entry.page if entry.is_loaded else None
+        if self._advertiser is not None and isinstance(page, ProjectPage):
+            enriched, advert = self._advertiser.enrich(self._index.name, page, False)
+            return entry.with_page(enriched, advert)
+        stored = self._store.load(self._index.name, key)
+        if stored is None:
+            return None
+        try:
+            page = parse_stored(key, stored)
+        except PageParseError:
+            return None
+        return self.entry(key, stored, page, fresh=False)
+
     def entry(
-        self, key: str, stored: StoredPage, page: ProjectPage | ProjectList
+        self,
+        key: str,
+        stored: StoredPage,
+        page: ProjectPage | ProjectList,
+        fresh: bool = True,
     ) -> PageEntry:
         """
-        The entry of a stored page, kept rendered on disk when it is too big
-        for memory (never a quarantined project's: it lists no files, and
-        the cache reads its status).
+        The entry of a stored page: advertising the core metadata the proxy
+        makes, and kept rendered on disk when it is too big for memory
+        (never a quarantined project's: it lists no files, and the cache
+        reads its status).
 
         :param page: The page, parsed (see :func:`parse_stored`).
+        :param fresh: Read the project's metadata catalog record from its
+            store, not only from memory (see
+            :meth:`~twisted_pypi.sources.metaadvert.MetadataAdvertiser.enrich`).
         """
+        name = self._index.name
+        advert = None
+        if self._advertiser is not None and isinstance(page, ProjectPage):
+            page, advert = self._advertiser.enrich(name, page, fresh)
         entry = PageEntry(
             index=self._index,
             page=page,
@@ -179,6 +226,7 @@ class PageRecords:
             file_link=self._file_link,
             project_link=self._links.project,
             weight=weigh(page, len(stored.body)),
+            advert=advert,
         )
         if (
             entry.weight <= self._spill_bytes
@@ -187,7 +235,6 @@ class PageRecords:
         ):
             entry.index_files()
             return entry
-        name = self._index.name
         try:
             on_disk = spill(
                 self._store, name, key, page, self._file_link, self._links.project
@@ -208,6 +255,9 @@ class PageRecords:
             project_link=self._links.project,
             weight=LIGHT_BYTES,
             on_disk=on_disk,
-            load=lambda: self._run(partial(reparse_indexed, self._store, name, key)),
+            load=lambda: self._run(
+                partial(reparse_indexed, self._store, name, key, self._advertiser)
+            ),
             hold=partial(self._clock.callLater, KEEP_LOADED),
+            advert=advert,
         )

@@ -14,7 +14,16 @@ again (away from the reactor) only when its files are asked for.
 Files listed without an upload time are given the time the cache first saw
 them (see :mod:`~twisted_pypi.sources.firstseen`), and the cached files of
 a project the upstream quarantines are refused from the moment its page
-says so (see :mod:`~twisted_pypi.sources.quarantine` and :meth:`PageCache.refusal`).
+says so (see :mod:`~twisted_pypi.sources.quarantine` and :meth:`PageCache.refusal`);
+what the cache notes of each page it makes is kept by
+:class:`~twisted_pypi.sources.pagenotes.PageNotes`.
+
+Pages advertise the core metadata the proxy makes for wheels whose index
+offers none (see :mod:`~twisted_pypi.sources.metaadvert`); a page whose
+advertisement is out of date (the metadata catalog or what is known of
+origins' range support changed) is built again from the page held, without
+asking the upstream.  Entries are made in one place,
+:meth:`~twisted_pypi.sources.pagerecords.PageRecords.entry`.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 
-from twisted.internet.defer import Deferred, succeed
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
@@ -46,9 +55,9 @@ from twisted_pypi.core.parse import PageParseError
 from twisted_pypi.core.policy import Decision
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.sources.cachepolicy import CachePolicy, Runner, Served, run_now
-from twisted_pypi.sources.pagebuild import quarantined
+from twisted_pypi.sources.metaadvert import MetadataAdvertiser
+from twisted_pypi.sources.pagenotes import PageNotes
 from twisted_pypi.sources.pagerecords import Built, PageRecords
-from twisted_pypi.sources.quarantine import REFUSED, Quarantine
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 from twisted_pypi.upstream.client import PageClient, UpstreamError, fetch_page
 
@@ -99,6 +108,7 @@ class PageCache:
         forget_file: Callable[[tuple[str, ...]], object] | None = None,
         stats: Stats | None = None,
         spill_bytes: int = SPILL_BYTES,
+        advertiser: MetadataAdvertiser | None = None,
     ) -> None:
         """
         :param index: The upstream index.
@@ -115,6 +125,8 @@ class PageCache:
             recorded, if anywhere.
         :param spill_bytes: A page weighing more is kept rendered on disk
             (when the store can keep renditions).
+        :param advertiser: Advertises the core metadata the proxy makes for
+            wheels whose index offers none, if it does.
         """
         self.index = index
         self._config = config
@@ -133,13 +145,17 @@ class PageCache:
         self._run: Runner = run if run is not None else run_now
         self._stats = stats
         self._links = config.links
-        self._quarantine = Quarantine(index.name, forget_file)
-        self._undated = False
-        # Keys of pages kept on disk whose record keeps no first-seen times:
-        # a new version of such a page need not read the old one back.
-        self._timeless: set[str] = set()
+        self._notes = PageNotes(index.name, forget_file, stats)
+        self._advertiser = advertiser
         self._records = PageRecords(
-            index, store, self._links, self.file_link, clock, self._run, spill_bytes
+            index,
+            store,
+            self._links,
+            self.file_link,
+            clock,
+            self._run,
+            spill_bytes,
+            advertiser,
         )
 
     @property
@@ -162,7 +178,7 @@ class PageCache:
         Whether a page of this index was seen listing files without an
         upload time (their age counts from when the proxy first saw them).
         """
-        return self._undated
+        return self._notes.undated
 
     def refusal(
         self, segments: tuple[str, ...], project: str | None
@@ -177,27 +193,7 @@ class PageCache:
         :return: A Deferred firing with the decision that refuses the file
             (:data:`~twisted_pypi.sources.quarantine.REFUSED`), or ``None``.
         """
-        quarantine = self._quarantine
-        names = quarantine.names(segments, project)
-        if quarantine.refuses(segments, names):
-            return succeed(REFUSED)
-        unknown = quarantine.unknown(names)
-        if not unknown:
-            return succeed(None)
-        return Deferred.fromCoroutine(self._look_up(segments, names, unknown))
-
-    async def _look_up(
-        self, segments: tuple[str, ...], names: tuple[str, ...], unknown: list[str]
-    ) -> Decision | None:
-        """
-        Read the pages of the projects whose status is not known (from
-        memory, else from the store), then decide as :meth:`refusal` does.
-        """
-        for name in unknown:
-            entry = await self._cached(name)
-            held = entry is not None and entry.is_loaded and quarantined(entry.page)
-            self._quarantine.loaded(name, held)
-        return REFUSED if self._quarantine.refuses(segments, names) else None
+        return self._notes.refusal(segments, project, self._cached)
 
     def get_project(self, project: str) -> Deferred[Lookup]:
         """
@@ -213,19 +209,26 @@ class PageCache:
         """
         return Deferred.fromCoroutine(self._get(LIST_KEY))
 
-    def cached_project(self, project: str) -> Deferred[PageEntry | None]:
+    def cached_project(
+        self, project: str, current: bool = False
+    ) -> Deferred[PageEntry | None]:
         """
         A project's cached page of any age, without asking the upstream,
         loaded (see :meth:`PageEntry.loaded`).
 
         :param project: The normalized project name.
+        :param current: Whether the page must advertise the core metadata
+            known now (built again if need be, without probing origins);
+            else any version of it does (its files are the same).
         """
-        return Deferred.fromCoroutine(self._cached_loaded(project))
+        return Deferred.fromCoroutine(self._cached_loaded(project, current))
 
-    async def _cached_loaded(self, key: str) -> PageEntry | None:
+    async def _cached_loaded(self, key: str, current: bool = False) -> PageEntry | None:
         entry = await self._cached(key)
         if entry is None:
             return None
+        if current:
+            entry = await self._advertised(key, entry, probe=False)
         loaded: PageEntry = await entry.loaded()
         return loaded
 
@@ -236,7 +239,7 @@ class PageCache:
         built: Built | None = await self._run(partial(self._records.load, key))
         if built is None:
             return None
-        self._note(key, built, fetched=False)
+        self._notes.note(key, built, fetched=False)
         entry = built.entry
         self._policy.remember(key, entry)
         return entry
@@ -246,7 +249,29 @@ class PageCache:
         served = await self._policy.answer(
             key, entry, self.index.ttl, lambda old: self._refresh(key, old)
         )
-        return Lookup(served.value, served.status, served.failure)
+        entry = await self._advertised(key, served.value)
+        return Lookup(entry, served.status, served.failure)
+
+    async def _advertised(
+        self, key: str, entry: PageEntry, probe: bool = True
+    ) -> PageEntry:
+        """
+        ``entry``, or the same page built again if what it advertises of
+        core metadata is out of date (see
+        :meth:`~twisted_pypi.sources.metaadvert.MetadataAdvertiser.current`).
+        """
+        if self._advertiser is None:
+            return entry
+        current = await self._advertiser.current(
+            self.index.name,
+            key,
+            entry,
+            lambda: self._run(partial(self._records.rebuilt, key, entry)),
+            probe,
+        )
+        if current is not entry and self._policy.recall(key) is entry:
+            self._policy.remember(key, current)
+        return current
 
     def _refresh(
         self, key: str, entry: PageEntry | None
@@ -313,7 +338,7 @@ class PageCache:
         )
         size = len(stored.body)
         del response  # the body is in ``stored``; nothing else keeps a copy
-        bare = entry is None or key in self._timeless
+        bare = self._notes.bare(key, entry)
         try:
             built: Built = await self._run(
                 partial(self._records.keep, key, stored, entry, bare)
@@ -323,40 +348,12 @@ class PageCache:
                 key, UpstreamUnavailable(f"{url} could not be parsed: {e}")
             ) from None
         del stored
-        self._note(key, built, fetched=True)
+        self._notes.note(key, built, fetched=True)
         new = built.entry
         del built  # the parsed page of a page kept on disk goes now
         if size >= _TRIM_AFTER:
             await self._run(trim_memory)
         return Served(new, CacheStatus.MISS)
-
-    def _note(self, key: str, built: Built, fetched: bool) -> None:
-        """
-        Take note of a page made from the upstream's answer (``fetched``) or
-        read back from the store: whether its project is quarantined (and
-        drop the files its previous page listed, if it now is), and whether
-        it lists files without an upload time.
-        """
-        if fetched:
-            self._quarantine.fetched(key, built.held, built.purge)
-        else:
-            self._quarantine.loaded(key, built.held)
-        if built.undated:
-            self._undated = True
-            if self._stats is not None:
-                self._stats.upstream_undated(self.index.name)
-        if built.entry.is_loaded or built.undated:
-            self._timeless.discard(key)
-        else:
-            self._timeless.add(key)
-        if built.new:
-            log.info(
-                "{index}: {project} lists {count} new file(s) without an upload"
-                " time; their age counts from now",
-                index=self.index.name,
-                project=key,
-                count=built.new,
-            )
 
     def _failed(self, key: str, error: UpstreamUnavailable) -> UpstreamUnavailable:
         log.warn(

@@ -19,9 +19,13 @@ with them, so no node ever reads a whole object to hash it:
 
 A node reads those once per object version (a ``HEAD``, and a ``GET`` of the
 metadata); an object put into the bucket by other means is listed without
-hashes or metadata.  Publishing is one create-only upload of the file (in
-parts above the threshold), so two nodes taking the same name cannot both
-succeed, and nobody sees a partial file.
+hashes, and, if it is a wheel, with the ``METADATA`` read by ranges of it
+(its zip directory and that member: a few KB, never the whole object), so
+that every wheel of the index has its ``.metadata``.
+
+Publishing is one create-only upload of the file (in parts above the
+threshold), so two nodes taking the same name cannot both succeed, and
+nobody sees a partial file.
 """
 
 from __future__ import annotations
@@ -30,23 +34,28 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import quote, unquote
 
-from twisted.internet.defer import Deferred, DeferredSemaphore
+from twisted.internet.defer import Deferred, DeferredSemaphore, maybeDeferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from twisted_pypi.core.metadata import MetadataUnavailable
 from twisted_pypi.core.names import project_of_filename
+from twisted_pypi.core.zipranges import metadata_by_ranges
 from twisted_pypi.objectstore.client import S3Client
 from twisted_pypi.objectstore.errors import AlreadyExists, NotFound, S3Error
 from twisted_pypi.objectstore.multipart import DEFAULT_THRESHOLD, put_file
 from twisted_pypi.objectstore.s3xml import ListedObject
-from twisted_pypi.storage.interfaces import FileStat, StoreUnreachable
+from twisted_pypi.storage.interfaces import FileStat, ShortRead, StoreUnreachable
 from twisted_pypi.storage.objectreader import ObjectReader
 from twisted_pypi.storage.privateplace import (
     IPrivatePlace,
     LocalFile,
     NameTaken,
     PlaceListing,
+    Runner,
+    requires_python_of,
 )
+from twisted_pypi.storage.wheelread import stored_ranges
 
 __all__ = ["FACTS_FOLDER", "BucketIndexPlace"]
 
@@ -63,6 +72,11 @@ _CONCURRENT = 8
 
 #: The content type of distribution files.
 _OCTETS = "application/octet-stream"
+
+
+def _in_place(work: Callable[[], object]) -> Deferred[object]:
+    """Run ``work`` at once, on this thread."""
+    return maybeDeferred(work)
 
 
 @implementer(IPrivatePlace)
@@ -83,6 +97,7 @@ class BucketIndexPlace:
         spool_dir: str,
         ttl: float,
         threshold: int = DEFAULT_THRESHOLD,
+        run: Runner | None = None,
     ) -> None:
         """
         :param client: Talks to the store.
@@ -91,6 +106,8 @@ class BucketIndexPlace:
         :param spool_dir: A local directory for upload spools.
         :param ttl: Seconds a listing stays good (the page TTL).
         :param threshold: Files larger than this are uploaded in parts.
+        :param run: Reads the zip of a wheel put into the bucket by other
+            means (its metadata) away from the reactor; by default at once.
         """
         self.where = f"s3://{bucket}/{prefix}"
         self.ttl = ttl
@@ -99,6 +116,7 @@ class BucketIndexPlace:
         self._bucket = bucket
         self._prefix = prefix
         self._threshold = threshold
+        self._run: Runner = run if run is not None else _in_place
 
     def _metadata_key(self, sha256: str) -> str:
         return f"{self._prefix}{FACTS_FOLDER}{sha256}.metadata"
@@ -174,6 +192,11 @@ class BucketIndexPlace:
             else:
                 version = ""  # look again next time
         requires = meta.get("requires-python")
+        requires_python = unquote(requires) if requires else None
+        if not sha256 and filename.endswith(".whl"):
+            stat = FileStat(info.size, info.modified or obj.modified, info.etag)
+            metadata = await self._ranged_metadata(obj.key, filename, stat)
+            requires_python = requires_python_of(metadata)
         return LocalFile(
             filename=filename,
             project=project,
@@ -181,9 +204,34 @@ class BucketIndexPlace:
             mtime_ns=int((info.modified or obj.modified) * 1e9),
             sha256=sha256,
             metadata=metadata,
-            requires_python=unquote(requires) if requires else None,
+            requires_python=requires_python,
             version=version,
         )
+
+    async def _ranged_metadata(
+        self, key: str, filename: str, stat: FileStat
+    ) -> bytes | None:
+        """
+        The ``METADATA`` of a wheel put into the bucket by other means than
+        an upload, read by ranged ``GET`` requests; ``None`` if it has none
+        (logged).
+        """
+        reader = ObjectReader(self._client, self._bucket, key, stat)
+        try:
+            ranged = await metadata_by_ranges(
+                stored_ranges(reader), filename, self._run
+            )
+        except (MetadataUnavailable, S3Error, ShortRead, OSError) as e:
+            log.warn(
+                "No metadata in {where}{filename}: {error}",
+                where=self.where,
+                filename=filename,
+                error=str(e),
+            )
+            return None
+        finally:
+            reader.close()
+        return ranged.metadata
 
     def open(self, file: LocalFile) -> ObjectReader:
         """

@@ -61,15 +61,29 @@ class RangeSupport:
     """
     Whether each upstream origin has honoured ``Range`` requests: learned
     from its answers, ``None`` until it has answered one.
+
+    :ivar changed: Told what is known, by origin, each time it changes (to
+        keep it: see :mod:`twisted_pypi.storage.rangeorigins`).
+    :ivar generation: How many times what is known changed: what was built
+        from it (a page's advertised metadata) is out of date when this
+        moved on.
     """
 
     _known: dict[str, bool] = field(factory=dict)
+    changed: Callable[[dict[str, bool]], object] | None = None
+    generation: int = field(default=0, init=False)
 
     def learn(self, url: str, honoured: bool) -> None:
         """
         Remember that the origin of ``url`` honoured (or ignored) a range.
         """
-        self._known[origin_key(url)] = honoured
+        key = origin_key(url)
+        if self._known.get(key) is honoured:
+            return
+        self._known[key] = honoured
+        self.generation += 1
+        if self.changed is not None:
+            self.changed(dict(self._known))
 
     def honours(self, url: str) -> bool | None:
         """

@@ -27,6 +27,7 @@ from twisted_pypi.core.lookup import LookupFailed
 from twisted_pypi.core.names import is_safe_segment
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads, FileSpec
+from twisted_pypi.files.metadata import UPSTREAM, MetadataFiles, synthesizes
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.storage.interfaces import IFileStore, StoreUnreachable
 from twisted_pypi.upstream.client import UpstreamError
@@ -35,6 +36,7 @@ from twisted_pypi.web.errors import send_failure
 from twisted_pypi.web.fileheaders import IMMUTABLE, content_type
 from twisted_pypi.web.fileserve import serve_cached
 from twisted_pypi.web.following import serve_download
+from twisted_pypi.web.metafiles import answer_metadata
 from twisted_pypi.web.policygate import FileGuard, let_through
 from twisted_pypi.web.rangedfiles import RangedFiles, asked_range, honours_ranges
 from twisted_pypi.web.respond import error_page, when_done
@@ -70,6 +72,7 @@ class FilesResource(Resource):
         downloads: Downloads,
         fetch: Callable[..., Deferred[IResponse]],
         offline: bool = False,
+        metadata: MetadataFiles | None = None,
         stats: Stats | None = None,
         guard: FileGuard | None = None,
     ) -> None:
@@ -80,6 +83,8 @@ class FilesResource(Resource):
         :param fetch: Issues upstream file requests: ``fetch(url, method,
             extra)``.
         :param offline: Serve cached files only: anything else is 404.
+        :param metadata: Makes the ``.metadata`` of wheels whose index
+            offers none, and counts what is served; without it they are 404.
         :param stats: Where ranges of files not cached, and files refused
             for a quarantine, are counted.
         :param guard: The supply-chain policy, asked before anything is
@@ -91,6 +96,7 @@ class FilesResource(Resource):
         self._downloads = downloads
         self._fetch = fetch
         self._offline = offline
+        self._metadata = metadata
         self._ranges = RangedFiles(downloads, fetch, stats)
         self._stats = stats
         self._guard = guard
@@ -145,6 +151,8 @@ class FilesResource(Resource):
             stat, unreachable = None, e
         if stat is not None:
             request.setHeader(b"x-cache", b"HIT")
+            if self._metadata is not None and segments[-1].endswith(METADATA):
+                self._metadata.served_cached(segments, project)
             gone = (
                 (lambda: self._answer_again(request, segments, project))
                 if again
@@ -231,8 +239,15 @@ class FilesResource(Resource):
             raise self._not_found(request)
         if not is_metadata:
             return FileSpec.of_file(listed, base)
-        if not listed.core_metadata:
+        if self._metadata is not None and synthesizes(listed):
+            await answer_metadata(
+                request, self._metadata, self._cache, listed, base, project
+            )
+            raise _Answered()
+        if not listed.upstream_metadata:
             raise self._not_found(request)
+        if self._metadata is not None:
+            self._metadata.served(UPSTREAM)
         return FileSpec.of_metadata(listed, base)
 
     def _not_found(self, request: Request) -> _Answered:

@@ -25,6 +25,7 @@ from prometheus_client.registry import CollectorRegistry
 from twisted_pypi.core.decisions import DRY_RUN, ENFORCED, PolicyRecord
 from twisted_pypi.core.policy import Rule
 from twisted_pypi.core.stats import (
+    METADATA_SOURCES,
     OTHER,
     RANGE_SOURCES,
     SOURCES,
@@ -119,6 +120,16 @@ class StatsCollector:
             "Sizes of the real files that dummy wheels replaced, where known.",
             value=stats.dummy_saved_bytes,
         )
+        metadata = CounterMetricFamily(
+            PREFIX + "core_metadata_served",
+            "Core metadata (.metadata) files served, by source: upstream (the"
+            " index's own), extracted (read from the cached wheel), ranged"
+            " (read by ranges of the upstream's wheel).",
+            labels=["source"],
+        )
+        for source in METADATA_SOURCES:
+            metadata.add_metric([source], stats.metadata_served.get(source, 0))
+        yield metadata
 
     def _upstreams(self) -> Iterable[Metric]:
         stats = self._stats

@@ -41,6 +41,7 @@ from twisted_pypi.core.links import FILES_PREFIX
 from twisted_pypi.core.moments import snapshot_text
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
+from twisted_pypi.files.metadata import MetadataFiles
 from twisted_pypi.pypijson.cache import JsonCache
 from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
@@ -121,6 +122,7 @@ def make_root(
     documents: JsonCache | None = None,
     clock: IReactorTime | None = None,
     run: Runner | None = None,
+    metadata: MetadataFiles | None = None,
 ) -> Resource:
     """
     The proxy's resource tree.
@@ -142,6 +144,8 @@ def make_root(
         users).
     :param run: Runs password checks and uploads away from the reactor
         (needed with upload users).
+    :param metadata: Makes the ``.metadata`` of wheels whose index offers
+        none (else they are 404).
     :raises ValueError: If the settings turn on uploads but ``clock`` or
         ``run`` is missing.
     """
@@ -172,6 +176,7 @@ def make_root(
             downloads,
             fetch,
             offline=config.offline,
+            metadata=metadata,
             stats=stats,
             guard=guard,
         ),
@@ -186,6 +191,7 @@ def make_root(
             downloads,
             fetch,
             offline=config.offline,
+            metadata=metadata,
             stats=stats,
             guard=guard,
         )

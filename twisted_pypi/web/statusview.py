@@ -188,6 +188,7 @@ class StatusView(Element):
                 format_size(sent.get("local", 0)),
                 "sent from --local directories",
             ),
+            _metadata_figure(stats.metadata_served),
             ("Evictions", str(cache.evictions), "files, to stay within the limit"),
             ("Cache", format_size(cache.total_size), used),
             _disk_figure(cache, self._downloads, stats.clock.seconds()),
@@ -358,3 +359,18 @@ def _download(status: DownloadStatus) -> Tag:
     return tags.li(
         tags.b(name), uncached, tags.div(progress), tags.div(status.url, class_="url")
     )
+
+
+def _metadata_figure(served: dict[str, int]) -> tuple[str, str, str]:
+    """
+    The ``.metadata`` files served, and where they came from.
+
+    :param served: The counts by source.
+    """
+    total = sum(served.values())
+    note = (
+        f"{served.get('upstream', 0)} from the indexes, "
+        f"{served.get('extracted', 0)} read from cached wheels, "
+        f"{served.get('ranged', 0)} read by ranges"
+    )
+    return ("Core metadata", str(total), note)
