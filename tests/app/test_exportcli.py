@@ -72,10 +72,10 @@ class RunExportPolicyTests(PolicyProxyCase):
     3.0 (an hour old).
     """
 
-    def exported(self, *args: str) -> list[str]:
+    def exported(self, *args: str, wheels: bool = True) -> list[str]:
         """
         Run the command at the tests' "now" with ``args``: the wheels of
-        ``demo`` it exported.
+        ``demo`` it exported (with ``wheels=False``, every file of it).
         """
         out = FilePath(self.mktemp())
         options = ExportOptions()
@@ -91,12 +91,14 @@ class RunExportPolicyTests(PolicyProxyCase):
         clock.advance(NOW)
         work = run_export(clock, options, err)
         self.assertEqual(self.successResultOf(Deferred.fromCoroutine(work)), 0)
-        return sorted(out.descendant(["packages", "demo"]).listdir())
+        exported = out.descendant(["packages", "demo"]).listdir()
+        return sorted(n for n in exported if n.endswith(".whl") or not wheels)
 
     def test_policy_and_snapshot(self) -> None:
         """
         ``--min-age`` leaves out what it holds back at the time of the
-        export, ``--snapshot`` what was uploaded after the snapshot.
+        export (the files and their ``.metadata``), ``--snapshot`` what was
+        uploaded after the snapshot.
         """
         proxy = self.proxy()
         proxy.get("/simple/demo/")
@@ -104,6 +106,10 @@ class RunExportPolicyTests(PolicyProxyCase):
             self.assertEqual(proxy.get(proxy.file_path(wheel.filename)).code, 200)
         self.assertEqual(len(self.exported()), 3)
         self.assertEqual(self.exported("--min-age", "7d"), [OLD.filename])
+        self.assertEqual(
+            self.exported("--min-age", "7d", wheels=False),
+            [OLD.filename, OLD.filename + ".metadata"],
+        )
         self.assertEqual(
             self.exported("--snapshot", snapshot_text(NOW - 2 * DAY)),
             [OLD.filename, RECENT.filename],
