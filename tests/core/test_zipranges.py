@@ -163,3 +163,24 @@ class MetadataByRangesTests(SynchronousTestCase):
             metadata_by_ranges(short, "far-1.0-py3-none-any.whl")
         )
         self.failureResultOf(d, MetadataUnavailable)
+
+    def test_archive_comment(self) -> None:
+        """
+        A zip whose long archive comment hides its end record from the first
+        read is still read, with more reads.
+        """
+        content, metadata = _metadata_first(1 << 20)
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            names = archive.namelist()
+        buffer = io.BytesIO()
+        with (
+            zipfile.ZipFile(io.BytesIO(content)) as source,
+            zipfile.ZipFile(buffer, "w") as archive,
+        ):
+            for name in names:
+                archive.writestr(source.getinfo(name), source.read(name))
+            archive.comment = b"c" * 60_000
+        reads = _Reads(buffer.getvalue())
+        result = _read(reads, "far-1.0-py3-none-any.whl")
+        self.assertEqual(result.metadata, metadata)
+        self.assertGreater(len(reads.reads), 2)

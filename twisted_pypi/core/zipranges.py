@@ -31,16 +31,19 @@ __all__ = [
     "metadata_by_ranges",
 ]
 
-#: The first read: the zip's end records, with room for the longest comment
-#: (64 KiB), and most central directories whole.
-TAIL = (64 << 10) + 22 + 20
+#: The first read: the zip's end records and, for most wheels, the whole
+#: central directory (a wheel of a few dozen files has one of a few KB).  A
+#: longer directory, or an archive comment hiding the end record, costs one
+#: more read.
+TAIL = 16 << 10
 
-#: The smallest read after the first (a member's header and its data in one);
-#: each further read takes at least twice the one before.
-MIN_READ = 64 << 10
+#: The smallest read after the first: a member's local header and, for most
+#: ``METADATA`` files (a few KB compressed), its data in one; each further
+#: read takes at least twice the one before.
+MIN_READ = 8 << 10
 
-#: Reads given up after: a wheel needs two or three.
-MAX_ROUNDS = 6
+#: Reads given up after: most wheels need one to three.
+MAX_ROUNDS = 10
 
 #: Reads ``length`` bytes at ``offset`` of the file (``offset=None``: its last
 #: ``length`` bytes, or all of it when it is shorter); fires with those bytes
