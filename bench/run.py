@@ -1157,10 +1157,11 @@ def _report_installs(results: Results, summary: list[str]) -> list[str]:
     runs = max(len(r.cold_s) for r in results.installs)
     out += [
         f"`pip install` / `uv pip install` of one project and its "
-        f"{results.install_projects - 1} dependencies (wheels of 20-400 KB, 3 "
-        "versions each, **no PEP 658 metadata** on the upstream; the project's "
-        "newest version needs a library version that does not exist, so the "
-        "resolver reads its metadata and goes back) into an empty `--target`, "
+        f"{results.install_projects - 1} dependencies (libraries: 3 versions of "
+        "20-400 KB wheels each; the project: 5 versions of 4-6 MB wheels, whose "
+        "3 newest need a library version that does not exist, so the resolver "
+        "reads their metadata one after another and goes back to 1.1; **no PEP "
+        "658 metadata** on the upstream) into an empty `--target`, "
         f"with no client cache; the proxies take turns. Cold: {runs} installs of "
         "independent copies of the project set that no proxy had seen; warm: "
         "the first set again. Medians, then each run's time.",

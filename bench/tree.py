@@ -279,13 +279,15 @@ def _record_digest(data: bytes) -> str:
 
 def add_install_projects(root: Path, prefix: str, libraries: int) -> str:
     """
-    Add ``<prefix>-app`` and ``<prefix>-lib-1`` .. ``-<libraries>``, three
-    versions each, wheels only, without PEP 658 metadata (so uv reads wheels
-    with ``Range`` requests, as for many real indexes).  The app needs every
-    library; each library needs the next one.  The app's newest version
-    needs a library version that does not exist, so resolvers must read
-    its metadata and go back to the one before (metadata of a version that
-    is not installed).
+    Add ``<prefix>-app`` and ``<prefix>-lib-1`` .. ``-<libraries>``, wheels
+    only, without PEP 658 metadata (so uv reads wheels with ``Range``
+    requests, as for many real indexes).  The app needs every library; each
+    library needs the next one; libraries have three versions of 20-400 KB.
+    The app has five versions of 4-6 MB (an application with its data): its
+    three newest need a library version that does not exist, so resolvers
+    read their metadata one after another and go back to 1.1 (as they
+    backtrack through the builds of a big project) — metadata of versions
+    that are not installed.
 
     :param root: The document root made by :func:`make_tree`.
     :param prefix: Distinguishes independent sets (one per cold install).
@@ -302,12 +304,19 @@ def add_install_projects(root: Path, prefix: str, libraries: int) -> str:
         else:
             requires = []
         files = []
-        for version in ("1.0", "1.1", "2.0"):
+        app = index == 0 and bool(names)
+        versions = ("1.0", "1.1", "2.0", "2.1", "3.0") if app else ("1.0", "1.1", "2.0")
+        for version in versions:
             filename = f"{name.replace('-', '_')}-{version}-py3-none-any.whl"
             needs = requires
-            if index == 0 and version == "2.0" and names:
+            if app and version >= "2.0":
                 needs = [f"{names[0]}>=9.0"]  # no such version: back to 1.1
-            content = build_wheel(name, version, needs, rng.randrange(20_000, 400_000))
+            size = (
+                rng.randrange(4 << 20, 6 << 20)
+                if app
+                else rng.randrange(20_000, 400_000)
+            )
+            content = build_wheel(name, version, needs, size)
             url_path = _package_path(rng, filename)
             path = root / url_path.lstrip("/")
             path.parent.mkdir(parents=True, exist_ok=True)
