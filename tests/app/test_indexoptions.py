@@ -1,7 +1,7 @@
 """
-Tests for :mod:`twisted_pypi.app.indexoptions` (the ``--index``, ``--local``,
-``--route`` and ``--merge`` values) and for how :class:`twisted_pypi.app.tap.Options`
-puts them together.
+Tests for :mod:`twisted_pypi.app.indexoptions`: the ``--index``, ``--local``,
+``--route`` and ``--merge`` values (how the options put them together:
+``test_sourceoptions``).
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ from twisted_pypi.app.indexoptions import (
 )
 from twisted_pypi.app.tap import Options
 from twisted_pypi.core.config import (
-    DEFAULT_INDEX,
     IndexConfig,
     LocalConfig,
     ProxyConfig,
@@ -365,129 +364,6 @@ class RouteAndMergeTests(SynchronousTestCase):
             parse_project("not/a/name", "--merge")
         self.assertIn("--merge", str(caught.exception))
         self.assertIn("not a valid project name", str(caught.exception))
-
-
-class OptionsTests(SynchronousTestCase):
-    """
-    The source options through :class:`twisted_pypi.app.tap.Options`.
-    """
-
-    def setUp(self) -> None:
-        self.local = FilePath(self.mktemp())
-        self.local.makedirs()
-
-    def parse(self, *args: str) -> ProxyConfig:
-        """
-        Parse ``args`` (with a temporary cache directory) into a
-        configuration.
-        """
-        options = Options()
-        options.parseOptions(["--cache-dir", self.mktemp(), *args])
-        config = options["config"]
-        assert isinstance(config, ProxyConfig)
-        return config
-
-    def usage_error(self, *args: str) -> str:
-        """
-        The message of the ``UsageError`` that parsing ``args`` raises.
-        """
-        with self.assertRaises(UsageError) as caught:
-            self.parse(*args)
-        return str(caught.exception)
-
-    def test_indexes_in_order(self) -> None:
-        """
-        Indexes keep the order given (their priority) and their settings;
-        ``--index-ttl`` is the TTL of those that name none.
-        """
-        config = self.parse(
-            "--index-ttl", "30",
-            "--index", "pypi=https://pypi.org/simple/",
-            "--index", "https://download.pytorch.org/whl/cpu,ttl=3600",
-            "--index", "corp=https://alice:pw@pypi.corp.example/simple/",
-        )  # fmt: skip
-        self.assertEqual(
-            [(i.name, i.url, i.ttl) for i in config.indexes],
-            [
-                ("pypi", "https://pypi.org/simple/", 30.0),
-                (
-                    "download.pytorch.org",
-                    "https://download.pytorch.org/whl/cpu/",
-                    3600.0,
-                ),
-                ("corp", "https://pypi.corp.example/simple/", 30.0),
-            ],
-        )
-        self.assertEqual(config.indexes[2].credentials, ("alice", "pw"))
-
-    def test_local_routes_merge(self) -> None:
-        """
-        ``--local``, ``--route`` (normalized, to a remote or a local index)
-        and ``--merge`` (normalized) end up in the configuration; with no
-        ``--index``, PyPI is the remote index.
-        """
-        config = self.parse(
-            "--local", f"private={self.local.path}",
-            "--route", "Torch=pypi.org",
-            "--route", "secret_pkg=private",
-            "--merge", "Zope.Interface",
-        )  # fmt: skip
-        self.assertEqual(config.locals, (LocalConfig("private", self.local.path),))
-        self.assertEqual(
-            dict(config.routes), {"torch": "pypi.org", "secret-pkg": "private"}
-        )
-        self.assertEqual(config.merge, frozenset({"zope-interface"}))
-        self.assertEqual([i.url for i in config.indexes], [DEFAULT_INDEX])
-
-    def test_duplicate_names(self) -> None:
-        """
-        Two indexes with the same name (given, or from the same host), or an
-        index and a local directory with the same name, are a usage error
-        that names the clash and says how to avoid it.
-        """
-        for args in (
-            ("--index", "a=https://one.example/", "--index", "a=https://two.example/"),
-            ("--index", "https://h.example/one/", "--index", "https://h.example/two/"),
-            (
-                "--index",
-                "private=https://h.example/",
-                "--local",
-                f"private={self.local.path}",
-            ),
-            ("--local", f"x={self.local.path}", "--local", f"x={self.local.path}"),
-        ):
-            message = self.usage_error(*args)
-            self.assertIn("used twice", message, args)
-            self.assertIn("NAME=URL", message, args)
-
-    def test_route_to_unknown_index(self) -> None:
-        """
-        A route to a name no index has is a usage error that names the
-        known indexes, local ones included.
-        """
-        message = self.usage_error(
-            "--index", "pypi=https://pypi.org/simple/",
-            "--index", "corp=https://h.example/simple/",
-            "--local", f"private={self.local.path}",
-            "--route", "torch=pytorch",
-        )  # fmt: skip
-        self.assertIn("'pytorch'", message)
-        self.assertIn("pypi, corp, private", message)
-
-    def test_bad_values(self) -> None:
-        """
-        A bad ``--index``, ``--local``, ``--route`` or ``--merge`` value is a
-        usage error with the parser's message.
-        """
-        missing = os.path.abspath(self.mktemp())
-        for args, expected in (
-            (("--index", "corp=ftp://h/"), "http"),
-            (("--index", "https://h/,auth=nopassword"), "USER:PASSWORD"),
-            (("--local", f"private={missing}"), "not a directory"),
-            (("--route", "torch"), "PROJECT=INDEX-NAME"),
-            (("--merge", "not/valid"), "not a valid project name"),
-        ):
-            self.assertIn(expected, self.usage_error(*args), args)
 
 
 class BucketLocalTests(SynchronousTestCase):

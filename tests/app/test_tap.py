@@ -140,30 +140,6 @@ class OptionsTests(SynchronousTestCase):
                 parse("--cache-dir", self.cache, *args)
             self.assertIn(message, str(caught.exception), args)
 
-    def test_dummies(self) -> None:
-        """
-        ``--dummy`` is repeatable and parsed into specs, keyed by normalized
-        name; a bad spec or the same project twice is a ``UsageError``.
-        """
-        config = parse(
-            "--cache-dir", self.cache,
-            "--dummy", "Torch",
-            "--dummy", "opencv-python==4.9.0.80:stub",
-        )  # fmt: skip
-        self.assertEqual(
-            [d.project for d in config.dummies], ["torch", "opencv-python"]
-        )
-        self.assertIsNone(config.dummies[0].versions)
-        self.assertEqual(config.dummies[1].versions, ("4.9.0.80",))
-        self.assertEqual(config.dummies[1].module, "cv2")
-        for args, message in [
-            (["--dummy", "torch>=2"], "only exact versions"),
-            (["--dummy", "torch", "--dummy", "torch==2.0"], "given twice"),
-        ]:
-            with self.assertRaises(UsageError) as caught:
-                parse("--cache-dir", self.cache, *args)
-            self.assertIn(message, str(caught.exception))
-
     def test_upload_users(self) -> None:
         """
         ``--upload-users`` needs a ``--local`` index and a valid users file,

@@ -24,6 +24,7 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests.fakes import HandFedResponse
+from tests.files.test_commit import SlowStore
 from tests.files.test_download import (
     DATA,
     IDLE,
@@ -31,7 +32,6 @@ from tests.files.test_download import (
     SHA256,
     URL,
     FakeUpstream,
-    SlowStore,
 )
 from tests.files.test_follower import Sink
 from tests.storage.fakes3 import at_once

@@ -1,7 +1,8 @@
 """
-Tests for :mod:`twisted_pypi.files.flight` on a full disk: the download
-makes room by evicting, and when the file still does not fit, passes it
-through to its followers without caching it.
+Tests for :mod:`twisted_pypi.files.flight` and
+:mod:`twisted_pypi.files.intake` on a full disk: the download makes room by
+evicting, and when the file still does not fit, passes it through to its
+followers without caching it.
 
 The disk is a fake :func:`os.write` with a given room, which evictions give
 back; clients are real site connections, as in
@@ -13,7 +14,6 @@ from __future__ import annotations
 import errno
 import os
 
-from twisted.internet.defer import Deferred, fail
 from twisted.internet.task import Clock
 from twisted.logger import LogLevel, capturedLogs
 from twisted.python.filepath import FilePath
@@ -31,7 +31,6 @@ from twisted_pypi.files.download import Downloads, NotCached
 from twisted_pypi.files.feed import PASS_THROUGH_BUFFER
 from twisted_pypi.files.spec import FileSpec, State
 from twisted_pypi.storage.filecache import FileCache
-from twisted_pypi.storage.interfaces import FileStat, ISpool, StoreFull
 from twisted_pypi.upstream.stream import streaming
 
 OTHER = ("pypi", "https", "files.example", "packages", "old-1.0.tar.gz")
@@ -289,44 +288,6 @@ class MadeRoomTests(_DiskBase):
         self.assertEqual(self.downloads.uncached, 0)
         levels = [e["log_level"] for e in events]
         self.assertEqual(levels.count(LogLevel.warn), 1)
-
-
-class FullCommitStore(FileCache):
-    """A file cache whose commits find the disk full."""
-
-    def commit(self, spool: ISpool, key: object) -> Deferred[FileStat]:
-        """Fail as a full store does, publishing nothing."""
-        return fail(StoreFull(errno.ENOSPC, "No space left on device"))
-
-
-class CommitFullTests(_Base):
-    """
-    The spool was written, but publishing it finds the store full.
-    """
-
-    def test_followers_get_the_spool(self) -> None:
-        """
-        The followers still get the whole, verified file from the spool,
-        which is then deleted; waiters learn it was not cached.
-        """
-        self.cache = FullCommitStore(FilePath(self.mktemp()), None, self.clock)
-        self.cache.scan()
-        self.downloads = Downloads(
-            self.cache, streaming(self.upstream.fetch), self.clock, IDLE
-        )
-        self.use(self.spec)
-        client = self.client()
-        download = self.downloads.get(SEGMENTS)
-        assert download is not None
-        done = download.when_done()
-        response = self.upstream.respond(HandFedResponse())
-        with capturedLogs():
-            response.send(DATA)
-            response.end()
-        self.assertEqual(client.body(), DATA)
-        self.assertFalse(client.transport.disconnected)
-        self.failureResultOf(done, NotCached)
-        self.assertNothingCached()
 
 
 class BackpressureTests(_DiskBase):

@@ -37,9 +37,9 @@ class RacingS3(FakeS3):
         return super().put(bucket, key, body, **kwargs)
 
 
-class S3FileStoreTests(SynchronousTestCase):
+class StoreBase(SynchronousTestCase):
     """
-    :class:`S3FileStore` over a fake client.
+    An :class:`S3FileStore` over a fake client.
     """
 
     def setUp(self) -> None:
@@ -67,6 +67,12 @@ class S3FileStoreTests(SynchronousTestCase):
         spool = store.open_spool()
         spool.write(data)
         return self.successResultOf(store.commit(spool, KEY))
+
+
+class S3FileStoreTests(StoreBase):
+    """
+    :class:`S3FileStore` over a fake client.
+    """
 
     def test_interface(self) -> None:
         """
@@ -141,26 +147,6 @@ class S3FileStoreTests(SynchronousTestCase):
         self.assertEqual(reader.read(0, 100), b"sdist bytes")
         spool.discard()
 
-    def test_find_miss_asks_the_store(self) -> None:
-        """
-        A file the index does not list is looked up with a ``HEAD`` (another
-        node may have published it), then indexed: the next look-up does not
-        ask again.
-        """
-        self.s3.objects["b", OBJECT] = b"published by node A"
-        stat = self.successResultOf(self.store.find(KEY))
-        assert stat is not None
-        self.assertEqual(stat.size, 19)
-        self.assertEqual(self.s3.calls.count(("HEAD", OBJECT)), 1)
-        self.assertEqual(self.successResultOf(self.store.find(KEY)), stat)
-        self.assertEqual(self.s3.calls.count(("HEAD", OBJECT)), 1)
-
-    def test_find_absent(self) -> None:
-        """
-        A file the store does not have is found to be absent.
-        """
-        self.assertIsNone(self.successResultOf(self.store.find(KEY)))
-
     def test_find_store_down(self) -> None:
         """
         When the store cannot be asked, a look-up fails with
@@ -201,31 +187,6 @@ class S3FileStoreTests(SynchronousTestCase):
         assert reader is not None
         self.assertEqual(reader.stat, stat)
         self.assertIsNone(self.store.open(KEY[:-1] + ("other-1.0.tar.gz",)))
-
-    def test_scan_lists_the_bucket(self) -> None:
-        """
-        A scan lists every file object of the prefix, page by page, into the
-        index; objects outside ``files/`` or with unsafe names are left out.
-        """
-        self.s3.page_size = 2
-        for name in ("a-1.whl", "b-1.whl", "c-1.whl", ".hidden"):
-            self.s3.objects["b", f"team/files/pypi/https/h/{name}"] = b"x"
-        self.s3.objects["b", "team/pages/pypi/demo.page"] = b"{}\n"
-        self.s3.objects["b", "other/files/pypi/https/h/d-1.whl"] = b"x"
-        store = self.make_store(FilePath(self.mktemp()))
-        self.assertEqual(store.store_files, 3)
-        self.assertTrue(store.is_cached(("pypi", "https", "h", "c-1.whl")))
-
-    def test_scan_store_down(self) -> None:
-        """
-        A store that cannot be listed leaves the index empty: files are
-        then looked up one by one.
-        """
-        self.s3.down = True
-        store = self.make_store(FilePath(self.mktemp()))
-        self.assertIsNone(self.successResultOf(cast(Any, store.listing)))
-        self.assertEqual(store.store_files, 0)
-        self.assertEqual(len(self.flushLoggedErrors()), 0)
 
     def test_remove(self) -> None:
         """

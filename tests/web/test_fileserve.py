@@ -16,7 +16,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from twisted_pypi.storage.filecache import TOUCH_INTERVAL, FileCache
+from twisted_pypi.storage.filecache import FileCache
+from twisted_pypi.storage.lrufiles import TOUCH_INTERVAL
 from twisted_pypi.web.fileserve import content_type, serve_cached
 
 SEGMENTS = ("pypi", "https", "files.example", "packages", "demo-1.0.tar.gz")

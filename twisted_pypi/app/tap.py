@@ -1,3 +1,4 @@
+# -*- test-case-name: tests.app.test_tap -*-
 """
 Command-line options and the service maker for ``twistd pypiproxy`` (and
 ``pypiproxy serve``, which takes the same options).
@@ -15,15 +16,9 @@ from twisted.python import usage
 
 from twisted_pypi import __version__
 from twisted_pypi.app.argorder import GnuOptions, gnu_order
-from twisted_pypi.app.cachedindexes import cached_indexes, check_cached_indexes
+from twisted_pypi.app.cachedindexes import check_cached_indexes
 from twisted_pypi.app.configfile import settings_arguments
 from twisted_pypi.app.endpoints import check_listen
-from twisted_pypi.app.indexoptions import (
-    parse_index,
-    parse_local,
-    parse_project,
-    parse_route,
-)
 from twisted_pypi.app.logs import DEFAULT_LOG_LEVEL, parse_log_level
 from twisted_pypi.app.output import print_and_exit
 from twisted_pypi.app.policyoptions import (
@@ -31,19 +26,18 @@ from twisted_pypi.app.policyoptions import (
     POLICY_PARAMETERS,
     PolicyOptions,
 )
+from twisted_pypi.app.sourceoptions import SOURCE_PARAMETERS, SourceOptions
 from twisted_pypi.app.storeoptions import (
     STORE_PARAMETERS,
     check_cache_dir,
     store_settings,
 )
 from twisted_pypi.core.config import (
-    DEFAULT_INDEX,
     ProxyConfig,
     parse_http_url,
     parse_seconds,
     parse_size,
 )
-from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.web.accesslog import check_access_log
 from twisted_pypi.web.cachecontrol import read_admin_token
 from twisted_pypi.web.channel import HEADER_TIMEOUT
@@ -63,10 +57,11 @@ def default_cache_dir() -> str:
     return platformdirs.user_cache_dir("twisted-pypi", appauthor=False)
 
 
-class Options(GnuOptions, PolicyOptions):
+class Options(GnuOptions, SourceOptions, PolicyOptions):
     """
-    Options of the proxy service (the policy's come from
-    :class:`~twisted_pypi.app.policyoptions.PolicyOptions`).
+    Options of the proxy service (the sources' come from
+    :class:`~twisted_pypi.app.sourceoptions.SourceOptions`, the policy's
+    from :class:`~twisted_pypi.app.policyoptions.PolicyOptions`).
     """
 
     synopsis = "[options]"
@@ -107,13 +102,7 @@ class Options(GnuOptions, PolicyOptions):
             "The most the file cache may hold, e.g. 500M or 20G [default: unlimited].",
             parse_size,
         ],
-        [
-            "index-ttl",
-            None,
-            600.0,
-            "Seconds a cached index page stays fresh.",
-            parse_seconds,
-        ],
+        *SOURCE_PARAMETERS,
         [
             "base-url",
             None,
@@ -195,11 +184,6 @@ class Options(GnuOptions, PolicyOptions):
     def __init__(self) -> None:
         super().__init__()
         self["listen"] = []
-        self["index"] = []
-        self["dummy"] = {}
-        self["local"] = []
-        self["route"] = {}
-        self["merge"] = set()
 
     def opt_config(self, path: str) -> None:
         """
@@ -234,68 +218,6 @@ class Options(GnuOptions, PolicyOptions):
             raise usage.UsageError(str(e)) from None
         self["listen"].append(description)
 
-    def opt_index(self, spec: str) -> None:
-        """
-        An upstream simple index, [NAME=]URL[,ttl=SECONDS][,auth=USER:PASSWORD
-        or auth=@FILE][,min-age=DURATION] (repeatable; the order given is the
-        priority; min-age= overrides --min-age for it)
-        [default: https://pypi.org/simple/; with --offline and for export,
-        the indexes the cache holds].
-        """
-        self["index"].append(spec)
-
-    def opt_local(self, spec: str) -> None:
-        """
-        A directory of wheels and sdists served as an index of its own,
-        NAME=DIR, or a private index kept in a bucket, NAME=s3://BUCKET/PREFIX
-        (with --s3-endpoint and --s3-region; listed again every --index-ttl)
-        (repeatable); local indexes rank above remote ones.
-        """
-        try:
-            self["local"].append(parse_local(spec))
-        except ValueError as e:
-            raise usage.UsageError(str(e)) from None
-
-    def opt_route(self, spec: str) -> None:
-        """
-        PROJECT=NAME: that project comes from that index only (repeatable).
-        """
-        try:
-            project, name = parse_route(spec)
-        except ValueError as e:
-            raise usage.UsageError(str(e)) from None
-        self["route"][project] = name
-
-    def opt_merge(self, project: str) -> None:
-        """
-        Merge the files of every index that has PROJECT (repeatable); the
-        first index wins when two offer the same filename.
-        """
-        try:
-            self["merge"].add(parse_project(project, "--merge"))
-        except ValueError as e:
-            raise usage.UsageError(str(e)) from None
-
-    def opt_dummy(self, spec: str) -> None:
-        """
-        Serve tiny generated wheels instead of a project (repeatable):
-        NAME (every version the upstream lists), NAME==V1,V2 (only those;
-        needs no upstream), with :stub for an importable module that
-        explains itself (default :absent, no module) and :module=NAME where
-        the import name differs, e.g. torch, tensorflow==2.16.1,
-        opencv-python:stub.
-        """
-        try:
-            parsed = parse_dummy_spec(spec)
-        except ValueError as e:
-            message = str(e)
-            if "--dummy" not in message:
-                message = f"--dummy: {message}"
-            raise usage.UsageError(message) from None
-        if parsed.project in self["dummy"]:
-            raise usage.UsageError(f"--dummy {parsed.project} is given twice")
-        self["dummy"][parsed.project] = parsed
-
     def postOptions(self) -> None:
         try:
             self["log-level"] = parse_log_level(
@@ -314,31 +236,7 @@ class Options(GnuOptions, PolicyOptions):
         )
         check_cache_dir(cache_dir)
         reader = self.cache_reader()
-        if reader is not None and not self["index"]:
-            indexes = cached_indexes(
-                cache_dir, self["index-ttl"], reader, none_ok=bool(self["local"])
-            )
-        else:
-            try:
-                indexes = [
-                    parse_index(spec, self["index-ttl"])
-                    for spec in self["index"] or [DEFAULT_INDEX]
-                ]
-            except ValueError as e:
-                raise usage.UsageError(str(e)) from None
-        names = [i.name for i in indexes] + [local.name for local in self["local"]]
-        for name in names:
-            if names.count(name) > 1:
-                raise usage.UsageError(
-                    f"the index name {name!r} is used twice: name each index "
-                    "with NAME=URL"
-                )
-        for project, name in self["route"].items():
-            if name not in names:
-                raise usage.UsageError(
-                    f"--route {project}={name}: there is no index named {name!r} "
-                    f"(the indexes are: {', '.join(names)})"
-                )
+        indexes = self.indexes(cache_dir, reader)
         try:
             token = self["admin-token"]
             admin_token = read_admin_token(token) if token is not None else None

@@ -57,7 +57,7 @@ __all__ = ["ClusterFetch", "FileSource"]
 
 _log = Logger()
 
-#: Issues an upstream ``GET`` for a URL (as :data:`twisted_pypi.files.flight.Fetch`).
+#: Issues an upstream ``GET`` for a URL (as :data:`twisted_pypi.files.intake.Fetch`).
 _Fetch = Callable[[str], Deferred[StreamingResponse]]
 
 #: GETs a file in flight on a node (:data:`twisted_pypi.upstream.peer.PeerFetch`).

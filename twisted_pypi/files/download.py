@@ -44,7 +44,8 @@ from twisted.internet.defer import Deferred, succeed
 from twisted.internet.interfaces import IReactorTime
 
 from twisted_pypi.files.cluster import ClusterFetch, FileSource
-from twisted_pypi.files.flight import Download, Fetch
+from twisted_pypi.files.flight import Download
+from twisted_pypi.files.intake import Fetch
 from twisted_pypi.files.spec import (
     DownloadError,
     DownloadStatus,

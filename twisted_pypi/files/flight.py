@@ -1,61 +1,41 @@
 # -*- test-case-name: tests.files.test_download -*-
 """
 One download in flight: the upstream body written to the store's spool (or,
-past a full store, passed through memory), verified, committed, and followed
-by clients; see :mod:`twisted_pypi.files.download`.
+past a full store, passed through memory) and verified (see
+:mod:`~twisted_pypi.files.intake`), committed (see
+:mod:`~twisted_pypi.files.commit`), and followed by clients; see
+:mod:`twisted_pypi.files.download`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from attrs import define, field
-from twisted.internet.defer import Deferred, fail, maybeDeferred, succeed
-from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.internet.defer import Deferred, fail, succeed
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from twisted_pypi.files.commit import DISK_FULL, BeforeCommit, commit_spool
 from twisted_pypi.files.follower import Follower
+from twisted_pypi.files.intake import Fetch, Intake
 from twisted_pypi.files.interfaces import IFollowerSink
-from twisted_pypi.files.outlet import Outlet
 from twisted_pypi.files.spec import (
-    DownloadError,
     DownloadStatus,
     FileSpec,
     NotCached,
     State,
-    UpstreamTimeout,
-    VerificationError,
     as_download_error,
-    body_problem,
     failure_words,
-    hasher_for,
-    response_problem,
     source_of,
 )
 from twisted_pypi.files.waiters import fire, observe
-from twisted_pypi.storage.interfaces import (
-    FileStat,
-    IFileStore,
-    IReservation,
-    ISpoolReader,
-    StoreFull,
-    StoreUnreachable,
-)
-from twisted_pypi.upstream.stream import StreamingResponse
+from twisted_pypi.storage.interfaces import FileStat, IFileStore, ISpoolReader
 
-__all__ = ["Download", "Fetch"]
+__all__ = ["Download"]
 
 _log = Logger()
-
-#: Issues an upstream ``GET`` for a URL.
-Fetch = Callable[[str], Deferred[StreamingResponse]]
-
-#: Called once the file is verified, before the commit: a Deferred that
-#: fires when the commit may go ahead (see
-#: :meth:`twisted_pypi.files.cluster.FileSource.settle`); it never fails.
-BeforeCommit = Callable[[], Deferred[None]]
 
 
 @define(eq=False)
@@ -66,9 +46,6 @@ class Download:
 
     :ivar spec: What is downloaded.
     :ivar state: Where the download is.
-    :ivar expected_length: The body's length, once known.
-    :ivar written: Bytes received so far, all readable by followers (from
-        the spool, or from memory when passing through).
     :ivar failure: Why it failed (a :class:`DownloadError`), once it has.
     :ivar stat: The committed file's stat, once it succeeded.
     :ivar released: Whether the followers were given the last byte before
@@ -85,24 +62,41 @@ class Download:
     _on_end: Callable[[Download], None]
     _before_commit: BeforeCommit | None = None
     state: State = field(default=State.WAITING, init=False)
-    expected_length: int | None = field(default=None, init=False)
-    written: int = field(default=0, init=False)
     failure: Failure | None = field(default=None, init=False)
     stat: FileStat | None = field(default=None, init=False)
     released: bool = field(default=False, init=False)
-    _hash: tuple[Any, str] | None = field(default=None, init=False)
-    _timer: IDelayedCall | None = field(default=None, init=False)
-    _fetching: Deferred[None] | None = field(default=None, init=False)
-    _body: Deferred[None] | None = field(default=None, init=False)
-    _reservation: IReservation | None = field(default=None, init=False)
-    _outlet: Outlet = field(init=False)
+    _intake: Intake = field(init=False)
     _followers: list[Follower] = field(factory=list, init=False)
     _started: list[Deferred[int | None]] = field(factory=list, init=False)
     _done: list[Deferred[FileStat]] = field(factory=list, init=False)
 
     def __attrs_post_init__(self) -> None:
-        """Make the outlet the body goes to."""
-        self._outlet = Outlet(self._store, self._chunk, self._upstream_paused)
+        """Make the intake of the upstream body."""
+        self._intake = Intake(
+            self.spec,
+            self._store,
+            self._fetch,
+            self._clock,
+            self._idle_timeout,
+            followed=lambda: len(self._followers),
+            began=self._began,
+            received=self._received,
+            verified=self._verified,
+            failed=self._fail,
+        )
+
+    @property
+    def expected_length(self) -> int | None:
+        """The body's length, once known."""
+        return self._intake.expected_length
+
+    @property
+    def written(self) -> int:
+        """
+        Bytes received so far, all readable by followers (from the spool,
+        or from memory when passing through).
+        """
+        return self._intake.written
 
     def status(self) -> DownloadStatus:
         """:return: A snapshot for a status page."""
@@ -116,7 +110,7 @@ class Download:
         """
         Whether the file is, or will be, cached: not when it passes through.
         """
-        return not self._outlet.passing and self.state is not State.PASSED
+        return not self._intake.outlet.passing and self.state is not State.PASSED
 
     @property
     def joinable(self) -> bool:
@@ -132,13 +126,7 @@ class Download:
         idle timer runs from now, so it also catches a silent upstream.
         """
         self._store.pin(self.spec.segments)
-        if self.spec.size is not None:
-            self._reservation = self._store.reserve(self.spec.size)
-        self._hash = hasher_for(self.spec.hashes)
-        self._timer = self._clock.callLater(self._idle_timeout, self._stalled)
-        fetch_url = self.spec.fetch_url  # with the link's credentials, if any
-        d = maybeDeferred(self._fetch, fetch_url).addCallback(self._got_response)
-        self._fetching = d.addErrback(self._fail)
+        self._intake.start()
 
     def when_started(self) -> Deferred[int | None]:
         """
@@ -209,9 +197,9 @@ class Download:
             to close.
         :raise OSError: If it cannot be opened.
         """
-        if self._outlet.spool is None and not self._outlet.passing:
+        if self._intake.outlet.spool is None and not self._intake.outlet.passing:
             raise OSError("nothing was written")
-        return self._outlet.open_reader(position)
+        return self._intake.outlet.open_reader(position)
 
     def detach(self, follower: Follower) -> None:
         """
@@ -223,109 +211,31 @@ class Download:
         if follower in self._followers:
             self._followers.remove(follower)
             self._store.unpin(self.spec.segments)
-            if not self._followers and self._outlet.passing:
+            if not self._followers and self._intake.outlet.passing:
                 why = "the disk is full, and every client left"
                 self._fail(Failure(NotCached(why)))
 
-    def _got_response(self, response: StreamingResponse) -> None:
-        """Check the upstream's response and start writing its body."""
-        length, size = response.length, self.spec.size
-        problem: Exception | None = response_problem(self.spec, response.code, length)
-        expected = size if size is not None else length
-        spooled = False
-        if problem is None:
-            try:
-                spooled = self._outlet.open(expected)
-            except OSError as e:
-                problem = DownloadError(f"cannot create a temporary file: {e}")
-        if problem is None and not spooled and not self._followers:
-            problem = NotCached("the disk is full")
-        if problem is not None:
-            response.discard()
-            self._fail(Failure(problem))
-            return
-        self.expected_length = expected
-        if not spooled:
-            self._pass_through()
-        elif self._reservation is None and expected is not None:
-            self._reservation = self._store.reserve(expected)
+    def _began(self) -> None:
+        """The upstream's 200 headers came: the followers' bodies begin."""
         self.state = State.STREAMING
-        self._reset_timer()
         for follower in self._followers[:]:
             follower.begin(self.expected_length)
         fire(self._started, self.expected_length)
-        body = self._body = response.stream_to(self._outlet)
-        body.addCallbacks(self._body_ended, self._body_failed)
-        if self.state is State.FAILED and not body.called:
-            body.cancel()  # it failed while the body was being delivered
 
-    def _pass_through(self) -> None:
-        """
-        The store is full: drop the spool (its readers read on) and hand
-        the rest of the body to the followers through memory.
-        """
-        self._outlet.pass_through(self.written)
-        if self._reservation is not None:
-            self._reservation.release()
-            self._reservation = None
-        _log.info(
-            "Sending {url} to {clients} client(s) without caching it: the disk is full",
-            url=self.spec.url,
-            clients=len(self._followers),
-        )
-
-    def _chunk(self, data: bytes) -> None:
-        """Write a body chunk to the spool (or memory), then tell the followers."""
-        if self.state is not State.STREAMING:
-            return
-        try:
-            taken = self._outlet.take(data, self.written, self.expected_length)
-            if not taken and self._followers:
-                self._pass_through()
-                taken = self._outlet.take(data, self.written, self.expected_length)
-        except OSError as e:
-            why = f"could not write to the cache: {e.strerror or e}"
-            self._fail(Failure(DownloadError(why)))
-            return
-        if not taken:
-            self._fail(Failure(NotCached("the disk is full")))
-            return
-        # Every reader sees the bytes now, so there is nothing to flush
-        # before telling the followers.
-        self.written += len(data)
-        if self._hash is not None:
-            self._hash[0].update(data)
-        expected = self.expected_length
-        if expected is not None and self.written > expected:
-            why = f"the upstream sent more than the {expected:,} bytes expected"
-            self._fail(Failure(VerificationError(why)))
-            return
-        self._reset_timer()
+    def _received(self) -> None:
+        """More of the body is readable: tell the followers."""
         for follower in self._followers[:]:
             follower.progress()
 
-    def _body_failed(self, reason: Failure) -> None:
-        """The body was cut short (or we stopped it, having failed)."""
-        if self.state is State.STREAMING:
-            self._fail(reason)
-
-    def _body_ended(self, ignored: None) -> None:
-        """Verify and commit the file, or fail."""
-        if self.state is not State.STREAMING:
-            return
-        why = body_problem(self.written, self.expected_length, self._hash)
-        if why is not None:
-            self._fail(Failure(why))
-            return
-        self._stop()
-        if self._outlet.passing:
+    def _verified(self) -> None:
+        """The whole body came and was verified: commit the file."""
+        if self._intake.outlet.passing:
             self._passed()
             return
         self.state = State.COMMITTING
-        spool, segments = self._outlet.spool, self.spec.segments
+        spool, segments = self._intake.outlet.spool, self.spec.segments
         assert spool is not None
-        d = succeed(None) if self._before_commit is None else self._before_commit()
-        d.addCallback(lambda _: self._store.commit(spool, segments))
+        d = commit_spool(self._store, spool, segments, self._before_commit)
         d.addCallbacks(self._committed, self._commit_failed)
         if self.state is State.COMMITTING:  # a rename is done by now; an upload is not
             self.released = True
@@ -334,20 +244,16 @@ class Download:
 
     def _commit_failed(self, reason: Failure) -> None:
         """
-        The store could not publish the file; if it is full, or could not
-        be reached (a shared store), the followers still get the verified
-        file from the spool.
+        The store did not publish the file; if it said why the file is not
+        cached (see :func:`commit_spool`), the followers still get the
+        verified file from the spool.
         """
-        if reason.check(StoreFull):
-            self._passed()
-            return
-        if reason.check(StoreUnreachable):
-            self._passed(f"the store failed: {reason.getErrorMessage()}")
-            return
-        why = f"cannot commit: {reason.getErrorMessage()}"
-        self._fail(Failure(DownloadError(why)))
+        if reason.check(NotCached):
+            self._passed(reason.getErrorMessage())
+        else:
+            self._fail(reason)
 
-    def _passed(self, why: str = "the disk is full") -> None:
+    def _passed(self, why: str = DISK_FULL) -> None:
         """
         The file was verified but is not cached: finish the followers, fail
         the waiters for the file's stat with :class:`NotCached`.
@@ -356,7 +262,7 @@ class Download:
         """
         self.state = State.PASSED
         self.failure = failure = Failure(NotCached(why))
-        self._outlet.drop()
+        self._intake.outlet.drop()
         self._on_end(self)
         self._store.unpin(self.spec.segments)
         _log.info(
@@ -380,37 +286,6 @@ class Download:
             follower.progress()
         fire(self._done, stat)
 
-    def _stalled(self) -> None:
-        """The idle timer ran out."""
-        self._timer = None
-        why = f"the upstream sent nothing for {self._idle_timeout:g} s"
-        self._fail(Failure(UpstreamTimeout(why)))
-
-    def _reset_timer(self) -> None:
-        """Restart the idle timer."""
-        if self._timer is not None:
-            self._timer.reset(self._idle_timeout)
-
-    def _upstream_paused(self, paused: bool) -> None:
-        """
-        The outlet paused the upstream for a lagging follower (stop the idle
-        timer), or resumed it (restart the timer).
-        """
-        if paused and self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        elif not paused and self._timer is None and self.state is State.STREAMING:
-            self._timer = self._clock.callLater(self._idle_timeout, self._stalled)
-
-    def _stop(self) -> None:
-        """Release the timer and the reservation."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._reservation is not None:
-            self._reservation.release()
-            self._reservation = None
-
     def _fail(self, reason: Failure) -> None:
         """
         Fail once: stop the upstream, delete the spool, abort followers
@@ -421,12 +296,8 @@ class Download:
         self.failure = reason = as_download_error(reason)
         streaming = self.state is State.STREAMING
         self.state = State.FAILED
-        self._stop()
-        if self._fetching is not None and not self._fetching.called:
-            self._fetching.cancel()
-        if self._body is not None and not self._body.called:
-            self._body.cancel()
-        self._outlet.drop()
+        self._intake.stop()
+        self._intake.outlet.drop()
         self._on_end(self)
         self._store.unpin(self.spec.segments)
         name, host = source_of(self.spec.url)

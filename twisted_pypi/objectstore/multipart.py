@@ -27,7 +27,7 @@ from twisted_pypi.objectstore.bodies import (
     FileSliceProducer,
     read_limited,
 )
-from twisted_pypi.objectstore.client import MAX_DOCUMENT, S3Client, object_headers
+from twisted_pypi.objectstore.client import S3Client, object_headers
 from twisted_pypi.objectstore.errors import StoreUnavailable
 from twisted_pypi.objectstore.objects import header, run
 from twisted_pypi.objectstore.s3xml import (
@@ -36,6 +36,7 @@ from twisted_pypi.objectstore.s3xml import (
     parse_upload_id,
     unquote_etag,
 )
+from twisted_pypi.objectstore.sender import MAX_DOCUMENT
 from twisted_pypi.objectstore.signing import UNSIGNED_PAYLOAD, payload_hash
 
 __all__ = [

@@ -12,8 +12,8 @@ cache to :meth:`~FileCache.make_room`, whatever the budget.
 The in-memory :class:`~twisted_pypi.storage.lru.LruIndex` lists the complete
 files.  A file's modification time is set once, when it is committed, and is
 its validator for HTTP (``Last-Modified``, ``ETag``); the time of last use is
-recorded in the file's *access* time, so the LRU order survives restarts
-without ever changing what clients see as the file's version.
+recorded in the file's *access* time, and the least recently used files are
+evicted, by :class:`~twisted_pypi.storage.lrufiles.LruFiles`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Callable, Iterable, Sequence
+from functools import partial
 
 from twisted.internet.defer import Deferred, fail, succeed
 from twisted.internet.interfaces import IReactorTime
@@ -40,12 +41,11 @@ from twisted_pypi.storage.layout import (
     FILES_DIR,
     STALE_TEMP_AGE,
     TMP_DIR,
-    delete_file,
     free_bytes,
     move_into_place,
-    walk_files,
 )
 from twisted_pypi.storage.lru import LruIndex, Reservation
+from twisted_pypi.storage.lrufiles import LruFiles
 from twisted_pypi.storage.rangereader import (
     DEFAULT_CHUNK_SIZE,
     file_stat,
@@ -54,11 +54,7 @@ from twisted_pypi.storage.rangereader import (
 from twisted_pypi.storage.space import StoreSpace, as_store_full, is_full_error
 from twisted_pypi.storage.spool import LocalSpool, SpoolDirectory, Write
 
-__all__ = ["STALE_TEMP_AGE", "TOUCH_INTERVAL", "FileCache"]
-
-#: The least time, in seconds, between two updates of one file's access time
-#: on disk; the in-memory order is updated on every use.
-TOUCH_INTERVAL = 60.0
+__all__ = ["STALE_TEMP_AGE", "FileCache"]
 
 _log = Logger()
 
@@ -72,7 +68,6 @@ class FileCache:
     :ivar root: The cache root directory.
     :ivar clock: Gives the time recorded as a file's last use.
     :ivar read_chunk_size: Bytes read per write when a file is streamed.
-    :ivar evictions: How many files were evicted since startup.
     :ivar space: Whether the disk is full.
     :ivar spools: The directory of partial downloads (``tmp/``).
     """
@@ -99,13 +94,18 @@ class FileCache:
         self.root = root
         self.clock = clock
         self.read_chunk_size = read_chunk_size
-        self.evictions = 0
         self.space = StoreSpace(clock)
         self.spools = SpoolDirectory(
             root.child(TMP_DIR), self.space, clock, spool_write
         )
-        self._free_space = free_space
         self._index = LruIndex(max_size)
+        self._lru = LruFiles(
+            self._index,
+            self.files_dir,
+            self.path_for,
+            clock,
+            partial(free_space, root.path),
+        )
 
     @property
     def max_size(self) -> int | None:
@@ -115,6 +115,11 @@ class FileCache:
     @max_size.setter
     def max_size(self, value: int | None) -> None:
         self._index.max_size = value
+
+    @property
+    def evictions(self) -> int:
+        """How many files were evicted since startup."""
+        return self._lru.evictions
 
     @property
     def total_size(self) -> int:
@@ -166,16 +171,13 @@ class FileCache:
         self.files_dir.makedirs(ignoreExistingDirectory=True)
         self.tmp_dir.makedirs(ignoreExistingDirectory=True)
         self.spools.sweep(stale_after)
-        self._index.load(
-            (max(st.st_atime_ns, st.st_mtime_ns) / 1e9, key, st.st_size)
-            for key, st in walk_files(self.files_dir.path)
-        )
+        self._lru.load()
         _log.info(
             "File cache holds {count} files, {size} bytes",
             count=len(self._index),
             size=self.total_size,
         )
-        self._evict()
+        self._lru.within_budget()
 
     def path_for(self, segments: Sequence[str]) -> FilePath[str]:
         """
@@ -274,23 +276,10 @@ class FileCache:
         """
         Mark a complete file as just used: it moves to the end of the LRU
         order, and its access time on disk is set (at most once per
-        :data:`TOUCH_INTERVAL`) so the order survives a restart.  Its
-        modification time is left alone.
+        :data:`~twisted_pypi.storage.lrufiles.TOUCH_INTERVAL`) so the order
+        survives a restart.  Its modification time is left alone.
         """
-        key = tuple(key)
-        use = self._index.use(key)
-        if use is None:
-            return
-        now = self.clock.seconds()
-        if now - use.recorded < TOUCH_INTERVAL:
-            return
-        use.recorded = now
-        path = self.path_for(key).path
-        try:
-            mtime_ns = os.stat(path).st_mtime_ns
-            os.utime(path, ns=(int(now * 1e9), mtime_ns))
-        except OSError as e:
-            _log.warn("Cannot record use of {path}: {error}", path=path, error=e)
+        self._lru.touch(tuple(key))
 
     def open_spool(self) -> LocalSpool:
         """
@@ -331,7 +320,7 @@ class FileCache:
             return fail(as_store_full(e))
         spool.published(path.path)
         self._index.add(key, st.st_size, self.clock.seconds())
-        self._evict(keep=key)
+        self._lru.within_budget(keep=key)
         return succeed(file_stat(st))
 
     def pin(self, key: Sequence[str]) -> None:
@@ -360,7 +349,7 @@ class FileCache:
             committing the file, which then counts by its real size).
         """
         reservation = self._index.reserve(nbytes)
-        self._evict()
+        self._lru.within_budget()
         return reservation
 
     def make_room(self, nbytes: int) -> bool:
@@ -372,10 +361,7 @@ class FileCache:
         :param nbytes: The room wanted.
         :return: Whether any file was evicted.
         """
-        victims = self._index.victims_for_room(nbytes, self._free_space(self.root.path))
-        for victim in victims:
-            self._evict_one(victim, "to make room on a full disk")
-        return bool(victims)
+        return self._lru.make_room(nbytes)
 
     def entries(self) -> Iterable[tuple[Key, int]]:
         """
@@ -394,42 +380,5 @@ class FileCache:
         key = tuple(key)
         if key not in self._index and self.stat(key) is None:
             return False
-        self._delete(key)
+        self._lru.delete(key)
         return True
-
-    def _evict(self, keep: Key | None = None) -> None:
-        """
-        Delete least-recently-used unpinned files while over budget.
-
-        :param keep: A file never to evict in this round.
-        """
-        while (victim := self._index.next_victim(keep)) is not None:
-            why = "to stay within {max_size} bytes"
-            self._evict_one(victim, why, max_size=self.max_size)
-
-    def _evict_one(self, key: Key, why: str, **fields: object) -> None:
-        """
-        Evict one indexed file, and log it.
-
-        :param why: The end of the log line, a format naming ``fields``.
-        :param fields: More fields of the log event.
-        """
-        use = self._index.get(key)
-        assert use is not None
-        self.evictions += 1
-        path = self._delete(key)
-        _log.info(
-            "Evicted {path} ({size} bytes) " + why,
-            path=path.path,
-            size=use.size,
-            **fields,
-        )
-
-    def _delete(self, key: Key) -> FilePath[str]:
-        """
-        Forget a file and delete it from disk, with its empty directories.
-        """
-        self._index.forget(key)
-        path = self.path_for(key)
-        delete_file(path, self.files_dir)
-        return path

@@ -12,8 +12,8 @@ least recently used evicted first).  :class:`S3FileStore` is therefore a
 reservations, the size budget and eviction are the local cache's) whose
 notion of "cached" is the bucket's:
 
-- **The index.**  What the bucket holds is kept in memory, by key, with
-  each object's size, date and entity tag: filled by listing the bucket at
+- **The index.**  What the bucket holds is kept in memory
+  (:mod:`~twisted_pypi.storage.s3index`): filled by listing the bucket at
   :meth:`~S3FileStore.scan` (in the background: the node serves meanwhile),
   updated by every commit, and completed on a miss by
   :meth:`~S3FileStore.find`, which asks the bucket (``HEAD``): another node
@@ -75,6 +75,7 @@ from twisted_pypi.storage.interfaces import (
 from twisted_pypi.storage.layout import STALE_TEMP_AGE
 from twisted_pypi.storage.objectreader import ObjectReader
 from twisted_pypi.storage.s3fill import FillFailed, fill_spool
+from twisted_pypi.storage.s3index import ObjectIndex
 from twisted_pypi.storage.s3place import BucketPlace
 from twisted_pypi.storage.spool import LocalSpool
 
@@ -124,7 +125,7 @@ class S3FileStore(FileCache):
         self.place = place
         self.listing: Deferred[None] | None = None
         self.closing: Callable[[], Deferred[Any]] | None = None
-        self._objects: dict[Key, FileStat] = {}
+        self._objects = ObjectIndex(client, place)
         self._filling: dict[Key, Deferred[None]] = {}
         self._threshold = threshold
         self._part_size = part_size
@@ -141,37 +142,7 @@ class S3FileStore(FileCache):
         :attr:`listing`).
         """
         super().scan(stale_after)
-        self.listing = Deferred.fromCoroutine(self._list())
-
-    async def _list(self) -> None:
-        """List every file object into the index; a failure is logged."""
-        token: str | None = None
-        count = 0
-        try:
-            while True:
-                page = await self.client.list_objects(
-                    self.place.bucket, self.place.files_prefix, token
-                )
-                for listed in page.objects:
-                    key = self.place.key_of(listed.key)
-                    if key is not None:
-                        found = FileStat(listed.size, listed.modified, listed.etag)
-                        self._objects.setdefault(key, found)
-                        count += 1
-                token = page.next_token
-                if token is None:
-                    break
-        except S3Error as e:
-            _log.warn(
-                "Cannot list the store {place}: {error}; files are looked up"
-                " one by one",
-                place=str(self.place),
-                error=str(e),
-            )
-            return
-        _log.info(
-            "The store {place} holds {count} files", place=str(self.place), count=count
-        )
+        self.listing = self._objects.list_bucket()
 
     def stat(self, key: Sequence[str]) -> FileStat | None:
         """
@@ -202,18 +173,14 @@ class S3FileStore(FileCache):
         return Deferred.fromCoroutine(self._head(checked))
 
     async def _head(self, key: Key) -> FileStat | None:
-        """Ask the store about one file (see :meth:`find`)."""
+        """Ask the store about one file, else the local copy (see :meth:`find`)."""
         try:
-            info = await self.client.head(self.place.bucket, self.place.file_key(key))
-        except NotFound:
-            return None
+            return await self._objects.head(key)
         except S3Error as e:
             local = super().stat(key)
             if local is not None:
                 return local
             raise StoreUnreachable(f"the store {self.place} failed: {e}") from None
-        found = self._objects[key] = FileStat(info.size, info.modified, info.etag)
-        return found
 
     def lookup(self, segments: Sequence[str]) -> FilePath[str] | None:
         """
@@ -246,21 +213,8 @@ class S3FileStore(FileCache):
             self.place.bucket,
             self.place.file_key(checked),
             known,
-            lambda: self._forget(checked, known),
+            lambda: self._objects.forget(checked, known),
         )
-
-    def _forget(self, key: Key, stat: FileStat) -> None:
-        """
-        A read found the object deleted or replaced: drop it from the index
-        (unless it was indexed again since), so that the next look-up asks
-        the store.
-        """
-        if self._objects.get(key) == stat:
-            del self._objects[key]
-            _log.info(
-                "{key} is no longer in the store (deleted by another node)",
-                key=self.place.file_key(key),
-            )
 
     def touch(self, key: Sequence[str]) -> None:
         """
@@ -348,7 +302,7 @@ class S3FileStore(FileCache):
                 info = await self.client.head(bucket, name)
         except S3Error as e:
             raise StoreUnreachable(f"cannot publish to {self.place}: {e}") from None
-        stat = self._objects[key] = FileStat(info.size, info.modified, info.etag)
+        stat = self._objects.add(key, info)
         try:
             await super().commit(spool, key)
         except OSError as e:
@@ -398,7 +352,7 @@ class S3FileStore(FileCache):
         :return: Whether the index or the local cache had it.
         """
         checked = _checked(key)
-        listed = self._objects.pop(checked, None) is not None
+        listed = self._objects.remove(checked)
         filling = self._filling.get(checked)
         if filling is not None:
             filling.cancel()
