@@ -10,6 +10,7 @@ tests feed by hand.
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.error import ConnectionDone
