@@ -13,12 +13,14 @@ import urllib.request
 from typing import Any
 
 from twisted.internet import reactor
+from twisted.internet.task import Clock
 from twisted.internet.threads import deferToThread
 from twisted.logger import (
     ILogObserver,
     LogLevel,
     eventAsText,
     formatEvent,
+    formatEventAsClassicLogText,
     globalLogPublisher,
 )
 from twisted.scripts.twistd import ServerOptions
@@ -33,6 +35,7 @@ from twisted_pypi.app.logs import (
     command_observer,
     filtered,
     parse_log_level,
+    serve_observer,
     twistd_observer,
 )
 from twisted_pypi.app.service import make_service
@@ -135,6 +138,59 @@ class FilterTests(SynchronousTestCase):
         observer(event(LogLevel.info, "hello twistd"))
         with open(path) as f:
             self.assertIn("hello twistd", f.read())
+
+
+class _Flushes(io.StringIO):
+    """A text stream that counts its flushes."""
+
+    flushes = 0
+
+    def flush(self) -> None:
+        """Count the flush."""
+        self.flushes += 1
+        super().flush()
+
+
+class ServeLogTests(SynchronousTestCase):
+    """
+    :func:`serve_observer` writes Twisted's classic lines, flushed once a
+    turn of the reactor.
+    """
+
+    def test_lines_as_twisted(self) -> None:
+        """
+        Each event is the line Twisted's text observer would write (time
+        stamp, system, text; a later second gets its own stamp), and the
+        lines of one turn are flushed once, at its end.
+        """
+        out, clock = _Flushes(), Clock()
+        observe = serve_observer(out, clock)
+        events = []
+        for when in (1_000_000_000.2, 1_000_000_000.7, 1_000_000_001.1):
+            info = event(LogLevel.info, f"at {when}")
+            info["log_time"] = when
+            events.append(info)
+            observe(info)
+        expected = "".join(str(formatEventAsClassicLogText(e)) for e in events)
+        self.assertEqual(out.getvalue(), expected)
+        self.assertEqual(out.getvalue().count("2001-09-09T"), 3)
+        self.assertEqual(out.flushes, 0)
+        clock.advance(0)
+        self.assertEqual(out.flushes, 1)
+        observe(event(LogLevel.info, "next turn"))
+        clock.advance(0)
+        self.assertEqual(out.flushes, 2)
+
+    def test_warning_flushed_at_once(self) -> None:
+        """
+        A warning is flushed as it is written, with what came before it.
+        """
+        out, clock = _Flushes(), Clock()
+        observe = serve_observer(out, clock)
+        observe(event(LogLevel.info, "request"))
+        observe(event(LogLevel.warn, "disk full"))
+        self.assertEqual(out.flushes, 1)
+        self.assertIn("disk full", out.getvalue())
 
 
 class CommandLogTests(SynchronousTestCase):

@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable
 from typing import Any, TextIO, cast
 
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import (
     FilteringLogObserver,
     ILogObserver,
@@ -22,8 +23,11 @@ from twisted.logger import (
     LogLevel,
     LogLevelFilterPredicate,
     eventAsText,
+    formatEventAsClassicLogText,
+    formatTime,
 )
 from twisted.python import usage
+from zope.interface import implementer
 
 __all__ = [
     "COMMAND_LOG_LEVEL",
@@ -32,6 +36,7 @@ __all__ = [
     "command_observer",
     "filtered",
     "parse_log_level",
+    "serve_observer",
     "twistd_observer",
 ]
 
@@ -102,6 +107,62 @@ def command_observer(out: TextIO, level: LogLevel) -> ILogObserver:
         out.flush()
 
     return filtered(observe, level)
+
+
+@implementer(ILogObserver)
+class _ServeObserver:
+    """
+    The lines of :func:`serve_observer`: Twisted's classic text, the time
+    stamp formatted once a second, the stream flushed once a turn.
+    """
+
+    def __init__(self, out: TextIO, clock: IReactorTime) -> None:
+        self._out = out
+        self._clock = clock
+        self._second: int | None = None
+        self._stamp = ""
+        self._flushing = False
+
+    def _format_time(self, when: float | None) -> str:
+        """The time stamp of ``when``: to the second, so kept a second."""
+        if when is None:
+            return formatTime(when)
+        second = int(when)
+        if second != self._second:
+            self._second, self._stamp = second, formatTime(second)
+        return self._stamp
+
+    def __call__(self, event: LogEvent) -> None:
+        """Write ``event``; flush at the end of this turn, or now if grave."""
+        text = formatEventAsClassicLogText(event, formatTime=self._format_time)
+        if not text:
+            return
+        self._out.write(text)
+        level = event.get("log_level")
+        if level is not None and level >= LogLevel.warn:
+            self._flush()
+        elif not self._flushing:
+            self._flushing = True
+            self._clock.callLater(0, self._flush)
+
+    def _flush(self) -> None:
+        """Hand what was written to the system."""
+        self._flushing = False
+        self._out.flush()
+
+
+def serve_observer(out: TextIO, clock: IReactorTime) -> ILogObserver:
+    """
+    The log of the proxy: Twisted's classic text lines (``<time> [<system>]
+    <text>``), written as events come and flushed once per turn of the
+    reactor rather than once per line (a busy proxy logs a line per request:
+    a system call each, and a time stamp formatted each, cost a fifth of its
+    time serving small files); warnings and errors are flushed at once.
+
+    :param out: Standard output, usually.
+    :param clock: The reactor, whose turn ends a batch of lines.
+    """
+    return _ServeObserver(out, clock)
 
 
 def twistd_observer(server_options: usage.Options) -> ILogObserver:

@@ -13,10 +13,10 @@ from typing import Any, TextIO
 
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred
-from twisted.logger import ILogObserver, Logger, LogLevel, textFileLogObserver
+from twisted.logger import ILogObserver, Logger, LogLevel
 from twisted.python import usage
 
-from twisted_pypi.app.logs import filtered, twistd_observer
+from twisted_pypi.app.logs import filtered, serve_observer, twistd_observer
 from twisted_pypi.app.service import ProxyService, StartupError
 from twisted_pypi.core.memtrim import freeze_heap, steady_mmap_threshold
 
@@ -83,7 +83,7 @@ def run_serve(
     :return: The exit code: 0 after a clean stop, 1 if the proxy could not
         start.
     """
-    begin_logging([filtered(textFileLogObserver(out), level)])
+    begin_logging([filtered(serve_observer(out, reactor), level)])
     raise_open_files_limit(resource)
     steady_mmap_threshold()
     try:
