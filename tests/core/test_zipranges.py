@@ -85,6 +85,31 @@ class SparseFileTests(SynchronousTestCase):
         self.assertEqual((caught.exception.offset, caught.exception.length), (80, 20))
 
 
+    def test_view(self) -> None:
+        """
+        A view reads the same ranges from the start, a range added later
+        included, and closing it leaves the file open.
+        """
+        sparse = SparseFile(10)
+        sparse.seek(5)
+        view = sparse.view()
+        sparse.add(0, b"0123456789")
+        self.assertEqual(view.read(3), b"012")
+        view.close()
+        self.assertFalse(sparse.closed)
+        self.assertEqual(sparse.read(), b"56789")
+
+    def test_seek(self) -> None:
+        """
+        Seeking is from the start, the position or the end; before the
+        start is an error.
+        """
+        sparse = SparseFile(10)
+        self.assertEqual(sparse.seek(-4, io.SEEK_END), 6)
+        self.assertEqual(sparse.seek(2, io.SEEK_CUR), 8)
+        self.assertRaises(OSError, sparse.seek, -1)
+
+
 class MetadataByRangesTests(SynchronousTestCase):
     """
     :func:`metadata_by_ranges` reads a wheel's METADATA with a few small

@@ -27,6 +27,7 @@ __all__ = [
     "NeedBytes",
     "RangeRead",
     "RangedMetadata",
+    "SizedFile",
     "SparseFile",
     "metadata_by_ranges",
 ]
@@ -68,10 +69,10 @@ class NeedBytes(Exception):
         self.length = length
 
 
-class SparseFile(io.RawIOBase):
+class SizedFile(io.RawIOBase):
     """
-    A read-only, seekable file of a known size of which only some ranges
-    are held; reading anything else raises :class:`NeedBytes`.
+    A read-only, seekable file of a known size: the position and seeking;
+    a subclass reads.
     """
 
     def __init__(self, size: int) -> None:
@@ -81,14 +82,6 @@ class SparseFile(io.RawIOBase):
         super().__init__()
         self.size = size
         self._pos = 0
-        self._held: list[tuple[int, bytes]] = []
-
-    def add(self, offset: int, data: bytes) -> None:
-        """
-        Hold ``data`` at ``offset``.
-        """
-        if data:
-            self._held.append((offset, data))
 
     def readable(self) -> bool:
         return True
@@ -106,6 +99,35 @@ class SparseFile(io.RawIOBase):
             raise OSError("seek before the start of the file")
         self._pos = position
         return position
+
+
+class SparseFile(SizedFile):
+    """
+    A file of a known size of which only some ranges are held; reading
+    anything else raises :class:`NeedBytes`.
+    """
+
+    def __init__(self, size: int, held: list[tuple[int, bytes]] | None = None) -> None:
+        """
+        :param size: The whole file's size.
+        :param held: The ranges held, shared (see :meth:`view`).
+        """
+        super().__init__(size)
+        self._held: list[tuple[int, bytes]] = [] if held is None else held
+
+    def add(self, offset: int, data: bytes) -> None:
+        """
+        Hold ``data`` at ``offset``.
+        """
+        if data:
+            self._held.append((offset, data))
+
+    def view(self) -> SparseFile:
+        """
+        Another file over the same ranges, from the start, that
+        :mod:`zipfile` may close (this one then still holds them).
+        """
+        return SparseFile(self.size, self._held)
 
     def read(self, size: int | None = -1) -> bytes:
         end = self.size
@@ -171,9 +193,7 @@ async def metadata_by_ranges(
     for round in range(MAX_ROUNDS):
         try:
             metadata: bytes = await run(
-                lambda: metadata_from_wheel(
-                    cast(IO[bytes], _Reopened(sparse)), filename
-                )
+                lambda: metadata_from_wheel(cast(IO[bytes], sparse.view()), filename)
             )
         except NeedBytes as need:
             length = min(max(need.length, MIN_READ << round), size - need.offset)
@@ -188,33 +208,3 @@ async def metadata_by_ranges(
         else:
             return RangedMetadata(metadata, size, fetched)
     raise MetadataUnavailable(f"{filename}: no METADATA in {MAX_ROUNDS} ranged reads")
-
-
-class _Reopened(io.RawIOBase):
-    """
-    A view of a :class:`SparseFile` from its start that :mod:`zipfile` may
-    close (closing the sparse file itself would lose it for the next try).
-    """
-
-    def __init__(self, sparse: SparseFile) -> None:
-        super().__init__()
-        self._sparse = sparse
-        sparse.seek(0)
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._sparse.tell()
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        return self._sparse.seek(offset, whence)
-
-    def read(self, size: int | None = -1) -> bytes:
-        return self._sparse.read(size)
-
-    def readinto(self, buffer: Any) -> int:
-        return self._sparse.readinto(buffer)

@@ -21,13 +21,13 @@ from twisted.internet.interfaces import IConsumer, IProducer
 from zope.interface import implementer
 
 from twisted_pypi.core.metadata import metadata_from_wheel
-from twisted_pypi.core.zipranges import RangeRead
+from twisted_pypi.core.zipranges import RangeRead, SizedFile
 from twisted_pypi.storage.interfaces import IFileReader, ISpoolReader
 
 __all__ = ["ReaderFile", "spool_metadata", "stored_ranges"]
 
 
-class ReaderFile(io.RawIOBase):
+class ReaderFile(SizedFile):
     """
     A read-only, seekable file over an :class:`ISpoolReader` of a known
     size (blocking reads).
@@ -38,30 +38,11 @@ class ReaderFile(io.RawIOBase):
         :param reader: Reads the bytes; not closed here.
         :param size: The file's size.
         """
-        super().__init__()
+        super().__init__(size)
         self._reader = reader
-        self._size = size
-        self._pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self._pos
-
-    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
-        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}
-        position = base[whence] + offset
-        if position < 0:
-            raise OSError("seek before the start of the file")
-        self._pos = position
-        return position
 
     def readinto(self, buffer: Any) -> int:
-        length = max(min(len(buffer), self._size - self._pos), 0)
+        length = max(min(len(buffer), self.size - self._pos), 0)
         data = self._reader.read(self._pos, length) if length else b""
         buffer[: len(data)] = data
         self._pos += len(data)
