@@ -84,7 +84,6 @@ class SparseFileTests(SynchronousTestCase):
             sparse.read(50)
         self.assertEqual((caught.exception.offset, caught.exception.length), (80, 20))
 
-
     def test_view(self) -> None:
         """
         A view reads the same ranges from the start, a range added later

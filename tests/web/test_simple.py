@@ -25,8 +25,9 @@ from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import Answer, MemoryProxy, parse_raw
 from tests.wheels import build_wheel
 from twisted_pypi.core.config import IndexConfig
-from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry, RenditionFile
+from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry
 from twisted_pypi.core.model import DistFile, ProjectPage
+from twisted_pypi.core.rendition import RenditionFile
 from twisted_pypi.sources.cachepolicy import Runner
 from twisted_pypi.storage.pagestore import PageStore
 from twisted_pypi.web.simple import prepared, send_rendition_file, serve_page

@@ -2,7 +2,8 @@
 """
 The shared vocabulary of page lookups: what a page source answers
 (:class:`Lookup`), how it relates to the cache (:class:`CacheStatus`), a cached
-page (:class:`PageEntry`) and its ready representations (:class:`Rendition`),
+page (:class:`PageEntry`) and its ready representations
+(:class:`~twisted_pypi.core.rendition.Rendition`),
 and why a lookup failed (:class:`LookupFailed` and its kinds).
 
 A source answers with a :class:`Lookup` or fails with a
@@ -16,11 +17,9 @@ carries that failure.
 from __future__ import annotations
 
 import enum
-import gzip
 import weakref
 from collections.abc import Callable
-from hashlib import blake2b
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from attrs import define, field, frozen
 from twisted.internet.defer import Deferred, succeed
@@ -29,6 +28,7 @@ from twisted_pypi.core.config import IndexConfig
 from twisted_pypi.core.links import local_segments
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.render import render_page
+from twisted_pypi.core.rendition import Rendition, RenditionFile
 
 __all__ = [
     "FileIndex",
@@ -40,8 +40,6 @@ __all__ = [
     "PageEntry",
     "PageNotLoaded",
     "ProjectNotFound",
-    "Rendition",
-    "RenditionFile",
     "UpstreamTimedOut",
     "UpstreamUnavailable",
 ]
@@ -105,76 +103,6 @@ class CacheStatus(enum.Enum):
     STALE = "STALE"
     DUMMY = "DUMMY"
     LOCAL = "LOCAL"
-
-
-@define
-class Rendition:
-    """
-    One representation of a page, ready to send; the gzipped form is made on
-    first use.
-
-    :ivar body: The uncompressed bytes.
-    :ivar etag: A strong, quoted ETag of ``body``.
-    """
-
-    body: bytes
-    etag: str
-    _gzipped: bytes | None = None
-
-    @classmethod
-    def of(cls, body: bytes) -> Rendition:
-        """
-        Tag ``body``.
-
-        :param body: The bytes of the representation.
-        """
-        return cls(body, f'"{blake2b(body, digest_size=12).hexdigest()}"')
-
-    @property
-    def gzipped(self) -> bytes:
-        """
-        ``body``, gzip-compressed (computed once).
-        """
-        if self._gzipped is None:
-            self._gzipped = gzip.compress(self.body, compresslevel=6, mtime=0)
-        return self._gzipped
-
-    @property
-    def has_gzipped(self) -> bool:
-        """
-        Whether :attr:`gzipped` is already computed (reading it is cheap).
-        """
-        return self._gzipped is not None
-
-    @property
-    def gzip_etag(self) -> str:
-        """
-        The ETag of :attr:`gzipped`.
-        """
-        return self.etag[:-1] + '-gz"'
-
-
-@frozen
-class RenditionFile:
-    """
-    One representation of a page kept on disk, as it is sent: plain and
-    gzipped.
-
-    :ivar etag: The strong, quoted ETag of the plain bytes.
-    :ivar path: The file of the plain bytes.
-    :ivar gzip_path: The file of the gzipped bytes.
-    """
-
-    etag: str
-    path: str
-    gzip_path: str
-
-    @property
-    def gzip_etag(self) -> str:
-        """
-        The ETag of the gzipped bytes.
-        """
-        return self.etag[:-1] + '-gz"'
 
 
 @define
@@ -262,19 +190,7 @@ class PageEntry:
 
         def keep(loaded: tuple[ProjectPage | ProjectList, FileIndex]) -> PageEntry:
             page, files = loaded
-            full = PageEntry(
-                index=self.index,
-                page=page,
-                fetched_at=self.fetched_at,
-                upstream_etag=self.upstream_etag,
-                file_link=self._file_link,
-                project_link=self._project_link,
-                weight=self.weight,
-                files=files,
-                on_disk=self._on_disk,
-                advert=self.advert,
-                index_of=self.index_of,
-            )
+            full = self._copy(page, files=files, on_disk=self._on_disk)
             self._full = weakref.ref(full)
             if self._hold is not None:
                 self._held = full
@@ -292,7 +208,16 @@ class PageEntry:
         :param page: The page.
         :param advert: See :attr:`advert`.
         """
-        entry = PageEntry(
+        entry = self._copy(page, advert=advert)
+        entry.index_files()
+        return entry
+
+    def _copy(self, page: ProjectPage | ProjectList, **changes: Any) -> PageEntry:
+        """
+        A new entry of ``page`` with this one's index, links, age, weight,
+        advertisement and file origins, and ``changes``.
+        """
+        return PageEntry(
             index=self.index,
             page=page,
             fetched_at=self.fetched_at,
@@ -300,11 +225,9 @@ class PageEntry:
             file_link=self._file_link,
             project_link=self._project_link,
             weight=self.weight,
-            advert=advert,
             index_of=self.index_of,
+            **{"advert": self.advert, **changes},
         )
-        entry.index_files()
-        return entry
 
     def _let_go(self) -> None:
         """Stop holding the page read again (it goes once nothing uses it)."""

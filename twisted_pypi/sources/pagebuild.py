@@ -16,13 +16,7 @@ from collections.abc import Callable, Mapping
 
 from attrs import evolve
 
-from twisted_pypi.core.lookup import (
-    LIST_KEY,
-    FileIndex,
-    Rendition,
-    RenditionFile,
-    files_by_path,
-)
+from twisted_pypi.core.lookup import LIST_KEY, FileIndex, files_by_path
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.parse import (
     PageParseError,
@@ -30,6 +24,7 @@ from twisted_pypi.core.parse import (
     parse_project_page,
 )
 from twisted_pypi.core.render import render_page
+from twisted_pypi.core.rendition import Rendition, RenditionFile
 from twisted_pypi.sources.firstseen import first_seen_times, with_first_seen
 from twisted_pypi.sources.metaadvert import MetadataAdvertiser
 from twisted_pypi.storage.pagestore import PageStore, StoredPage

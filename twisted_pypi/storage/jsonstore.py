@@ -13,7 +13,8 @@ from typing import Any
 from attrs import define, field
 from twisted.python.filepath import FilePath
 
-from twisted_pypi.core.lookup import PageEntry, Rendition
+from twisted_pypi.core.lookup import PageEntry
+from twisted_pypi.core.rendition import Rendition
 from twisted_pypi.storage.interfaces import IRecordStore, Record
 from twisted_pypi.storage.records import LocalRecords
 from twisted_pypi.storage.space import SpaceReport

@@ -33,9 +33,9 @@ from twisted_pypi.core.lookup import (
     LookupFailed,
     PageEntry,
     ProjectNotFound,
-    Rendition,
 )
 from twisted_pypi.core.names import is_valid_project_name, normalize
+from twisted_pypi.core.rendition import Rendition
 from twisted_pypi.pypijson.cache import JsonCache, JsonLookup, json_api_base
 from twisted_pypi.sources.cachepolicy import Runner, run_now
 from twisted_pypi.sources.policyview import PolicyView, ProjectDenied

@@ -24,15 +24,10 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.static import NoRangeStaticProducer
 
-from twisted_pypi.core.lookup import (
-    CacheStatus,
-    Lookup,
-    PageEntry,
-    Rendition,
-    RenditionFile,
-)
+from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry
 from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.core.negotiate import Representation, choose
+from twisted_pypi.core.rendition import Rendition, RenditionFile
 from twisted_pypi.sources.cachepolicy import Runner, run_now
 from twisted_pypi.web.errors import answer_failure
 from twisted_pypi.web.respond import (
