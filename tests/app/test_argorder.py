@@ -202,3 +202,24 @@ class CommandOrderTests(SynchronousTestCase):
         options.parseOptions(["passwd", "users", "alice", "--rounds", "4"])
         self.assertEqual(options.subOptions["rounds"], 4)
         self.assertEqual(options.subOptions["user"], "alice")
+
+
+class SynopsisTests(SynchronousTestCase):
+    """
+    A command's usage line names the program, the commands leading to it
+    and its own synopsis once.
+    """
+
+    def test_nested_command(self) -> None:
+        """
+        ``pypiproxy policy explain`` and ``pypiproxy warm`` say so, without
+        the program's own ``<command> [options]``; the program's line is
+        unchanged.
+        """
+        options = Options()
+        options.parseOptions(["policy", "explain", "--index", "https://i.test/", "p"])
+        explain = options.subOptions.subOptions
+        self.assertEqual(
+            explain.getSynopsis(), "pypiproxy policy explain [options] PROJECT"
+        )
+        self.assertEqual(Options().getSynopsis(), "pypiproxy <command> [options]")

@@ -167,6 +167,22 @@ class GnuOptions(usage.Options):
         argv = sys.argv[1:] if options is None else options
         super().parseOptions(gnu_order(self, argv))
 
+    def getSynopsis(self) -> str:
+        """
+        The usage line: for a command, the program, the commands that lead
+        to it and its own synopsis (not each parent's whole usage line).
+        """
+        root: usage.Options = self
+        names: list[str] = []
+        while root.parent is not None:
+            names.append(str(root.parent.subCommand))
+            root = root.parent
+        if not names or not isinstance(root, GnuOptions):
+            return super().getSynopsis()
+        program = str(getattr(root, "synopsis", "pypiproxy")).split()[0]
+        own = str(getattr(self, "synopsis", "[options]")).rstrip()
+        return " ".join([program, *reversed(names), own])
+
     def opt_help(self) -> None:
         """
         Display this help and exit.
