@@ -18,7 +18,7 @@ from twisted.web.server import Request, Site
 
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.lrufiles import TOUCH_INTERVAL
-from twisted_pypi.web.fileserve import content_type, serve_cached
+from twisted_pypi.web.fileserve import SMALL_BODY, content_type, serve_cached
 
 SEGMENTS = ("pypi", "https", "files.example", "packages", "demo-1.0.tar.gz")
 OTHER = ("pypi", "https", "files.example", "packages", "other-1.0.tar.gz")
@@ -37,19 +37,25 @@ class CachedResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, cache: FileCache, segments: tuple[str, ...]) -> None:
+    def __init__(
+        self, cache: FileCache, segments: tuple[str, ...], small_body: int = SMALL_BODY
+    ) -> None:
         """
         :param cache: The file cache.
         :param segments: The file to serve.
+        :param small_body: See :func:`serve_file`.
         """
         super().__init__()
         self.cache = cache
         self.segments = segments
+        self.small_body = small_body
 
     def render_GET(self, request: Request) -> bytes | int:
         """Serve the file."""
         request.setHeader(b"x-cache", b"HIT")
-        return serve_cached(request, self.cache, self.segments)
+        return serve_cached(
+            request, self.cache, self.segments, small_body=self.small_body
+        )
 
     render_HEAD = render_GET
 
@@ -90,6 +96,9 @@ class _Base(SynchronousTestCase):
     A cache holding one file with a known modification time.
     """
 
+    #: Bodies up to this size are sent at once (see :data:`SMALL_BODY`).
+    small_body = SMALL_BODY
+
     def setUp(self) -> None:
         """A scanned cache with one file of ten bytes."""
         self.clock = Clock()
@@ -114,7 +123,8 @@ class _Base(SynchronousTestCase):
     ) -> tuple[StringTransport, object]:
         """A client connection to a site serving ``segments``."""
         self.cache.read_chunk_size = chunk
-        site = Site(CachedResource(self.cache, segments), reactor=self.clock)
+        resource = CachedResource(self.cache, segments, self.small_body)
+        site = Site(resource, reactor=self.clock)
         protocol = site.buildProtocol(None)
         assert protocol is not None
         transport = transport or StringTransport()
@@ -377,6 +387,8 @@ class ProducerTests(_Base):
     Streaming, chunk size and pinning.
     """
 
+    small_body = 0  # the test files are small: stream them all
+
     def test_chunk_per_resume(self) -> None:
         """
         A saturated client gets one chunk of the configured size per resume,
@@ -520,6 +532,8 @@ class MoreProducerTests(_Base):
     Backpressure across parts, clients leaving, files changing under us.
     """
 
+    small_body = 0  # the test files are small: stream them all
+
     def test_multipart_backpressure(self) -> None:
         """
         A saturated client gets a multipart body one chunk per resume: the
@@ -586,3 +600,68 @@ class MoreProducerTests(_Base):
         transport.producer.resumeProducing()
         self.assertTrue(transport.disconnected)
         self.assertEqual(Response(transport.value()).body, b"012345")
+
+
+class SmallBodyTests(_Base):
+    """
+    A small local file's body is read and written at once, in the turn that
+    answers the request.
+    """
+
+    def serve(self) -> tuple[Response, list[object], list[tuple[int, int]]]:
+        """
+        GET the file: the response, the readers opened, and the ranges they
+        were asked to stream.
+        """
+        transport, protocol = self.connect(chunk=4)
+        opened: list[object] = []
+        streamed: list[tuple[int, int]] = []
+        real_open = self.cache.open
+
+        def spy(key: tuple[str, ...]) -> object:
+            reader = real_open(key)
+            assert reader is not None
+            real_stream = reader.stream
+
+            def stream(consumer: object, offset: int, length: int) -> object:
+                streamed.append((offset, length))
+                return real_stream(consumer, offset, length)  # type: ignore[arg-type]
+
+            reader.stream = stream  # type: ignore[method-assign,assignment]
+            opened.append(reader)
+            return reader
+
+        self.cache.open = spy  # type: ignore[method-assign,assignment]
+        protocol.dataReceived(  # type: ignore[attr-defined]
+            b"GET /f HTTP/1.1\r\nHost: proxy\r\n\r\n"
+        )
+        return Response(transport.value()), opened, streamed
+
+    def test_at_once(self) -> None:
+        """
+        The whole body is read at once, not streamed; the file is closed and
+        no longer pinned when the request returns.
+        """
+        response, [reader], streamed = self.serve()
+        self.assertEqual(response.body, DATA)
+        self.assertEqual(streamed, [])
+        self.assertRaises(ValueError, reader.fileno)  # type: ignore[attr-defined]
+        self.assertFalse(self.cache.is_pinned(SEGMENTS))
+
+    def test_multipart(self) -> None:
+        """
+        Several small ranges are sent at once as one multipart body.
+        """
+        response = self.request(b"Range: bytes=0-1,5-6\r\n")
+        self.assertEqual(response.status, b"HTTP/1.1 206 Partial Content")
+        self.assertIn(b"\r\n\r\n01\r\n", response.body)
+        self.assertIn(b"\r\n\r\n56\r\n", response.body)
+
+    def test_larger_streamed(self) -> None:
+        """
+        A body over the limit is streamed by the reader instead.
+        """
+        self.small_body = 5
+        response, _, streamed = self.serve()
+        self.assertEqual(response.body, DATA)
+        self.assertEqual(streamed, [(0, len(DATA))])

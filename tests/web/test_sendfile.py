@@ -105,9 +105,13 @@ class Served(Resource):
         request.setHeader(b"x-cache", b"HIT")
         if self.remote:
             path = self.cache.path_for(SEGMENTS).path
-            serve_file(request, StoreReader(path), b"application/gzip", None, self.send)
+            serve_file(
+                request, StoreReader(path), b"application/gzip", None, self.send, 0
+            )
             return NOT_DONE_YET
-        return serve_cached(request, self.cache, SEGMENTS, send_file=self.send)
+        return serve_cached(
+            request, self.cache, SEGMENTS, send_file=self.send, small_body=0
+        )
 
     render_HEAD = render_GET
 

@@ -16,6 +16,7 @@ with the project's name known, as pip does.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from packaging.utils import (
@@ -91,9 +92,11 @@ def is_safe_segment(segment: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=4096)
 def project_of_filename(filename: str) -> NormalizedName | None:
     """
-    The normalized project name of a wheel or sdist filename.
+    The normalized project name of a wheel or sdist filename (remembered
+    for the latest few thousand: every file request asks it).
 
     :param filename: A distribution filename.
     :return: The project it belongs to, or ``None`` if ``filename`` is not a
