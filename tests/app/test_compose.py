@@ -1,7 +1,6 @@
 """
 Tests for :mod:`twisted_pypi.app.compose`, the composition root: which
-clients, caches, routers and page caches go together for the service and
-for each command.
+clients, caches, routers and page caches go together for the service.
 """
 
 from __future__ import annotations
@@ -14,11 +13,7 @@ from twisted.logger import capturedLogs
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests.sources.test_offline import Reactor
 from twisted_pypi.app.compose import (
-    analysis_sources,
-    cache_filler,
-    export_sources,
     file_cache,
     local_indexes,
     make_downloads,
@@ -27,10 +22,7 @@ from twisted_pypi.app.compose import (
     page_routers,
     proxy_root,
 )
-from twisted_pypi.app.upstreamcompose import upstream_clients
 from twisted_pypi.core.config import IndexConfig, LocalConfig, ProxyConfig
-from twisted_pypi.core.lookup import UpstreamUnavailable
-from twisted_pypi.resolve.metadata import IndexMetadataSource
 from twisted_pypi.sources.offline import OfflinePages
 from twisted_pypi.storage.pagestore import StoredPage
 from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
@@ -159,60 +151,3 @@ class ComponentsTests(SynchronousTestCase):
             json_client=OfflineClient(),
         )
         self.assertIn(b"pypi", full.children)
-
-
-class CommandComponentsTests(SynchronousTestCase):
-    """
-    What the commands are given.
-    """
-
-    def setUp(self) -> None:
-        """
-        Settings with one remote index and a local one.
-        """
-        local = FilePath(self.mktemp())
-        local.makedirs()
-        self.config = ProxyConfig(
-            indexes=INDEXES[:1],
-            locals=(LocalConfig("mine", local.path),),
-            cache_dir=self.mktemp(),
-            cache_size=1,
-        )
-
-    def test_export(self) -> None:
-        """
-        ``export`` reads page caches that fetch nothing (a page not cached
-        fails as unavailable), a file cache that never evicts, and the local
-        indexes, and the core metadata the proxy made.
-        """
-        pages, cache, local, metadata = export_sources(self.config, Clock())
-        self.assertIs(metadata.store, cache)
-        self.assertEqual([p.index for p in pages], list(INDEXES[:1]))
-        self.assertIsNone(cache.max_size)
-        self.assertEqual([i.index.name for i in local], ["mine"])
-        self.failureResultOf(pages[0].get_project("app"), UpstreamUnavailable)
-
-    def test_warm(self) -> None:
-        """
-        ``warm`` fills a file cache that never evicts, in the cache
-        directory.
-        """
-        clients = upstream_clients(self.config, Reactor())
-        filler = cache_filler(self.config, Reactor(), clients, print)
-        self.assertIsNone(filler.cache.max_size)
-        self.assertEqual(filler.cache.root, FilePath(self.config.cache_dir))
-
-    def test_analyze(self) -> None:
-        """
-        ``analyze`` reads the first index's pages and the file cache's
-        metadata, else the upstream's, reading wheels by ranges through the
-        upstream file fetcher.
-        """
-        reactor = Reactor()
-        clients = upstream_clients(self.config, reactor)
-        pages, metadata = analysis_sources(self.config, reactor, clients, print)
-        self.assertEqual(pages.__self__.index, INDEXES[0])  # type: ignore[attr-defined]
-        self.assertIsNone(metadata.cache.max_size)
-        upstream = metadata.fallback
-        assert isinstance(upstream, IndexMetadataSource)
-        self.assertIs(upstream.fetch, clients.fetch)

@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from packaging.requirements import InvalidRequirement, Requirement
 from twisted.python import usage
 
-from twisted_pypi.app.compose import analysis_sources
+from twisted_pypi.app.commandcompose import analysis_sources
 from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.app.upstreamcompose import upstream_clients

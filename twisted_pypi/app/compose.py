@@ -2,8 +2,9 @@
 """
 The composition root: every component of the proxy built from a
 :class:`~twisted_pypi.core.config.ProxyConfig`, in one place, for the
-service (:mod:`twisted_pypi.app.service`) and for the commands that work on
-its cache (``analyze``, ``warm``, ``export``).
+service (:mod:`twisted_pypi.app.service`); what the commands that work on
+its cache are given is built from these parts in
+:mod:`twisted_pypi.app.commandcompose`.
 
 The library code below takes these components as parameters; only this
 module decides which client, cache, runner, router and page caches go
@@ -21,30 +22,24 @@ from twisted.python.filepath import FilePath
 from twisted.web.iweb import IResponse
 from twisted.web.resource import Resource
 
-from twisted_pypi.app.metacompose import core_metadata
 from twisted_pypi.app.storecompose import (
     StoreObserver,
     bucket_index_place,
     record_store,
     s3_file_store,
 )
-from twisted_pypi.app.upstreamcompose import UpstreamClients
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.lookup import Lookup
-from twisted_pypi.core.metadata import MAX_DOWNLOAD_SIZE
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.cluster import ClusterFetch
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.files.metadata import MetadataFiles
-from twisted_pypi.mirror.fetcher import CacheFiller
 from twisted_pypi.pypijson.cache import JsonCache
-from twisted_pypi.resolve.metadata import CachedMetadataSource, IndexMetadataSource
 from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.sources.dummies import Dummies
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.metaadvert import MetadataAdvertiser
 from twisted_pypi.sources.offline import offline_routers
-from twisted_pypi.sources.policyview import policy_pages
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.sources.router import Router
 from twisted_pypi.storage.filecache import FileCache
@@ -52,15 +47,11 @@ from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
 from twisted_pypi.storage.pagestore import PAGES_AREA
 from twisted_pypi.storage.space import space_report
 from twisted_pypi.upstream.client import PageClient
-from twisted_pypi.upstream.offline import OfflineClient, offline_fetch
 from twisted_pypi.upstream.stream import streaming
 from twisted_pypi.web.root import make_root
 
 __all__ = [
     "Runner",
-    "analysis_sources",
-    "cache_filler",
-    "export_sources",
     "file_cache",
     "local_indexes",
     "make_downloads",
@@ -320,113 +311,6 @@ def proxy_root(
         run=run,
         metadata=metadata,
     )
-
-
-def cache_filler(
-    config: ProxyConfig,
-    reactor: Any,
-    clients: UpstreamClients,
-    say: Callable[[str], object],
-    concurrency: int = 4,
-    snapshot: float | None = None,
-) -> CacheFiller:
-    """
-    What ``warm`` fetches into the cache with: the proxy's page caches,
-    local indexes, router and downloads, over a file cache that never
-    evicts.  Its pages are those a client of the proxy sees, under the
-    supply-chain policy (and ``snapshot``): what the policy holds back is
-    never chosen.
-
-    :param config: The settings.
-    :param reactor: The running reactor.
-    :param clients: Talk to the upstreams.
-    :param say: Told about every file fetched.
-    :param concurrency: How many files are downloaded at once.
-    :param snapshot: The moment of the snapshot to warm, if any.
-    """
-    cache = file_cache(config, reactor, bounded=False)
-    run = thread_runner(reactor)
-    downloads = make_downloads(config, cache, clients.fetch, reactor)
-    metadata = core_metadata(config, cache, clients.fetch, reactor, run, downloads)
-    pages = make_page_caches(
-        config, clients.pages, reactor, cache, run, advertiser=metadata.advertiser
-    )
-    local = local_indexes(config, run, reactor)
-    indexes = online_router(config, pages, local)
-    dummies = Dummies(config.dummies, indexes.get_project, config.links)
-    shown = policy_pages(
-        indexes.with_first(dummies), config.policy, reactor, snapshot, run
-    )
-    return CacheFiller(
-        cache,
-        pages,
-        local,
-        shown,
-        downloads,
-        run,
-        say,
-        concurrency,
-        metadata.files,
-    )
-
-
-def analysis_sources(
-    config: ProxyConfig,
-    reactor: Any,
-    clients: UpstreamClients,
-    progress: Callable[[str], object],
-    max_download: int = MAX_DOWNLOAD_SIZE,
-) -> tuple[Callable[[str], Deferred[Lookup]], CachedMetadataSource]:
-    """
-    Where ``analyze`` reads pages and metadata: the first index's page cache
-    (pages land in the cache directory), and the file cache's metadata,
-    else the upstream's (a wheel's read by ranges through the file fetcher).
-
-    :param config: The settings.
-    :param reactor: The running reactor.
-    :param clients: Talk to the upstreams.
-    :param progress: Told about metadata downloads.
-    :param max_download: The largest file downloaded whole for its
-        metadata (where ranges cannot be read).
-    """
-    cache = file_cache(config, reactor, bounded=False)
-    pages = make_page_caches(
-        config, clients.pages, reactor, cache, thread_runner(reactor)
-    )[0]
-    upstream = IndexMetadataSource(
-        clients.pages,
-        reactor,
-        config.connect_timeout,
-        config.idle_timeout,
-        max_download,
-        progress=progress,
-        fetch=clients.fetch,
-        run=thread_runner(reactor),
-    )
-    metadata = CachedMetadataSource(
-        cache, config.indexes[0].name, upstream, thread_runner(reactor)
-    )
-    return pages.get_project, metadata
-
-
-def export_sources(
-    config: ProxyConfig, reactor: Any
-) -> tuple[list[PageCache], FileCache, list[LocalIndex], MetadataFiles]:
-    """
-    What ``export`` reads: the page caches with clients that fetch nothing,
-    the file cache (never evicting), the local indexes, and the core
-    metadata the proxy made (read from cached wheels that lack it).
-
-    :param config: The settings.
-    :param reactor: The running reactor.
-    """
-    cache = file_cache(config, reactor, bounded=False)
-    run = thread_runner(reactor) if hasattr(reactor, "getThreadPool") else run_now
-    metadata = core_metadata(config, cache, offline_fetch, reactor, run, probe=False)
-    pages = make_page_caches(
-        config, OfflineClient(), reactor, cache, advertiser=metadata.advertiser
-    )
-    return pages, cache, local_indexes(config), metadata.files
 
 
 def _store_observer(stats: Stats | None, reactor: Any) -> StoreObserver | None:

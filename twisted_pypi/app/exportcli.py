@@ -17,7 +17,7 @@ from typing import Any, TextIO
 from twisted.python import usage
 from twisted.python.filepath import FilePath
 
-from twisted_pypi.app.compose import export_sources
+from twisted_pypi.app.commandcompose import export_sources
 from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.policyoptions import snapshot_moment, snapshot_parameter
 from twisted_pypi.app.storecompose import bucket_client

@@ -17,7 +17,8 @@ from packaging.requirements import Requirement
 from twisted.python import usage
 
 from twisted_pypi.app.cachedindexes import remember_indexes
-from twisted_pypi.app.compose import cache_filler, thread_runner
+from twisted_pypi.app.commandcompose import cache_filler
+from twisted_pypi.app.compose import thread_runner
 from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.policyoptions import snapshot_moment, snapshot_parameter
 from twisted_pypi.app.tap import Options as ServeOptions

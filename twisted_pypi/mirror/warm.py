@@ -143,7 +143,7 @@ async def warm(
     Warm the cache for every target and tell the summary.
 
     :param filler: Fetches into the cache (see
-        :func:`twisted_pypi.app.compose.cache_filler`).
+        :func:`twisted_pypi.app.commandcompose.cache_filler`).
     :param reactor: The running reactor.
     :param requirements: What is installed on each target.
     :param targets: The environments.
