@@ -15,13 +15,11 @@ from typing import Any, TextIO
 from packaging.requirements import InvalidRequirement, Requirement
 from twisted.python import usage
 
-from twisted_pypi.app.commandcompose import analysis_sources
 from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.app.upstreamcompose import upstream_clients
 from twisted_pypi.core.config import ProxyConfig, parse_count
 from twisted_pypi.core.metadata import MAX_DOWNLOAD_SIZE
-from twisted_pypi.resolve.analyze import analyze
 from twisted_pypi.resolve.target import PLATFORM_SYNTAX, Target, full_python_version
 
 __all__ = ["AnalyzeOptions", "main", "run_analyze"]
@@ -128,6 +126,10 @@ async def run_analyze(
         metadata (wheels are read by ranges where their origin allows).
     :return: 0, or 1 when the resolution failed.
     """
+    # The command's own code, loaded when it runs (not by `pypiproxy serve`).
+    from twisted_pypi.app.commandcompose import analysis_sources
+    from twisted_pypi.resolve.analyze import analyze
+
     config: ProxyConfig = options["config"]
 
     def say(message: str) -> None:

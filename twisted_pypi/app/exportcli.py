@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from twisted.python import usage
 from twisted.python.filepath import FilePath
 
-from twisted_pypi.app.commandcompose import export_sources
 from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.policyoptions import snapshot_moment, snapshot_parameter
 from twisted_pypi.app.storecompose import bucket_client
@@ -28,10 +27,11 @@ from twisted_pypi.core.config import (
     parse_bucket_url,
     parse_s3_endpoint,
 )
-from twisted_pypi.mirror.export import export_tree
-from twisted_pypi.mirror.exporttree import BucketTree, DirectoryTree, ExportTree
 from twisted_pypi.objectstore.errors import S3Error
 from twisted_pypi.objectstore.signing import NoCredentials
+
+if TYPE_CHECKING:
+    from twisted_pypi.mirror.exporttree import ExportTree
 
 __all__ = ["ExportOptions", "main", "run_export"]
 
@@ -112,6 +112,11 @@ async def run_export(reactor: Any, options: Mapping[str, Any], err: TextIO) -> i
     :param err: Where the summary goes.
     :return: The exit code: 0, or 1 if the export failed.
     """
+    # The command's own code, loaded when it runs (not by `pypiproxy serve`).
+    from twisted_pypi.app.commandcompose import export_sources
+    from twisted_pypi.mirror.export import export_tree
+    from twisted_pypi.mirror.exporttree import BucketTree, DirectoryTree
+
     config: ProxyConfig = options["config"]
     pages, cache, local, metadata = export_sources(config, reactor)
     tree: ExportTree

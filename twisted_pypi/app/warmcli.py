@@ -17,7 +17,6 @@ from packaging.requirements import Requirement
 from twisted.python import usage
 
 from twisted_pypi.app.cachedindexes import remember_indexes
-from twisted_pypi.app.commandcompose import cache_filler
 from twisted_pypi.app.compose import thread_runner
 from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.policyoptions import snapshot_moment, snapshot_parameter
@@ -29,7 +28,6 @@ from twisted_pypi.mirror.reqfile import (
     parse_requirement_args,
     parse_requirements_file,
 )
-from twisted_pypi.mirror.warm import warm
 from twisted_pypi.resolve.target import (
     Target,
     compatible_platforms,
@@ -170,6 +168,10 @@ async def run_warm(reactor: Any, options: Mapping[str, Any], err: TextIO) -> int
     :param err: Where progress, the summary and problems go.
     :return: 0, or 1 when something could not be resolved or fetched.
     """
+    # The command's own code, loaded when it runs (not by `pypiproxy serve`).
+    from twisted_pypi.app.commandcompose import cache_filler
+    from twisted_pypi.mirror.warm import warm
+
     config: ProxyConfig = options["config"]
 
     def say(message: str) -> None:
