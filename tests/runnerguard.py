@@ -1,7 +1,7 @@
 """
 A runner that records the work it runs, and a record store that refuses
 to be called outside it: for the tests that every
-:class:`~twisted_pypi.storage.interfaces.IRecordStore` call made from the
+:class:`~twisted_pypi.storage.recordstore.IRecordStore` call made from the
 reactor goes through the injected runner (a shared store's calls block for
 a round trip).
 """
@@ -15,7 +15,7 @@ from attrs import define, field
 from twisted.internet.defer import Deferred, fail, succeed
 from zope.interface import implementer
 
-from twisted_pypi.storage.interfaces import IRecordStore, Record
+from twisted_pypi.storage.recordstore import IRecordStore, Record
 
 __all__ = ["GuardedRecords", "RecordingRunner"]
 

@@ -16,8 +16,8 @@ from tests import REPOSITORY
 from tests.seaweed import REGION, shared_server
 from twisted_pypi.app.storecompose import record_store
 from twisted_pypi.core.config import ProxyConfig, StoreConfig
-from twisted_pypi.storage.interfaces import Record
 from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.storage.recordstore import Record
 
 
 class LocalTests(SynchronousTestCase):

@@ -23,12 +23,9 @@ from tests.wheels import build_wheel
 from twisted_pypi.core.links import RELATIVE
 from twisted_pypi.core.lookup import Lookup
 from twisted_pypi.core.model import DistFile, ProjectPage
-from twisted_pypi.mirror.fetcher import (
-    CacheFiller,
-    FetchFailed,
-    file_spec,
-    metadata_spec,
-)
+from twisted_pypi.files.spec import FileSpec
+from twisted_pypi.mirror.fetcher import CacheFiller
+from twisted_pypi.mirror.places import FetchFailed
 from twisted_pypi.sources.router import Router
 
 T = TypeVar("T")
@@ -112,7 +109,7 @@ class CacheFillerTests(_Filling):
         assert isinstance(place, tuple)
         self.assertEqual(place[0], self.proxy.index_name)
         self.assertEqual(place[-1], WHEEL.filename)
-        key = self.run_now(self.filler.fetch(file_spec(dist, place)))
+        key = self.run_now(self.filler.fetch(FileSpec.of_file(dist, place)))
         self.assertEqual(key, place)
         path = self.proxy.cache.lookup(place)
         assert path is not None
@@ -130,7 +127,7 @@ class CacheFillerTests(_Filling):
         dist = self.listed()
         place = self.run_now(self.filler.locate(dist))
         assert isinstance(place, tuple)
-        self.run_now(self.filler.fetch(file_spec(dist, place)))
+        self.run_now(self.filler.fetch(FileSpec.of_file(dist, place)))
         other = CacheFiller(
             self.proxy.cache,
             self.proxy.all_pages,
@@ -141,7 +138,7 @@ class CacheFillerTests(_Filling):
             self.said.append,
         )
         for _ in range(2):
-            key = self.run_now(other.fetch(file_spec(dist, place)))
+            key = self.run_now(other.fetch(FileSpec.of_file(dist, place)))
             content = self.run_now(other.read_with(key, FilePath.getContent))
             self.assertEqual(content, WHEEL.content)
         self.assertEqual((other.fetched, other.cached), (0, 1))
@@ -173,7 +170,9 @@ class CacheFillerTests(_Filling):
             url=dist.url.replace("demo-1.0", "demo-9.0"),
         )
         d = Deferred.fromCoroutine(
-            self.filler.fetch(file_spec(missing, (*place[:-1], missing.filename)))
+            self.filler.fetch(
+                FileSpec.of_file(missing, (*place[:-1], missing.filename))
+            )
         )
         self.proxy.flush()
         failure = self.failureResultOf(d, FetchFailed)
@@ -192,7 +191,7 @@ class CacheFillerTests(_Filling):
         self.assertEqual(data, WHEEL.metadata)
         place = self.run_now(self.filler.locate(dist))
         assert isinstance(place, tuple)
-        spec = metadata_spec(dist, place)
+        spec = FileSpec.of_metadata(dist, place)
         self.assertIsNotNone(self.proxy.cache.lookup(spec.segments))
         self.assertIsNone(self.proxy.cache.lookup(place))
 
@@ -248,7 +247,7 @@ class StoreFillerTests(_Filling):
         place = self.run_now(self.filler.locate(dist))
         assert isinstance(place, tuple)
         self.assertIsNone(self.store.lookup(place))
-        key = self.run_now(self.filler.fetch(file_spec(dist, place)))
+        key = self.run_now(self.filler.fetch(FileSpec.of_file(dist, place)))
         self.assertEqual((self.filler.fetched, self.filler.cached), (0, 1))
         self.assertEqual(self.downloads(), 1)
         content = self.run_now(self.filler.read_with(key, FilePath.getContent))

@@ -14,12 +14,12 @@ from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.interfaces import (
     IFileReader,
     IFileStore,
-    IRecordStore,
     IReservation,
     ISpool,
     ISpoolReader,
 )
 from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.storage.recordstore import IRecordStore
 
 
 class ImplementationTests(SynchronousTestCase):

@@ -10,7 +10,6 @@ import threading
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_pypi.storage.interfaces import Record
 from twisted_pypi.storage.metacatalog import (
     CATALOG_SUFFIX,
     EXTRACTED,
@@ -20,6 +19,7 @@ from twisted_pypi.storage.metacatalog import (
     file_key,
 )
 from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.storage.recordstore import Record
 
 SEGMENTS = ("pypi", "https", "files.example", "p", "a-1.0-py3-none-any.whl")
 KEY = file_key(SEGMENTS)

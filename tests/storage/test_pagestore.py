@@ -12,9 +12,9 @@ from attrs import evolve
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 
-from twisted_pypi.storage.interfaces import Record
 from twisted_pypi.storage.pagestore import PageStore, StoredPage
 from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.storage.recordstore import Record
 from twisted_pypi.storage.s3place import BucketPlace
 from twisted_pypi.storage.s3records import S3Records
 

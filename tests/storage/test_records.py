@@ -15,13 +15,13 @@ from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from twisted_pypi.storage.interfaces import IRecordStore, Record
 from twisted_pypi.storage.records import (
     LocalRecords,
     decode_record,
     encode_record,
     write_atomically,
 )
+from twisted_pypi.storage.recordstore import IRecordStore, Record
 from twisted_pypi.storage.space import StoreSpace
 
 RECORD = Record({"url": "https://i.example/simple/demo/", "n": 1}, b"<html>\n\x00body")

@@ -21,8 +21,8 @@ from tests.seaweed import REGION, shared_server
 from twisted_pypi.objectstore.client import S3Client
 from twisted_pypi.objectstore.multipart import MIN_PART_SIZE
 from twisted_pypi.objectstore.signing import Signer
-from twisted_pypi.storage.interfaces import Record
 from twisted_pypi.storage.objectreader import ObjectReader
+from twisted_pypi.storage.recordstore import Record
 from twisted_pypi.storage.s3files import S3FileStore
 from twisted_pypi.storage.s3place import BucketPlace
 from twisted_pypi.storage.s3records import S3Records

@@ -22,8 +22,8 @@ from twisted_pypi.core.config import LocalConfig, ProxyConfig, StoreConfig
 from twisted_pypi.objectstore.client import S3Client
 from twisted_pypi.objectstore.signing import Signer, load_credentials
 from twisted_pypi.storage.bucketindex import BucketIndexPlace
-from twisted_pypi.storage.interfaces import IRecordStore
 from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.storage.recordstore import IRecordStore
 from twisted_pypi.storage.s3files import S3FileStore
 from twisted_pypi.storage.s3place import BucketPlace
 from twisted_pypi.storage.space import SpaceReport

@@ -21,17 +21,11 @@ import tempfile
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
-from attrs import frozen
 from twisted.internet.defer import Deferred, DeferredSemaphore
 from twisted.python.filepath import FilePath
 
 from twisted_pypi.core.links import local_segments
 from twisted_pypi.core.lookup import Lookup
-from twisted_pypi.core.metadata import (
-    MetadataError,
-    metadata_from_sdist,
-    metadata_from_wheel,
-)
 from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.names import project_of_filename
 from twisted_pypi.core.sizes import format_size
@@ -41,7 +35,8 @@ from twisted_pypi.files.metadata import (
     MetadataUnreachable,
     synthesizes,
 )
-from twisted_pypi.resolve.metadata import CachedMetadataSource
+from twisted_pypi.mirror.places import Fetched, FetchFailed, Key, LocalPlace
+from twisted_pypi.mirror.warmmetadata import WarmMetadataSource
 from twisted_pypi.resolve.resolver import Pin
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.policyview import Answers
@@ -53,70 +48,13 @@ from twisted_pypi.upstream.client import UpstreamError
 
 __all__ = [
     "CacheFiller",
-    "FetchFailed",
-    "Fetched",
-    "LocalPlace",
-    "WarmMetadataSource",
-    "file_spec",
-    "metadata_spec",
 ]
 
-Key = tuple[str, ...]
 
 T = TypeVar("T")
 
 #: Runs blocking work away from the reactor thread.
 Runner = Callable[[Callable[[], Any]], Deferred[Any]]
-
-
-class FetchFailed(Exception):
-    """
-    A file could not be fetched into the cache; the message says which and
-    why.
-    """
-
-
-@frozen
-class LocalPlace:
-    """
-    Where a local index keeps a file.
-
-    :ivar index: The local index.
-    :ivar filename: The file's name.
-    """
-
-    index: LocalIndex
-    filename: str
-
-    @property
-    def path(self) -> FilePath[str]:
-        """The file."""
-        return FilePath(os.path.join(self.index.directory, self.filename))
-
-
-#: Where a fetched file is: a local index's file, or its key in the cache
-#: (read with :meth:`CacheFiller.read_with`).
-Fetched = FilePath[str] | Key
-
-
-def file_spec(dist: DistFile, segments: Key) -> FileSpec:
-    """
-    What to download for a listed file.
-
-    :param dist: The file, as its page lists it.
-    :param segments: Its place in the cache.
-    """
-    return FileSpec.of_file(dist, segments)
-
-
-def metadata_spec(dist: DistFile, segments: Key) -> FileSpec:
-    """
-    What to download for a listed file's ``.metadata``.
-
-    :param dist: The file, as its page lists it (with core metadata).
-    :param segments: The file's place in the cache.
-    """
-    return FileSpec.of_metadata(dist, segments)
 
 
 class CacheFiller:
@@ -312,13 +250,13 @@ class CacheFiller:
             return None
         if dist.upstream_metadata:
             try:
-                await self.fetch(metadata_spec(dist, place))
+                await self.fetch(FileSpec.of_metadata(dist, place))
             except FetchFailed as e:
                 # Offline, the page then offers no core metadata for the file,
                 # and installers read it from the file itself.
                 self.notes.append(f"{e} (installers will read the file instead)")
         try:
-            fetched = await self.fetch(file_spec(dist, place))
+            fetched = await self.fetch(FileSpec.of_file(dist, place))
         except FetchFailed as e:
             self.problems.append(str(e))
             return None
@@ -337,78 +275,3 @@ class CacheFiller:
             await self._synthesized.obtain(dist, place, local_only=True)
         except MetadataUnreachable as e:
             self.notes.append(f"no core metadata for {dist.filename}: {e}")
-
-
-@frozen
-class WarmMetadataSource:
-    """
-    Core metadata for the resolver: from the cache when it holds the
-    ``.metadata`` or the wheel, else downloaded into the cache first (the
-    ``.metadata`` when the index offers one, else the file itself).
-
-    :ivar filler: Knows the indexes and fetches.
-    """
-
-    filler: CacheFiller
-
-    async def metadata(self, dist: DistFile) -> bytes:
-        """
-        ``dist``'s core metadata.
-
-        :param dist: A file a page listed.
-        :raises MetadataError: If it cannot be had.
-        """
-        place = await self.filler.locate(dist)
-        if isinstance(place, LocalPlace):
-            local = await place.index.file(place.filename)
-            if local is None or local.metadata is None:
-                raise MetadataError(f"{dist.filename} has no readable metadata")
-            return local.metadata
-        if place is None:
-            raise MetadataError(f"{dist.filename}: no index lists it")
-        fetching = _Downloading(self.filler, place)
-        cached = CachedMetadataSource(
-            self.filler.cache, place[0], fetching, self.filler.run
-        )
-        return await cached.metadata(dist)
-
-
-@frozen
-class _Downloading:
-    """
-    Metadata the cache lacks, downloaded into it and read from there.
-
-    :ivar filler: Fetches.
-    :ivar segments: The file's place in the cache.
-    """
-
-    filler: CacheFiller
-    segments: Key
-
-    async def metadata(self, dist: DistFile) -> bytes:
-        """
-        The ``.metadata`` if the index offers it and has it, else the
-        metadata inside the file.
-
-        :param dist: The file.
-        """
-        filler = self.filler
-        if dist.upstream_metadata:
-            try:
-                key = await filler.fetch(metadata_spec(dist, self.segments))
-                return await filler.read_with(key, FilePath.getContent)
-            except FetchFailed:
-                pass  # as installers do: fall back to the file itself
-        try:
-            key = await filler.fetch(file_spec(dist, self.segments))
-            return await filler.read_with(key, lambda p: _read_metadata(p, dist))
-        except FetchFailed as e:
-            raise MetadataError(str(e)) from None
-
-
-def _read_metadata(path: FilePath[str], dist: DistFile) -> bytes:
-    """The metadata in a cached wheel or sdist (blocking)."""
-    if dist.filename.endswith(".whl"):
-        with path.open() as wheel:
-            return metadata_from_wheel(wheel, dist.filename)
-    return metadata_from_sdist(path.getContent(), dist.filename)

@@ -27,7 +27,8 @@ from typing import Any
 from packaging.requirements import Requirement
 from twisted.internet.defer import CancelledError, Deferred, gatherResults
 
-from twisted_pypi.mirror.fetcher import CacheFiller, Fetched, FetchFailed
+from twisted_pypi.mirror.fetcher import CacheFiller
+from twisted_pypi.mirror.places import Fetched, FetchFailed
 from twisted_pypi.mirror.reqfile import build_requirements
 from twisted_pypi.resolve.resolver import ResolutionFailed, resolve
 from twisted_pypi.resolve.target import Target

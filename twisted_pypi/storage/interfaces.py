@@ -5,7 +5,8 @@ cached files and page records.
 
 Everything that reads or writes cached files goes through an
 :class:`IFileStore`; everything that loads or saves page records (upstream
-pages, JSON API documents) goes through an :class:`IRecordStore`.  A local
+pages, JSON API documents) goes through an
+:class:`~twisted_pypi.storage.recordstore.IRecordStore`.  A local
 directory is today's one implementation of each
 (:class:`~twisted_pypi.storage.filecache.FileCache`,
 :class:`~twisted_pypi.storage.records.LocalRecords`).
@@ -23,10 +24,9 @@ miss what another node published since, so the callers that decide between
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
-from attrs import field, frozen
+from attrs import frozen
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IConsumer
 from zope.interface import Attribute, Interface
@@ -37,13 +37,11 @@ __all__ = [
     "IFileReader",
     "IFileStore",
     "ILocalFile",
-    "IRecordStore",
     "IReservation",
     "ISpool",
     "ISpoolReader",
     "Key",
     "ReadStopped",
-    "Record",
     "ShortRead",
     "StoreFull",
     "StoreUnreachable",
@@ -106,20 +104,6 @@ class FileStat:
     size: int
     modified: float
     etag: str
-
-
-@frozen
-class Record:
-    """
-    One stored record: a small JSON-serialisable mapping of metadata and a
-    body of bytes (a page as the upstream sent it, say).
-
-    :ivar meta: The metadata.
-    :ivar body: The body.
-    """
-
-    meta: Mapping[str, Any] = field(factory=dict)
-    body: bytes = b""
 
 
 class IReservation(Interface):
@@ -362,45 +346,4 @@ class IFileStore(Interface):
         Count ``nbytes`` against the budget for a download in flight,
         evicting unpinned files to make room; release the reservation when
         the download ends (the committed file then counts by its size).
-        """
-
-
-class IRecordStore(Interface):
-    """
-    Records by index name and key (a normalized project name, say), each
-    replaced whole: a reader sees the old record or the new one.
-
-    Loading is synchronous: records are small, and read only when a page is
-    not in memory.
-    """
-
-    def load(index: str, key: str) -> Record | None:
-        """
-        The record, or ``None`` if there is none or it is unreadable
-        (corrupt or truncated records are read as absent).
-        """
-
-    def save(index: str, key: str, record: Record) -> bool:
-        """
-        Store a record, replacing any other; a failure is logged and
-        otherwise ignored (what is stored is a copy).
-
-        :return: Whether it was stored.
-        """
-
-    def remove(index: str, key: str) -> bool:
-        """
-        Forget a record.
-
-        :return: Whether there was one.
-        """
-
-    def keys(index: str) -> list[str]:
-        """
-        The keys of every record stored for ``index``, sorted.
-        """
-
-    def indexes() -> list[str]:
-        """
-        The names of the indexes that have records, sorted.
         """

@@ -15,8 +15,8 @@ from twisted.python.filepath import FilePath
 
 from twisted_pypi.core.lookup import PageEntry
 from twisted_pypi.core.rendition import Rendition
-from twisted_pypi.storage.interfaces import IRecordStore, Record
 from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.storage.recordstore import IRecordStore, Record
 from twisted_pypi.storage.space import SpaceReport
 
 __all__ = ["JSON_AREA", "JsonDocument", "JsonStore", "document_key"]

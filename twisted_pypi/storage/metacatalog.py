@@ -10,7 +10,7 @@ those wheels (see :mod:`twisted_pypi.sources.metaadvert`); the service that
 makes the metadata writes it (see :mod:`twisted_pypi.files.metadata`).
 
 One record per index and project, through an
-:class:`~twisted_pypi.storage.interfaces.IRecordStore` (a directory,
+:class:`~twisted_pypi.storage.recordstore.IRecordStore` (a directory,
 ``<cache-dir>/core-metadata/<index>/<project>.json``, or the shared store),
 its metadata line holding ``{"files": {<file key>: {"sha256": ...,
 "source": ..., "size": ...}}}``; a file's key is its place in the cache
@@ -35,7 +35,7 @@ from typing import Any
 from attrs import frozen
 from twisted.logger import Logger
 
-from twisted_pypi.storage.interfaces import IRecordStore, Record
+from twisted_pypi.storage.recordstore import IRecordStore, Record
 
 __all__ = [
     "CATALOG_AREA",

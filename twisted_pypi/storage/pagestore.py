@@ -18,8 +18,8 @@ from typing import Any
 from attrs import field, frozen
 from twisted.python.filepath import FilePath
 
-from twisted_pypi.storage.interfaces import IRecordStore, Record
 from twisted_pypi.storage.records import LocalRecords, write_atomically
+from twisted_pypi.storage.recordstore import IRecordStore, Record
 from twisted_pypi.storage.space import SpaceReport
 
 __all__ = ["PAGES_AREA", "PageStore", "StoredPage"]

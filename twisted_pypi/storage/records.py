@@ -1,6 +1,6 @@
 # -*- test-case-name: tests.storage.test_records -*-
 """
-Records on disk, the local :class:`~twisted_pypi.storage.interfaces.IRecordStore`.
+Records on disk, the local :class:`~twisted_pypi.storage.recordstore.IRecordStore`.
 
 One file per record, ``<root>/<index>/<key><suffix>``, holding one line of
 JSON metadata and then the body exactly as it was given.  The metadata line
@@ -22,7 +22,7 @@ from twisted.python.filepath import FilePath
 from zope.interface import implementer
 
 from twisted_pypi.core.names import is_safe_segment
-from twisted_pypi.storage.interfaces import IRecordStore, Record
+from twisted_pypi.storage.recordstore import IRecordStore, Record
 from twisted_pypi.storage.space import SpaceReport, is_full_error
 
 __all__ = ["LocalRecords", "decode_record", "encode_record", "write_atomically"]

@@ -1,7 +1,7 @@
 # -*- test-case-name: tests.storage.test_s3records -*-
 """
 Records in an S3 bucket: the
-:class:`~twisted_pypi.storage.interfaces.IRecordStore` of ``--store``, so
+:class:`~twisted_pypi.storage.recordstore.IRecordStore` of ``--store``, so
 that every node sharing the bucket shares the page records and JSON
 documents (a new node with an empty disk serves stale pages at once).
 
@@ -25,8 +25,8 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from twisted_pypi.core.names import is_safe_segment
-from twisted_pypi.storage.interfaces import IRecordStore, Record
 from twisted_pypi.storage.records import decode_record, encode_record
+from twisted_pypi.storage.recordstore import IRecordStore, Record
 from twisted_pypi.storage.s3place import BucketPlace
 
 __all__ = ["S3Records"]
