@@ -27,7 +27,7 @@ from collections.abc import Sequence
 
 from twisted.internet.defer import Deferred, gatherResults
 from twisted.logger import Logger
-from twisted.web import http
+from twisted.web.http import CONFLICT, NOT_ALLOWED, NOT_FOUND, UNAUTHORIZED
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
@@ -143,10 +143,10 @@ class CacheControlResource(Resource):
                 b"www-authenticate",
                 [f"Bearer {REALM}".encode(), f"Basic {REALM}".encode()],
             )
-            return error_page(request, http.UNAUTHORIZED, "An admin token is required.")
+            return error_page(request, UNAUTHORIZED, "An admin token is required.")
         if request.method != b"DELETE":
             request.setHeader(b"allow", b"DELETE")
-            return error_page(request, http.NOT_ALLOWED, "Only DELETE is allowed here.")
+            return error_page(request, NOT_ALLOWED, "Only DELETE is allowed here.")
         try:
             parts = [p.decode("utf-8") for p in request.postpath or []]
         except UnicodeDecodeError:
@@ -163,7 +163,7 @@ class CacheControlResource(Resource):
             segments = split_listed(parts[1:])[0]  # a page's link names its file
             if len(segments) >= 4 and all(is_safe_segment(s) for s in segments):
                 return self._file(request, segments)
-        return error_page(request, http.NOT_FOUND, "Nothing to delete there.")
+        return error_page(request, NOT_FOUND, "Nothing to delete there.")
 
     def _project_list(self, request: Request) -> int:
         """Drop every index's project list (the store's by the runner)."""
@@ -197,7 +197,7 @@ class CacheControlResource(Resource):
         )
         if not indexes and not documents:
             message = f"No page of {project} cached."
-            error_page(request, http.NOT_FOUND, message, finish=True)
+            error_page(request, NOT_FOUND, message, finish=True)
             return
         log.info(
             "Admin: dropped the page of {project} ({indexes})",
@@ -219,11 +219,11 @@ class CacheControlResource(Resource):
         if self._downloads.get(segments) is not None:
             return error_page(
                 request,
-                http.CONFLICT,
+                CONFLICT,
                 "The file is being downloaded; try again when it is done.",
             )
         if not self._cache.remove(segments):
-            return error_page(request, http.NOT_FOUND, "That file is not cached.")
+            return error_page(request, NOT_FOUND, "That file is not cached.")
         log.info("Admin: deleted {path}", path=path)
         return _answer(request, {"deleted": "file", "file": path})
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 
 from twisted.internet.defer import Deferred
-from twisted.web import http
+from twisted.web.http import CACHED, NOT_FOUND
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
@@ -41,7 +41,7 @@ class DummyFilesResource(Resource):
         try:
             project, filename = (segment.decode("utf-8") for segment in path)
         except (ValueError, UnicodeDecodeError):
-            return error_page(request, http.NOT_FOUND, "No such dummy file.")
+            return error_page(request, NOT_FOUND, "No such dummy file.")
         work = Deferred.fromCoroutine(self._dummies.file(project, filename))
         work.addCallback(self._send, request, project, filename)
         when_done(request, work, "dummy")
@@ -51,13 +51,13 @@ class DummyFilesResource(Resource):
         self, content: bytes | None, request: Request, project: str, filename: str
     ) -> None:
         if content is None:
-            error_page(request, http.NOT_FOUND, "No such dummy file.", finish=True)
+            error_page(request, NOT_FOUND, "No such dummy file.", finish=True)
             return
         request.setHeader(b"x-cache", CacheStatus.DUMMY.value.encode())
         request.setHeader(b"content-type", content_type(filename))
         request.setHeader(b"cache-control", IMMUTABLE)
         etag = '"' + hashlib.sha256(content).hexdigest()[:32] + '"'
-        if request.setETag(etag.encode()) is http.CACHED:
+        if request.setETag(etag.encode()) is CACHED:
             request.finish()
             return
         request.setHeader(b"content-length", str(len(content)).encode())

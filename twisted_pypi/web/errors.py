@@ -17,7 +17,7 @@ failure                         code  detail
 from __future__ import annotations
 
 from twisted.python.failure import Failure
-from twisted.web import http
+from twisted.web.http import BAD_GATEWAY, GATEWAY_TIMEOUT, NOT_FOUND
 from twisted.web.server import Request
 
 from twisted_pypi.core.lookup import (
@@ -47,13 +47,13 @@ def send_failure(
     """
     reason = failure.reason if isinstance(failure, UpstreamUnavailable) else failure
     if isinstance(failure, ProjectDenied):
-        code, detail = http.NOT_FOUND, failure.decision.message
+        code, detail = NOT_FOUND, failure.decision.message
     elif isinstance(failure, ProjectNotFound):
-        code, detail = http.NOT_FOUND, missing
+        code, detail = NOT_FOUND, missing
     elif isinstance(failure, UpstreamTimedOut):
-        code, detail = http.GATEWAY_TIMEOUT, f"Upstream timed out: {reason}"
+        code, detail = GATEWAY_TIMEOUT, f"Upstream timed out: {reason}"
     else:
-        code, detail = http.BAD_GATEWAY, f"Upstream failed: {reason}"
+        code, detail = BAD_GATEWAY, f"Upstream failed: {reason}"
     error_page(request, code, detail, finish=True)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from twisted.web import http
+from twisted.web.http import datetimeToString, stringToDatetime
 from twisted.web.server import Request
 
 from twisted_pypi.storage.interfaces import FileStat
@@ -101,7 +101,7 @@ def not_modified(request: Request, etag: bytes, modified: int) -> bool:
     if since is None:
         return False
     try:
-        return bool(http.stringToDatetime(since.split(b";", 1)[0]) >= modified)
+        return bool(stringToDatetime(since.split(b";", 1)[0]) >= modified)
     except ValueError:
         return False
 
@@ -120,4 +120,4 @@ def if_range_holds(request: Request, etag: bytes, modified: int) -> bool:
     if_range = request.getHeader(b"if-range")
     if if_range is None:
         return True
-    return if_range.strip() in (etag, http.datetimeToString(modified))
+    return if_range.strip() in (etag, datetimeToString(modified))

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web import http
+from twisted.web.http import NOT_FOUND, OK, SERVICE_UNAVAILABLE
 from twisted.web.iweb import UNKNOWN_LENGTH, IResponse
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
@@ -104,10 +104,10 @@ class FilesResource(Resource):
     def render_GET(self, request: Request) -> bytes | int:
         linked = _segments(request.postpath or [])
         if linked is None or linked[0] not in self._pages:
-            return error_page(request, http.NOT_FOUND, "No such file.")
+            return error_page(request, NOT_FOUND, "No such file.")
         segments, project = split_listed(linked)
         if len(segments) < 4:
-            return error_page(request, http.NOT_FOUND, "No such file.")
+            return error_page(request, NOT_FOUND, "No such file.")
         request.setHeader(b"x-pypi-index", segments[0].encode())
         work = Deferred.fromCoroutine(self._guarded(request, segments, project))
         when_done(request, work, "file")
@@ -165,7 +165,7 @@ class FilesResource(Resource):
             return
         request.setHeader(b"x-cache", b"MISS")
         if self._offline:
-            error_page(request, http.NOT_FOUND, "Not cached (offline).", finish=True)
+            error_page(request, NOT_FOUND, "Not cached (offline).", finish=True)
             return
         download = self._downloads.get(segments)
         if download is not None and request.method != b"HEAD":
@@ -180,7 +180,7 @@ class FilesResource(Resource):
             return
         if unreachable is not None:
             detail = f"The file store cannot be reached: {unreachable}"
-            error_page(request, http.SERVICE_UNAVAILABLE, detail, finish=True)
+            error_page(request, SERVICE_UNAVAILABLE, detail, finish=True)
             return
         await self._miss(request, segments, project)
 
@@ -256,7 +256,7 @@ class FilesResource(Resource):
 
         :return: The exception to raise, the request being answered.
         """
-        error_page(request, http.NOT_FOUND, _NOT_LISTED, finish=True)
+        error_page(request, NOT_FOUND, _NOT_LISTED, finish=True)
         return _Answered()
 
     async def _head(self, request: Request, spec: FileSpec) -> None:
@@ -281,7 +281,7 @@ class FilesResource(Resource):
                 return
             if response.length is not UNKNOWN_LENGTH:
                 length = int(response.length)
-        request.setResponseCode(http.OK)
+        request.setResponseCode(OK)
         request.setHeader(b"content-type", content_type(spec.segments[-1]))
         request.setHeader(b"cache-control", IMMUTABLE)
         if length is not None:

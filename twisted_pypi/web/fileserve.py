@@ -30,7 +30,13 @@ from collections.abc import Callable, Sequence
 
 from twisted.internet.interfaces import IConsumer, IProducer, IPushProducer
 from twisted.python.failure import Failure
-from twisted.web import http, pages
+from twisted.web import pages
+from twisted.web.http import (
+    NOT_MODIFIED,
+    OK,
+    REQUESTED_RANGE_NOT_SATISFIABLE,
+    datetimeToString,
+)
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
@@ -138,7 +144,7 @@ def serve_file(
     if not_modified(request, etag, modified):
         # No Content-Length: RFC 9110 allows only the full length there.
         reader.close()
-        request.setResponseCode(http.NOT_MODIFIED)
+        request.setResponseCode(NOT_MODIFIED)
         request.write(b"")
         request.finish()
         return
@@ -148,11 +154,11 @@ def serve_file(
     plan = plan_body(range_header, stat.size, kind)
     request.setResponseCode(plan.code)
     request.setHeader(b"accept-ranges", b"bytes")
-    request.setHeader(b"last-modified", http.datetimeToString(modified))
+    request.setHeader(b"last-modified", datetimeToString(modified))
     request.setHeader(b"content-type", kind)
     for name, value in plan.headers.items():
         request.setHeader(name, value)
-    if plan.code == http.REQUESTED_RANGE_NOT_SATISFIABLE:
+    if plan.code == REQUESTED_RANGE_NOT_SATISFIABLE:
         # An error, not the file: not to be kept for a year.
         request.responseHeaders.removeHeader(b"cache-control")
     if request.method == b"HEAD" or not plan.parts:
@@ -322,7 +328,7 @@ class _BodyProducer:
             self._request.unregisterProducer()
             for name in self.headers:
                 self._request.responseHeaders.removeHeader(name)
-            self._request.setResponseCode(http.OK)
+            self._request.setResponseCode(OK)
             self.gone()
             return
         if not reason.check(ReadStopped):

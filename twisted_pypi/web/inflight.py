@@ -23,7 +23,7 @@ from __future__ import annotations
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web import http
+from twisted.web.http import BAD_GATEWAY, FORBIDDEN, NOT_ALLOWED, NOT_FOUND
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
@@ -72,7 +72,7 @@ class InflightResource(Resource):
         """
         if request.method != b"GET":
             request.setHeader(b"allow", b"GET")
-            return error_page(request, http.NOT_ALLOWED, "Only GET is served here.")
+            return error_page(request, NOT_ALLOWED, "Only GET is served here.")
         signature = request.getHeader(AUTH_HEADER)
         assert request.path is not None
         now = self._clock.seconds()
@@ -82,11 +82,11 @@ class InflightResource(Resource):
                 "missing, wrong or stale signature",
                 path=request.path.decode("latin-1"),
             )
-            return error_page(request, http.FORBIDDEN, "Not a node of this cluster.")
+            return error_page(request, FORBIDDEN, "Not a node of this cluster.")
         segments = _segments(request.postpath or [])
         download = self._downloads.get(segments) if segments else None
         if download is None:
-            return error_page(request, http.NOT_FOUND, "Not downloading that file.")
+            return error_page(request, NOT_FOUND, "Not downloading that file.")
         request.setHeader(b"x-cache", b"INFLIGHT")
         d = serve_download(request, download)
         d.addErrback(_failed, request)
@@ -96,7 +96,7 @@ class InflightResource(Resource):
 def _failed(failure: Failure, request: Request) -> None:
     """The download failed before its body started: 502."""
     detail = f"The download failed: {failure.getErrorMessage()}"
-    error_page(request, http.BAD_GATEWAY, detail, finish=True)
+    error_page(request, BAD_GATEWAY, detail, finish=True)
 
 
 def _segments(postpath: list[bytes]) -> tuple[str, ...] | None:

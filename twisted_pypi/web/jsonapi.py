@@ -23,7 +23,7 @@ from typing import Any
 from urllib.parse import urljoin
 
 from twisted.internet.defer import Deferred
-from twisted.web import http
+from twisted.web.http import NOT_FOUND
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
@@ -206,13 +206,13 @@ class JsonApiResource(Resource):
         except UnicodeDecodeError:
             names = []
         if len(names) not in (2, 3) or names[-1] != "json":
-            return error_page(request, http.NOT_FOUND, "No such JSON document.")
+            return error_page(request, NOT_FOUND, "No such JSON document.")
         name, version = names[0], names[1] if len(names) == 3 else None
         if not is_valid_project_name(name):
-            return error_page(request, http.NOT_FOUND, "No such project.")
+            return error_page(request, NOT_FOUND, "No such project.")
         project = normalize(name)
         if version is not None and not _VERSION.match(version):
-            return error_page(request, http.NOT_FOUND, _no_version(project, version))
+            return error_page(request, NOT_FOUND, _no_version(project, version))
         depth = len(request.path.split(b"/")) - 2
         prefix = self._base_url if self._base_url is not None else "../" * depth
         work = Deferred.fromCoroutine(self._serve(request, project, version, prefix))
@@ -231,7 +231,7 @@ class JsonApiResource(Resource):
         if found.status is CacheStatus.DUMMY:
             error_page(
                 request,
-                http.NOT_FOUND,
+                NOT_FOUND,
                 f"{project} is a dummy project here: it has no JSON API.",
                 finish=True,
             )
@@ -252,7 +252,7 @@ class JsonApiResource(Resource):
                 if version is None:
                     raise
                 message = _no_version(project, version)
-                error_page(request, http.NOT_FOUND, message, finish=True)
+                error_page(request, NOT_FOUND, message, finish=True)
                 return
             gzipped = accepts_gzip(request)
             document, entry = lookup.document, page.entry
@@ -265,7 +265,7 @@ class JsonApiResource(Resource):
             return
         error_page(
             request,
-            http.NOT_FOUND,
+            NOT_FOUND,
             f"The index of {project} has no JSON API.",
             finish=True,
         )

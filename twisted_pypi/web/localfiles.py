@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 from twisted.internet.defer import Deferred
-from twisted.web import http
+from twisted.web.http import NOT_FOUND
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
@@ -45,10 +45,10 @@ class LocalFilesResource(Resource):
         try:
             name, filename = (s.decode("utf-8") for s in request.postpath or [])
         except (ValueError, UnicodeDecodeError):
-            return error_page(request, http.NOT_FOUND, "No such file.")
+            return error_page(request, NOT_FOUND, "No such file.")
         index = self._indexes.get(name)
         if index is None or not is_safe_segment(filename):
-            return error_page(request, http.NOT_FOUND, "No such file.")
+            return error_page(request, NOT_FOUND, "No such file.")
         work = Deferred.fromCoroutine(self._serve(request, index, filename))
         when_done(request, work, "local file")
         return NOT_DONE_YET
@@ -68,7 +68,7 @@ class LocalFilesResource(Resource):
             is_metadata
             and (local.metadata is None or not local.filename.endswith(".whl"))
         ):
-            error_page(request, http.NOT_FOUND, "No such file.", finish=True)
+            error_page(request, NOT_FOUND, "No such file.", finish=True)
             return
         if is_metadata:
             assert local.metadata is not None
@@ -82,6 +82,6 @@ class LocalFilesResource(Resource):
         try:
             reader = index.open(local)
         except OSError:
-            error_page(request, http.NOT_FOUND, "No such file.", finish=True)
+            error_page(request, NOT_FOUND, "No such file.", finish=True)
             return
         serve_file(request, reader, content_type(local.filename))

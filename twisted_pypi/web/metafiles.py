@@ -8,7 +8,7 @@ any cached file (or, if the store could not keep it, from memory).
 
 from __future__ import annotations
 
-from twisted.web import http
+from twisted.web.http import NOT_FOUND, OK
 from twisted.web.server import Request
 
 from twisted_pypi.core.links import metadata_segments
@@ -52,7 +52,7 @@ async def answer_metadata(
     try:
         obtained = await metadata.obtain(dist, segments, project)
     except MetadataUnreachable:
-        error_page(request, http.NOT_FOUND, _UNREACHABLE, finish=True)
+        error_page(request, NOT_FOUND, _UNREACHABLE, finish=True)
         return
     metadata.served(obtained.source)
     key = metadata_segments(segments)
@@ -62,7 +62,7 @@ async def answer_metadata(
             request.write(page)
             request.finish()
         return
-    request.setResponseCode(http.OK)
+    request.setResponseCode(OK)
     request.setHeader(b"content-type", content_type(key[-1]))
     request.setHeader(b"cache-control", IMMUTABLE)
     request.setHeader(b"content-length", b"%d" % (len(obtained.data),))

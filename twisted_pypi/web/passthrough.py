@@ -35,7 +35,7 @@ from twisted.internet.interfaces import (
     IReactorTime,
 )
 from twisted.logger import Logger
-from twisted.web import http
+from twisted.web.http import OK, PARTIAL_CONTENT, REQUESTED_RANGE_NOT_SATISFIABLE
 from twisted.web.server import Request
 from zope.interface import implementer
 
@@ -81,9 +81,9 @@ async def pass_range(
         is not the range asked for (nothing was written to the client).
     """
     response = await fetch(spec.fetch_url, {b"range": range_header(asked)})
-    if response.code == http.OK:
+    if response.code == OK:
         return response
-    if response.code == http.REQUESTED_RANGE_NOT_SATISFIABLE:
+    if response.code == REQUESTED_RANGE_NOT_SATISFIABLE:
         response.discard()
         given = parse_content_range(response.header(b"content-range"))
         unsatisfiable(request, given.size if given is not None else None)
@@ -96,7 +96,7 @@ async def pass_range(
     assert sent is not None and sent.first is not None and sent.last is not None
     size = sent.size if sent.size is not None else spec.size
     length = sent.last - sent.first + 1
-    request.setResponseCode(http.PARTIAL_CONTENT)
+    request.setResponseCode(PARTIAL_CONTENT)
     request.setHeader(b"content-length", b"%d" % length)
     request.setHeader(
         b"content-range",
@@ -137,7 +137,7 @@ def unsatisfiable(request: Request, size: int | None) -> None:
     :param request: A request nothing was written to.
     :param size: The file's size, if known (``Content-Range: bytes */size``).
     """
-    request.setResponseCode(http.REQUESTED_RANGE_NOT_SATISFIABLE)
+    request.setResponseCode(REQUESTED_RANGE_NOT_SATISFIABLE)
     request.setHeader(b"content-length", b"0")
     if size is not None:
         request.setHeader(b"content-range", b"bytes */%d" % size)
@@ -162,7 +162,7 @@ def _problem(spec: FileSpec, asked: Spec, response: StreamingResponse) -> str | 
     Why an upstream's answer to a range request is not that range, or
     ``None`` when its body is exactly the bytes asked for.
     """
-    if response.code != http.PARTIAL_CONTENT:
+    if response.code != PARTIAL_CONTENT:
         error = response_problem(spec, response.code, None)
         return str(error) if error is not None else "unexpected status"
     sent = parse_content_range(response.header(b"content-range"))

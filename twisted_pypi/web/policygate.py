@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from twisted.web import http
+from twisted.web.http import FORBIDDEN
 from twisted.web.server import Request
 
 from twisted_pypi.core.decisions import PolicyRecord
@@ -207,7 +207,7 @@ def refuse(request: Request, decision: Decision) -> None:
     :param decision: Why the file is held back.
     """
     body = (decision.message + "\n").encode("utf-8")
-    request.setResponseCode(http.FORBIDDEN)
+    request.setResponseCode(FORBIDDEN)
     request.setHeader(b"content-type", b"text/plain; charset=utf-8")
     request.setHeader(b"content-length", str(len(body)).encode())
     request.setHeader(b"cache-control", b"no-store")

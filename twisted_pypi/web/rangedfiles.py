@@ -35,7 +35,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from twisted.internet.defer import Deferred
-from twisted.web import http
+from twisted.web.http import PARTIAL_CONTENT
 from twisted.web.iweb import IResponse
 from twisted.web.server import Request
 
@@ -111,7 +111,7 @@ class RangeSink(RequestSink):
         :param length: The file's length (known already).
         """
         request, (offset, size_of_range, size) = self._request, self._range
-        request.setResponseCode(http.PARTIAL_CONTENT)
+        request.setResponseCode(PARTIAL_CONTENT)
         request.setHeader(b"content-length", b"%d" % (size_of_range,))
         request.setHeader(
             b"content-range",

@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 
 from attrs import field, frozen
-from twisted.web import http
+from twisted.web.http import OK, PARTIAL_CONTENT, REQUESTED_RANGE_NOT_SATISFIABLE
 
 __all__ = [
     "BodyPlan",
@@ -154,7 +154,7 @@ def plan_body(
         answer).
     :param boundary: The multipart boundary; a random one by default.
     """
-    whole = BodyPlan(http.OK, {b"content-length": b"%d" % size}, [Part(b"", 0, size)])
+    whole = BodyPlan(OK, {b"content-length": b"%d" % size}, [Part(b"", 0, size)])
     if header is None:
         return whole
     try:
@@ -169,14 +169,14 @@ def plan_body(
             b"content-length": b"0",
             b"content-range": b"bytes */%d" % size,
         }
-        return BodyPlan(http.REQUESTED_RANGE_NOT_SATISFIABLE, unsatisfiable)
+        return BodyPlan(REQUESTED_RANGE_NOT_SATISFIABLE, unsatisfiable)
     if len(specs) == 1:
         offset, length = resolved[0]
         headers = {
             b"content-length": b"%d" % length,
             b"content-range": _content_range(offset, length, size),
         }
-        return BodyPlan(http.PARTIAL_CONTENT, headers, [Part(b"", offset, length)])
+        return BodyPlan(PARTIAL_CONTENT, headers, [Part(b"", offset, length)])
     if boundary is None:
         boundary = os.urandom(12).hex().encode("ascii")
     parts = [
@@ -194,7 +194,7 @@ def plan_body(
         b"content-length": b"%d" % total,
         b"content-type": b'multipart/byteranges; boundary="%s"' % boundary,
     }
-    return BodyPlan(http.PARTIAL_CONTENT, headers, parts, trailer)
+    return BodyPlan(PARTIAL_CONTENT, headers, parts, trailer)
 
 
 def single_range(header: bytes | None) -> Spec | None:

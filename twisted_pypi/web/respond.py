@@ -12,7 +12,7 @@ from twisted.internet.defer import CancelledError, Deferred
 from twisted.internet.interfaces import IPushProducer
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web import http
+from twisted.web.http import INTERNAL_SERVER_ERROR, MOVED_PERMANENTLY, RESPONSES
 from twisted.web.server import Request
 from zope.interface import implementer
 
@@ -43,7 +43,7 @@ def error_page(
         returning the body to Twisted.
     :return: The page's bytes.
     """
-    phrase = http.RESPONSES.get(code, b"Error").decode()
+    phrase = RESPONSES.get(code, b"Error").decode()
     body = (
         f"<!DOCTYPE html><html><head><title>{code} {phrase}</title></head>"
         f"<body><h1>{code} {phrase}</h1><p>{escape(detail)}</p></body></html>\n"
@@ -81,7 +81,7 @@ def redirect(request: Request, url: str) -> bytes:
     :param url: Where the resource lives.
     :return: A short body.
     """
-    request.setResponseCode(http.MOVED_PERMANENTLY)
+    request.setResponseCode(MOVED_PERMANENTLY)
     request.setHeader(b"location", url.encode("utf-8"))
     request.setHeader(b"content-type", b"text/plain; charset=utf-8")
     return f"Moved to {url}\n".encode()
@@ -147,7 +147,7 @@ def when_done(request: Request, work: Deferred[Any], what: str) -> None:
         if not request.startedWriting:
             error_page(
                 request,
-                http.INTERNAL_SERVER_ERROR,
+                INTERNAL_SERVER_ERROR,
                 "The proxy failed; see its log.",
                 finish=True,
             )

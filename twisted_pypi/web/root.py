@@ -31,7 +31,7 @@ from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
-from twisted.web import http
+from twisted.web.http import NOT_FOUND
 from twisted.web.iweb import IRequest, IResponse
 from twisted.web.resource import Resource
 from twisted.web.server import Request
@@ -105,7 +105,7 @@ class _Missing(Resource):
 
     def render(self, request: IRequest) -> bytes:
         assert isinstance(request, Request)
-        return error_page(request, http.NOT_FOUND, self._detail)
+        return error_page(request, NOT_FOUND, self._detail)
 
 
 def make_root(

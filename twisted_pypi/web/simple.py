@@ -18,7 +18,7 @@ from typing import IO, Protocol
 
 from twisted.internet.defer import Deferred, succeed
 from twisted.logger import Logger
-from twisted.web import http
+from twisted.web.http import CACHED, NOT_ACCEPTABLE, NOT_FOUND, SERVICE_UNAVAILABLE
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
@@ -132,7 +132,7 @@ class ProjectPageResource(Resource):
         except UnicodeDecodeError:
             name = ""
         if not is_valid_project_name(name) or request.postpath not in ([], [b""]):
-            return error_page(request, http.NOT_FOUND, "No such project.")
+            return error_page(request, NOT_FOUND, "No such project.")
         project = normalize(name)
         if project != name or request.postpath != [b""]:
             return redirect(
@@ -169,7 +169,7 @@ def serve_page(
     if representation is None:
         return error_page(
             request,
-            http.NOT_ACCEPTABLE,
+            NOT_ACCEPTABLE,
             "Acceptable: application/vnd.pypi.simple.v1+json, "
             "application/vnd.pypi.simple.v1+html, text/html.",
         )
@@ -255,7 +255,7 @@ def send_rendition(
         request.setHeader(b"content-encoding", b"gzip")
     else:
         body, etag = rendition.body, rendition.etag
-    if request.setETag(etag.encode()) is http.CACHED:
+    if request.setETag(etag.encode()) is CACHED:
         request.finish()
         return
     request.setHeader(b"content-length", str(len(body)).encode())
@@ -294,7 +294,7 @@ def send_rendition_file(
         request.setHeader(b"content-encoding", b"gzip")
     else:
         path, etag = rendition.path, rendition.etag
-    if request.setETag(etag.encode()) is http.CACHED:
+    if request.setETag(etag.encode()) is CACHED:
         request.finish()
         return succeed(None)
 
@@ -318,7 +318,7 @@ def send_rendition_file(
         request.responseHeaders.removeHeader(b"etag")
         error_page(
             request,
-            http.SERVICE_UNAVAILABLE,
+            SERVICE_UNAVAILABLE,
             "The page is being rewritten; try again.",
             finish=True,
         )

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from twisted.web import http
+from twisted.web.http import BAD_REQUEST, NOT_FOUND
 from twisted.web.iweb import IRequest
 from twisted.web.resource import Resource
 from twisted.web.server import Request
@@ -65,7 +65,7 @@ class SnapshotResource(Resource):
         return self._tree(moment)
 
     def render_GET(self, request: Request) -> bytes:
-        return error_page(request, http.NOT_FOUND, _HOW)
+        return error_page(request, NOT_FOUND, _HOW)
 
 
 class _BadTimestamp(Resource):
@@ -84,4 +84,4 @@ class _BadTimestamp(Resource):
 
     def render(self, request: IRequest) -> bytes:
         assert isinstance(request, Request)
-        return error_page(request, http.BAD_REQUEST, f"Bad snapshot: {self._reason}.")
+        return error_page(request, BAD_REQUEST, f"Bad snapshot: {self._reason}.")
