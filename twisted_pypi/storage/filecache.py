@@ -94,6 +94,7 @@ class FileCache:
         self.root = root
         self.clock = clock
         self.read_chunk_size = read_chunk_size
+        self._files = self.files_dir.path
         self.space = StoreSpace(clock)
         self.spools = SpoolDirectory(
             root.child(TMP_DIR), self.space, clock, spool_write
@@ -188,12 +189,19 @@ class FileCache:
         :return: ``root/files/<segments...>``.
         :raise ValueError: If there are no segments or one is unsafe.
         """
+        return FilePath(self._file_path(segments))
+
+    def _file_path(self, segments: Sequence[str]) -> str:
+        """
+        :meth:`path_for` as a string, joined without ``FilePath``'s
+        normalization (every request for a cached file asks it: the safe
+        segments cannot climb out of ``files/``).
+
+        :raise ValueError: If there are no segments or one is unsafe.
+        """
         if not segments or not all(is_safe_segment(s) for s in segments):
             raise ValueError(f"unsafe cache path: {segments!r}")
-        path = self.files_dir
-        for segment in segments:
-            path = path.child(segment)
-        return path
+        return os.path.join(self._files, *segments)
 
     def stat(self, key: Sequence[str]) -> FileStat | None:
         """
@@ -205,9 +213,8 @@ class FileCache:
         :raise ValueError: If a segment is unsafe.
         """
         key = tuple(key)
-        path = self.path_for(key)
         try:
-            st = os.stat(path.path)
+            st = os.stat(self._file_path(key))
         except OSError:
             self._observed(key, None)
             return None
@@ -241,9 +248,8 @@ class FileCache:
         :raise ValueError: If a segment is unsafe.
         """
         key = tuple(key)
-        path = self.path_for(key)
         try:
-            reader = open_path(path.path, self.read_chunk_size)
+            reader = open_path(self._file_path(key), self.read_chunk_size)
         except OSError:
             self._observed(key, None)
             return None
