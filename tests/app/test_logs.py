@@ -32,6 +32,7 @@ from tests.realinstall import Upstream, port_of
 from tests.wheels import build_wheel
 from twisted_pypi.app.cli import Options as CommandOptions
 from twisted_pypi.app.logs import (
+    FLUSH_DELAY,
     command_observer,
     filtered,
     parse_log_level,
@@ -153,15 +154,16 @@ class _Flushes(io.StringIO):
 
 class ServeLogTests(SynchronousTestCase):
     """
-    :func:`serve_observer` writes Twisted's classic lines, flushed once a
-    turn of the reactor.
+    :func:`serve_observer` writes Twisted's classic lines, flushed
+    :data:`FLUSH_DELAY` after the first one that waits.
     """
 
     def test_lines_as_twisted(self) -> None:
         """
         Each event is the line Twisted's text observer would write (time
         stamp, system, text; a later second gets its own stamp), and the
-        lines of one turn are flushed once, at its end.
+        lines written within :data:`FLUSH_DELAY` are flushed once, when it
+        has passed since the first.
         """
         out, clock = _Flushes(), Clock()
         observe = serve_observer(out, clock)
@@ -175,10 +177,15 @@ class ServeLogTests(SynchronousTestCase):
         self.assertEqual(out.getvalue(), expected)
         self.assertEqual(out.getvalue().count("2001-09-09T"), 3)
         self.assertEqual(out.flushes, 0)
-        clock.advance(0)
+        clock.advance(FLUSH_DELAY / 2)
+        observe(event(LogLevel.info, "same batch"))
+        self.assertEqual(out.flushes, 0)
+        clock.advance(FLUSH_DELAY / 2)
         self.assertEqual(out.flushes, 1)
-        observe(event(LogLevel.info, "next turn"))
-        clock.advance(0)
+        clock.advance(FLUSH_DELAY)
+        self.assertEqual(out.flushes, 1)
+        observe(event(LogLevel.info, "next batch"))
+        clock.advance(FLUSH_DELAY)
         self.assertEqual(out.flushes, 2)
 
     def test_warning_flushed_at_once(self) -> None:

@@ -32,6 +32,7 @@ from zope.interface import implementer
 __all__ = [
     "COMMAND_LOG_LEVEL",
     "DEFAULT_LOG_LEVEL",
+    "FLUSH_DELAY",
     "LOG_LEVELS",
     "command_observer",
     "filtered",
@@ -54,6 +55,9 @@ DEFAULT_LOG_LEVEL = "info"
 #: The level ``warm``, ``export`` and ``analyze`` log when ``--log-level``
 #: is not given: their progress lines already say what ``info`` would.
 COMMAND_LOG_LEVEL = "warn"
+
+#: Seconds the proxy's log lines may wait to be handed to the system.
+FLUSH_DELAY = 0.2
 
 #: What starts a command's log line, by level.
 _PREFIXES = {
@@ -113,7 +117,8 @@ def command_observer(out: TextIO, level: LogLevel) -> ILogObserver:
 class _ServeObserver:
     """
     The lines of :func:`serve_observer`: Twisted's classic text, the time
-    stamp formatted once a second, the stream flushed once a turn.
+    stamp formatted once a second, the stream flushed :data:`FLUSH_DELAY`
+    after the first line it holds.
     """
 
     def __init__(self, out: TextIO, clock: IReactorTime) -> None:
@@ -133,7 +138,7 @@ class _ServeObserver:
         return self._stamp
 
     def __call__(self, event: LogEvent) -> None:
-        """Write ``event``; flush at the end of this turn, or now if grave."""
+        """Write ``event``; flush soon, or now if grave."""
         text = formatEventAsClassicLogText(event, formatTime=self._format_time)
         if not text:
             return
@@ -143,7 +148,7 @@ class _ServeObserver:
             self._flush()
         elif not self._flushing:
             self._flushing = True
-            self._clock.callLater(0, self._flush)
+            self._clock.callLater(FLUSH_DELAY, self._flush)
 
     def _flush(self) -> None:
         """Hand what was written to the system."""
@@ -154,10 +159,12 @@ class _ServeObserver:
 def serve_observer(out: TextIO, clock: IReactorTime) -> ILogObserver:
     """
     The log of the proxy: Twisted's classic text lines (``<time> [<system>]
-    <text>``), written as events come and flushed once per turn of the
-    reactor rather than once per line (a busy proxy logs a line per request:
-    a system call each, and a time stamp formatted each, cost a fifth of its
-    time serving small files); warnings and errors are flushed at once.
+    <text>``), written as events come and flushed :data:`FLUSH_DELAY`
+    seconds after the first line not yet flushed, rather than once per line
+    or once per turn of the reactor (a proxy logs a line per request, and a
+    client asking one thing at a time gets one request per turn: a system
+    call each, and a time stamp formatted each, cost a fifth of its time
+    serving small files); warnings and errors are flushed at once.
 
     :param out: Standard output, usually.
     :param clock: The reactor, whose turn ends a batch of lines.
