@@ -9,9 +9,10 @@ import socket
 from typing import Any
 
 from twisted.internet import reactor
+from twisted.internet.abstract import FileDescriptor
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock, deferLater
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
@@ -155,6 +156,101 @@ class HeaderDeadlineTests(SynchronousTestCase):
         channel.dataReceived(b"G")
         self.clock.advance(HEADER_TIMEOUT * 2)
         self.assertFalse(transport.disconnecting)
+
+
+class LocalAddressTests(SynchronousTestCase):
+    """
+    The channel asks its transport for the local address once per
+    connection, however many requests it answers.
+    """
+
+    def test_asked_once(self) -> None:
+        """
+        Three requests on one connection each learn the local address, from
+        one ``getHost`` of the transport.
+        """
+        clock = Clock()
+        site = ProxySite(Hello(), clock, reactor=clock)
+        channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 4000))
+        transport = StringTransport(hostAddress=IPv4Address("TCP", "127.0.0.1", 8080))
+        asked: list[object] = []
+        original = transport.getHost
+
+        def get_host() -> Any:
+            asked.append(None)
+            return original()
+
+        transport.getHost = get_host  # type: ignore[method-assign]
+        channel.makeConnection(transport)
+        channel.dataReceived(REQUEST * 3)
+        self.assertEqual(transport.value().count(b"hello"), 3)
+        self.assertEqual(channel.getHost(), IPv4Address("TCP", "127.0.0.1", 8080))
+        self.assertEqual(len(asked), 1)
+
+
+class _Socket(FileDescriptor):
+    """
+    A transport of Twisted's own kind whose socket takes everything: what it
+    was given to send, and when.
+    """
+
+    connected = True
+
+    def __init__(self, reactor: MemoryReactor) -> None:
+        super().__init__(reactor)
+        self.sent = b""
+
+    def writeSomeData(self, data: bytes) -> int:
+        """Take all of ``data``."""
+        self.sent += bytes(data)
+        return len(data)
+
+    def getHost(self) -> IPv4Address:
+        """The server's address."""
+        return IPv4Address("TCP", "127.0.0.1", 8080)
+
+    def getPeer(self) -> IPv4Address:
+        """The client's address."""
+        return IPv4Address("TCP", "127.0.0.1", 4000)
+
+
+class SendNowTests(SynchronousTestCase):
+    """
+    A finished response goes to the socket in the turn that finished it,
+    not a turn of the reactor later.
+    """
+
+    def test_sent_at_once(self) -> None:
+        """
+        The answer is in the socket when the request has been answered, and
+        the transport no longer waits to be told the socket is writable.
+        """
+        reactor = MemoryReactor()
+        clock = Clock()
+        site = ProxySite(Hello(), clock, reactor=clock)
+        channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 4000))
+        transport = _Socket(reactor)
+        channel.makeConnection(transport)
+        channel.dataReceived(REQUEST)
+        self.assertIn(b"hello", transport.sent)
+        self.assertNotIn(transport, reactor.getWriters())
+
+    def test_closing_left_to_reactor(self) -> None:
+        """
+        A connection closing after its response is left to the reactor,
+        which sends what is left and then closes.
+        """
+        reactor = MemoryReactor()
+        clock = Clock()
+        site = ProxySite(Hello(), clock, reactor=clock)
+        channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 4000))
+        transport = _Socket(reactor)
+        channel.makeConnection(transport)
+        channel.dataReceived(
+            REQUEST.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n")
+        )
+        self.assertEqual(transport.sent, b"")
+        self.assertIn(transport, reactor.getWriters())
 
 
 class HeaderSizeTests(SynchronousTestCase):
