@@ -13,13 +13,14 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from tests.consumers import Consumer
+from twisted_pypi.storage import rangereader
 from twisted_pypi.storage.interfaces import (
     IFileReader,
     ILocalFile,
     ReadStopped,
     ShortRead,
 )
-from twisted_pypi.storage.rangereader import LocalFileReader, open_path
+from twisted_pypi.storage.rangereader import LocalFileReader, open_path, page_cached
 
 DATA = bytes(range(100))
 
@@ -142,3 +143,58 @@ class RangeReaderTests(SynchronousTestCase):
         self.assertEqual(os.pread(reader.fileno(), 5, 10), DATA[10:15])
         reader.close()
         self.assertRaises(ValueError, reader.fileno)
+
+    def test_in_memory(self) -> None:
+        """
+        A file just written is in the page cache, any range of it; so is an
+        empty range.  A range past the file's end is not (nothing could be
+        read there), nor is any range once the reader is closed.
+        """
+        reader = open_path(self.path.path, 16)
+        self.assertTrue(reader.in_memory(0, len(DATA)))
+        self.assertTrue(reader.in_memory(10, 5))
+        self.assertTrue(reader.in_memory(len(DATA), 0))
+        self.assertFalse(reader.in_memory(0, len(DATA) + 1))
+        self.assertFalse(reader.in_memory(len(DATA) + 100, 10))
+        reader.close()
+        self.assertRaises(ValueError, reader.in_memory, 0, 1)
+
+
+class PageCachedTests(SynchronousTestCase):
+    """
+    :func:`page_cached` asks the page cache without waiting for the disk,
+    and says ``False`` where the system cannot say.
+    """
+
+    def test_no_nowait(self) -> None:
+        """
+        Without ``RWF_NOWAIT`` (not Linux), no range is known to be in
+        memory.
+        """
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(b"x" * 100)
+        fd = os.open(path, os.O_RDONLY)
+        self.addCleanup(os.close, fd)
+        self.assertTrue(page_cached(fd, 0, 100))
+        self.patch(rangereader, "os", _NoNowait())
+        self.assertFalse(page_cached(fd, 0, 100))
+
+    def test_refused(self) -> None:
+        """
+        A descriptor that cannot be read that way (a directory) is not known
+        to be in memory.
+        """
+        fd = os.open(".", os.O_RDONLY)
+        self.addCleanup(os.close, fd)
+        self.assertFalse(page_cached(fd, 0, 1))
+
+
+class _NoNowait:
+    """The ``os`` module of a system without ``RWF_NOWAIT``."""
+
+    def __getattr__(self, name: str) -> object:
+        """``os``'s attribute, but no ``RWF_NOWAIT``."""
+        if name == "RWF_NOWAIT":
+            raise AttributeError(name)
+        return getattr(os, name)

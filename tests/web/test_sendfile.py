@@ -14,10 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 from twisted.internet.defer import Deferred
+from twisted.internet.error import ConnectionDone
 from twisted.internet.interfaces import IConsumer, ISSLTransport
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.logger import LogLevel, capturedLogs
+from twisted.python.failure import Failure
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import Resource
@@ -28,8 +30,9 @@ from tests.web.handsocket import HandConnection, SpySend
 from tests.web.test_fileserve import Response, parse_multipart
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.interfaces import IFileReader
-from twisted_pypi.storage.rangereader import open_path
+from twisted_pypi.storage.rangereader import LocalFileReader, open_path
 from twisted_pypi.web.fileserve import serve_cached, serve_file
+from twisted_pypi.web.sendaway import Runner
 from twisted_pypi.web.sendfile import TURN_BYTES, SendFile, plain_socket
 
 SEGMENTS = ("pypi", "https", "files.example", "packages", "big-1.0.tar.gz")
@@ -87,16 +90,24 @@ class Served(Resource):
 
     isLeaf = True
 
-    def __init__(self, cache: FileCache, send: SendFile | None, remote: bool) -> None:
+    def __init__(
+        self,
+        cache: FileCache,
+        send: SendFile | None,
+        remote: bool,
+        run: Runner | None = None,
+    ) -> None:
         """
         :param cache: The cache holding the file.
         :param send: The ``sendfile`` to serve with.
         :param remote: Read the file as a store-backed file instead.
+        :param run: Runs a ``sendfile`` of bytes not in memory.
         """
         super().__init__()
         self.cache = cache
         self.send = send
         self.remote = remote
+        self.run = run
         self.requests: list[Request] = []
 
     def render_GET(self, request: Request) -> bytes | int:
@@ -110,7 +121,12 @@ class Served(Resource):
             )
             return NOT_DONE_YET
         return serve_cached(
-            request, self.cache, SEGMENTS, send_file=self.send, small_body=0
+            request,
+            self.cache,
+            SEGMENTS,
+            send_file=self.send,
+            small_body=0,
+            run=self.run,
         )
 
     render_HEAD = render_GET
@@ -137,13 +153,14 @@ class _Base(SynchronousTestCase):
         send: SendFile | None = None,
         remote: bool = False,
         small: bool = True,
+        run: Runner | None = None,
     ) -> tuple[HandConnection, SpySend]:
         """
         A connection to a site serving the file with a recording
         ``sendfile`` (or ``send``).
         """
         spy = SpySend(lambda: connection.transport, fail)
-        self.resource = Served(self.cache, spy if send is None else send, remote)
+        self.resource = Served(self.cache, spy if send is None else send, remote, run)
         protocol = Site(self.resource, reactor=self.clock).buildProtocol(None)
         assert protocol is not None
         connection = HandConnection(protocol, small)
@@ -468,6 +485,101 @@ class FailureTests(_Base):
             self.assertFalse(self.cache.is_pinned(SEGMENTS))
             self.assertFileClosed(spy)
             self.assertEqual([e for e in events if e["log_level"] > LogLevel.info], [])
+
+
+class _Pool:
+    """
+    A thread pool run by hand: each piece of work waits until the test runs
+    it, as a pool thread would later.
+
+    :ivar waiting: The work not run yet, with the Deferred of each.
+    """
+
+    def __init__(self) -> None:
+        self.waiting: list[tuple[Callable[[], int], Deferred[int]]] = []
+
+    def __call__(self, work: Callable[[], int]) -> Deferred[int]:
+        """Take ``work``, to be run later."""
+        done: Deferred[int] = Deferred()
+        self.waiting.append((work, done))
+        return done
+
+    def run_one(self) -> None:
+        """Run the oldest waiting work, and fire its Deferred with the outcome."""
+        work, done = self.waiting.pop(0)
+        try:
+            result = work()
+        except BaseException as e:
+            done.errback(e)
+        else:
+            done.callback(result)
+
+
+class DiskWaitTests(_Base):
+    """
+    A range not in the page cache is sent by a pool thread, which waits for
+    the disk instead of the reactor.
+    """
+
+    @staticmethod
+    def open_fds(target: str) -> int:
+        """How many of this process's descriptors are open on ``target``."""
+        count = 0
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                count += os.readlink(f"/proc/self/fd/{fd}") == target
+            except OSError:
+                continue
+        return count
+
+    def setUp(self) -> None:
+        """No range of the file is in memory, as far as the probe says."""
+        super().setUp()
+        self.patch(LocalFileReader, "in_memory", lambda self, offset, length: False)
+
+    def test_sent_from_thread(self) -> None:
+        """
+        Nothing of the file is sent on the reactor's thread: each range
+        waits for the pool, and once the pool has sent them all the client
+        has the whole file and the file and the socket's duplicate are
+        closed.
+        """
+        pool = _Pool()
+        connection, spy = self.connect(run=pool, small=False)
+        connection.send(GET + b"\r\n")
+        connection.run()
+        self.assertEqual(spy.sent, 0)
+        self.assertEqual(len(pool.waiting), 1)
+        while pool.waiting:
+            pool.run_one()
+            connection.run()
+        [response] = responses(bytes(connection.received))
+        self.assertEqual(response.body, DATA)
+        self.assertEqual(spy.sent, SIZE)
+        self.assertEqual(spy.early, 0)
+        self.assertFileClosed(spy)
+        self.assertFalse(self.cache.is_pinned(SEGMENTS))
+
+    def test_client_gone_while_away(self) -> None:
+        """
+        A client that leaves while a thread is sending keeps the file and
+        the socket's duplicate open until the thread is done; then both are
+        closed and nothing more is sent.
+        """
+        pool = _Pool()
+        connection, spy = self.connect(run=pool)
+        connection.send(GET + b"\r\n")
+        connection.run()
+        self.assertEqual(len(pool.waiting), 1)
+        sock = os.readlink(f"/proc/self/fd/{connection.transport.socket.fileno()}")
+        self.assertEqual(self.open_fds(sock), 2)
+        connection.transport.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.open_fds(sock), 1)
+        self.assertEqual(self.open_fds(self.path), 1)
+        pool.run_one()
+        self.assertEqual(self.open_fds(sock), 0)
+        self.assertEqual(self.open_fds(self.path), 0)
+        self.assertEqual(pool.waiting, [])
 
 
 class PlainSocketTests(_Base):

@@ -217,6 +217,16 @@ class ILocalFile(Interface):
         :raise ValueError: If the reader is closed.
         """
 
+    def in_memory(offset: int, length: int) -> bool:
+        """
+        Whether the bytes from ``offset`` for ``length`` are in the page
+        cache, so that reading or sending them would not wait for the disk
+        (as far as the system can say without reading them: ``False`` where
+        it cannot say).
+
+        :raise ValueError: If the reader is closed.
+        """
+
 
 class IFileStore(Interface):
     """

@@ -29,7 +29,13 @@ from twisted_pypi.storage.interfaces import (
     ShortRead,
 )
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "LocalFileReader", "file_stat", "open_path"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "LocalFileReader",
+    "file_stat",
+    "open_path",
+    "page_cached",
+]
 
 #: Bytes read from disk per write to a consumer.
 DEFAULT_CHUNK_SIZE = 256 * 1024
@@ -44,6 +50,35 @@ def file_stat(st: os.stat_result) -> FileStat:
     :param st: The file's ``os.stat`` result.
     """
     return FileStat(st.st_size, st.st_mtime, f"{st.st_size:x}-{st.st_mtime_ns:x}")
+
+
+def page_cached(fd: int, offset: int, length: int) -> bool:
+    """
+    Whether a range of an open file is in the page cache, as far as its
+    first and last bytes say: each is read with ``RWF_NOWAIT``, which
+    refuses (``EAGAIN``) rather than wait for the disk.  The kernel reads
+    files ahead in order, so a range whose ends are in memory almost always
+    is whole; a page evicted alone in between is read when it is sent.
+    ``False`` where the system cannot say (no ``preadv`` with
+    ``RWF_NOWAIT``, or a file system without it).
+
+    :param fd: The file's descriptor.
+    :param offset: Where the range starts.
+    :param length: Its length; an empty range is in memory.
+    """
+    if length <= 0:
+        return True
+    nowait = getattr(os, "RWF_NOWAIT", None)
+    if nowait is None:
+        return False
+    probe = bytearray(1)
+    try:
+        for where in {offset, offset + length - 1}:
+            if os.preadv(fd, [probe], where, nowait) != 1:
+                return False
+    except OSError:
+        return False
+    return True
 
 
 def open_path(path: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> LocalFileReader:
@@ -108,6 +143,17 @@ class LocalFileReader:
         if self._fd is None:
             raise ValueError("reader closed")
         return self._fd
+
+    def in_memory(self, offset: int, length: int) -> bool:
+        """
+        See :meth:`ILocalFile.in_memory`: the range's first and last bytes
+        are asked of the page cache (:func:`page_cached`).
+
+        :raise ValueError: If the reader is closed.
+        """
+        if self._fd is None:
+            raise ValueError("reader closed")
+        return page_cached(self._fd, offset, length)
 
     def _idle(self, result: object) -> object:
         """A range ended: the reader may stream another."""

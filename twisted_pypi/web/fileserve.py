@@ -57,6 +57,7 @@ from twisted_pypi.web.fileheaders import (
 )
 from twisted_pypi.web.ranges import BodyPlan, Part, plan_body
 from twisted_pypi.web.respond import abort
+from twisted_pypi.web.sendaway import Runner
 from twisted_pypi.web.sendfile import (
     DEFAULT_SEND_FILE,
     SendFile,
@@ -71,7 +72,8 @@ __all__ = ["SMALL_BODY", "serve_cached", "serve_file"]
 #: small wheel) is read at once and written with the headers, in the turn
 #: that answers the request: one ``pread`` of a file the page cache holds
 #: costs less than waiting a turn for the headers to leave before a
-#: ``sendfile``, or setting up a producer.
+#: ``sendfile``, or setting up a producer.  A body not in the page cache
+#: goes the usual way, whose disk reads are not the reactor's.
 SMALL_BODY = 64 << 10
 
 
@@ -82,6 +84,7 @@ def serve_cached(
     gone: Callable[[], object] | None = None,
     send_file: SendFile | None = DEFAULT_SEND_FILE,
     small_body: int = SMALL_BODY,
+    run: Runner | None = None,
 ) -> bytes | int:
     """
     Answer a ``GET`` or ``HEAD`` for a complete stored file (see
@@ -96,6 +99,7 @@ def serve_cached(
         (see :func:`serve_file`).
     :param send_file: See :func:`serve_file`.
     :param small_body: See :func:`serve_file`.
+    :param run: See :func:`serve_file`.
     :return: What ``render`` returns: ``NOT_DONE_YET``, or a 404 page if the
         store does not have the file.
     :raise ValueError: If a segment is unsafe.
@@ -108,7 +112,7 @@ def serve_cached(
     store.pin(key)
     request.notifyFinish().addBoth(lambda _: store.unpin(key))
     store.touch(key)
-    serve_file(request, reader, content_type(key[-1]), gone, send_file, small_body)
+    serve_file(request, reader, content_type(key[-1]), gone, send_file, small_body, run)
     return NOT_DONE_YET
 
 
@@ -119,6 +123,7 @@ def serve_file(
     gone: Callable[[], object] | None = None,
     send_file: SendFile | None = DEFAULT_SEND_FILE,
     small_body: int = SMALL_BODY,
+    run: Runner | None = None,
 ) -> None:
     """
     Answer a ``GET`` or ``HEAD`` with a complete file, and close the reader
@@ -136,6 +141,8 @@ def serve_file(
         every file through the reactor.
     :param small_body: A local file's body of at most this many bytes is
         read and written at once (see :data:`SMALL_BODY`).
+    :param run: Runs a ``sendfile`` of bytes not in memory in a thread (see
+        :class:`ZeroCopyBody`); by default the connection's reactor's pool.
     """
     stat = reader.stat
     etag, modified = entity_tag(stat), last_modified(stat)
@@ -166,7 +173,7 @@ def serve_file(
         request.write(b"")
         request.finish()
         return
-    _send_body(request, reader, plan, gone, send_file, small_body)
+    _send_body(request, reader, plan, gone, send_file, small_body, run)
 
 
 def _send_body(
@@ -176,6 +183,7 @@ def _send_body(
     gone: Callable[[], object] | None,
     send_file: SendFile | None,
     small_body: int,
+    run: Runner | None,
 ) -> None:
     """
     Send the body of ``plan``: by ``sendfile`` where the file is local and
@@ -187,14 +195,22 @@ def _send_body(
         _BodyProducer(request, reader, parts, trailer).start()
 
     local = ILocalFile.providedBy(reader)
-    if local and sum(part.length for part in plan.parts) <= small_body:
+    if local and _small_in_memory(ILocalFile(reader), plan, small_body):
         if _send_small(request, reader, plan):
             return
     where = plain_socket(request) if local else None
     if send_file is not None and where is not None:
         transport, sock = where
         body = ZeroCopyBody(
-            request, transport, sock, reader, plan.parts, plan.trailer, send_file, read
+            request,
+            transport,
+            sock,
+            reader,
+            plan.parts,
+            plan.trailer,
+            send_file,
+            read,
+            run=run,
         )
         body.start()
         return
@@ -203,6 +219,16 @@ def _send_body(
         producer.gone = gone
         producer.headers = [*_FILE_HEADERS, *plan.headers]
     producer.start()
+
+
+def _small_in_memory(local: ILocalFile, plan: BodyPlan, small_body: int) -> bool:
+    """
+    Whether the body of ``plan`` is small enough to read at once and in the
+    page cache, so that reading it here does not wait for the disk.
+    """
+    if sum(part.length for part in plan.parts) > small_body:
+        return False
+    return all(local.in_memory(part.offset, part.length) for part in plan.parts)
 
 
 def _send_small(request: Request, reader: IFileReader, plan: BodyPlan) -> bool:

@@ -25,6 +25,14 @@ a slow client makes the socket refuse more (``EAGAIN``) and the body waits,
 so the proxy's memory does not grow.  Each turn of the reactor sends at most
 ``turn_bytes``, so a fast client does not starve the other connections.
 
+``sendfile`` reads the file as it copies: from memory when the range is in
+the page cache, else from the disk, which the reactor must not wait for.
+So each range is first asked of the page cache
+(:meth:`~twisted_pypi.storage.interfaces.ILocalFile.in_memory`), and one
+that is not there is sent by a pool thread (on its own duplicate of the
+socket's descriptor, so that the number stays this connection's while the
+thread holds it), the body waiting for the thread's answer.
+
 This reads and sets attributes of ``FileDescriptor`` that no interface
 names (``dataBuffer``, ``offset``, ``_tempDataLen``, ``producerPaused``), so
 :func:`plain_socket` accepts only transports that are ``FileDescriptor``
@@ -42,12 +50,20 @@ from collections.abc import Callable, Sequence
 from twisted.internet.abstract import FileDescriptor
 from twisted.internet.interfaces import IPushProducer, ISSLTransport
 from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.web.server import Request
 from zope.interface import implementer
 
 from twisted_pypi.storage.interfaces import IFileReader, ILocalFile
 from twisted_pypi.web.ranges import Part
 from twisted_pypi.web.respond import abort
+from twisted_pypi.web.sendaway import (
+    READ_AHEAD,
+    Runner,
+    SendFile,
+    pool_runner,
+    send_then_read_ahead,
+)
 
 __all__ = [
     "DEFAULT_SEND_FILE",
@@ -59,11 +75,6 @@ __all__ = [
 ]
 
 log = Logger()
-
-#: ``os.sendfile``'s signature: ``(socket fd, file fd, offset, count)`` to
-#: the bytes sent, raising :class:`OSError` (``BlockingIOError`` when the
-#: socket takes nothing more now).
-SendFile = Callable[[int, int, int, int], int]
 
 #: Serves the rest of a body by reading the file instead: the parts left
 #: (the first one's prefix already sent) and the trailer.
@@ -150,6 +161,7 @@ class ZeroCopyBody:
         send: SendFile,
         fallback: Fallback,
         turn_bytes: int = TURN_BYTES,
+        run: Runner | None = None,
     ) -> None:
         """
         :param request: The request, headers set, nothing written yet.
@@ -162,6 +174,9 @@ class ZeroCopyBody:
         :param send: ``os.sendfile`` or a stand-in.
         :param fallback: Serves the rest if ``sendfile`` is refused.
         :param turn_bytes: The most bytes sent in one turn of the reactor.
+        :param run: Runs a ``sendfile`` of a range not in memory in a
+            thread; by default in the thread pool of the transport's
+            reactor.
         """
         self._request = request
         self._transport = transport
@@ -173,6 +188,11 @@ class ZeroCopyBody:
         self._send = send
         self._fallback = fallback
         self._turn_bytes = turn_bytes
+        self._run = run or pool_runner(transport.reactor)
+        self._local = ILocalFile(reader)
+        self._spare: int | None = None
+        self._away = False
+        self._close_reader = False
         self._index = 0
         self._offset = 0
         self._remaining = 0
@@ -206,7 +226,7 @@ class ZeroCopyBody:
 
     def _pump(self) -> None:
         """Send until the socket is full, the turn is over, or all is sent."""
-        if self._pumping or self._done:
+        if self._pumping or self._done or self._away:
             return
         self._pumping = True
         try:
@@ -232,6 +252,9 @@ class ZeroCopyBody:
                 self._wait()
                 return
             count = min(self._remaining, self._turn_bytes - sent)
+            if not self._local.in_memory(self._offset, count):
+                self._send_away(count)
+                return
             try:
                 n = self._send(self._sock, self._fd, self._offset, count)
             except BlockingIOError:
@@ -240,17 +263,64 @@ class ZeroCopyBody:
             except OSError as e:
                 self._failed(e)
                 return
-            if n == 0:
-                log.warn(
-                    "A cached file ended {missing} bytes early: connection aborted",
-                    missing=self._remaining,
-                )
-                self._abort()
+            if not self._sent(n):
                 return
-            self._offset += n
-            self._remaining -= n
-            self._request.sentLength += n
             sent += n
+
+    def _sent(self, n: int) -> bool:
+        """
+        ``sendfile`` sent ``n`` bytes: count them.
+
+        :return: Whether to send on (``False``: the file ended early, and
+            the connection is aborted).
+        """
+        if n == 0:
+            log.warn(
+                "A cached file ended {missing} bytes early: connection aborted",
+                missing=self._remaining,
+            )
+            self._abort()
+            return False
+        self._offset += n
+        self._remaining -= n
+        self._request.sentLength += n
+        return True
+
+    def _send_away(self, count: int) -> None:
+        """
+        Send ``count`` bytes not in memory from a pool thread, which waits
+        for the disk instead of the reactor; go on when it is done.
+        """
+        if self._spare is None:
+            self._spare = os.dup(self._sock)
+        send, sock, fd, offset = self._send, self._spare, self._fd, self._offset
+        ahead = min(self._remaining, READ_AHEAD)
+        away = send_then_read_ahead(send, sock, fd, offset, count, ahead)
+        self._away = True
+        work = self._run(away)
+        work.addCallbacks(self._back, self._back_failed)
+
+    def _back(self, n: int) -> None:
+        """The thread sent ``n`` bytes: send on, unless the body ended."""
+        self._away = False
+        if self._done:
+            self._tidy()
+        elif self._sent(n):
+            self._pump()
+
+    def _back_failed(self, failure: Failure) -> None:
+        """The thread's ``sendfile`` failed: as if it had been this one's."""
+        self._away = False
+        error = failure.value
+        if self._done:
+            self._tidy()
+        elif isinstance(error, BlockingIOError):
+            self._wait()
+        elif isinstance(error, OSError):
+            self._failed(error)
+        else:
+            log.failure("Cannot send a cached file", failure)
+            self._abort()
 
     def _wait(self) -> None:
         """
@@ -266,6 +336,7 @@ class ZeroCopyBody:
         if error.errno in _UNSUPPORTED:
             log.debug("sendfile refused ({error}): reading the file", error=error)
             self._done = True  # the reader is the fallback's now
+            self._tidy()
             self._request.unregisterProducer()
             rest = [Part(b"", self._offset, self._remaining)]
             self._fallback(rest + self._parts[self._index :], self._trailer)
@@ -292,4 +363,19 @@ class ZeroCopyBody:
         """Stop for good and close the file (unless done already)."""
         if not self._done:
             self._done = True
+            self._close_reader = True
+        self._tidy()
+
+    def _tidy(self) -> None:
+        """
+        Once the body is over and no thread holds them, close the file (if
+        it is still this body's) and the socket's duplicate.
+        """
+        if not self._done or self._away:
+            return
+        if self._close_reader:
+            self._close_reader = False
             self._reader.close()
+        if self._spare is not None:
+            os.close(self._spare)
+            self._spare = None
