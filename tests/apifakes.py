@@ -158,6 +158,7 @@ class ApiProxy(MemoryProxy):
         self.root = proxy_root(
             self.config, self.all_pages, self.cache, self.downloads, fetch,
             self.local_indexes, stats=self.stats, json_client=self._page_client,
+            metadata=self.metadata.files if self.metadata else None,
         )  # fmt: skip
         self._client_agent = RequestTraversalAgent(self.root)
         self._client_agent._serverFactory = ProxySite(

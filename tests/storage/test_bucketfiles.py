@@ -145,7 +145,9 @@ class StoreCommandTests(SynchronousTestCase):
         """
         code, out = self.command("purge", "demo")
         self.assertEqual(code, 0)
-        self.assertIn("1 pages, 1 JSON documents, 2 files deleted", out)
+        self.assertIn(
+            "1 pages, 1 JSON documents, 2 files, 0 core metadata records deleted", out
+        )
         listed = self.s3.list_objects_v2(Bucket=self.bucket, Prefix=PREFIX)
         names = {item["Key"] for item in listed.get("Contents", ())}
         self.assertFalse([n for n in names if "demo" in n], names)

@@ -20,6 +20,7 @@ from tests.wheels import BuiltWheel, build_wheel
 from twisted_pypi.app import cli
 from twisted_pypi.app.cachecli import run
 from twisted_pypi.storage.cachedir import CacheDir
+from twisted_pypi.storage.metacatalog import CATALOG_AREA, CATALOG_SUFFIX
 
 DEMO = build_wheel("demo", "1.0")
 OTHER = build_wheel("other", "2.0")
@@ -47,16 +48,23 @@ class _Filled(SynchronousTestCase):
     a proxy that keeps running.
     """
 
+    #: Whether the upstream offers core metadata (PEP 658).
+    metadata = True
+
     def setUp(self) -> None:
         self.index = JsonFakeIndex()
+        self.index.metadata = self.metadata
         self.index.add("demo", FakeFile(DEMO))
         self.index.add("other", FakeFile(OTHER))
         self.cache = FilePath(self.mktemp())
         self.cache.makedirs()
-        self.proxy = ApiProxy(self.index, self.cache)
+        self.proxy = ApiProxy(self.index, self.cache, synthesized=not self.metadata)
         self.proxy.get("/simple/")
         self.proxy.get("/pypi/demo/json")
-        for wheel in (DEMO, OTHER):
+        for project, wheel in (("demo", DEMO), ("other", OTHER)):
+            if not self.metadata:
+                # The page says the proxy serves the metadata itself.
+                self.proxy.get(f"/simple/{project}/")
             path = self.proxy.file_path(wheel.filename)
             self.assertEqual(self.proxy.get(path).body, wheel.content)
             self.assertEqual(self.proxy.get(path + ".metadata").body, wheel.metadata)
@@ -130,7 +138,9 @@ class PurgeTests(_Filled):
         """
         code, out = self.command("purge", "demo")
         self.assertEqual(code, 0)
-        self.assertIn("1 pages, 1 JSON documents, 2 files deleted", out)
+        self.assertIn(
+            "1 pages, 1 JSON documents, 2 files, 0 core metadata records deleted", out
+        )
         self.assertFalse(os.path.exists(self.on_disk(DEMO.filename)))
         self.assertFalse(os.path.exists(self.on_disk(DEMO.filename + ".metadata")))
         self.assertTrue(os.path.exists(self.on_disk(OTHER.filename)))
@@ -148,10 +158,14 @@ class PurgeTests(_Filled):
         partial = self.cache.child("tmp").child("dl-1.part")
         partial.setContent(b"partial")
         _, out = self.command("purge", "--list")
-        self.assertIn("1 pages, 0 JSON documents, 0 files deleted", out)
+        self.assertIn(
+            "1 pages, 0 JSON documents, 0 files, 0 core metadata records deleted", out
+        )
         self.assertEqual(len(CacheDir(self.cache.path).pages()), 2)
         _, out = self.command("purge", "--all")
-        self.assertIn("2 pages, 1 JSON documents, 4 files deleted", out)
+        self.assertIn(
+            "2 pages, 1 JSON documents, 4 files, 0 core metadata records deleted", out
+        )
         cache = CacheDir(self.cache.path)
         self.assertEqual((cache.pages(), cache.files()), ([], []))
         self.assertEqual(os.listdir(self.cache.child("files").path), [])
@@ -170,6 +184,43 @@ class PurgeTests(_Filled):
             with self.assertRaises(UsageError, msg=args) as caught:
                 self.command(*args)
             self.assertIn(message, str(caught.exception))
+
+
+class PurgeMadeMetadataTests(_Filled):
+    """
+    ``purge`` of a cache whose upstream offers no core metadata, so that the
+    proxy made the ``.metadata`` of the wheels it downloaded.
+    """
+
+    metadata = False
+
+    def record(self, project: str) -> FilePath[str]:
+        """The record of the core metadata the proxy made for ``project``."""
+        area = self.cache.child(CATALOG_AREA).child(self.proxy.index_name)
+        return area.child(project + CATALOG_SUFFIX)
+
+    def test_project(self) -> None:
+        """
+        ``purge demo`` deletes the record of the metadata made of demo's
+        wheel (a page would otherwise advertise it by its hash), and keeps
+        other's.
+        """
+        self.assertTrue(self.record("demo").exists())
+        self.assertTrue(self.record("other").exists())
+        code, out = self.command("purge", "demo")
+        self.assertEqual(code, 0)
+        self.assertIn("2 files, 1 core metadata records deleted", out)
+        self.assertFalse(self.record("demo").exists())
+        self.assertTrue(self.record("other").exists())
+
+    def test_all(self) -> None:
+        """
+        ``purge --all`` deletes every record of metadata the proxy made.
+        """
+        _, out = self.command("purge", "--all")
+        self.assertIn("4 files, 2 core metadata records deleted", out)
+        self.assertFalse(self.record("demo").exists())
+        self.assertFalse(self.record("other").exists())
 
 
 class VerifyTests(_Filled):
@@ -262,7 +313,7 @@ class NamesTests(_Filled):
         self.index.add("demo", FakeFile(FOREIGN))
         self.cache = FilePath(self.mktemp())
         self.cache.makedirs()
-        self.proxy = ApiProxy(self.index, self.cache)
+        self.proxy = ApiProxy(self.index, self.cache, synthesized=not self.metadata)
         for project in ("legacy", "demo"):
             self.assertEqual(self.proxy.get(f"/simple/{project}/").code, 200)
         for file, project in [*((w, "legacy") for w in LEGACY), (FOREIGN, "demo")]:
@@ -295,12 +346,16 @@ class NamesTests(_Filled):
         """
         code, out = self.command("purge", "legacy")
         self.assertEqual(code, 0)
-        self.assertIn("1 pages, 0 JSON documents, 4 files deleted", out)
+        self.assertIn(
+            "1 pages, 0 JSON documents, 4 files, 0 core metadata records deleted", out
+        )
         for file in LEGACY:
             self.assertFalse(os.path.exists(self.on_disk(file.filename)))
         self.assertTrue(os.path.exists(self.on_disk(FOREIGN.filename)))
         code, out = self.command("purge", "demo")
-        self.assertIn("1 pages, 0 JSON documents, 1 files deleted", out)
+        self.assertIn(
+            "1 pages, 0 JSON documents, 1 files, 0 core metadata records deleted", out
+        )
         self.assertEqual(CacheDir(self.cache.path).files(), [])
 
     def test_list(self) -> None:

@@ -30,6 +30,7 @@ from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.core.sizes import format_size
 from twisted_pypi.storage.cachedir import CacheDir, Purged
 from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
+from twisted_pypi.storage.metacatalog import CATALOG_AREA, CATALOG_SUFFIX
 from twisted_pypi.storage.pagestore import PAGES_AREA, PageStore
 
 __all__ = [
@@ -248,6 +249,7 @@ def _cache(cache_dir: str, store: StoreConfig | None) -> CacheDir:
         bucket_files(config, store),
         PageStore(record_store(config, PAGES_AREA, ".page")),
         JsonStore(record_store(config, JSON_AREA, ".json")),
+        record_store(config, CATALOG_AREA, CATALOG_SUFFIX),
     )
 
 
@@ -311,7 +313,11 @@ def _purge(cache: CacheDir, options: PurgeOptions, out: IO[str]) -> int:
     files = sum(len(r.files) for r in results)
     pages = sum(len(r.pages) for r in results)
     documents = sum(r.documents for r in results)
-    out.write(f"{pages} pages, {documents} JSON documents, {files} files deleted\n")
+    metadata = sum(r.metadata for r in results)
+    out.write(
+        f"{pages} pages, {documents} JSON documents, {files} files, "
+        f"{metadata} core metadata records deleted\n"
+    )
     return 0
 
 

@@ -31,7 +31,10 @@ from twisted_pypi.core.names import project_of_filename
 from twisted_pypi.storage.catalog import Catalog, file_of, read_catalog
 from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
 from twisted_pypi.storage.layout import FILES_DIR, TMP_DIR, prune, walk_files
+from twisted_pypi.storage.metacatalog import CATALOG_AREA, CATALOG_SUFFIX
 from twisted_pypi.storage.pagestore import PAGES_AREA, PageStore
+from twisted_pypi.storage.records import LocalRecords
+from twisted_pypi.storage.recordstore import IRecordStore
 
 __all__ = [
     "CacheDir",
@@ -124,11 +127,15 @@ class Purged:
     :ivar files: The files.
     :ivar pages: The pages, as ``(index, key)``.
     :ivar documents: How many JSON API documents.
+    :ivar metadata: How many records of the core metadata the proxy made
+        (one per project and index; see
+        :mod:`~twisted_pypi.storage.metacatalog`).
     """
 
     files: list[CachedFile] = field(factory=list)
     pages: list[tuple[str, str]] = field(factory=list)
     documents: int = 0
+    metadata: int = 0
 
 
 class FileArea(Protocol):
@@ -198,6 +205,7 @@ class CacheDir:
         files: FileArea | None = None,
         pages: PageStore | None = None,
         documents: JsonStore | None = None,
+        metadata: IRecordStore | None = None,
     ) -> None:
         """
         :param root: The cache directory (``--cache-dir``).
@@ -205,11 +213,16 @@ class CacheDir:
         :param pages: Where the pages are, if not in ``root``.
         :param documents: Where the JSON API documents are, if not in
             ``root``.
+        :param metadata: Where the records of the core metadata the proxy
+            made are, if not in ``root``.
         """
         self.root = FilePath(root)
         self._files = files if files is not None else LocalFiles(self.root)
         self._pages = pages or PageStore.on_disk(self.root.child(PAGES_AREA))
         self._documents = documents or JsonStore.on_disk(self.root.child(JSON_AREA))
+        self._metadata = metadata or LocalRecords(
+            self.root.child(CATALOG_AREA), CATALOG_SUFFIX
+        )
 
     @property
     def where(self) -> str:
@@ -289,7 +302,10 @@ class CacheDir:
         """
         Delete each project's pages, JSON API documents and files, on every
         index: the files its cached pages list (whatever their names, and
-        with their ``.metadata``), and those whose names say it.
+        with their ``.metadata``), and those whose names say it; and the
+        records of the core metadata the proxy made of its wheels (else a
+        page would advertise, by their hashes, metadata the proxy may no
+        longer be able to serve).
 
         :param projects: Normalized project names.
         :return: What was deleted, for each project in turn.
@@ -310,7 +326,10 @@ class CacheDir:
                 for f in files
                 if project in catalog.projects(f.segments) and self.remove_file(f)
             ]
-            results.append(Purged(gone, pages, documents))
+            metadata = sum(
+                self._metadata.remove(i, project) for i in self._metadata.indexes()
+            )
+            results.append(Purged(gone, pages, documents, metadata))
         return results
 
     def purge_lists(self) -> Purged:
@@ -325,7 +344,8 @@ class CacheDir:
 
     def purge_all(self) -> Purged:
         """
-        Delete every page, JSON API document and file (not partial downloads).
+        Delete every page, JSON API document, file and record of core
+        metadata (not partial downloads).
         """
         pages = [
             (p.index, p.key) for p in self.pages() if self._pages.remove(p.index, p.key)
@@ -336,7 +356,12 @@ class CacheDir:
                 if self._documents.remove(index, key):
                     documents += 1
         files = [f for f in self.files() if self.remove_file(f)]
-        return Purged(files, pages, documents)
+        metadata = sum(
+            self._metadata.remove(index, key)
+            for index in self._metadata.indexes()
+            for key in self._metadata.keys(index)
+        )
+        return Purged(files, pages, documents, metadata)
 
     def verify(self) -> Iterator[Verdict]:
         """
