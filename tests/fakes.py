@@ -41,9 +41,9 @@ from twisted_pypi.core.config import (
 )
 from twisted_pypi.core.dummyspec import DummySpec
 from twisted_pypi.core.policy import Policy
+from twisted_pypi.core.runner import run_now
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
-from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.remote import PageCache, PageStore
 from twisted_pypi.storage.filecache import FileCache

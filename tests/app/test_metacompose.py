@@ -12,8 +12,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from twisted_pypi.app.metacompose import core_metadata
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
+from twisted_pypi.core.runner import run_now
 from twisted_pypi.files.download import Downloads
-from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.metacatalog import CATALOG_AREA, EXTRACTED, Synthesized
 from twisted_pypi.storage.rangeorigins import read_range_origins, record_range_origins

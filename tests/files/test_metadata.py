@@ -20,6 +20,7 @@ from tests.fakeorigin import FakeOrigin
 from tests.wheels import build_wheel
 from twisted_pypi.core.links import metadata_segments
 from twisted_pypi.core.model import DistFile
+from twisted_pypi.core.runner import run_now
 from twisted_pypi.files.download import Downloads, FileSpec
 from twisted_pypi.files.metadata import (
     EXTRACTED,
@@ -30,7 +31,6 @@ from twisted_pypi.files.metadata import (
     Obtained,
     synthesizes,
 )
-from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.interfaces import StoreFull
 from twisted_pypi.storage.metacatalog import (

@@ -29,13 +29,13 @@ from twisted_pypi.app.compose import make_page_caches
 from twisted_pypi.app.metacompose import core_metadata
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.core.policy import Policy, parse_deny
+from twisted_pypi.core.runner import run_now
 from twisted_pypi.mirror.export import (
     MANIFEST,
     ExportReport,
     export_tree,
 )
 from twisted_pypi.mirror.findlinks import FIND_LINKS
-from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.storage.s3files import S3FileStore
 from twisted_pypi.storage.s3place import BucketPlace
 from twisted_pypi.upstream.offline import OfflineClient, offline_fetch

@@ -6,18 +6,17 @@ resource, and HTTP basic auth in front of it for the users of a users file.
 from __future__ import annotations
 
 import base64
-from collections.abc import Callable
 from typing import Any
 
 import bcrypt
 from treq.testing import StubTreq
-from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import Request
 
+from twisted_pypi.core.runner import run_now
 from twisted_pypi.web.auth import REALM, ResourceRealm, guard, upload_portal
 
 
@@ -73,11 +72,6 @@ class _Hello(Resource):
         return f"hello {self.user}".encode()
 
 
-def _inline(work: Callable[[], Any]) -> Deferred[Any]:
-    """Run ``work`` at once (a runner for the password checks)."""
-    return maybeDeferred(work)
-
-
 class GuardTests(SynchronousTestCase):
     """
     :func:`guard` over :func:`upload_portal` asks for HTTP basic auth and
@@ -92,7 +86,7 @@ class GuardTests(SynchronousTestCase):
         users = FilePath(self.mktemp())
         hashed = bcrypt.hashpw(b"secret", bcrypt.gensalt(4)).decode()
         users.setContent(f"alice:{hashed}\n".encode())
-        portal = upload_portal(users.path, _Hello, clock=Clock(), runner=_inline)
+        portal = upload_portal(users.path, _Hello, clock=Clock(), runner=run_now)
         self.client: Any = StubTreq(guard(portal))
 
     def get(self, authorization: str | None) -> tuple[int, bytes, list[bytes]]:

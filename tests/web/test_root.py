@@ -5,13 +5,11 @@ mounted.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, cast
 
 import attrs
 import bcrypt
 from treq.testing import StubTreq
-from twisted.internet.defer import Deferred, maybeDeferred
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -25,6 +23,7 @@ from twisted_pypi.core.config import (
 )
 from twisted_pypi.core.dummyspec import parse_dummy_spec
 from twisted_pypi.core.links import RELATIVE
+from twisted_pypi.core.runner import run_now
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.cluster import ClusterFetch
 from twisted_pypi.files.download import Downloads
@@ -51,11 +50,6 @@ from twisted_pypi.web.snapshot import SnapshotResource
 from twisted_pypi.web.status import StatusPage
 
 INDEX = IndexConfig("up", "http://upstream.test/simple/", 100.0)
-
-
-def _inline(work: Callable[[], Any]) -> Deferred[Any]:
-    """Run ``work`` at once."""
-    return maybeDeferred(work)
 
 
 def _paths(resource: Resource, prefix: str = "") -> dict[str, type]:
@@ -163,7 +157,7 @@ class MakeRootTests(SynchronousTestCase):
             upload_users=self.users,
         )
         paths = _paths(
-            self.root(config, documents=self.documents, clock=self.clock, run=_inline)
+            self.root(config, documents=self.documents, clock=self.clock, run=run_now)
         )
         self.assertEqual(paths["/pypi"], JsonApiResource)
         self.assertEqual(paths["/-/cache"], CacheControlResource)
@@ -240,4 +234,4 @@ class MakeRootTests(SynchronousTestCase):
             upload_users=self.users,
         )
         self.assertRaises(ValueError, self.root, config, clock=self.clock)
-        self.assertRaises(ValueError, self.root, config, run=_inline)
+        self.assertRaises(ValueError, self.root, config, run=run_now)

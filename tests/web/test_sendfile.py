@@ -28,11 +28,11 @@ from zope.interface import directlyProvides, implementer
 
 from tests.web.handsocket import HandConnection, SpySend
 from tests.web.test_fileserve import Response, parse_multipart
+from twisted_pypi.core.runner import Runner
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.interfaces import IFileReader
 from twisted_pypi.storage.rangereader import LocalFileReader, open_path
 from twisted_pypi.web.fileserve import serve_cached, serve_file
-from twisted_pypi.web.sendaway import Runner
 from twisted_pypi.web.sendfile import TURN_BYTES, SendFile, plain_socket
 
 SEGMENTS = ("pypi", "https", "files.example", "packages", "big-1.0.tar.gz")

@@ -28,7 +28,7 @@ from twisted_pypi.core.config import IndexConfig
 from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry
 from twisted_pypi.core.model import DistFile, ProjectPage
 from twisted_pypi.core.rendition import RenditionFile
-from twisted_pypi.sources.cachepolicy import Runner
+from twisted_pypi.core.runner import Runner
 from twisted_pypi.storage.pagestore import PageStore
 from twisted_pypi.web.simple import prepared, send_rendition_file, serve_page
 

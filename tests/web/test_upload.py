@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 import bcrypt
 from attrs import frozen
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred
 from twisted.internet.error import ConnectionDone
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
@@ -41,6 +41,7 @@ from tests.uploadforms import (
 from tests.wheels import BuiltWheel, build_wheel
 from twisted_pypi.core.config import LocalConfig
 from twisted_pypi.core.links import LinkPrefixes
+from twisted_pypi.core.runner import run_now
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.web.upload import limited_request, make_upload_resource
 
@@ -51,13 +52,6 @@ _TEMPORARY_FILE = tempfile.TemporaryFile
 
 #: The largest file the tests' server accepts.
 MAX_SIZE = 64 * 1024
-
-
-def run_now(work: Callable[[], T]) -> Deferred[T]:
-    """
-    A runner that runs work at once, in the reactor thread.
-    """
-    return maybeDeferred(work)
 
 
 @frozen

@@ -18,17 +18,16 @@ from twisted_pypi.app.compose import (
     make_downloads,
     make_page_caches,
     online_router,
-    thread_runner,
 )
 from twisted_pypi.app.metacompose import core_metadata
 from twisted_pypi.app.upstreamcompose import UpstreamClients
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.lookup import Lookup
 from twisted_pypi.core.metadata import MAX_DOWNLOAD_SIZE
+from twisted_pypi.core.runner import run_now, thread_runner
 from twisted_pypi.files.metadata import MetadataFiles
 from twisted_pypi.mirror.fetcher import CacheFiller
 from twisted_pypi.resolve.metadata import CachedMetadataSource, IndexMetadataSource
-from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.sources.dummies import Dummies
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.policyview import policy_pages

@@ -17,7 +17,6 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from twisted.internet.defer import Deferred
-from twisted.internet.threads import deferToThreadPool
 from twisted.python.filepath import FilePath
 from twisted.web.iweb import IResponse
 from twisted.web.resource import Resource
@@ -30,12 +29,12 @@ from twisted_pypi.app.storecompose import (
 )
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.lookup import Lookup
+from twisted_pypi.core.runner import Runner, run_now
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.cluster import ClusterFetch
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.files.metadata import MetadataFiles
 from twisted_pypi.pypijson.cache import JsonCache
-from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.sources.dummies import Dummies
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.sources.metaadvert import MetadataAdvertiser
@@ -51,7 +50,6 @@ from twisted_pypi.upstream.stream import streaming
 from twisted_pypi.web.root import make_root
 
 __all__ = [
-    "Runner",
     "file_cache",
     "local_indexes",
     "make_downloads",
@@ -59,28 +57,11 @@ __all__ = [
     "online_router",
     "page_routers",
     "proxy_root",
-    "thread_runner",
 ]
 
-#: Runs blocking work away from the reactor thread.
-Runner = Callable[[Callable[[], Any]], Deferred[Any]]
 
 #: Bytes read from an upstream file at a time.
 _CHUNK_SIZE = 256 * 1024
-
-
-def thread_runner(reactor: Any) -> Runner:
-    """
-    Runs blocking work (page parsing, hashing) in ``reactor``'s thread pool.
-
-    :param reactor: The reactor.
-    """
-
-    def run(work: Callable[[], Any]) -> Deferred[Any]:
-        """Run ``work`` in a pool thread."""
-        return deferToThreadPool(reactor, reactor.getThreadPool(), work)
-
-    return run
 
 
 def file_cache(config: ProxyConfig, reactor: Any, *, bounded: bool = True) -> FileCache:

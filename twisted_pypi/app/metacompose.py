@@ -22,6 +22,7 @@ from twisted.python.filepath import FilePath
 
 from twisted_pypi.app.storecompose import record_store
 from twisted_pypi.core.config import ProxyConfig
+from twisted_pypi.core.runner import Runner
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.files.metadata import MetadataFiles
 from twisted_pypi.sources.metaadvert import MetadataAdvertiser
@@ -38,9 +39,6 @@ from twisted_pypi.upstream.ranged import RangeSupport
 __all__ = ["MetadataParts", "core_metadata"]
 
 _log = Logger()
-
-#: Runs blocking work away from the reactor thread.
-Runner = Callable[[Callable[[], Any]], Deferred[Any]]
 
 
 @frozen

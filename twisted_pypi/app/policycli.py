@@ -26,7 +26,6 @@ from twisted_pypi.app.compose import (
     local_indexes,
     make_page_caches,
     page_routers,
-    thread_runner,
 )
 from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.policyoptions import snapshot_moment, snapshot_parameter
@@ -38,6 +37,7 @@ from twisted_pypi.core.model import DistFile, ProjectPage
 from twisted_pypi.core.moments import format_moment
 from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.core.policy import Decision, decide, file_time
+from twisted_pypi.core.runner import thread_runner
 
 __all__ = ["ExplainOptions", "PolicyCommand", "explain", "main", "run_explain"]
 

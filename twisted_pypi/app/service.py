@@ -27,12 +27,12 @@ from twisted_pypi.app.compose import (
     make_downloads,
     make_page_caches,
     proxy_root,
-    thread_runner,
 )
 from twisted_pypi.app.endpoints import with_backlog
 from twisted_pypi.app.metacompose import core_metadata
 from twisted_pypi.app.upstreamcompose import upstream_clients
 from twisted_pypi.core.config import ProxyConfig
+from twisted_pypi.core.runner import thread_runner
 from twisted_pypi.core.sizes import format_size
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.objectstore.renewal import CredentialRenewal

@@ -17,12 +17,12 @@ from packaging.requirements import Requirement
 from twisted.python import usage
 
 from twisted_pypi.app.cachedindexes import remember_indexes
-from twisted_pypi.app.compose import thread_runner
 from twisted_pypi.app.logs import COMMAND_LOG_LEVEL
 from twisted_pypi.app.policyoptions import snapshot_moment, snapshot_parameter
 from twisted_pypi.app.tap import Options as ServeOptions
 from twisted_pypi.app.upstreamcompose import upstream_clients
 from twisted_pypi.core.config import ProxyConfig, parse_count
+from twisted_pypi.core.runner import thread_runner
 from twisted_pypi.mirror.reqfile import (
     RequirementsError,
     parse_requirement_args,

@@ -16,9 +16,8 @@ import io
 from collections.abc import Awaitable, Callable
 from typing import IO, Any, cast
 
-from twisted.internet.defer import Deferred, maybeDeferred
-
 from twisted_pypi.core.metadata import MetadataUnavailable, metadata_from_wheel
+from twisted_pypi.core.runner import Runner, run_now
 
 __all__ = [
     "MAX_ROUNDS",
@@ -50,9 +49,6 @@ MAX_ROUNDS = 10
 #: ``length`` bytes, or all of it when it is shorter); fires with those bytes
 #: and the file's total size.
 RangeRead = Callable[[int | None, int], Awaitable[tuple[bytes, int]]]
-
-#: Runs blocking work away from the reactor thread.
-Runner = Callable[[Callable[[], Any]], Deferred[Any]]
 
 
 class NeedBytes(Exception):
@@ -163,15 +159,10 @@ class RangedMetadata:
         self.fetched = fetched
 
 
-def _in_place(work: Callable[[], Any]) -> Deferred[Any]:
-    """Run ``work`` at once, on this thread."""
-    return maybeDeferred(work)
-
-
 async def metadata_by_ranges(
     read: RangeRead,
     filename: str,
-    run: Runner = _in_place,
+    run: Runner = run_now,
     tail: int = TAIL,
 ) -> RangedMetadata:
     """

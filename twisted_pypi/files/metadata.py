@@ -45,6 +45,7 @@ from twisted_pypi.core.links import METADATA, metadata_segments
 from twisted_pypi.core.metadata import MetadataUnavailable
 from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.names import project_of_filename
+from twisted_pypi.core.runner import Runner
 from twisted_pypi.core.zipranges import RangeRead, metadata_by_ranges
 from twisted_pypi.files.download import Download, DownloadError, Downloads, FileSpec
 from twisted_pypi.files.metakeep import (
@@ -80,8 +81,6 @@ _log = Logger()
 #: The index's own ``.metadata``, passed through (for the counts).
 UPSTREAM = "upstream"
 
-#: Runs blocking work away from the reactor thread.
-Runner = Callable[[Callable[[], Any]], Deferred[Any]]
 
 Key = tuple[str, ...]
 

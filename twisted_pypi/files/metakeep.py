@@ -13,8 +13,6 @@ before: a mismatch is logged, and the wheel's own replaces it).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from typing import Any
 
 from attrs import frozen
 from twisted.internet.defer import Deferred
@@ -25,6 +23,7 @@ from twisted_pypi.core.links import metadata_segments
 from twisted_pypi.core.metadata import MetadataUnavailable
 from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.names import project_of_filename
+from twisted_pypi.core.runner import Runner
 from twisted_pypi.core.zipranges import metadata_by_ranges
 from twisted_pypi.files.flight import Download
 from twisted_pypi.files.waiters import fire, observe
@@ -42,8 +41,6 @@ __all__ = ["MetadataKeeper", "Obtained", "project_of", "synthesizes"]
 
 _log = Logger()
 
-#: Runs blocking work away from the reactor thread.
-Runner = Callable[[Callable[[], Any]], Deferred[Any]]
 
 Key = tuple[str, ...]
 

@@ -19,7 +19,7 @@ import contextlib
 import os
 import tempfile
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from twisted.internet.defer import Deferred, DeferredSemaphore
 from twisted.python.filepath import FilePath
@@ -28,6 +28,7 @@ from twisted_pypi.core.links import local_segments
 from twisted_pypi.core.lookup import Lookup
 from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.names import project_of_filename
+from twisted_pypi.core.runner import Runner
 from twisted_pypi.core.sizes import format_size
 from twisted_pypi.files.download import DownloadError, Downloads, FileSpec
 from twisted_pypi.files.metadata import (
@@ -52,9 +53,6 @@ __all__ = [
 
 
 T = TypeVar("T")
-
-#: Runs blocking work away from the reactor thread.
-Runner = Callable[[Callable[[], Any]], Deferred[Any]]
 
 
 class CacheFiller:

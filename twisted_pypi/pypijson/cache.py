@@ -24,7 +24,8 @@ from twisted_pypi.core.lookup import (
     ProjectNotFound,
     UpstreamUnavailable,
 )
-from twisted_pypi.sources.cachepolicy import CachePolicy, Runner, Served, run_now
+from twisted_pypi.core.runner import Runner, run_now
+from twisted_pypi.sources.cachepolicy import CachePolicy, Served
 from twisted_pypi.storage.jsonstore import JsonDocument, JsonStore, document_key
 from twisted_pypi.upstream.client import PageClient, UpstreamError, fetch_page
 

@@ -23,7 +23,7 @@ from functools import partial
 from typing import Any
 
 from attrs import field, frozen
-from twisted.internet.defer import Deferred, maybeDeferred
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.python.filepath import FilePath
 
@@ -39,6 +39,7 @@ from twisted_pypi.core.metadata import (
     metadata_from_wheel,
 )
 from twisted_pypi.core.model import DistFile
+from twisted_pypi.core.runner import Runner, run_now
 from twisted_pypi.core.sizes import format_size
 from twisted_pypi.core.zipranges import metadata_by_ranges
 from twisted_pypi.storage.filecache import FileCache
@@ -53,17 +54,10 @@ __all__ = [
     "IndexMetadataSource",
 ]
 
-#: Runs blocking work away from the reactor thread.
-Runner = Callable[[Callable[[], Any]], Deferred[Any]]
 
 #: The upstream file fetcher, ``fetch(url, method, extra_headers)`` (see
 #: :func:`twisted_pypi.app.filefetch.file_fetcher`).
 Fetch = Callable[..., Deferred[Any]]
-
-
-def _in_place(work: Callable[[], Any]) -> Deferred[Any]:
-    """Run ``work`` at once, on this thread (for callers with no pool)."""
-    return maybeDeferred(work)
 
 
 @frozen
@@ -93,7 +87,7 @@ class IndexMetadataSource:
     max_download: int = MAX_DOWNLOAD_SIZE
     progress: Callable[[str], object] | None = None
     fetch: Fetch | None = None
-    run: Runner = _in_place
+    run: Runner = run_now
     ranges: RangeSupport = field(factory=RangeSupport)
 
     async def metadata(self, dist: DistFile) -> bytes:
@@ -221,7 +215,7 @@ class CachedMetadataSource:
     cache: FileCache
     index_name: str
     fallback: MetadataSource
-    run: Runner = _in_place
+    run: Runner = run_now
 
     async def metadata(self, dist: DistFile) -> bytes:
         """

@@ -23,11 +23,11 @@ gives a :class:`Served` answer or fails with a
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from attrs import frozen
 from cachetools import LRUCache, TLRUCache
-from twisted.internet.defer import Deferred, fail, race, succeed
+from twisted.internet.defer import Deferred, race
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
@@ -40,10 +40,8 @@ __all__ = [
     "CachePolicy",
     "Flights",
     "NegativeCache",
-    "Runner",
     "Served",
     "memory_lru",
-    "run_now",
 ]
 
 log = Logger()
@@ -51,25 +49,6 @@ log = Logger()
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 T = TypeVar("T")
-
-#: Runs blocking work (parsing, rendering, compressing, hashing, reading and
-#: writing records) away from the reactor, in a thread pool
-#: (:func:`twisted_pypi.app.compose.thread_runner`), and gives its result.
-Runner = Callable[[Callable[[], Any]], Deferred[Any]]
-
-
-def run_now(work: Callable[[], T]) -> Deferred[T]:
-    """
-    Run ``work`` at once: the :data:`Runner` of tests and of commands that
-    have no reactor to keep responsive.
-
-    :param work: The work.
-    :return: Fired with its result or failure.
-    """
-    try:
-        return succeed(work())
-    except Exception:
-        return fail()
 
 
 #: The longest time an upstream "not found" is remembered.

@@ -36,13 +36,13 @@ from twisted_pypi.core.lookup import (
     UpstreamUnavailable,
 )
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
+from twisted_pypi.core.runner import Runner
 from twisted_pypi.storage.dirplace import RACY_SECONDS, DirectoryPlace
 from twisted_pypi.storage.interfaces import IFileReader
 from twisted_pypi.storage.privateplace import (
     IPrivatePlace,
     LocalFile,
     PlaceListing,
-    Runner,
     inspect_file,
 )
 

@@ -30,7 +30,7 @@ from twisted_pypi.core.links import LinkPrefixes
 from twisted_pypi.core.lookup import LIST_KEY, PageEntry
 from twisted_pypi.core.model import DistFile, ProjectList, ProjectPage
 from twisted_pypi.core.parse import PageParseError
-from twisted_pypi.sources.cachepolicy import Runner
+from twisted_pypi.core.runner import Runner
 from twisted_pypi.sources.firstseen import known_times, utc_stamp
 from twisted_pypi.sources.metaadvert import MetadataAdvertiser
 from twisted_pypi.sources.pagebuild import (

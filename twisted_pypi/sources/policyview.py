@@ -37,7 +37,7 @@ from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry, ProjectNotF
 from twisted_pypi.core.model import ProjectPage
 from twisted_pypi.core.moments import snapshot_text
 from twisted_pypi.core.policy import Decision, Policy, Rule, decide, shown_page
-from twisted_pypi.sources.cachepolicy import Runner, run_now
+from twisted_pypi.core.runner import Runner, run_now
 
 __all__ = [
     "VIEWS_PER_PAGE",

@@ -53,8 +53,9 @@ from twisted_pypi.core.memtrim import trim_memory
 from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.parse import PageParseError
 from twisted_pypi.core.policy import Decision
+from twisted_pypi.core.runner import Runner, run_now
 from twisted_pypi.core.stats import Stats
-from twisted_pypi.sources.cachepolicy import CachePolicy, Runner, Served, run_now
+from twisted_pypi.sources.cachepolicy import CachePolicy, Served
 from twisted_pypi.sources.metaadvert import MetadataAdvertiser
 from twisted_pypi.sources.pagenotes import PageNotes
 from twisted_pypi.sources.pagerecords import Built, PageRecords
@@ -68,7 +69,6 @@ __all__ = [
     "SPILL_BYTES",
     "PageCache",
     "PageStore",
-    "Runner",
 ]
 
 log = Logger()

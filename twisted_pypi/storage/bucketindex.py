@@ -34,12 +34,13 @@ import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from urllib.parse import quote, unquote
 
-from twisted.internet.defer import Deferred, DeferredSemaphore, maybeDeferred
+from twisted.internet.defer import Deferred, DeferredSemaphore
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from twisted_pypi.core.metadata import MetadataUnavailable
 from twisted_pypi.core.names import project_of_filename
+from twisted_pypi.core.runner import Runner, run_now
 from twisted_pypi.core.zipranges import metadata_by_ranges
 from twisted_pypi.objectstore.client import S3Client
 from twisted_pypi.objectstore.errors import AlreadyExists, NotFound, S3Error
@@ -52,7 +53,6 @@ from twisted_pypi.storage.privateplace import (
     LocalFile,
     NameTaken,
     PlaceListing,
-    Runner,
     requires_python_of,
 )
 from twisted_pypi.storage.wheelread import stored_ranges
@@ -72,11 +72,6 @@ _CONCURRENT = 8
 
 #: The content type of distribution files.
 _OCTETS = "application/octet-stream"
-
-
-def _in_place(work: Callable[[], object]) -> Deferred[object]:
-    """Run ``work`` at once, on this thread."""
-    return maybeDeferred(work)
 
 
 @implementer(IPrivatePlace)
@@ -116,7 +111,7 @@ class BucketIndexPlace:
         self._bucket = bucket
         self._prefix = prefix
         self._threshold = threshold
-        self._run: Runner = run if run is not None else _in_place
+        self._run: Runner = run if run is not None else run_now
 
     def _metadata_key(self, sha256: str) -> str:
         return f"{self._prefix}{FACTS_FOLDER}{sha256}.metadata"

@@ -27,13 +27,13 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from twisted_pypi.core.names import project_of_filename
+from twisted_pypi.core.runner import Runner
 from twisted_pypi.storage import privateplace
 from twisted_pypi.storage.privateplace import (
     IPrivatePlace,
     LocalFile,
     NameTaken,
     PlaceListing,
-    Runner,
 )
 from twisted_pypi.storage.rangereader import LocalFileReader, open_path
 

@@ -40,15 +40,11 @@ __all__ = [
     "LocalFile",
     "NameTaken",
     "PlaceListing",
-    "Runner",
     "inspect_file",
     "requires_python_of",
 ]
 
 log = Logger()
-
-#: Runs blocking work (hashing, reading archives) away from the reactor.
-Runner = Callable[[Callable[[], object]], Deferred[object]]
 
 
 @frozen

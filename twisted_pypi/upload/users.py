@@ -24,8 +24,7 @@ import hashlib
 import os
 import re
 import tempfile
-from collections.abc import Callable
-from typing import Any, cast
+from typing import cast
 
 import bcrypt
 from twisted.cred.checkers import ICredentialsChecker
@@ -37,11 +36,12 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from twisted_pypi.core.runner import Runner
+
 __all__ = [
     "CACHE_SECONDS",
     "DEFAULT_ROUNDS",
     "MAX_PASSWORD_BYTES",
-    "Runner",
     "UsersFileChecker",
     "UsersFileError",
     "hash_password",
@@ -73,12 +73,6 @@ class UsersFileError(ValueError):
     """
     A users file cannot be read or has a line that is not ``user:bcrypt-hash``.
     """
-
-
-#: Runs blocking work away from the reactor thread, e.g.
-#: ``lambda work: deferToThreadPool(reactor, reactor.getThreadPool(), work)``;
-#: the Deferred fires with the work's result in the reactor thread.
-Runner = Callable[[Callable[[], Any]], Deferred[Any]]
 
 
 def is_valid_user(name: str) -> bool:

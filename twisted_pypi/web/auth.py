@@ -26,7 +26,8 @@ from twisted.web.iweb import IRequest
 from twisted.web.resource import IResource
 from zope.interface import implementer
 
-from twisted_pypi.upload.users import CACHE_SECONDS, Runner, UsersFileChecker
+from twisted_pypi.core.runner import Runner
+from twisted_pypi.upload.users import CACHE_SECONDS, UsersFileChecker
 
 __all__ = ["REALM", "ResourceRealm", "UploadGuard", "guard", "upload_portal"]
 

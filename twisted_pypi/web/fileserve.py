@@ -40,6 +40,7 @@ from twisted.web.http import (
 from twisted.web.server import NOT_DONE_YET, Request
 from zope.interface import implementer
 
+from twisted_pypi.core.runner import Runner
 from twisted_pypi.storage.interfaces import (
     FileGone,
     IFileReader,
@@ -57,7 +58,6 @@ from twisted_pypi.web.fileheaders import (
 )
 from twisted_pypi.web.ranges import BodyPlan, Part, plan_body
 from twisted_pypi.web.respond import abort
-from twisted_pypi.web.sendaway import Runner
 from twisted_pypi.web.sendfile import (
     DEFAULT_SEND_FILE,
     SendFile,

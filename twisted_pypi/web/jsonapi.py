@@ -36,8 +36,8 @@ from twisted_pypi.core.lookup import (
 )
 from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.core.rendition import Rendition
+from twisted_pypi.core.runner import Runner, run_now
 from twisted_pypi.pypijson.cache import JsonCache, JsonLookup, json_api_base
-from twisted_pypi.sources.cachepolicy import Runner, run_now
 from twisted_pypi.sources.policyview import PolicyView, ProjectDenied
 from twisted_pypi.sources.remote import PageCache
 from twisted_pypi.sources.router import Router

@@ -27,7 +27,6 @@ before, with no policy code on the way.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
 
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
@@ -39,11 +38,11 @@ from twisted.web.server import Request
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.links import FILES_PREFIX
 from twisted_pypi.core.moments import snapshot_text
+from twisted_pypi.core.runner import Runner, run_now
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.download import Downloads
 from twisted_pypi.files.metadata import MetadataFiles
 from twisted_pypi.pypijson.cache import JsonCache
-from twisted_pypi.sources.cachepolicy import run_now
 from twisted_pypi.sources.dummies import DUMMY_PREFIX, Dummies
 from twisted_pypi.sources.local import LOCAL_PREFIX, LocalIndex
 from twisted_pypi.sources.policyview import PolicyPages, PolicyView
@@ -64,9 +63,6 @@ from twisted_pypi.web.snapshot import SNAPSHOT_PREFIX, SnapshotResource
 from twisted_pypi.web.status import StatusPage
 
 __all__ = ["Directory", "Root", "make_root"]
-
-#: Runs blocking work away from the reactor thread.
-Runner = Callable[[Callable[[], Any]], Deferred[Any]]
 
 
 class Directory(Resource):

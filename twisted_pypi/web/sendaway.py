@@ -11,21 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from typing import Any
 
-from twisted.internet.defer import Deferred, maybeDeferred
-from twisted.internet.interfaces import IReactorThreads
-from twisted.internet.threads import deferToThreadPool
-
-__all__ = ["READ_AHEAD", "Runner", "SendFile", "pool_runner", "send_then_read_ahead"]
+__all__ = ["READ_AHEAD", "SendFile", "send_then_read_ahead"]
 
 #: ``os.sendfile``'s signature: ``(socket fd, file fd, offset, count)`` to
 #: the bytes sent, raising :class:`OSError` (``BlockingIOError`` when the
 #: socket takes nothing more now).
 SendFile = Callable[[int, int, int, int], int]
 
-#: Runs blocking work (a ``sendfile`` that reads the disk) in a thread.
-Runner = Callable[[Callable[[], int]], Deferred[int]]
 
 #: Bytes past what a pool thread sent that the kernel is asked to read into
 #: the page cache (``POSIX_FADV_WILLNEED``, which does not wait for them),
@@ -68,19 +61,3 @@ def _read_ahead(fd: int, offset: int, length: int) -> None:
         advise(fd, offset, length, os.POSIX_FADV_WILLNEED)
     except OSError:
         pass
-
-
-def pool_runner(reactor: Any) -> Runner:
-    """
-    Runs work in ``reactor``'s thread pool (the reactor of the transport a
-    body is sent on); at once, on this thread, for a reactor without
-    threads (a test's memory reactor).
-    """
-    if not IReactorThreads.providedBy(reactor):
-        return lambda work: maybeDeferred(work)
-
-    def run(work: Callable[[], int]) -> Deferred[int]:
-        """Run ``work`` in a pool thread."""
-        return deferToThreadPool(reactor, reactor.getThreadPool(), work)
-
-    return run

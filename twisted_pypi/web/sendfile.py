@@ -54,14 +54,13 @@ from twisted.python.failure import Failure
 from twisted.web.server import Request
 from zope.interface import implementer
 
+from twisted_pypi.core.runner import Runner, thread_runner
 from twisted_pypi.storage.interfaces import IFileReader, ILocalFile
 from twisted_pypi.web.ranges import Part
 from twisted_pypi.web.respond import abort
 from twisted_pypi.web.sendaway import (
     READ_AHEAD,
-    Runner,
     SendFile,
-    pool_runner,
     send_then_read_ahead,
 )
 
@@ -188,7 +187,7 @@ class ZeroCopyBody:
         self._send = send
         self._fallback = fallback
         self._turn_bytes = turn_bytes
-        self._run = run or pool_runner(transport.reactor)
+        self._run = run or thread_runner(transport.reactor)
         self._local = ILocalFile(reader)
         self._spare: int | None = None
         self._away = False

@@ -28,7 +28,7 @@ from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry
 from twisted_pypi.core.names import is_valid_project_name, normalize
 from twisted_pypi.core.negotiate import Representation, choose
 from twisted_pypi.core.rendition import Rendition, RenditionFile
-from twisted_pypi.sources.cachepolicy import Runner, run_now
+from twisted_pypi.core.runner import Runner, run_now
 from twisted_pypi.web.errors import answer_failure
 from twisted_pypi.web.respond import (
     accepts_gzip,

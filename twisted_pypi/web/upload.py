@@ -33,6 +33,7 @@ from twisted.python.failure import Failure
 from twisted.web.resource import IResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
+from twisted_pypi.core.runner import Runner
 from twisted_pypi.sources.local import LocalIndex
 from twisted_pypi.upload.errors import UploadError, too_large
 from twisted_pypi.upload.form import DEFAULT_MAX_SIZE, FIELDS_ALLOWANCE
@@ -43,7 +44,7 @@ from twisted_pypi.upload.store import (
     receive_upload,
     store_upload,
 )
-from twisted_pypi.upload.users import CACHE_SECONDS, Runner
+from twisted_pypi.upload.users import CACHE_SECONDS
 from twisted_pypi.web.auth import guard, upload_portal
 from twisted_pypi.web.uploadgate import (
     UPLOAD_PREFIX,
