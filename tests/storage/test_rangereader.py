@@ -5,14 +5,17 @@ into a consumer.
 
 from __future__ import annotations
 
+import errno
 import os
+from collections.abc import Callable
 
-from twisted.internet.defer import CancelledError
+from twisted.internet.defer import CancelledError, Deferred, fail
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from tests.consumers import Consumer
+from tests.handpool import HandPool
 from twisted_pypi.storage import rangereader
 from twisted_pypi.storage.interfaces import (
     IFileReader,
@@ -198,3 +201,77 @@ class _NoNowait:
         if name == "RWF_NOWAIT":
             raise AttributeError(name)
         return getattr(os, name)
+
+
+class ReadAwayTests(SynchronousTestCase):
+    """
+    With a runner, a chunk not in the page cache is read by it (a pool
+    thread), not on the reactor's thread.
+    """
+
+    def setUp(self) -> None:
+        """A file of 100 bytes, none of it in memory as far as the probe says."""
+        self.path = FilePath(self.mktemp())
+        self.path.setContent(DATA)
+        self.patch(rangereader, "page_cached", lambda fd, offset, length: False)
+        self.pool = HandPool()
+        self.reader = open_path(self.path.path, 40, self.pool)
+        self.addCleanup(self.reader.close)
+
+    def test_chunks_read_away(self) -> None:
+        """
+        Each chunk waits for the runner; once it has read them all the
+        consumer has the range and the stream is done.
+        """
+        consumer = Consumer()
+        d = self.reader.stream(consumer, 5, 90)
+        self.assertEqual(consumer.chunks, [])
+        reads = 0
+        while self.pool.waiting:
+            self.pool.run_one()
+            reads += 1
+        self.assertEqual(reads, 3)
+        self.assertEqual(b"".join(consumer.chunks), DATA[5:95])
+        self.assertIsNone(self.successResultOf(d))
+
+    def test_in_memory_read_here(self) -> None:
+        """
+        A chunk the page cache holds is read at once, without the runner.
+        """
+        self.patch(rangereader, "page_cached", lambda fd, offset, length: True)
+        consumer = Consumer()
+        self.successResultOf(self.reader.stream(consumer, 0, 100))
+        self.assertEqual(b"".join(consumer.chunks), DATA)
+        self.assertEqual(self.pool.waiting, [])
+
+    def test_closed_while_away(self) -> None:
+        """
+        Closing the reader while a chunk is being read stops the range at
+        once but keeps the descriptor open until the read is back; what it
+        read is not written.
+        """
+        consumer = Consumer()
+        d = self.reader.stream(consumer, 0, 100)
+        fd = self.reader.fileno()
+        self.reader.close()
+        self.failureResultOf(d, ReadStopped)
+        os.fstat(fd)  # still open: the thread reads it
+        self.pool.run_one()
+        self.assertRaises(OSError, os.fstat, fd)
+        self.assertEqual(consumer.chunks, [])
+        self.assertEqual(self.pool.waiting, [])
+
+    def test_read_failed(self) -> None:
+        """
+        A read that fails in the thread fails the range with its error.
+        """
+
+        def broken(work: Callable[[], object]) -> Deferred[object]:
+            return fail(OSError(errno.EIO, "disk"))
+
+        reader = open_path(self.path.path, 40, broken)
+        self.addCleanup(reader.close)
+        consumer = Consumer()
+        failure = self.failureResultOf(reader.stream(consumer, 0, 100), OSError)
+        self.assertEqual(failure.value.errno, errno.EIO)
+        self.assertEqual(consumer.chunks, [])

@@ -26,6 +26,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 from zope.interface import directlyProvides, implementer
 
+from tests.handpool import HandPool
 from tests.web.handsocket import HandConnection, SpySend
 from tests.web.test_fileserve import Response, parse_multipart
 from twisted_pypi.core.runner import Runner
@@ -487,34 +488,6 @@ class FailureTests(_Base):
             self.assertEqual([e for e in events if e["log_level"] > LogLevel.info], [])
 
 
-class _Pool:
-    """
-    A thread pool run by hand: each piece of work waits until the test runs
-    it, as a pool thread would later.
-
-    :ivar waiting: The work not run yet, with the Deferred of each.
-    """
-
-    def __init__(self) -> None:
-        self.waiting: list[tuple[Callable[[], int], Deferred[int]]] = []
-
-    def __call__(self, work: Callable[[], int]) -> Deferred[int]:
-        """Take ``work``, to be run later."""
-        done: Deferred[int] = Deferred()
-        self.waiting.append((work, done))
-        return done
-
-    def run_one(self) -> None:
-        """Run the oldest waiting work, and fire its Deferred with the outcome."""
-        work, done = self.waiting.pop(0)
-        try:
-            result = work()
-        except BaseException as e:
-            done.errback(e)
-        else:
-            done.callback(result)
-
-
 class DiskWaitTests(_Base):
     """
     A range not in the page cache is sent by a pool thread, which waits for
@@ -544,7 +517,7 @@ class DiskWaitTests(_Base):
         has the whole file and the file and the socket's duplicate are
         closed.
         """
-        pool = _Pool()
+        pool = HandPool()
         connection, spy = self.connect(run=pool, small=False)
         connection.send(GET + b"\r\n")
         connection.run()
@@ -566,7 +539,7 @@ class DiskWaitTests(_Base):
         the socket's duplicate open until the thread is done; then both are
         closed and nothing more is sent.
         """
-        pool = _Pool()
+        pool = HandPool()
         connection, spy = self.connect(run=pool)
         connection.send(GET + b"\r\n")
         connection.run()

@@ -29,7 +29,7 @@ from twisted_pypi.app.storecompose import (
 )
 from twisted_pypi.core.config import ProxyConfig
 from twisted_pypi.core.lookup import Lookup
-from twisted_pypi.core.runner import Runner, run_now
+from twisted_pypi.core.runner import Runner, run_now, thread_runner
 from twisted_pypi.core.stats import Stats
 from twisted_pypi.files.cluster import ClusterFetch
 from twisted_pypi.files.download import Downloads
@@ -77,7 +77,9 @@ def file_cache(config: ProxyConfig, reactor: Any, *, bounded: bool = True) -> Fi
     size = config.cache_size if bounded else None
     if config.store is not None:
         return s3_file_store(config, config.store, reactor, size)
-    return FileCache(FilePath(config.cache_dir), size, reactor)
+    return FileCache(
+        FilePath(config.cache_dir), size, reactor, run=thread_runner(reactor)
+    )
 
 
 def make_downloads(

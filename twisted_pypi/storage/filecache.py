@@ -30,6 +30,7 @@ from twisted.python.filepath import FilePath
 from zope.interface import implementer
 
 from twisted_pypi.core.names import is_safe_segment
+from twisted_pypi.core.runner import Runner
 from twisted_pypi.storage.interfaces import (
     FileStat,
     IFileReader,
@@ -81,6 +82,7 @@ class FileCache:
         *,
         spool_write: Write = os.write,
         free_space: Callable[[str], int | None] = free_bytes,
+        run: Runner | None = None,
     ) -> None:
         """
         :param root: The cache root directory.
@@ -90,10 +92,16 @@ class FileCache:
         :param spool_write: Writes to a spool's descriptor (:func:`os.write`).
         :param free_space: The bytes still free on the file system holding
             a path, if it says (:func:`~twisted_pypi.storage.layout.free_bytes`).
+        :param run: Reads a chunk of a streamed file that is not in the page
+            cache away from the reactor (see
+            :func:`~twisted_pypi.storage.rangereader.open_path`); ``None`` to
+            read on the calling thread (the commands, which have no reactor
+            to keep responsive).
         """
         self.root = root
         self.clock = clock
         self.read_chunk_size = read_chunk_size
+        self._run = run
         self._files = self.files_dir.path
         self.space = StoreSpace(clock)
         self.spools = SpoolDirectory(
@@ -249,7 +257,7 @@ class FileCache:
         """
         key = tuple(key)
         try:
-            reader = open_path(self._file_path(key), self.read_chunk_size)
+            reader = open_path(self._file_path(key), self.read_chunk_size, self._run)
         except OSError:
             self._observed(key, None)
             return None

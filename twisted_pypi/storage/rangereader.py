@@ -14,6 +14,7 @@ flat however large the file and however slow the client.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from stat import S_ISREG
 
 from twisted.internet.defer import Deferred
@@ -21,6 +22,7 @@ from twisted.internet.interfaces import IConsumer, IPushProducer
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
+from twisted_pypi.core.runner import Runner
 from twisted_pypi.storage.interfaces import (
     FileStat,
     IFileReader,
@@ -81,12 +83,16 @@ def page_cached(fd: int, offset: int, length: int) -> bool:
     return True
 
 
-def open_path(path: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> LocalFileReader:
+def open_path(
+    path: str, chunk_size: int = DEFAULT_CHUNK_SIZE, run: Runner | None = None
+) -> LocalFileReader:
     """
     Open a local file for reading by ranges.
 
     :param path: The file.
     :param chunk_size: Bytes read per write to a consumer.
+    :param run: Reads a chunk that is not in the page cache, away from the
+        reactor; ``None`` to read every chunk on the calling thread.
     :raise OSError: If it cannot be opened (or is not a regular file).
     """
     fd = os.open(path, os.O_RDONLY)
@@ -97,7 +103,7 @@ def open_path(path: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> LocalFileReade
     except BaseException:
         os.close(fd)
         raise
-    return LocalFileReader(fd, file_stat(st), chunk_size)
+    return LocalFileReader(fd, file_stat(st), chunk_size, run)
 
 
 @implementer(IFileReader, ILocalFile)
@@ -109,15 +115,20 @@ class LocalFileReader:
     :ivar stat: The file's stat when it was opened.
     """
 
-    def __init__(self, fd: int, stat: FileStat, chunk_size: int) -> None:
+    def __init__(
+        self, fd: int, stat: FileStat, chunk_size: int, run: Runner | None = None
+    ) -> None:
         """
         :param fd: A descriptor open for reading; the reader owns it.
         :param stat: The file's stat.
         :param chunk_size: Bytes read per write to a consumer.
+        :param run: Reads a chunk not in the page cache away from the
+            reactor (see :func:`open_path`).
         """
         self.stat = stat
         self._fd: int | None = fd
         self._chunk_size = chunk_size
+        self._run = run
         self._active: _RangeProducer | None = None
 
     def stream(self, consumer: IConsumer, offset: int, length: int) -> Deferred[None]:
@@ -130,7 +141,9 @@ class LocalFileReader:
         """
         if self._fd is None or self._active is not None:
             raise ValueError("reader closed or busy")
-        producer = _RangeProducer(self._fd, consumer, offset, length, self._chunk_size)
+        producer = _RangeProducer(
+            self._fd, consumer, offset, length, self._chunk_size, self._run
+        )
         self._active = producer
         return producer.start().addBoth(self._idle)
 
@@ -161,12 +174,19 @@ class LocalFileReader:
         return result
 
     def close(self) -> None:
-        """Stop any range being read and close the file."""
-        if self._active is not None:
-            self._active.stopProducing()
+        """
+        Stop any range being read and close the file (once a thread reading
+        a chunk of it is done).
+        """
+        active = self._active
+        if active is not None:
+            active.stopProducing()
         if self._fd is not None:
-            os.close(self._fd)
-            self._fd = None
+            fd, self._fd = self._fd, None
+            if active is not None and active.away:
+                active.when_back(lambda: os.close(fd))
+            else:
+                os.close(fd)
 
 
 @implementer(IPushProducer)
@@ -177,7 +197,13 @@ class _RangeProducer:
     """
 
     def __init__(
-        self, fd: int, consumer: IConsumer, offset: int, length: int, chunk_size: int
+        self,
+        fd: int,
+        consumer: IConsumer,
+        offset: int,
+        length: int,
+        chunk_size: int,
+        run: Runner | None = None,
     ) -> None:
         """
         :param fd: The open file.
@@ -185,12 +211,17 @@ class _RangeProducer:
         :param offset: The first byte.
         :param length: How many bytes.
         :param chunk_size: The most bytes read at once.
+        :param run: Reads a chunk not in the page cache away from the
+            reactor, if given.
         """
         self._fd = fd
         self._consumer = consumer
         self._offset = offset
         self._remaining = length
         self._chunk_size = chunk_size
+        self._run = run
+        self.away = False
+        self._back: list[Callable[[], object]] = []
         self._result: Deferred[None] = Deferred(self._cancel)
         self._paused = False
         self._pumping = False
@@ -218,7 +249,7 @@ class _RangeProducer:
 
     def _pump(self) -> None:
         """Write chunks until paused or done."""
-        if self._pumping:
+        if self._pumping or self.away:
             return
         self._pumping = True
         try:
@@ -229,20 +260,67 @@ class _RangeProducer:
                 if self._paused:
                     return
                 want = min(self._chunk_size, self._remaining)
+                if self._run is not None and not page_cached(
+                    self._fd, self._offset, want
+                ):
+                    self._read_away(self._run, want)
+                    return
                 try:
                     data = os.pread(self._fd, want, self._offset)
                 except OSError as e:
                     self._end(Failure(e))
                     return
-                if not data:
-                    why = f"the file ended {self._remaining} bytes early"
-                    self._end(Failure(ShortRead(why)))
+                if not self._got(data):
                     return
-                self._offset += len(data)
-                self._remaining -= len(data)
-                self._consumer.write(data)
         finally:
             self._pumping = False
+
+    def _got(self, data: bytes) -> bool:
+        """
+        Write a chunk read.
+
+        :return: Whether to read on (``False``: the file ended early).
+        """
+        if not data:
+            why = f"the file ended {self._remaining} bytes early"
+            self._end(Failure(ShortRead(why)))
+            return False
+        self._offset += len(data)
+        self._remaining -= len(data)
+        self._consumer.write(data)
+        return True
+
+    def _read_away(self, run: Runner, want: int) -> None:
+        """
+        Read a chunk not in memory in a thread, which waits for the disk
+        instead of the reactor; write it and read on when it is back.
+        """
+        fd, offset = self._fd, self._offset
+        self.away = True
+        read: Deferred[bytes] = run(lambda: os.pread(fd, want, offset))
+        read.addCallbacks(self._read_back, self._read_failed)
+
+    def when_back(self, call: Callable[[], object]) -> None:
+        """Call ``call`` once the thread reading a chunk is done."""
+        self._back.append(call)
+
+    def _returned(self) -> None:
+        """The thread is done: run what waited for it."""
+        self.away = False
+        back, self._back = self._back, []
+        for call in back:
+            call()
+
+    def _read_back(self, data: bytes) -> None:
+        """A thread read a chunk: write it and read on, unless stopped."""
+        self._returned()
+        if not self._done and self._got(data):
+            self._pump()
+
+    def _read_failed(self, failure: Failure) -> None:
+        """A thread's read failed: the range fails, unless stopped."""
+        self._returned()
+        self._end(failure)
 
     def stopProducing(self) -> None:
         """
