@@ -17,7 +17,7 @@ from zope.interface import implementer
 
 from twisted_pypi.storage.recordstore import IRecordStore, Record
 
-__all__ = ["GuardedRecords", "RecordingRunner"]
+__all__ = ["GuardedRecords", "QueuedRunner", "RecordingRunner"]
 
 T = TypeVar("T")
 
@@ -45,6 +45,39 @@ class RecordingRunner:
         finally:
             self.inside = False
         return succeed(result)
+
+
+class QueuedRunner(RecordingRunner):
+    """
+    A runner that keeps the work it is given until the test runs it (as a
+    pool thread would, later), so a test sees what happens while the work
+    is away.
+
+    :ivar queued: The work not run yet, with the Deferred of each.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.queued: list[tuple[Callable[[], Any], Deferred[Any]]] = []
+
+    def __call__(self, work: Callable[[], T]) -> Deferred[T]:
+        """Keep ``work``; it runs on :meth:`run_one` or :meth:`run_all`."""
+        d: Deferred[T] = Deferred()
+        self.queued.append((work, d))
+        return d
+
+    def run_one(self) -> None:
+        """
+        Run the oldest work kept, flagged as inside the runner, and fire its
+        Deferred with the outcome.
+        """
+        work, d = self.queued.pop(0)
+        super().__call__(work).chainDeferred(d)
+
+    def run_all(self) -> None:
+        """Run the work kept, and any it leads to, in turn."""
+        while self.queued:
+            self.run_one()
 
 
 @implementer(IRecordStore)

@@ -15,7 +15,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from tests.consumers import Consumer
-from tests.handpool import HandPool
+from tests.runnerguard import QueuedRunner
 from twisted_pypi.storage import rangereader
 from twisted_pypi.storage.interfaces import (
     IFileReader,
@@ -214,7 +214,7 @@ class ReadAwayTests(SynchronousTestCase):
         self.path = FilePath(self.mktemp())
         self.path.setContent(DATA)
         self.patch(rangereader, "page_cached", lambda fd, offset, length: False)
-        self.pool = HandPool()
+        self.pool = QueuedRunner()
         self.reader = open_path(self.path.path, 40, self.pool)
         self.addCleanup(self.reader.close)
 
@@ -227,7 +227,7 @@ class ReadAwayTests(SynchronousTestCase):
         d = self.reader.stream(consumer, 5, 90)
         self.assertEqual(consumer.chunks, [])
         reads = 0
-        while self.pool.waiting:
+        while self.pool.queued:
             self.pool.run_one()
             reads += 1
         self.assertEqual(reads, 3)
@@ -242,7 +242,7 @@ class ReadAwayTests(SynchronousTestCase):
         consumer = Consumer()
         self.successResultOf(self.reader.stream(consumer, 0, 100))
         self.assertEqual(b"".join(consumer.chunks), DATA)
-        self.assertEqual(self.pool.waiting, [])
+        self.assertEqual(self.pool.queued, [])
 
     def test_closed_while_away(self) -> None:
         """
@@ -259,7 +259,7 @@ class ReadAwayTests(SynchronousTestCase):
         self.pool.run_one()
         self.assertRaises(OSError, os.fstat, fd)
         self.assertEqual(consumer.chunks, [])
-        self.assertEqual(self.pool.waiting, [])
+        self.assertEqual(self.pool.queued, [])
 
     def test_read_failed(self) -> None:
         """

@@ -8,11 +8,9 @@ from __future__ import annotations
 import base64
 import json
 import os
-from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import urljoin, urlsplit
 
-from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
@@ -22,7 +20,7 @@ from twisted.web.test.requesthelper import DummyRequest
 from tests.apifakes import ApiProxy, JsonFakeIndex
 from tests.fakeindex import FakeFile
 from tests.fakes import Answer, result_now
-from tests.runnerguard import GuardedRecords, RecordingRunner
+from tests.runnerguard import GuardedRecords, QueuedRunner
 from tests.wheels import build_wheel
 from twisted_pypi.core.config import IndexConfig, ProxyConfig
 from twisted_pypi.sources.remote import PageCache
@@ -336,28 +334,6 @@ def _flushed(proxy: ApiProxy, d: Any) -> Any:
     """
     proxy.flush()
     return d
-
-
-class QueuedRunner(RecordingRunner):
-    """
-    A runner that keeps work until the test runs it.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.queued: list[tuple[Callable[[], Any], Deferred[Any]]] = []
-
-    def __call__(self, work: Callable[[], Any]) -> Deferred[Any]:
-        """Keep ``work``; it runs on :meth:`run_all`."""
-        d: Deferred[Any] = Deferred()
-        self.queued.append((work, d))
-        return d
-
-    def run_all(self) -> None:
-        """Run the work kept so far, flagged as inside the runner."""
-        while self.queued:
-            work, d = self.queued.pop(0)
-            super().__call__(work).chainDeferred(d)
 
 
 class RunnerTests(SynchronousTestCase):

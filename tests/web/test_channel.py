@@ -220,17 +220,22 @@ class SendNowTests(SynchronousTestCase):
     not a turn of the reactor later.
     """
 
-    def test_sent_at_once(self) -> None:
-        """
-        The answer is in the socket when the request has been answered, and
-        the transport no longer waits to be told the socket is writable.
-        """
+    def connect(self) -> tuple[MemoryReactor, ProxyChannel, _Socket]:
+        """A connection to a site, over a transport of Twisted's own kind."""
         reactor = MemoryReactor()
         clock = Clock()
         site = ProxySite(Hello(), clock, reactor=clock)
         channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 4000))
         transport = _Socket(reactor)
         channel.makeConnection(transport)
+        return reactor, channel, transport
+
+    def test_sent_at_once(self) -> None:
+        """
+        The answer is in the socket when the request has been answered, and
+        the transport no longer waits to be told the socket is writable.
+        """
+        reactor, channel, transport = self.connect()
         channel.dataReceived(REQUEST)
         self.assertIn(b"hello", transport.sent)
         self.assertNotIn(transport, reactor.getWriters())
@@ -240,12 +245,7 @@ class SendNowTests(SynchronousTestCase):
         A connection closing after its response is left to the reactor,
         which sends what is left and then closes.
         """
-        reactor = MemoryReactor()
-        clock = Clock()
-        site = ProxySite(Hello(), clock, reactor=clock)
-        channel = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 4000))
-        transport = _Socket(reactor)
-        channel.makeConnection(transport)
+        reactor, channel, transport = self.connect()
         channel.dataReceived(
             REQUEST.replace(b"HTTP/1.1\r\n", b"HTTP/1.1\r\nConnection: close\r\n")
         )

@@ -26,7 +26,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 from zope.interface import directlyProvides, implementer
 
-from tests.handpool import HandPool
+from tests.runnerguard import QueuedRunner
 from tests.web.handsocket import HandConnection, SpySend
 from tests.web.test_fileserve import Response, parse_multipart
 from twisted_pypi.core.runner import Runner
@@ -517,13 +517,13 @@ class DiskWaitTests(_Base):
         has the whole file and the file and the socket's duplicate are
         closed.
         """
-        pool = HandPool()
+        pool = QueuedRunner()
         connection, spy = self.connect(run=pool, small=False)
         connection.send(GET + b"\r\n")
         connection.run()
         self.assertEqual(spy.sent, 0)
-        self.assertEqual(len(pool.waiting), 1)
-        while pool.waiting:
+        self.assertEqual(len(pool.queued), 1)
+        while pool.queued:
             pool.run_one()
             connection.run()
         [response] = responses(bytes(connection.received))
@@ -539,11 +539,11 @@ class DiskWaitTests(_Base):
         the socket's duplicate open until the thread is done; then both are
         closed and nothing more is sent.
         """
-        pool = HandPool()
+        pool = QueuedRunner()
         connection, spy = self.connect(run=pool)
         connection.send(GET + b"\r\n")
         connection.run()
-        self.assertEqual(len(pool.waiting), 1)
+        self.assertEqual(len(pool.queued), 1)
         sock = os.readlink(f"/proc/self/fd/{connection.transport.socket.fileno()}")
         self.assertEqual(self.open_fds(sock), 2)
         connection.transport.connectionLost(Failure(ConnectionDone()))
@@ -552,7 +552,7 @@ class DiskWaitTests(_Base):
         pool.run_one()
         self.assertEqual(self.open_fds(sock), 0)
         self.assertEqual(self.open_fds(self.path), 0)
-        self.assertEqual(pool.waiting, [])
+        self.assertEqual(pool.queued, [])
 
 
 class PlainSocketTests(_Base):

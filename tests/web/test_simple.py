@@ -9,12 +9,11 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-from collections.abc import Callable
 from html.parser import HTMLParser
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.defer import maybeDeferred, succeed
 from twisted.python.filepath import FilePath
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web import http
@@ -23,6 +22,7 @@ from twisted.web.test.requesthelper import DummyRequest
 from tests.core.test_negotiate import PIP, POETRY, UV
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.fakes import Answer, MemoryProxy, parse_raw
+from tests.runnerguard import QueuedRunner
 from tests.wheels import build_wheel
 from twisted_pypi.core.config import IndexConfig
 from twisted_pypi.core.lookup import CacheStatus, Lookup, PageEntry
@@ -713,34 +713,6 @@ class ContentTests(ProxyTestCase):
                 expected = "sha256=" + metadata_sha256(wheel.metadata)
                 self.assertEqual(attrs["data-core-metadata"], expected, mode)
                 self.assertEqual(attrs["data-dist-info-metadata"], expected, mode)
-
-
-class QueuedRunner:
-    """
-    A runner that queues the work it is given until :meth:`run_all`, so a
-    test sees what the reactor side did before any of it ran.
-
-    :ivar queued: The work not yet run, with the Deferreds to fire.
-    """
-
-    def __init__(self) -> None:
-        self.queued: list[tuple[Callable[[], Any], Deferred[Any]]] = []
-
-    def __call__(self, work: Callable[[], Any]) -> Deferred[Any]:
-        """
-        Queue ``work``.
-        """
-        d: Deferred[Any] = Deferred()
-        self.queued.append((work, d))
-        return d
-
-    def run_all(self) -> None:
-        """
-        Run the queued work (as a pool thread would) and fire its Deferreds.
-        """
-        while self.queued:
-            work, d = self.queued.pop(0)
-            d.callback(work())
 
 
 def demo_entry() -> PageEntry:
