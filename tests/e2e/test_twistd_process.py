@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 
-from tests.e2e.proxyprocess import start_twistd_proxy
+from tests.e2e.proxyprocess import start_twistd_proxy, twistd_argv
 from tests.fakeindex import FakeFile, FakeIndex
 from tests.realinstall import RealInstallTestCase, pip_argv
 from tests.wheels import build_wheel
@@ -56,3 +56,21 @@ class TwistdProcessTests(RealInstallTestCase):
         self.assertEqual((proxy.signal, await proxy.ended), (signal.SIGTERM, -1), log)
         self.assertIn("Server Shut Down.", log)
         self.assertNotIn("Traceback", log)
+
+    async def test_bad_option_one_line(self) -> None:
+        """
+        A bad option, or a bad value, makes ``twistd pypiproxy`` say what was
+        wrong in one line and exit with status 1, starting nothing (twistd
+        alone would print its whole usage first).
+        """
+        for options, wrong in (
+            (["--bogus"], "option --bogus not recognized"),
+            (["--index-ttl", "soon"], "--index-ttl"),
+        ):
+            code, output = await self.run_process(twistd_argv(options), self.env)
+            lines = [line for line in output.splitlines() if line.strip()]
+            self.assertEqual(code, 1, output)
+            self.assertEqual(len(lines), 1, output)
+            self.assertTrue(lines[0].startswith("twistd pypiproxy: error: "), output)
+            self.assertIn(wrong, lines[0])
+            self.assertTrue(lines[0].endswith("(see 'twistd pypiproxy --help')"))
