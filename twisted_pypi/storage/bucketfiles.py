@@ -5,7 +5,7 @@ The cached files of a shared store (``PREFIX/files/`` of a bucket), for
 client (the commands run without a reactor; botocore signs and retries).
 
 It is the store's counterpart of the files part of a cache directory
-(:class:`~twisted_pypi.storage.cachedir.LocalFiles`): the same
+(:class:`~twisted_pypi.storage.cachefiles.LocalFiles`): the same
 :class:`~twisted_pypi.storage.cachedir.CacheDir` works on either.  Nodes
 sharing the store notice a deleted object when they next read it (and
 download the file again); a copy a node keeps in its own read cache stays

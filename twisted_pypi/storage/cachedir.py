@@ -16,10 +16,9 @@ a running proxy holds in memory stay until they expire; ``DELETE`` under
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator, Mapping
-from typing import Literal, Protocol
+from typing import Literal
 
 from attrs import field, frozen
 from twisted.python.filepath import FilePath
@@ -28,9 +27,10 @@ from twisted_pypi.core.links import METADATA, local_path
 from twisted_pypi.core.lookup import LIST_KEY
 from twisted_pypi.core.model import DistFile
 from twisted_pypi.core.names import project_of_filename
+from twisted_pypi.storage.cachefiles import FileArea, LocalFiles
 from twisted_pypi.storage.catalog import Catalog, file_of, read_catalog
 from twisted_pypi.storage.jsonstore import JSON_AREA, JsonStore
-from twisted_pypi.storage.layout import FILES_DIR, TMP_DIR, prune, walk_files
+from twisted_pypi.storage.layout import TMP_DIR
 from twisted_pypi.storage.metacatalog import CATALOG_AREA, CATALOG_SUFFIX
 from twisted_pypi.storage.pagestore import PAGES_AREA, PageStore
 from twisted_pypi.storage.records import LocalRecords
@@ -40,8 +40,6 @@ __all__ = [
     "CacheDir",
     "CachedFile",
     "CachedPage",
-    "FileArea",
-    "LocalFiles",
     "Purged",
     "Verdict",
 ]
@@ -136,62 +134,6 @@ class Purged:
     pages: list[tuple[str, str]] = field(factory=list)
     documents: int = 0
     metadata: int = 0
-
-
-class FileArea(Protocol):
-    """
-    Where the complete files are: a cache directory's ``files/``
-    (:class:`LocalFiles`) or a shared store's
-    (:class:`~twisted_pypi.storage.bucketfiles.BucketFiles`).
-    """
-
-    def walk(self) -> list[tuple[tuple[str, ...], int]]:
-        """Every file, as ``(segments, size)``, in no particular order."""
-
-    def remove(self, segments: tuple[str, ...]) -> bool:
-        """Delete a file; :return: whether it was there."""
-
-    def digest(self, segments: tuple[str, ...], name: str) -> str | None:
-        """A file's hex digest by ``name``, or ``None`` if unreadable."""
-
-
-class LocalFiles:
-    """
-    The complete files of a cache directory (its ``files/``).
-    """
-
-    def __init__(self, root: FilePath[str]) -> None:
-        """:param root: The cache directory."""
-        self._top = root.child(FILES_DIR)
-
-    def walk(self) -> list[tuple[tuple[str, ...], int]]:
-        """Every complete file, as ``(segments, size)``."""
-        return [(s, st.st_size) for s, st in walk_files(self._top.path)]
-
-    def remove(self, segments: tuple[str, ...]) -> bool:
-        """
-        Delete a file, and the directories it leaves empty.
-
-        :return: Whether it was there.
-        """
-        path = self._top.preauthChild("/".join(segments))
-        try:
-            os.remove(path.path)
-        except FileNotFoundError:
-            return False
-        prune(path.parent(), self._top)
-        return True
-
-    def digest(self, segments: tuple[str, ...], name: str) -> str | None:
-        """The hex digest of a file, or ``None`` if it cannot be read."""
-        hasher = hashlib.new(name)
-        try:
-            with open(self._top.preauthChild("/".join(segments)).path, "rb") as f:
-                while chunk := f.read(1 << 20):
-                    hasher.update(chunk)
-        except OSError:
-            return None
-        return hasher.hexdigest()
 
 
 class CacheDir:
