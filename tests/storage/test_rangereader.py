@@ -23,7 +23,12 @@ from twisted_pypi.storage.interfaces import (
     ReadStopped,
     ShortRead,
 )
-from twisted_pypi.storage.rangereader import LocalFileReader, open_path, page_cached
+from twisted_pypi.storage.rangereader import (
+    LocalFileReader,
+    open_path,
+    page_cached,
+    read_cached,
+)
 
 DATA = bytes(range(100))
 
@@ -182,6 +187,21 @@ class PageCachedTests(SynchronousTestCase):
         self.assertTrue(page_cached(fd, 0, 100))
         self.patch(rangereader, "os", _NoNowait())
         self.assertFalse(page_cached(fd, 0, 100))
+
+    def test_read_cached(self) -> None:
+        """
+        :func:`read_cached` gives the bytes of a range the page cache holds
+        (a file just written), nothing for an empty range, and ``None`` for
+        a range past the file's end.
+        """
+        path = self.mktemp()
+        with open(path, "wb") as f:
+            f.write(DATA)
+        fd = os.open(path, os.O_RDONLY)
+        self.addCleanup(os.close, fd)
+        self.assertEqual(read_cached(fd, 10, 20), DATA[10:30])
+        self.assertEqual(read_cached(fd, 50, 0), b"")
+        self.assertIsNone(read_cached(fd, 90, 20))
 
     def test_refused(self) -> None:
         """

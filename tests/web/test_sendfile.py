@@ -33,6 +33,7 @@ from twisted_pypi.core.runner import Runner
 from twisted_pypi.storage.filecache import FileCache
 from twisted_pypi.storage.interfaces import IFileReader
 from twisted_pypi.storage.rangereader import LocalFileReader, open_path
+from twisted_pypi.web import fileserve
 from twisted_pypi.web.fileserve import serve_cached, serve_file
 from twisted_pypi.web.sendfile import TURN_BYTES, SendFile, plain_socket
 
@@ -109,6 +110,8 @@ class Served(Resource):
         self.send = send
         self.remote = remote
         self.run = run
+        #: A body of at most this many bytes is read and sent at once.
+        self.small_body = 0
         self.requests: list[Request] = []
 
     def render_GET(self, request: Request) -> bytes | int:
@@ -126,7 +129,7 @@ class Served(Resource):
             self.cache,
             SEGMENTS,
             send_file=self.send,
-            small_body=0,
+            small_body=self.small_body,
             run=self.run,
         )
 
@@ -532,6 +535,24 @@ class DiskWaitTests(_Base):
         self.assertEqual(spy.early, 0)
         self.assertFileClosed(spy)
         self.assertFalse(self.cache.is_pinned(SEGMENTS))
+
+    def test_small_body_not_in_memory(self) -> None:
+        """
+        A body small enough to be read and sent at once is not, when the
+        page cache does not hold it: it too waits for the pool.
+        """
+        self.patch(fileserve, "read_cached", lambda fd, offset, length: None)
+        pool = QueuedRunner()
+        connection, spy = self.connect(run=pool, small=False)
+        self.resource.small_body = SIZE
+        connection.send(GET + b"\r\n")
+        connection.run()
+        self.assertEqual((spy.sent, len(pool.queued)), (0, 1))
+        while pool.queued:
+            pool.run_all()
+            connection.run()
+        [response] = responses(bytes(connection.received))
+        self.assertEqual(response.body, DATA)
 
     def test_client_gone_while_away(self) -> None:
         """

@@ -37,6 +37,7 @@ __all__ = [
     "file_stat",
     "open_path",
     "page_cached",
+    "read_cached",
 ]
 
 #: Bytes read from disk per write to a consumer.
@@ -54,15 +55,38 @@ def file_stat(st: os.stat_result) -> FileStat:
     return FileStat(st.st_size, st.st_mtime, f"{st.st_size:x}-{st.st_mtime_ns:x}")
 
 
+def read_cached(fd: int, offset: int, length: int) -> bytearray | None:
+    """
+    The bytes of a range of an open file if the page cache holds them all,
+    read with ``RWF_NOWAIT`` (which refuses, ``EAGAIN``, rather than wait
+    for the disk); ``None`` if it does not, or where the system cannot say
+    (no ``preadv`` with ``RWF_NOWAIT``, or a file system without it).
+
+    :param fd: The file's descriptor.
+    :param offset: Where the range starts.
+    :param length: Its length.
+    """
+    if length <= 0:
+        return bytearray()
+    nowait = getattr(os, "RWF_NOWAIT", None)
+    if nowait is None:
+        return None
+    data = bytearray(length)
+    try:
+        if os.preadv(fd, [data], offset, nowait) != length:
+            return None
+    except OSError:
+        return None
+    return data
+
+
 def page_cached(fd: int, offset: int, length: int) -> bool:
     """
     Whether a range of an open file is in the page cache, as far as its
-    first and last bytes say: each is read with ``RWF_NOWAIT``, which
-    refuses (``EAGAIN``) rather than wait for the disk.  The kernel reads
-    files ahead in order, so a range whose ends are in memory almost always
-    is whole; a page evicted alone in between is read when it is sent.
-    ``False`` where the system cannot say (no ``preadv`` with
-    ``RWF_NOWAIT``, or a file system without it).
+    first and last bytes say (each read by :func:`read_cached`).  The kernel
+    reads files ahead in order, so a range whose ends are in memory almost
+    always is whole; a page evicted alone in between is read when it is
+    sent.  ``False`` where the system cannot say.
 
     :param fd: The file's descriptor.
     :param offset: Where the range starts.
@@ -70,17 +94,9 @@ def page_cached(fd: int, offset: int, length: int) -> bool:
     """
     if length <= 0:
         return True
-    nowait = getattr(os, "RWF_NOWAIT", None)
-    if nowait is None:
-        return False
-    probe = bytearray(1)
-    try:
-        for where in {offset, offset + length - 1}:
-            if os.preadv(fd, [probe], where, nowait) != 1:
-                return False
-    except OSError:
-        return False
-    return True
+    return all(
+        read_cached(fd, where, 1) is not None for where in {offset, offset + length - 1}
+    )
 
 
 def open_path(

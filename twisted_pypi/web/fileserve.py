@@ -25,7 +25,6 @@ from ``render_GET`` and ``render_HEAD``.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Sequence
 
 from twisted.web import pages
@@ -42,6 +41,7 @@ from twisted_pypi.storage.interfaces import (
     IFileStore,
     ILocalFile,
 )
+from twisted_pypi.storage.rangereader import read_cached
 from twisted_pypi.web.fileheaders import (
     IMMUTABLE,
     content_type,
@@ -66,8 +66,8 @@ __all__ = ["SMALL_BODY", "serve_cached", "serve_file"]
 #: small wheel) is read at once and written with the headers, in the turn
 #: that answers the request: one ``pread`` of a file the page cache holds
 #: costs less than waiting a turn for the headers to leave before a
-#: ``sendfile``, or setting up a producer.  A body not in the page cache
-#: goes the usual way, whose disk reads are not the reactor's.
+#: ``sendfile``, or setting up a producer.  A body not all in the page
+#: cache goes the usual way, whose disk reads are not the reactor's.
 SMALL_BODY = 64 << 10
 
 
@@ -189,7 +189,7 @@ def _send_body(
         StreamedBody(request, reader, parts, trailer).start()
 
     local = ILocalFile.providedBy(reader)
-    if local and _small_in_memory(ILocalFile(reader), plan, small_body):
+    if local and sum(part.length for part in plan.parts) <= small_body:
         if _send_small(request, reader, plan):
             return
     where = plain_socket(request) if local else None
@@ -215,34 +215,23 @@ def _send_body(
     producer.start()
 
 
-def _small_in_memory(local: ILocalFile, plan: BodyPlan, small_body: int) -> bool:
-    """
-    Whether the body of ``plan`` is small enough to read at once and in the
-    page cache, so that reading it here does not wait for the disk.
-    """
-    if sum(part.length for part in plan.parts) > small_body:
-        return False
-    return all(local.in_memory(part.offset, part.length) for part in plan.parts)
-
-
 def _send_small(request: Request, reader: IFileReader, plan: BodyPlan) -> bool:
     """
     Send the small body of ``plan`` from a local file at once, and close the
-    reader.
+    reader, if the page cache holds all of it (read without waiting for the
+    disk, :func:`~twisted_pypi.storage.rangereader.read_cached`).
 
-    :return: ``False`` (nothing sent, the reader still open) if the file
-        could not be read whole: the caller sends it the usual way.
+    :return: ``False`` (nothing sent, the reader still open) if some of it
+        is not in memory, or could not be read: the caller sends it the
+        usual way, whose disk reads are not the reactor's.
     """
     fd = ILocalFile(reader).fileno()
-    chunks: list[bytes] = []
-    try:
-        for part in plan.parts:
-            data = os.pread(fd, part.length, part.offset)
-            if len(data) != part.length:
-                return False
-            chunks += [part.prefix, data]
-    except OSError:
-        return False
+    chunks: list[bytes | bytearray] = []
+    for part in plan.parts:
+        data = read_cached(fd, part.offset, part.length)
+        if data is None:
+            return False
+        chunks += [part.prefix, data]
     reader.close()
     request.write(b"".join([*chunks, plan.trailer]))
     request.finish()

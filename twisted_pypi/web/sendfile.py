@@ -187,7 +187,7 @@ class ZeroCopyBody:
         self._send = send
         self._fallback = fallback
         self._turn_bytes = turn_bytes
-        self._run = run or thread_runner(transport.reactor)
+        self._run = run
         self._local = ILocalFile(reader)
         self._spare: int | None = None
         self._away = False
@@ -295,8 +295,9 @@ class ZeroCopyBody:
         send, sock, fd, offset = self._send, self._spare, self._fd, self._offset
         ahead = min(self._remaining, READ_AHEAD)
         away = send_then_read_ahead(send, sock, fd, offset, count, ahead)
+        run = self._run or thread_runner(self._transport.reactor)
         self._away = True
-        work = self._run(away)
+        work = run(away)
         work.addCallbacks(self._back, self._back_failed)
 
     def _back(self, n: int) -> None:
